@@ -1,0 +1,65 @@
+"""Command-line parsing only; each command's work lives in :mod:`monitor.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_PASS, EXIT_FAIL, EXIT_UNDECIDED, EXIT_ERROR = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with our error code (3) and a one-line reason."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"monitor: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``monitor`` command line."""
+    parser = _Parser(prog="monitor", description="Deployment health monitor.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    analyze = commands.add_parser(
+        "analyze",
+        help="compare a canary version with its baseline once and print the verdict",
+        description="Exit codes: 0 pass, 1 fail, 2 marginal or inconclusive, 3 error.",
+    )
+    analyze.add_argument(
+        "--prometheus-url", help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)"
+    )
+    analyze.add_argument("--service", required=True, help="service name as labelled in the metrics")
+    analyze.add_argument("--canary-version", required=True, help="the new version")
+    analyze.add_argument("--baseline-version", required=True, help="the version it replaces")
+    analyze.add_argument(
+        "--start", required=True, help="canary window start: RFC 3339 or Unix seconds"
+    )
+    analyze.add_argument("--end", required=True, help="canary window end: RFC 3339 or Unix seconds")
+    analyze.add_argument("--baseline-start", help="before/after mode: baseline window start")
+    analyze.add_argument("--baseline-end", help="before/after mode: baseline window end")
+    analyze.add_argument(
+        "--profile", help="built-in profile name or profile file (default otel-http)"
+    )
+    analyze.add_argument(
+        "--config", help="settings YAML (environment, Prometheus timeouts, matchers)"
+    )
+    analyze.add_argument(
+        "--interval", help="replay the daemon's looks every DURATION (e.g. 60s, 1m)"
+    )
+    analyze.add_argument("--output", choices=("text", "json"), default="text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``monitor`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "analyze":
+        from monitor.commands.analyze import run_analyze
+
+        return run_analyze(args)
+    return EXIT_ERROR  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

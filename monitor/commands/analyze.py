@@ -1,0 +1,112 @@
+"""``monitor analyze``: one-shot analysis against Prometheus, exit code from the verdict."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
+from monitor.config import load_settings
+from monitor.engine import AnalysisRequest, analyze
+from monitor.errors import InputError, MonitorError
+from monitor.models import Classification, Verdict, VerdictStatus, Window
+from monitor.profiles import load_profile
+from monitor.profiles.model import TrafficPolicy
+from monitor.sources.prometheus import PrometheusSource
+from monitor.timeparse import format_time, parse_duration_s, parse_time
+
+MAX_WINDOW_S = 7 * 86400.0
+_FUTURE_SLACK = timedelta(seconds=60)
+
+
+def exit_code(status: VerdictStatus) -> int:
+    """0 pass, 1 fail, 2 marginal or inconclusive (or still running)."""
+    if status is VerdictStatus.PASS:
+        return EXIT_PASS
+    if status is VerdictStatus.FAIL:
+        return EXIT_FAIL
+    return EXIT_UNDECIDED
+
+
+def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str) -> Window:
+    start, end = parse_time(start_raw, start_flag), parse_time(end_raw, end_flag)
+    if end <= start:
+        raise InputError(
+            f"{end_flag} {format_time(end)} is not after {start_flag} {format_time(start)}"
+        )
+    if (end - start).total_seconds() > MAX_WINDOW_S:
+        raise InputError(
+            f"window {start_flag}..{end_flag} is longer than 7 days; analyse a shorter window"
+        )
+    if end > datetime.now(UTC) + _FUTURE_SLACK:
+        raise InputError(
+            f"{end_flag} {format_time(end)} is in the future; analyze looks at the past"
+        )
+    return Window(start, end)
+
+
+def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource]:
+    """Validate the arguments into a request and its metrics source; raise MonitorError."""
+    settings = load_settings(Path(args.config) if args.config else None)
+    url = args.prometheus_url or settings.prometheus_url
+    if not url:
+        raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
+    canary_window = _window(args.start, args.end, "--start", "--end")
+    baseline_window = None
+    if (args.baseline_start is None) != (args.baseline_end is None):
+        raise InputError("before/after mode needs both --baseline-start and --baseline-end")
+    if args.baseline_start is not None:
+        baseline_window = _window(
+            args.baseline_start, args.baseline_end, "--baseline-start", "--baseline-end"
+        )
+    interval_s = parse_duration_s(args.interval, "--interval") if args.interval else None
+    profile = load_profile(args.profile or settings.profile)
+    if settings.expected_canary_share is not None:
+        profile = replace(
+            profile,
+            traffic=TrafficPolicy(settings.expected_canary_share, profile.traffic.tolerance_factor),
+        )
+    request = AnalysisRequest(
+        service=args.service,
+        canary_version=args.canary_version,
+        baseline_version=args.baseline_version,
+        canary_window=canary_window,
+        baseline_window=baseline_window,
+        profile=profile,
+        interval_s=interval_s,
+        environment=settings.environment,
+        extra_matchers=settings.matchers,
+    )
+    source = PrometheusSource(
+        url, timeout_s=settings.prometheus_timeout_s, max_attempts=settings.prometheus_max_attempts
+    )
+    return request, source
+
+
+async def _analyze(request: AnalysisRequest, source: PrometheusSource) -> Verdict:
+    try:
+        return await analyze(request, source)
+    finally:
+        await source.close()
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """Run the command; print the verdict to stdout and any error as one line on stderr."""
+    from monitor.report import render_json, render_text
+
+    try:
+        request, source = build_request(args)
+        verdict = asyncio.run(_analyze(request, source))
+    except MonitorError as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(render_json(verdict) if args.output == "json" else render_text(verdict))
+    errors = [c for c in verdict.checks if c.classification is Classification.ERROR]
+    if errors:
+        print(f"monitor: error: {errors[0].message}", file=sys.stderr)
+        return EXIT_ERROR
+    return exit_code(verdict.status)

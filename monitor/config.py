@@ -1,0 +1,121 @@
+"""Settings from a YAML file and the environment, parsed once into typed objects.
+
+Example ``--config`` file::
+
+    environment: production
+    profile: otel-http            # built-in name or a path (relative to this file)
+    prometheus:
+      timeout_s: 10
+      max_attempts: 3
+    traffic:
+      expected_canary_share: 0.1  # overrides the profile's
+    matchers:                     # extra label matchers added to every query
+      cluster: eu-1
+
+Environment variables (lower precedence than flags, higher than the file):
+``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.yamlfile import YamlDocument, load_yaml_file
+
+_TOP = {"environment", "profile", "prometheus", "traffic", "matchers"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the monitor reads from its config file and environment."""
+
+    prometheus_url: str | None = None
+    environment: str | None = None
+    profile: str | None = None
+    prometheus_timeout_s: float = 10.0
+    prometheus_max_attempts: int = 3
+    expected_canary_share: float | None = None
+    matchers: tuple[tuple[str, str], ...] = ()
+
+
+def _number(
+    doc: YamlDocument,
+    section: dict[str, object],
+    path: str,
+    default: float,
+    low: float,
+    high: float,
+) -> float:
+    key = path.rsplit(".", 1)[-1]
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise doc.error(path, f"invalid value {value!r}", f"use a number in [{low:g}, {high:g}]")
+    return float(value)
+
+
+def _section(doc: YamlDocument, key: str, known: set[str]) -> dict[str, object]:
+    value = doc.data.get(key) or {}
+    if not isinstance(value, dict):
+        raise doc.error(key, "expected a mapping", "indent its fields under it")
+    for name in value:
+        if name not in known:
+            raise doc.error(
+                f"{key}.{name}", "unknown field", f"use one of: {', '.join(sorted(known))}"
+            )
+    return value
+
+
+def _from_file(path: Path) -> Settings:
+    doc = load_yaml_file(path)
+    for key in doc.data:
+        if key not in _TOP:
+            raise doc.error(str(key), "unknown field", f"use one of: {', '.join(sorted(_TOP))}")
+    prometheus = _section(doc, "prometheus", {"timeout_s", "max_attempts"})
+    traffic = _section(doc, "traffic", {"expected_canary_share"})
+    matchers = _section(doc, "matchers", set(doc.data.get("matchers") or {}))
+    for name, value in matchers.items():
+        if not isinstance(value, str):
+            raise doc.error(
+                f"matchers.{name}", f"expected a string, got {value!r}", "quote the label value"
+            )
+    profile = doc.data.get("profile")
+    if profile is not None and not isinstance(profile, str):
+        raise doc.error(
+            "profile",
+            f"expected a name or path, got {profile!r}",
+            "write e.g. 'profile: otel-http'",
+        )
+    if profile and profile.endswith((".yaml", ".yml")) and not Path(profile).is_absolute():
+        profile = str(path.parent / profile)
+    environment = doc.data.get("environment")
+    share = traffic.get("expected_canary_share")
+    return Settings(
+        environment=str(environment) if environment is not None else None,
+        profile=profile,
+        prometheus_timeout_s=_number(doc, prometheus, "prometheus.timeout_s", 10.0, 0.1, 600.0),
+        prometheus_max_attempts=int(_number(doc, prometheus, "prometheus.max_attempts", 3, 1, 20)),
+        expected_canary_share=(
+            None
+            if share is None
+            else _number(doc, traffic, "traffic.expected_canary_share", 0.0, 1e-6, 1.0)
+        ),
+        matchers=tuple(sorted((str(k), str(v)) for k, v in matchers.items())),
+    )
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file (if any), then let environment variables override it."""
+    env = os.environ if environ is None else environ
+    settings = _from_file(path) if path is not None else Settings()
+    return Settings(
+        prometheus_url=env.get("MONITOR_PROMETHEUS_URL") or settings.prometheus_url,
+        environment=env.get("MONITOR_ENVIRONMENT") or settings.environment,
+        profile=env.get("MONITOR_PROFILE") or settings.profile,
+        prometheus_timeout_s=settings.prometheus_timeout_s,
+        prometheus_max_attempts=settings.prometheus_max_attempts,
+        expected_canary_share=settings.expected_canary_share,
+        matchers=settings.matchers,
+    )

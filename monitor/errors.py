@@ -1,0 +1,41 @@
+"""One exception tree for the whole monitor.
+
+Every error the monitor raises on purpose derives from :class:`MonitorError`;
+third-party exceptions are translated at the boundary that meets them, with a
+message that says what to do::
+
+    MonitorError
+    ├── InputError              bad command-line input: times, windows, durations
+    ├── ConfigError             a profile or config file is invalid (names file, field, fix)
+    └── SourceError             a backend failed
+        ├── BackendUnavailable  unreachable or failing after bounded retries (names the URL)
+        └── QueryError          the backend rejected a query (names the check and the backend's reason)
+
+The CLI maps every ``MonitorError`` to exit code 3 with its message on one line.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error the monitor raises deliberately."""
+
+
+class InputError(MonitorError):
+    """Invalid user input such as an unparseable time or a window that is too long."""
+
+
+class ConfigError(MonitorError):
+    """An invalid profile or configuration file; the message names the file, field and fix."""
+
+
+class SourceError(MonitorError):
+    """A telemetry backend could not answer."""
+
+
+class BackendUnavailable(SourceError):
+    """The backend is unreachable or kept failing after bounded retries."""
+
+
+class QueryError(SourceError):
+    """The backend rejected a query (bad PromQL, execution error)."""

@@ -1,0 +1,223 @@
+"""Judging one check: the spec and both versions' data become a :class:`CheckResult`."""
+
+from __future__ import annotations
+
+import math
+
+from monitor.judges.format import fmt_ratio, fmt_value
+from monitor.models import (
+    CheckData,
+    CheckPurpose,
+    CheckResult,
+    Classification,
+    Comparison,
+    CountsData,
+    Evidence,
+    HistogramData,
+    SamplesData,
+)
+from monitor.profiles import CheckSpec, TrafficPolicy
+from monitor.stats import compare_counts, compare_distribution, compare_samples
+
+
+def _result(
+    spec: CheckSpec, comparison: Comparison, message: str, evidence: tuple[Evidence, ...] = ()
+) -> CheckResult:
+    def finite(x: float | None) -> float | None:
+        return x if x is not None and math.isfinite(x) else None
+
+    interval = None
+    if comparison.interval is not None:
+        low, high = comparison.interval
+        # JSON has no infinity: an unbounded end is reported as the largest finite double.
+        interval = (max(low, -1.7976931348623157e308), min(high, 1.7976931348623157e308))
+    return CheckResult(
+        name=spec.name,
+        signal=spec.signal,
+        comparison=spec.comparison,
+        classification=comparison.classification,
+        critical=spec.critical,
+        weight=spec.weight,
+        message=message,
+        baseline_value=finite(comparison.baseline_value),
+        baseline_n=comparison.baseline_n,
+        canary_value=finite(comparison.canary_value),
+        canary_n=comparison.canary_n,
+        effect=finite(comparison.effect),
+        interval=interval,
+        p_value=comparison.p_value,
+        conclusive=comparison.conclusive,
+        purpose=spec.purpose,
+        unit=spec.unit,
+        evidence=evidence,
+    )
+
+
+def error_result(spec: CheckSpec, message: str) -> CheckResult:
+    """The result of a check whose data could not be fetched or judged."""
+    return CheckResult(
+        name=spec.name,
+        signal=spec.signal,
+        comparison=spec.comparison,
+        classification=Classification.ERROR,
+        critical=spec.critical,
+        weight=spec.weight,
+        message=message,
+        purpose=spec.purpose,
+    )
+
+
+def _label(spec: CheckSpec) -> str:
+    return spec.description or spec.name
+
+
+def _verdict_word(classification: Classification) -> str:
+    return {Classification.HIGH: "regressed", Classification.LOW: "regressed"}.get(
+        classification, "ok"
+    )
+
+
+def judge_counts(
+    spec: CheckSpec, canary: CountsData, baseline: CountsData, alpha: float
+) -> CheckResult:
+    """Judge an events-per-exposure check (e.g. the 5xx ratio)."""
+    c = compare_counts(
+        canary, baseline, direction=spec.direction, alpha=alpha,
+        allowed_effect=spec.allowed_effect, min_exposure=spec.min_data,
+    )  # fmt: skip
+    evidence = (
+        Evidence("events", baseline.events, canary.events),
+        Evidence("exposure", baseline.exposure, canary.exposure),
+    )
+    if c.classification is Classification.NODATA:
+        return _result(spec, c, _nodata_message(spec, canary.exposure, baseline.exposure), evidence)
+    message = (
+        f"{_label(spec)} {fmt_ratio(c.effect)} baseline "
+        f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
+        f"{_verdict_word(c.classification)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
+    )
+    return _result(spec, c, message, evidence)
+
+
+def judge_distribution(
+    spec: CheckSpec, canary: HistogramData, baseline: HistogramData, alpha: float
+) -> CheckResult:
+    """Judge a histogram check by quantile ratios."""
+    c, quantiles = compare_distribution(
+        canary, baseline, direction=spec.direction, alpha=alpha,
+        allowed_effect=spec.allowed_effect, min_count=spec.min_data, quantiles=spec.quantiles,
+    )  # fmt: skip
+    if c.classification is Classification.NODATA:
+        return _result(spec, c, _nodata_message(spec, canary.total, baseline.total))
+    evidence = tuple(
+        Evidence(f"p{q.q * 100:g}", q.baseline, q.canary, spec.unit) for q in quantiles
+    )
+    message = (
+        f"{_label(spec)} {c.detail} {fmt_ratio(c.effect)} baseline "
+        f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
+        f"{_verdict_word(c.classification)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
+    )
+    return _result(spec, c, message, evidence)
+
+
+def judge_samples(
+    spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float
+) -> CheckResult:
+    """Judge a time-series check (gauges such as CPU or memory) by the Mann-Whitney shift."""
+    c = compare_samples(
+        list(canary.values), list(baseline.values), direction=spec.direction,
+        confidence=1.0 - alpha, allowed_effect=spec.allowed_effect, min_points=int(spec.min_data),
+    )  # fmt: skip
+    if c.classification is Classification.NODATA:
+        return _result(
+            spec, c, _nodata_message(spec, len(canary.values), len(baseline.values), "points")
+        )
+    base = c.baseline_value or 0.0
+    relative = f" ({(c.effect or 0.0) / abs(base):+.0%})" if base else ""
+    shift = fmt_value(c.effect, spec.unit)
+    message = (
+        f"{_label(spec)} shift {'+' if (c.effect or 0) >= 0 else ''}{shift}{relative} "
+        f"(median {fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
+        f"{_verdict_word(c.classification)}; allowed {spec.allowed_effect:+.0%}"
+    )
+    return _result(spec, c, message)
+
+
+def judge_traffic(
+    spec: CheckSpec,
+    canary: CountsData,
+    baseline: CountsData,
+    policy: TrafficPolicy,
+    window_ratio: float | None,
+) -> CheckResult:
+    """Judge whether the canary got the traffic it should: a suspect run, never a regression.
+
+    In canary mode (``window_ratio`` None) the canary's share of requests is compared with the
+    expected share, when one is configured. In before/after mode the new version's request
+    rate is compared with the old one's; ``window_ratio`` is canary window / baseline window.
+    """
+    c_n, b_n = canary.exposure, baseline.exposure
+    if c_n < spec.min_data or b_n < spec.min_data:
+        comparison = Comparison(
+            spec.comparison, Classification.NODATA, None, None, None, None, None, b_n, c_n
+        )
+        return _result(spec, comparison, _nodata_message(spec, c_n, b_n))
+    if window_ratio is None:
+        observed = c_n / (c_n + b_n)
+        expected = policy.expected_canary_share
+        message = f"canary received {observed:.1%} of requests"
+        if expected is not None:
+            message += f", expected {expected:.1%}"
+    else:
+        observed = (c_n / b_n) / window_ratio
+        expected = 1.0
+        message = f"request rate {observed:.2f}x the baseline window's"
+    classification = Classification.PASS
+    ratio = observed / expected if expected else None
+    if ratio is not None and not 1 / policy.tolerance_factor <= ratio <= policy.tolerance_factor:
+        classification = Classification.LOW if ratio < 1 else Classification.HIGH
+        message += ": far from expected, the run is suspect (traffic, not a regression)"
+    comparison = Comparison(
+        spec.comparison, classification, ratio, None, None, expected, observed, b_n, c_n, True
+    )
+    return _result(spec, comparison, message)
+
+
+def _nodata_message(
+    spec: CheckSpec, canary_n: float, baseline_n: float, unit: str = "observations"
+) -> str:
+    short = [
+        name for name, n in (("canary", canary_n), ("baseline", baseline_n)) if n < spec.min_data
+    ]
+    return (
+        f"not enough data: {' and '.join(short)} below the minimum of {spec.min_data:g} {unit} "
+        f"(canary {canary_n:g}, baseline {baseline_n:g})"
+    )
+
+
+def judge_check(
+    spec: CheckSpec,
+    canary: CheckData,
+    baseline: CheckData,
+    *,
+    alpha: float,
+    traffic: TrafficPolicy,
+    window_ratio: float | None = None,
+) -> CheckResult:
+    """Judge one check; a failure inside becomes an ``error`` result instead of an exception."""
+    try:
+        if (
+            spec.purpose is CheckPurpose.TRAFFIC
+            and isinstance(canary, CountsData)
+            and isinstance(baseline, CountsData)
+        ):
+            return judge_traffic(spec, canary, baseline, traffic, window_ratio)
+        if isinstance(canary, CountsData) and isinstance(baseline, CountsData):
+            return judge_counts(spec, canary, baseline, alpha)
+        if isinstance(canary, HistogramData) and isinstance(baseline, HistogramData):
+            return judge_distribution(spec, canary, baseline, alpha)
+        if isinstance(canary, SamplesData) and isinstance(baseline, SamplesData):
+            return judge_samples(spec, canary, baseline, alpha)
+        return error_result(spec, f"{spec.name}: canary and baseline data are of different kinds")
+    except (ArithmeticError, ValueError) as exc:
+        return error_result(spec, f"{spec.name}: could not be judged ({exc})")

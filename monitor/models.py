@@ -1,0 +1,211 @@
+"""Value types shared by every stage: sources, statistics, judges, engine and output.
+
+All are frozen dataclasses or str Enums so nothing mutable or stringly-typed crosses a
+module boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Signal(StrEnum):
+    """Which kind of telemetry a check reads."""
+
+    METRICS = "metrics"
+    LOGS = "logs"
+    TRACES = "traces"
+    PROBE = "probe"
+
+
+class ComparisonKind(StrEnum):
+    """The three comparisons every check reduces to (DESIGN.md, statistical core)."""
+
+    COUNTS = "counts"
+    DISTRIBUTION = "distribution"
+    SAMPLES = "samples"
+
+
+class Classification(StrEnum):
+    """Outcome of one check."""
+
+    PASS = "pass"
+    HIGH = "high"
+    LOW = "low"
+    NODATA = "nodata"
+    ERROR = "error"
+
+
+class VerdictStatus(StrEnum):
+    """Outcome of a whole run; ``running`` while no final verdict has been reached."""
+
+    PASS = "pass"
+    MARGINAL = "marginal"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    RUNNING = "running"
+
+
+class Direction(StrEnum):
+    """Which change of a check counts as a regression."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+    EITHER = "either"
+
+
+class CheckPurpose(StrEnum):
+    """A regression check judges health; a traffic check only judges whether the run is trustworthy."""
+
+    REGRESSION = "regression"
+    TRAFFIC = "traffic"
+
+
+class Mode(StrEnum):
+    """Canary: both versions over the same window. Before/after: each over its own window."""
+
+    CANARY = "canary"
+    BEFORE_AFTER = "before_after"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time interval ``[start, end)`` with timezone-aware datetimes."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True)
+class VersionWindow:
+    """One version of the service observed over one window."""
+
+    version: str
+    window: Window
+
+
+# --- data handed from sources to judges -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountsData:
+    """Events (e.g. 5xx responses) over an exposure (e.g. requests) for one version."""
+
+    events: float
+    exposure: float
+
+
+@dataclass(frozen=True)
+class HistogramData:
+    """Bucketed observations of one version.
+
+    ``upper_bounds_s`` are ascending bucket upper bounds (the last may be ``inf``);
+    ``counts`` are per-bucket (not cumulative) observation counts of the same length.
+    """
+
+    upper_bounds: tuple[float, ...]
+    counts: tuple[float, ...]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.counts))
+
+
+@dataclass(frozen=True)
+class SamplesData:
+    """Points of a time series (or raw observations) of one version."""
+
+    values: tuple[float, ...]
+
+
+CheckData = CountsData | HistogramData | SamplesData
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of comparing canary with baseline for one check (pure statistics).
+
+    ``effect`` is a ratio canary/baseline for counts and distribution comparisons and a
+    location shift (canary - baseline, in the metric's unit) for samples. ``interval`` is
+    the confidence interval of ``effect``. ``conclusive`` is true when the data already
+    settle the check either way (the interval lies entirely inside or beyond the allowed
+    effect), which lets a run end before its maximum duration.
+    """
+
+    kind: ComparisonKind
+    classification: Classification
+    effect: float | None
+    interval: tuple[float, float] | None
+    p_value: float | None
+    baseline_value: float | None
+    canary_value: float | None
+    baseline_n: float
+    canary_n: float
+    conclusive: bool = False
+    detail: str = ""
+
+
+# --- judged results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A number a human may want next to a check, e.g. a p99 for baseline and canary."""
+
+    label: str
+    baseline: float | None
+    canary: float | None
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The judged outcome of one check, as published in the verdict JSON."""
+
+    name: str
+    signal: Signal
+    comparison: ComparisonKind
+    classification: Classification
+    critical: bool
+    weight: float
+    message: str
+    baseline_value: float | None = None
+    baseline_n: float = 0.0
+    canary_value: float | None = None
+    canary_n: float = 0.0
+    effect: float | None = None
+    interval: tuple[float, float] | None = None
+    p_value: float | None = None
+    conclusive: bool = False
+    purpose: CheckPurpose = CheckPurpose.REGRESSION
+    unit: str = ""
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict of one evaluation (interim while ``status`` is ``running``)."""
+
+    service: str
+    environment: str | None
+    canary: VersionWindow
+    baseline: VersionWindow
+    status: VerdictStatus
+    score: float
+    summary: str
+    checks: tuple[CheckResult, ...]
+    decided_at: datetime | None = None
+    deployment_id: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status is not VerdictStatus.RUNNING

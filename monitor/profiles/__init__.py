@@ -1,0 +1,56 @@
+"""Analysis profiles: which checks a run makes and how each is judged.
+
+A profile is YAML (built in: ``otel-http``, ``prometheus-http``; or a file). Every field is
+validated on load; an error names the file, the line, the field and the fix. Query templates
+are PromQL with placeholders:
+
+``$selector``
+    the label matchers of one version, e.g. ``service_name="checkout", service_version="v2"``
+``$window``
+    the window length, e.g. ``600s``
+``$<key>_label``
+    the label name mapped to ``<key>`` under ``labels`` (e.g. ``$status_code_label``)
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from monitor.errors import ConfigError
+from monitor.profiles.model import CheckSpec, DecisionPolicy, Profile, TrafficPolicy
+from monitor.profiles.parse import parse_profile
+from monitor.yamlfile import load_yaml_file, parse_yaml
+
+BUILTIN_PROFILES = ("otel-http", "prometheus-http")
+DEFAULT_PROFILE = "otel-http"
+
+
+def load_profile(name_or_path: str | None) -> Profile:
+    """Load a built-in profile by name or a profile file by path (default ``otel-http``)."""
+    target = name_or_path or DEFAULT_PROFILE
+    if target in BUILTIN_PROFILES:
+        text = (
+            resources.files("monitor.profiles")
+            .joinpath(f"{target}.yaml")
+            .read_text(encoding="utf-8")
+        )
+        return parse_profile(parse_yaml(text, f"built-in profile {target}"))
+    path = Path(target)
+    if not path.exists():
+        raise ConfigError(
+            f"profile '{target}' is neither a built-in ({', '.join(BUILTIN_PROFILES)}) nor an existing file; "
+            "pass a built-in name or the path of a profile YAML"
+        )
+    return parse_profile(load_yaml_file(path))
+
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "DEFAULT_PROFILE",
+    "CheckSpec",
+    "DecisionPolicy",
+    "Profile",
+    "TrafficPolicy",
+    "load_profile",
+]

@@ -1,0 +1,67 @@
+"""Typed profile objects; see :mod:`monitor.profiles` for the YAML format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check of a profile. Which query fields are set depends on ``comparison``."""
+
+    name: str
+    comparison: ComparisonKind
+    signal: Signal = Signal.METRICS
+    purpose: CheckPurpose = CheckPurpose.REGRESSION
+    description: str = ""
+    events: str | None = None
+    exposure: str | None = None
+    buckets: str | None = None
+    series: str | None = None
+    direction: Direction = Direction.INCREASE
+    critical: bool = False
+    weight: float = 1.0
+    allowed_effect: float = 0.0
+    min_data: float = 1.0
+    optional: bool = False
+    quantiles: tuple[float, ...] = (0.5, 0.9, 0.99)
+    unit: str = ""
+
+    @property
+    def decisive(self) -> bool:
+        """Whether this check can fail a run (and so takes a share of the false-alarm budget)."""
+        return self.purpose is CheckPurpose.REGRESSION and (self.critical or self.weight > 0)
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """How check results become a verdict."""
+
+    pass_score: float = 95.0
+    marginal_score: float = 75.0
+    early_pass: bool = True
+    min_duration_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class TrafficPolicy:
+    """What share of traffic the canary should get, and how far off makes a run suspect."""
+
+    expected_canary_share: float | None = None
+    tolerance_factor: float = 2.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated analysis profile."""
+
+    name: str
+    source: str
+    labels: dict[str, str]
+    checks: tuple[CheckSpec, ...]
+    alpha: float = 0.01
+    description: str = ""
+    decision: DecisionPolicy = field(default_factory=DecisionPolicy)
+    traffic: TrafficPolicy = field(default_factory=TrafficPolicy)

@@ -1,0 +1,121 @@
+"""Rendering a verdict: the published JSON document and the text a CI log shows."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from monitor.judges.format import fmt_ratio, fmt_value
+from monitor.models import CheckResult, ComparisonKind, Verdict, VersionWindow
+from monitor.timeparse import format_time
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _version(vw: VersionWindow) -> dict[str, Any]:
+    return {
+        "version": vw.version,
+        "start": format_time(vw.window.start),
+        "end": format_time(vw.window.end),
+    }
+
+
+def _check(r: CheckResult) -> dict[str, Any]:
+    interval = None
+    if r.interval is not None:
+        interval = [_finite(r.interval[0]), _finite(r.interval[1])]
+    return {
+        "name": r.name,
+        "signal": r.signal.value,
+        "comparison": r.comparison.value,
+        "purpose": r.purpose.value,
+        "classification": r.classification.value,
+        "critical": r.critical,
+        "weight": r.weight,
+        "unit": r.unit,
+        "baseline": {"value": _finite(r.baseline_value), "n": r.baseline_n},
+        "canary": {"value": _finite(r.canary_value), "n": r.canary_n},
+        "effect": _finite(r.effect),
+        "interval": interval,
+        "p_value": _finite(r.p_value),
+        "conclusive": r.conclusive,
+        "message": r.message,
+        "evidence": [
+            {
+                "label": e.label,
+                "baseline": _finite(e.baseline),
+                "canary": _finite(e.canary),
+                "unit": e.unit,
+            }
+            for e in r.evidence
+        ],
+    }
+
+
+def verdict_document(verdict: Verdict) -> dict[str, Any]:
+    """The verdict as the JSON document of DESIGN.md (schema: ``monitor/schema/verdict.schema.json``)."""
+    return {
+        "deployment_id": verdict.deployment_id,
+        "service": verdict.service,
+        "environment": verdict.environment,
+        "canary": _version(verdict.canary),
+        "baseline": _version(verdict.baseline),
+        "verdict": verdict.status.value,
+        "score": verdict.score,
+        "decided_at": format_time(verdict.decided_at) if verdict.decided_at else None,
+        "summary": verdict.summary,
+        "checks": [_check(r) for r in verdict.checks],
+    }
+
+
+def render_json(verdict: Verdict) -> str:
+    """The verdict document as indented JSON."""
+    return json.dumps(verdict_document(verdict), indent=2)
+
+
+def render_text(verdict: Verdict) -> str:
+    """Verdict and summary first, then a table of checks: what a pipeline log should show."""
+    lines = [
+        f"verdict: {verdict.status.value.upper()}  score {verdict.score:g}",
+        f"summary: {verdict.summary}",
+        f"service: {verdict.service}  canary {verdict.canary.version} "
+        f"[{format_time(verdict.canary.window.start)} .. {format_time(verdict.canary.window.end)}]  "
+        f"baseline {verdict.baseline.version} "
+        f"[{format_time(verdict.baseline.window.start)} .. {format_time(verdict.baseline.window.end)}]",
+        "",
+    ]
+    header = ("check", "result", "crit", "baseline", "canary", "effect", "interval")
+    rows = [header]
+    for r in verdict.checks:
+        unit = r.unit
+        interval = ""
+        if r.interval is not None:
+            fmt = fmt_value if r.comparison is ComparisonKind.SAMPLES else _plain
+            interval = f"[{fmt(r.interval[0], unit)}, {fmt(r.interval[1], unit)}]"
+        effect = (
+            fmt_ratio(r.effect) if r.comparison.value != "samples" else fmt_value(r.effect, unit)
+        )
+        rows.append(
+            (
+                r.name,
+                r.classification.value,
+                "yes" if r.critical else "",
+                fmt_value(r.baseline_value, unit),
+                fmt_value(r.canary_value, unit),
+                effect if r.effect is not None else "",
+                interval,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines.append("")
+    lines.extend(f"- {r.name}: {r.message}" for r in verdict.checks)
+    return "\n".join(lines)
+
+
+def _plain(value: float, _unit: str) -> str:
+    return f"{value:.3g}"

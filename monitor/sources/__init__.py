@@ -1,0 +1,1 @@
+"""I/O to telemetry backends. ``base`` holds the protocol; one module per backend."""

@@ -1,0 +1,130 @@
+"""Prometheus HTTP API source: concurrent queries with timeouts and bounded retries.
+
+Errors are translated here: an unreachable server or one still failing after the retries
+is :class:`BackendUnavailable` naming the URL; a rejected query (``bad_data``, ``execution``)
+is :class:`QueryError` with Prometheus' own reason. Only failures that may pass on a retry
+(connection errors, timeouts, 429, 5xx other than the query's own fault) are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from monitor.errors import BackendUnavailable, QueryError
+from monitor.models import Window
+from monitor.sources.base import InstantSample, Labels, RangeSeries
+
+MAX_POINTS = 11_000
+_RETRYABLE_STATUS = {408, 429, 499, 500, 502, 503, 504}
+
+
+def choose_step_s(window_s: float, wanted_step_s: float) -> float:
+    """The smallest step >= ``wanted_step_s`` that keeps a range query under 11,000 points."""
+    return max(wanted_step_s, math.ceil(window_s / MAX_POINTS))
+
+
+def _parse_value(raw: str) -> float:
+    # Prometheus sends values as strings, including "NaN" and "+Inf".
+    return float(raw)
+
+
+def _labels(metric: dict[str, str]) -> Labels:
+    return Labels(tuple(sorted(metric.items())))
+
+
+class PrometheusSource:
+    """Async client of one Prometheus server."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        max_attempts: int = 3,
+        backoff_s: float = 0.25,
+        concurrency: int = 8,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._timeout_s = timeout_s
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def instant(self, query: str, at: datetime) -> list[InstantSample]:
+        """Evaluate an instant query at ``at``."""
+        data = await self._get(
+            "/api/v1/query", {"query": query, "time": f"{at.timestamp():.3f}"}, query
+        )
+        if data.get("resultType") == "scalar":
+            return [InstantSample(Labels(()), _parse_value(data["result"][1]))]
+        return [
+            InstantSample(_labels(item.get("metric", {})), _parse_value(item["value"][1]))
+            for item in data.get("result", [])
+        ]
+
+    async def range(self, query: str, window: Window, step_s: float) -> list[RangeSeries]:
+        """Evaluate a range query; ``step_s`` is raised if needed to respect the 11,000-point limit."""
+        step = choose_step_s(window.duration_s, step_s)
+        params = {
+            "query": query,
+            "start": f"{window.start.timestamp():.3f}",
+            "end": f"{window.end.timestamp():.3f}",
+            "step": f"{step:g}",
+        }
+        data = await self._get("/api/v1/query_range", params, query)
+        return [
+            RangeSeries(
+                _labels(item.get("metric", {})),
+                tuple((float(ts), _parse_value(v)) for ts, v in item.get("values", [])),
+            )
+            for item in data.get("result", [])
+        ]
+
+    async def _get(self, path: str, params: dict[str, str], query: str) -> dict[str, Any]:
+        last_problem = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                async with (
+                    self._semaphore,
+                    self._client().post(self.url + path, data=params) as response,
+                ):
+                    body: dict[str, Any] = await response.json(content_type=None)
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if body.get("status") == "success":
+                    result: dict[str, Any] = body.get("data", {})
+                    return result
+                error_type = str(body.get("errorType", ""))
+                message = str(body.get("error", f"HTTP {status}"))
+                if status not in _RETRYABLE_STATUS or error_type in ("bad_data", "execution"):
+                    raise QueryError(
+                        f"Prometheus rejected the query ({error_type or status}): {message}; query: {query}"
+                    )
+                last_problem = f"HTTP {status} {error_type}: {message}"
+            if attempt < self._max_attempts:
+                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+        raise BackendUnavailable(
+            f"Prometheus at {self.url} failed after {self._max_attempts} attempts ({last_problem}); "
+            "check --prometheus-url and that the server is up"
+        )

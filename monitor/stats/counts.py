@@ -1,0 +1,124 @@
+"""Counts comparison: canary vs baseline event rates, each over its exposure.
+
+Method: events of each version are modelled as Poisson with rate ``lambda_v`` per unit of
+exposure (e.g. 5xx responses per request). Conditional on the total number of events
+``n``, the canary's share ``k`` is Binomial(n, theta) with
+
+    theta = rho * e_c / (rho * e_c + e_b),   rho = lambda_c / lambda_b (the rate ratio).
+
+The beta-binomial mixture martingale (:mod:`monitor.stats.mixture`) on ``theta`` gives an
+anytime-valid p-value for ``rho = 1`` and a confidence sequence for ``rho``: looking every
+minute does not inflate false alarms. Conditioning on the total cancels whatever moves both
+versions alike (traffic ramps, time of day, a shared slowdown).
+
+Assumptions: events are independent given the rates; the split of exposure between the
+versions is steady over the window (a drifting split makes the test approximate).
+"""
+
+from __future__ import annotations
+
+import math
+
+from monitor.models import Classification, Comparison, ComparisonKind, CountsData, Direction
+from monitor.stats import mixture
+
+
+def _ratio(theta: float, exposure_ratio: float) -> float:
+    """Map the canary's event share ``theta`` to the rate ratio ``rho``."""
+    if theta >= 1.0:
+        return math.inf
+    return theta / (1.0 - theta) * exposure_ratio
+
+
+def compare_counts(
+    canary: CountsData,
+    baseline: CountsData,
+    *,
+    direction: Direction = Direction.INCREASE,
+    alpha: float = 0.01,
+    allowed_effect: float = 0.0,
+    min_exposure: float = 1.0,
+) -> Comparison:
+    """Compare event rates per exposure; ``effect`` is the rate ratio canary/baseline.
+
+    ``allowed_effect`` is the relative change tolerated before a statistically clear change
+    counts as a regression (0.5: the canary's rate may be up to 1.5x the baseline's).
+    """
+    base_value = baseline.events / baseline.exposure if baseline.exposure > 0 else None
+    canary_value = canary.events / canary.exposure if canary.exposure > 0 else None
+    if canary.exposure < min_exposure or baseline.exposure < min_exposure:
+        return Comparison(
+            kind=ComparisonKind.COUNTS,
+            classification=Classification.NODATA,
+            effect=None,
+            interval=None,
+            p_value=None,
+            baseline_value=base_value,
+            canary_value=canary_value,
+            baseline_n=baseline.exposure,
+            canary_n=canary.exposure,
+        )
+    k = max(canary.events, 0.0)
+    n = k + max(baseline.events, 0.0)
+    exposure_ratio = baseline.exposure / canary.exposure
+    theta0 = canary.exposure / (canary.exposure + baseline.exposure)
+    # Haldane's +0.5 keeps the point estimate finite when one version has no events.
+    if n == 0:
+        effect = 1.0
+    elif k == 0 or k == n:
+        effect = ((k + 0.5) / canary.exposure) / ((n - k + 0.5) / baseline.exposure)
+    else:
+        effect = (k / canary.exposure) / ((n - k) / baseline.exposure)
+    theta_low, theta_high = mixture.theta_interval(k, n, alpha)
+    interval = (_ratio(theta_low, exposure_ratio), _ratio(theta_high, exposure_ratio))
+    p_two_sided = mixture.p_value(k, n, theta0) if n > 0 else 1.0
+    rises = n > 0 and k / n > theta0
+    p = _directional_p(p_two_sided, rises, direction)
+    upper_allowed = 1.0 + allowed_effect
+    lower_allowed = 1.0 / (1.0 + allowed_effect)
+    classification = Classification.PASS
+    significant = p <= alpha
+    if significant and rises and direction is not Direction.DECREASE and effect > upper_allowed:
+        classification = Classification.HIGH
+    elif (
+        significant and not rises and direction is not Direction.INCREASE and effect < lower_allowed
+    ):
+        classification = Classification.LOW
+    return Comparison(
+        kind=ComparisonKind.COUNTS,
+        classification=classification,
+        effect=effect,
+        interval=interval,
+        p_value=p,
+        baseline_value=base_value,
+        canary_value=canary_value,
+        baseline_n=baseline.exposure,
+        canary_n=canary.exposure,
+        conclusive=_conclusive(classification, interval, direction, lower_allowed, upper_allowed),
+        detail="rate ratio",
+    )
+
+
+def _directional_p(p_two_sided: float, rises: bool, direction: Direction) -> float:
+    # Evidence in the harmless direction is no evidence of a regression.
+    if direction is Direction.INCREASE and not rises:
+        return 1.0
+    if direction is Direction.DECREASE and rises:
+        return 1.0
+    return p_two_sided
+
+
+def _conclusive(
+    classification: Classification,
+    interval: tuple[float, float],
+    direction: Direction,
+    lower_allowed: float,
+    upper_allowed: float,
+) -> bool:
+    """True when the interval settles the check: a clear regression or clearly within tolerance."""
+    if classification in (Classification.HIGH, Classification.LOW):
+        return True
+    low, high = interval
+    within_high = direction is Direction.DECREASE or high < upper_allowed
+    within_low = direction is Direction.INCREASE or low > lower_allowed
+    return within_high and within_low

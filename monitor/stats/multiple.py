@@ -1,0 +1,28 @@
+"""False-alarm control across the checks of one run and across its repeated looks.
+
+Across checks: Bonferroni. Each of the ``m`` checks that can fail a run is tested at
+``alpha / m``, so the chance that *any* of them raises a false alarm stays below ``alpha``
+whatever their dependence (metrics of one service are strongly dependent, which rules out
+procedures that assume independence).
+
+Across looks: counts and distribution tests are anytime-valid and need nothing more. The
+samples test (Mann-Whitney) is a fixed-horizon test; at look ``k`` it gets
+``alpha * 6 / (pi**2 * k**2)``, a spending sequence that sums to ``alpha`` over infinitely many
+looks (a union bound, so valid under any dependence between looks).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def per_check_alpha(alpha: float, n_checks: int) -> float:
+    """Bonferroni share of ``alpha`` for one of ``n_checks`` checks."""
+    return alpha / max(n_checks, 1)
+
+
+def per_look_alpha(alpha: float, look: int) -> float:
+    """Share of ``alpha`` a fixed-horizon test may spend at look ``look`` (1-based)."""
+    if look < 1:
+        raise ValueError(f"look must be >= 1, got {look}")
+    return alpha * 6.0 / (math.pi**2 * look**2)

@@ -1,0 +1,50 @@
+"""Session fixtures: a real Prometheus holding the simulated scenario set of ``scenarios.py``."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from monitor.simulate import Scenario, SimulatedPrometheus, simulate_into_prometheus
+
+
+def _load_scenarios() -> ModuleType:
+    # Loaded by path so it works under any pytest import mode and without sys.path changes.
+    name = "tests_scenarios"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("scenarios.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+SCENARIOS: tuple[Scenario, ...] = _load_scenarios().SCENARIOS
+
+
+@pytest.fixture(scope="session")
+def scenarios() -> tuple[Scenario, ...]:
+    """The test scenario set (names are also the service label values)."""
+    return SCENARIOS
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, scenarios: tuple[Scenario, ...]
+) -> Iterator[SimulatedPrometheus]:
+    """A real Prometheus on a free loopback port with every scenario backfilled.
+
+    All runs share one start time (6-7 h ago, on the hour); see ``runs[name]`` for the windows.
+    """
+    workdir = tmp_path_factory.mktemp("prometheus")
+    process, runs = simulate_into_prometheus(scenarios, workdir)
+    with process:
+        yield SimulatedPrometheus(process, runs)
