@@ -113,7 +113,15 @@ def render_text(verdict: Verdict) -> str:
     for row in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     lines.append("")
-    lines.extend(f"- {r.name}: {r.message}" for r in verdict.checks)
+    for r in verdict.checks:
+        lines.append(f"- {r.name}: {r.message}")
+        quantiles = [e for e in r.evidence if e.unit]
+        if quantiles:
+            pairs = (
+                f"{e.label} {fmt_value(e.baseline, e.unit)} -> {fmt_value(e.canary, e.unit)}"
+                for e in quantiles
+            )
+            lines.append(f"    baseline -> canary: {', '.join(pairs)}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,193 @@
+"""``monitor analyze`` end to end against a real Prometheus (started by ``conftest.py``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from monitor.cli import main
+from monitor.simulate import SimulatedPrometheus, SimulatedRun
+from monitor.timeparse import format_time
+
+pytestmark = pytest.mark.prometheus
+
+SCHEMA = json.loads(resources.files("monitor.schema").joinpath("verdict.schema.json").read_text())
+
+
+def _args(prom: SimulatedPrometheus, name: str, *extra: str) -> list[str]:
+    run: SimulatedRun = prom.runs[name]
+    args = [
+        "analyze", "--prometheus-url", prom.url, "--service", name,
+        "--canary-version", run.scenario.canary_version,
+        "--baseline-version", run.scenario.baseline_version,
+        "--start", format_time(run.canary_window.start), "--end", format_time(run.canary_window.end),
+    ]  # fmt: skip
+    if run.baseline_window != run.canary_window:
+        args += [
+            "--baseline-start", format_time(run.baseline_window.start),
+            "--baseline-end", format_time(run.baseline_window.end),
+        ]  # fmt: skip
+    return args + list(extra)
+
+
+def _json_verdict(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    document: dict[str, object] = json.loads(capsys.readouterr().out)
+    jsonschema.validate(document, SCHEMA, format_checker=jsonschema.FormatChecker())
+    return document
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected_exit", "expected_verdict", "extra"),
+    [
+        ("aa", 0, "pass", ()),
+        ("errors_3x", 1, "fail", ()),
+        ("median_25", 1, "fail", ()),
+        ("tail_slow", 1, "fail", ()),
+        ("ramp_aa", 0, "pass", ()),
+        ("shared_slowdown_aa", 0, "pass", ()),
+        ("high_traffic_2pct", 0, "pass", ()),
+        ("no_canary", 2, "inconclusive", ()),
+        ("ba_pass", 0, "pass", ()),
+        ("ba_errors", 1, "fail", ()),
+        ("prom_flavor_errors", 1, "fail", ("--profile", "prometheus-http")),
+        ("cpu_2x", 2, "marginal", ()),
+    ],
+)
+def test_scenario_verdicts_with_one_minute_looks(
+    prometheus: SimulatedPrometheus,
+    capsys: pytest.CaptureFixture[str],
+    scenario: str,
+    expected_exit: int,
+    expected_verdict: str,
+    extra: tuple[str, ...],
+) -> None:
+    code = main(_args(prometheus, scenario, "--interval", "1m", "--output", "json", *extra))
+    document = _json_verdict(capsys)
+    assert (code, document["verdict"]) == (expected_exit, expected_verdict), document["summary"]
+
+
+def test_error_regression_fails_early_and_names_the_check(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = prometheus.runs["errors_3x"]
+    assert main(_args(prometheus, "errors_3x", "--interval", "60s", "--output", "json")) == 1
+    document = _json_verdict(capsys)
+    decided_at = str(document["decided_at"])
+    assert decided_at <= format_time(run.canary_window.start + timedelta(minutes=10))
+    checks = {c["name"]: c for c in document["checks"]}  # type: ignore[attr-defined]
+    errors = checks["http_error_ratio"]
+    assert errors["classification"] == "high"
+    assert errors["interval"][0] > 1.0
+    assert errors["effect"] > 1.5
+    assert "http_error_ratio" in str(document["summary"])
+    # The canary window of the verdict ends at the deciding look.
+    assert document["canary"]["end"] == decided_at  # type: ignore[index]
+
+
+def test_text_output_leads_with_verdict_and_lists_checks(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(prometheus, "median_25")) == 1
+    out = capsys.readouterr().out
+    first, second = out.splitlines()[:2]
+    assert first.startswith("verdict: FAIL")
+    assert second.startswith("summary: fail")
+    assert "http_latency" in out and "p50" in out
+
+
+def test_no_data_names_the_selector(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(prometheus, "no_canary", "--output", "json")) == 2
+    document = _json_verdict(capsys)
+    assert 'service_name="no_canary", service_version="v2"' in str(document["summary"])
+
+
+def test_unknown_version_is_inconclusive(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _args(prometheus, "aa")
+    args[args.index("--canary-version") + 1] = "v9-does-not-exist"
+    assert main(args) == 2
+    assert "v9-does-not-exist" in capsys.readouterr().out
+
+
+def test_invalid_promql_exits_3_naming_check_and_prometheus_error(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    profile = tmp_path / "broken.yaml"
+    profile.write_text(
+        "name: broken\nlabels: {service: service_name, version: service_version}\nchecks:\n"
+        "  - name: bad_query\n    comparison: counts\n    critical: true\n"
+        "    events: sum(rate(http_server_request_duration_seconds_count{$selector}[$window])\n"
+        "    exposure: sum(increase(http_server_request_duration_seconds_count{$selector}[$window]))\n"
+    )
+    assert main(_args(prometheus, "aa", "--profile", str(profile))) == 3
+    err = capsys.readouterr().err
+    assert "bad_query" in err and "Prometheus rejected the query" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unreachable_prometheus_exits_3_naming_the_url(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "http://127.0.0.1:9"  # discard port: nothing listens
+    code = main(
+        ["analyze", "--prometheus-url", url, "--service", "s", "--canary-version", "v2",
+         "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600"]
+    )  # fmt: skip
+    assert code == 3
+    err = capsys.readouterr().err
+    assert url in err and "after 3 attempts" in err
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("1700000600", "1700000000", "is not after --start"),
+        ("1700000000", "1700900000", "longer than 7 days"),
+        ("yesterday", "1700000000", "is not a time"),
+        ("2026-01-01T00:00:00", "1700000000", "no time zone"),
+        ("4102444200", "4102444800", "in the future"),
+    ],
+)
+def test_bad_times_exit_3_saying_what_is_wrong(
+    capsys: pytest.CaptureFixture[str], start: str, end: str, message: str
+) -> None:
+    code = main(
+        ["analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
+         "--baseline-version", "v1", "--start", start, "--end", end]
+    )  # fmt: skip
+    assert code == 3
+    assert message in capsys.readouterr().err
+
+
+def test_half_a_baseline_window_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
+         "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600",
+         "--baseline-start", "1699999400"]
+    )  # fmt: skip
+    assert code == 3
+    assert "--baseline-end" in capsys.readouterr().err
+
+
+def test_invalid_profile_file_names_file_line_and_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    profile = tmp_path / "typo.yaml"
+    profile.write_text(
+        "name: typo\nlabels: {service: s, version: v}\nchecks:\n"
+        "  - name: errors\n    comparison: counts\n    wieght: 2\n"
+        "    events: sum(x{$selector})\n    exposure: sum(y{$selector})\n"
+    )
+    code = main(
+        ["analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
+         "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600", "--profile", str(profile)]
+    )  # fmt: skip
+    assert code == 3
+    err = capsys.readouterr().err
+    assert f"{profile}:6" in err and "checks[0].wieght" in err and "weight" in err
