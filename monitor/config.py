@@ -62,9 +62,7 @@ def _section(doc: YamlDocument, key: str, known: set[str]) -> dict[str, object]:
         raise doc.error(key, "expected a mapping", "indent its fields under it")
     for name in value:
         if name not in known:
-            raise doc.error(
-                f"{key}.{name}", "unknown field", f"use one of: {', '.join(sorted(known))}"
-            )
+            raise doc.error(f"{key}.{name}", "unknown field", f"use one of: {', '.join(sorted(known))}")
     return value
 
 
@@ -78,9 +76,7 @@ def _from_file(path: Path) -> Settings:
     matchers = _section(doc, "matchers", set(doc.data.get("matchers") or {}))
     for name, value in matchers.items():
         if not isinstance(value, str):
-            raise doc.error(
-                f"matchers.{name}", f"expected a string, got {value!r}", "quote the label value"
-            )
+            raise doc.error(f"matchers.{name}", f"expected a string, got {value!r}", "quote the label value")
     profile = doc.data.get("profile")
     if profile is not None and not isinstance(profile, str):
         raise doc.error(
@@ -98,9 +94,7 @@ def _from_file(path: Path) -> Settings:
         prometheus_timeout_s=_number(doc, prometheus, "prometheus.timeout_s", 10.0, 0.1, 600.0),
         prometheus_max_attempts=int(_number(doc, prometheus, "prometheus.max_attempts", 3, 1, 20)),
         expected_canary_share=(
-            None
-            if share is None
-            else _number(doc, traffic, "traffic.expected_canary_share", 0.0, 1e-6, 1.0)
+            None if share is None else _number(doc, traffic, "traffic.expected_canary_share", 0.0, 1e-6, 1.0)
         ),
         matchers=tuple(sorted((str(k), str(v)) for k, v in matchers.items())),
     )

@@ -95,9 +95,7 @@ def render_text(verdict: Verdict) -> str:
         if r.interval is not None:
             fmt = fmt_value if r.comparison is ComparisonKind.SAMPLES else _plain
             interval = f"[{fmt(r.interval[0], unit)}, {fmt(r.interval[1], unit)}]"
-        effect = (
-            fmt_ratio(r.effect) if r.comparison.value != "samples" else fmt_value(r.effect, unit)
-        )
+        effect = fmt_ratio(r.effect) if r.comparison.value != "samples" else fmt_value(r.effect, unit)
         rows.append(
             (
                 r.name,

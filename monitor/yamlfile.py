@@ -34,16 +34,17 @@ class YamlDocument:
         return ConfigError(f"{self.where(path)}: field '{path}': {problem}; {fix}")
 
 
-def _collect_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+def _collect_lines(node: yaml.Node, path: str, line: int, lines: dict[str, int]) -> None:
+    """Record ``path``'s line: a mapping entry's key line, a list item's own line."""
     if path:
-        lines[path] = node.start_mark.line + 1
+        lines[path] = line
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = str(key_node.value)
-            _collect_lines(value_node, f"{path}.{key}" if path else key, lines)
+            _collect_lines(value_node, f"{path}.{key}" if path else key, key_node.start_mark.line + 1, lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _collect_lines(item, f"{path}[{index}]", lines)
+            _collect_lines(item, f"{path}[{index}]", item.start_mark.line + 1, lines)
 
 
 def parse_yaml(text: str, source: str) -> YamlDocument:
@@ -55,15 +56,13 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"{where}: not valid YAML ({problem}); fix the syntax at that line"
-        ) from exc
+        raise ConfigError(f"{where}: not valid YAML ({problem}); fix the syntax at that line") from exc
     if not isinstance(data, dict) or node is None:
         raise ConfigError(
             f"{source}: expected a YAML mapping at the top level; start the file with 'name: ...'"
         )
     lines: dict[str, int] = {}
-    _collect_lines(node, "", lines)
+    _collect_lines(node, "", 1, lines)
     return YamlDocument(source=source, data=data, lines=lines)
 
 

@@ -17,9 +17,7 @@ def _load_scenarios() -> ModuleType:
     # Loaded by path so it works under any pytest import mode and without sys.path changes.
     name = "tests_scenarios"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("scenarios.py")
-        )
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("scenarios.py"))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

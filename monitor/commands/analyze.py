@@ -35,17 +35,11 @@ def exit_code(status: VerdictStatus) -> int:
 def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str) -> Window:
     start, end = parse_time(start_raw, start_flag), parse_time(end_raw, end_flag)
     if end <= start:
-        raise InputError(
-            f"{end_flag} {format_time(end)} is not after {start_flag} {format_time(start)}"
-        )
+        raise InputError(f"{end_flag} {format_time(end)} is not after {start_flag} {format_time(start)}")
     if (end - start).total_seconds() > MAX_WINDOW_S:
-        raise InputError(
-            f"window {start_flag}..{end_flag} is longer than 7 days; analyse a shorter window"
-        )
+        raise InputError(f"window {start_flag}..{end_flag} is longer than 7 days; analyse a shorter window")
     if end > datetime.now(UTC) + _FUTURE_SLACK:
-        raise InputError(
-            f"{end_flag} {format_time(end)} is in the future; analyze looks at the past"
-        )
+        raise InputError(f"{end_flag} {format_time(end)} is in the future; analyze looks at the past")
     return Window(start, end)
 
 

@@ -33,9 +33,7 @@ async def _judge_one(
 ) -> CheckResult:
     profile = request.profile
     canary_sel = selector(profile, request.service, request.canary_version, request.extra_matchers)
-    baseline_sel = selector(
-        profile, request.service, request.baseline_version, request.extra_matchers
-    )
+    baseline_sel = selector(profile, request.service, request.baseline_version, request.extra_matchers)
     try:
         canary, baseline = await asyncio.gather(
             fetch_check(source, spec, profile, canary_sel, windows[0]),

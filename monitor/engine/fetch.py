@@ -27,9 +27,7 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def selector(
-    profile: Profile, service: str, version: str, extra: tuple[tuple[str, str], ...] = ()
-) -> str:
+def selector(profile: Profile, service: str, version: str, extra: tuple[tuple[str, str], ...] = ()) -> str:
     """PromQL label matchers selecting one version of the service."""
     pairs = [(profile.labels["service"], service), (profile.labels["version"], version), *extra]
     return ", ".join(f"{name}={_quote(value)}" for name, value in pairs)

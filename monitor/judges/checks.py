@@ -72,14 +72,10 @@ def _label(spec: CheckSpec) -> str:
 
 
 def _verdict_word(classification: Classification) -> str:
-    return {Classification.HIGH: "regressed", Classification.LOW: "regressed"}.get(
-        classification, "ok"
-    )
+    return {Classification.HIGH: "regressed", Classification.LOW: "regressed"}.get(classification, "ok")
 
 
-def judge_counts(
-    spec: CheckSpec, canary: CountsData, baseline: CountsData, alpha: float
-) -> CheckResult:
+def judge_counts(spec: CheckSpec, canary: CountsData, baseline: CountsData, alpha: float) -> CheckResult:
     """Judge an events-per-exposure check (e.g. the 5xx ratio)."""
     c = compare_counts(
         canary, baseline, direction=spec.direction, alpha=alpha,
@@ -109,9 +105,7 @@ def judge_distribution(
     )  # fmt: skip
     if c.classification is Classification.NODATA:
         return _result(spec, c, _nodata_message(spec, canary.total, baseline.total))
-    evidence = tuple(
-        Evidence(f"p{q.q * 100:g}", q.baseline, q.canary, spec.unit) for q in quantiles
-    )
+    evidence = tuple(Evidence(f"p{q.q * 100:g}", q.baseline, q.canary, spec.unit) for q in quantiles)
     message = (
         f"{_label(spec)} {c.detail} {fmt_ratio(c.effect)} baseline "
         f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
@@ -120,18 +114,14 @@ def judge_distribution(
     return _result(spec, c, message, evidence)
 
 
-def judge_samples(
-    spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float
-) -> CheckResult:
+def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float) -> CheckResult:
     """Judge a time-series check (gauges such as CPU or memory) by the Mann-Whitney shift."""
     c = compare_samples(
         list(canary.values), list(baseline.values), direction=spec.direction,
         confidence=1.0 - alpha, allowed_effect=spec.allowed_effect, min_points=int(spec.min_data),
     )  # fmt: skip
     if c.classification is Classification.NODATA:
-        return _result(
-            spec, c, _nodata_message(spec, len(canary.values), len(baseline.values), "points")
-        )
+        return _result(spec, c, _nodata_message(spec, len(canary.values), len(baseline.values), "points"))
     base = c.baseline_value or 0.0
     relative = f" ({(c.effect or 0.0) / abs(base):+.0%})" if base else ""
     shift = fmt_value(c.effect, spec.unit)
@@ -183,12 +173,8 @@ def judge_traffic(
     return _result(spec, comparison, message)
 
 
-def _nodata_message(
-    spec: CheckSpec, canary_n: float, baseline_n: float, unit: str = "observations"
-) -> str:
-    short = [
-        name for name, n in (("canary", canary_n), ("baseline", baseline_n)) if n < spec.min_data
-    ]
+def _nodata_message(spec: CheckSpec, canary_n: float, baseline_n: float, unit: str = "observations") -> str:
+    short = [name for name, n in (("canary", canary_n), ("baseline", baseline_n)) if n < spec.min_data]
     return (
         f"not enough data: {' and '.join(short)} below the minimum of {spec.min_data:g} {unit} "
         f"(canary {canary_n:g}, baseline {baseline_n:g})"

@@ -71,9 +71,7 @@ def decide(
     any_bad = [r for r in regression if r.classification in _BAD]
     if any_bad and score < policy.marginal_score:
         names = ", ".join(r.name for r in any_bad)
-        return Decision(
-            VerdictStatus.FAIL, score, f"fail {after}: score {score:g} ({names} regressed)"
-        )
+        return Decision(VerdictStatus.FAIL, score, f"fail {after}: score {score:g} ({names} regressed)")
     errors = [r for r in results if r.classification is Classification.ERROR]
     if errors:
         return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {errors[0].message}")
@@ -90,14 +88,10 @@ def decide(
         return Decision(VerdictStatus.RUNNING, score, f"running {after}: score {score:g} so far")
     if missing:
         first = missing[0]
-        return Decision(
-            VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {first.name}: {first.message}"
-        )
+        return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {first.name}: {first.message}")
     if any_bad or score < policy.pass_score:
         names = ", ".join(r.name for r in any_bad) or "checks"
         return Decision(
             VerdictStatus.MARGINAL, score, f"marginal {after}: score {score:g} ({names} regressed)"
         )
-    return Decision(
-        VerdictStatus.PASS, score, f"pass {after}: no check beyond tolerance (score {score:g})"
-    )
+    return Decision(VerdictStatus.PASS, score, f"pass {after}: no check beyond tolerance (score {score:g})")

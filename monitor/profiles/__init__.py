@@ -30,11 +30,7 @@ def load_profile(name_or_path: str | None) -> Profile:
     """Load a built-in profile by name or a profile file by path (default ``otel-http``)."""
     target = name_or_path or DEFAULT_PROFILE
     if target in BUILTIN_PROFILES:
-        text = (
-            resources.files("monitor.profiles")
-            .joinpath(f"{target}.yaml")
-            .read_text(encoding="utf-8")
-        )
+        text = resources.files("monitor.profiles").joinpath(f"{target}.yaml").read_text(encoding="utf-8")
         return parse_profile(parse_yaml(text, f"built-in profile {target}"))
     path = Path(target)
     if not path.exists():

@@ -49,9 +49,7 @@ class _Reader:
                 f"write a number in [{low}, {high}]",
             )
         if not low <= value <= high:
-            raise self.doc.error(
-                self._at(key), f"{value} is out of range", f"use a value in [{low}, {high}]"
-            )
+            raise self.doc.error(self._at(key), f"{value} is out of range", f"use a value in [{low}, {high}]")
         return float(value)
 
     def optional_number(self, key: str, low: float, high: float) -> float | None:
@@ -68,9 +66,7 @@ class _Reader:
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self.data.get(key, default)
         if value is not None and not isinstance(value, str):
-            raise self.doc.error(
-                self._at(key), f"expected a string, got {value!r}", "quote the value"
-            )
+            raise self.doc.error(self._at(key), f"expected a string, got {value!r}", "quote the value")
         return value
 
     def choice(self, key: str, enum: type[_E], default: _E | None) -> _E:
@@ -115,9 +111,7 @@ def _check_template(doc: YamlDocument, path: str, template: str, labels: dict[st
 def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: dict[str, str]) -> CheckSpec:
     path = f"checks[{index}]"
     if not isinstance(raw, dict):
-        raise doc.error(
-            path, "expected a mapping", "write each check as 'name: ..., comparison: ...'"
-        )
+        raise doc.error(path, "expected a mapping", "write each check as 'name: ..., comparison: ...'")
     r = _Reader(doc, raw, path, _CHECK_FIELDS)
     name = r.text("name")
     if name is None or not _NAME.match(name):
@@ -149,9 +143,7 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: dict[str, str]
     if (
         not isinstance(quantiles, list)
         or not quantiles
-        or not all(
-            isinstance(q, int | float) and not isinstance(q, bool) and 0 < q < 1 for q in quantiles
-        )
+        or not all(isinstance(q, int | float) and not isinstance(q, bool) and 0 < q < 1 for q in quantiles)
     ):
         raise doc.error(
             f"{path}.quantiles",
@@ -186,9 +178,7 @@ def parse_profile(doc: YamlDocument) -> Profile:
     if not name:
         raise doc.error("name", "missing", "add 'name: <profile name>' at the top")
     labels_raw = doc.data.get("labels") or {}
-    if not isinstance(labels_raw, dict) or not all(
-        isinstance(v, str) and v for v in labels_raw.values()
-    ):
+    if not isinstance(labels_raw, dict) or not all(isinstance(v, str) and v for v in labels_raw.values()):
         raise doc.error(
             "labels",
             "expected a mapping of keys to label names",
@@ -197,12 +187,8 @@ def parse_profile(doc: YamlDocument) -> Profile:
     labels = {str(k): str(v) for k, v in labels_raw.items()}
     for key in ("service", "version"):
         if key not in labels:
-            raise doc.error(
-                "labels", f"no label for '{key}'", f"add '{key}: <label name>' under labels"
-            )
-    decision = r.mapping(
-        "decision", {"pass_score", "marginal_score", "early_pass", "min_duration_s"}
-    )
+            raise doc.error("labels", f"no label for '{key}'", f"add '{key}: <label name>' under labels")
+    decision = r.mapping("decision", {"pass_score", "marginal_score", "early_pass", "min_duration_s"})
     traffic = r.mapping("traffic", {"expected_canary_share", "tolerance_factor"})
     raw_checks = doc.data.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
@@ -220,9 +206,7 @@ def parse_profile(doc: YamlDocument) -> Profile:
     pass_score = decision.number("pass_score", 95.0, 0.0, 100.0)
     marginal_score = decision.number("marginal_score", 75.0, 0.0, 100.0)
     if marginal_score > pass_score:
-        raise doc.error(
-            "decision.marginal_score", "above pass_score", "make marginal_score <= pass_score"
-        )
+        raise doc.error("decision.marginal_score", "above pass_score", "make marginal_score <= pass_score")
     return Profile(
         name=name,
         source=doc.source,

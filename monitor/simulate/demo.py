@@ -51,9 +51,7 @@ def main() -> int:
                 ]  # fmt: skip
                 print(f"$ {shlex.join(argv)}", flush=True)
                 code = subprocess.call([sys.executable, "-m", "monitor.cli", *argv[1:]])
-                verdict = (
-                    "as designed" if code == expected else f"NOT as designed (wanted {expected})"
-                )
+                verdict = "as designed" if code == expected else f"NOT as designed (wanted {expected})"
                 print(f"exit code {code}: {verdict}\n", flush=True)
                 as_designed &= code == expected
     print("demo ran as designed" if as_designed else "demo did NOT run as designed")

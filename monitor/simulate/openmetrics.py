@@ -81,17 +81,13 @@ def write_openmetrics(runs: Sequence[SimulatedRun], path: Path) -> int:
             out.write(f"# TYPE {family} {kind}\n")
             for s in all_series:
                 values = map(str, s.values.tolist())
-                out.write(
-                    "".join([s.prefix + v + t for v, t in zip(values, s.timestamps, strict=True)])
-                )
+                out.write("".join([s.prefix + v + t for v, t in zip(values, s.timestamps, strict=True)]))
                 samples += len(s.timestamps)
         out.write("# EOF\n")
     return samples
 
 
-def _version_series(
-    names: _Names, service: str, data: VersionData
-) -> list[tuple[str, str, list[_Series]]]:
+def _version_series(names: _Names, service: str, data: VersionData) -> list[tuple[str, str, list[_Series]]]:
     timestamps = [f" {t}\n" for t in data.timestamps_s.tolist()]
     base = f'{names.service}="{_escape(service)}",{names.version}="{_escape(data.version)}"'
     # Cumulative over time (counters) and then over buckets (``le`` semantics).

@@ -165,8 +165,7 @@ class PrometheusProcess:
                 pass
             time.sleep(0.05)
         raise MonitorError(
-            f"Prometheus at {self.url} not ready after {self._ready_timeout_s:g} s: "
-            f"{self._log_tail()}"
+            f"Prometheus at {self.url} not ready after {self._ready_timeout_s:g} s: {self._log_tail()}"
         )
 
     def stop(self) -> None:

@@ -219,9 +219,7 @@ def _generate(sc: Scenario, canary: bool, first_s: int, last_s: int, start_s: in
     )
 
 
-def _rps(
-    sc: Scenario, is_canary: bool, mid_s: NDArray[np.float64], start_s: int
-) -> NDArray[np.float64]:
+def _rps(sc: Scenario, is_canary: bool, mid_s: NDArray[np.float64], start_s: int) -> NDArray[np.float64]:
     total = np.full(mid_s.shape, sc.total_rps)
     if sc.ramp_to_rps is not None:
         span_from = start_s if sc.mode is Mode.CANARY else start_s - sc.duration_s

@@ -58,9 +58,7 @@ class PrometheusSource:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s)
-            )
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
         return self._session
 
     async def close(self) -> None:
@@ -71,9 +69,7 @@ class PrometheusSource:
 
     async def instant(self, query: str, at: datetime) -> list[InstantSample]:
         """Evaluate an instant query at ``at``."""
-        data = await self._get(
-            "/api/v1/query", {"query": query, "time": f"{at.timestamp():.3f}"}, query
-        )
+        data = await self._get("/api/v1/query", {"query": query, "time": f"{at.timestamp():.3f}"}, query)
         if data.get("resultType") == "scalar":
             return [InstantSample(Labels(()), _parse_value(data["result"][1]))]
         return [

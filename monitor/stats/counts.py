@@ -80,9 +80,7 @@ def compare_counts(
     significant = p <= alpha
     if significant and rises and direction is not Direction.DECREASE and effect > upper_allowed:
         classification = Classification.HIGH
-    elif (
-        significant and not rises and direction is not Direction.INCREASE and effect < lower_allowed
-    ):
+    elif significant and not rises and direction is not Direction.INCREASE and effect < lower_allowed:
         classification = Classification.LOW
     return Comparison(
         kind=ComparisonKind.COUNTS,

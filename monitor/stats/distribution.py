@@ -139,9 +139,7 @@ def compare_distribution(
         return Classification.PASS
 
     classes = [classify(c) for c in compared]
-    failing = [
-        (c, cls) for c, cls in zip(compared, classes, strict=True) if cls is not Classification.PASS
-    ]
+    failing = [(c, cls) for c, cls in zip(compared, classes, strict=True) if cls is not Classification.PASS]
     classification: Classification
     if failing:
         chosen, classification = max(failing, key=lambda pair: _evidence(pair[0], pair[1]))

@@ -106,15 +106,7 @@ def rank_band(n: float, q: float, alpha: float) -> tuple[float, float]:
     centre = n * q
     f_centre = excess(centre)
     f_low = excess(0.0)
-    low = (
-        0.0
-        if f_low <= 0
-        else zeroin(excess, 0.0, centre, f_lower=f_low, f_upper=f_centre, tol=1e-6 * n)
-    )
+    low = 0.0 if f_low <= 0 else zeroin(excess, 0.0, centre, f_lower=f_low, f_upper=f_centre, tol=1e-6 * n)
     f_high = excess(n)
-    high = (
-        n
-        if f_high <= 0
-        else zeroin(excess, centre, n, f_lower=f_centre, f_upper=f_high, tol=1e-6 * n)
-    )
+    high = n if f_high <= 0 else zeroin(excess, centre, n, f_lower=f_centre, f_upper=f_high, tol=1e-6 * n)
     return low, high

@@ -35,6 +35,14 @@ def _args(prom: SimulatedPrometheus, name: str, *extra: str) -> list[str]:
     return args + list(extra)
 
 
+def _offline(*extra: str, start: str = "1700000000", end: str = "1700000600") -> list[str]:
+    """Arguments that fail before any query: nothing listens on the discard port."""
+    return [
+        "analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
+        "--baseline-version", "v1", "--start", start, "--end", end, *extra,
+    ]  # fmt: skip
+
+
 def _json_verdict(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     document: dict[str, object] = json.loads(capsys.readouterr().out)
     jsonschema.validate(document, SCHEMA, format_checker=jsonschema.FormatChecker())
@@ -135,11 +143,7 @@ def test_invalid_promql_exits_3_naming_check_and_prometheus_error(
 
 def test_unreachable_prometheus_exits_3_naming_the_url(capsys: pytest.CaptureFixture[str]) -> None:
     url = "http://127.0.0.1:9"  # discard port: nothing listens
-    code = main(
-        ["analyze", "--prometheus-url", url, "--service", "s", "--canary-version", "v2",
-         "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600"]
-    )  # fmt: skip
-    assert code == 3
+    assert main(_offline()) == 3
     err = capsys.readouterr().err
     assert url in err and "after 3 attempts" in err
 
@@ -157,20 +161,13 @@ def test_unreachable_prometheus_exits_3_naming_the_url(capsys: pytest.CaptureFix
 def test_bad_times_exit_3_saying_what_is_wrong(
     capsys: pytest.CaptureFixture[str], start: str, end: str, message: str
 ) -> None:
-    code = main(
-        ["analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
-         "--baseline-version", "v1", "--start", start, "--end", end]
-    )  # fmt: skip
+    code = main(_offline(start=start, end=end))
     assert code == 3
     assert message in capsys.readouterr().err
 
 
 def test_half_a_baseline_window_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
-         "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600",
-         "--baseline-start", "1699999400"]
-    )  # fmt: skip
+    code = main(_offline("--baseline-start", "1699999400"))
     assert code == 3
     assert "--baseline-end" in capsys.readouterr().err
 
@@ -184,10 +181,7 @@ def test_invalid_profile_file_names_file_line_and_field(
         "  - name: errors\n    comparison: counts\n    wieght: 2\n"
         "    events: sum(x{$selector})\n    exposure: sum(y{$selector})\n"
     )
-    code = main(
-        ["analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
-         "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600", "--profile", str(profile)]
-    )  # fmt: skip
+    code = main(_offline("--profile", str(profile)))
     assert code == 3
     err = capsys.readouterr().err
     assert f"{profile}:6" in err and "checks[0].wieght" in err and "weight" in err

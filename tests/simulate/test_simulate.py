@@ -76,9 +76,7 @@ def test_invalid_scenario_is_rejected_with_all_reasons() -> None:
 
 def test_canary_mode_windows_and_baseline_preroll() -> None:
     run = simulate(Scenario("c", duration_s=600), START_S)
-    window = Window(
-        datetime.fromtimestamp(START_S, UTC), datetime.fromtimestamp(START_S + 600, UTC)
-    )
+    window = Window(datetime.fromtimestamp(START_S, UTC), datetime.fromtimestamp(START_S + 600, UTC))
     assert run.canary_window == run.baseline_window == window
     assert run.canary is not None
     assert run.canary.timestamps_s[0] == START_S
@@ -128,9 +126,7 @@ def test_regressions_shape_the_generated_data(scenarios: tuple[Scenario, ...]) -
     ramp = runs["ramp_aa"].canary
     assert ramp is not None
     per_scrape = ramp.buckets.sum(axis=(1, 2))
-    assert per_scrape[-10:].mean() / per_scrape[1:11].mean() == pytest.approx(
-        287.5 / 112.5, rel=0.05
-    )
+    assert per_scrape[-10:].mean() / per_scrape[1:11].mean() == pytest.approx(287.5 / 112.5, rel=0.05)
 
     shared = runs["shared_slowdown_aa"]
     for data in shared.versions:
@@ -170,8 +166,7 @@ def test_prometheus_counters_equal_generated_totals(prometheus: SimulatedPrometh
             assert delta(f"sum({cpu}{{{sel}}})") == pytest.approx(totals.cpu_s)
             at_end = _instant(url, f"sum by (le) ({hist}_bucket{{{sel}}})", window.end)
             at_start = dict(
-                (m["le"], v)
-                for m, v in _instant(url, f"sum by (le) ({hist}_bucket{{{sel}}})", window.start)
+                (m["le"], v) for m, v in _instant(url, f"sum by (le) ({hist}_bucket{{{sel}}})", window.start)
             )
             got = sorted((float(m["le"]), v - at_start[m["le"]]) for m, v in at_end)
             cumulative = np.cumsum(totals.histogram.counts).tolist()
@@ -204,9 +199,7 @@ def test_canary_latency_shift_is_visible_in_prometheus(prometheus: SimulatedProm
         "[1200s])) / sum by (service_version) (increase(http_server_request_duration_seconds_count"
         '{service_name="median_25"}[1200s]))'
     )
-    below = {
-        m["service_version"]: v for m, v in _instant(prometheus.url, expr, run.canary_window.end)
-    }
+    below = {m["service_version"]: v for m, v in _instant(prometheus.url, expr, run.canary_window.end)}
     assert 1 - below["v1"] == pytest.approx(0.33, abs=0.01)
     assert 1 - below["v2"] == pytest.approx(0.5, abs=0.03)
 

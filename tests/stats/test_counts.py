@@ -8,15 +8,12 @@ import numpy as np
 import pytest
 
 from monitor.models import Classification, CountsData, Direction
-from monitor.stats import compare_counts
-from monitor.stats import mixture
+from monitor.stats import compare_counts, mixture
 
 
 def test_three_times_the_error_rate_is_high() -> None:
     # 1% vs 3% of requests: 900 baseline errors of 90,000, 300 canary errors of 10,000.
-    result = compare_counts(
-        CountsData(300, 10_000), CountsData(900, 90_000), alpha=0.001, allowed_effect=0.5
-    )
+    result = compare_counts(CountsData(300, 10_000), CountsData(900, 90_000), alpha=0.001, allowed_effect=0.5)
     assert result.classification is Classification.HIGH
     assert result.effect == pytest.approx(3.0)
     assert result.interval is not None
@@ -27,9 +24,7 @@ def test_three_times_the_error_rate_is_high() -> None:
 
 
 def test_equal_rates_pass_and_interval_covers_one() -> None:
-    result = compare_counts(
-        CountsData(100, 10_000), CountsData(900, 90_000), alpha=0.01, allowed_effect=0.5
-    )
+    result = compare_counts(CountsData(100, 10_000), CountsData(900, 90_000), alpha=0.01, allowed_effect=0.5)
     assert result.classification is Classification.PASS
     assert result.effect == pytest.approx(1.0)
     assert result.interval is not None and result.interval[0] < 1.0 < result.interval[1]

@@ -47,9 +47,7 @@ def test_tail_only_slowdown_is_found_in_the_tail() -> None:
     canary_values = rng.lognormal(math.log(0.08), 0.5, 6_000)
     slow = rng.random(6_000) < 0.05
     canary_values[slow] *= 4
-    result, _ = compare_distribution(
-        _histogram(canary_values), baseline, alpha=0.001, allowed_effect=0.1
-    )
+    result, _ = compare_distribution(_histogram(canary_values), baseline, alpha=0.001, allowed_effect=0.1)
     assert result.classification is Classification.HIGH
     assert result.detail in ("p90", "p99")
 

@@ -95,9 +95,7 @@ def test_interval_matches_r(
 def test_spinnaker_6278_matches_kayenta_interval() -> None:
     # Kayenta printed confidenceInterval [6.825022991538781E-5, 99.0] (R: 6.8250229915387881e-05).
     # Kayenta's normal quantile comes from another library, hence the last-digit slack.
-    low, high, estimate = mann_whitney_interval(
-        SPINNAKER_6278_CANARY, SPINNAKER_6278_BASELINE, 0.98
-    )
+    low, high, estimate = mann_whitney_interval(SPINNAKER_6278_CANARY, SPINNAKER_6278_BASELINE, 0.98)
     assert low == pytest.approx(6.825022991538781e-05, rel=1e-12)
     assert high == 99.0
     # R's estimate; Kayenta printed 98.99992904170193 (see the next test for why).
@@ -152,9 +150,7 @@ def test_nan_dropped_like_r_na() -> None:
         ([5.0, 5.0, 5.0], [1.0, 1.0, 1.0], "all observations are tied"),
     ],
 )
-def test_interval_rejects_unusable_samples(
-    canary: list[float], baseline: list[float], message: str
-) -> None:
+def test_interval_rejects_unusable_samples(canary: list[float], baseline: list[float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         mann_whitney_interval(canary, baseline)
 
@@ -213,9 +209,7 @@ def test_either_direction_reports_two_sided_test() -> None:
 
 
 def test_decrease_is_low_and_increase_ignores_it() -> None:
-    low = compare_samples(
-        SPINNAKER_6278_BASELINE, SPINNAKER_6278_CANARY, direction=Direction.DECREASE
-    )
+    low = compare_samples(SPINNAKER_6278_BASELINE, SPINNAKER_6278_CANARY, direction=Direction.DECREASE)
     assert low.classification is Classification.LOW
     # R, alternative = "less": conf.int (-Inf, -5.542586147544118e-05); the infinite end is
     # replaced by the two-sided low end, -99.

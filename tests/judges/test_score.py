@@ -1,0 +1,91 @@
+"""Scoring rules on literal check results."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.judges.score import decide, score_of
+from monitor.models import CheckPurpose, CheckResult, Classification, ComparisonKind, Signal, VerdictStatus
+from monitor.profiles import CheckSpec, DecisionPolicy
+
+SPECS = {
+    "errors": CheckSpec("errors", ComparisonKind.COUNTS, critical=True, weight=2),
+    "latency": CheckSpec("latency", ComparisonKind.DISTRIBUTION, critical=True, weight=2),
+    "cpu": CheckSpec("cpu", ComparisonKind.SAMPLES, weight=1, optional=True),
+    "memory": CheckSpec("memory", ComparisonKind.SAMPLES, weight=1, optional=True),
+    "traffic": CheckSpec("traffic", ComparisonKind.COUNTS, purpose=CheckPurpose.TRAFFIC, weight=0),
+}
+POLICY = DecisionPolicy(pass_score=95, marginal_score=75, early_pass=True, min_duration_s=600)
+
+
+def _result(name: str, classification: Classification, conclusive: bool = False) -> CheckResult:
+    spec = SPECS[name]
+    return CheckResult(
+        name=name,
+        signal=Signal.METRICS,
+        comparison=spec.comparison,
+        classification=classification,
+        critical=spec.critical,
+        weight=spec.weight,
+        message=f"{name} is {classification.value}",
+        conclusive=conclusive,
+        purpose=spec.purpose,
+    )
+
+
+def _results(**classes: Classification) -> list[CheckResult]:
+    default = {name: Classification.PASS for name in SPECS}
+    default.update(classes)
+    return [_result(name, c) for name, c in default.items()]
+
+
+def test_critical_regression_fails_at_once() -> None:
+    decision = decide(_results(errors=Classification.HIGH), SPECS, POLICY, last_look=False, elapsed_s=120)
+    assert decision.status is VerdictStatus.FAIL
+    assert "errors" in decision.summary and "after 2m" in decision.summary
+
+
+def test_non_critical_regression_is_marginal_at_the_end() -> None:
+    results = _results(cpu=Classification.HIGH)
+    assert score_of(results) == pytest.approx(100 * 5 / 6, abs=0.1)
+    running = decide(results, SPECS, POLICY, last_look=False, elapsed_s=300)
+    assert running.status is VerdictStatus.RUNNING
+    final = decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200)
+    assert final.status is VerdictStatus.MARGINAL
+
+
+def test_score_below_marginal_fails_even_without_critical_checks() -> None:
+    specs = {**SPECS, "errors": CheckSpec("errors", ComparisonKind.COUNTS, weight=2)}
+    results = [
+        _result("errors", Classification.HIGH),
+        _result("latency", Classification.PASS),
+        _result("cpu", Classification.HIGH),
+    ]
+    results[0] = CheckResult(**{**results[0].__dict__, "critical": False})
+    decision = decide(results, specs, POLICY, last_look=False, elapsed_s=60)
+    assert decision.status is VerdictStatus.FAIL
+
+
+def test_missing_required_data_is_inconclusive_never_pass() -> None:
+    results = _results(latency=Classification.NODATA)
+    assert decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.INCONCLUSIVE
+    results = _results(traffic=Classification.NODATA)
+    assert decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.INCONCLUSIVE
+
+
+def test_missing_optional_data_still_passes() -> None:
+    results = _results(cpu=Classification.NODATA, memory=Classification.NODATA)
+    assert decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.PASS
+
+
+def test_backend_error_is_inconclusive_even_when_the_rest_passes() -> None:
+    results = _results(memory=Classification.ERROR)
+    assert decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.INCONCLUSIVE
+
+
+def test_early_pass_needs_minimum_duration_and_conclusive_checks() -> None:
+    settled = [_result(name, Classification.PASS, conclusive=True) for name in SPECS]
+    assert decide(settled, SPECS, POLICY, last_look=False, elapsed_s=300).status is VerdictStatus.RUNNING
+    assert decide(settled, SPECS, POLICY, last_look=False, elapsed_s=600).status is VerdictStatus.PASS
+    unsettled = [*settled[:-1], _result("traffic", Classification.PASS, conclusive=False)]
+    assert decide(unsettled, SPECS, POLICY, last_look=False, elapsed_s=900).status is VerdictStatus.RUNNING

@@ -1,0 +1,118 @@
+"""Profile loading and validation: errors name the file, the line, the field and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.engine.fetch import render, selector
+from monitor.errors import ConfigError
+from monitor.models import CheckPurpose, ComparisonKind
+from monitor.profiles import BUILTIN_PROFILES, load_profile
+
+VALID = """\
+name: custom
+labels:
+  service: app
+  version: release
+checks:
+  - name: errors
+    comparison: counts
+    events: sum(increase(errors_total{$selector}[$window]))
+    exposure: sum(increase(requests_total{$selector}[$window]))
+    critical: true
+"""
+
+
+@pytest.mark.parametrize("name", BUILTIN_PROFILES)
+def test_builtin_profiles_have_the_required_checks(name: str) -> None:
+    profile = load_profile(name)
+    by_name = {c.name: c for c in profile.checks}
+    assert by_name["http_error_ratio"].comparison is ComparisonKind.COUNTS
+    assert by_name["http_error_ratio"].critical
+    assert by_name["http_latency"].comparison is ComparisonKind.DISTRIBUTION
+    assert by_name["http_latency"].quantiles == (0.5, 0.9, 0.99)
+    assert by_name["traffic_share"].purpose is CheckPurpose.TRAFFIC
+    assert by_name["cpu_per_request"].optional and by_name["memory"].optional
+    for check in profile.checks:
+        for template in (check.events, check.exposure, check.buckets, check.series):
+            if template:
+                query = render(template, profile, selector(profile, "svc", "v2"), 600)
+                assert ("$" not in query and "600s" in query) or "[$window]" not in template
+
+
+def test_default_profile_is_otel_http() -> None:
+    assert load_profile(None).name == "otel-http"
+    assert load_profile(None).labels["version"] == "service_version"
+
+
+def test_custom_profile_with_own_label_names(tmp_path: Path) -> None:
+    path = tmp_path / "custom.yaml"
+    path.write_text(VALID)
+    profile = load_profile(str(path))
+    assert selector(profile, "checkout", 'v"2') == 'app="checkout", release="v\\"2"'
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "field", "fix"),
+    [
+        (("    critical: true", "    critical: yes please"), 10, "checks[0].critical", "true or false"),
+        (
+            ("    critical: true", "    direction: up"),
+            10,
+            "checks[0].direction",
+            "increase, decrease, either",
+        ),
+        (("    critical: true", "    allowed_effect: -1"), 10, "checks[0].allowed_effect", "[0.0, 100.0]"),
+        (("    critical: true", "    colour: red"), 10, "checks[0].colour", "use one of"),
+        (
+            ("{$selector}[$window]))\n    exposure", "{$selector}[$range]))\n    exposure"),
+            8,
+            "checks[0].events",
+            "$window",
+        ),
+        (("errors_total{$selector}", 'errors_total{job="x"}'), 8, "checks[0].events", "{$selector}"),
+        (("    comparison: counts", "    comparison: histogram"), 7, "checks[0].comparison", "distribution"),
+        (("  version: release\n", ""), 2, "labels", "version"),
+    ],
+)
+def test_invalid_fields_are_named_with_their_line(
+    tmp_path: Path, edit: tuple[str, str], line: int, field: str, fix: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    assert edit[0] in VALID
+    path.write_text(VALID.replace(edit[0], edit[1]))
+    with pytest.raises(ConfigError) as caught:
+        load_profile(str(path))
+    message = str(caught.value)
+    assert f"{path}:{line}" in message
+    assert field in message
+    assert fix in message
+
+
+def test_missing_query_for_the_comparison(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(VALID.replace("    comparison: counts", "    comparison: samples"))
+    with pytest.raises(ConfigError, match=r"checks\[0\]\.series.*needs a 'series' PromQL template"):
+        load_profile(str(path))
+
+
+def test_duplicate_check_names(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    second = VALID.split("checks:\n")[1]
+    path.write_text(VALID + second)
+    with pytest.raises(ConfigError, match=r"dup.yaml:11.*duplicate check name 'errors'"):
+        load_profile(str(path))
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(VALID.replace("  service: app", "  service: [app"))
+    with pytest.raises(ConfigError, match=r"broken.yaml:\d+: not valid YAML"):
+        load_profile(str(path))
+
+
+def test_unknown_profile_lists_the_builtins() -> None:
+    with pytest.raises(ConfigError, match="otel-http, prometheus-http"):
+        load_profile("no-such-profile")

@@ -1,0 +1,61 @@
+"""Time and duration parsing; settings from file and environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_settings
+from monitor.engine import look_times
+from monitor.errors import ConfigError, InputError
+from monitor.timeparse import parse_duration_s, parse_time
+
+
+def test_times_in_rfc3339_and_unix_seconds_agree() -> None:
+    expected = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert parse_time("1700000000", "--start") == expected
+    assert parse_time("2023-11-14T22:13:20Z", "--start") == expected
+    assert parse_time("2023-11-14T23:13:20+01:00", "--start") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("60s", 60), ("1m", 60), ("90", 90), ("1.5h", 5400), ("500ms", 0.5)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration_s(text, "--interval") == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1 minute", "-5s", "0s"])
+def test_bad_durations_name_the_flag(text: str) -> None:
+    with pytest.raises(InputError, match="--interval"):
+        parse_duration_s(text, "--interval")
+
+
+def test_look_times_end_with_the_window_end() -> None:
+    start = parse_time("1700000000", "s")
+    end = parse_time("1700000150", "e")
+    assert [t.timestamp() for t in look_times(start, end, 60)] == [1700000060, 1700000120, 1700000150]
+    assert look_times(start, end, None) == [end]
+
+
+def test_settings_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        "environment: staging\nprofile: mine.yaml\nprometheus: {timeout_s: 5, max_attempts: 2}\n"
+        "traffic: {expected_canary_share: 0.1}\nmatchers: {cluster: eu-1}\n"
+    )
+    settings = load_settings(path, environ={"MONITOR_ENVIRONMENT": "production"})
+    assert settings.environment == "production"  # the environment wins over the file
+    assert settings.profile == str(tmp_path / "mine.yaml")
+    assert (settings.prometheus_timeout_s, settings.prometheus_max_attempts) == (5.0, 2)
+    assert settings.expected_canary_share == 0.1
+    assert settings.matchers == (("cluster", "eu-1"),)
+
+
+def test_settings_errors_name_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text("environment: staging\nprometheus:\n  timeout_s: forever\n")
+    with pytest.raises(ConfigError, match=r"monitor.yaml:3: field 'prometheus.timeout_s'"):
+        load_settings(path, environ={})
