@@ -1,0 +1,64 @@
+"""Judging single checks: messages, numbers, and errors that never escape."""
+
+from __future__ import annotations
+
+import math
+
+from monitor.judges import judge_check
+from monitor.models import (
+    CheckPurpose,
+    Classification,
+    ComparisonKind,
+    CountsData,
+    HistogramData,
+    SamplesData,
+)
+from monitor.profiles import CheckSpec, TrafficPolicy
+from monitor.stats import per_check_alpha, per_look_alpha
+
+ERRORS = CheckSpec("http_error_ratio", ComparisonKind.COUNTS, critical=True, allowed_effect=0.5, unit="ratio")
+
+
+def test_counts_message_has_effect_and_both_values() -> None:
+    result = judge_check(
+        ERRORS, CountsData(100, 10_000), CountsData(180, 90_000), alpha=0.001, traffic=TrafficPolicy()
+    )
+    assert result.classification is Classification.HIGH
+    assert "5.00x baseline (0.20% -> 1.00%)" in result.message
+    assert (result.baseline_n, result.canary_n) == (90_000, 10_000)
+    assert result.baseline_value == 0.002 and result.canary_value == 0.01
+
+
+def test_mismatched_data_is_an_error_result_not_an_exception() -> None:
+    result = judge_check(
+        ERRORS, CountsData(1, 10), SamplesData((1.0, 2.0)), alpha=0.01, traffic=TrafficPolicy()
+    )
+    assert result.classification is Classification.ERROR
+    assert "http_error_ratio" in result.message
+
+
+def test_a_failing_statistic_is_an_error_result() -> None:
+    latency = CheckSpec("http_latency", ComparisonKind.DISTRIBUTION, min_data=1)
+    broken = HistogramData((0.1, math.inf), (math.nan, 5.0))
+    result = judge_check(latency, broken, broken, alpha=0.01, traffic=TrafficPolicy())
+    # NaN counts make the root finder raise inside the statistics; the judge reports it.
+    assert result.classification is Classification.ERROR
+    assert result.message.startswith("http_latency: could not be judged")
+
+
+def test_traffic_far_below_expected_share_is_flagged_not_failed() -> None:
+    spec = CheckSpec(
+        "traffic_share", ComparisonKind.COUNTS, purpose=CheckPurpose.TRAFFIC, weight=0, min_data=100
+    )
+    policy = TrafficPolicy(expected_canary_share=0.1, tolerance_factor=2.0)
+    result = judge_check(spec, CountsData(0, 1_000), CountsData(0, 99_000), alpha=0.01, traffic=policy)
+    assert result.classification is Classification.LOW
+    assert "suspect" in result.message and "1.0%" in result.message
+    assert result.weight == 0
+
+
+def test_alpha_is_split_over_checks_and_spent_over_looks() -> None:
+    assert per_check_alpha(0.01, 4) == 0.0025
+    spent = sum(per_look_alpha(0.01, k) for k in range(1, 100_000))
+    assert spent < 0.01
+    assert per_look_alpha(0.01, 1) > per_look_alpha(0.01, 2)
