@@ -153,6 +153,20 @@ class Comparison:
     conclusive: bool = False
     detail: str = ""
 
+    @classmethod
+    def nodata(
+        cls,
+        kind: ComparisonKind,
+        baseline_n: float,
+        canary_n: float,
+        baseline_value: float | None = None,
+        canary_value: float | None = None,
+    ) -> Comparison:
+        """A comparison that could not be made for lack of data."""
+        return cls(
+            kind, Classification.NODATA, None, None, None, baseline_value, canary_value, baseline_n, canary_n
+        )
+
 
 # --- judged results ------------------------------------------------------------------------
 

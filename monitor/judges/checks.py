@@ -148,9 +148,7 @@ def judge_traffic(
     """
     c_n, b_n = canary.exposure, baseline.exposure
     if c_n < spec.min_data or b_n < spec.min_data:
-        comparison = Comparison(
-            spec.comparison, Classification.NODATA, None, None, None, None, None, b_n, c_n
-        )
+        comparison = Comparison.nodata(spec.comparison, b_n, c_n)
         return _result(spec, comparison, _nodata_message(spec, c_n, b_n))
     if window_ratio is None:
         observed = c_n / (c_n + b_n)

@@ -47,16 +47,8 @@ def compare_counts(
     base_value = baseline.events / baseline.exposure if baseline.exposure > 0 else None
     canary_value = canary.events / canary.exposure if canary.exposure > 0 else None
     if canary.exposure < min_exposure or baseline.exposure < min_exposure:
-        return Comparison(
-            kind=ComparisonKind.COUNTS,
-            classification=Classification.NODATA,
-            effect=None,
-            interval=None,
-            p_value=None,
-            baseline_value=base_value,
-            canary_value=canary_value,
-            baseline_n=baseline.exposure,
-            canary_n=canary.exposure,
+        return Comparison.nodata(
+            ComparisonKind.COUNTS, baseline.exposure, canary.exposure, base_value, canary_value
         )
     k = max(canary.events, 0.0)
     n = k + max(baseline.events, 0.0)

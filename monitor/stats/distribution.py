@@ -111,20 +111,7 @@ def compare_distribution(
     strongest evidence, else the median.
     """
     if canary.total < min_count or baseline.total < min_count:
-        return (
-            Comparison(
-                kind=ComparisonKind.DISTRIBUTION,
-                classification=Classification.NODATA,
-                effect=None,
-                interval=None,
-                p_value=None,
-                baseline_value=None,
-                canary_value=None,
-                baseline_n=baseline.total,
-                canary_n=canary.total,
-            ),
-            (),
-        )
+        return Comparison.nodata(ComparisonKind.DISTRIBUTION, baseline.total, canary.total), ()
     per_q_alpha = alpha / len(quantiles)
     compared = tuple(compare_quantile(canary, baseline, q, per_q_alpha) for q in quantiles)
     upper_allowed = 1.0 + allowed_effect

@@ -118,17 +118,7 @@ def compare_samples(
     y = _finite(baseline)
     nx, ny = float(x.size), float(y.size)
     if min(x.size, y.size) < max(min_points, 1):
-        return Comparison(
-            kind=ComparisonKind.SAMPLES,
-            classification=Classification.NODATA,
-            effect=None,
-            interval=None,
-            p_value=None,
-            baseline_value=None,
-            canary_value=None,
-            baseline_n=ny,
-            canary_n=nx,
-        )
+        return Comparison.nodata(ComparisonKind.SAMPLES, ny, nx)
     base_median = float(np.median(y))
     canary_median = float(np.median(x))
 
