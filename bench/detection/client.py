@@ -52,11 +52,9 @@ class RangeClient:
         if len(result) > 1:
             raise BackendError(f"expected one series, got {len(result)}; query: {query}")
         frame = MetricRangeDataFrame(result)
-        return frame["value"].astype(np.float64)
+        return pd.Series(frame["value"].to_numpy(dtype=np.float64), index=frame.index)
 
-    async def aligned(
-        self, queries: Mapping[str, str], start: datetime, end: datetime
-    ) -> pd.DataFrame:
+    async def aligned(self, queries: Mapping[str, str], start: datetime, end: datetime) -> pd.DataFrame:
         """Evaluate ``queries`` (column name -> PromQL) every minute from ``start`` to ``end``.
 
         Returns one column per query on the grid ``start, start + 1m, ... end``; a point a
@@ -65,13 +63,8 @@ class RangeClient:
         loop = asyncio.get_running_loop()
         names = list(queries)
         series = await asyncio.gather(
-            *(
-                loop.run_in_executor(self._executor, self._series, queries[name], start, end)
-                for name in names
-            )
+            *(loop.run_in_executor(self._executor, self._series, queries[name], start, end) for name in names)
         )
         steps = int((end - start) / timedelta(seconds=STEP_S))
-        grid = pd.to_datetime(
-            [start.timestamp() + STEP_S * i for i in range(steps + 1)], unit="s"
-        )
+        grid = pd.to_datetime([start.timestamp() + STEP_S * i for i in range(steps + 1)], unit="s")
         return pd.DataFrame({name: s.reindex(grid) for name, s in zip(names, series, strict=True)})

@@ -111,6 +111,12 @@ _REGRESSIONS = (
     _regression("err5-10", "errors 5x (1%→5%)", 100.0, Regression(error_factor=5.0), 0.01),
     _regression("err5-30", "errors 5x (1%→5%)", 300.0, Regression(error_factor=5.0), 0.01),
     _regression("med10-300", "median +10%", 3000.0, Regression(median_factor=1.1)),
+    # Harder cells: little canary traffic, smaller changes.
+    _regression("med25-2", "median +25%", 20.0, Regression(median_factor=1.25)),
+    _regression("med15-10", "median +15%", 100.0, Regression(median_factor=1.15)),
+    _regression("tail2-10", "tail 2% x3", 100.0, Regression(tail_fraction=0.02, tail_factor=3.0)),
+    _regression("err3-2", "errors 3x (1%→3%)", 20.0, Regression(error_factor=3.0), 0.01),
+    _regression("err2-10", "errors 2x (1%→2%)", 100.0, Regression(error_factor=2.0), 0.01),
 )  # fmt: skip
 
 _NODATA = _Definition(

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from bench.detection import promql
 from bench.detection.client import STEP_S, RangeClient
-from bench.detection.outcome import Judge, Outcome, Status
+from bench.detection.outcome import Decision, Status
 from monitor.simulate import SimulatedRun
 from monitor.stats import mann_whitney_interval
 
@@ -108,7 +108,8 @@ def remove_outliers(values: FloatArray) -> FloatArray:
     iqr = p75 - p25
     lower = min(p1, p25 - IQR_FACTOR * iqr)
     upper = max(p99, p75 + IQR_FACTOR * iqr)
-    return values[(values >= lower) & (values <= upper)]
+    kept: FloatArray = values[(values >= lower) & (values <= upper)]
+    return kept
 
 
 def prepare(values: Sequence[float] | FloatArray) -> FloatArray:
@@ -193,7 +194,7 @@ def judge(
     return KayentaVerdict(value, status, reason, results)
 
 
-async def judge_run(client: RangeClient, run: SimulatedRun) -> Outcome:
+async def judge_run(client: RangeClient, run: SimulatedRun) -> Decision:
     """Fetch both versions' one-minute series over the window and judge them once, at its end.
 
     The grid is the window's end minus 19, 18, ... 0 minutes: 20 points per version, each
@@ -216,12 +217,8 @@ async def judge_run(client: RangeClient, run: SimulatedRun) -> Outcome:
     }
     verdict = judge(samples, np.random.default_rng(sc.seed))
     labels = ", ".join(f"{r.name} {r.label}" for r in verdict.results)
-    return Outcome(
-        judge=Judge.KAYENTA,
-        cell="",
-        service=sc.name,
-        seed=sc.seed,
-        status=verdict.status,
-        minutes=window.duration_s / 60.0,
-        detail=f"score {verdict.score:g} ({verdict.reason}); {labels}",
+    return Decision(
+        verdict.status,
+        window.duration_s / 60.0,
+        f"score {verdict.score:g} ({verdict.reason}); {labels}",
     )

@@ -24,19 +24,34 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """One judge's verdict on one run.
+class Decision:
+    """A judge's verdict on a run, reached ``minutes`` after the canary window's start.
 
-    ``minutes`` is when the verdict was reached, counted from the canary window's start
-    (the horizon, 20, for a judge that decides once at the end). ``backend_error`` flags a
-    verdict that a failed Prometheus query may have shaped, so the bench can refuse it.
+    ``backend_error`` flags a verdict that a failed Prometheus query may have shaped, so the
+    bench can refuse it.
     """
+
+    status: Status
+    minutes: float
+    detail: str
+    backend_error: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One judge's decision on one run of one cell (the horizon, 20 minutes, is the
+    ``minutes`` of a judge that decides once at the end)."""
 
     judge: Judge
     cell: str
     service: str
     seed: int
-    status: Status
-    minutes: float
-    detail: str
-    backend_error: bool = False
+    decision: Decision
+
+    @property
+    def status(self) -> Status:
+        return self.decision.status
+
+    @property
+    def minutes(self) -> float:
+        return self.decision.minutes

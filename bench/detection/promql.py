@@ -20,10 +20,7 @@ def selector(service: str, version: str) -> str:
 
 def latency_quantile(q: float, sel: str) -> str:
     """The ``q``-quantile of request duration (seconds) over the last minute."""
-    return (
-        f"histogram_quantile({q:g}, sum by (le) "
-        f"(rate({HISTOGRAM}_bucket{{{sel}}}[{RATE_WINDOW}])))"
-    )
+    return f"histogram_quantile({q:g}, sum by (le) (rate({HISTOGRAM}_bucket{{{sel}}}[{RATE_WINDOW}])))"
 
 
 def error_ratio(sel: str) -> str:

@@ -41,8 +41,9 @@ def compare_counts(
 ) -> Comparison:
     """Compare event rates per exposure; ``effect`` is the rate ratio canary/baseline.
 
-    ``allowed_effect`` is the relative change tolerated before a statistically clear change
-    counts as a regression (0.5: the canary's rate may be up to 1.5x the baseline's).
+    ``allowed_effect`` is the relative change tolerated (0.5: the canary's rate may be up to
+    1.5x the baseline's). The check is ``high`` when the whole confidence sequence lies above
+    ``1 + allowed_effect``: statistically clear and practically relevant at once.
     """
     base_value = baseline.events / baseline.exposure if baseline.exposure > 0 else None
     canary_value = canary.events / canary.exposure if canary.exposure > 0 else None
@@ -68,11 +69,12 @@ def compare_counts(
     p = _directional_p(p_two_sided, rises, direction)
     upper_allowed = 1.0 + allowed_effect
     lower_allowed = 1.0 / (1.0 + allowed_effect)
+    # Beyond the allowed effect means the whole interval is: the test is then an anytime-valid
+    # test of "rho <= 1 + allowed_effect", so noise in the point estimate cannot fail a run.
     classification = Classification.PASS
-    significant = p <= alpha
-    if significant and rises and direction is not Direction.DECREASE and effect > upper_allowed:
+    if direction is not Direction.DECREASE and interval[0] > upper_allowed:
         classification = Classification.HIGH
-    elif significant and not rises and direction is not Direction.INCREASE and effect < lower_allowed:
+    elif direction is not Direction.INCREASE and interval[1] < lower_allowed:
         classification = Classification.LOW
     return Comparison(
         kind=ComparisonKind.COUNTS,

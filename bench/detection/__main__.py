@@ -1,0 +1,142 @@
+"""``python -m bench.detection``: simulate the grid, judge every run three ways, print the table.
+
+The markdown report goes to stdout and to ``bench/results/detection.md``; every outcome, one
+JSON object per line, to ``bench/results/detection.jsonl``. Progress goes to stderr. The exit
+code is 0 once the bench has run (1 with ``--strict`` when the monitor misses a target), 2 when
+a verdict was shaped by a failed Prometheus query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from bench.detection import flagger, kayenta
+from bench.detection.grid import QUICK, WINDOW_MIN, Cell, CellKind, build_grid
+from bench.detection.report import Results, render, targets
+from bench.detection.runner import evaluate, jobs_for
+from monitor.simulate import simulate_into_prometheus
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.detection",
+        description="Detection benchmark: monitor vs Kayenta-style vs Flagger-style judges.",
+    )
+    parser.add_argument("--aa-runs", type=int, default=200, help="A/A runs in all (default 200)")
+    parser.add_argument("--seeds", type=int, default=20, help="runs per regression cell (20)")
+    parser.add_argument("--nodata-runs", type=int, default=5, help="silent-canary runs (5)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK['aa_runs']} A/A runs, {QUICK['seeds']} seeds per regression "
+        f"cell, {QUICK['nodata_runs']} no-data run (overrides the three counts)",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the OpenMetrics file, TSDB and Prometheus log here"
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="evaluations in flight (16)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.aa_runs, args.seeds, args.nodata_runs = (
+            QUICK["aa_runs"], QUICK["seeds"], QUICK["nodata_runs"],
+        )  # fmt: skip
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    return args
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _preamble(cells: Sequence[Cell], times: dict[str, float]) -> list[str]:
+    def count(kind: CellKind) -> int:
+        return sum(c.runs for c in cells if c.kind is kind)
+
+    aa = "; ".join(f"{c.runs}× {c.title}" for c in cells if c.kind is CellKind.AA)
+    regressions = [c for c in cells if c.kind is CellKind.REGRESSION]
+    per_cell = sorted({c.runs for c in regressions})
+    total = sum(c.runs for c in cells)
+    return [
+        "## Detection benchmark",
+        "",
+        f"{total} simulated deployments backfilled into one Prometheus: "
+        f"{count(CellKind.AA)} A/A ({aa}); {count(CellKind.REGRESSION)} regressions "
+        f"({len(regressions)} cells × {'/'.join(map(str, per_cell)) or 0} seeds); "
+        f"{count(CellKind.NODATA)} no-data. Each a {WINDOW_MIN}-minute canary-mode window, "
+        "10% canary share, fixed seeds.",
+        "",
+        "Judges: **monitor** (`analyze`, otel-http profile, one-minute looks, stops at the first "
+        f"final verdict); **kayenta-style** (one look at {WINDOW_MIN} min: Mann-Whitney "
+        f"{kayenta.CONFIDENCE:.0%}, tolerance {kayenta.TOLERANCE:g}, p50/p90/p99 + critical 5xx "
+        f"ratio, fail below {kayenta.FAIL_BELOW_SCORE:g}); **flagger-style** (canary alone, "
+        f"success rate ≥ {flagger.SUCCESS_RATE_MIN:g}% and p99 ≤ {flagger.DURATION_MAX_MS} ms "
+        f"every minute, fail at {flagger.THRESHOLD} failed checks).",
+        "",
+        "Columns: *fail* = false-alarm rate (A/A) or detection rate (regressions); *≤10 min* = "
+        "share failed within 10 minutes; *inc.* = inconclusive; *min* = median minutes to a fail "
+        "verdict.",
+        "",
+        f"Wall time {times['total']:.0f} s (simulate + backfill {times['simulate']:.0f} s, "
+        f"evaluation {times['evaluate']:.0f} s) on {os.cpu_count()} cores.",
+    ]
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> int:
+    started = time.monotonic()
+    cells = build_grid(args.aa_runs, args.seeds, args.nodata_runs)
+    scenarios = [s for cell in cells for s in cell.scenarios()]
+    _log(f"simulating {len(scenarios)} deployments and backfilling them into Prometheus ...")
+    process, runs = simulate_into_prometheus(scenarios, workdir)
+    simulated = time.monotonic()
+    jobs = jobs_for(cells, runs)
+    with process:
+        _log(f"Prometheus at {process.url}; {len(jobs)} evaluations, {args.concurrency} in flight")
+        outcomes = asyncio.run(evaluate(process.url, jobs, concurrency=args.concurrency))
+    finished = time.monotonic()
+    times = {
+        "simulate": simulated - started,
+        "evaluate": finished - simulated,
+        "total": finished - started,
+    }
+    results = Results(cells, outcomes)
+    report = render(results, _preamble(cells, times))
+    print(report, end="")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "detection.md").write_text(report, encoding="utf-8")
+    with (RESULTS_DIR / "detection.jsonl").open("w", encoding="utf-8") as out:
+        for outcome in outcomes:
+            row = {"judge": outcome.judge.value, "cell": outcome.cell, "service": outcome.service,
+                   "seed": outcome.seed, **asdict(outcome.decision)}  # fmt: skip
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    _log(f"wrote {RESULTS_DIR / 'detection.md'} and detection.jsonl in {times['total']:.0f} s")
+    if results.backend_errors:
+        _log(f"{len(results.backend_errors)} verdicts were shaped by failed queries; see the report")
+        return 2
+    missed = [t.name for t in targets(results) if not t.met]
+    return 1 if args.strict and missed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; see the module docstring for outputs and exit codes."""
+    args = _parse(argv)
+    if args.workdir is not None:
+        return _run(args, args.workdir.resolve())
+    with tempfile.TemporaryDirectory(prefix="bench-detection-") as tmp:
+        return _run(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
