@@ -66,9 +66,12 @@ async def evaluate_look(
     """Evaluate the deployment as of ``at`` (the ``look``-th look, 1-based)."""
     profile = request.profile
     windows = request.windows_at(at)
-    check_alpha = per_check_alpha(profile.alpha, sum(1 for c in profile.checks if c.decisive))
+    total_weight = sum(c.alpha_weight for c in profile.checks)
 
     def alpha_for(spec: CheckSpec) -> float:
+        if spec.alpha_weight == 0:
+            return profile.alpha  # traffic checks test nothing
+        check_alpha = per_check_alpha(profile.alpha, spec.alpha_weight, total_weight)
         # Samples tests are fixed-horizon: they spend their share over the looks.
         if spec.comparison is ComparisonKind.SAMPLES:
             return per_look_alpha(check_alpha, look)

@@ -34,6 +34,13 @@ class CheckSpec:
         """Whether this check can fail a run (and so takes a share of the false-alarm budget)."""
         return self.purpose is CheckPurpose.REGRESSION and (self.critical or self.weight > 0)
 
+    @property
+    def alpha_weight(self) -> float:
+        """This check's claim on the run's false-alarm budget (a critical check claims at least 1)."""
+        if not self.decisive:
+            return 0.0
+        return max(self.weight, 1.0) if self.critical else self.weight
+
 
 @dataclass(frozen=True)
 class DecisionPolicy:

@@ -7,8 +7,9 @@ exposure (e.g. 5xx responses per request). Conditional on the total number of ev
     theta = rho * e_c / (rho * e_c + e_b),   rho = lambda_c / lambda_b (the rate ratio).
 
 The beta-binomial mixture martingale (:mod:`monitor.stats.mixture`) on ``theta`` gives an
-anytime-valid p-value for ``rho = 1`` and a confidence sequence for ``rho``: looking every
-minute does not inflate false alarms. Conditioning on the total cancels whatever moves both
+anytime-valid p-value for ``rho = 1`` (one-sided in the check's direction) and one-sided
+confidence bounds for ``rho``, each valid at ``alpha``: looking every minute does not
+inflate false alarms. Conditioning on the total cancels whatever moves both
 versions alike (traffic ramps, time of day, a shared slowdown).
 
 Assumptions: events are independent given the rates; the split of exposure between the
@@ -21,6 +22,12 @@ import math
 
 from monitor.models import Classification, Comparison, ComparisonKind, CountsData, Direction
 from monitor.stats import mixture
+
+_SIDE = {
+    Direction.INCREASE: mixture.Side.ABOVE,
+    Direction.DECREASE: mixture.Side.BELOW,
+    Direction.EITHER: mixture.Side.BOTH,
+}
 
 
 def _ratio(theta: float, exposure_ratio: float) -> float:
@@ -45,6 +52,9 @@ def compare_counts(
     1.5x the baseline's). The check is ``high`` when the whole confidence sequence lies above
     ``1 + allowed_effect``: statistically clear and practically relevant at once.
     """
+    for name, data in (("canary", canary), ("baseline", baseline)):
+        if not (math.isfinite(data.events) and math.isfinite(data.exposure)):
+            raise ValueError(f"{name} counts must be finite, got {data.events} of {data.exposure}")
     base_value = baseline.events / baseline.exposure if baseline.exposure > 0 else None
     canary_value = canary.events / canary.exposure if canary.exposure > 0 else None
     if canary.exposure < min_exposure or baseline.exposure < min_exposure:
@@ -62,11 +72,11 @@ def compare_counts(
         effect = ((k + 0.5) / canary.exposure) / ((n - k + 0.5) / baseline.exposure)
     else:
         effect = (k / canary.exposure) / ((n - k) / baseline.exposure)
-    theta_low, theta_high = mixture.theta_interval(k, n, alpha)
+    # Each one-sided bound holds at ``alpha``; a two-sided question splits it.
+    side_alpha = alpha / 2 if direction is Direction.EITHER else alpha
+    theta_low, theta_high = mixture.theta_bounds(k, n, side_alpha)
     interval = (_ratio(theta_low, exposure_ratio), _ratio(theta_high, exposure_ratio))
-    p_two_sided = mixture.p_value(k, n, theta0) if n > 0 else 1.0
-    rises = n > 0 and k / n > theta0
-    p = _directional_p(p_two_sided, rises, direction)
+    p = mixture.p_value(k, n, theta0, _SIDE[direction]) if n > 0 else 1.0
     upper_allowed = 1.0 + allowed_effect
     lower_allowed = 1.0 / (1.0 + allowed_effect)
     # Beyond the allowed effect means the whole interval is: the test is then an anytime-valid
@@ -89,15 +99,6 @@ def compare_counts(
         conclusive=_conclusive(classification, interval, direction, lower_allowed, upper_allowed),
         detail="rate ratio",
     )
-
-
-def _directional_p(p_two_sided: float, rises: bool, direction: Direction) -> float:
-    # Evidence in the harmless direction is no evidence of a regression.
-    if direction is Direction.INCREASE and not rises:
-        return 1.0
-    if direction is Direction.DECREASE and rises:
-        return 1.0
-    return p_two_sided
 
 
 def _conclusive(

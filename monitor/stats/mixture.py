@@ -11,6 +11,12 @@ repeated after every new observation (every minute) without inflating its error 
 Inverting it over ``theta0`` gives a confidence sequence (Howard et al., "Time-uniform,
 nonparametric, nonasymptotic confidence sequences", AoS 2021; Lindon & Malek, NeurIPS 2022).
 
+One-sided versions restrict the mixture to alternatives above (or below) ``theta0`` (the prior
+truncated and renormalised). A regression only ever needs one side, and the truncated mixture
+spends nothing on the other: its bounds are tighter than a two-sided sequence's at the same
+level. Each one-sided ratio is a supermartingale under every ``theta`` on the null's side, so
+a one-sided bound is valid for the composite null "at most (or at least) ``theta0``".
+
 We average the mixture over several concentrations ``c`` (still a martingale) so the test
 is sharp both for large effects in little data and for small effects in much data.
 Assumption: trials are exchangeable Bernoulli with a fixed ``theta`` under the null.
@@ -21,9 +27,11 @@ form accepts real ``k`` and ``n``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from enum import StrEnum
 
 import numpy as np
-from scipy.special import betaln
+from scipy.special import betainc, betaincc, betaln
 
 from monitor.stats.rootfind import zeroin
 
@@ -32,81 +40,104 @@ _LOG_WEIGHT = -math.log(len(_CONCENTRATIONS))
 _LOGIT_LIMIT = 30.0
 
 
-def log_mixture_ratio(k: float, n: float, theta0: float) -> float:
-    """Log of the mixture likelihood ratio against ``theta = theta0`` (see module docstring)."""
+class Side(StrEnum):
+    """Which alternatives a mixture weighs: above ``theta0``, below it, or both."""
+
+    BOTH = "both"
+    ABOVE = "above"
+    BELOW = "below"
+
+
+def log_mixture_ratio(k: float, n: float, theta0: float, side: Side = Side.BOTH) -> float:
+    """Log of the (one- or two-sided) mixture likelihood ratio against ``theta = theta0``."""
     if n <= 0:
         return 0.0
     a = theta0 * _CONCENTRATIONS
     b = (1.0 - theta0) * _CONCENTRATIONS
     terms = betaln(a + k, b + (n - k)) - betaln(a, b)
+    if side is not Side.BOTH:
+        tail = betaincc if side is Side.ABOVE else betainc
+        # Posterior mass on the side over prior mass on it: the truncated prior's normaliser.
+        with np.errstate(divide="ignore"):
+            terms = terms + np.log(tail(a + k, b + (n - k), theta0)) - np.log(tail(a, b, theta0))
     top = float(terms.max())
+    if not math.isfinite(top):
+        return -math.inf
     log_mix = top + math.log(float(np.exp(terms - top).sum())) + _LOG_WEIGHT
     return log_mix - k * math.log(theta0) - (n - k) * math.log1p(-theta0)
 
 
-def p_value(k: float, n: float, theta0: float) -> float:
-    """Anytime-valid p-value for ``theta = theta0``: ``min(1, 1/M)``."""
-    return min(1.0, math.exp(-log_mixture_ratio(k, n, theta0)))
+def p_value(k: float, n: float, theta0: float, side: Side = Side.BOTH) -> float:
+    """Anytime-valid p-value for ``theta = theta0`` (``theta <= theta0`` for ABOVE): ``min(1, 1/M)``."""
+    return min(1.0, math.exp(-log_mixture_ratio(k, n, theta0, side)))
 
 
 def _sigmoid(u: float) -> float:
     return 1.0 / (1.0 + math.exp(-u))
 
 
-def theta_interval(k: float, n: float, alpha: float) -> tuple[float, float]:
-    """Confidence sequence for the success probability: ``{theta : M(k, n; theta) < 1/alpha}``.
+def _logit(theta: float) -> float:
+    clipped = min(max(theta, 1e-12), 1 - 1e-12)
+    value = math.log(clipped) - math.log1p(-clipped)
+    return min(max(value, -_LOGIT_LIMIT + 1), _LOGIT_LIMIT - 1)
 
-    Returns ``(0, 1)`` when there is no trial yet.
+
+def _boundary(excess_at: float, inner: float, outer: float, f: Callable[[float], float]) -> float | None:
+    """Root of ``f`` between the inner point (accepted) and the outer end, or None if never rejected."""
+    f_outer = f(outer)
+    if f_outer <= 0:
+        return None
+    lo, hi, f_lo, f_hi = (
+        (outer, inner, f_outer, excess_at) if outer < inner else (inner, outer, excess_at, f_outer)
+    )
+    return zeroin(f, lo, hi, f_lower=f_lo, f_upper=f_hi, tol=1e-7 * max(1.0, abs(hi - lo)))
+
+
+def theta_bounds(k: float, n: float, alpha: float) -> tuple[float, float]:
+    """One-sided confidence bounds for the success probability, each valid at ``alpha``.
+
+    The lower bound is the smallest ``theta`` the ABOVE mixture does not reject; the upper
+    bound the largest the BELOW mixture does not. Together they cover with ``1 - 2*alpha``.
     """
     if n <= 0:
         return 0.0, 1.0
     threshold = math.log(1.0 / alpha)
+    centre = _logit(k / n)
 
-    def excess(u: float) -> float:
-        return log_mixture_ratio(k, n, _sigmoid(u)) - threshold
+    def above(u: float) -> float:
+        return log_mixture_ratio(k, n, _sigmoid(u), Side.ABOVE) - threshold
 
-    # The ratio is at most 1 at the maximum-likelihood point, so the centre is inside.
-    centre_theta = min(max(k / n, 1e-12), 1 - 1e-12)
-    centre = math.log(centre_theta) - math.log1p(-centre_theta)
-    centre = min(max(centre, -_LOGIT_LIMIT + 1), _LOGIT_LIMIT - 1)
-    low_end, high_end = -_LOGIT_LIMIT, _LOGIT_LIMIT
-    f_centre = excess(centre)
-    if f_centre >= 0:
-        return centre_theta, centre_theta
-    f_low = excess(low_end)
-    low = (
-        0.0
-        if f_low <= 0
-        else _sigmoid(zeroin(excess, low_end, centre, f_lower=f_low, f_upper=f_centre, tol=1e-7))
+    def below(u: float) -> float:
+        return log_mixture_ratio(k, n, _sigmoid(u), Side.BELOW) - threshold
+
+    # At the maximum-likelihood point every likelihood ratio is at most 1: never rejected.
+    low_u = _boundary(above(centre), centre, -_LOGIT_LIMIT, above)
+    high_u = _boundary(below(centre), centre, _LOGIT_LIMIT, below)
+    return (
+        0.0 if low_u is None else _sigmoid(low_u),
+        1.0 if high_u is None else _sigmoid(high_u),
     )
-    f_high = excess(high_end)
-    high = (
-        1.0
-        if f_high <= 0
-        else _sigmoid(zeroin(excess, centre, high_end, f_lower=f_centre, f_upper=f_high, tol=1e-7))
-    )
-    return low, high
 
 
-def rank_band(n: float, q: float, alpha: float) -> tuple[float, float]:
-    """Anytime-valid band of ranks around ``n*q`` for the ``q``-quantile.
+def rank_bounds(n: float, q: float, alpha: float) -> tuple[float, float]:
+    """Ranks whose order statistics bound the ``q``-quantile from below and above, each at ``alpha``.
 
-    With ``r`` observations at or below the true ``q``-quantile, ``r`` is Binomial(n, q);
-    ranks outside the returned band are rejected by the mixture test at level ``alpha``,
-    so the order statistics at the band's ends bracket the quantile (Howard & Ramdas,
+    The number of observations at or below the true ``q``-quantile is Binomial(n, q). Were the
+    quantile below the order statistic of rank ``r_low``, that count would be at most
+    ``r_low``, which the BELOW mixture rejects; symmetrically for ``r_high`` (Howard & Ramdas,
     "Sequential estimation of quantiles", Bernoulli 2022, Theorem 1).
     """
     if n <= 0:
         return 0.0, 0.0
     threshold = math.log(1.0 / alpha)
 
-    def excess(r: float) -> float:
-        return log_mixture_ratio(r, n, q) - threshold
+    def below(r: float) -> float:
+        return log_mixture_ratio(r, n, q, Side.BELOW) - threshold
+
+    def above(r: float) -> float:
+        return log_mixture_ratio(r, n, q, Side.ABOVE) - threshold
 
     centre = n * q
-    f_centre = excess(centre)
-    f_low = excess(0.0)
-    low = 0.0 if f_low <= 0 else zeroin(excess, 0.0, centre, f_lower=f_low, f_upper=f_centre, tol=1e-6 * n)
-    f_high = excess(n)
-    high = n if f_high <= 0 else zeroin(excess, centre, n, f_lower=f_centre, f_upper=f_high, tol=1e-6 * n)
-    return low, high
+    low = _boundary(below(centre), centre, 0.0, below)
+    high = _boundary(above(centre), centre, n, above)
+    return (0.0 if low is None else low, n if high is None else high)

@@ -1,8 +1,10 @@
 """False-alarm control across the checks of one run and across its repeated looks.
 
-Across checks: Bonferroni. Each of the ``m`` checks that can fail a run is tested at
-``alpha / m``, so the chance that *any* of them raises a false alarm stays below ``alpha``
-whatever their dependence (metrics of one service are strongly dependent, which rules out
+Across checks: weighted Bonferroni. Check ``i`` of those that can fail a run is tested at
+``alpha * w_i / sum(w)``, so the chance that *any* of them raises a false alarm stays below
+``alpha`` whatever their dependence; the budget follows the checks' weights, so optional
+low-weight checks do not dilute the critical ones (metrics of one service are strongly
+dependent, which rules out
 procedures that assume independence).
 
 Across looks: counts and distribution tests are anytime-valid and need nothing more. The
@@ -16,9 +18,11 @@ from __future__ import annotations
 import math
 
 
-def per_check_alpha(alpha: float, n_checks: int) -> float:
-    """Bonferroni share of ``alpha`` for one of ``n_checks`` checks."""
-    return alpha / max(n_checks, 1)
+def per_check_alpha(alpha: float, weight: float, total_weight: float) -> float:
+    """Weighted Bonferroni share of ``alpha`` for a check of ``weight`` among ``total_weight``."""
+    if weight <= 0 or total_weight <= 0:
+        raise ValueError(f"weights must be positive, got {weight} of {total_weight}")
+    return alpha * weight / total_weight
 
 
 def per_look_alpha(alpha: float, look: int) -> float:

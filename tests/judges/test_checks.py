@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from monitor.judges import judge_check
 from monitor.models import (
     CheckPurpose,
@@ -41,7 +43,7 @@ def test_a_failing_statistic_is_an_error_result() -> None:
     latency = CheckSpec("http_latency", ComparisonKind.DISTRIBUTION, min_data=1)
     broken = HistogramData((0.1, math.inf), (math.nan, 5.0))
     result = judge_check(latency, broken, broken, alpha=0.01, traffic=TrafficPolicy())
-    # NaN counts make the root finder raise inside the statistics; the judge reports it.
+    # The statistics refuse NaN counts; the judge turns that into an error result.
     assert result.classification is Classification.ERROR
     assert result.message.startswith("http_latency: could not be judged")
 
@@ -58,7 +60,9 @@ def test_traffic_far_below_expected_share_is_flagged_not_failed() -> None:
 
 
 def test_alpha_is_split_over_checks_and_spent_over_looks() -> None:
-    assert per_check_alpha(0.01, 4) == 0.0025
+    assert per_check_alpha(0.01, 2, 6) == pytest.approx(0.01 / 3)
+    with pytest.raises(ValueError):
+        per_check_alpha(0.01, 0, 6)
     spent = sum(per_look_alpha(0.01, k) for k in range(1, 100_000))
     assert spent < 0.01
     assert per_look_alpha(0.01, 1) > per_look_alpha(0.01, 2)

@@ -69,8 +69,8 @@ def test_errors_only_in_canary_give_a_finite_effect() -> None:
 def test_false_alarms_stay_below_alpha_with_twenty_looks() -> None:
     """Under the null the canary's share of events is Bernoulli(theta0); looking after every
     minute for 20 minutes must still reject in at most alpha of runs (Ville's inequality).
-    2,000 seeded runs: the binomial standard error of the rate at alpha=0.05 is 0.0049,
-    so the bound checked is alpha + 3 standard errors.
+    The same holds for the one-sided (ABOVE) mixture. 2,000 seeded runs: the binomial standard
+    error of the rate at alpha=0.05 is 0.0049, so the bound checked is alpha + 3 standard errors.
     """
     rng = np.random.default_rng(7)
     alpha, runs, looks, theta0 = 0.05, 2_000, 20, 0.1
@@ -79,14 +79,20 @@ def test_false_alarms_stay_below_alpha_with_twenty_looks() -> None:
     n = events_per_minute.cumsum(axis=1)
     k = canary_per_minute.cumsum(axis=1)
     rejected = 0
+    rejected_above = 0
     naive_rejected = 0
     for run in range(runs):
         if any(mixture.p_value(k[run, t], n[run, t], theta0) <= alpha for t in range(looks)):
             rejected += 1
+        if any(
+            mixture.p_value(k[run, t], n[run, t], theta0, mixture.Side.ABOVE) <= alpha for t in range(looks)
+        ):
+            rejected_above += 1
         # A fixed-sample z-test repeated at every look, for contrast: it must inflate.
         z = (k[run] - n[run] * theta0) / np.sqrt(n[run] * theta0 * (1 - theta0))
         naive_rejected += bool((np.abs(z) > 1.96).any())
     assert rejected / runs <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
+    assert rejected_above / runs <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
     assert naive_rejected / runs > 2 * alpha
 
 
@@ -98,7 +104,8 @@ def test_confidence_sequence_covers_the_true_share_at_every_look() -> None:
         draws = rng.random(2_000) < theta
         k = np.cumsum(draws)
         for n in (50, 200, 500, 1_000, 2_000):
-            low, high = mixture.theta_interval(float(k[n - 1]), float(n), alpha)
+            # Each one-sided bound holds at alpha / 2, so together they cover with 1 - alpha.
+            low, high = mixture.theta_bounds(float(k[n - 1]), float(n), alpha / 2)
             if not low <= theta <= high:
                 misses += 1
                 break
