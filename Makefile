@@ -39,7 +39,7 @@ lint: venv
 	$(BIN)/ruff format --check monitor tests bench
 
 typecheck: venv
-	$(BIN)/mypy --strict monitor
+	$(BIN)/mypy --strict monitor bench
 
 pytest: setup
 	$(BIN)/pytest -q
