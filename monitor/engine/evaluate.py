@@ -16,6 +16,7 @@ from monitor.models import (
     Classification,
     ComparisonKind,
     Verdict,
+    VerdictStatus,
     VersionWindow,
     Window,
 )
@@ -30,7 +31,8 @@ async def _judge_one(
     spec: CheckSpec,
     windows: tuple[Window, Window],
     alpha: float,
-) -> CheckResult:
+) -> tuple[CheckResult, tuple[str, ...]]:
+    """Judge one check; also return the versions whose selector matched no series at all."""
     profile = request.profile
     canary_sel = selector(profile, request.service, request.canary_version, request.extra_matchers)
     baseline_sel = selector(profile, request.service, request.baseline_version, request.extra_matchers)
@@ -40,7 +42,7 @@ async def _judge_one(
             fetch_check(source, spec, profile, baseline_sel, windows[1]),
         )
     except MonitorError as exc:
-        return error_result(spec, f"{spec.name}: {exc}")
+        return error_result(spec, f"{spec.name}: {exc}"), ()
     canary_s, baseline_s = windows[0].duration_s, windows[1].duration_s
     result = judge_check(
         spec,
@@ -50,14 +52,31 @@ async def _judge_one(
         traffic=profile.traffic,
         window_ratio=None if request.baseline_window is None else canary_s / baseline_s,
     )
-    if result.classification is Classification.NODATA:
-        result = replace(result, message=result.message + _unmatched(canary, baseline))
-    return result
+    if result.classification is not Classification.NODATA:
+        return result, ()
+    result = replace(result, message=result.message + _unmatched(canary, baseline))
+    versions = (request.canary_version, request.baseline_version)
+    return result, tuple(v for v, f in zip(versions, (canary, baseline), strict=True) if not f.matched)
 
 
 def _unmatched(*fetched: Fetched) -> str:
     missing = [f"{{{f.selector}}}" for f in fetched if not f.matched]
     return f"; no series matched {' nor '.join(missing)}" if missing else ""
+
+
+async def _version_hint(
+    source: MetricsSource, request: AnalysisRequest, missing: set[str], window: Window
+) -> str:
+    """Which versions of the service do have data, to turn a typo into an obvious fix."""
+    match = "{" + selector(request.profile, request.service, None, request.extra_matchers) + "}"
+    try:
+        known = await source.label_values(request.profile.labels["version"], match, window)
+    except MonitorError:
+        return ""
+    missing_text = ", ".join(sorted(missing))
+    if not known:
+        return f"; no series at all match {match}: check --service and the profile's labels"
+    return f"; {missing_text} has no data, versions with data: {', '.join(sorted(known))}"
 
 
 async def evaluate_look(
@@ -77,9 +96,11 @@ async def evaluate_look(
             return per_look_alpha(check_alpha, look)
         return check_alpha
 
-    results = await asyncio.gather(
+    judged = await asyncio.gather(
         *(_judge_one(source, request, spec, windows, alpha_for(spec)) for spec in profile.checks)
     )
+    results = [result for result, _ in judged]
+    missing = {version for _, versions in judged for version in versions}
     elapsed_s = windows[0].duration_s
     decision = decide(
         results,
@@ -88,6 +109,10 @@ async def evaluate_look(
         last_look=last_look,
         elapsed_s=elapsed_s,
     )
+    summary = decision.summary
+    if missing and decision.status is not VerdictStatus.RUNNING:
+        span = Window(min(w.start for w in windows), max(w.end for w in windows))
+        summary += await _version_hint(source, request, missing, span)
     return Verdict(
         service=request.service,
         environment=request.environment,
@@ -95,8 +120,8 @@ async def evaluate_look(
         baseline=VersionWindow(request.baseline_version, windows[1]),
         status=decision.status,
         score=decision.score,
-        summary=decision.summary,
+        summary=summary,
         checks=tuple(results),
-        decided_at=at if decision.status.value != "running" else None,
+        decided_at=None if decision.status is VerdictStatus.RUNNING else at,
         deployment_id=request.deployment_id,
     )

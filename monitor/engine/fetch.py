@@ -27,9 +27,14 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def selector(profile: Profile, service: str, version: str, extra: tuple[tuple[str, str], ...] = ()) -> str:
-    """PromQL label matchers selecting one version of the service."""
-    pairs = [(profile.labels["service"], service), (profile.labels["version"], version), *extra]
+def selector(
+    profile: Profile, service: str, version: str | None, extra: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """PromQL label matchers selecting one version of the service (every version when None)."""
+    pairs = [(profile.labels["service"], service)]
+    if version is not None:
+        pairs.append((profile.labels["version"], version))
+    pairs.extend(extra)
     return ", ".join(f"{name}={_quote(value)}" for name, value in pairs)
 
 

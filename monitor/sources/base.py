@@ -52,6 +52,10 @@ class MetricsSource(Protocol):
         """Evaluate ``query`` over ``window`` every ``step_s`` seconds."""
         ...
 
+    async def label_values(self, label: str, match: str, window: Window) -> list[str]:
+        """Values of ``label`` on the series matching ``match`` (a ``{...}`` selector) in ``window``."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...

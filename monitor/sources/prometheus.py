@@ -95,6 +95,32 @@ class PrometheusSource:
             for item in data.get("result", [])
         ]
 
+    async def label_values(self, label: str, match: str, window: Window) -> list[str]:
+        """Values of ``label`` among series matching ``match``, through prometheus-api-client.
+
+        The client is synchronous, so it runs in a worker thread, off the event loop. Used
+        only on the no-data path (to name the versions that do have data), where an extra
+        import and round trip cost nothing that matters.
+        """
+
+        def fetch() -> list[str]:
+            from prometheus_api_client import PrometheusConnect
+
+            client = PrometheusConnect(url=self.url, timeout=self._timeout_s)
+            params = {
+                "match[]": match,
+                "start": f"{window.start.timestamp():.3f}",
+                "end": f"{window.end.timestamp():.3f}",
+            }
+            return [str(v) for v in client.get_label_values(label, params=params)]
+
+        try:
+            return await asyncio.to_thread(fetch)
+        except Exception as exc:  # requests' and the client's errors alike: translate at the boundary
+            raise BackendUnavailable(
+                f"Prometheus at {self.url}: listing {label} values failed ({exc})"
+            ) from exc
+
     async def _get(self, path: str, params: dict[str, str], query: str) -> dict[str, Any]:
         last_problem = ""
         for attempt in range(1, self._max_attempts + 1):

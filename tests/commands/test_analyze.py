@@ -114,6 +114,7 @@ def test_no_data_names_the_selector(
     assert main(_args(prometheus, "no_canary", "--output", "json")) == 2
     document = _json_verdict(capsys)
     assert 'service_name="no_canary", service_version="v2"' in str(document["summary"])
+    assert "versions with data: v1" in str(document["summary"])
 
 
 def test_unknown_version_is_inconclusive(
@@ -122,7 +123,19 @@ def test_unknown_version_is_inconclusive(
     args = _args(prometheus, "aa")
     args[args.index("--canary-version") + 1] = "v9-does-not-exist"
     assert main(args) == 2
-    assert "v9-does-not-exist" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "v9-does-not-exist" in out
+    # The summary names the versions that do have data (looked up with prometheus-api-client).
+    assert "v9-does-not-exist has no data, versions with data: v1, v2" in out
+
+
+def test_unknown_service_says_nothing_matches(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _args(prometheus, "aa")
+    args[args.index("--service") + 1] = "no-such-service"
+    assert main(args) == 2
+    assert 'no series at all match {service_name="no-such-service"}' in capsys.readouterr().out
 
 
 def test_invalid_promql_exits_3_naming_check_and_prometheus_error(
