@@ -33,25 +33,29 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench.detection",
         description="Detection benchmark: monitor vs Kayenta-style vs Flagger-style judges.",
     )
-    parser.add_argument("--aa-runs", type=int, default=200, help="A/A runs in all (default 200)")
-    parser.add_argument("--seeds", type=int, default=20, help="runs per regression cell (20)")
-    parser.add_argument("--nodata-runs", type=int, default=5, help="silent-canary runs (5)")
+    parser.add_argument("--aa-runs", type=int, help="A/A runs in all (default 200)")
+    parser.add_argument("--seeds", type=int, help="runs per regression cell (20)")
+    parser.add_argument("--nodata-runs", type=int, help="silent-canary runs (5)")
     parser.add_argument(
         "--quick",
         action="store_true",
         help=f"smoke run: {QUICK['aa_runs']} A/A runs, {QUICK['seeds']} seeds per regression "
-        f"cell, {QUICK['nodata_runs']} no-data run (overrides the three counts)",
+        f"cell, {QUICK['nodata_runs']} no-data run (defaults for the three counts)",
     )
     parser.add_argument(
         "--workdir", type=Path, help="keep the OpenMetrics file, TSDB and Prometheus log here"
     )
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where detection.md/.jsonl go (bench/results)"
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="evaluations in flight (16)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.aa_runs, args.seeds, args.nodata_runs = (
-            QUICK["aa_runs"], QUICK["seeds"], QUICK["nodata_runs"],
-        )  # fmt: skip
+    # Explicit counts win; --quick only changes the defaults.
+    defaults = QUICK if args.quick else {"aa_runs": 200, "seeds": 20, "nodata_runs": 5}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
     return args
@@ -114,14 +118,15 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     results = Results(cells, outcomes)
     report = render(results, _preamble(cells, times))
     print(report, end="")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "detection.md").write_text(report, encoding="utf-8")
-    with (RESULTS_DIR / "detection.jsonl").open("w", encoding="utf-8") as out:
+    results_dir: Path = args.results_dir
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "detection.md").write_text(report, encoding="utf-8")
+    with (results_dir / "detection.jsonl").open("w", encoding="utf-8") as out:
         for outcome in outcomes:
             row = {"judge": outcome.judge.value, "cell": outcome.cell, "service": outcome.service,
                    "seed": outcome.seed, **asdict(outcome.decision)}  # fmt: skip
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    _log(f"wrote {RESULTS_DIR / 'detection.md'} and detection.jsonl in {times['total']:.0f} s")
+    _log(f"wrote {results_dir / 'detection.md'} and detection.jsonl in {times['total']:.0f} s")
     if results.backend_errors:
         _log(f"{len(results.backend_errors)} verdicts were shaped by failed queries; see the report")
         return 2

@@ -20,6 +20,8 @@ from monitor.sources.prometheus import PrometheusSource
 from monitor.timeparse import format_time, parse_duration_s, parse_time
 
 MAX_WINDOW_S = 7 * 86400.0
+MIN_INTERVAL_S = 10.0
+MAX_LOOKS = 10_080  # one a minute for a week
 _FUTURE_SLACK = timedelta(seconds=60)
 
 
@@ -58,6 +60,15 @@ def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, Prometheus
             args.baseline_start, args.baseline_end, "--baseline-start", "--baseline-end"
         )
     interval_s = parse_duration_s(args.interval, "--interval") if args.interval else None
+    if interval_s is not None:
+        if interval_s < MIN_INTERVAL_S:
+            raise InputError(f"--interval {args.interval} is shorter than {MIN_INTERVAL_S:g}s; use e.g. 60s")
+        looks = canary_window.duration_s / interval_s
+        if looks > MAX_LOOKS:
+            raise InputError(
+                f"--interval {args.interval} makes {looks:.0f} looks over the window (at most {MAX_LOOKS}); "
+                "raise --interval"
+            )
     profile = load_profile(args.profile or settings.profile)
     if settings.expected_canary_share is not None:
         profile = replace(
@@ -98,9 +109,16 @@ def run_analyze(args: argparse.Namespace) -> int:
     except MonitorError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # last resort: a crash must not read as "fail" (exit 1) to a pipeline
+        print(
+            f"monitor: error: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr
+        )
+        return EXIT_ERROR
     print(render_json(verdict) if args.output == "json" else render_text(verdict))
     errors = [c for c in verdict.checks if c.classification is Classification.ERROR]
-    if errors:
-        print(f"monitor: error: {errors[0].message}", file=sys.stderr)
+    for check in errors:
+        print(f"monitor: error: {check.name}: {check.message}", file=sys.stderr)
+    # A failed verdict stands even if another check errored; otherwise an error is exit 3.
+    if errors and verdict.status is not VerdictStatus.FAIL:
         return EXIT_ERROR
     return exit_code(verdict.status)

@@ -42,7 +42,9 @@ async def _judge_one(
             fetch_check(source, spec, profile, baseline_sel, windows[1]),
         )
     except MonitorError as exc:
-        return error_result(spec, f"{spec.name}: {exc}"), ()
+        return error_result(spec, str(exc)), ()
+    except Exception as exc:  # one broken check must never take the others down
+        return error_result(spec, f"internal error while fetching ({type(exc).__name__}: {exc})"), ()
     canary_s, baseline_s = windows[0].duration_s, windows[1].duration_s
     result = judge_check(
         spec,
@@ -54,7 +56,10 @@ async def _judge_one(
     )
     if result.classification is not Classification.NODATA:
         return result, ()
+    # Only required checks speak for a missing version: optional metrics are often absent.
     result = replace(result, message=result.message + _unmatched(canary, baseline))
+    if spec.optional:
+        return result, ()
     versions = (request.canary_version, request.baseline_version)
     return result, tuple(v for v, f in zip(versions, (canary, baseline), strict=True) if not f.matched)
 
@@ -110,7 +115,7 @@ async def evaluate_look(
         elapsed_s=elapsed_s,
     )
     summary = decision.summary
-    if missing and decision.status is not VerdictStatus.RUNNING:
+    if missing and decision.status is VerdictStatus.INCONCLUSIVE:
         span = Window(min(w.start for w in windows), max(w.end for w in windows))
         summary += await _version_hint(source, request, missing, span)
     return Verdict(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from monitor.judges.format import fmt_ratio, fmt_value
 from monitor.models import (
     CheckData,
@@ -23,14 +21,6 @@ from monitor.stats import compare_counts, compare_distribution, compare_samples
 def _result(
     spec: CheckSpec, comparison: Comparison, message: str, evidence: tuple[Evidence, ...] = ()
 ) -> CheckResult:
-    def finite(x: float | None) -> float | None:
-        return x if x is not None and math.isfinite(x) else None
-
-    interval = None
-    if comparison.interval is not None:
-        low, high = comparison.interval
-        # JSON has no infinity: an unbounded end is reported as the largest finite double.
-        interval = (max(low, -1.7976931348623157e308), min(high, 1.7976931348623157e308))
     return CheckResult(
         name=spec.name,
         signal=spec.signal,
@@ -39,12 +29,12 @@ def _result(
         critical=spec.critical,
         weight=spec.weight,
         message=message,
-        baseline_value=finite(comparison.baseline_value),
+        baseline_value=comparison.baseline_value,
         baseline_n=comparison.baseline_n,
-        canary_value=finite(comparison.canary_value),
+        canary_value=comparison.canary_value,
         canary_n=comparison.canary_n,
-        effect=finite(comparison.effect),
-        interval=interval,
+        effect=comparison.effect,
+        interval=comparison.interval,
         p_value=comparison.p_value,
         conclusive=comparison.conclusive,
         purpose=spec.purpose,
@@ -202,6 +192,6 @@ def judge_check(
             return judge_distribution(spec, canary, baseline, alpha)
         if isinstance(canary, SamplesData) and isinstance(baseline, SamplesData):
             return judge_samples(spec, canary, baseline, alpha)
-        return error_result(spec, f"{spec.name}: canary and baseline data are of different kinds")
-    except (ArithmeticError, ValueError) as exc:
-        return error_result(spec, f"{spec.name}: could not be judged ({exc})")
+        return error_result(spec, "canary and baseline data are of different kinds")
+    except Exception as exc:  # one check raising is an error result, never a crash
+        return error_result(spec, f"could not be judged ({type(exc).__name__}: {exc})")

@@ -5,14 +5,16 @@ Rules, in order:
 1. a critical regression check that is ``high``/``low`` fails the run at once (its test is
    valid at any look, so there is nothing to wait for);
 2. a weighted score below ``marginal_score`` fails the run at once;
-3. a check that errored (backend failure) makes the run ``inconclusive``: never ``pass``;
+3. a required check that errored (backend failure) makes the run ``inconclusive``: never
+   ``pass``;
 4. before the last look the run is ``running``, unless early pass is on, the minimum duration
    has passed and every required check is conclusively within tolerance;
 5. at the last look, a required check without enough data makes the run ``inconclusive``;
    otherwise the score decides: ``pass`` at or above ``pass_score``, else ``marginal``.
 
-Optional checks (e.g. CPU) may be missing without harm; traffic checks never count in the
-score but their missing data does make a run inconclusive.
+Optional checks (e.g. CPU) may be missing or erroring without harm; traffic checks and
+regression checks of weight 0 that are not critical never count in the score, but a traffic
+check's missing data does make a run inconclusive.
 """
 
 from __future__ import annotations
@@ -68,14 +70,17 @@ def decide(
     if critical_bad:
         worst = critical_bad[0]
         return Decision(VerdictStatus.FAIL, score, f"fail {after}: {worst.name}: {worst.message}")
-    any_bad = [r for r in regression if r.classification in _BAD]
+    # A regression check with no weight and not critical is informational: it never fails a run.
+    any_bad = [r for r in regression if r.classification in _BAD and (r.critical or r.weight > 0)]
     if any_bad and score < policy.marginal_score:
         names = ", ".join(r.name for r in any_bad)
         return Decision(VerdictStatus.FAIL, score, f"fail {after}: score {score:g} ({names} regressed)")
-    errors = [r for r in results if r.classification is Classification.ERROR]
-    if errors:
-        return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {errors[0].message}")
     required = [r for r in results if not specs[r.name].optional]
+    # An optional check that errored is treated like one without data: shown, not decisive.
+    errors = [r for r in required if r.classification is Classification.ERROR]
+    if errors:
+        first = errors[0]
+        return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {first.name}: {first.message}")
     missing = [r for r in required if r.classification is Classification.NODATA]
     if not last_look:
         settled = all(r.conclusive and r.classification is Classification.PASS for r in required)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from string import Template
 from typing import Any, TypeVar
 
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
@@ -100,6 +101,12 @@ def _check_template(doc: YamlDocument, path: str, template: str, labels: dict[st
                 f"unknown placeholder ${placeholder}",
                 f"use one of: {', '.join('$' + a for a in sorted(allowed))} (define labels under 'labels')",
             )
+    try:
+        Template(template).substitute({name: "x" for name in allowed})
+    except ValueError as exc:
+        raise doc.error(
+            path, f"invalid placeholder syntax ({exc})", 'write $$ for a literal $ (e.g. =~"5..$$")'
+        ) from None
     if "$selector" not in template:
         raise doc.error(
             path,

@@ -70,12 +70,23 @@ class PrometheusSource:
     async def instant(self, query: str, at: datetime) -> list[InstantSample]:
         """Evaluate an instant query at ``at``."""
         data = await self._get("/api/v1/query", {"query": query, "time": f"{at.timestamp():.3f}"}, query)
-        if data.get("resultType") == "scalar":
-            return [InstantSample(Labels(()), _parse_value(data["result"][1]))]
-        return [
-            InstantSample(_labels(item.get("metric", {})), _parse_value(item["value"][1]))
-            for item in data.get("result", [])
-        ]
+        kind = data.get("resultType")
+        try:
+            if kind == "scalar":
+                return [InstantSample(Labels(()), _parse_value(data["result"][1]))]
+            if kind != "vector":
+                raise QueryError(
+                    f"the query returned a {kind}, not an instant vector; drop the range selector or wrap "
+                    f"it in a function such as increase(): {query}"
+                )
+            return [
+                InstantSample(_labels(item.get("metric", {})), _parse_value(item["value"][1]))
+                for item in data.get("result", [])
+            ]
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise QueryError(
+                f"Prometheus at {self.url} sent a malformed result ({exc!r}) for: {query}"
+            ) from exc
 
     async def range(self, query: str, window: Window, step_s: float) -> list[RangeSeries]:
         """Evaluate a range query; ``step_s`` is raised if needed to respect the 11,000-point limit."""
@@ -87,13 +98,20 @@ class PrometheusSource:
             "step": f"{step:g}",
         }
         data = await self._get("/api/v1/query_range", params, query)
-        return [
-            RangeSeries(
-                _labels(item.get("metric", {})),
-                tuple((float(ts), _parse_value(v)) for ts, v in item.get("values", [])),
-            )
-            for item in data.get("result", [])
-        ]
+        if data.get("resultType") != "matrix":
+            raise QueryError(f"the query returned a {data.get('resultType')}, not a range result: {query}")
+        try:
+            return [
+                RangeSeries(
+                    _labels(item.get("metric", {})),
+                    tuple((float(ts), _parse_value(v)) for ts, v in item.get("values", [])),
+                )
+                for item in data.get("result", [])
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise QueryError(
+                f"Prometheus at {self.url} sent a malformed result ({exc!r}) for: {query}"
+            ) from exc
 
     async def label_values(self, label: str, match: str, window: Window) -> list[str]:
         """Values of ``label`` among series matching ``match``, through prometheus-api-client.
@@ -129,21 +147,36 @@ class PrometheusSource:
                     self._semaphore,
                     self._client().post(self.url + path, data=params) as response,
                 ):
-                    body: dict[str, Any] = await response.json(content_type=None)
                     status = response.status
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                    try:
+                        body: Any = await response.json(content_type=None)
+                    except ValueError:
+                        body = None
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
-                if body.get("status") == "success":
-                    result: dict[str, Any] = body.get("data", {})
+                if (
+                    isinstance(body, dict)
+                    and body.get("status") == "success"
+                    and isinstance(body.get("data"), dict)
+                ):
+                    result: dict[str, Any] = body["data"]
                     return result
-                error_type = str(body.get("errorType", ""))
-                message = str(body.get("error", f"HTTP {status}"))
-                if status not in _RETRYABLE_STATUS or error_type in ("bad_data", "execution"):
-                    raise QueryError(
-                        f"Prometheus rejected the query ({error_type or status}): {message}; query: {query}"
-                    )
-                last_problem = f"HTTP {status} {error_type}: {message}"
+                if not isinstance(body, dict):
+                    # A proxy's error page or a wrong path: no Prometheus API answered.
+                    last_problem = f"HTTP {status} without a Prometheus API response"
+                    if status not in _RETRYABLE_STATUS:
+                        raise BackendUnavailable(
+                            f"{self.url}{path} answered {last_problem}; check --prometheus-url "
+                            "(the server's base URL, e.g. http://prometheus:9090)"
+                        )
+                else:
+                    error_type = str(body.get("errorType", ""))
+                    message = str(body.get("error", f"HTTP {status}"))
+                    if status not in _RETRYABLE_STATUS or error_type in ("bad_data", "execution"):
+                        reason = f"({error_type or status}): {message}"
+                        raise QueryError(f"Prometheus rejected the query {reason}; query: {query}")
+                    last_problem = f"HTTP {status} {error_type}: {message}"
             if attempt < self._max_attempts:
                 await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
         raise BackendUnavailable(

@@ -154,6 +154,47 @@ def test_invalid_promql_exits_3_naming_check_and_prometheus_error(
     assert len(err.strip().splitlines()) == 1
 
 
+def _profile_with(tmp_path: Path, check: str) -> Path:
+    """The default profile plus one extra check given as YAML lines."""
+    base = resources.files("monitor.profiles").joinpath("otel-http.yaml").read_text()
+    path = tmp_path / "extended.yaml"
+    path.write_text(base.rstrip() + "\n" + check)
+    return path
+
+
+def test_fail_stands_when_an_optional_check_errors(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    profile = _profile_with(
+        tmp_path,
+        "  - name: broken_gauge\n    comparison: samples\n    optional: true\n"
+        "    series: sum(rate(nope{$selector}[1m])\n",
+    )
+    assert main(_args(prometheus, "errors_3x", "--profile", str(profile))) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("verdict: FAIL")
+    assert "broken_gauge: Prometheus rejected the query" in captured.err
+
+
+def test_a_range_vector_query_is_an_error_naming_the_check(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    profile = _profile_with(
+        tmp_path,
+        "  - name: raw_counter\n    comparison: counts\n    critical: true\n"
+        "    events: http_server_request_duration_seconds_count{$selector}[$window]\n"
+        "    exposure: http_server_request_duration_seconds_count{$selector}[$window]\n",
+    )
+    assert main(_args(prometheus, "aa", "--profile", str(profile))) == 3
+    err = capsys.readouterr().err
+    assert "raw_counter" in err and "not an instant vector" in err
+
+
+def test_too_short_an_interval_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_offline("--interval", "100ms")) == 3
+    assert "--interval 100ms is shorter than 10s" in capsys.readouterr().err
+
+
 def test_unreachable_prometheus_exits_3_naming_the_url(capsys: pytest.CaptureFixture[str]) -> None:
     url = "http://127.0.0.1:9"  # discard port: nothing listens
     assert main(_offline()) == 3

@@ -79,8 +79,25 @@ def test_missing_optional_data_still_passes() -> None:
 
 
 def test_backend_error_is_inconclusive_even_when_the_rest_passes() -> None:
+    results = _results(latency=Classification.ERROR)
+    decision = decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200)
+    assert decision.status is VerdictStatus.INCONCLUSIVE
+    assert decision.summary.startswith("inconclusive: latency:")
+
+
+def test_an_optional_check_erroring_does_not_block_a_pass() -> None:
     results = _results(memory=Classification.ERROR)
-    assert decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.INCONCLUSIVE
+    assert decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.PASS
+
+
+def test_weightless_non_critical_regression_is_informational() -> None:
+    specs = {**SPECS, "cpu": CheckSpec("cpu", ComparisonKind.SAMPLES, weight=0)}
+    results = [r if r.name != "cpu" else CheckResult(**{**r.__dict__, "weight": 0.0}) for r in _results()]
+    results = [
+        CheckResult(**{**r.__dict__, "classification": Classification.HIGH}) if r.name == "cpu" else r
+        for r in results
+    ]
+    assert decide(results, specs, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.PASS
 
 
 def test_early_pass_needs_minimum_duration_and_conclusive_checks() -> None:

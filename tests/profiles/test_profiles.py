@@ -91,6 +91,13 @@ def test_invalid_fields_are_named_with_their_line(
     assert fix in message
 
 
+def test_a_bare_dollar_in_a_regex_is_caught_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "dollar.yaml"
+    path.write_text(VALID.replace("errors_total{$selector}", 'errors_total{$selector, code=~"5..$"}'))
+    with pytest.raises(ConfigError, match=r"dollar.yaml:8: field 'checks\[0\]\.events'.*write \$\$"):
+        load_profile(str(path))
+
+
 def test_missing_query_for_the_comparison(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(VALID.replace("    comparison: counts", "    comparison: samples"))
