@@ -85,9 +85,15 @@ async def _version_hint(
 
 
 async def evaluate_look(
-    source: MetricsSource, request: AnalysisRequest, at: datetime, look: int, *, last_look: bool
+    source: MetricsSource,
+    request: AnalysisRequest,
+    at: datetime,
+    look: int,
+    *,
+    last_look: bool,
+    planned_looks: int | None = None,
 ) -> Verdict:
-    """Evaluate the deployment as of ``at`` (the ``look``-th look, 1-based)."""
+    """Evaluate the deployment as of ``at`` (the ``look``-th of ``planned_looks``, 1-based)."""
     profile = request.profile
     windows = request.windows_at(at)
     total_weight = sum(c.alpha_weight for c in profile.checks)
@@ -98,7 +104,7 @@ async def evaluate_look(
         check_alpha = per_check_alpha(profile.alpha, spec.alpha_weight, total_weight)
         # Samples tests are fixed-horizon: they spend their share over the looks.
         if spec.comparison is ComparisonKind.SAMPLES:
-            return per_look_alpha(check_alpha, look)
+            return per_look_alpha(check_alpha, look, planned_looks)
         return check_alpha
 
     judged = await asyncio.gather(

@@ -34,7 +34,9 @@ async def analyze(
     times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
     verdict: Verdict | None = None
     for look, at in enumerate(times, start=1):
-        verdict = await evaluate_look(source, request, at, look, last_look=look == len(times))
+        verdict = await evaluate_look(
+            source, request, at, look, last_look=look == len(times), planned_looks=len(times)
+        )
         if on_look is not None:
             on_look(verdict)
         if verdict.final:

@@ -16,6 +16,7 @@ from monitor.models import (
 )
 from monitor.profiles import CheckSpec, TrafficPolicy
 from monitor.stats import compare_counts, compare_distribution, compare_samples
+from monitor.stats.autocorr import batch_means
 
 
 def _result(
@@ -105,13 +106,24 @@ def judge_distribution(
 
 
 def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float) -> CheckResult:
-    """Judge a time-series check (gauges such as CPU or memory) by the Mann-Whitney shift."""
+    """Judge a time-series check (gauges such as CPU or memory) by the Mann-Whitney shift.
+
+    Points of a time series are autocorrelated; the test runs on batch means
+    (:mod:`monitor.stats.autocorr`) so that neighbouring points do not count as independent.
+    """
+    canary_batches, baseline_batches = batch_means(canary.values), batch_means(baseline.values)
     c = compare_samples(
-        list(canary.values), list(baseline.values), direction=spec.direction,
+        list(canary_batches), list(baseline_batches), direction=spec.direction,
         confidence=1.0 - alpha, allowed_effect=spec.allowed_effect, min_points=int(spec.min_data),
     )  # fmt: skip
     if c.classification is Classification.NODATA:
-        return _result(spec, c, _nodata_message(spec, len(canary.values), len(baseline.values), "points"))
+        message = _nodata_message(spec, len(canary.values), len(baseline.values), "points")
+        if min(len(canary.values), len(baseline.values)) >= spec.min_data:
+            message = (
+                f"too autocorrelated to judge: {len(canary_batches)} canary and {len(baseline_batches)} "
+                f"baseline independent batches, below the minimum of {spec.min_data:g}; use a longer window"
+            )
+        return _result(spec, c, message)
     base = c.baseline_value or 0.0
     relative = f" ({(c.effect or 0.0) / abs(base):+.0%})" if base else ""
     shift = fmt_value(c.effect, spec.unit)

@@ -66,3 +66,6 @@ def test_alpha_is_split_over_checks_and_spent_over_looks() -> None:
     spent = sum(per_look_alpha(0.01, k) for k in range(1, 100_000))
     assert spent < 0.01
     assert per_look_alpha(0.01, 1) > per_look_alpha(0.01, 2)
+    planned = [per_look_alpha(0.01, k, planned_looks=20) for k in range(1, 21)]
+    assert sum(planned) == pytest.approx(0.01)
+    assert planned[-1] == pytest.approx(0.005)
