@@ -95,22 +95,30 @@ class VersionWindow:
 
 @dataclass(frozen=True)
 class CountsData:
-    """Events (e.g. 5xx responses) over an exposure (e.g. requests) for one version."""
+    """Events (e.g. 5xx responses) over an exposure (e.g. requests) for one version.
+
+    ``periods`` optionally splits the totals into consecutive periods ``(events, exposure)``,
+    aligned in time with the other version's, so a changing traffic split can be accounted for.
+    """
 
     events: float
     exposure: float
+    periods: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
 class HistogramData:
     """Bucketed observations of one version.
 
-    ``upper_bounds_s`` are ascending bucket upper bounds (the last may be ``inf``);
-    ``counts`` are per-bucket (not cumulative) observation counts of the same length.
+    ``upper_bounds`` are ascending bucket upper bounds (the last may be ``inf``); ``counts``
+    are per-bucket (not cumulative) observation counts of the same length. ``periods``
+    optionally holds the per-bucket counts of consecutive periods (summing to ``counts``),
+    aligned in time with the other version's.
     """
 
     upper_bounds: tuple[float, ...]
     counts: tuple[float, ...]
+    periods: tuple[tuple[float, ...], ...] = ()
 
     @property
     def total(self) -> float:

@@ -44,6 +44,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         canary=Regression(error_factor=3.0),
         seed=11,
     ),
+    # Trap: the canary's share steps from 10% to 50% at minute 10, then an error burst and a
+    # slowdown hit both versions; pooled over the window they would weigh more in the canary -> pass.
+    Scenario(
+        "weight_step_incident_aa",
+        share_step=(600.0, 0.5),
+        shared_error_burst=(780.0, 960.0, 0.1),
+        shared_slowdown=(780.0, 960.0, 2.0),
+        seed=13,
+    ),
     # Canary needs twice the CPU seconds per request -> fail (or marginal if CPU is non-critical).
     Scenario("cpu_2x", canary=Regression(cpu_factor=2.0), seed=12),
 )

@@ -14,7 +14,7 @@ from monitor.simulate import Regression, Scenario
 
 WINDOW_MIN = 20
 SEED_STRIDE = 10_000  # seeds of one cell: seed_base .. seed_base + SEED_STRIDE - 1
-AA_SHARES = (0.4, 0.2, 0.2, 0.2)  # plain, ramp, shared slowdown, high traffic
+AA_SHARES = (0.3, 0.15, 0.15, 0.2, 0.2)  # plain, ramp, shared slowdown, high traffic, weight step
 QUICK = {"aa_runs": 8, "seeds": 2, "nodata_runs": 1}
 
 
@@ -81,6 +81,17 @@ _AA = (
         CellKind.AA,
         Scenario(_T, total_rps=3000.0, canary=Regression(median_factor=1.02)),
     ),
+    _Definition(
+        "aa-weight-step",
+        "A/A weight 10%→50% at min 10, shared incident min 13-16",
+        CellKind.AA,
+        Scenario(
+            _T,
+            share_step=(600.0, 0.5),
+            shared_error_burst=(780.0, 960.0, 0.1),
+            shared_slowdown=(780.0, 960.0, 2.0),
+        ),
+    ),
 )
 
 
@@ -126,7 +137,7 @@ _DEFINITIONS = (*_AA, *_REGRESSIONS, _NODATA)
 
 
 def aa_split(total: int) -> tuple[int, ...]:
-    """Split ``total`` A/A runs over the four A/A cells by ``AA_SHARES`` (rest to plain)."""
+    """Split ``total`` A/A runs over the A/A cells by ``AA_SHARES`` (rest to plain)."""
     counts = [int(total * share) for share in AA_SHARES]
     counts[0] += total - sum(counts)
     return tuple(counts)

@@ -36,10 +36,12 @@ async def _judge_one(
     profile = request.profile
     canary_sel = selector(profile, request.service, request.canary_version, request.extra_matchers)
     baseline_sel = selector(profile, request.service, request.baseline_version, request.extra_matchers)
+    # Periods only line up when both versions share the window (canary mode).
+    period_s = profile.decision.period_s if request.baseline_window is None else None
     try:
         canary, baseline = await asyncio.gather(
-            fetch_check(source, spec, profile, canary_sel, windows[0]),
-            fetch_check(source, spec, profile, baseline_sel, windows[1]),
+            fetch_check(source, spec, profile, canary_sel, windows[0], period_s),
+            fetch_check(source, spec, profile, baseline_sel, windows[1], period_s),
         )
     except MonitorError as exc:
         return error_result(spec, str(exc)), ()

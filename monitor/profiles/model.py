@@ -50,6 +50,9 @@ class DecisionPolicy:
     marginal_score: float = 75.0
     early_pass: bool = True
     min_duration_s: float = 600.0
+    # Canary mode splits counts and histograms into periods of this length, so that a traffic
+    # split changing mid-window is accounted for; at least 4x the scrape interval; 0 disables.
+    period_s: float = 300.0
 
 
 @dataclass(frozen=True)

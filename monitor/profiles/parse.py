@@ -195,7 +195,9 @@ def parse_profile(doc: YamlDocument) -> Profile:
     for key in ("service", "version"):
         if key not in labels:
             raise doc.error("labels", f"no label for '{key}'", f"add '{key}: <label name>' under labels")
-    decision = r.mapping("decision", {"pass_score", "marginal_score", "early_pass", "min_duration_s"})
+    decision = r.mapping(
+        "decision", {"pass_score", "marginal_score", "early_pass", "min_duration_s", "period_s"}
+    )
     traffic = r.mapping("traffic", {"expected_canary_share", "tolerance_factor"})
     raw_checks = doc.data.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
@@ -226,6 +228,7 @@ def parse_profile(doc: YamlDocument) -> Profile:
             marginal_score=marginal_score,
             early_pass=decision.flag("early_pass", True),
             min_duration_s=decision.number("min_duration_s", 600.0, 0.0, 7 * 86400.0),
+            period_s=decision.number("period_s", 300.0, 0.0, 86400.0),
         ),
         traffic=TrafficPolicy(
             expected_canary_share=traffic.optional_number("expected_canary_share", 1e-6, 1.0),

@@ -49,7 +49,10 @@ class Scenario:
     before/after mode the baseline alone serves ``[start - duration_s, start)`` and the canary
     alone ``[start, start + duration_s)``. ``ramp_to_rps`` ramps the total rate linearly over
     the analysed span (canary mode: the window; before/after: both windows back to back).
-    ``shared_slowdown`` offsets are relative to each version's own window start.
+    ``shared_slowdown`` and ``shared_error_burst`` (``(from_s, to_s, error_ratio)``) hit both
+    versions; their offsets are relative to each version's own window start. ``share_step``
+    (``(offset_s, share)``, canary mode) moves the canary's share of traffic mid-window, as a
+    canary weight step does.
     """
 
     name: str
@@ -63,6 +66,8 @@ class Scenario:
     latency_sigma: float = 0.5
     error_ratio: float = 0.005
     shared_slowdown: tuple[float, float, float] | None = None
+    shared_error_burst: tuple[float, float, float] | None = None
+    share_step: tuple[float, float] | None = None
     canary: Regression = Regression()
     canary_traffic: bool = True
     flavor: Literal["otel", "prometheus"] = "otel"
@@ -88,6 +93,18 @@ class Scenario:
             (min(factors) > 0, "canary factors must be positive"),
             (0.0 <= reg.tail_fraction <= 1.0, "canary.tail_fraction must be in [0, 1]"),
             (slow is None or slow[0] < slow[1], "shared_slowdown must be (from_s, to_s, factor)"),
+            (
+                self.shared_error_burst is None
+                or (
+                    self.shared_error_burst[0] < self.shared_error_burst[1]
+                    and 0 <= self.shared_error_burst[2] * max(1.0, reg.error_factor) <= 1
+                ),
+                "shared_error_burst must be (from_s, to_s, error_ratio in [0, 1])",
+            ),
+            (
+                self.share_step is None or 0.0 < self.share_step[1] < 1.0,
+                "share_step must be (offset_s, share in (0, 1))",
+            ),
             (self.baseline_version != self.canary_version, "the two versions must differ"),
         )
         problems = [message for ok, message in rules if not ok]
@@ -201,7 +218,12 @@ def _generate(sc: Scenario, canary: bool, first_s: int, last_s: int, start_s: in
     mean_s = median_s * math.exp(sc.latency_sigma**2 / 2.0) * tail_mean
 
     requests = rng.poisson(rps * dt)
-    errors = rng.binomial(requests, sc.error_ratio * reg.error_factor)
+    error_ratio = np.full(mid_s.shape, sc.error_ratio)
+    if sc.shared_error_burst is not None:
+        lo, hi, burst = sc.shared_error_burst
+        offset_s = mid_s - window_start_s
+        error_ratio = np.where((offset_s >= lo) & (offset_s < hi), burst, error_ratio)
+    errors = rng.binomial(requests, error_ratio * reg.error_factor)
     by_code = (requests - errors, errors)
     buckets = np.stack([rng.multinomial(n, probs) for n in by_code], axis=1)
     latency_sum = np.stack([n * mean_s for n in by_code], axis=1)
@@ -227,9 +249,12 @@ def _rps(sc: Scenario, is_canary: bool, mid_s: NDArray[np.float64], start_s: int
         total += (sc.ramp_to_rps - sc.total_rps) * progress
     if sc.mode is Mode.BEFORE_AFTER:
         return total
+    share: NDArray[np.float64] = np.full(mid_s.shape, sc.canary_share)
+    if sc.share_step is not None:
+        share = np.where(mid_s - start_s >= sc.share_step[0], sc.share_step[1], share).astype(np.float64)
     if is_canary:
-        return total * sc.canary_share
-    during = 1.0 - sc.canary_share if sc.canary_traffic else 1.0
+        return total * share
+    during = 1.0 - share if sc.canary_traffic else 1.0
     # Before the deploy the baseline served everything.
     return total * np.where(mid_s < start_s, 1.0, during)
 

@@ -6,14 +6,14 @@ exposure (e.g. 5xx responses per request). Conditional on the total number of ev
 
     theta = rho * e_c / (rho * e_c + e_b),   rho = lambda_c / lambda_b (the rate ratio).
 
-The beta-binomial mixture martingale (:mod:`monitor.stats.mixture`) on ``theta`` gives an
-anytime-valid p-value for ``rho = 1`` (one-sided in the check's direction) and one-sided
-confidence bounds for ``rho``, each valid at ``alpha``: looking every minute does not
-inflate false alarms. Conditioning on the total cancels whatever moves both
-versions alike (traffic ramps, time of day, a shared slowdown).
+A mixture martingale on ``log rho`` (:mod:`monitor.stats.rate_ratio`) gives an anytime-valid
+p-value for ``rho = 1`` (one-sided in the check's direction) and one-sided confidence bounds
+for ``rho``, each valid at ``alpha``: looking every minute does not inflate false alarms.
+Conditioning on the total cancels whatever moves both versions alike (traffic ramps, time of
+day, a shared slowdown). When the data come in periods, each period keeps its own split, so a
+split that changes during the window (canary weight steps) is accounted for.
 
-Assumptions: events are independent given the rates; the split of exposure between the
-versions is steady over the window (a drifting split makes the test approximate).
+Assumptions: events are independent given the rates; within a period the split is steady.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import math
 
 from monitor.models import Classification, Comparison, ComparisonKind, CountsData, Direction
 from monitor.stats import mixture
+from monitor.stats.rate_ratio import PeriodCounts, RateRatio
 
 _SIDE = {
     Direction.INCREASE: mixture.Side.ABOVE,
@@ -30,11 +31,16 @@ _SIDE = {
 }
 
 
-def _ratio(theta: float, exposure_ratio: float) -> float:
-    """Map the canary's event share ``theta`` to the rate ratio ``rho``."""
-    if theta >= 1.0:
-        return math.inf
-    return theta / (1.0 - theta) * exposure_ratio
+def _periods(canary: CountsData, baseline: CountsData) -> PeriodCounts:
+    """Per-period counts when both versions have aligned periods, else one period of totals."""
+    if canary.periods and len(canary.periods) == len(baseline.periods):
+        return PeriodCounts(
+            tuple(e for e, _ in canary.periods),
+            tuple(x for _, x in canary.periods),
+            tuple(e for e, _ in baseline.periods),
+            tuple(x for _, x in baseline.periods),
+        )
+    return PeriodCounts((canary.events,), (canary.exposure,), (baseline.events,), (baseline.exposure,))
 
 
 def compare_counts(
@@ -63,20 +69,20 @@ def compare_counts(
         )
     k = max(canary.events, 0.0)
     n = k + max(baseline.events, 0.0)
-    exposure_ratio = baseline.exposure / canary.exposure
-    theta0 = canary.exposure / (canary.exposure + baseline.exposure)
-    # Haldane's +0.5 keeps the point estimate finite when one version has no events.
+    # Haldane's +0.5 keeps the pooled point estimate finite when one version has no events.
     if n == 0:
         effect = 1.0
     elif k == 0 or k == n:
         effect = ((k + 0.5) / canary.exposure) / ((n - k + 0.5) / baseline.exposure)
     else:
         effect = (k / canary.exposure) / ((n - k) / baseline.exposure)
+    model = RateRatio(_periods(canary, baseline))
+    if 0 < model.canary_events < model.events:
+        effect = math.exp(model.mle())  # the stratified estimate; equals the pooled one for one period
     # Each one-sided bound holds at ``alpha``; a two-sided question splits it.
     side_alpha = alpha / 2 if direction is Direction.EITHER else alpha
-    theta_low, theta_high = mixture.theta_bounds(k, n, side_alpha)
-    interval = (_ratio(theta_low, exposure_ratio), _ratio(theta_high, exposure_ratio))
-    p = mixture.p_value(k, n, theta0, _SIDE[direction]) if n > 0 else 1.0
+    interval = model.bounds(side_alpha)
+    p = model.p_value(1.0, _SIDE[direction])
     upper_allowed = 1.0 + allowed_effect
     lower_allowed = 1.0 / (1.0 + allowed_effect)
     # Beyond the allowed effect means the whole interval is: the test is then an anytime-valid

@@ -12,8 +12,9 @@ one-sided bound of the ``2 * len(quantiles)`` sequences gets ``alpha / (2 * len(
 This uses every request, not one point per minute: with 10 requests/s a 10-minute window
 holds 6,000 observations, where a p99 time series holds 10.
 
-Assumptions: observations within a version are exchangeable over the window (what moves
-both versions alike over time cancels in canary mode, because both see the same mixture);
+Assumptions: observations within a version are exchangeable over the window, after the
+baseline is reweighted to the canary's traffic profile over time (:func:`reweighted_baseline`,
+so what moves both versions alike cancels even when the traffic split changes);
 within a bucket, observations are spread evenly; the ``+Inf`` bucket is capped at the highest
 finite bound, as ``histogram_quantile`` does.
 """
@@ -95,6 +96,34 @@ def compare_quantile(
     )
 
 
+def reweighted_baseline(canary: HistogramData, baseline: HistogramData) -> HistogramData:
+    """The baseline's histogram as if its traffic had been spread over the periods like the canary's.
+
+    With a traffic split that changes over the window (weight steps), each version's pooled
+    histogram mixes the periods in different proportions, and anything that hit both versions in
+    one period (a slowdown) weighs more in one of them. Weighting the baseline's period ``t`` by
+    ``(canary share of the canary's requests in t) / (baseline share of the baseline's in t)``
+    removes that. The weighted counts are scaled to Kish's effective sample size
+    ``(sum w n)^2 / sum w^2 n``, so unequal weights cost the precision they should. Without
+    periods, or with a steady split (all weights 1), the baseline is returned as it is.
+    """
+    if not canary.periods or len(canary.periods) != len(baseline.periods):
+        return baseline
+    canary_n = np.array([sum(p) for p in canary.periods], dtype=float)
+    base_n = np.array([sum(p) for p in baseline.periods], dtype=float)
+    if canary_n.sum() <= 0 or base_n.sum() <= 0:
+        return baseline
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(base_n > 0, (canary_n / canary_n.sum()) / (base_n / base_n.sum()), 0.0)
+    weighted_n = float((weights * base_n).sum())
+    if weighted_n <= 0:
+        return baseline
+    effective_n = weighted_n**2 / float((weights**2 * base_n).sum())
+    counts = (weights[:, None] * np.array(baseline.periods, dtype=float)).sum(axis=0)
+    scaled = counts * (effective_n / weighted_n)
+    return HistogramData(baseline.upper_bounds, tuple(float(c) for c in scaled))
+
+
 def compare_distribution(
     canary: HistogramData,
     baseline: HistogramData,
@@ -116,6 +145,8 @@ def compare_distribution(
             raise ValueError(f"{name} histogram has negative or non-finite bucket counts: {hist.counts}")
     if canary.total < min_count or baseline.total < min_count:
         return Comparison.nodata(ComparisonKind.DISTRIBUTION, baseline.total, canary.total), ()
+    observed_baseline_n = baseline.total
+    baseline = reweighted_baseline(canary, baseline)
     # One-sided bounds each hold at their alpha; a two-sided question needs both ends.
     per_q_alpha = alpha / len(quantiles) / (2 if direction is Direction.EITHER else 1)
     compared = tuple(compare_quantile(canary, baseline, q, per_q_alpha) for q in quantiles)
@@ -156,7 +187,7 @@ def compare_distribution(
             p_value=p,
             baseline_value=chosen.baseline,
             canary_value=chosen.canary,
-            baseline_n=baseline.total,
+            baseline_n=observed_baseline_n,
             canary_n=canary.total,
             conclusive=bool(failing) or settled,
             detail=f"p{round(chosen.q * 100):d}",

@@ -4,14 +4,13 @@ Across checks: weighted Bonferroni. Check ``i`` of those that can fail a run is 
 ``alpha * w_i / sum(w)``, so the chance that *any* of them raises a false alarm stays below
 ``alpha`` whatever their dependence; the budget follows the checks' weights, so optional
 low-weight checks do not dilute the critical ones (metrics of one service are strongly
-dependent, which rules out
-procedures that assume independence).
+dependent, which rules out procedures that assume independence).
 
 Across looks: counts and distribution tests are anytime-valid and need nothing more. The
-samples test (Mann-Whitney) is a fixed-horizon test; when the number of looks ``K`` is known in
-advance the last look gets ``alpha / 2`` and the others share the rest, otherwise look ``k`` gets ``alpha * 6 / (pi**2 * k**2)``, a
-spending sequence that sums to ``alpha`` over infinitely many looks (union bounds, so valid under
-any dependence between looks).
+samples test (Mann-Whitney) is a fixed-horizon test; when the number of looks ``K`` is known
+in advance the last look gets ``alpha / 2`` and the others share the rest, otherwise look
+``k`` gets ``alpha * 6 / (pi**2 * k**2)``, a spending sequence that sums to ``alpha`` over
+infinitely many looks (union bounds, so valid under any dependence between looks).
 """
 
 from __future__ import annotations

@@ -64,6 +64,7 @@ def _json_verdict(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
         ("ba_errors", 1, "fail", ()),
         ("prom_flavor_errors", 1, "fail", ("--profile", "prometheus-http")),
         ("cpu_2x", 2, "marginal", ()),
+        ("weight_step_incident_aa", 0, "pass", ()),
     ],
 )
 def test_scenario_verdicts_with_one_minute_looks(
@@ -187,7 +188,7 @@ def test_a_range_vector_query_is_an_error_naming_the_check(
     )
     assert main(_args(prometheus, "aa", "--profile", str(profile))) == 3
     err = capsys.readouterr().err
-    assert "raw_counter" in err and "not an instant vector" in err
+    assert "raw_counter" in err and "range vector" in err
 
 
 def test_too_short_an_interval_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
