@@ -8,8 +8,9 @@ Beta(``theta0*c``, ``(1-theta0)*c``) mixture against the point null ``theta = th
 is a nonnegative martingale with mean 1 under the null, so by Ville's inequality
 ``P(sup_n M >= 1/alpha) <= alpha``: a test that rejects when ``M >= 1/alpha`` may be
 repeated after every new observation (every minute) without inflating its error rate.
-Inverting it over ``theta0`` gives a confidence sequence (Howard et al., "Time-uniform,
-nonparametric, nonasymptotic confidence sequences", AoS 2021; Lindon & Malek, NeurIPS 2022).
+It is used here for quantiles: the number of observations at or below a version's true
+``q``-quantile is Binomial(n, q), so the ranks the test rejects bound the quantile (Howard et
+al., "Time-uniform, nonparametric, nonasymptotic confidence sequences", AoS 2021).
 
 One-sided versions restrict the mixture to alternatives above (or below) ``theta0`` (the prior
 truncated and renormalised). A regression only ever needs one side, and the truncated mixture
@@ -37,7 +38,6 @@ from monitor.stats.rootfind import zeroin
 
 _CONCENTRATIONS = np.array([1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0])
 _LOG_WEIGHT = -math.log(len(_CONCENTRATIONS))
-_LOGIT_LIMIT = 30.0
 
 
 class Side(StrEnum):
@@ -67,21 +67,6 @@ def log_mixture_ratio(k: float, n: float, theta0: float, side: Side = Side.BOTH)
     return log_mix - k * math.log(theta0) - (n - k) * math.log1p(-theta0)
 
 
-def p_value(k: float, n: float, theta0: float, side: Side = Side.BOTH) -> float:
-    """Anytime-valid p-value for ``theta = theta0`` (``theta <= theta0`` for ABOVE): ``min(1, 1/M)``."""
-    return min(1.0, math.exp(-log_mixture_ratio(k, n, theta0, side)))
-
-
-def _sigmoid(u: float) -> float:
-    return 1.0 / (1.0 + math.exp(-u))
-
-
-def _logit(theta: float) -> float:
-    clipped = min(max(theta, 1e-12), 1 - 1e-12)
-    value = math.log(clipped) - math.log1p(-clipped)
-    return min(max(value, -_LOGIT_LIMIT + 1), _LOGIT_LIMIT - 1)
-
-
 def _boundary(excess_at: float, inner: float, outer: float, f: Callable[[float], float]) -> float | None:
     """Root of ``f`` between the inner point (accepted) and the outer end, or None if never rejected."""
     f_outer = f(outer)
@@ -91,32 +76,6 @@ def _boundary(excess_at: float, inner: float, outer: float, f: Callable[[float],
         (outer, inner, f_outer, excess_at) if outer < inner else (inner, outer, excess_at, f_outer)
     )
     return zeroin(f, lo, hi, f_lower=f_lo, f_upper=f_hi, tol=1e-7 * max(1.0, abs(hi - lo)))
-
-
-def theta_bounds(k: float, n: float, alpha: float) -> tuple[float, float]:
-    """One-sided confidence bounds for the success probability, each valid at ``alpha``.
-
-    The lower bound is the smallest ``theta`` the ABOVE mixture does not reject; the upper
-    bound the largest the BELOW mixture does not. Together they cover with ``1 - 2*alpha``.
-    """
-    if n <= 0:
-        return 0.0, 1.0
-    threshold = math.log(1.0 / alpha)
-    centre = _logit(k / n)
-
-    def above(u: float) -> float:
-        return log_mixture_ratio(k, n, _sigmoid(u), Side.ABOVE) - threshold
-
-    def below(u: float) -> float:
-        return log_mixture_ratio(k, n, _sigmoid(u), Side.BELOW) - threshold
-
-    # At the maximum-likelihood point every likelihood ratio is at most 1: never rejected.
-    low_u = _boundary(above(centre), centre, -_LOGIT_LIMIT, above)
-    high_u = _boundary(below(centre), centre, _LOGIT_LIMIT, below)
-    return (
-        0.0 if low_u is None else _sigmoid(low_u),
-        1.0 if high_u is None else _sigmoid(high_u),
-    )
 
 
 def rank_bounds(n: float, q: float, alpha: float) -> tuple[float, float]:
