@@ -7,9 +7,10 @@ message that says what to do::
     MonitorError
     ├── InputError              bad command-line input: times, windows, durations
     ├── ConfigError             a profile or config file is invalid (names file, field, fix)
-    └── SourceError             a backend failed
-        ├── BackendUnavailable  unreachable or failing after bounded retries (names the URL)
-        └── QueryError          the backend rejected a query (names the check and the backend's reason)
+    ├── SourceError             a backend failed
+    │   ├── BackendUnavailable  unreachable or failing after bounded retries (names the URL)
+    │   └── QueryError          the backend rejected a query (names the check and the backend's reason)
+    └── SimulationError         the simulator or the local Prometheus it drives failed
 
 The CLI maps every ``MonitorError`` to exit code 3 with its message on one line.
 """
@@ -39,3 +40,7 @@ class BackendUnavailable(SourceError):
 
 class QueryError(SourceError):
     """The backend rejected a query (bad PromQL, execution error)."""
+
+
+class SimulationError(MonitorError):
+    """The scenario simulator, promtool or the local Prometheus it starts failed."""

@@ -77,7 +77,7 @@ async def _version_hint(
     """Which versions of the service do have data, to turn a typo into an obvious fix."""
     match = "{" + selector(request.profile, request.service, None, request.extra_matchers) + "}"
     try:
-        known = await source.label_values(request.profile.labels["version"], match, window)
+        known = await source.label_values(request.profile.labels.version, match, window)
     except MonitorError:
         return ""
     missing_text = ", ".join(sorted(missing))

@@ -34,9 +34,9 @@ def selector(
     profile: Profile, service: str, version: str | None, extra: tuple[tuple[str, str], ...] = ()
 ) -> str:
     """PromQL label matchers selecting one version of the service (every version when None)."""
-    pairs = [(profile.labels["service"], service)]
+    pairs = [(profile.labels.service, service)]
     if version is not None:
-        pairs.append((profile.labels["version"], version))
+        pairs.append((profile.labels.version, version))
     pairs.extend(extra)
     return ", ".join(f"{name}={_quote(value)}" for name, value in pairs)
 
@@ -44,7 +44,7 @@ def selector(
 def render(template: str, profile: Profile, matchers: str, window_s: float) -> str:
     """Substitute ``$selector``, ``$window`` and ``$<key>_label`` in a query template."""
     values = {"selector": matchers, "window": f"{max(1, round(window_s))}s"}
-    values.update({f"{key}_label": label for key, label in profile.labels.items()})
+    values.update(profile.labels.placeholders())
     return Template(template).substitute(values)
 
 

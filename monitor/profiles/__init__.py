@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from monitor.errors import ConfigError
-from monitor.profiles.model import CheckSpec, DecisionPolicy, Profile, TrafficPolicy
+from monitor.profiles.model import CheckSpec, DecisionPolicy, LabelNames, Profile, TrafficPolicy
 from monitor.profiles.parse import parse_profile
 from monitor.yamlfile import load_yaml_file, parse_yaml
 
@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_PROFILE",
     "CheckSpec",
     "DecisionPolicy",
+    "LabelNames",
     "Profile",
     "TrafficPolicy",
     "load_profile",

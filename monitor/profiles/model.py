@@ -64,12 +64,30 @@ class TrafficPolicy:
 
 
 @dataclass(frozen=True)
+class LabelNames:
+    """The label names a profile's metrics use: the service's, the version's and any others.
+
+    ``others`` maps template keys to label names: ``status_code: code`` makes
+    ``$status_code_label`` expand to ``code``.
+    """
+
+    service: str
+    version: str
+    others: tuple[tuple[str, str], ...] = ()
+
+    def placeholders(self) -> dict[str, str]:
+        """``$<key>_label`` template values, the service's and version's included."""
+        pairs = (("service", self.service), ("version", self.version), *self.others)
+        return {f"{key}_label": name for key, name in pairs}
+
+
+@dataclass(frozen=True)
 class Profile:
     """A validated analysis profile."""
 
     name: str
     source: str
-    labels: dict[str, str]
+    labels: LabelNames
     checks: tuple[CheckSpec, ...]
     alpha: float = 0.01
     description: str = ""

@@ -8,7 +8,7 @@ from string import Template
 from typing import Any, TypeVar
 
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
-from monitor.profiles.model import CheckSpec, DecisionPolicy, Profile, TrafficPolicy
+from monitor.profiles.model import CheckSpec, DecisionPolicy, LabelNames, Profile, TrafficPolicy
 from monitor.yamlfile import YamlDocument
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -92,8 +92,8 @@ class _Reader:
         return _Reader(self.doc, value, self._at(key), known)
 
 
-def _check_template(doc: YamlDocument, path: str, template: str, labels: dict[str, str]) -> None:
-    allowed = {"selector", "window"} | {f"{key}_label" for key in labels}
+def _check_template(doc: YamlDocument, path: str, template: str, labels: LabelNames) -> None:
+    allowed = {"selector", "window", *labels.placeholders()}
     for placeholder in _PLACEHOLDER.findall(template):
         if placeholder not in allowed:
             raise doc.error(
@@ -115,7 +115,7 @@ def _check_template(doc: YamlDocument, path: str, template: str, labels: dict[st
         )
 
 
-def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: dict[str, str]) -> CheckSpec:
+def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) -> CheckSpec:
     path = f"checks[{index}]"
     if not isinstance(raw, dict):
         raise doc.error(path, "expected a mapping", "write each check as 'name: ..., comparison: ...'")
@@ -191,10 +191,13 @@ def parse_profile(doc: YamlDocument) -> Profile:
             "expected a mapping of keys to label names",
             "write e.g. 'service: service_name'",
         )
-    labels = {str(k): str(v) for k, v in labels_raw.items()}
+    names = {str(k): str(v) for k, v in labels_raw.items()}
     for key in ("service", "version"):
-        if key not in labels:
+        if key not in names:
             raise doc.error("labels", f"no label for '{key}'", f"add '{key}: <label name>' under labels")
+    labels = LabelNames(
+        service=names.pop("service"), version=names.pop("version"), others=tuple(sorted(names.items()))
+    )
     decision = r.mapping(
         "decision", {"pass_score", "marginal_score", "early_pass", "min_duration_s", "period_s"}
     )

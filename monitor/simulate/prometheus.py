@@ -19,7 +19,7 @@ from subprocess import STDOUT
 from types import TracebackType
 from typing import IO, Self
 
-from monitor.errors import MonitorError
+from monitor.errors import SimulationError
 from monitor.simulate.openmetrics import write_openmetrics
 from monitor.simulate.scenario import Scenario, SimulatedRun, simulate
 
@@ -30,7 +30,7 @@ _HEAD_BLOCK_S = 3 * 3600  # data newer than this would overlap Prometheus' head 
 def _executable(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise MonitorError(f"{name} not found on PATH; {_INSTALL_HINT}")
+        raise SimulationError(f"{name} not found on PATH; {_INSTALL_HINT}")
     return path
 
 
@@ -46,7 +46,7 @@ def backfill(openmetrics_path: Path, data_dir: Path, *, promtool: str = "promtoo
     )
     if result.returncode != 0:
         reason = (result.stderr or result.stdout).strip() or f"exit code {result.returncode}"
-        raise MonitorError(f"promtool could not backfill {openmetrics_path}: {reason}")
+        raise SimulationError(f"promtool could not backfill {openmetrics_path}: {reason}")
 
 
 def default_start_unix_s(now: datetime | float | None = None) -> int:
@@ -98,14 +98,14 @@ class PrometheusProcess:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:41234``; only while running."""
         if self._address is None:
-            raise MonitorError("Prometheus is not running; call start() or use it in a with block")
+            raise SimulationError("Prometheus is not running; call start() or use it in a with block")
         return f"http://{self._address[0]}:{self._address[1]}"
 
     @property
     def log_path(self) -> Path:
         """Where Prometheus logs (removed by :meth:`stop` when no ``workdir`` was given)."""
         if self._dir is None:
-            raise MonitorError("Prometheus has no log: it was not started")
+            raise SimulationError("Prometheus has no log: it was not started")
         return self._dir / "prometheus.log"
 
     @property
@@ -148,7 +148,7 @@ class PrometheusProcess:
             if self._port is not None or "address already in use" not in self._log_tail():
                 break
             self._terminate()
-        raise MonitorError(f"Prometheus exited during startup: {self._log_tail()}")
+        raise SimulationError(f"Prometheus exited during startup: {self._log_tail()}")
 
     def _wait_ready(self) -> bool:
         """True once ready, False if the process exited; raises on timeout."""
@@ -164,7 +164,7 @@ class PrometheusProcess:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
-        raise MonitorError(
+        raise SimulationError(
             f"Prometheus at {self.url} not ready after {self._ready_timeout_s:g} s: {self._log_tail()}"
         )
 
@@ -190,7 +190,7 @@ class PrometheusProcess:
             self._log = None
 
     def _log_tail(self, lines: int = 3) -> str:
-        with contextlib.suppress(OSError, MonitorError):
+        with contextlib.suppress(OSError, SimulationError):
             log = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
             errors = [line for line in log if "level=error" in line or line.startswith("panic")]
             return " | ".join([*(errors or log)[-lines:], f"(log: {self.log_path})"])
@@ -232,12 +232,12 @@ def simulate_into_prometheus(
     """
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
-        raise MonitorError(f"scenario names must be unique (they are service names): {names}")
+        raise SimulationError(f"scenario names must be unique (they are service names): {names}")
     start = default_start_unix_s() if start_unix_s is None else start_unix_s
     runs = {s.name: simulate(s, start) for s in scenarios}
     latest_s = max((int(v.timestamps_s[-1]) for r in runs.values() for v in r.versions), default=0)
     if latest_s > time.time() - _HEAD_BLOCK_S:
-        raise MonitorError(
+        raise SimulationError(
             f"simulated data reach {latest_s}, within 3 h of now; backfilled data must be older "
             "than Prometheus' head block: pass an earlier start_unix_s or use the default"
         )

@@ -44,7 +44,7 @@ def test_builtin_profiles_have_the_required_checks(name: str) -> None:
 
 def test_default_profile_is_otel_http() -> None:
     assert load_profile(None).name == "otel-http"
-    assert load_profile(None).labels["version"] == "service_version"
+    assert load_profile(None).labels.version == "service_version"
 
 
 def test_custom_profile_with_own_label_names(tmp_path: Path) -> None:
