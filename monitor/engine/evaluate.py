@@ -83,7 +83,8 @@ async def _version_hint(
     missing_text = ", ".join(sorted(missing))
     if not known:
         return f"; no series at all match {match}: check --service and the profile's labels"
-    return f"; {missing_text} has no data, versions with data: {', '.join(sorted(known))}"
+    verb = "has" if len(missing) == 1 else "have"
+    return f"; {missing_text} {verb} no data, versions with data: {', '.join(sorted(known))}"
 
 
 async def evaluate_look(
