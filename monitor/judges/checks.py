@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from monitor.judges.format import fmt_ratio, fmt_value
 from monitor.models import (
     CheckData,
@@ -46,16 +48,8 @@ def _result(
 
 def error_result(spec: CheckSpec, message: str) -> CheckResult:
     """The result of a check whose data could not be fetched or judged."""
-    return CheckResult(
-        name=spec.name,
-        signal=spec.signal,
-        comparison=spec.comparison,
-        classification=Classification.ERROR,
-        critical=spec.critical,
-        weight=spec.weight,
-        message=message,
-        purpose=spec.purpose,
-    )
+    empty = replace(Comparison.nodata(spec.comparison, 0.0, 0.0), classification=Classification.ERROR)
+    return _result(spec, empty, message)
 
 
 def _label(spec: CheckSpec) -> str:
