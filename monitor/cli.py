@@ -26,17 +26,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare a canary version with its baseline once and print the verdict",
         description="Exit codes: 0 pass, 1 fail, 2 marginal or inconclusive, 3 error.",
     )
-    analyze.add_argument("--prometheus-url", help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)")
-    analyze.add_argument("--service", required=True, help="service name as labelled in the metrics")
-    analyze.add_argument("--canary-version", required=True, help="the new version")
-    analyze.add_argument("--baseline-version", required=True, help="the version it replaces")
-    analyze.add_argument("--start", required=True, help="canary window start: RFC 3339 or Unix seconds")
-    analyze.add_argument("--end", required=True, help="canary window end: RFC 3339 or Unix seconds")
-    analyze.add_argument("--baseline-start", help="before/after mode: baseline window start")
-    analyze.add_argument("--baseline-end", help="before/after mode: baseline window end")
-    analyze.add_argument("--profile", help="built-in profile name or profile file (default otel-http)")
-    analyze.add_argument("--config", help="settings YAML (environment, Prometheus timeouts, matchers)")
-    analyze.add_argument("--interval", help="replay the daemon's looks every DURATION (e.g. 60s, 1m)")
+    analyze.add_argument(
+        "--prometheus-url", metavar="URL", help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)"
+    )
+    analyze.add_argument(
+        "--service", required=True, metavar="NAME", help="service name as labelled in the metrics"
+    )
+    analyze.add_argument("--canary-version", required=True, metavar="V", help="the new version")
+    analyze.add_argument("--baseline-version", required=True, metavar="V", help="the version it replaces")
+    analyze.add_argument(
+        "--start", required=True, metavar="TIME", help="canary window start: RFC 3339 or Unix seconds"
+    )
+    analyze.add_argument(
+        "--end", required=True, metavar="TIME", help="canary window end: RFC 3339 or Unix seconds"
+    )
+    analyze.add_argument("--baseline-start", metavar="TIME", help="before/after mode: baseline window start")
+    analyze.add_argument("--baseline-end", metavar="TIME", help="before/after mode: baseline window end")
+    analyze.add_argument(
+        "--profile", metavar="NAME|PATH", help="built-in profile name or profile file (default otel-http)"
+    )
+    analyze.add_argument(
+        "--config", metavar="FILE", help="settings YAML (environment, Prometheus timeouts, matchers)"
+    )
+    analyze.add_argument(
+        "--interval", metavar="DURATION", help="replay the daemon's looks every DURATION (e.g. 60s, 1m)"
+    )
     analyze.add_argument("--output", choices=("text", "json"), default="text")
     return parser
 
