@@ -65,6 +65,7 @@ def judge_counts(spec: CheckSpec, canary: CountsData, baseline: CountsData, alph
     c = compare_counts(
         canary, baseline, direction=spec.direction, alpha=alpha,
         allowed_effect=spec.allowed_effect, min_exposure=spec.min_data,
+        negligible_rate=spec.negligible_value,
     )  # fmt: skip
     evidence = (
         Evidence("events", baseline.events, canary.events),

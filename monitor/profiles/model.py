@@ -24,6 +24,7 @@ class CheckSpec:
     critical: bool = False
     weight: float = 1.0
     allowed_effect: float = 0.0
+    negligible_value: float = 0.0
     min_data: float = 1.0
     optional: bool = False
     quantiles: tuple[float, ...] = (0.5, 0.9, 0.99)

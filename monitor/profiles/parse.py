@@ -21,7 +21,7 @@ _QUERY_FIELDS = {
 }
 _CHECK_FIELDS = {
     "name", "comparison", "signal", "purpose", "description", "events", "exposure", "buckets",
-    "series", "direction", "critical", "weight", "allowed_effect", "min_data", "optional",
+    "series", "direction", "critical", "weight", "allowed_effect", "negligible_value", "min_data", "optional",
     "quantiles", "unit",
 }  # fmt: skip
 _TOP_FIELDS = {"name", "description", "labels", "alpha", "decision", "traffic", "checks"}
@@ -171,6 +171,7 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) ->
         critical=r.flag("critical", False),
         weight=r.number("weight", 0.0 if purpose is CheckPurpose.TRAFFIC else 1.0, 0.0, 100.0),
         allowed_effect=r.number("allowed_effect", 0.0, 0.0, 100.0),
+        negligible_value=r.number("negligible_value", 0.0, 0.0, 1e18),
         min_data=r.number("min_data", 1.0, 0.0, 1e12),
         optional=r.flag("optional", False),
         quantiles=tuple(float(q) for q in quantiles),

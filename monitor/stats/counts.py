@@ -51,12 +51,16 @@ def compare_counts(
     alpha: float = 0.01,
     allowed_effect: float = 0.0,
     min_exposure: float = 1.0,
+    negligible_rate: float = 0.0,
 ) -> Comparison:
     """Compare event rates per exposure; ``effect`` is the rate ratio canary/baseline.
 
     ``allowed_effect`` is the relative change tolerated (0.5: the canary's rate may be up to
     1.5x the baseline's). The check is ``high`` when the whole confidence sequence lies above
     ``1 + allowed_effect``: statistically clear and practically relevant at once.
+    ``negligible_rate`` is an absolute floor (e.g. 0.0005 errors per request): a canary at or
+    below it is never ``high``, and once the canary's anytime-valid upper bound is below it the
+    check is settled (conclusive) even when neither version has had an event yet.
     """
     for name, data in (("canary", canary), ("baseline", baseline)):
         if not (math.isfinite(data.events) and math.isfinite(data.exposure)):
@@ -88,7 +92,8 @@ def compare_counts(
     # Beyond the allowed effect means the whole interval is: the test is then an anytime-valid
     # test of "rho <= 1 + allowed_effect", so noise in the point estimate cannot fail a run.
     classification = Classification.PASS
-    if direction is not Direction.DECREASE and interval[0] > upper_allowed:
+    above_floor = canary_value is not None and canary_value > negligible_rate
+    if direction is not Direction.DECREASE and interval[0] > upper_allowed and above_floor:
         classification = Classification.HIGH
     elif direction is not Direction.INCREASE and interval[1] < lower_allowed:
         classification = Classification.LOW
@@ -102,7 +107,12 @@ def compare_counts(
         canary_value=canary_value,
         baseline_n=baseline.exposure,
         canary_n=canary.exposure,
-        conclusive=_conclusive(classification, interval, direction, lower_allowed, upper_allowed),
+        conclusive=_conclusive(classification, interval, direction, lower_allowed, upper_allowed)
+        or (
+            direction is Direction.INCREASE
+            and negligible_rate > 0
+            and mixture.proportion_upper_bound(canary.events, canary.exposure, alpha) < negligible_rate
+        ),
         detail="rate ratio",
     )
 

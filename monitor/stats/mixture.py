@@ -100,3 +100,21 @@ def rank_bounds(n: float, q: float, alpha: float) -> tuple[float, float]:
     low = _boundary(below(centre), centre, 0.0, below)
     high = _boundary(above(centre), centre, n, above)
     return (0.0 if low is None else low, n if high is None else high)
+
+
+def proportion_upper_bound(k: float, n: float, alpha: float) -> float:
+    """Anytime-valid upper confidence bound, at ``alpha``, for a proportion seen as ``k`` of ``n``.
+
+    The largest ``p`` that the BELOW mixture (evidence that the proportion is under ``p``)
+    does not reject.
+    """
+    if n <= 0:
+        return 1.0
+    threshold = math.log(1.0 / alpha)
+
+    def below(p: float) -> float:
+        return log_mixture_ratio(k, n, p, Side.BELOW) - threshold
+
+    inner = min(max(k / n, 1e-12), 1 - 1e-9)
+    bound = _boundary(below(inner), inner, 1 - 1e-9, below)
+    return 1.0 if bound is None else bound

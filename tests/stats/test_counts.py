@@ -117,3 +117,27 @@ def test_confidence_bounds_cover_the_true_ratio_at_every_look() -> None:
                 misses += 1
                 break
     assert misses / runs <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
+
+
+def test_an_error_free_canary_is_settled_once_bounded_below_the_floor() -> None:
+    quiet, quiet_base = CountsData(0, 100_000), CountsData(0, 900_000)
+    without_floor = compare_counts(quiet, quiet_base, alpha=0.01, allowed_effect=0.25)
+    assert without_floor.classification is Classification.PASS
+    assert not without_floor.conclusive  # the ratio of two zeros is anyone's guess
+    # 0 of 100,000 bounds the canary's ratio near 5e-5 (anytime-valid), below a 0.05% floor.
+    with_floor = compare_counts(quiet, quiet_base, alpha=0.01, allowed_effect=0.25, negligible_rate=0.0005)
+    assert with_floor.conclusive
+    # Too few requests to bound it below the floor yet.
+    early = compare_counts(CountsData(0, 1_000), CountsData(0, 9_000), alpha=0.01, negligible_rate=0.0005)
+    assert not early.conclusive
+
+
+def test_a_tripled_but_negligible_error_ratio_does_not_fail() -> None:
+    # 0.01% -> 0.03% over a million canary requests: clear, but below a 0.05% floor.
+    canary, baseline = CountsData(300, 1_000_000), CountsData(900, 9_000_000)
+    assert (
+        compare_counts(canary, baseline, alpha=0.001, allowed_effect=0.25).classification
+        is Classification.HIGH
+    )
+    floored = compare_counts(canary, baseline, alpha=0.001, allowed_effect=0.25, negligible_rate=0.0005)
+    assert floored.classification is Classification.PASS
