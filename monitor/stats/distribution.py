@@ -208,8 +208,10 @@ def _p_value(
 ) -> float:
     """Smallest level at which the quantile's interval excludes 1, Bonferroni-adjusted.
 
-    Found by bisection on ``log(alpha)``; the interval only narrows as ``alpha`` grows.
+    Found by bisection on ``log(alpha)``; the interval only narrows as ``alpha`` grows. Each end
+    of the interval holds at ``alpha``, so a two-sided question (EITHER) doubles the level.
     """
+    sides = 2 if direction is Direction.EITHER else 1
 
     def excludes_one(alpha: float) -> bool:
         low, high = compare_quantile(canary, baseline, q, alpha).interval
@@ -221,11 +223,11 @@ def _p_value(
         return 1.0
     lo, hi = math.log(1e-300), math.log(0.999)
     if excludes_one(math.exp(lo)):
-        return min(1.0, 1e-300 * n_quantiles)
+        return min(1.0, 1e-300 * n_quantiles * sides)
     for _ in range(20):  # log-alpha to within 7e-4 of 690: plenty for a p-value
         mid = (lo + hi) / 2
         if excludes_one(math.exp(mid)):
             hi = mid
         else:
             lo = mid
-    return min(1.0, math.exp(hi) * n_quantiles)
+    return min(1.0, math.exp(hi) * n_quantiles * sides)
