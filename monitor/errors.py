@@ -10,6 +10,9 @@ message that says what to do::
     ├── SourceError             a backend failed
     │   ├── BackendUnavailable  unreachable or failing after bounded retries (names the URL)
     │   └── QueryError          the backend rejected a query (names the check and the backend's reason)
+    ├── StoreError              the database failed or refused a write
+    │   ├── ConflictError       an idempotency key reused with another body, or a lost lease
+    │   └── NotFoundError       no such deployment
     └── SimulationError         the simulator or the local Prometheus it drives failed
 
 The CLI maps every ``MonitorError`` to exit code 3 with its message on one line.
@@ -44,3 +47,15 @@ class QueryError(SourceError):
 
 class SimulationError(MonitorError):
     """The scenario simulator, promtool or the local Prometheus it starts failed."""
+
+
+class StoreError(MonitorError):
+    """The database could not be reached or refused a write."""
+
+
+class ConflictError(StoreError):
+    """A write conflicts with what is stored: a reused idempotency key, a lost lease."""
+
+
+class NotFoundError(StoreError):
+    """The deployment does not exist."""

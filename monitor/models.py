@@ -231,3 +231,62 @@ class Verdict:
     @property
     def final(self) -> bool:
         return self.status is not VerdictStatus.RUNNING
+
+
+# --- deployments (the daemon's unit of work) -------------------------------------------------
+
+
+class Strategy(StrEnum):
+    """How the new version reaches users."""
+
+    CANARY = "canary"
+    BLUEGREEN = "bluegreen"
+    ROLLING = "rolling"
+
+
+class DeploymentStatus(StrEnum):
+    """Where a deployment's analysis stands; the last five are final."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PASS = "pass"
+    MARGINAL = "marginal"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self not in (DeploymentStatus.PENDING, DeploymentStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What a pipeline registers: the deployment to analyse and how."""
+
+    service: str
+    environment: str
+    version: str
+    baseline_version: str
+    strategy: Strategy
+    started_at: datetime
+    profile: str
+    warmup_s: float
+    interval_s: float
+    min_duration_s: float
+    max_duration_s: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A registered deployment with its current status."""
+
+    id: str
+    spec: DeploymentSpec
+    status: DeploymentStatus
+    status_reason: str
+    created_at: datetime
+    updated_at: datetime
+    looks_done: int = 0
+    next_look_at: datetime | None = None

@@ -1,0 +1,37 @@
+"""Value types the store returns besides :class:`~monitor.models.Deployment`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry of a deployment's audit trail: who did what, or which verdict changed."""
+
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A notification to deliver after a final verdict, written in the verdict's transaction."""
+
+    kind: str
+    idempotency_key: str
+    payload_json: str
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """A verdict document as stored for one look."""
+
+    look: int
+    at: datetime
+    status: str
+    score: float
+    final: bool
+    document_json: str

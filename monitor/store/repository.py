@@ -1,0 +1,319 @@
+"""The :class:`Store`: every read and write of the monitor's database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from monitor.errors import ConflictError, NotFoundError, StoreError
+from monitor.models import Deployment, DeploymentSpec, DeploymentStatus
+from monitor.store import rows
+from monitor.store.engine import create_engine
+from monitor.store.migrate import upgrade
+from monitor.store.records import AuditEvent, OutboxItem, StoredVerdict
+from monitor.store.tables import deployments, events, outbox, verdicts
+
+_ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Async access to the monitor's database. Create with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @classmethod
+    async def open(cls, url: str, *, clock: Callable[[], datetime] = _utcnow) -> Store:
+        """Connect to ``url`` and apply pending migrations."""
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        except (DBAPIError, OSError) as exc:
+            await engine.dispose()
+            reason = exc.orig if isinstance(exc, DBAPIError) else exc
+            where = engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"database {where} unavailable ({reason}); is it running?") from exc
+        return cls(engine, clock)
+
+    async def close(self) -> None:
+        """Release the connection pool."""
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise
+        except (DBAPIError, OSError) as exc:
+            reason = exc.orig if isinstance(exc, DBAPIError) else exc
+            raise StoreError(
+                f"database error ({type(reason).__name__}: {reason}); retry when it is back"
+            ) from exc
+
+    async def _event(
+        self, connection: AsyncConnection, deployment_id: str, kind: str, actor: str, message: str
+    ) -> None:
+        await connection.execute(
+            insert(events).values(
+                deployment_id=deployment_id, at=self._clock(), kind=kind, actor=actor, message=message
+            )
+        )
+
+    async def register(
+        self, spec: DeploymentSpec, *, actor: str, idempotency_key: str | None = None
+    ) -> tuple[Deployment, bool]:
+        """Register a deployment; return it and whether it is new.
+
+        The same ``idempotency_key`` with the same spec returns the existing deployment; with
+        another spec it raises :class:`ConflictError`. A newer deployment of the same service and
+        environment supersedes an active older one, which is cancelled with the reason.
+        """
+        digest = rows.request_hash(spec)
+        now = self._clock()
+        if idempotency_key is not None:
+            existing = await self._by_key(idempotency_key)
+            if existing is not None:
+                if existing[1] != digest:
+                    raise ConflictError(
+                        f"Idempotency-Key {idempotency_key!r} was used for a different deployment "
+                        f"({existing[0].id}); use a new key for a new deployment"
+                    )
+                return existing[0], False
+        deployment_id = str(uuid.uuid4())
+        try:
+            async with self._transaction() as connection:
+                superseded = await connection.execute(
+                    select(deployments.c.id).where(
+                        deployments.c.service == spec.service,
+                        deployments.c.environment == spec.environment,
+                        deployments.c.status.in_(_ACTIVE),
+                    )
+                )
+                for (old_id,) in superseded.all():
+                    reason = f"superseded by deployment {deployment_id} ({spec.version})"
+                    await connection.execute(
+                        update(deployments)
+                        .where(deployments.c.id == old_id)
+                        .values(status=DeploymentStatus.CANCELLED.value, status_reason=reason, updated_at=now)
+                    )
+                    await self._event(connection, old_id, "cancelled", actor, reason)
+                await connection.execute(
+                    insert(deployments).values(
+                        id=deployment_id,
+                        **rows.spec_values(spec),
+                        status=DeploymentStatus.PENDING.value,
+                        status_reason="",
+                        created_at=now,
+                        updated_at=now,
+                        idempotency_key=idempotency_key,
+                        request_hash=digest,
+                        looks_done=0,
+                        next_look_at=spec.started_at + timedelta(seconds=spec.warmup_s + spec.interval_s),
+                    )
+                )
+                await self._event(
+                    connection,
+                    deployment_id,
+                    "registered",
+                    actor,
+                    f"{spec.service} {spec.version} in {spec.environment}",
+                )
+        except IntegrityError as exc:
+            # Two registrations raced on the same key: the loser answers like a retry would.
+            if idempotency_key is not None and (existing := await self._by_key(idempotency_key)):
+                if existing[1] == digest:
+                    return existing[0], False
+                raise ConflictError(
+                    f"Idempotency-Key {idempotency_key!r} was used for a different deployment"
+                ) from exc
+            raise StoreError(f"could not register the deployment ({exc.orig})") from exc
+        return await self.get(deployment_id), True
+
+    async def _by_key(self, key: str) -> tuple[Deployment, str] | None:
+        async with self._transaction() as connection:
+            row = (
+                await connection.execute(select(deployments).where(deployments.c.idempotency_key == key))
+            ).first()
+        return None if row is None else (rows.deployment(row), row._mapping["request_hash"])
+
+    async def get(self, deployment_id: str) -> Deployment:
+        """The deployment with this id; :class:`NotFoundError` if there is none."""
+        async with self._transaction() as connection:
+            row = (
+                await connection.execute(select(deployments).where(deployments.c.id == deployment_id))
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no deployment {deployment_id!r}")
+        return rows.deployment(row)
+
+    async def list_deployments(
+        self, *, service: str | None = None, status: DeploymentStatus | None = None, limit: int = 100
+    ) -> list[Deployment]:
+        """Deployments, newest first, optionally filtered."""
+        query = select(deployments).order_by(deployments.c.created_at.desc()).limit(limit)
+        if service is not None:
+            query = query.where(deployments.c.service == service)
+        if status is not None:
+            query = query.where(deployments.c.status == status.value)
+        async with self._transaction() as connection:
+            return [rows.deployment(row) for row in (await connection.execute(query)).all()]
+
+    async def cancel(self, deployment_id: str, *, actor: str, reason: str) -> Deployment:
+        """Cancel an active deployment (a final one is returned unchanged)."""
+        async with self._transaction() as connection:
+            result = await connection.execute(
+                update(deployments)
+                .where(deployments.c.id == deployment_id, deployments.c.status.in_(_ACTIVE))
+                .values(
+                    status=DeploymentStatus.CANCELLED.value, status_reason=reason, updated_at=self._clock()
+                )
+            )
+            if result.rowcount:
+                await self._event(connection, deployment_id, "cancelled", actor, reason)
+        return await self.get(deployment_id)
+
+    async def events(self, deployment_id: str) -> list[AuditEvent]:
+        """The audit trail of a deployment, oldest first."""
+        query = select(events).where(events.c.deployment_id == deployment_id).order_by(events.c.id)
+        async with self._transaction() as connection:
+            return [
+                AuditEvent(rows.aware(r.at), r.kind, r.actor, r.message)
+                for r in (await connection.execute(query)).all()
+            ]
+
+    async def claim_due(self, owner: str, *, lease_s: float, limit: int = 10) -> list[Deployment]:
+        """Lease up to ``limit`` active deployments whose next look is due and whose lease is free.
+
+        Each claim is a conditional UPDATE that only succeeds while the lease is free or
+        expired, so two replicas never hold the same deployment at once.
+        """
+        now = self._clock()
+        free = or_(deployments.c.lease_owner.is_(None), deployments.c.lease_expires_at < now)
+        due = and_(deployments.c.status.in_(_ACTIVE), deployments.c.next_look_at <= now, free)
+        claimed: list[str] = []
+        async with self._transaction() as connection:
+            candidates = (
+                await connection.execute(
+                    select(deployments.c.id).where(due).order_by(deployments.c.next_look_at).limit(limit)
+                )
+            ).all()
+        for (candidate,) in candidates:
+            async with self._transaction() as connection:
+                result = await connection.execute(
+                    update(deployments)
+                    .where(deployments.c.id == candidate, due)
+                    .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_s))
+                )
+                if result.rowcount == 1:
+                    claimed.append(candidate)
+        return [await self.get(deployment_id) for deployment_id in claimed]
+
+    async def release(self, deployment_id: str, owner: str) -> None:
+        """Give a lease back (on shutdown, or after a look)."""
+        async with self._transaction() as connection:
+            await connection.execute(
+                update(deployments)
+                .where(deployments.c.id == deployment_id, deployments.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
+    async def record_verdict(
+        self,
+        deployment_id: str,
+        *,
+        owner: str,
+        verdict: StoredVerdict,
+        next_look_at: datetime | None,
+        notifications: Sequence[OutboxItem] = (),
+    ) -> None:
+        """Store one look's verdict, the deployment's new status and, if final, its notifications.
+
+        All in one transaction, and only while ``owner`` still holds the lease: a replica that
+        lost it (paused, then replaced) gets :class:`ConflictError` and writes nothing.
+        """
+        now = self._clock()
+        status = DeploymentStatus(verdict.status) if verdict.final else DeploymentStatus.RUNNING
+        try:
+            async with self._transaction() as connection:
+                result = await connection.execute(
+                    update(deployments)
+                    .where(
+                        deployments.c.id == deployment_id,
+                        deployments.c.lease_owner == owner,
+                        deployments.c.lease_expires_at >= now,
+                        deployments.c.status.in_(_ACTIVE),
+                    )
+                    .values(
+                        status=status.value,
+                        status_reason="" if not verdict.final else f"verdict {verdict.status}",
+                        looks_done=verdict.look,
+                        next_look_at=None if verdict.final else next_look_at,
+                        updated_at=now,
+                    )
+                    .returning(deployments.c.status)
+                )
+                if result.first() is None:
+                    raise ConflictError(
+                        f"lease on deployment {deployment_id} is not held by {owner}; not recording"
+                    )
+                await connection.execute(
+                    insert(verdicts).values(
+                        deployment_id=deployment_id,
+                        look=verdict.look,
+                        at=verdict.at,
+                        status=verdict.status,
+                        score=verdict.score,
+                        final=verdict.final,
+                        document=verdict.document_json,
+                    )
+                )
+                if verdict.final:
+                    await self._event(
+                        connection, deployment_id, "verdict", owner, f"final verdict {verdict.status}"
+                    )
+                    for item in notifications:
+                        await connection.execute(
+                            insert(outbox).values(
+                                deployment_id=deployment_id,
+                                kind=item.kind,
+                                idempotency_key=item.idempotency_key,
+                                payload=item.payload_json,
+                                created_at=now,
+                                attempts=0,
+                                next_attempt_at=now,
+                            )
+                        )
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"look {verdict.look} of deployment {deployment_id} is already recorded"
+            ) from exc
+
+    async def latest_verdict(self, deployment_id: str) -> StoredVerdict | None:
+        """The most recent look's verdict, if any."""
+        query = (
+            select(verdicts)
+            .where(verdicts.c.deployment_id == deployment_id)
+            .order_by(verdicts.c.look.desc())
+            .limit(1)
+        )
+        async with self._transaction() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return StoredVerdict(
+            m["look"], rows.aware(m["at"]), m["status"], m["score"], m["final"], m["document"]
+        )

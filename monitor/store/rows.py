@@ -1,0 +1,71 @@
+"""Mapping between table rows and value objects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; everything stored is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def spec_values(spec: DeploymentSpec) -> dict[str, Any]:
+    """Column values of a deployment spec."""
+    return {
+        "service": spec.service,
+        "environment": spec.environment,
+        "version": spec.version,
+        "baseline_version": spec.baseline_version,
+        "strategy": spec.strategy.value,
+        "started_at": spec.started_at,
+        "profile": spec.profile,
+        "warmup_s": spec.warmup_s,
+        "interval_s": spec.interval_s,
+        "min_duration_s": spec.min_duration_s,
+        "max_duration_s": spec.max_duration_s,
+        "labels": dict(spec.labels),
+    }
+
+
+def request_hash(spec: DeploymentSpec) -> str:
+    """A stable digest of what was asked for: same key and same body means the same deployment."""
+    values = spec_values(spec)
+    values["started_at"] = aware(spec.started_at).isoformat()
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def deployment(row: Row[Any]) -> Deployment:
+    """A :class:`Deployment` from a ``deployments`` row."""
+    m = row._mapping
+    spec = DeploymentSpec(
+        service=m["service"],
+        environment=m["environment"],
+        version=m["version"],
+        baseline_version=m["baseline_version"],
+        strategy=Strategy(m["strategy"]),
+        started_at=aware(m["started_at"]),
+        profile=m["profile"],
+        warmup_s=m["warmup_s"],
+        interval_s=m["interval_s"],
+        min_duration_s=m["min_duration_s"],
+        max_duration_s=m["max_duration_s"],
+        labels=tuple(sorted((str(k), str(v)) for k, v in (m["labels"] or {}).items())),
+    )
+    return Deployment(
+        id=m["id"],
+        spec=spec,
+        status=DeploymentStatus(m["status"]),
+        status_reason=m["status_reason"],
+        created_at=aware(m["created_at"]),
+        updated_at=aware(m["updated_at"]),
+        looks_done=m["looks_done"],
+        next_look_at=aware(m["next_look_at"]) if m["next_look_at"] is not None else None,
+    )

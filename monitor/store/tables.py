@@ -1,0 +1,95 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations under ``migrations/`` create it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("service", String(200), nullable=False),
+    Column("environment", String(100), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("baseline_version", String(200), nullable=False),
+    Column("strategy", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("profile", String(500), nullable=False),
+    Column("warmup_s", Float, nullable=False),
+    Column("interval_s", Float, nullable=False),
+    Column("min_duration_s", Float, nullable=False),
+    Column("max_duration_s", Float, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("idempotency_key", String(200), unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("looks_done", Integer, nullable=False),
+    Column("next_look_at", DateTime(timezone=True)),
+    # A replica evaluates a deployment only while it holds an unexpired lease on it.
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Index("ix_deployments_due", "status", "next_look_at"),
+    Index("ix_deployments_service_env", "service", "environment"),
+)
+
+verdicts = Table(
+    "verdicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(36), ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False),
+    Column("look", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("final", Boolean, nullable=False),
+    Column("document", Text, nullable=False),
+    # One verdict per look: a replica that lost its lease cannot write the same look twice.
+    UniqueConstraint("deployment_id", "look", name="uq_verdicts_deployment_look"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(36), ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_events_deployment", "deployment_id", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(36), ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
+)
