@@ -221,6 +221,21 @@ class Store:
                     claimed.append(candidate)
         return [await self.get(deployment_id) for deployment_id in claimed]
 
+    async def renew(self, deployment_id: str, owner: str, *, lease_s: float) -> bool:
+        """Extend a held, unexpired lease; False when it was lost."""
+        now = self._clock()
+        async with self._transaction() as connection:
+            result = await connection.execute(
+                update(deployments)
+                .where(
+                    deployments.c.id == deployment_id,
+                    deployments.c.lease_owner == owner,
+                    deployments.c.lease_expires_at >= now,
+                )
+                .values(lease_expires_at=now + timedelta(seconds=lease_s))
+            )
+        return bool(result.rowcount == 1)
+
     async def release(self, deployment_id: str, owner: str) -> None:
         """Give a lease back (on shutdown, or after a look)."""
         async with self._transaction() as connection:

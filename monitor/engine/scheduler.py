@@ -1,0 +1,141 @@
+"""The daemon's engine loop: claim due deployments, evaluate their looks, record verdicts.
+
+Every look goes through :func:`monitor.engine.evaluate.evaluate_look`, the code path of
+``monitor analyze --interval``. A deployment registered with ``started_at`` in the past is
+caught up at once: its missed looks are evaluated in order until a verdict is final. A look
+whose required checks errored (a backend blip) is not recorded before the last look: it is
+retried at the next poll instead of ending the deployment ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from monitor.engine.evaluate import evaluate_look
+from monitor.engine.replay import look_times
+from monitor.engine.request import AnalysisRequest
+from monitor.errors import ConflictError, MonitorError
+from monitor.models import Classification, Deployment, Strategy, Verdict, Window
+from monitor.profiles import Profile
+from monitor.report import render_json
+from monitor.sources.base import MetricsSource
+from monitor.store import Store, StoredVerdict
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Who this replica is and how it shares work with the others."""
+
+    owner: str
+    lease_s: float = 30.0
+    batch: int = 10
+    poll_s: float = 1.0
+
+
+def analysis_request(deployment: Deployment, profile: Profile) -> AnalysisRequest:
+    """The analysis a deployment asks for: canary mode for canaries, before/after otherwise."""
+    spec = deployment.spec
+    start = spec.started_at + timedelta(seconds=spec.warmup_s)
+    window = Window(start, start + timedelta(seconds=spec.max_duration_s))
+    baseline = None
+    if spec.strategy is not Strategy.CANARY:
+        # The old version's window just before the switch, as long as the analysis may run.
+        baseline = Window(spec.started_at - timedelta(seconds=spec.max_duration_s), spec.started_at)
+    decision = replace(profile.decision, min_duration_s=spec.min_duration_s)
+    return AnalysisRequest(
+        service=spec.service,
+        canary_version=spec.version,
+        baseline_version=spec.baseline_version,
+        canary_window=window,
+        profile=replace(profile, decision=decision),
+        baseline_window=baseline,
+        interval_s=spec.interval_s,
+        environment=spec.environment,
+        deployment_id=deployment.id,
+        extra_matchers=spec.labels,
+    )
+
+
+def _errored(verdict: Verdict) -> bool:
+    return any(c.classification is Classification.ERROR for c in verdict.checks)
+
+
+class Scheduler:
+    """One replica's share of the evaluation work."""
+
+    def __init__(
+        self,
+        store: Store,
+        source: MetricsSource,
+        profiles: Callable[[str], Profile],
+        settings: SchedulerSettings,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store, self._source, self._profiles = store, source, profiles
+        self._settings, self._clock = settings, clock
+
+    async def run_once(self) -> int:
+        """Claim due deployments and evaluate their due looks; return how many looks were recorded."""
+        claimed = await self._store.claim_due(
+            self._settings.owner, lease_s=self._settings.lease_s, limit=self._settings.batch
+        )
+        recorded = 0
+        for deployment in claimed:
+            try:
+                recorded += await self._advance(deployment)
+            except MonitorError as exc:  # one deployment's trouble never stops the others
+                log.warning("deployment %s: %s", deployment.id, exc)
+            finally:
+                await self._store.release(deployment.id, self._settings.owner)
+        return recorded
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; the look in flight is finished first."""
+        while not stop.is_set():
+            await self.run_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_s)
+
+    async def _advance(self, deployment: Deployment) -> int:
+        request = analysis_request(deployment, self._profiles(deployment.spec.profile))
+        times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
+        now = self._clock()
+        recorded = 0
+        for look in range(deployment.looks_done + 1, len(times) + 1):
+            at = times[look - 1]
+            if at > now:
+                break
+            last = look == len(times)
+            verdict = await evaluate_look(
+                self._source, request, at, look, last_look=last, planned_looks=len(times)
+            )
+            if _errored(verdict) and not last:
+                log.warning("deployment %s look %d: a check errored; retrying later", deployment.id, look)
+                break
+            stored = StoredVerdict(
+                look, at, verdict.status.value, verdict.score, verdict.final, render_json(verdict)
+            )
+            next_at = times[look] if look < len(times) else None
+            try:
+                await self._store.record_verdict(
+                    deployment.id, owner=self._settings.owner, verdict=stored, next_look_at=next_at
+                )
+            except ConflictError as exc:
+                log.warning("deployment %s: %s", deployment.id, exc)
+                break
+            recorded += 1
+            if verdict.final:
+                break
+            await self._store.renew(deployment.id, self._settings.owner, lease_s=self._settings.lease_s)
+        return recorded

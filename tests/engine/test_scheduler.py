@@ -1,0 +1,130 @@
+"""The engine loop against a real Prometheus (simulated deployments) and a SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
+from monitor.profiles import load_profile
+from monitor.simulate import SimulatedPrometheus
+from monitor.sources.prometheus import PrometheusSource
+from monitor.store import Store
+
+pytestmark = pytest.mark.prometheus
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def source(prometheus: SimulatedPrometheus) -> AsyncIterator[PrometheusSource]:
+    client = PrometheusSource(prometheus.url)
+    yield client
+    await client.close()
+
+
+def _spec(prometheus: SimulatedPrometheus, name: str) -> DeploymentSpec:
+    run = prometheus.runs[name]
+    return DeploymentSpec(
+        service=name,
+        environment="production",
+        version=run.scenario.canary_version,
+        baseline_version=run.scenario.baseline_version,
+        strategy=Strategy.CANARY,
+        started_at=run.canary_window.start,
+        profile="otel-http",
+        warmup_s=0,
+        interval_s=60,
+        min_duration_s=600,
+        max_duration_s=run.canary_window.duration_s,
+    )
+
+
+def _scheduler(store: Store, source: PrometheusSource, clock: Clock, owner: str = "replica-a") -> Scheduler:
+    return Scheduler(store, source, load_profile, SchedulerSettings(owner=owner), clock)
+
+
+async def test_a_past_deployment_is_caught_up_to_its_final_verdict(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    run = prometheus.runs["errors_3x"]
+    deployment, _ = await store.register(_spec(prometheus, "errors_3x"), actor="test")
+    clock = Clock(run.canary_window.end + timedelta(minutes=1))
+    recorded = await _scheduler(store, source, clock).run_once()
+    final = await store.get(deployment.id)
+    assert final.status is DeploymentStatus.FAIL
+    assert 1 <= recorded == final.looks_done <= 10  # decided within 10 one-minute looks
+    latest = await store.latest_verdict(deployment.id)
+    assert latest is not None and latest.final
+    document = json.loads(latest.document_json)
+    assert document["deployment_id"] == deployment.id
+    assert document["environment"] == "production"
+    assert "http_error_ratio" in document["summary"]
+
+
+async def test_a_running_deployment_advances_one_due_look_at_a_time(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    run = prometheus.runs["aa"]
+    deployment, _ = await store.register(_spec(prometheus, "aa"), actor="test")
+    clock = Clock(run.canary_window.start + timedelta(seconds=30))
+    scheduler = _scheduler(store, source, clock)
+    assert await scheduler.run_once() == 0  # the first look is not due yet
+    clock.now = run.canary_window.start + timedelta(minutes=5, seconds=10)
+    assert await scheduler.run_once() == 5
+    running = await store.get(deployment.id)
+    assert running.status is DeploymentStatus.RUNNING
+    assert running.next_look_at == run.canary_window.start + timedelta(minutes=6)
+    clock.now = run.canary_window.end
+    await scheduler.run_once()
+    assert (await store.get(deployment.id)).status is DeploymentStatus.PASS
+
+
+async def test_two_replicas_never_record_a_look_twice(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    run = prometheus.runs["median_25"]
+    deployment, _ = await store.register(_spec(prometheus, "median_25"), actor="test")
+    clock = Clock(run.canary_window.end)
+    a, b = _scheduler(store, source, clock, "replica-a"), _scheduler(store, source, clock, "replica-b")
+    counts = await asyncio.gather(a.run_once(), b.run_once())
+    final = await store.get(deployment.id)
+    assert final.status is DeploymentStatus.FAIL
+    assert sum(counts) == final.looks_done  # every look written exactly once, by one replica
+    assert 0 in counts
+
+
+async def test_bluegreen_deployments_compare_with_the_window_before_the_switch(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    run = prometheus.runs["ba_errors"]
+    spec = _spec(prometheus, "ba_errors")
+    spec = DeploymentSpec(**{**spec.__dict__, "strategy": Strategy.BLUEGREEN})
+    deployment, _ = await store.register(spec, actor="test")
+    await _scheduler(store, source, Clock(run.canary_window.end)).run_once()
+    final = await store.get(deployment.id)
+    assert final.status is DeploymentStatus.FAIL
+    latest = await store.latest_verdict(deployment.id)
+    assert latest is not None
+    baseline = json.loads(latest.document_json)["baseline"]
+    assert baseline["end"] == run.canary_window.start.strftime("%Y-%m-%dT%H:%M:%SZ")
