@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,6 +53,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", metavar="DURATION", help="replay the daemon's looks every DURATION (e.g. 60s, 1m)"
     )
     analyze.add_argument("--output", choices=("text", "json"), default="text")
+
+    serve = commands.add_parser("serve", help="run the daemon: the HTTP API and the engine loop")
+    serve.add_argument(
+        "--listen", metavar="HOST:PORT", default=os.environ.get("MONITOR_LISTEN", "127.0.0.1:8080")
+    )
+    serve.add_argument(
+        "--prometheus-url", metavar="URL", default=os.environ.get("MONITOR_PROMETHEUS_URL"),
+        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--database", metavar="URL", default=os.environ.get("MONITOR_DATABASE", "sqlite:///monitor.db"),
+        help="sqlite:///FILE (default sqlite:///monitor.db) or postgresql://... for several replicas",
+    )  # fmt: skip
+    serve.add_argument(
+        "--insecure-no-auth", action="store_true",
+        default=os.environ.get("MONITOR_INSECURE_NO_AUTH") == "1",
+        help="serve without API tokens (local development only)",
+    )  # fmt: skip
+
+    gate = commands.add_parser(
+        "gate",
+        help="register a deployment with the daemon and wait for its verdict",
+        description="Exit codes: 0 pass, 1 fail, 2 marginal, inconclusive or timeout, 3 error.",
+    )
+    gate.add_argument("--url", metavar="URL", default=os.environ.get("MONITOR_URL", "http://127.0.0.1:8080"))
+    gate.add_argument("--deployment-id", metavar="ID", help="attach to a registered deployment instead")
+    gate.add_argument("--service", metavar="NAME")
+    gate.add_argument("--environment", metavar="ENV")
+    gate.add_argument("--version", metavar="V")
+    gate.add_argument("--baseline-version", metavar="V")
+    gate.add_argument("--strategy", choices=("canary", "bluegreen", "rolling"), default="canary")
+    gate.add_argument("--started-at", metavar="TIME", help="when the deploy started (default now)")
+    gate.add_argument("--max-duration", metavar="DURATION", help="analyse for at most this long")
+    gate.add_argument("--timeout", metavar="DURATION", default="1h", help="give up waiting after (1h)")
     return parser
 
 
@@ -62,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor.commands.analyze import run_analyze
 
         return run_analyze(args)
+    if args.command == "serve":
+        from monitor.commands.serve import run_serve
+
+        return run_serve(args)
+    if args.command == "gate":
+        from monitor.commands.gate import run_gate
+
+        return run_gate(args)
     return EXIT_ERROR  # pragma: no cover - argparse rejects unknown commands
 
 

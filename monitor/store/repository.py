@@ -73,15 +73,22 @@ class Store:
         )
 
     async def register(
-        self, spec: DeploymentSpec, *, actor: str, idempotency_key: str | None = None
+        self,
+        spec: DeploymentSpec,
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+        request_digest: str | None = None,
     ) -> tuple[Deployment, bool]:
         """Register a deployment; return it and whether it is new.
 
         The same ``idempotency_key`` with the same spec returns the existing deployment; with
         another spec it raises :class:`ConflictError`. A newer deployment of the same service and
         environment supersedes an active older one, which is cancelled with the reason.
+        ``request_digest`` identifies the request as sent (defaults filled in later, such as
+        ``started_at = now``, must not make a retry look like another request).
         """
-        digest = rows.request_hash(spec)
+        digest = request_digest or rows.request_hash(spec)
         now = self._clock()
         if idempotency_key is not None:
             existing = await self._by_key(idempotency_key)

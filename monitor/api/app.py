@@ -1,0 +1,152 @@
+"""Routes of the deployments API: register, list, read, wait for the verdict, cancel, health."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from monitor.api.documents import deployment_document, verdict_document
+from monitor.api.problems import Problem, invalid, problem_middleware
+from monitor.api.requests import deployment_spec
+from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
+from monitor.models import DeploymentStatus
+from monitor.profiles import DEFAULT_PROFILE, load_profile
+from monitor.sources.base import MetricsSource
+from monitor.store import Store
+
+STORE = web.AppKey("store", Store)
+SOURCE = web.AppKey("source", MetricsSource)
+MAX_BODY_BYTES = 1024 * 1024
+MAX_WAIT_S = 600.0
+POLL_S = 0.5
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def _digest(body: object) -> str:
+    """The request as sent, canonically: what makes a retry with the same key the same request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+async def register(request: web.Request) -> web.Response:
+    """``POST /api/v1/deployments``: 201 for a new deployment, 200 for a repeated Idempotency-Key."""
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise invalid("body", f"not valid JSON ({exc})") from None
+    spec = deployment_spec(body, datetime.now(UTC), DEFAULT_PROFILE)
+    try:
+        load_profile(spec.profile)
+    except ConfigError as exc:
+        raise invalid("profile", str(exc)) from None
+    key = request.headers.get("Idempotency-Key")
+    try:
+        deployment, created = await request.app[STORE].register(
+            spec, actor="api", idempotency_key=key, request_digest=_digest(body)
+        )
+    except ConflictError as exc:
+        raise Problem(409, "Conflict", str(exc), "Idempotency-Key") from None
+    location = f"/api/v1/deployments/{deployment.id}"
+    return _json(deployment_document(deployment), 201 if created else 200, {"Location": location})
+
+
+async def list_deployments(request: web.Request) -> web.Response:
+    """``GET /api/v1/deployments[?service=&status=]``."""
+    status_raw = request.query.get("status")
+    try:
+        status = DeploymentStatus(status_raw) if status_raw else None
+    except ValueError:
+        raise invalid("status", f"must be one of {', '.join(s.value for s in DeploymentStatus)}") from None
+    found = await request.app[STORE].list_deployments(service=request.query.get("service"), status=status)
+    return _json({"deployments": [deployment_document(d) for d in found]})
+
+
+async def get_deployment(request: web.Request) -> web.Response:
+    """``GET /api/v1/deployments/{id}``."""
+    deployment = await request.app[STORE].get(request.match_info["id"])
+    return _json(deployment_document(deployment))
+
+
+async def get_verdict(request: web.Request) -> web.Response:
+    """``GET /api/v1/deployments/{id}/verdict?wait_s=N``: long-polls until the verdict is final."""
+    try:
+        wait_s = float(request.query.get("wait_s", "0"))
+    except ValueError:
+        raise invalid("wait_s", "must be a number of seconds") from None
+    if not 0 <= wait_s <= MAX_WAIT_S:
+        raise invalid("wait_s", f"must be between 0 and {MAX_WAIT_S:g}")
+    store = request.app[STORE]
+    deadline = time.monotonic() + wait_s
+    while True:
+        # Read from the store each time: the look may be recorded by another replica.
+        deployment = await store.get(request.match_info["id"])
+        if deployment.status.final or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+    return _json(verdict_document(deployment, await store.latest_verdict(deployment.id)))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    """``POST /api/v1/deployments/{id}/cancel`` with an optional ``{"reason": "..."}``."""
+    store = request.app[STORE]
+    await store.get(request.match_info["id"])
+    reason = "cancelled through the API"
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise invalid("body", f"not valid JSON ({exc})") from None
+        if isinstance(body, dict) and isinstance(body.get("reason"), str):
+            reason = body["reason"]
+    deployment = await store.cancel(request.match_info["id"], actor="api", reason=reason)
+    return _json(deployment_document(deployment))
+
+
+async def healthz(_: web.Request) -> web.Response:
+    """Alive: the process answers."""
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: the store and Prometheus both answer."""
+    try:
+        await request.app[STORE].list_deployments(limit=1)
+        await request.app[SOURCE].instant("vector(1)", datetime.now(UTC))
+    except MonitorError as exc:
+        raise Problem(503, "Not ready", str(exc)) from None
+    return _json({"status": "ready"})
+
+
+@web.middleware
+async def _store_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except NotFoundError as exc:
+        raise Problem(404, "Not found", f"{exc}; list deployments at /api/v1/deployments") from None
+    except StoreError as exc:
+        raise Problem(503, "Store unavailable", f"{exc}; retry shortly") from None
+
+
+def create_app(store: Store, source: MetricsSource) -> web.Application:
+    """The aiohttp application over ``store`` and ``source``."""
+    app = web.Application(middlewares=[problem_middleware, _store_errors], client_max_size=MAX_BODY_BYTES)
+    app[STORE] = store
+    app[SOURCE] = source
+    app.router.add_post("/api/v1/deployments", register)
+    app.router.add_get("/api/v1/deployments", list_deployments)
+    app.router.add_get("/api/v1/deployments/{id}", get_deployment)
+    app.router.add_get("/api/v1/deployments/{id}/verdict", get_verdict)
+    app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

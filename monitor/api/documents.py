@@ -1,0 +1,67 @@
+"""JSON documents the API returns for deployments, and the verdict before the first look."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from monitor.models import Deployment, DeploymentStatus
+from monitor.store import StoredVerdict
+from monitor.timeparse import format_time
+
+
+def deployment_document(deployment: Deployment) -> dict[str, Any]:
+    """A deployment as the API shows it."""
+    spec = deployment.spec
+    base = f"/api/v1/deployments/{deployment.id}"
+    return {
+        "id": deployment.id,
+        "service": spec.service,
+        "environment": spec.environment,
+        "version": spec.version,
+        "baseline_version": spec.baseline_version,
+        "strategy": spec.strategy.value,
+        "started_at": format_time(spec.started_at),
+        "profile": spec.profile,
+        "warmup_s": spec.warmup_s,
+        "interval_s": spec.interval_s,
+        "min_duration_s": spec.min_duration_s,
+        "max_duration_s": spec.max_duration_s,
+        "labels": dict(spec.labels),
+        "status": deployment.status.value,
+        "status_reason": deployment.status_reason,
+        "looks_done": deployment.looks_done,
+        "next_look_at": format_time(deployment.next_look_at) if deployment.next_look_at else None,
+        "created_at": format_time(deployment.created_at),
+        "updated_at": format_time(deployment.updated_at),
+        "links": {"self": base, "verdict": f"{base}/verdict", "cancel": f"{base}/cancel"},
+    }
+
+
+def verdict_document(deployment: Deployment, stored: StoredVerdict | None) -> dict[str, Any]:
+    """The verdict JSON (one schema with the CLI's) for a deployment, even before its first look.
+
+    A cancelled deployment reads as ``inconclusive`` with the reason: the verdict schema has no
+    ``cancelled``, and a pipeline must not read a cancelled analysis as a pass.
+    """
+    if stored is not None and (stored.final or deployment.status is not DeploymentStatus.CANCELLED):
+        document: dict[str, Any] = json.loads(stored.document_json)
+        return document
+    spec = deployment.spec
+    window = {"start": format_time(spec.started_at), "end": format_time(spec.started_at)}
+    cancelled = deployment.status is DeploymentStatus.CANCELLED
+    first_look = format_time(deployment.next_look_at) if deployment.next_look_at else "soon"
+    return {
+        "deployment_id": deployment.id,
+        "service": spec.service,
+        "environment": spec.environment,
+        "canary": {"version": spec.version, **window},
+        "baseline": {"version": spec.baseline_version, **window},
+        "verdict": "inconclusive" if cancelled else "running",
+        "score": 0,
+        "decided_at": format_time(deployment.updated_at) if cancelled else None,
+        "summary": f"cancelled: {deployment.status_reason}"
+        if cancelled
+        else f"waiting for the first look at {first_look}",
+        "checks": [],
+    }

@@ -1,0 +1,78 @@
+"""Validation of request bodies into value objects, naming the field at fault."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.api.problems import invalid
+from monitor.errors import InputError
+from monitor.models import DeploymentSpec, Strategy
+from monitor.timeparse import parse_time
+
+_FIELDS = {
+    "service", "environment", "version", "baseline_version", "strategy", "started_at", "profile",
+    "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "labels",
+}  # fmt: skip
+MAX_DURATION_S = 7 * 86400.0
+
+
+def _text(body: dict[str, Any], field: str, default: str | None = None) -> str:
+    value = body.get(field, default)
+    if value is None:
+        raise invalid(field, "required; a non-empty string")
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise invalid(field, f"must be a non-empty string of at most 200 characters, got {value!r}")
+    return value
+
+
+def _seconds(body: dict[str, Any], field: str, default: float, low: float, high: float) -> float:
+    value = body.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise invalid(field, f"must be a number of seconds, got {value!r}")
+    if not low <= value <= high:
+        raise invalid(field, f"must be between {low:g} and {high:g} seconds, got {value:g}")
+    return float(value)
+
+
+def deployment_spec(body: object, now: datetime, default_profile: str) -> DeploymentSpec:
+    """A :class:`DeploymentSpec` from a registration body; :class:`Problem` (400) when invalid."""
+    if not isinstance(body, dict):
+        raise invalid("body", "must be a JSON object")
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise invalid(unknown[0], f"unknown field; allowed: {', '.join(sorted(_FIELDS))}")
+    version, baseline = _text(body, "version"), _text(body, "baseline_version")
+    if version == baseline:
+        raise invalid("baseline_version", "must differ from version")
+    try:
+        strategy = Strategy(body.get("strategy", Strategy.CANARY.value))
+    except ValueError:
+        raise invalid("strategy", f"must be one of {', '.join(s.value for s in Strategy)}") from None
+    started_raw = body.get("started_at")
+    try:
+        started_at = now if started_raw is None else parse_time(str(started_raw), "started_at")
+    except InputError as exc:
+        raise invalid("started_at", str(exc)) from None
+    interval_s = _seconds(body, "interval_s", 60.0, 10.0, 3600.0)
+    max_duration_s = _seconds(body, "max_duration_s", 1800.0, interval_s, MAX_DURATION_S)
+    labels = body.get("labels", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise invalid("labels", 'must be an object of string label values, e.g. {"region": "eu-1"}')
+    return DeploymentSpec(
+        service=_text(body, "service"),
+        environment=_text(body, "environment"),
+        version=version,
+        baseline_version=baseline,
+        strategy=strategy,
+        started_at=started_at.astimezone(UTC),
+        profile=_text(body, "profile", default_profile),
+        warmup_s=_seconds(body, "warmup_s", 60.0, 0.0, MAX_DURATION_S),
+        interval_s=interval_s,
+        min_duration_s=_seconds(body, "min_duration_s", 600.0, 0.0, max_duration_s),
+        max_duration_s=max_duration_s,
+        labels=tuple(sorted(labels.items())),
+    )

@@ -1,0 +1,137 @@
+"""``monitor gate``: register a deployment (or attach to one), wait for its verdict, exit by it.
+
+It prints a progress line per look, then the summary and the checks, and exits 0/1/2/3 as
+``monitor analyze`` does. Connection failures and 5xx answers are retried with backoff until
+``--timeout``, so the gate rides out a daemon restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
+from monitor.errors import InputError, MonitorError
+from monitor.judges.format import fmt_duration
+from monitor.timeparse import parse_duration_s
+
+_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "marginal": EXIT_UNDECIDED, "inconclusive": EXIT_UNDECIDED}
+LONG_POLL_S = 30.0
+
+
+class _Transient(Exception):
+    """The daemon could not answer now (down, restarting, 5xx): try again."""
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def _call(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        async with session.request(method, url, **kwargs) as response:
+            body: Any = await response.json(content_type=None)
+            if response.status >= 500:
+                raise _Transient(f"HTTP {response.status}")
+            if response.status >= 400:
+                detail = body.get("detail") if isinstance(body, dict) else body
+                raise InputError(f"{method} {url}: HTTP {response.status}: {detail}")
+            if not isinstance(body, dict):
+                raise _Transient(f"unexpected answer {body!r}")
+            return body
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _retrying(deadline: float, call: Any) -> dict[str, Any]:
+    delay = 1.0
+    while True:
+        try:
+            result: dict[str, Any] = await call()
+            return result
+        except _Transient as exc:
+            if time.monotonic() + delay > deadline:
+                raise MonitorError(f"the monitor did not answer before --timeout ({exc})") from exc
+            _say(f"monitor unreachable ({exc}); retrying in {delay:.0f}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+
+def _registration(args: argparse.Namespace) -> dict[str, Any]:
+    missing = [f for f in ("service", "environment", "version", "baseline_version") if not getattr(args, f)]
+    if missing:
+        flags = ", ".join("--" + f.replace("_", "-") for f in missing)
+        raise InputError(f"missing {flags} (or pass --deployment-id to attach to a registered deployment)")
+    body: dict[str, Any] = {
+        "service": args.service,
+        "environment": args.environment,
+        "version": args.version,
+        "baseline_version": args.baseline_version,
+        "strategy": args.strategy,
+    }
+    if args.started_at:
+        body["started_at"] = args.started_at
+    if args.max_duration:
+        body["max_duration_s"] = parse_duration_s(args.max_duration, "--max-duration")
+    return body
+
+
+def _worst(document: dict[str, Any]) -> str:
+    checks = document.get("checks") or []
+    bad = [c for c in checks if c.get("classification") in ("high", "low", "error")]
+    chosen = bad[0] if bad else (checks[0] if checks else None)
+    return f"{chosen['name']}: {chosen['message']}" if chosen else "no checks yet"
+
+
+async def _gate(args: argparse.Namespace) -> int:
+    base = args.url.rstrip("/")
+    timeout_s = parse_duration_s(args.timeout, "--timeout")
+    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=LONG_POLL_S + 15)) as session:
+        deployment_id = args.deployment_id
+        if not deployment_id:
+            body = _registration(args)
+            created = await _retrying(
+                deadline, lambda: _call(session, "POST", f"{base}/api/v1/deployments", json=body)
+            )
+            deployment_id = created["id"]
+            versions = f"{args.version} vs {args.baseline_version}"
+            _say(f"registered deployment {deployment_id}: {args.service} {versions}")
+        last_line = ""
+        while True:
+            wait_s = max(0.0, min(LONG_POLL_S, deadline - time.monotonic()))
+            url = f"{base}/api/v1/deployments/{deployment_id}/verdict"
+            document = await _retrying(
+                deadline,
+                lambda url=url, wait_s=wait_s: _call(session, "GET", url, params={"wait_s": f"{wait_s:.0f}"}),
+            )
+            status = str(document.get("verdict"))
+            elapsed = fmt_duration(time.monotonic() - started)
+            score = f"score {document.get('score', 0):g}"
+            line = f"[{elapsed:>6}] {status:<12} {score}  {_worst(document)}"
+            if line != last_line:
+                _say(line)
+                last_line = line
+            if status in _EXIT:
+                _say(f"verdict: {status.upper()}  {document.get('summary', '')}")
+                for check in document.get("checks") or []:
+                    _say(f"- {check['name']} [{check['classification']}]: {check['message']}")
+                return _EXIT[status]
+            if time.monotonic() >= deadline:
+                _say(f"no final verdict within --timeout {args.timeout}; the deployment keeps running")
+                return EXIT_UNDECIDED
+
+
+def run_gate(args: argparse.Namespace) -> int:
+    """Run the gate; errors are one line on stderr and exit 3."""
+    try:
+        return asyncio.run(_gate(args))
+    except MonitorError as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR

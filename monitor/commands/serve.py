@@ -1,0 +1,86 @@
+"""``monitor serve``: the API and the engine loop in one process, with a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from functools import cache
+
+from aiohttp import web
+
+from monitor.api.app import create_app
+from monitor.cli import EXIT_ERROR
+from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.errors import InputError, MonitorError
+from monitor.profiles import Profile, load_profile
+from monitor.sources.prometheus import PrometheusSource
+from monitor.store import Store
+
+log = logging.getLogger("monitor.serve")
+DRAIN_TIMEOUT_S = 30.0
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--listen {value!r} must be HOST:PORT, e.g. 127.0.0.1:8080")
+    return host, int(port)
+
+
+@cache
+def _profile(name: str) -> Profile:
+    return load_profile(name)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    host, port = _listen(args.listen)
+    if not args.prometheus_url:
+        raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
+    store = await Store.open(args.database)
+    source = PrometheusSource(args.prometheus_url)
+    owner = f"{socket.gethostname()}-{os.getpid()}"
+    scheduler = Scheduler(store, source, _profile, SchedulerSettings(owner=owner))
+    runner = web.AppRunner(create_app(store, source), handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("listening on http://%s:%d (replica %s, database %s)", host, port, owner, args.database)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        engine = asyncio.create_task(scheduler.run(stop))
+        await stop.wait()
+        log.info("stopping: finishing the evaluation in flight (at most %.0f s)", DRAIN_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(engine, DRAIN_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("evaluation still running after %.0f s; leases will expire", DRAIN_TIMEOUT_S)
+    finally:
+        await runner.cleanup()
+        await source.close()
+        await store.close()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the daemon until SIGTERM or SIGINT; exit 3 on a start-up error."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.insecure_no_auth:
+        print(
+            "monitor: error: API tokens are not supported yet; start with --insecure-no-auth "
+            "(local development only: anyone who reaches the port can register and cancel)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    log.warning("AUTHENTICATION IS OFF (--insecure-no-auth): do not expose this port")
+    try:
+        asyncio.run(_serve(args))
+    except MonitorError as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0

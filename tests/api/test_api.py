@@ -1,0 +1,115 @@
+"""The deployments API over a SQLite store and the real Prometheus of ``conftest.py``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from monitor.api.app import create_app
+from monitor.simulate import SimulatedPrometheus
+from monitor.sources.prometheus import PrometheusSource
+from monitor.store import Store
+
+pytestmark = pytest.mark.prometheus
+
+BODY = {"service": "checkout", "environment": "production", "version": "v2", "baseline_version": "v1"}
+
+
+@pytest.fixture
+async def client(prometheus: SimulatedPrometheus, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
+    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+    source = PrometheusSource(prometheus.url)
+    test_client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source)))
+    await test_client.start_server()
+    yield test_client
+    await test_client.close()
+    await source.close()
+    await store.close()
+
+
+async def test_register_read_list_cancel(client: TestClient[Any, Any]) -> None:
+    created = await client.post("/api/v1/deployments", json=BODY)
+    assert created.status == 201
+    deployment = await created.json()
+    assert created.headers["Location"] == f"/api/v1/deployments/{deployment['id']}"
+    assert deployment["status"] == "pending" and deployment["strategy"] == "canary"
+    read = await client.get(f"/api/v1/deployments/{deployment['id']}")
+    assert (await read.json())["id"] == deployment["id"]
+    listed = await (await client.get("/api/v1/deployments", params={"service": "checkout"})).json()
+    assert [d["id"] for d in listed["deployments"]] == [deployment["id"]]
+    cancelled = await client.post(
+        f"/api/v1/deployments/{deployment['id']}/cancel", json={"reason": "rolled back"}
+    )
+    assert (await cancelled.json())["status"] == "cancelled"
+    verdict = await (await client.get(f"/api/v1/deployments/{deployment['id']}/verdict")).json()
+    assert verdict["verdict"] == "inconclusive" and verdict["summary"] == "cancelled: rolled back"
+
+
+async def test_idempotency_key(client: TestClient[Any, Any]) -> None:
+    headers = {"Idempotency-Key": "pipeline-run-7"}
+    first = await client.post("/api/v1/deployments", json=BODY, headers=headers)
+    again = await client.post("/api/v1/deployments", json=BODY, headers=headers)
+    assert (first.status, again.status) == (201, 200)
+    assert (await first.json())["id"] == (await again.json())["id"]
+    other = await client.post("/api/v1/deployments", json={**BODY, "version": "v3"}, headers=headers)
+    assert other.status == 409
+    problem = await other.json()
+    assert other.headers["Content-Type"].startswith("application/problem+json")
+    assert problem["field"] == "Idempotency-Key"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({**BODY, "colour": "red"}, "colour", "unknown field"),
+        ({**BODY, "version": "v1"}, "baseline_version", "must differ"),
+        ({**BODY, "strategy": "yolo"}, "strategy", "canary, bluegreen, rolling"),
+        ({**BODY, "interval_s": "1m"}, "interval_s", "number of seconds"),
+        ({**BODY, "interval_s": 1}, "interval_s", "between 10 and 3600"),
+        ({**BODY, "started_at": "yesterday"}, "started_at", "RFC 3339"),
+        ({**BODY, "profile": "nope"}, "profile", "built-in"),
+        ({k: v for k, v in BODY.items() if k != "service"}, "service", "required"),
+        ({**BODY, "labels": {"region": 1}}, "labels", "string label values"),
+    ],
+)
+async def test_bad_bodies_name_the_field(
+    client: TestClient[Any, Any], body: dict[str, Any], field: str, words: str
+) -> None:
+    response = await client.post("/api/v1/deployments", json=body)
+    assert response.status == 400
+    problem = await response.json()
+    assert problem["field"] == field and words in problem["detail"]
+    listed = await (await client.get("/api/v1/deployments")).json()
+    assert listed["deployments"] == []  # nothing half-written
+
+
+async def test_malformed_json_oversized_body_and_unknown_ids(client: TestClient[Any, Any]) -> None:
+    malformed = await client.post(
+        "/api/v1/deployments", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status == 400 and (await malformed.json())["field"] == "body"
+    huge = await client.post("/api/v1/deployments", data=b"x" * (1024 * 1024 + 1))
+    assert huge.status == 413
+    assert huge.headers["Content-Type"].startswith("application/problem+json")
+    missing = await client.get("/api/v1/deployments/no-such-id")
+    assert missing.status == 404 and "no-such-id" in (await missing.json())["detail"]
+    bad_wait = await client.get("/api/v1/deployments/no-such-id/verdict", params={"wait_s": "601"})
+    assert bad_wait.status == 400
+
+
+async def test_verdict_before_the_first_look_is_running(client: TestClient[Any, Any]) -> None:
+    created = await (await client.post("/api/v1/deployments", json=BODY)).json()
+    response = await client.get(f"/api/v1/deployments/{created['id']}/verdict", params={"wait_s": "1"})
+    verdict = await response.json()
+    assert verdict["verdict"] == "running" and verdict["checks"] == []
+    assert verdict["summary"].startswith("waiting for the first look")
+
+
+async def test_health_and_readiness(client: TestClient[Any, Any]) -> None:
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200 and (await ready.json())["status"] == "ready"

@@ -1,0 +1,98 @@
+"""``monitor serve`` and ``monitor gate`` as real processes, against the real Prometheus."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.simulate import SimulatedPrometheus
+from monitor.timeparse import format_time
+
+pytestmark = pytest.mark.prometheus
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def daemon(prometheus: SimulatedPrometheus, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}",
+         "--prometheus-url", prometheus.url, "--database", f"sqlite:///{tmp_path / 'monitor.db'}",
+         "--insecure-no-auth"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"monitor serve did not come up: {process.communicate()[0]}")
+    yield url, process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_gate_waits_for_a_failed_verdict_and_exits_1(
+    daemon: tuple[str, subprocess.Popen[str]], prometheus: SimulatedPrometheus
+) -> None:
+    url, _ = daemon
+    run = prometheus.runs["errors_3x"]
+    gate = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "gate", "--url", url, "--service", "errors_3x",
+         "--environment", "production", "--version", "v2", "--baseline-version", "v1",
+         "--started-at", format_time(run.canary_window.start), "--max-duration", "20m", "--timeout", "90s"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "registered deployment" in gate.stdout
+    assert "verdict: FAIL" in gate.stdout and "http_error_ratio" in gate.stdout
+
+
+def test_sigterm_stops_the_daemon_cleanly(daemon: tuple[str, subprocess.Popen[str]]) -> None:
+    _, process = daemon
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    output = process.stdout.read() if process.stdout else ""
+    assert "AUTHENTICATION IS OFF" in output and "stopping" in output
+
+
+def test_serve_refuses_to_start_without_auth(prometheus: SimulatedPrometheus, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "serve", "--prometheus-url", prometheus.url,
+         "--database", f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert "--insecure-no-auth" in result.stderr
+
+
+def test_gate_without_a_daemon_gives_up_at_its_timeout() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "gate", "--url", f"http://127.0.0.1:{_free_port()}",
+         "--service", "s", "--environment", "e", "--version", "v2", "--baseline-version", "v1",
+         "--timeout", "3s"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert "retrying" in result.stdout and "did not answer before --timeout" in result.stderr
