@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", metavar="URL", default=os.environ.get("MONITOR_DATABASE", "sqlite:///monitor.db"),
         help="sqlite:///FILE (default sqlite:///monitor.db) or postgresql://... for several replicas",
     )  # fmt: skip
+    serve.add_argument("--config", metavar="FILE", help="settings YAML, with the API tokens under tokens:")
     serve.add_argument(
         "--insecure-no-auth", action="store_true",
         default=os.environ.get("MONITOR_INSECURE_NO_AUTH") == "1",
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gate.add_argument("--url", metavar="URL", default=os.environ.get("MONITOR_URL", "http://127.0.0.1:8080"))
     gate.add_argument("--deployment-id", metavar="ID", help="attach to a registered deployment instead")
+    gate.add_argument("--token-file", metavar="FILE", help="file holding the API token (env MONITOR_TOKEN)")
     gate.add_argument("--service", metavar="NAME")
     gate.add_argument("--environment", metavar="ENV")
     gate.add_argument("--version", metavar="V")

@@ -11,6 +11,9 @@ Example ``--config`` file::
       expected_canary_share: 0.1  # overrides the profile's
     matchers:                     # extra label matchers added to every query
       cluster: eu-1
+    tokens:                       # API tokens of monitor serve (never inline: a file or a variable)
+      - {name: jenkins, scopes: [read, deploy], token_file: /run/secrets/jenkins-token}
+      - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
 
 Environment variables (lower precedence than flags, higher than the file):
 ``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``.
@@ -20,12 +23,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
-_TOP = {"environment", "profile", "prometheus", "traffic", "matchers"}
+_TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens"}
+SCOPES = ("read", "deploy", "admin")
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """An API token: who it is, what it may do, and its secret (never printed)."""
+
+    name: str
+    scopes: tuple[str, ...]
+    secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class Settings:
     prometheus_max_attempts: int = 3
     expected_canary_share: float | None = None
     matchers: tuple[tuple[str, str], ...] = ()
+    tokens: tuple[TokenSpec, ...] = ()
 
 
 def _number(
@@ -88,6 +102,7 @@ def _from_file(path: Path) -> Settings:
         profile = str(path.parent / profile)
     environment = doc.data.get("environment")
     share = traffic.get("expected_canary_share")
+    tokens = _tokens(doc, path)
     return Settings(
         environment=str(environment) if environment is not None else None,
         profile=profile,
@@ -97,6 +112,55 @@ def _from_file(path: Path) -> Settings:
             None if share is None else _number(doc, traffic, "traffic.expected_canary_share", 0.0, 1e-6, 1.0)
         ),
         matchers=tuple(sorted((str(k), str(v)) for k, v in matchers.items())),
+        tokens=tokens,
+    )
+
+
+def _tokens(doc: YamlDocument, path: Path) -> tuple[TokenSpec, ...]:
+    """``tokens:`` entries ``{name, scopes, token_file | token_env}``; secrets are read here."""
+    raw = doc.data.get("tokens") or []
+    if not isinstance(raw, list):
+        raise doc.error(
+            "tokens", "expected a list", "list entries with name, scopes and token_file or token_env"
+        )
+    tokens: list[TokenSpec] = []
+    for index, entry in enumerate(raw):
+        where = f"tokens[{index}]"
+        if not isinstance(entry, dict) or set(entry) - {"name", "scopes", "token_file", "token_env"}:
+            raise doc.error(where, "invalid entry", "use the fields name, scopes and token_file or token_env")
+        name, scopes = entry.get("name"), entry.get("scopes")
+        if not isinstance(name, str) or not name:
+            raise doc.error(f"{where}.name", "missing", "name the token (it is the actor in the audit trail)")
+        if not isinstance(scopes, list) or not scopes or not set(scopes) <= set(SCOPES):
+            raise doc.error(f"{where}.scopes", f"invalid {scopes!r}", f"list some of: {', '.join(SCOPES)}")
+        secret = _secret(doc, where, entry, path)
+        if len(secret) < 16:
+            raise doc.error(
+                where, "the token is shorter than 16 characters", "generate one: openssl rand -hex 32"
+            )
+        tokens.append(TokenSpec(name=name, scopes=tuple(scopes), secret=secret))
+    return tuple(tokens)
+
+
+def _secret(doc: YamlDocument, where: str, entry: dict[str, object], path: Path) -> str:
+    if isinstance(entry.get("token_file"), str):
+        file = Path(str(entry["token_file"]))
+        file = file if file.is_absolute() else path.parent / file
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise doc.error(
+                f"{where}.token_file", f"cannot read {file} ({exc.strerror})", "check the path"
+            ) from None
+    if isinstance(entry.get("token_env"), str):
+        value = os.environ.get(str(entry["token_env"]), "").strip()
+        if not value:
+            raise doc.error(
+                f"{where}.token_env", f"${entry['token_env']} is empty or unset", "export it first"
+            )
+        return value
+    raise doc.error(
+        where, "no secret", "set token_file (a file holding the token) or token_env (a variable name)"
     )
 
 
@@ -112,4 +176,5 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         prometheus_max_attempts=settings.prometheus_max_attempts,
         expected_canary_share=settings.expected_canary_share,
         matchers=settings.matchers,
+        tokens=settings.tokens,
     )

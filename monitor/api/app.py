@@ -6,14 +6,17 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
+from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.requests import deployment_spec
+from monitor.config import TokenSpec
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.models import DeploymentStatus
 from monitor.profiles import DEFAULT_PROFILE, load_profile
@@ -52,7 +55,7 @@ async def register(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     try:
         deployment, created = await request.app[STORE].register(
-            spec, actor="api", idempotency_key=key, request_digest=_digest(body)
+            spec, actor=request.get(ACTOR, "anonymous"), idempotency_key=key, request_digest=_digest(body)
         )
     except ConflictError as exc:
         raise Problem(409, "Conflict", str(exc), "Idempotency-Key") from None
@@ -108,7 +111,9 @@ async def cancel(request: web.Request) -> web.Response:
             raise invalid("body", f"not valid JSON ({exc})") from None
         if isinstance(body, dict) and isinstance(body.get("reason"), str):
             reason = body["reason"]
-    deployment = await store.cancel(request.match_info["id"], actor="api", reason=reason)
+    deployment = await store.cancel(
+        request.match_info["id"], actor=request.get(ACTOR, "anonymous"), reason=reason
+    )
     return _json(deployment_document(deployment))
 
 
@@ -137,9 +142,12 @@ async def _store_errors(request: web.Request, handler: Handler) -> web.StreamRes
         raise Problem(503, "Store unavailable", f"{exc}; retry shortly") from None
 
 
-def create_app(store: Store, source: MetricsSource) -> web.Application:
-    """The aiohttp application over ``store`` and ``source``."""
-    app = web.Application(middlewares=[problem_middleware, _store_errors], client_max_size=MAX_BODY_BYTES)
+def create_app(store: Store, source: MetricsSource, tokens: Sequence[TokenSpec] | None) -> web.Application:
+    """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication."""
+    middlewares: list[Middleware] = [problem_middleware, _store_errors]
+    if tokens is not None:
+        middlewares.insert(1, auth_middleware(tokens))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[STORE] = store
     app[SOURCE] = source
     app.router.add_post("/api/v1/deployments", register)

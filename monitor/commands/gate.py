@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -81,6 +83,15 @@ def _registration(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def _token(args: argparse.Namespace) -> str:
+    if args.token_file:
+        try:
+            return Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(f"--token-file {args.token_file}: {exc.strerror}") from None
+    return os.environ.get("MONITOR_TOKEN", "").strip()
+
+
 def _worst(document: dict[str, Any]) -> str:
     checks = document.get("checks") or []
     bad = [c for c in checks if c.get("classification") in ("high", "low", "error")]
@@ -93,7 +104,9 @@ async def _gate(args: argparse.Namespace) -> int:
     timeout_s = parse_duration_s(args.timeout, "--timeout")
     deadline = time.monotonic() + timeout_s
     started = time.monotonic()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=LONG_POLL_S + 15)) as session:
+    headers = {"Authorization": f"Bearer {token}"} if (token := _token(args)) else {}
+    timeout = aiohttp.ClientTimeout(total=LONG_POLL_S + 15)
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         deployment_id = args.deployment_id
         if not deployment_id:
             body = _registration(args)

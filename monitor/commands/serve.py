@@ -10,11 +10,13 @@ import signal
 import socket
 import sys
 from functools import cache
+from pathlib import Path
 
 from aiohttp import web
 
 from monitor.api.app import create_app
 from monitor.cli import EXIT_ERROR
+from monitor.config import load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.errors import InputError, MonitorError
 from monitor.profiles import Profile, load_profile
@@ -39,13 +41,15 @@ def _profile(name: str) -> Profile:
 
 async def _serve(args: argparse.Namespace) -> None:
     host, port = _listen(args.listen)
-    if not args.prometheus_url:
+    prometheus_url = args.prometheus_url or args.settings.prometheus_url
+    if not prometheus_url:
         raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
     store = await Store.open(args.database)
-    source = PrometheusSource(args.prometheus_url)
+    source = PrometheusSource(prometheus_url)
     owner = f"{socket.gethostname()}-{os.getpid()}"
     scheduler = Scheduler(store, source, _profile, SchedulerSettings(owner=owner))
-    runner = web.AppRunner(create_app(store, source), handle_signals=False)
+    tokens = None if args.insecure_no_auth else args.settings.tokens
+    runner = web.AppRunner(create_app(store, source, tokens), handle_signals=False)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -70,15 +74,19 @@ async def _serve(args: argparse.Namespace) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM or SIGINT; exit 3 on a start-up error."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.insecure_no_auth:
-        print(
-            "monitor: error: API tokens are not supported yet; start with --insecure-no-auth "
-            "(local development only: anyone who reaches the port can register and cancel)",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    log.warning("AUTHENTICATION IS OFF (--insecure-no-auth): do not expose this port")
     try:
+        args.settings = load_settings(Path(args.config) if args.config else None)
+        if not args.insecure_no_auth and not args.settings.tokens:
+            raise InputError(
+                "no API tokens configured; add tokens: to --config (name, scopes, token_file) "
+                "or pass --insecure-no-auth for local development"
+            )
+        if args.insecure_no_auth:
+            log.warning("AUTHENTICATION IS OFF (--insecure-no-auth): do not expose this port")
+        else:
+            log.info(
+                "API tokens: %s", ", ".join(f"{t.name} ({'/'.join(t.scopes)})" for t in args.settings.tokens)
+            )
         asyncio.run(_serve(args))
     except MonitorError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)

@@ -23,7 +23,7 @@ BODY = {"service": "checkout", "environment": "production", "version": "v2", "ba
 async def client(prometheus: SimulatedPrometheus, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
     source = PrometheusSource(prometheus.url)
-    test_client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source)))
+    test_client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source, None)))
     await test_client.start_server()
     yield test_client
     await test_client.close()

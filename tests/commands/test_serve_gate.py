@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -26,13 +27,27 @@ def _free_port() -> int:
         return port
 
 
+TOKEN = "c1" * 16
+
+
 @pytest.fixture
-def daemon(prometheus: SimulatedPrometheus, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ci.token"
+    path.write_text(TOKEN)
+    return path
+
+
+@pytest.fixture
+def daemon(
+    prometheus: SimulatedPrometheus, tmp_path: Path, token_file: Path
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
+    config = tmp_path / "monitor.yaml"
+    config.write_text(f"tokens:\n  - {{name: ci, scopes: [read, deploy], token_file: {token_file}}}\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}",
          "--prometheus-url", prometheus.url, "--database", f"sqlite:///{tmp_path / 'monitor.db'}",
-         "--insecure-no-auth"],
+         "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -54,14 +69,15 @@ def daemon(prometheus: SimulatedPrometheus, tmp_path: Path) -> Iterator[tuple[st
 
 
 def test_gate_waits_for_a_failed_verdict_and_exits_1(
-    daemon: tuple[str, subprocess.Popen[str]], prometheus: SimulatedPrometheus
+    daemon: tuple[str, subprocess.Popen[str]], prometheus: SimulatedPrometheus, token_file: Path
 ) -> None:
     url, _ = daemon
     run = prometheus.runs["errors_3x"]
     gate = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "gate", "--url", url, "--service", "errors_3x",
          "--environment", "production", "--version", "v2", "--baseline-version", "v1",
-         "--started-at", format_time(run.canary_window.start), "--max-duration", "20m", "--timeout", "90s"],
+         "--started-at", format_time(run.canary_window.start), "--max-duration", "20m", "--timeout", "90s",
+         "--token-file", str(token_file)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert gate.returncode == 1, gate.stdout + gate.stderr
@@ -74,7 +90,19 @@ def test_sigterm_stops_the_daemon_cleanly(daemon: tuple[str, subprocess.Popen[st
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     output = process.stdout.read() if process.stdout else ""
-    assert "AUTHENTICATION IS OFF" in output and "stopping" in output
+    assert "API tokens: ci (read/deploy)" in output and "stopping" in output
+    assert TOKEN not in output
+
+
+def test_gate_without_a_token_is_refused(daemon: tuple[str, subprocess.Popen[str]]) -> None:
+    url, _ = daemon
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "gate", "--url", url, "--service", "s", "--environment", "e",
+         "--version", "v2", "--baseline-version", "v1", "--timeout", "10s"],
+        capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "MONITOR_TOKEN": ""},
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert "HTTP 401" in result.stderr
 
 
 def test_serve_refuses_to_start_without_auth(prometheus: SimulatedPrometheus, tmp_path: Path) -> None:
@@ -84,7 +112,7 @@ def test_serve_refuses_to_start_without_auth(prometheus: SimulatedPrometheus, tm
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 3
-    assert "--insecure-no-auth" in result.stderr
+    assert "no API tokens configured" in result.stderr and "--insecure-no-auth" in result.stderr
 
 
 def test_gate_without_a_daemon_gives_up_at_its_timeout() -> None:

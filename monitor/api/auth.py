@@ -1,0 +1,74 @@
+"""Bearer-token authentication with scopes: ``read``, ``deploy`` (register, cancel), ``admin``.
+
+Presented tokens are compared in constant time against every configured token (through their
+SHA-256 digests, so lengths leak nothing either). A request without a valid token gets 401 with
+``WWW-Authenticate: Bearer``; a valid token lacking the route's scope gets 403. Tokens are never
+logged: only their names appear, as the actor of what they did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from monitor.api.problems import Problem
+from monitor.config import TokenSpec
+
+ACTOR = web.RequestKey("actor", str)
+_PUBLIC = frozenset({"/healthz", "/readyz"})
+
+
+@dataclass(frozen=True)
+class _Known:
+    name: str
+    scopes: frozenset[str]
+    digest: bytes
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def required_scope(request: web.Request) -> str | None:
+    """The scope a route needs: none for health, ``deploy`` for writes, ``read`` otherwise."""
+    if request.path in _PUBLIC:
+        return None
+    return "deploy" if request.method in ("POST", "PUT", "PATCH", "DELETE") else "read"
+
+
+def auth_middleware(tokens: Sequence[TokenSpec]) -> Middleware:
+    """A middleware enforcing ``tokens``; ``admin`` implies every scope."""
+    known = tuple(_Known(t.name, frozenset(t.scopes), _digest(t.secret)) for t in tokens)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        scope = required_scope(request)
+        if scope is None:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        presented = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        digest = _digest(presented)
+        match = None
+        for token in known:  # no early exit: every token is compared
+            if hmac.compare_digest(digest, token.digest) and presented:
+                match = token
+        if match is None:
+            problem = Problem(
+                401, "Unauthorized", "send Authorization: Bearer <token> with a configured token"
+            )
+            response = problem.response(request.path)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="monitor"'
+            return response
+        if scope not in match.scopes and "admin" not in match.scopes:
+            raise Problem(
+                403, "Forbidden", f"token {match.name!r} lacks the {scope!r} scope for {request.method}"
+            )
+        request[ACTOR] = match.name
+        return await handler(request)
+
+    return middleware
