@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,6 +24,15 @@ _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _held(deployment_id: str, owner: str, now: datetime) -> ColumnElement[bool]:
+    """The deployment's lease is held by ``owner`` and has not expired."""
+    return and_(
+        deployments.c.id == deployment_id,
+        deployments.c.lease_owner == owner,
+        deployments.c.lease_expires_at >= now,
+    )
 
 
 class Store:
@@ -234,11 +243,7 @@ class Store:
         async with self._transaction() as connection:
             result = await connection.execute(
                 update(deployments)
-                .where(
-                    deployments.c.id == deployment_id,
-                    deployments.c.lease_owner == owner,
-                    deployments.c.lease_expires_at >= now,
-                )
+                .where(_held(deployment_id, owner, now))
                 .values(lease_expires_at=now + timedelta(seconds=lease_s))
             )
         return bool(result.rowcount == 1)
@@ -272,12 +277,7 @@ class Store:
             async with self._transaction() as connection:
                 result = await connection.execute(
                     update(deployments)
-                    .where(
-                        deployments.c.id == deployment_id,
-                        deployments.c.lease_owner == owner,
-                        deployments.c.lease_expires_at >= now,
-                        deployments.c.status.in_(_ACTIVE),
-                    )
+                    .where(_held(deployment_id, owner, now), deployments.c.status.in_(_ACTIVE))
                     .values(
                         status=status.value,
                         status_reason="" if not verdict.final else f"verdict {verdict.status}",
