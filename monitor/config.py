@@ -26,9 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.environments import BUILTIN, EnvironmentDefaults, with_overrides
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
-_TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens"}
+_TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens", "environments"}
+_ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s"}
 SCOPES = ("read", "deploy", "admin")
 
 
@@ -53,6 +55,7 @@ class Settings:
     expected_canary_share: float | None = None
     matchers: tuple[tuple[str, str], ...] = ()
     tokens: tuple[TokenSpec, ...] = ()
+    environments: tuple[EnvironmentDefaults, ...] = ()
 
 
 def _number(
@@ -113,7 +116,42 @@ def _from_file(path: Path) -> Settings:
         ),
         matchers=tuple(sorted((str(k), str(v)) for k, v in matchers.items())),
         tokens=tokens,
+        environments=_environments(doc),
     )
+
+
+def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
+    """``environments:`` mapping names to defaults; a built-in name starts from its built-in values."""
+    raw = doc.data.get("environments") or {}
+    if not isinstance(raw, dict):
+        raise doc.error(
+            "environments", "expected a mapping", "write e.g. 'production: {max_duration_s: 3600}'"
+        )
+    builtins = {env.name: env for env in BUILTIN}
+    result: list[EnvironmentDefaults] = []
+    for name, values in raw.items():
+        where = f"environments.{name}"
+        section = values or {}
+        if not isinstance(section, dict):
+            raise doc.error(where, "expected a mapping", f"write e.g. '{name}: {{max_duration_s: 3600}}'")
+        for key in section:
+            if key not in _ENV_FIELDS:
+                raise doc.error(
+                    f"{where}.{key}", "unknown field", f"use one of: {', '.join(sorted(_ENV_FIELDS))}"
+                )
+        base = builtins.get(str(name), EnvironmentDefaults(str(name)))
+        fields: dict[str, float | str] = {}
+        for key, value in section.items():
+            if key == "profile":
+                if not isinstance(value, str):
+                    raise doc.error(
+                        f"{where}.profile", f"expected a name or path, got {value!r}", "write a profile name"
+                    )
+                fields[key] = value
+            else:
+                fields[key] = _number(doc, section, f"{where}.{key}", 0.0, 0.0, 7 * 86400.0)
+        result.append(with_overrides(base, **fields))
+    return tuple(result)
 
 
 def _tokens(doc: YamlDocument, path: Path) -> tuple[TokenSpec, ...]:
@@ -177,4 +215,5 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         expected_canary_share=settings.expected_canary_share,
         matchers=settings.matchers,
         tokens=settings.tokens,
+        environments=settings.environments,
     )

@@ -9,6 +9,7 @@ import pytest
 
 from monitor.config import load_settings
 from monitor.engine import look_times
+from monitor.environments import Environments
 from monitor.errors import ConfigError, InputError
 from monitor.timeparse import parse_duration_s, parse_time
 
@@ -58,4 +59,19 @@ def test_settings_errors_name_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / "monitor.yaml"
     path.write_text("environment: staging\nprometheus:\n  timeout_s: forever\n")
     with pytest.raises(ConfigError, match=r"monitor.yaml:3: field 'prometheus.timeout_s'"):
+        load_settings(path, environ={})
+
+
+def test_environments_override_builtins_and_add_new_ones(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text("environments:\n  production: {max_duration_s: 7200}\n  canary-lab: {interval_s: 20}\n")
+    envs = Environments(load_settings(path, environ={}).environments)
+    production = envs.get("production")
+    assert production is not None
+    assert (production.max_duration_s, production.warmup_s, production.min_duration_s) == (7200, 120, 900)
+    lab = envs.get("canary-lab")
+    assert lab is not None and lab.interval_s == 20
+    assert envs.get("prodution") is None
+    path.write_text("environments:\n  production: {max_minutes: 5}\n")
+    with pytest.raises(ConfigError, match=r"monitor.yaml:2.*environments\.production\.max_minutes"):
         load_settings(path, environ={})

@@ -17,13 +17,15 @@ from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.requests import deployment_spec
 from monitor.config import TokenSpec
+from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.models import DeploymentStatus
-from monitor.profiles import DEFAULT_PROFILE, load_profile
+from monitor.profiles import load_profile
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
 
 STORE = web.AppKey("store", Store)
+ENVIRONMENTS = web.AppKey("environments", Environments)
 SOURCE = web.AppKey("source", MetricsSource)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_S = 600.0
@@ -47,7 +49,7 @@ async def register(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError as exc:
         raise invalid("body", f"not valid JSON ({exc})") from None
-    spec = deployment_spec(body, datetime.now(UTC), DEFAULT_PROFILE)
+    spec = deployment_spec(body, datetime.now(UTC), request.app[ENVIRONMENTS])
     try:
         load_profile(spec.profile)
     except ConfigError as exc:
@@ -142,13 +144,19 @@ async def _store_errors(request: web.Request, handler: Handler) -> web.StreamRes
         raise Problem(503, "Store unavailable", f"{exc}; retry shortly") from None
 
 
-def create_app(store: Store, source: MetricsSource, tokens: Sequence[TokenSpec] | None) -> web.Application:
+def create_app(
+    store: Store,
+    source: MetricsSource,
+    tokens: Sequence[TokenSpec] | None,
+    environments: Environments | None = None,
+) -> web.Application:
     """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication."""
     middlewares: list[Middleware] = [problem_middleware, _store_errors]
     if tokens is not None:
         middlewares.insert(1, auth_middleware(tokens))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[STORE] = store
+    app[ENVIRONMENTS] = environments or Environments()
     app[SOURCE] = source
     app.router.add_post("/api/v1/deployments", register)
     app.router.add_get("/api/v1/deployments", list_deployments)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.api.problems import invalid
+from monitor.environments import Environments
 from monitor.errors import InputError
 from monitor.models import DeploymentSpec, Strategy
 from monitor.timeparse import parse_time
@@ -36,13 +37,20 @@ def _seconds(body: dict[str, Any], field: str, default: float, low: float, high:
     return float(value)
 
 
-def deployment_spec(body: object, now: datetime, default_profile: str) -> DeploymentSpec:
-    """A :class:`DeploymentSpec` from a registration body; :class:`Problem` (400) when invalid."""
+def deployment_spec(body: object, now: datetime, environments: Environments) -> DeploymentSpec:
+    """A :class:`DeploymentSpec` from a registration body; :class:`Problem` (400) when invalid.
+
+    Values the body leaves out come from the environment's defaults.
+    """
     if not isinstance(body, dict):
         raise invalid("body", "must be a JSON object")
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise invalid(unknown[0], f"unknown field; allowed: {', '.join(sorted(_FIELDS))}")
+    environment = _text(body, "environment")
+    defaults = environments.get(environment)
+    if defaults is None:
+        raise invalid("environment", f"unknown {environment!r}; configured: {', '.join(environments.names)}")
     version, baseline = _text(body, "version"), _text(body, "baseline_version")
     if version == baseline:
         raise invalid("baseline_version", "must differ from version")
@@ -55,8 +63,8 @@ def deployment_spec(body: object, now: datetime, default_profile: str) -> Deploy
         started_at = now if started_raw is None else parse_time(str(started_raw), "started_at")
     except InputError as exc:
         raise invalid("started_at", str(exc)) from None
-    interval_s = _seconds(body, "interval_s", 60.0, 10.0, 3600.0)
-    max_duration_s = _seconds(body, "max_duration_s", 1800.0, interval_s, MAX_DURATION_S)
+    interval_s = _seconds(body, "interval_s", defaults.interval_s, 10.0, 3600.0)
+    max_duration_s = _seconds(body, "max_duration_s", defaults.max_duration_s, interval_s, MAX_DURATION_S)
     labels = body.get("labels", {})
     if not isinstance(labels, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
@@ -64,15 +72,17 @@ def deployment_spec(body: object, now: datetime, default_profile: str) -> Deploy
         raise invalid("labels", 'must be an object of string label values, e.g. {"region": "eu-1"}')
     return DeploymentSpec(
         service=_text(body, "service"),
-        environment=_text(body, "environment"),
+        environment=environment,
         version=version,
         baseline_version=baseline,
         strategy=strategy,
         started_at=started_at.astimezone(UTC),
-        profile=_text(body, "profile", default_profile),
-        warmup_s=_seconds(body, "warmup_s", 60.0, 0.0, MAX_DURATION_S),
+        profile=_text(body, "profile", defaults.profile),
+        warmup_s=_seconds(body, "warmup_s", defaults.warmup_s, 0.0, MAX_DURATION_S),
         interval_s=interval_s,
-        min_duration_s=_seconds(body, "min_duration_s", 600.0, 0.0, max_duration_s),
+        min_duration_s=_seconds(
+            body, "min_duration_s", min(defaults.min_duration_s, max_duration_s), 0.0, max_duration_s
+        ),
         max_duration_s=max_duration_s,
         labels=tuple(sorted(labels.items())),
     )

@@ -18,6 +18,7 @@ from monitor.api.app import create_app
 from monitor.cli import EXIT_ERROR
 from monitor.config import load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
 from monitor.profiles import Profile, load_profile
 from monitor.sources.prometheus import PrometheusSource
@@ -49,7 +50,8 @@ async def _serve(args: argparse.Namespace) -> None:
     owner = f"{socket.gethostname()}-{os.getpid()}"
     scheduler = Scheduler(store, source, _profile, SchedulerSettings(owner=owner))
     tokens = None if args.insecure_no_auth else args.settings.tokens
-    runner = web.AppRunner(create_app(store, source, tokens), handle_signals=False)
+    app = create_app(store, source, tokens, Environments(args.settings.environments))
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

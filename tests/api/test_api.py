@@ -113,3 +113,24 @@ async def test_health_and_readiness(client: TestClient[Any, Any]) -> None:
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200 and (await ready.json())["status"] == "ready"
+
+
+async def test_environment_defaults_and_unknown_environments(client: TestClient[Any, Any]) -> None:
+    production = await (await client.post("/api/v1/deployments", json=BODY)).json()
+    assert (production["warmup_s"], production["max_duration_s"], production["min_duration_s"]) == (
+        120,
+        3600,
+        900,
+    )
+    development = await (
+        await client.post("/api/v1/deployments", json={**BODY, "environment": "development"})
+    ).json()
+    assert (development["interval_s"], development["max_duration_s"]) == (30, 600)
+    explicit = await (await client.post("/api/v1/deployments", json={**BODY, "max_duration_s": 1200})).json()
+    assert explicit["max_duration_s"] == 1200 and explicit["min_duration_s"] == 900
+    typo = await client.post("/api/v1/deployments", json={**BODY, "environment": "prodution"})
+    assert typo.status == 400
+    problem = await typo.json()
+    assert (
+        problem["field"] == "environment" and "development, production, staging, testing" in problem["detail"]
+    )

@@ -1,0 +1,56 @@
+"""Per-environment defaults of a deployment's analysis: production strict and long, development short.
+
+A registration may override each value; the config may override the built-ins or add
+environments (``environments:`` in the settings file). An environment that is neither built in
+nor configured is refused, so a typo cannot slip a production deploy through short defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class EnvironmentDefaults:
+    """Defaults for deployments into one environment."""
+
+    name: str
+    profile: str = "otel-http"
+    warmup_s: float = 60.0
+    interval_s: float = 60.0
+    min_duration_s: float = 600.0
+    max_duration_s: float = 1800.0
+
+
+BUILTIN = (
+    EnvironmentDefaults("production", warmup_s=120.0, min_duration_s=900.0, max_duration_s=3600.0),
+    EnvironmentDefaults("staging"),
+    EnvironmentDefaults(
+        "testing", warmup_s=30.0, interval_s=30.0, min_duration_s=300.0, max_duration_s=900.0
+    ),
+    EnvironmentDefaults(
+        "development", warmup_s=0.0, interval_s=30.0, min_duration_s=120.0, max_duration_s=600.0
+    ),
+)
+
+
+class Environments:
+    """The known environments: the built-ins, overridden or extended by the config."""
+
+    def __init__(self, configured: tuple[EnvironmentDefaults, ...] = ()) -> None:
+        merged = {env.name: env for env in BUILTIN}
+        merged.update({env.name: env for env in configured})
+        self._by_name = merged
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._by_name))
+
+    def get(self, name: str) -> EnvironmentDefaults | None:
+        """Defaults of ``name``, or None when it is unknown."""
+        return self._by_name.get(name)
+
+
+def with_overrides(base: EnvironmentDefaults, **values: float | str) -> EnvironmentDefaults:
+    """``base`` with the given fields replaced (used when parsing the config)."""
+    return replace(base, **values)  # type: ignore[arg-type]
