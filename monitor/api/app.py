@@ -14,6 +14,8 @@ from aiohttp.typedefs import Handler, Middleware
 
 from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.documents import deployment_document, verdict_document
+from monitor.api.integrations import argo_verdict, flagger_hook
+from monitor.api.keys import ENVIRONMENTS, SOURCE, STORE
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.requests import deployment_spec
 from monitor.config import TokenSpec
@@ -24,9 +26,6 @@ from monitor.profiles import load_profile
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
 
-STORE = web.AppKey("store", Store)
-ENVIRONMENTS = web.AppKey("environments", Environments)
-SOURCE = web.AppKey("source", MetricsSource)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_S = 600.0
 POLL_S = 0.5
@@ -163,6 +162,8 @@ def create_app(
     app.router.add_get("/api/v1/deployments/{id}", get_deployment)
     app.router.add_get("/api/v1/deployments/{id}/verdict", get_verdict)
     app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)
+    app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
+    app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

@@ -176,14 +176,24 @@ class Store:
         return rows.deployment(row)
 
     async def list_deployments(
-        self, *, service: str | None = None, status: DeploymentStatus | None = None, limit: int = 100
+        self,
+        *,
+        service: str | None = None,
+        status: DeploymentStatus | None = None,
+        environment: str | None = None,
+        version: str | None = None,
+        limit: int = 100,
     ) -> list[Deployment]:
         """Deployments, newest first, optionally filtered."""
         query = select(deployments).order_by(deployments.c.created_at.desc()).limit(limit)
-        if service is not None:
-            query = query.where(deployments.c.service == service)
-        if status is not None:
-            query = query.where(deployments.c.status == status.value)
+        for column, value in (
+            (deployments.c.service, service),
+            (deployments.c.environment, environment),
+            (deployments.c.version, version),
+            (deployments.c.status, status.value if status else None),
+        ):
+            if value is not None:
+                query = query.where(column == value)
         async with self._transaction() as connection:
             return [rows.deployment(row) for row in (await connection.execute(query)).all()]
 

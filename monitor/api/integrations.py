@@ -1,0 +1,78 @@
+"""Endpoints for progressive-delivery controllers: Argo Rollouts' web metric and Flagger's webhooks.
+
+Argo Rollouts (``provider.web``) counts a non-2xx answer as a measurement *Error*, not a failure,
+so the verdict endpoint answers 200 whenever the request itself is valid and puts the decision
+in the stable ``verdict`` field for ``successCondition: result.verdict == "pass"`` and
+``failureCondition: result.verdict == "fail"``. Flagger treats any status above 202 as a failed
+hook: ``rollout`` and ``confirm-promotion`` answer 200 while the analysis runs or passes and 412
+when the verdict is ``fail`` or ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from monitor.api.documents import verdict_document
+from monitor.api.keys import STORE
+from monitor.api.problems import Problem, invalid
+from monitor.models import Deployment
+from monitor.store import Store
+
+FLAGGER_HOOKS = ("rollout", "confirm-promotion", "pre-rollout", "confirm-rollout", "confirm-traffic-increase")
+_BLOCKING = ("fail", "inconclusive")
+
+
+async def _newest(store: Store, service: str, environment: str | None, version: str | None) -> Deployment:
+    found = await store.list_deployments(service=service, environment=environment, version=version, limit=1)
+    if not found:
+        wanted = ", ".join(
+            f"{k}={v}"
+            for k, v in (("service", service), ("environment", environment), ("version", version))
+            if v
+        )
+        raise Problem(404, "Not found", f"no deployment registered for {wanted}; register it first")
+    return found[0]
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+async def argo_verdict(request: web.Request) -> web.Response:
+    """``GET /api/v1/integrations/argo-rollouts/verdict``: by ``deployment_id``, or the newest by
+    ``service`` (with ``environment`` and ``version``)."""
+    store = request.app[STORE]
+    query = request.query
+    if "deployment_id" in query:
+        deployment = await store.get(query["deployment_id"])
+    elif "service" in query:
+        deployment = await _newest(store, query["service"], query.get("environment"), query.get("version"))
+    else:
+        raise invalid("deployment_id", "pass deployment_id, or service (with environment and version)")
+    return _json(verdict_document(deployment, await store.latest_verdict(deployment.id)))
+
+
+async def flagger_hook(request: web.Request) -> web.Response:
+    """``POST /api/v1/integrations/flagger/{hook}`` with Flagger's payload; metadata names the service."""
+    hook = request.match_info["hook"]
+    if hook not in FLAGGER_HOOKS:
+        raise Problem(
+            404, "Not found", f"unknown Flagger hook {hook!r}; use one of {', '.join(FLAGGER_HOOKS)}"
+        )
+    try:
+        payload: Any = await request.json()
+    except ValueError as exc:
+        raise invalid("body", f"not valid JSON ({exc})") from None
+    metadata = payload.get("metadata") if isinstance(payload, dict) else None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("service"), str):
+        raise invalid("metadata.service", "set the webhook's metadata: {service: ..., environment: ...}")
+    store = request.app[STORE]
+    deployment = await _newest(
+        store, metadata["service"], metadata.get("environment"), metadata.get("version")
+    )
+    document = verdict_document(deployment, await store.latest_verdict(deployment.id))
+    status = 412 if document["verdict"] in _BLOCKING else 200
+    return _json({"hook": hook, "canary": payload.get("name"), **document}, status)

@@ -1,0 +1,60 @@
+"""The example manifests parse, point at real routes, and their gate commands are valid CLI calls."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+
+from monitor.cli import build_parser
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _gate(command: str) -> None:
+    argv = shlex.split(re.sub(r"\$\{[^}]*\}|\$\{\{[^}]*\}\}", "X", command))
+    args = build_parser().parse_args(argv[1:])
+    assert args.command == "gate" and args.service and args.environment
+
+
+def test_argo_rollouts_analysis_template() -> None:
+    doc = yaml.safe_load((EXAMPLES / "argo-rollouts" / "analysis-template.yaml").read_text())
+    assert doc["kind"] == "AnalysisTemplate"
+    metric = doc["spec"]["metrics"][0]
+    assert metric["successCondition"] == 'result.verdict == "pass"'
+    assert metric["failureCondition"] == 'result.verdict == "fail"'
+    assert "/api/v1/integrations/argo-rollouts/verdict?" in metric["provider"]["web"]["url"]
+
+
+def test_flagger_canary_webhooks() -> None:
+    doc = yaml.safe_load((EXAMPLES / "flagger" / "canary.yaml").read_text())
+    hooks = {h["type"]: h for h in doc["spec"]["analysis"]["webhooks"]}
+    assert set(hooks) == {"rollout", "confirm-promotion"}
+    for kind, hook in hooks.items():
+        assert hook["url"].endswith(f"/api/v1/integrations/flagger/{kind}")
+        assert hook["metadata"]["service"] == "checkout"
+
+
+def test_argocd_postsync_job_runs_a_valid_gate() -> None:
+    doc = yaml.safe_load((EXAMPLES / "argocd" / "postsync-job.yaml").read_text())
+    assert doc["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
+    command = doc["spec"]["template"]["spec"]["containers"][0]["command"]
+    args = build_parser().parse_args(command[1:])
+    assert args.command == "gate" and args.max_duration == "30m"
+
+
+def test_github_actions_step_runs_a_valid_gate() -> None:
+    doc = yaml.safe_load((EXAMPLES / "github-actions" / "deploy.yml").read_text())
+    step = next(s for s in doc["jobs"]["deploy"]["steps"] if s.get("name") == "Deployment health")
+    _gate(step["run"])
+
+
+def test_jenkinsfile_is_balanced_and_runs_a_valid_gate() -> None:
+    text = (EXAMPLES / "jenkins" / "Jenkinsfile").read_text()
+    code = re.sub(r"//.*", "", re.sub(r"'[^']*'", "''", text))  # drop string literals, then comments
+    assert code.count("{") == code.count("}") and code.count("(") == code.count(")")
+    command = re.search(r"script: '(monitor gate[^']*)'", text)
+    assert command is not None
+    _gate(command.group(1))
