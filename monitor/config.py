@@ -11,6 +11,8 @@ Example ``--config`` file::
       expected_canary_share: 0.1  # overrides the profile's
     matchers:                     # extra label matchers added to every query
       cluster: eu-1
+    webhooks:                     # final verdicts, HMAC-signed (docs/webhooks.md)
+      - {name: deploys, url: https://hooks.example.com/d, secret_file: /run/secrets/hook, verdicts: [fail]}
     tokens:                       # API tokens of monitor serve (never inline: a file or a variable)
       - {name: jenkins, scopes: [read, deploy], token_file: /run/secrets/jenkins-token}
       - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
@@ -29,9 +31,20 @@ from pathlib import Path
 from monitor.environments import BUILTIN, EnvironmentDefaults, with_overrides
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
-_TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens", "environments"}
+_TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens", "environments", "webhooks"}
 _ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s"}
 SCOPES = ("read", "deploy", "admin")
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """Where final verdicts are sent, signed with a shared secret (never printed)."""
+
+    name: str
+    url: str
+    secret: str = field(repr=False)
+    verdicts: tuple[str, ...] = ("pass", "marginal", "fail", "inconclusive")
+    environments: tuple[str, ...] = ()  # empty: every environment
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class Settings:
     matchers: tuple[tuple[str, str], ...] = ()
     tokens: tuple[TokenSpec, ...] = ()
     environments: tuple[EnvironmentDefaults, ...] = ()
+    webhooks: tuple[WebhookSpec, ...] = ()
 
 
 def _number(
@@ -117,6 +131,7 @@ def _from_file(path: Path) -> Settings:
         matchers=tuple(sorted((str(k), str(v)) for k, v in matchers.items())),
         tokens=tokens,
         environments=_environments(doc),
+        webhooks=_webhooks(doc, path),
     )
 
 
@@ -152,6 +167,45 @@ def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
                 fields[key] = _number(doc, section, f"{where}.{key}", 0.0, 0.0, 7 * 86400.0)
         result.append(with_overrides(base, **fields))
     return tuple(result)
+
+
+def _webhooks(doc: YamlDocument, path: Path) -> tuple[WebhookSpec, ...]:
+    """``webhooks:`` entries ``{name, url, secret_file | secret_env, verdicts?, environments?}``."""
+    raw = doc.data.get("webhooks") or []
+    if not isinstance(raw, list):
+        raise doc.error(
+            "webhooks", "expected a list", "list entries with name, url and secret_file or secret_env"
+        )
+    known = {"name", "url", "secret_file", "secret_env", "verdicts", "environments"}
+    hooks: list[WebhookSpec] = []
+    for index, entry in enumerate(raw):
+        where = f"webhooks[{index}]"
+        if not isinstance(entry, dict) or set(entry) - known:
+            raise doc.error(where, "invalid entry", f"use the fields {', '.join(sorted(known))}")
+        name, url = entry.get("name"), entry.get("url")
+        if not isinstance(name, str) or not name:
+            raise doc.error(f"{where}.name", "missing", "name the webhook")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise doc.error(f"{where}.url", f"invalid {url!r}", "use an http:// or https:// URL")
+        renamed = {"token_file": entry.get("secret_file"), "token_env": entry.get("secret_env")}
+        secret = _secret(doc, where, {k: v for k, v in renamed.items() if v is not None}, path)
+        verdicts = entry.get("verdicts", ["pass", "marginal", "fail", "inconclusive"])
+        if not isinstance(verdicts, list) or not set(verdicts) <= {
+            "pass",
+            "marginal",
+            "fail",
+            "inconclusive",
+        }:
+            raise doc.error(
+                f"{where}.verdicts",
+                f"invalid {verdicts!r}",
+                "list some of: pass, marginal, fail, inconclusive",
+            )
+        envs = entry.get("environments", [])
+        if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
+            raise doc.error(f"{where}.environments", f"invalid {envs!r}", "list environment names")
+        hooks.append(WebhookSpec(name, url, secret, tuple(verdicts), tuple(envs)))
+    return tuple(hooks)
 
 
 def _tokens(doc: YamlDocument, path: Path) -> tuple[TokenSpec, ...]:
@@ -216,4 +270,5 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         matchers=settings.matchers,
         tokens=settings.tokens,
         environments=settings.environments,
+        webhooks=settings.webhooks,
     )

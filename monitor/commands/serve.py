@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from monitor.actions.outbox import Deliverer
 from monitor.api.app import create_app
 from monitor.cli import EXIT_ERROR
 from monitor.config import load_settings
@@ -48,9 +49,11 @@ async def _serve(args: argparse.Namespace) -> None:
     store = await Store.open(args.database)
     source = PrometheusSource(prometheus_url)
     owner = f"{socket.gethostname()}-{os.getpid()}"
-    scheduler = Scheduler(store, source, _profile, SchedulerSettings(owner=owner))
-    tokens = None if args.insecure_no_auth else args.settings.tokens
-    app = create_app(store, source, tokens, Environments(args.settings.environments))
+    settings = args.settings
+    scheduler = Scheduler(store, source, _profile, SchedulerSettings(owner=owner), webhooks=settings.webhooks)
+    deliverer = Deliverer(store, settings.webhooks)
+    tokens = None if args.insecure_no_auth else settings.tokens
+    app = create_app(store, source, tokens, Environments(settings.environments))
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     try:
@@ -60,11 +63,11 @@ async def _serve(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        engine = asyncio.create_task(scheduler.run(stop))
+        workers = asyncio.gather(scheduler.run(stop), deliverer.run(stop))
         await stop.wait()
         log.info("stopping: finishing the evaluation in flight (at most %.0f s)", DRAIN_TIMEOUT_S)
         try:
-            await asyncio.wait_for(engine, DRAIN_TIMEOUT_S)
+            await asyncio.wait_for(workers, DRAIN_TIMEOUT_S)
         except TimeoutError:
             log.warning("evaluation still running after %.0f s; leases will expire", DRAIN_TIMEOUT_S)
     finally:

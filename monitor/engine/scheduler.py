@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from monitor.actions.outbox import notifications
+from monitor.config import WebhookSpec
 from monitor.engine.evaluate import evaluate_look
 from monitor.engine.replay import look_times
 from monitor.engine.request import AnalysisRequest
@@ -81,9 +83,11 @@ class Scheduler:
         profiles: Callable[[str], Profile],
         settings: SchedulerSettings,
         clock: Callable[[], datetime] = _utcnow,
+        webhooks: Sequence[WebhookSpec] = (),
     ) -> None:
         self._store, self._source, self._profiles = store, source, profiles
         self._settings, self._clock = settings, clock
+        self._webhooks = tuple(webhooks)
 
     async def run_once(self) -> int:
         """Claim due deployments and evaluate their due looks; return how many looks were recorded."""
@@ -123,13 +127,22 @@ class Scheduler:
             if _errored(verdict) and not last:
                 log.warning("deployment %s look %d: a check errored; retrying later", deployment.id, look)
                 break
-            stored = StoredVerdict(
-                look, at, verdict.status.value, verdict.score, verdict.final, render_json(verdict)
+            document = render_json(verdict)
+            stored = StoredVerdict(look, at, verdict.status.value, verdict.score, verdict.final, document)
+            # Written in the verdict's transaction: a crash cannot lose them or send them twice.
+            outgoing = (
+                notifications(self._webhooks, deployment, verdict.status.value, document)
+                if verdict.final
+                else []
             )
             next_at = times[look] if look < len(times) else None
             try:
                 await self._store.record_verdict(
-                    deployment.id, owner=self._settings.owner, verdict=stored, next_look_at=next_at
+                    deployment.id,
+                    owner=self._settings.owner,
+                    verdict=stored,
+                    next_look_at=next_at,
+                    notifications=outgoing,
                 )
             except ConflictError as exc:
                 log.warning("deployment %s: %s", deployment.id, exc)

@@ -35,3 +35,15 @@ class StoredVerdict:
     score: float
     final: bool
     document_json: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbox item claimed for one delivery attempt."""
+
+    id: int
+    deployment_id: str
+    kind: str
+    idempotency_key: str
+    payload_json: str
+    attempts: int

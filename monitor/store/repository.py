@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -16,7 +16,7 @@ from monitor.models import Deployment, DeploymentSpec, DeploymentStatus
 from monitor.store import rows
 from monitor.store.engine import create_engine
 from monitor.store.migrate import upgrade
-from monitor.store.records import AuditEvent, OutboxItem, StoredVerdict
+from monitor.store.records import AuditEvent, Delivery, OutboxItem, StoredVerdict
 from monitor.store.tables import deployments, events, outbox, verdicts
 
 _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
@@ -332,6 +332,64 @@ class Store:
             raise ConflictError(
                 f"look {verdict.look} of deployment {deployment_id} is already recorded"
             ) from exc
+
+    async def claim_deliveries(self, *, claim_s: float, limit: int = 20) -> list[Delivery]:
+        """Claim undelivered outbox items that are due; a claim hides an item for ``claim_s``.
+
+        Claims are conditional on the ``next_attempt_at`` seen, so two replicas never send the
+        same attempt; a replica that dies mid-delivery leaves the item to be retried after
+        ``claim_s``.
+        """
+        now = self._clock()
+        due = and_(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= now)
+        async with self._transaction() as connection:
+            seen = (
+                await connection.execute(
+                    select(outbox.c.id, outbox.c.next_attempt_at)
+                    .where(due)
+                    .order_by(outbox.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        claimed: list[Delivery] = []
+        for item_id, next_attempt_at in seen:
+            async with self._transaction() as connection:
+                result = await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == item_id, outbox.c.next_attempt_at == next_attempt_at, due)
+                    .values(next_attempt_at=now + timedelta(seconds=claim_s), attempts=outbox.c.attempts + 1)
+                    .returning(
+                        outbox.c.id,
+                        outbox.c.deployment_id,
+                        outbox.c.kind,
+                        outbox.c.idempotency_key,
+                        outbox.c.payload,
+                        outbox.c.attempts,
+                    )
+                )
+                row = result.first()
+            if row is not None:
+                claimed.append(Delivery(*row))
+        return claimed
+
+    async def finish_delivery(
+        self, delivery_id: int, *, delivered: bool, error: str = "", retry_at: datetime | None = None
+    ) -> None:
+        """Mark an attempt delivered, or failed with the reason and the time of the next attempt."""
+        values: dict[str, object] = (
+            {"delivered_at": self._clock(), "last_error": None}
+            if delivered
+            else {"last_error": error[:2000], "next_attempt_at": retry_at or self._clock()}
+        )
+        async with self._transaction() as connection:
+            await connection.execute(update(outbox).where(outbox.c.id == delivery_id).values(**values))
+
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Undelivered items and the creation time of the oldest."""
+        query = select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.delivered_at.is_(None))
+        async with self._transaction() as connection:
+            count, oldest = (await connection.execute(query)).one()
+        return int(count), rows.aware(oldest) if oldest is not None else None
 
     async def latest_verdict(self, deployment_id: str) -> StoredVerdict | None:
         """The most recent look's verdict, if any."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config import WebhookSpec
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import load_profile
@@ -128,3 +129,21 @@ async def test_bluegreen_deployments_compare_with_the_window_before_the_switch(
     assert latest is not None
     baseline = json.loads(latest.document_json)["baseline"]
     assert baseline["end"] == run.canary_window.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_a_final_verdict_writes_its_webhook_notifications(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    run = prometheus.runs["errors_3x"]
+    deployment, _ = await store.register(_spec(prometheus, "errors_3x"), actor="test")
+    hooks = [
+        WebhookSpec("pager", "http://127.0.0.1:9/hook", "x" * 20, verdicts=("fail",)),
+        WebhookSpec("chat", "http://127.0.0.1:9/hook", "x" * 20, verdicts=("pass",)),
+    ]
+    clock = Clock(run.canary_window.end)
+    await Scheduler(
+        store, source, load_profile, SchedulerSettings(owner="a"), clock, webhooks=hooks
+    ).run_once()
+    [item] = await store.claim_deliveries(claim_s=60)
+    assert item.kind == "webhook:pager" and item.deployment_id == deployment.id
+    assert json.loads(item.payload_json)["verdict"] == "fail"
