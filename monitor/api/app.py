@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
-from monitor.api.keys import ENVIRONMENTS, SOURCE, STORE
+from monitor.api.keys import ENVIRONMENTS, METRICS, SOURCE, STORE
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.requests import deployment_spec
 from monitor.config import TokenSpec
@@ -25,6 +26,7 @@ from monitor.models import DeploymentStatus
 from monitor.profiles import load_profile
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
+from monitor.telemetry import MonitorMetrics
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_S = 600.0
@@ -118,6 +120,16 @@ async def cancel(request: web.Request) -> web.Response:
     return _json(deployment_document(deployment))
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: the monitor's own metrics, the gauges refreshed from the store."""
+    registry = request.app[METRICS]
+    await registry.refresh(request.app[STORE])
+    response = web.Response(body=registry.exposition())
+    response.content_type = "text/plain"
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
 async def healthz(_: web.Request) -> web.Response:
     """Alive: the process answers."""
     return _json({"status": "ok"})
@@ -148,6 +160,7 @@ def create_app(
     source: MetricsSource,
     tokens: Sequence[TokenSpec] | None,
     environments: Environments | None = None,
+    telemetry: MonitorMetrics | None = None,
 ) -> web.Application:
     """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication."""
     middlewares: list[Middleware] = [problem_middleware, _store_errors]
@@ -156,6 +169,7 @@ def create_app(
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[STORE] = store
     app[ENVIRONMENTS] = environments or Environments()
+    app[METRICS] = telemetry or MonitorMetrics()
     app[SOURCE] = source
     app.router.add_post("/api/v1/deployments", register)
     app.router.add_get("/api/v1/deployments", list_deployments)
@@ -164,6 +178,7 @@ def create_app(
     app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)
     app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
     app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

@@ -24,6 +24,7 @@ from monitor.errors import InputError, MonitorError
 from monitor.profiles import Profile, load_profile
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
+from monitor.telemetry import MonitorMetrics
 
 log = logging.getLogger("monitor.serve")
 DRAIN_TIMEOUT_S = 30.0
@@ -50,10 +51,13 @@ async def _serve(args: argparse.Namespace) -> None:
     source = PrometheusSource(prometheus_url)
     owner = f"{socket.gethostname()}-{os.getpid()}"
     settings = args.settings
-    scheduler = Scheduler(store, source, _profile, SchedulerSettings(owner=owner), webhooks=settings.webhooks)
+    telemetry = MonitorMetrics()
+    scheduler = Scheduler(
+        store, source, _profile, SchedulerSettings(owner=owner), webhooks=settings.webhooks, metrics=telemetry
+    )
     deliverer = Deliverer(store, settings.webhooks)
     tokens = None if args.insecure_no_auth else settings.tokens
-    app = create_app(store, source, tokens, Environments(settings.environments))
+    app = create_app(store, source, tokens, Environments(settings.environments), telemetry)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     try:

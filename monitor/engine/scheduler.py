@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from monitor.profiles import Profile
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import Store, StoredVerdict
+from monitor.telemetry import MonitorMetrics
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +86,22 @@ class Scheduler:
         settings: SchedulerSettings,
         clock: Callable[[], datetime] = _utcnow,
         webhooks: Sequence[WebhookSpec] = (),
+        metrics: MonitorMetrics | None = None,
     ) -> None:
         self._store, self._source, self._profiles = store, source, profiles
         self._settings, self._clock = settings, clock
         self._webhooks = tuple(webhooks)
+        self._metrics = metrics
 
     async def run_once(self) -> int:
         """Claim due deployments and evaluate their due looks; return how many looks were recorded."""
+        metrics = self._metrics
+        takeover = (lambda _: metrics.lease_takeovers.inc()) if metrics is not None else None
         claimed = await self._store.claim_due(
-            self._settings.owner, lease_s=self._settings.lease_s, limit=self._settings.batch
+            self._settings.owner,
+            lease_s=self._settings.lease_s,
+            limit=self._settings.batch,
+            on_takeover=takeover,
         )
         recorded = 0
         for deployment in claimed:
@@ -121,10 +130,15 @@ class Scheduler:
             if at > now:
                 break
             last = look == len(times)
+            started = time.monotonic()
             verdict = await evaluate_look(
                 self._source, request, at, look, last_look=last, planned_looks=len(times)
             )
-            if _errored(verdict) and not last:
+            retry = _errored(verdict) and not last
+            if self._metrics is not None:
+                lag_s = (self._clock() - at).total_seconds()
+                self._metrics.observe_look(verdict, time.monotonic() - started, lag_s, recorded=not retry)
+            if retry:
                 log.warning("deployment %s look %d: a check errored; retrying later", deployment.id, look)
                 break
             document = render_json(verdict)

@@ -220,11 +220,19 @@ class Store:
                 for r in (await connection.execute(query)).all()
             ]
 
-    async def claim_due(self, owner: str, *, lease_s: float, limit: int = 10) -> list[Deployment]:
+    async def claim_due(
+        self,
+        owner: str,
+        *,
+        lease_s: float,
+        limit: int = 10,
+        on_takeover: Callable[[str], None] | None = None,
+    ) -> list[Deployment]:
         """Lease up to ``limit`` active deployments whose next look is due and whose lease is free.
 
         Each claim is a conditional UPDATE that only succeeds while the lease is free or
-        expired, so two replicas never hold the same deployment at once.
+        expired, so two replicas never hold the same deployment at once. ``on_takeover`` hears
+        of each deployment taken from another replica whose lease had expired.
         """
         now = self._clock()
         free = or_(deployments.c.lease_owner.is_(None), deployments.c.lease_expires_at < now)
@@ -233,10 +241,13 @@ class Store:
         async with self._transaction() as connection:
             candidates = (
                 await connection.execute(
-                    select(deployments.c.id).where(due).order_by(deployments.c.next_look_at).limit(limit)
+                    select(deployments.c.id, deployments.c.lease_owner)
+                    .where(due)
+                    .order_by(deployments.c.next_look_at)
+                    .limit(limit)
                 )
             ).all()
-        for (candidate,) in candidates:
+        for candidate, previous_owner in candidates:
             async with self._transaction() as connection:
                 result = await connection.execute(
                     update(deployments)
@@ -245,6 +256,8 @@ class Store:
                 )
                 if result.rowcount == 1:
                     claimed.append(candidate)
+                    if on_takeover is not None and previous_owner not in (None, owner):
+                        on_takeover(candidate)
         return [await self.get(deployment_id) for deployment_id in claimed]
 
     async def renew(self, deployment_id: str, owner: str, *, lease_s: float) -> bool:
