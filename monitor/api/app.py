@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib import resources
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -130,6 +131,12 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
+async def openapi(_: web.Request) -> web.Response:
+    """``GET /api/v1/openapi.json``: the API's OpenAPI 3 document."""
+    text = resources.files("monitor.api").joinpath("openapi.json").read_text(encoding="utf-8")
+    return web.Response(text=text, content_type="application/json")
+
+
 async def healthz(_: web.Request) -> web.Response:
     """Alive: the process answers."""
     return _json({"status": "ok"})
@@ -178,6 +185,7 @@ def create_app(
     app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)
     app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
     app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
+    app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

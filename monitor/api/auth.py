@@ -20,7 +20,7 @@ from monitor.api.problems import Problem
 from monitor.config import TokenSpec
 
 ACTOR = web.RequestKey("actor", str)
-_PUBLIC = frozenset({"/healthz", "/readyz"})
+_PUBLIC = frozenset({"/healthz", "/readyz", "/api/v1/openapi.json"})
 
 
 @dataclass(frozen=True)
