@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.add_argument("--config", metavar="FILE", help="settings YAML, with the API tokens under tokens:")
     serve.add_argument(
+        "--lease", metavar="DURATION", default=os.environ.get("MONITOR_LEASE", "30s"),
+        help="how long a replica holds a deployment without renewing (30s); a dead one is replaced after it",
+    )  # fmt: skip
+    serve.add_argument(
         "--insecure-no-auth", action="store_true",
         default=os.environ.get("MONITOR_INSECURE_NO_AUTH") == "1",
         help="serve without API tokens (local development only)",

@@ -25,6 +25,7 @@ from monitor.profiles import Profile, load_profile
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
 from monitor.telemetry import MonitorMetrics
+from monitor.timeparse import parse_duration_s
 
 log = logging.getLogger("monitor.serve")
 DRAIN_TIMEOUT_S = 30.0
@@ -52,9 +53,11 @@ async def _serve(args: argparse.Namespace) -> None:
     owner = f"{socket.gethostname()}-{os.getpid()}"
     settings = args.settings
     telemetry = MonitorMetrics()
+    lease_s = parse_duration_s(args.lease, "--lease")
     scheduler = Scheduler(
-        store, source, _profile, SchedulerSettings(owner=owner), webhooks=settings.webhooks, metrics=telemetry
-    )
+        store, source, _profile, SchedulerSettings(owner=owner, lease_s=lease_s),
+        webhooks=settings.webhooks, metrics=telemetry,
+    )  # fmt: skip
     deliverer = Deliverer(store, settings.webhooks)
     tokens = None if args.insecure_no_auth else settings.tokens
     app = create_app(store, source, tokens, Environments(settings.environments), telemetry)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -18,14 +23,40 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+# Any fixed number: the advisory lock that serialises migrations of replicas starting together.
+_MIGRATION_LOCK = 0x6D6F6E69746F72
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (idempotent: applied revisions are skipped)."""
+    """Bring the schema to ``revision`` (idempotent: applied revisions are skipped).
+
+    Replicas starting at the same moment take turns (a transaction-level advisory lock on
+    PostgreSQL, a file lock beside a SQLite file); otherwise two would race to create the tables.
+    """
 
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
-    async with engine.begin() as connection:
+    async with _sqlite_file_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await connection.run_sync(run)
+
+
+@asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """On a SQLite file, an exclusive lock on ``<file>.migrate-lock`` plays the advisory lock's part."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    fd = os.open(f"{path}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:

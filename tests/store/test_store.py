@@ -153,3 +153,9 @@ async def test_unreachable_database_is_a_store_error() -> None:
 async def test_bad_database_url_names_the_fix() -> None:
     with pytest.raises(ConfigError, match=r"unsupported 'mysql'; use sqlite or postgresql"):
         await Store.open("mysql://x@y/z")
+
+
+async def test_replicas_opening_together_migrate_once(database_url: str) -> None:
+    stores = await asyncio.gather(*(Store.open(database_url) for _ in range(4)))
+    for opened in stores:
+        await opened.close()
