@@ -21,6 +21,7 @@ import aiohttp
 
 from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from monitor.config import WebhookSpec
+from monitor.errors import MonitorError
 from monitor.models import Deployment
 from monitor.store import Delivery, OutboxItem, Store
 
@@ -79,7 +80,10 @@ class Deliverer:
     async def run(self, stop: asyncio.Event, poll_s: float = 1.0) -> None:
         """Deliver until ``stop`` is set."""
         while not stop.is_set():
-            await self.run_once()
+            try:
+                await self.run_once()
+            except MonitorError as exc:  # the database is down: keep polling, resume when it is back
+                log.warning("outbox: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_s)
 

@@ -72,6 +72,9 @@ async def _serve(args: argparse.Namespace) -> None:
             loop.add_signal_handler(signum, stop.set)
         workers = asyncio.gather(scheduler.run(stop), deliverer.run(stop))
         await stop.wait()
+        # Stop intake first (waiting gates reconnect to another replica or after the restart),
+        # then let the look in flight finish; the engine releases its leases as it returns.
+        await runner.cleanup()
         log.info("stopping: finishing the evaluation in flight (at most %.0f s)", DRAIN_TIMEOUT_S)
         try:
             await asyncio.wait_for(workers, DRAIN_TIMEOUT_S)

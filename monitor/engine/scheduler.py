@@ -116,7 +116,10 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; the look in flight is finished first."""
         while not stop.is_set():
-            await self.run_once()
+            try:
+                await self.run_once()
+            except MonitorError as exc:  # the database is down: keep polling, resume when it is back
+                log.warning("engine loop: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_s)
 
