@@ -1,9 +1,11 @@
-"""``make demo``: two simulated deployments analysed end to end against a real Prometheus.
+"""``make demo``: two simulated deployments judged end to end against a real Prometheus.
 
 ``checkout`` ships a healthy canary; ``payments`` ships one that answers 3x more 5xx and
-is 30% slower. Both are backfilled into a local Prometheus, then ``monitor analyze`` runs
-on each exactly as a pipeline would, replaying one-minute looks. The demo exits 0 when the
-healthy canary passes and the bad one fails, as designed.
+is 30% slower. Both are backfilled into a local Prometheus. First ``monitor analyze`` runs on
+each exactly as a pipeline would, replaying one-minute looks; then the daemon story: ``monitor
+serve`` on SQLite, ``monitor gate`` waiting for the bad canary, and a webhook receiving the
+signed fail verdict (:mod:`monitor.simulate.demo_daemon`). The demo exits 0 when everything
+came out as designed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from monitor.simulate.demo_daemon import run_daemon_demo
 from monitor.simulate.prometheus import simulate_into_prometheus
 from monitor.simulate.scenario import Regression, Scenario
 from monitor.timeparse import format_time
@@ -54,6 +57,8 @@ def main() -> int:
                 verdict = "as designed" if code == expected else f"NOT as designed (wanted {expected})"
                 print(f"exit code {code}: {verdict}\n", flush=True)
                 as_designed &= code == expected
+            print("the daemon: registering the bad canary and waiting for its verdict\n", flush=True)
+            as_designed &= run_daemon_demo(process.url, runs["payments"], Path(tmp))
     print("demo ran as designed" if as_designed else "demo did NOT run as designed")
     return 0 if as_designed else 1
 
