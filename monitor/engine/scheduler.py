@@ -45,6 +45,9 @@ class SchedulerSettings:
     lease_s: float = 30.0
     batch: int = 10
     poll_s: float = 1.0
+    # Catching up a long-missed deployment is done in slices, so a replica returns to its poll
+    # (and can take over a dead replica's deployments) every few seconds.
+    max_looks_per_claim: int = 30
 
 
 def analysis_request(deployment: Deployment, profile: Profile) -> AnalysisRequest:
@@ -103,15 +106,17 @@ class Scheduler:
             limit=self._settings.batch,
             on_takeover=takeover,
         )
-        recorded = 0
-        for deployment in claimed:
-            try:
-                recorded += await self._advance(deployment)
-            except MonitorError as exc:  # one deployment's trouble never stops the others
-                log.warning("deployment %s: %s", deployment.id, exc)
-            finally:
-                await self._store.release(deployment.id, self._settings.owner)
-        return recorded
+        counts = await asyncio.gather(*(self._advance_and_release(d) for d in claimed))
+        return sum(counts)
+
+    async def _advance_and_release(self, deployment: Deployment) -> int:
+        try:
+            return await self._advance(deployment)
+        except MonitorError as exc:  # one deployment's trouble never stops the others
+            log.warning("deployment %s: %s", deployment.id, exc)
+            return 0
+        finally:
+            await self._store.release(deployment.id, self._settings.owner)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; the look in flight is finished first."""
@@ -128,7 +133,8 @@ class Scheduler:
         times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
         now = self._clock()
         recorded = 0
-        for look in range(deployment.looks_done + 1, len(times) + 1):
+        last_in_slice = deployment.looks_done + self._settings.max_looks_per_claim
+        for look in range(deployment.looks_done + 1, min(len(times), last_in_slice) + 1):
             at = times[look - 1]
             if at > now:
                 break
