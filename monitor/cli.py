@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", metavar="URL", default=os.environ.get("MONITOR_DATABASE", "sqlite:///monitor.db"),
         help="sqlite:///FILE (default sqlite:///monitor.db) or postgresql://... for several replicas",
     )  # fmt: skip
-    serve.add_argument("--config", metavar="FILE", help="settings YAML, with the API tokens under tokens:")
+    serve.add_argument(
+        "--config", metavar="FILE", default=os.environ.get("MONITOR_CONFIG"),
+        help="settings YAML, with the API tokens under tokens: (env MONITOR_CONFIG)",
+    )  # fmt: skip
     serve.add_argument(
         "--lease", metavar="DURATION", default=os.environ.get("MONITOR_LEASE", "30s"),
         help="how long a replica holds a deployment without renewing (30s); a dead one is replaced after it",

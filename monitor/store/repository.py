@@ -314,6 +314,14 @@ class Store:
                     raise ConflictError(
                         f"lease on deployment {deployment_id} is not held by {owner}; not recording"
                     )
+                previous = (
+                    await connection.execute(
+                        select(verdicts.c.status)
+                        .where(verdicts.c.deployment_id == deployment_id)
+                        .order_by(verdicts.c.look.desc())
+                        .limit(1)
+                    )
+                ).scalar()
                 await connection.execute(
                     insert(verdicts).values(
                         deployment_id=deployment_id,
@@ -325,6 +333,12 @@ class Store:
                         document=verdict.document_json,
                     )
                 )
+                if not verdict.final and previous != verdict.status:
+                    # The audit trail records every change of the interim verdict, not every look.
+                    change = (
+                        f"interim verdict {previous or 'none'} -> {verdict.status} at look {verdict.look}"
+                    )
+                    await self._event(connection, deployment_id, "interim", owner, change)
                 if verdict.final:
                     await self._event(
                         connection, deployment_id, "verdict", owner, f"final verdict {verdict.status}"

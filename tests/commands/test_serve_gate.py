@@ -124,3 +124,50 @@ def test_gate_without_a_daemon_gives_up_at_its_timeout() -> None:
     )  # fmt: skip
     assert result.returncode == 3
     assert "retrying" in result.stdout and "did not answer before --timeout" in result.stderr
+
+
+def _serve(prometheus: SimulatedPrometheus, port: int, workdir: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}",
+         "--prometheus-url", prometheus.url, "--database", f"sqlite:///{workdir / 'restart.db'}",
+         "--insecure-no-auth"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("monitor serve did not come up")
+
+
+def test_gate_rides_out_a_daemon_restart(prometheus: SimulatedPrometheus, tmp_path: Path) -> None:
+    """The deployment has no data, so its verdict becomes final (inconclusive) at its last look,
+    half a minute away; the daemon is stopped and started again meanwhile."""
+    port = _free_port()
+    first = _serve(prometheus, port, tmp_path)
+    gate = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "gate", "--url", f"http://127.0.0.1:{port}",
+         "--service", "ghost", "--environment", "development", "--version", "v2", "--baseline-version", "v1",
+         "--max-duration", "30s", "--timeout", "120s"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+        time.sleep(3)
+        second = _serve(prometheus, port, tmp_path)
+        try:
+            output, _ = gate.communicate(timeout=120)
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+    finally:
+        if gate.poll() is None:
+            gate.kill()
+    assert gate.returncode == 2, output
+    assert "retrying" in output
+    assert "verdict: INCONCLUSIVE" in output

@@ -132,7 +132,8 @@ async def test_verdicts_status_outbox_in_one_transaction(store: Store) -> None:
         assert (await connection.execute(select(outbox.c.idempotency_key))).scalars().all() == [
             note.idempotency_key
         ]
-    assert [e.kind for e in await store.events(deployment.id)][-1] == "verdict"
+    # The audit trail: registration, the change to "running", the final verdict.
+    assert [e.kind for e in await store.events(deployment.id)] == ["registered", "interim", "verdict"]
     # A final deployment takes no more verdicts.
     with pytest.raises(ConflictError):
         await store.record_verdict(claimed.id, owner="replica-a", verdict=_verdict(3), next_look_at=None)
