@@ -26,6 +26,7 @@ from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
 from monitor.telemetry import MonitorMetrics
 from monitor.timeparse import parse_duration_s
+from monitor.tracing import JsonFormatter, configure_tracing
 
 log = logging.getLogger("monitor.serve")
 DRAIN_TIMEOUT_S = 30.0
@@ -88,7 +89,11 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM or SIGINT; exit 3 on a start-up error."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    if configure_tracing():
+        log.info("exporting traces over OTLP/HTTP")
     try:
         args.settings = load_settings(Path(args.config) if args.config else None)
         if not args.insecure_no_auth and not args.settings.tokens:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from monitor.engine.fetch import Fetched, fetch_check, selector
 from monitor.engine.request import AnalysisRequest
@@ -23,6 +25,7 @@ from monitor.models import (
 from monitor.profiles import CheckSpec
 from monitor.sources.base import MetricsSource
 from monitor.stats import per_check_alpha, per_look_alpha
+from monitor.tracing import tracer
 
 
 async def _judge_one(
@@ -87,6 +90,15 @@ async def _version_hint(
     return f"; {missing_text} {verb} no data, versions with data: {', '.join(sorted(known))}"
 
 
+async def _traced(
+    work: Coroutine[Any, Any, tuple[CheckResult, tuple[str, ...]]], check: str
+) -> tuple[CheckResult, tuple[str, ...]]:
+    with tracer().start_as_current_span(f"check {check}") as span:
+        result = await work
+        span.set_attribute("classification", result[0].classification.value)
+        return result
+
+
 async def evaluate_look(
     source: MetricsSource,
     request: AnalysisRequest,
@@ -111,7 +123,10 @@ async def evaluate_look(
         return check_alpha
 
     judged = await asyncio.gather(
-        *(_judge_one(source, request, spec, windows, alpha_for(spec)) for spec in profile.checks)
+        *(
+            _traced(_judge_one(source, request, spec, windows, alpha_for(spec)), spec.name)
+            for spec in profile.checks
+        )
     )
     results = [result for result, _ in judged]
     missing = {version for _, versions in judged for version in versions}

@@ -29,6 +29,7 @@ from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import Store, StoredVerdict
 from monitor.telemetry import MonitorMetrics
+from monitor.tracing import tracer
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,16 @@ class Scheduler:
                 break
             last = look == len(times)
             started = time.monotonic()
-            verdict = await evaluate_look(
-                self._source, request, at, look, last_look=last, planned_looks=len(times)
-            )
+            attributes: dict[str, str | int] = {
+                "deployment.id": deployment.id,
+                "service.name": deployment.spec.service,
+                "look": look,
+            }
+            with tracer().start_as_current_span("evaluate look", attributes=attributes) as span:
+                verdict = await evaluate_look(
+                    self._source, request, at, look, last_look=last, planned_looks=len(times)
+                )
+                span.set_attribute("verdict", verdict.status.value)
             retry = _errored(verdict) and not last
             if self._metrics is not None:
                 lag_s = (self._clock() - at).total_seconds()

@@ -18,6 +18,7 @@ import aiohttp
 from monitor.errors import BackendUnavailable, QueryError
 from monitor.models import Window
 from monitor.sources.base import InstantSample, Labels, RangeSeries
+from monitor.tracing import tracer
 
 MAX_POINTS = 11_000
 _RETRYABLE_STATUS = {408, 429, 499, 500, 502, 503, 504}
@@ -140,6 +141,11 @@ class PrometheusSource:
             ) from exc
 
     async def _get(self, path: str, params: dict[str, str], query: str) -> dict[str, Any]:
+        attributes = {"db.system.name": "prometheus", "db.query.text": query, "url.path": path}
+        with tracer().start_as_current_span("prometheus query", attributes=attributes):
+            return await self._get_with_retries(path, params, query)
+
+    async def _get_with_retries(self, path: str, params: dict[str, str], query: str) -> dict[str, Any]:
         last_problem = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
