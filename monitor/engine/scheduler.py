@@ -44,7 +44,7 @@ class SchedulerSettings:
 
     owner: str
     lease_s: float = 30.0
-    batch: int = 10
+    batch: int = 25
     poll_s: float = 1.0
     # Catching up a long-missed deployment is done in slices, so a replica returns to its poll
     # (and can take over a dead replica's deployments) every few seconds.
@@ -123,7 +123,8 @@ class Scheduler:
         """Poll until ``stop`` is set; the look in flight is finished first."""
         while not stop.is_set():
             try:
-                await self.run_once()
+                if await self.run_once():
+                    continue  # more may be due right away: only rest when there was nothing to do
             except MonitorError as exc:  # the database is down: keep polling, resume when it is back
                 log.warning("engine loop: %s", exc)
             with contextlib.suppress(TimeoutError):

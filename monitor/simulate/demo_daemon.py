@@ -12,7 +12,6 @@ import asyncio
 import json
 import secrets
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -24,22 +23,16 @@ from typing import Any
 from aiohttp import web
 
 from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from monitor.simulate.prometheus import free_port
 from monitor.simulate.scenario import SimulatedRun
 from monitor.timeparse import format_time
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class WebhookReceiver:
     """A webhook endpoint in a background thread that verifies what it receives."""
 
     def __init__(self, secret: str) -> None:
-        self.secret, self.port = secret, _free_port()
+        self.secret, self.port = secret, free_port()
         self.received: list[tuple[dict[str, Any], bool]] = []
         self._ready, self._loop = threading.Event(), asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -86,7 +79,7 @@ def run_daemon_demo(prometheus_url: str, run: SimulatedRun, workdir: Path) -> bo
         f"webhooks:\n  - {{name: rollback, url: '{hook_url}', secret_file: {workdir / 'hook.secret'}, "
         "verdicts: [fail]}\n"
     )
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     serve = [
         "monitor", "serve", "--listen", f"127.0.0.1:{port}", "--prometheus-url", prometheus_url,

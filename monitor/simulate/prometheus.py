@@ -58,7 +58,8 @@ def default_start_unix_s(now: datetime | float | None = None) -> int:
     return int((now_s - 6 * 3600) // 3600 * 3600)
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (another process may still take it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -82,8 +83,10 @@ class PrometheusProcess:
         binary: str = "prometheus",
         ready_timeout_s: float = 30.0,
         stop_timeout_s: float = 10.0,
+        config_yaml: str = "scrape_configs: []\n",
     ) -> None:
         self.data_dir = data_dir
+        self._config_yaml = config_yaml
         self._dir, self._own_dir = workdir, False
         self._host = host
         self._port = port
@@ -131,10 +134,10 @@ class PrometheusProcess:
             self._dir, self._own_dir = Path(tempfile.mkdtemp(prefix="monitor-prometheus-")), True
         self._dir.mkdir(parents=True, exist_ok=True)
         config = self._dir / "prometheus.yml"
-        config.write_text("scrape_configs: []\n", encoding="utf-8")
+        config.write_text(self._config_yaml, encoding="utf-8")
         # Another process may grab a picked free port before Prometheus binds it: retry.
         for _attempt in range(3):
-            port = self._port or _free_port(self._host)
+            port = self._port or free_port(self._host)
             address = f"{self._host}:{port}"
             self._log = self.log_path.open("ab")
             args = [f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}"]
