@@ -32,7 +32,7 @@ class MonitorMetrics:
         )  # fmt: skip
         self.evaluation_lag = Histogram(
             "monitor_evaluation_lag_seconds", "How late a look ran after it was due.", registry=r,
-            buckets=(1, 5, 10, 30, 60, 120, 300, 900),
+            buckets=(0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, 300, 900),
         )  # fmt: skip
         self.verdicts = Counter(
             "monitor_verdicts", "Final verdicts.", ["verdict", "service", "environment"], registry=r

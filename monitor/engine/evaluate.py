@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import datetime
@@ -51,13 +52,18 @@ async def _judge_one(
     except Exception as exc:  # one broken check must never take the others down
         return error_result(spec, f"internal error while fetching ({type(exc).__name__}: {exc})"), ()
     canary_s, baseline_s = windows[0].duration_s, windows[1].duration_s
-    result = judge_check(
-        spec,
-        canary.data,
-        baseline.data,
-        alpha=alpha,
-        traffic=profile.traffic,
-        window_ratio=None if request.baseline_window is None else canary_s / baseline_s,
+    # The statistics are CPU work: off the event loop, so the API keeps answering while a
+    # replica evaluates hundreds of deployments.
+    result = await asyncio.to_thread(
+        functools.partial(
+            judge_check,
+            spec,
+            canary.data,
+            baseline.data,
+            alpha=alpha,
+            traffic=profile.traffic,
+            window_ratio=None if request.baseline_window is None else canary_s / baseline_s,
+        )
     )
     if result.classification is not Classification.NODATA:
         return result, ()
