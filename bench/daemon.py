@@ -1,12 +1,15 @@
 """Daemon load: many deployments evaluated every minute, verdict reads, memory.
 
+The deployments start at moments spread over a minute, as independent pipelines would register
+them, so about ``deployments / 60`` looks come due every second.
+
 Run: ``.venv/bin/python -m bench.daemon`` (``--deployments 500 --duration 240``). It starts a live
 exporter for the simulated services (both versions, OTel HTTP histograms, advancing in real time),
 a real Prometheus scraping it every 15 s, and one ``monitor serve`` on SQLite; registers the
 deployments; lets the engine run; then reads verdicts at a fixed rate. Printed as a table:
 
 * evaluation lag p99 (from ``monitor_evaluation_lag_seconds``; target under 10 s),
-* verdict reads: achieved rate and p50/p99 latency at 200 requests/s during a burst of looks
+* verdict reads: achieved rate and p50/p99 latency at 200 requests/s while the engine works
   (target p99 under 50 ms),
 * resident memory of the daemon, sampled throughout (target under 500 MB).
 """
@@ -151,10 +154,13 @@ async def _run(args: argparse.Namespace) -> int:
                 ids: list[str] = []
                 async with aiohttp.ClientSession() as session:
                     for index in range(args.deployments):
+                        # Deployments start at different moments: their looks spread over the minute,
+                        # about deployments/60 per second, as independent pipelines would make them.
+                        started = time.time() - 60.0 * index / args.deployments
                         body = {
                             "service": f"svc-{index}", "environment": "staging", "version": "v2",
                             "baseline_version": "v1", "warmup_s": 0, "interval_s": 60,
-                            "min_duration_s": 3600, "max_duration_s": 7200,
+                            "min_duration_s": 3600, "max_duration_s": 7200, "started_at": f"{started:.3f}",
                         }  # fmt: skip
                         async with session.post(f"{url}/api/v1/deployments", json=body) as response:
                             ids.append((await response.json())["id"])
@@ -163,9 +169,8 @@ async def _run(args: argparse.Namespace) -> int:
                 )
                 rss_peak = 0.0
                 registered = time.monotonic()
-                # The reads overlap a burst of looks (every deployment is due on the same second
-                # each minute): they start five seconds before the last burst of the period.
-                reads_at = registered + 60 * max(1, int(args.duration // 60)) - 5
+                # The reads run in the last 20 s of the period, while looks keep coming due.
+                reads_at = registered + args.duration - 20
                 reads: asyncio.Task[tuple[float, float, float]] | None = None
                 while time.monotonic() < registered + args.duration or reads is None or not reads.done():
                     if reads is None and time.monotonic() >= reads_at:
