@@ -7,7 +7,6 @@ verifies the signature with :func:`monitor.actions.signing.verify` and answers a
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from monitor.actions.outbox import Deliverer, backoff_s, notifications
 from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from monitor.config import WebhookSpec
 from monitor.models import DeploymentSpec, Strategy
+from monitor.simulate.prometheus import free_port
 from monitor.store import Store, StoredVerdict
 
 SECRET = "s3cret-" * 4
@@ -51,13 +51,6 @@ class Receiver:
         )
         self.received.append((dict(request.headers), body, valid))
         return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _start(receiver: Receiver, port: int) -> web.AppRunner:
@@ -124,7 +117,7 @@ async def test_only_matching_webhooks_get_an_outbox_item(store: Store) -> None:
 
 async def test_retries_with_backoff_until_acknowledged(store: Store, clock: Clock) -> None:
     receiver = Receiver(statuses=[503, 500])
-    port = _free_port()
+    port = free_port()
     runner = await _start(receiver, port)
     hook = WebhookSpec("pager", f"http://127.0.0.1:{port}/hook", SECRET)
     deliverer = Deliverer(store, [hook], clock=clock)
@@ -151,7 +144,7 @@ async def test_retries_with_backoff_until_acknowledged(store: Store, clock: Cloc
 async def test_a_receiver_down_for_ten_minutes_gets_the_event_after_a_restart(
     tmp_path: Path, clock: Clock
 ) -> None:
-    port = _free_port()
+    port = free_port()
     hook = WebhookSpec("pager", f"http://127.0.0.1:{port}/hook", SECRET)
     url = f"sqlite:///{tmp_path / 'monitor.db'}"
     store = await Store.open(url, clock=clock)

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-
-from monitor.api.app import create_app
-from monitor.simulate import SimulatedPrometheus
-from monitor.sources.prometheus import PrometheusSource
-from monitor.store import Store
+from aiohttp.test_utils import TestClient
 
 pytestmark = pytest.mark.prometheus
 
@@ -20,15 +13,8 @@ BODY = {"service": "checkout", "environment": "production", "version": "v2", "ba
 
 
 @pytest.fixture
-async def client(prometheus: SimulatedPrometheus, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
-    source = PrometheusSource(prometheus.url)
-    test_client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source, None)))
-    await test_client.start_server()
-    yield test_client
-    await test_client.close()
-    await source.close()
-    await store.close()
+async def client(make_client: Any) -> TestClient[Any, Any]:
+    return await make_client(None)
 
 
 async def test_register_read_list_cancel(client: TestClient[Any, Any]) -> None:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from monitor.api.app import STORE, create_app
+from monitor.api.app import STORE
 from monitor.config import TokenSpec, load_settings
 from monitor.errors import ConfigError
-from monitor.simulate import SimulatedPrometheus
-from monitor.sources.prometheus import PrometheusSource
-from monitor.store import Store
 
 pytestmark = pytest.mark.prometheus
 
@@ -25,16 +21,10 @@ BODY = {"service": "checkout", "environment": "production", "version": "v2", "ba
 
 
 @pytest.fixture
-async def client(prometheus: SimulatedPrometheus, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
-    source = PrometheusSource(prometheus.url)
-    tokens = [TokenSpec("jenkins", ("read", "deploy"), DEPLOYER), TokenSpec("grafana", ("read",), READER)]
-    test_client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source, tokens)))
-    await test_client.start_server()
-    yield test_client
-    await test_client.close()
-    await source.close()
-    await store.close()
+async def client(make_client: Any) -> TestClient[Any, Any]:
+    return await make_client(
+        [TokenSpec("jenkins", ("read", "deploy"), DEPLOYER), TokenSpec("grafana", ("read",), READER)]
+    )
 
 
 def _bearer(token: str) -> dict[str, str]:

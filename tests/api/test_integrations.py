@@ -7,19 +7,14 @@ controllers take from our answers (2xx-only success for Argo, ``> 202`` = failur
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from monitor.api.app import create_app
 from monitor.api.keys import STORE
-from monitor.simulate import SimulatedPrometheus
-from monitor.sources.prometheus import PrometheusSource
-from monitor.store import Store, StoredVerdict
+from monitor.store import StoredVerdict
 
 pytestmark = pytest.mark.prometheus
 
@@ -34,15 +29,8 @@ FLAGGER = {
 
 
 @pytest.fixture
-async def client(prometheus: SimulatedPrometheus, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
-    source = PrometheusSource(prometheus.url)
-    test_client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source, None)))
-    await test_client.start_server()
-    yield test_client
-    await test_client.close()
-    await source.close()
-    await store.close()
+async def client(make_client: Any) -> TestClient[Any, Any]:
+    return await make_client(None)
 
 
 async def _final(client: TestClient[Any, Any], deployment_id: str, status: str) -> None:

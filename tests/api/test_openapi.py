@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 from monitor.api.app import create_app
 from monitor.simulate import SimulatedPrometheus
+from monitor.simulate.prometheus import free_port
 
 pytestmark = pytest.mark.prometheus
 
@@ -39,20 +39,13 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     assert routes == documented
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def daemon_url(prometheus: SimulatedPrometheus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("openapi")
     (workdir / "token").write_text(TOKEN)
     config = workdir / "monitor.yaml"
     config.write_text(f"tokens:\n  - {{name: fuzz, scopes: [admin], token_file: {workdir / 'token'}}}\n")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}",
          "--prometheus-url", prometheus.url, "--database", f"sqlite:///{Path(workdir) / 'monitor.db'}",

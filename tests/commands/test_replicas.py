@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,12 @@ import asyncpg
 import pytest
 
 from monitor.simulate import SimulatedPrometheus
+from monitor.simulate.prometheus import free_port
 
 pytestmark = pytest.mark.prometheus
 
 POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LEASE_S = 4.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -57,7 +50,7 @@ def replicas(
 ) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
     started: list[tuple[str, subprocess.Popen[bytes]]] = []
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}",
              "--prometheus-url", prometheus.url, "--database", database, "--insecure-no-auth",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ from pathlib import Path
 import pytest
 
 from monitor.simulate import SimulatedPrometheus
+from monitor.simulate.prometheus import free_port
 from monitor.timeparse import format_time
 
 pytestmark = pytest.mark.prometheus
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 TOKEN = "c1" * 16
@@ -41,7 +34,7 @@ def token_file(tmp_path: Path) -> Path:
 def daemon(
     prometheus: SimulatedPrometheus, tmp_path: Path, token_file: Path
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "monitor.yaml"
     config.write_text(f"tokens:\n  - {{name: ci, scopes: [read, deploy], token_file: {token_file}}}\n")
     process = subprocess.Popen(
@@ -117,7 +110,7 @@ def test_serve_refuses_to_start_without_auth(prometheus: SimulatedPrometheus, tm
 
 def test_gate_without_a_daemon_gives_up_at_its_timeout() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "gate", "--url", f"http://127.0.0.1:{_free_port()}",
+        [sys.executable, "-m", "monitor.cli", "gate", "--url", f"http://127.0.0.1:{free_port()}",
          "--service", "s", "--environment", "e", "--version", "v2", "--baseline-version", "v1",
          "--timeout", "3s"],
         capture_output=True, text=True, timeout=60, check=False,
@@ -146,7 +139,7 @@ def _serve(prometheus: SimulatedPrometheus, port: int, workdir: Path) -> subproc
 def test_gate_rides_out_a_daemon_restart(prometheus: SimulatedPrometheus, tmp_path: Path) -> None:
     """The deployment has no data, so its verdict becomes final (inconclusive) at its last look,
     half a minute away; the daemon is stopped and started again meanwhile."""
-    port = _free_port()
+    port = free_port()
     first = _serve(prometheus, port, tmp_path)
     gate = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "gate", "--url", f"http://127.0.0.1:{port}",
