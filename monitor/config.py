@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from monitor.environments import BUILTIN, EnvironmentDefaults, with_overrides
+from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
 _TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens", "environments", "webhooks"}
@@ -155,7 +156,7 @@ def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
                     f"{where}.{key}", "unknown field", f"use one of: {', '.join(sorted(_ENV_FIELDS))}"
                 )
         base = builtins.get(str(name), EnvironmentDefaults(str(name)))
-        fields: dict[str, float | str] = {}
+        fields: dict[str, Any] = {}
         for key, value in section.items():
             if key == "profile":
                 if not isinstance(value, str):
@@ -165,7 +166,7 @@ def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
                 fields[key] = value
             else:
                 fields[key] = _number(doc, section, f"{where}.{key}", 0.0, 0.0, 7 * 86400.0)
-        result.append(with_overrides(base, **fields))
+        result.append(replace(base, **fields))
     return tuple(result)
 
 

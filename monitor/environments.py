@@ -7,7 +7,7 @@ nor configured is refused, so a typo cannot slip a production deploy through sho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,3 @@ class Environments:
     def get(self, name: str) -> EnvironmentDefaults | None:
         """Defaults of ``name``, or None when it is unknown."""
         return self._by_name.get(name)
-
-
-def with_overrides(base: EnvironmentDefaults, **values: float | str) -> EnvironmentDefaults:
-    """``base`` with the given fields replaced (used when parsing the config)."""
-    return replace(base, **values)  # type: ignore[arg-type]

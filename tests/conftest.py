@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -46,3 +48,22 @@ def prometheus(
     process, runs = simulate_into_prometheus(scenarios, workdir)
     with process:
         yield SimulatedPrometheus(process, runs)
+
+
+@dataclass
+class Clock:
+    """A clock the tests move by hand (stores, engines and deliverers accept it as ``clock``)."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A manual clock at 2026-11-26T10:00:00Z."""
+    return Clock()

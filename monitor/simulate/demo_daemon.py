@@ -16,14 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from monitor.simulate.prometheus import free_port
+from monitor.simulate.prometheus import free_port, wait_for_http
 from monitor.simulate.scenario import SimulatedRun
 from monitor.timeparse import format_time
 
@@ -88,12 +87,7 @@ def run_daemon_demo(prometheus_url: str, run: SimulatedRun, workdir: Path) -> bo
     print(f"$ {shlex.join(serve)} &", flush=True)
     daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli", *serve[1:]], stderr=subprocess.DEVNULL)
     try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_http(f"{url}/healthz")
         gate = [
             "monitor", "gate", "--url", url, "--token-file", str(workdir / "ci.token"),
             "--service", run.scenario.name, "--environment", "production",

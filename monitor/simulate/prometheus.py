@@ -58,6 +58,19 @@ def default_start_unix_s(now: datetime | float | None = None) -> int:
     return int((now_s - 6 * 3600) // 3600 * 3600)
 
 
+def wait_for_http(url: str, timeout_s: float = 30.0) -> bool:
+    """Poll ``url`` until it answers 2xx; False if it never did within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                if 200 <= response.status < 300:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port free on ``host`` right now (another process may still take it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -10,8 +10,9 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,17 +25,6 @@ from monitor.simulate.prometheus import free_port
 from monitor.store import Store, StoredVerdict
 
 SECRET = "s3cret-" * 4
-
-
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -69,12 +59,7 @@ SPEC = DeploymentSpec(
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+async def store(tmp_path: Path, clock: Any) -> AsyncIterator[Store]:
     opened = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}", clock=clock)
     yield opened
     await opened.close()
@@ -115,7 +100,7 @@ async def test_only_matching_webhooks_get_an_outbox_item(store: Store) -> None:
     ]
 
 
-async def test_retries_with_backoff_until_acknowledged(store: Store, clock: Clock) -> None:
+async def test_retries_with_backoff_until_acknowledged(store: Store, clock: Any) -> None:
     receiver = Receiver(statuses=[503, 500])
     port = free_port()
     runner = await _start(receiver, port)
@@ -142,7 +127,7 @@ async def test_retries_with_backoff_until_acknowledged(store: Store, clock: Cloc
 
 
 async def test_a_receiver_down_for_ten_minutes_gets_the_event_after_a_restart(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Any
 ) -> None:
     port = free_port()
     hook = WebhookSpec("pager", f"http://127.0.0.1:{port}/hook", SECRET)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 
 from monitor.api.app import create_app
 from monitor.simulate import SimulatedPrometheus
-from monitor.simulate.prometheus import free_port
+from monitor.simulate.prometheus import free_port, wait_for_http
 
 pytestmark = pytest.mark.prometheus
 
@@ -53,12 +52,7 @@ def daemon_url(prometheus: SimulatedPrometheus, tmp_path_factory: pytest.TempPat
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
+    assert wait_for_http(f"{url}/healthz"), "monitor serve did not come up"
     yield url
     process.terminate()
     process.wait(timeout=30)

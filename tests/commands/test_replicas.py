@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from monitor.simulate import SimulatedPrometheus
-from monitor.simulate.prometheus import free_port
+from monitor.simulate.prometheus import free_port, wait_for_http
 
 pytestmark = pytest.mark.prometheus
 
@@ -59,12 +59,7 @@ def replicas(
         )  # fmt: skip
         started.append((f"http://127.0.0.1:{port}", process))
     for url, _ in started:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+        assert wait_for_http(f"{url}/healthz"), f"replica at {url} did not come up"
     yield started
     for _, process in started:
         if process.poll() is None:

@@ -7,14 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from monitor.simulate import SimulatedPrometheus
-from monitor.simulate.prometheus import free_port
+from monitor.simulate.prometheus import free_port, wait_for_http
 from monitor.timeparse import format_time
 
 pytestmark = pytest.mark.prometheus
@@ -44,15 +43,7 @@ def daemon(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.1)
-    else:
+    if not wait_for_http(f"{url}/healthz"):
         process.kill()
         pytest.fail(f"monitor serve did not come up: {process.communicate()[0]}")
     yield url, process
@@ -126,12 +117,8 @@ def _serve(prometheus: SimulatedPrometheus, port: int, workdir: Path) -> subproc
          "--insecure-no-auth"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.1)
+    if wait_for_http(f"http://127.0.0.1:{port}/healthz"):
+        return process
     process.kill()
     pytest.fail("monitor serve did not come up")
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -19,24 +18,6 @@ import pytest
 from monitor.store import Store
 
 POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@dataclass
-class Clock:
-    """A clock the tests move by hand."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,7 +41,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
-async def store(database_url: str, clock: Clock) -> AsyncIterator[Store]:
+async def store(database_url: str, clock: Any) -> AsyncIterator[Store]:
     opened = await Store.open(database_url, clock=clock)
     yield opened
     await opened.close()
