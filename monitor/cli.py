@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a replica holds a deployment without renewing (30s); a dead one is replaced after it",
     )  # fmt: skip
     serve.add_argument(
+        "--engine",
+        choices=("process", "inline"),
+        default=os.environ.get("MONITOR_ENGINE", "process"),
+        help="run the evaluation engine in its own process (default; keeps the API responsive) "
+        "or inline in the API's process (env MONITOR_ENGINE)",
+    )
+    serve.add_argument(
         "--insecure-no-auth", action="store_true",
         default=os.environ.get("MONITOR_INSECURE_NO_AUTH") == "1",
         help="serve without API tokens (local development only)",

@@ -46,6 +46,11 @@ class Environments:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._by_name))
 
+    @property
+    def profiles(self) -> frozenset[str]:
+        """The profiles the environments name: with the built-ins, all an API caller may ask for."""
+        return frozenset(env.profile for env in self._by_name.values())
+
     def get(self, name: str) -> EnvironmentDefaults | None:
         """Defaults of ``name``, or None when it is unknown."""
         return self._by_name.get(name)

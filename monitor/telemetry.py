@@ -7,18 +7,25 @@ store by :meth:`MonitorMetrics.refresh`, so every replica reports the shared sta
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from monitor.errors import StoreError
 from monitor.models import DeploymentStatus, Verdict
 from monitor.store import Store
 
 RECENT_DEPLOYMENTS = 200
 
 
-class MonitorMetrics:
-    """One registry per process with every metric the monitor exports."""
+class EngineMetrics:
+    """What the engine counts as it works: looks, their duration and lag, verdicts, errors, takeovers.
+
+    They live in the process that evaluates (the engine's own, by default) and reach ``/metrics``
+    through :class:`MonitorMetrics`.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -48,17 +55,6 @@ class MonitorMetrics:
             "Deployments taken over from a replica whose lease expired.",
             registry=r,
         )
-        self.deployments = Gauge("monitor_deployments", "Deployments by status.", ["status"], registry=r)
-        self.deployment_verdict = Gauge(
-            "monitor_deployment_verdict",
-            "1 for the current verdict of the newest deployment of each service and environment.",
-            ["service", "environment", "version", "verdict"],
-            registry=r,
-        )
-        self.outbox_backlog = Gauge("monitor_outbox_backlog", "Undelivered notifications.", registry=r)
-        self.outbox_oldest_age = Gauge(
-            "monitor_outbox_oldest_age_seconds", "Age of the oldest undelivered notification.", registry=r
-        )
 
     def observe_look(self, verdict: Verdict, duration_s: float, lag_s: float, recorded: bool) -> None:
         """Account for one evaluated look."""
@@ -71,8 +67,57 @@ class MonitorMetrics:
         if recorded and verdict.final:
             self.verdicts.labels(verdict.status.value, verdict.service, verdict.environment or "").inc()
 
+    def exposition(self) -> bytes:
+        """The text exposition of the engine's metrics."""
+        return generate_latest(self.registry)
+
+
+class MonitorMetrics:
+    """Everything ``/metrics`` shows: gauges of the shared database, and the engine's metrics.
+
+    ``engine`` is the engine's registry when it runs in this process; ``remote_engine`` fetches
+    the exposition of an engine running in its own process (and fails with :class:`OSError` or
+    :class:`aiohttp.ClientError` when it does not answer).
+    """
+
+    def __init__(
+        self,
+        engine: EngineMetrics | None = None,
+        remote_engine: Callable[[], Awaitable[bytes]] | None = None,
+    ) -> None:
+        self.engine, self._remote_engine = engine, remote_engine
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.deployments = Gauge("monitor_deployments", "Deployments by status.", ["status"], registry=r)
+        self.deployment_verdict = Gauge(
+            "monitor_deployment_verdict",
+            "1 for the current verdict of the newest deployment of each service and environment.",
+            ["service", "environment", "version", "verdict"],
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "monitor_store_up",
+            "1 when the last read of the database succeeded, 0 when it failed.",
+            registry=r,
+        )
+        self.engine_up = Gauge(
+            "monitor_engine_up", "1 when the engine's process answered the last scrape.", registry=r
+        )
+        self.outbox_backlog = Gauge("monitor_outbox_backlog", "Undelivered notifications.", registry=r)
+        self.outbox_oldest_age = Gauge(
+            "monitor_outbox_oldest_age_seconds", "Age of the oldest undelivered notification.", registry=r
+        )
+
     async def refresh(self, store: Store) -> None:
-        """Update the gauges that describe the shared database."""
+        """Update the gauges that describe the shared database; keep the last values while it is down."""
+        try:
+            await self._refresh(store)
+        except StoreError:
+            self.store_up.set(0)
+        else:
+            self.store_up.set(1)
+
+    async def _refresh(self, store: Store) -> None:
         recent = await store.list_deployments(limit=RECENT_DEPLOYMENTS)
         counts = {status: 0 for status in DeploymentStatus}
         self.deployment_verdict.clear()
@@ -93,6 +138,15 @@ class MonitorMetrics:
         self.outbox_backlog.set(backlog)
         self.outbox_oldest_age.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0)
 
-    def exposition(self) -> bytes:
-        """The text exposition of every metric."""
-        return generate_latest(self.registry)
+    async def exposition(self) -> bytes:
+        """The text exposition of every metric; the engine's are left out while it does not answer."""
+        engine = b""
+        if self.engine is not None:
+            engine = self.engine.exposition()
+        elif self._remote_engine is not None:
+            try:
+                engine = await self._remote_engine()
+            except (OSError, aiohttp.ClientError, TimeoutError):
+                engine = b""
+        self.engine_up.set(1 if engine else 0)
+        return generate_latest(self.registry) + engine

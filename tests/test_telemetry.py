@@ -18,7 +18,7 @@ from monitor.profiles import load_profile
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
-from monitor.telemetry import MonitorMetrics
+from monitor.telemetry import EngineMetrics, MonitorMetrics
 
 pytestmark = pytest.mark.prometheus
 
@@ -49,18 +49,19 @@ async def test_engine_and_store_metrics_after_a_failed_deployment(
     older = DeploymentSpec(**{**spec.__dict__, "version": "v1", "baseline_version": "v0"})
     await store.register(older, actor="test")  # superseded by the next one
     await store.register(spec, actor="test")
-    telemetry = MonitorMetrics()
+    engine = EngineMetrics()
+    telemetry = MonitorMetrics(engine)
     source = PrometheusSource(prometheus.url)
     try:
         scheduler = Scheduler(
             store, source, load_profile, SchedulerSettings(owner="a"),
-            lambda: run.canary_window.end + timedelta(minutes=1), metrics=telemetry,
+            lambda: run.canary_window.end + timedelta(minutes=1), metrics=engine,
         )  # fmt: skip
         await scheduler.run_once()
     finally:
         await source.close()
     await telemetry.refresh(store)
-    samples = _samples(telemetry.exposition().decode())
+    samples = _samples((await telemetry.exposition()).decode())
     recorded = samples[("monitor_evaluations_total", (("outcome", "recorded"),))]
     assert recorded >= 1
     assert samples[("monitor_evaluation_duration_seconds_count", ())] == recorded
@@ -74,6 +75,18 @@ async def test_engine_and_store_metrics_after_a_failed_deployment(
     assert samples[("monitor_deployments", (("status", "fail"),))] == 1
     assert samples[("monitor_deployments", (("status", "cancelled"),))] == 1
     assert samples[("monitor_outbox_backlog", ())] == 0
+    assert samples[("monitor_store_up", ())] == 1 and samples[("monitor_engine_up", ())] == 1
+
+
+async def test_an_engine_that_does_not_answer_reads_as_down(store: Store) -> None:
+    async def unreachable() -> bytes:
+        raise ConnectionRefusedError("engine socket")
+
+    telemetry = MonitorMetrics(remote_engine=unreachable)
+    await telemetry.refresh(store)
+    samples = _samples((await telemetry.exposition()).decode())
+    assert samples[("monitor_engine_up", ())] == 0
+    assert not any(name == "monitor_evaluations_total" for name, _ in samples)
 
 
 async def test_metrics_endpoint_needs_a_read_token(prometheus: SimulatedPrometheus, store: Store) -> None:

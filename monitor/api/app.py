@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 
@@ -17,27 +18,37 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
-from monitor.api.keys import ENVIRONMENTS, METRICS, SOURCE, STORE
+from monitor.api.keys import ENVIRONMENTS, METRICS, SOURCE, STORE, VERDICTS
 from monitor.api.problems import Problem, invalid, problem_middleware
+from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import deployment_spec
+from monitor.api.verdicts import VerdictCache
 from monitor.config import TokenSpec
 from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.models import DeploymentStatus
-from monitor.profiles import load_profile
+from monitor.profiles import BUILTIN_PROFILES, Profile, load_profile
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
-from monitor.telemetry import MonitorMetrics
+from monitor.telemetry import EngineMetrics, MonitorMetrics
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_S = 600.0
-POLL_S = 0.5
+# A long-poll re-reads at least this often, even when the feed reports no change.
+MAX_QUIET_S = 5.0
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status, text=json.dumps(body), content_type="application/json", headers=headers
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _known_profile(name: str) -> Profile:
+    # Parsing a profile's YAML costs more than the rest of a registration; profiles do not change
+    # while the daemon runs (the engine loads them the same way).
+    return load_profile(name)
 
 
 def _digest(body: object) -> str:
@@ -52,8 +63,16 @@ async def register(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise invalid("body", f"not valid JSON ({exc})") from None
     spec = deployment_spec(body, datetime.now(UTC), request.app[ENVIRONMENTS])
+    allowed = set(BUILTIN_PROFILES) | request.app[ENVIRONMENTS].profiles
+    if spec.profile not in allowed:
+        # Never a path from a caller: the daemon would read any file it can.
+        raise invalid(
+            "profile",
+            f"{spec.profile!r} is not available; use one of {', '.join(sorted(allowed))} "
+            "(other profiles are added under environments: in the daemon's config)",
+        )
     try:
-        load_profile(spec.profile)
+        _known_profile(spec.profile)
     except ConfigError as exc:
         raise invalid("profile", str(exc)) from None
     key = request.headers.get("Idempotency-Key")
@@ -92,15 +111,29 @@ async def get_verdict(request: web.Request) -> web.Response:
         raise invalid("wait_s", "must be a number of seconds") from None
     if not 0 <= wait_s <= MAX_WAIT_S:
         raise invalid("wait_s", f"must be between 0 and {MAX_WAIT_S:g}")
-    store = request.app[STORE]
+    verdicts, deployment_id = request.app[VERDICTS], request.match_info["id"]
     deadline = time.monotonic() + wait_s
     while True:
-        # Read from the store each time: the look may be recorded by another replica.
-        deployment = await store.get(request.match_info["id"])
-        if deployment.status.final or time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
-    return _json(verdict_document(deployment, await store.latest_verdict(deployment.id)))
+        # From memory while the change feed is current, else from the store; while the store is
+        # away, the last known verdict (marked stale) keeps a waiting pipeline informed.
+        document, headers = await verdicts.read(deployment_id)
+        remaining_s = deadline - time.monotonic()
+        if document["verdict"] != "running" or remaining_s <= 0:
+            return _json(document, headers=headers)
+        await verdicts.changed(deployment_id, min(remaining_s, MAX_QUIET_S))
+
+
+async def report(request: web.Request) -> web.Response:
+    """``GET /api/v1/deployments/{id}/report``: the HTML report an SRE reads."""
+    store = request.app[STORE]
+    deployment = await store.get(request.match_info["id"])
+    verdict = verdict_document(deployment, await store.latest_verdict(deployment.id))
+    page = render_report(
+        deployment, verdict, await store.look_history(deployment.id), await store.events(deployment.id)
+    )
+    response = web.Response(text=page, content_type="text/html")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -125,7 +158,7 @@ async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: the monitor's own metrics, the gauges refreshed from the store."""
     registry = request.app[METRICS]
     await registry.refresh(request.app[STORE])
-    response = web.Response(body=registry.exposition())
+    response = web.Response(body=await registry.exposition())
     response.content_type = "text/plain"
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
@@ -162,6 +195,14 @@ async def _store_errors(request: web.Request, handler: Handler) -> web.StreamRes
         raise Problem(503, "Store unavailable", f"{exc}; retry shortly") from None
 
 
+async def _verdict_feed(app: web.Application) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    feed = asyncio.create_task(app[VERDICTS].run(stop))
+    yield
+    stop.set()
+    await feed
+
+
 def create_app(
     store: Store,
     source: MetricsSource,
@@ -176,13 +217,16 @@ def create_app(
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[STORE] = store
     app[ENVIRONMENTS] = environments or Environments()
-    app[METRICS] = telemetry or MonitorMetrics()
+    app[METRICS] = telemetry or MonitorMetrics(EngineMetrics())
     app[SOURCE] = source
+    app[VERDICTS] = VerdictCache(store)
+    app.cleanup_ctx.append(_verdict_feed)
     app.router.add_post("/api/v1/deployments", register)
     app.router.add_get("/api/v1/deployments", list_deployments)
     app.router.add_get("/api/v1/deployments/{id}", get_deployment)
     app.router.add_get("/api/v1/deployments/{id}/verdict", get_verdict)
     app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)
+    app.router.add_get("/api/v1/deployments/{id}/report", report)
     app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
     app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
     app.router.add_get("/api/v1/openapi.json", openapi)

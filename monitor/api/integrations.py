@@ -15,8 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.api.documents import verdict_document
-from monitor.api.keys import STORE
+from monitor.api.keys import STORE, VERDICTS
 from monitor.api.problems import Problem, invalid
 from monitor.models import Deployment
 from monitor.store import Store
@@ -37,22 +36,27 @@ async def _newest(store: Store, service: str, environment: str | None, version: 
     return found[0]
 
 
-def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/json", headers=headers
+    )
 
 
 async def argo_verdict(request: web.Request) -> web.Response:
     """``GET /api/v1/integrations/argo-rollouts/verdict``: by ``deployment_id``, or the newest by
     ``service`` (with ``environment`` and ``version``)."""
-    store = request.app[STORE]
+    store, verdicts = request.app[STORE], request.app[VERDICTS]
     query = request.query
     if "deployment_id" in query:
-        deployment = await store.get(query["deployment_id"])
-    elif "service" in query:
-        deployment = await _newest(store, query["service"], query.get("environment"), query.get("version"))
-    else:
+        # By id, the last known verdict answers while the database is away: a 503 would count
+        # as a measurement error, and enough of those abort the rollout.
+        document, headers = await verdicts.read(query["deployment_id"])
+        return _json(document, headers=headers)
+    if "service" not in query:
         raise invalid("deployment_id", "pass deployment_id, or service (with environment and version)")
-    return _json(verdict_document(deployment, await store.latest_verdict(deployment.id)))
+    deployment = await _newest(store, query["service"], query.get("environment"), query.get("version"))
+    document, headers = await verdicts.read(deployment.id)
+    return _json(document, headers=headers)
 
 
 async def flagger_hook(request: web.Request) -> web.Response:
@@ -73,6 +77,6 @@ async def flagger_hook(request: web.Request) -> web.Response:
     deployment = await _newest(
         store, metadata["service"], metadata.get("environment"), metadata.get("version")
     )
-    document = verdict_document(deployment, await store.latest_verdict(deployment.id))
+    document, headers = await request.app[VERDICTS].read(deployment.id)
     status = 412 if document["verdict"] in _BLOCKING else 200
-    return _json({"hook": hook, "canary": payload.get("name"), **document}, status)
+    return _json({"hook": hook, "canary": payload.get("name"), **document}, status, headers)

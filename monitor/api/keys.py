@@ -1,9 +1,11 @@
-"""Typed keys of what the application holds: the store, the metrics source, the environments."""
+"""Typed keys of what the application holds: the store, the metrics source, the environments, the
+current verdicts."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from monitor.api.verdicts import VerdictCache
 from monitor.environments import Environments
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
@@ -13,3 +15,4 @@ STORE = web.AppKey("store", Store)
 SOURCE = web.AppKey("source", MetricsSource)
 ENVIRONMENTS = web.AppKey("environments", Environments)
 METRICS = web.AppKey("metrics", MonitorMetrics)
+VERDICTS = web.AppKey("verdicts", VerdictCache)

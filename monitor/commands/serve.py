@@ -1,4 +1,4 @@
-"""``monitor serve``: the API and the engine loop in one process, with a graceful SIGTERM."""
+"""``monitor serve``: the API, and the engine in its own process (or inline), with a graceful SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,22 +9,24 @@ import os
 import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Awaitable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from aiohttp import web
 
-from monitor.actions.outbox import Deliverer
 from monitor.api.app import create_app
 from monitor.cli import EXIT_ERROR
 from monitor.config import load_settings
-from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.engine.process import EngineOptions, EngineProcess, run_engine
 from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
 from monitor.profiles import Profile, load_profile
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
-from monitor.telemetry import MonitorMetrics
+from monitor.telemetry import EngineMetrics, MonitorMetrics
 from monitor.timeparse import parse_duration_s
 from monitor.tracing import JsonFormatter, configure_tracing
 
@@ -49,42 +51,58 @@ async def _serve(args: argparse.Namespace) -> None:
     prometheus_url = args.prometheus_url or args.settings.prometheus_url
     if not prometheus_url:
         raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
-    store = await Store.open(args.database)
+    store = await Store.open(args.database)  # applies the migrations before the engine starts
     source = PrometheusSource(prometheus_url)
     owner = f"{socket.gethostname()}-{os.getpid()}"
     settings = args.settings
-    telemetry = MonitorMetrics()
-    lease_s = parse_duration_s(args.lease, "--lease")
-    scheduler = Scheduler(
-        store, source, _profile, SchedulerSettings(owner=owner, lease_s=lease_s),
-        webhooks=settings.webhooks, metrics=telemetry,
+    options = EngineOptions(
+        database_url=args.database, prometheus_url=prometheus_url, config_path=args.config, owner=owner,
+        lease_s=parse_duration_s(args.lease, "--lease"),
     )  # fmt: skip
-    deliverer = Deliverer(store, settings.webhooks)
-    tokens = None if args.insecure_no_auth else settings.tokens
-    app = create_app(store, source, tokens, Environments(settings.environments), telemetry)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("listening on http://%s:%d (replica %s, database %s)", host, port, owner, args.database)
+    with tempfile.TemporaryDirectory(prefix="monitor-engine-") as sockets:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        workers = asyncio.gather(scheduler.run(stop), deliverer.run(stop))
-        await stop.wait()
-        # Stop intake first (waiting gates reconnect to another replica or after the restart),
-        # then let the look in flight finish; the engine releases its leases as it returns.
-        await runner.cleanup()
-        log.info("stopping: finishing the evaluation in flight (at most %.0f s)", DRAIN_TIMEOUT_S)
+        if args.engine == "process":
+            child = EngineProcess(replace(options, metrics_socket=os.path.join(sockets, "metrics.sock")))
+            telemetry = MonitorMetrics(remote_engine=child.metrics)
+            child.start()
+            engine: Awaitable[object] = child.supervise()
+        else:
+            child, metrics = None, EngineMetrics()
+            telemetry = MonitorMetrics(metrics)
+            engine = run_engine(options, settings, _profile, stop, metrics)
+        tokens = None if args.insecure_no_auth else settings.tokens
+        app = create_app(store, source, tokens, Environments(settings.environments), telemetry)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        workers = asyncio.ensure_future(engine)
         try:
-            await asyncio.wait_for(workers, DRAIN_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("evaluation still running after %.0f s; leases will expire", DRAIN_TIMEOUT_S)
-    finally:
-        await runner.cleanup()
-        await source.close()
-        await store.close()
+            await web.TCPSite(runner, host, port).start()
+            log.info(
+                "listening on http://%s:%d (replica %s, database %s, engine %s)",
+                host, port, owner, args.database, args.engine,
+            )  # fmt: skip
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await asyncio.wait([workers, asyncio.ensure_future(stop.wait())], return_when="FIRST_COMPLETED")
+            # Stop intake first (waiting gates reconnect to another replica or after the restart),
+            # then let the look in flight finish; the engine releases its leases as it returns.
+            await runner.cleanup()
+            log.info("stopping: finishing the evaluation in flight (at most %.0f s)", DRAIN_TIMEOUT_S)
+            stop.set()
+            drained = await child.stop(DRAIN_TIMEOUT_S) if child is not None else True
+            try:
+                await asyncio.wait_for(workers, DRAIN_TIMEOUT_S)
+            except TimeoutError:
+                drained = False
+            if not drained:
+                log.warning("evaluation still running after %.0f s; leases will expire", DRAIN_TIMEOUT_S)
+        finally:
+            if child is not None:
+                await child.stop(0)
+            await runner.cleanup()
+            await source.close()
+            await store.close()
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from monitor.profiles import Profile
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import Store, StoredVerdict
-from monitor.telemetry import MonitorMetrics
+from monitor.telemetry import EngineMetrics
 from monitor.tracing import tracer
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Scheduler:
         settings: SchedulerSettings,
         clock: Callable[[], datetime] = _utcnow,
         webhooks: Sequence[WebhookSpec] = (),
-        metrics: MonitorMetrics | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self._store, self._source, self._profiles = store, source, profiles
         self._settings, self._clock = settings, clock

@@ -38,6 +38,16 @@ class StoredVerdict:
 
 
 @dataclass(frozen=True)
+class LookScore:
+    """One look's verdict and score, for the history of a deployment."""
+
+    look: int
+    at: datetime
+    status: str
+    score: float
+
+
+@dataclass(frozen=True)
 class Delivery:
     """An outbox item claimed for one delivery attempt."""
 

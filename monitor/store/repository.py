@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -16,10 +16,22 @@ from monitor.models import Deployment, DeploymentSpec, DeploymentStatus
 from monitor.store import rows
 from monitor.store.engine import create_engine
 from monitor.store.migrate import upgrade
-from monitor.store.records import AuditEvent, Delivery, OutboxItem, StoredVerdict
+from monitor.store.records import AuditEvent, Delivery, LookScore, OutboxItem, StoredVerdict
 from monitor.store.tables import deployments, events, outbox, verdicts
 
 _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
+
+
+_LATEST = verdicts.alias("latest")
+# Built once: constructing the statement would cost more than running it on SQLite.
+_CURRENT = (
+    select(deployments, _LATEST.c.look, _LATEST.c.at, _LATEST.c.status.label("verdict_status"),
+           _LATEST.c.score, _LATEST.c.final, _LATEST.c.document)
+    .select_from(deployments.outerjoin(_LATEST, and_(
+        _LATEST.c.deployment_id == deployments.c.id, _LATEST.c.look == deployments.c.looks_done,
+    )))
+    .where(deployments.c.id == bindparam("deployment_id"))
+)  # fmt: skip
 
 
 def _utcnow() -> datetime:
@@ -41,6 +53,19 @@ class Store:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = _utcnow) -> None:
         self._engine = engine
         self._clock = clock
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(deployment_id)`` after this process commits a change to a deployment.
+
+        Other processes' changes are not seen here; :meth:`changed_since` finds those.
+        """
+        self._listeners.append(listener)
+
+    def _changed(self, *deployment_ids: str) -> None:
+        for deployment_id in deployment_ids:
+            for listener in self._listeners:
+                listener(deployment_id)
 
     @classmethod
     async def open(cls, url: str, *, clock: Callable[[], datetime] = _utcnow) -> Store:
@@ -118,7 +143,8 @@ class Store:
                         deployments.c.status.in_(_ACTIVE),
                     )
                 )
-                for (old_id,) in superseded.all():
+                superseded_ids = [old_id for (old_id,) in superseded.all()]
+                for old_id in superseded_ids:
                     reason = f"superseded by deployment {deployment_id} ({spec.version})"
                     await connection.execute(
                         update(deployments)
@@ -156,6 +182,7 @@ class Store:
                     f"Idempotency-Key {idempotency_key!r} was used for a different deployment"
                 ) from exc
             raise StoreError(f"could not register the deployment ({exc.orig})") from exc
+        self._changed(*superseded_ids, deployment_id)
         return await self.get(deployment_id), True
 
     async def _by_key(self, key: str) -> tuple[Deployment, str] | None:
@@ -209,6 +236,8 @@ class Store:
             )
             if result.rowcount:
                 await self._event(connection, deployment_id, "cancelled", actor, reason)
+        if result.rowcount:
+            self._changed(deployment_id)
         return await self.get(deployment_id)
 
     async def events(self, deployment_id: str) -> list[AuditEvent]:
@@ -359,6 +388,7 @@ class Store:
             raise ConflictError(
                 f"look {verdict.look} of deployment {deployment_id} is already recorded"
             ) from exc
+        self._changed(deployment_id)
 
     async def claim_deliveries(self, *, claim_s: float, limit: int = 20) -> list[Delivery]:
         """Claim undelivered outbox items that are due; a claim hides an item for ``claim_s``.
@@ -417,6 +447,39 @@ class Store:
         async with self._transaction() as connection:
             count, oldest = (await connection.execute(query)).one()
         return int(count), rows.aware(oldest) if oldest is not None else None
+
+    async def look_history(self, deployment_id: str) -> list[LookScore]:
+        """Every recorded look's verdict and score, oldest first (without the documents)."""
+        query = (
+            select(verdicts.c.look, verdicts.c.at, verdicts.c.status, verdicts.c.score)
+            .where(verdicts.c.deployment_id == deployment_id)
+            .order_by(verdicts.c.look)
+        )
+        async with self._transaction() as connection:
+            return [
+                LookScore(r.look, rows.aware(r.at), r.status, r.score)
+                for r in (await connection.execute(query)).all()
+            ]
+
+    async def changed_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """Ids and ``updated_at`` of the deployments updated at or after ``since``."""
+        query = select(deployments.c.id, deployments.c.updated_at).where(deployments.c.updated_at >= since)
+        async with self._transaction() as connection:
+            return [(r.id, rows.aware(r.updated_at)) for r in (await connection.execute(query)).all()]
+
+    async def current(self, deployment_id: str) -> tuple[Deployment, StoredVerdict | None]:
+        """The deployment and its latest look's verdict, in one query: the API's hottest read."""
+        async with self._transaction() as connection:
+            row = (await connection.execute(_CURRENT, {"deployment_id": deployment_id})).first()
+        if row is None:
+            raise NotFoundError(f"no deployment {deployment_id!r}")
+        m = row._mapping
+        verdict = None
+        if m["document"] is not None:
+            verdict = StoredVerdict(
+                m["look"], rows.aware(m["at"]), m["verdict_status"], m["score"], m["final"], m["document"]
+            )
+        return rows.deployment(row), verdict
 
     async def latest_verdict(self, deployment_id: str) -> StoredVerdict | None:
         """The most recent look's verdict, if any."""

@@ -49,6 +49,7 @@ deployments = Table(
     Column("lease_expires_at", DateTime(timezone=True)),
     Index("ix_deployments_due", "status", "next_look_at"),
     Index("ix_deployments_service_env", "service", "environment"),
+    Index("ix_deployments_updated_at", "updated_at"),
 )
 
 verdicts = Table(

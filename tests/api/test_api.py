@@ -57,7 +57,8 @@ async def test_idempotency_key(client: TestClient[Any, Any]) -> None:
         ({**BODY, "interval_s": "1m"}, "interval_s", "number of seconds"),
         ({**BODY, "interval_s": 1}, "interval_s", "between 10 and 3600"),
         ({**BODY, "started_at": "yesterday"}, "started_at", "RFC 3339"),
-        ({**BODY, "profile": "nope"}, "profile", "built-in"),
+        ({**BODY, "profile": "nope"}, "profile", "otel-http, prometheus-http"),
+        ({**BODY, "profile": "/etc/passwd"}, "profile", "not available"),  # never a file of the daemon's
         ({k: v for k, v in BODY.items() if k != "service"}, "service", "required"),
         ({**BODY, "labels": {"region": 1}}, "labels", "string label values"),
     ],

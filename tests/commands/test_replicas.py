@@ -9,16 +9,15 @@ recorded twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -30,6 +29,7 @@ pytestmark = pytest.mark.prometheus
 
 POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LEASE_S = 4.0
+PostJson = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 @pytest.fixture
@@ -67,27 +67,21 @@ def replicas(
             process.wait()
 
 
-def _register(url: str, service: str) -> str:
+def _register(post_json: PostJson, url: str, service: str) -> str:
     body = {
         "service": service, "environment": "testing", "version": "v2", "baseline_version": "v1",
         "started_at": (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "warmup_s": 0, "interval_s": 10, "min_duration_s": 0, "max_duration_s": 3000,
     }  # fmt: skip
-    request = urllib.request.Request(
-        f"{url}/api/v1/deployments",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        deployment_id: str = json.loads(response.read())["id"]
-        return deployment_id
+    deployment_id: str = post_json(f"{url}/api/v1/deployments", body)["id"]
+    return deployment_id
 
 
 async def test_a_killed_replica_is_replaced_and_nothing_is_recorded_twice(
-    replicas: list[tuple[str, subprocess.Popen[bytes]]], database: str
+    replicas: list[tuple[str, subprocess.Popen[bytes]]], database: str, post_json: PostJson
 ) -> None:
     # No series exist for these services: every look is quick "no data", 300 looks each.
-    ids = [_register(replicas[0][0], f"ghost-{i}") for i in range(3)]
+    ids = [_register(post_json, replicas[0][0], f"ghost-{i}") for i in range(3)]
     db = await asyncpg.connect(database)
     try:
         by_pid = {process.pid: process for _, process in replicas}

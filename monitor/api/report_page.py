@@ -1,0 +1,115 @@
+"""The HTML report of one deployment (``GET /api/v1/deployments/{id}/report``): what an SRE reads.
+
+Rendered on the server from the stored verdict document, the score of every look and the audit
+trail, with Jinja2's autoescaping (service names, messages and labels come from API callers).
+The page is self-contained: no scripts, no external assets, an inline SVG for the score history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from monitor.api.documents import deployment_document
+from monitor.judges.format import fmt_ratio, fmt_value
+from monitor.models import Deployment
+from monitor.store import AuditEvent, LookScore
+from monitor.timeparse import format_time
+
+CHART_WIDTH, CHART_HEIGHT = 640, 120
+# Served with the page: nothing but inline styles may load, so injected markup could do nothing.
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """One look on the score chart, in SVG coordinates."""
+
+    x: float
+    y: float
+    look: int
+    score: float
+    status: str
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("monitor.api", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["value"] = fmt_value
+    environment.filters["ratio"] = fmt_ratio
+    environment.filters["time"] = format_time
+    return environment
+
+
+def score_chart(history: Sequence[LookScore]) -> list[ChartPoint]:
+    """Looks placed on a ``CHART_WIDTH`` x ``CHART_HEIGHT`` chart: look number across, score 0-100 up."""
+    if not history:
+        return []
+    last = max(h.look for h in history)
+    span = max(last - 1, 1)
+    return [
+        ChartPoint(
+            x=round((h.look - 1) / span * CHART_WIDTH, 1),
+            y=round(CHART_HEIGHT - h.score / 100 * CHART_HEIGHT, 1),
+            look=h.look,
+            score=h.score,
+            status=h.status,
+        )
+        for h in history
+    ]
+
+
+def _effect(check: dict[str, Any]) -> str:
+    effect = check.get("effect")
+    if effect is None:
+        return ""
+    if check["comparison"] == "samples":
+        return fmt_value(effect, check.get("unit", ""))
+    return fmt_ratio(effect)
+
+
+def _interval(check: dict[str, Any]) -> str:
+    interval = check.get("interval")
+    if not interval:
+        return ""
+    unit = check.get("unit", "") if check["comparison"] == "samples" else ""
+
+    def bound(value: float | None) -> str:
+        return "∞" if value is None else fmt_value(value, unit)
+
+    return f"[{bound(interval[0])}, {bound(interval[1])}]"
+
+
+def render_report(
+    deployment: Deployment,
+    verdict: dict[str, Any],
+    history: Sequence[LookScore],
+    events: Sequence[AuditEvent],
+) -> str:
+    """The report page of ``deployment`` with its current ``verdict`` document."""
+    checks = [{**c, "effect_text": _effect(c), "interval_text": _interval(c)} for c in verdict["checks"]]
+    points = score_chart(history)
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(
+            deployment=deployment_document(deployment),
+            verdict=verdict,
+            checks=checks,
+            points=points,
+            polyline=" ".join(f"{p.x},{p.y}" for p in points),
+            chart_width=CHART_WIDTH,
+            chart_height=CHART_HEIGHT,
+            events=events,
+        )
+    )
