@@ -34,7 +34,7 @@ from monitor.yamlfile import YamlDocument, load_yaml_file
 
 _TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens", "environments", "webhooks"}
 _ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s"}
-SCOPES = ("read", "deploy", "admin")
+SCOPES = ("read", "deploy", "ingest", "admin")
 
 
 @dataclass(frozen=True)

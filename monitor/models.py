@@ -187,6 +187,7 @@ class Evidence:
     baseline: float | None
     canary: float | None
     unit: str = ""
+    detail: str = ""  # e.g. an example log line, or a link to a trace
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from monitor.judges.format import fmt_ratio, fmt_value
-from monitor.models import CheckResult, ComparisonKind, Verdict, VersionWindow
+from monitor.models import CheckResult, ComparisonKind, Evidence, Verdict, VersionWindow
 from monitor.timeparse import format_time
 
 
@@ -21,6 +21,18 @@ def _version(vw: VersionWindow) -> dict[str, Any]:
         "start": format_time(vw.window.start),
         "end": format_time(vw.window.end),
     }
+
+
+def _evidence(e: Evidence) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "label": e.label,
+        "baseline": _finite(e.baseline),
+        "canary": _finite(e.canary),
+        "unit": e.unit,
+    }
+    if e.detail:
+        item["detail"] = e.detail
+    return item
 
 
 def _check(r: CheckResult) -> dict[str, Any]:
@@ -43,15 +55,7 @@ def _check(r: CheckResult) -> dict[str, Any]:
         "p_value": _finite(r.p_value),
         "conclusive": r.conclusive,
         "message": r.message,
-        "evidence": [
-            {
-                "label": e.label,
-                "baseline": _finite(e.baseline),
-                "canary": _finite(e.canary),
-                "unit": e.unit,
-            }
-            for e in r.evidence
-        ],
+        "evidence": [_evidence(e) for e in r.evidence],
     }
 
 

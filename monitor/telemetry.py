@@ -103,6 +103,18 @@ class MonitorMetrics:
         self.engine_up = Gauge(
             "monitor_engine_up", "1 when the engine's process answered the last scrape.", registry=r
         )
+        self.otlp_requests = Counter(
+            "monitor_otlp_requests",
+            "OTLP export requests, by signal and HTTP status.",
+            ["signal", "code"],
+            registry=r,
+        )
+        self.otlp_records = Counter(
+            "monitor_otlp_records",
+            "OTLP log records and spans, accepted or rejected.",
+            ["signal", "outcome"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge("monitor_outbox_backlog", "Undelivered notifications.", registry=r)
         self.outbox_oldest_age = Gauge(
             "monitor_outbox_oldest_age_seconds", "Age of the oldest undelivered notification.", registry=r

@@ -19,6 +19,7 @@ from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
 from monitor.api.keys import ENVIRONMENTS, METRICS, SOURCE, STORE, VERDICTS
+from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import deployment_spec
@@ -221,6 +222,8 @@ def create_app(
     app[SOURCE] = source
     app[VERDICTS] = VerdictCache(store)
     app.cleanup_ctx.append(_verdict_feed)
+    app[RECEIVER] = Receiver()
+    app.cleanup_ctx.append(flusher)
     app.router.add_post("/api/v1/deployments", register)
     app.router.add_get("/api/v1/deployments", list_deployments)
     app.router.add_get("/api/v1/deployments/{id}", get_deployment)
@@ -229,6 +232,8 @@ def create_app(
     app.router.add_get("/api/v1/deployments/{id}/report", report)
     app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
     app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
+    app.router.add_post("/v1/logs", receive_logs)
+    app.router.add_post("/v1/traces", receive_traces)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)

@@ -1,4 +1,5 @@
-"""Bearer-token authentication with scopes: ``read``, ``deploy`` (register, cancel), ``admin``.
+"""Bearer-token authentication with scopes: ``read``, ``deploy`` (register, cancel), ``ingest``
+(OTLP), ``admin``.
 
 Presented tokens are compared in constant time against every configured token (through their
 SHA-256 digests, so lengths leak nothing either). A request without a valid token gets 401 with
@@ -35,9 +36,12 @@ def _digest(secret: str) -> bytes:
 
 
 def required_scope(request: web.Request) -> str | None:
-    """The scope a route needs: none for health, ``deploy`` for writes, ``read`` otherwise."""
+    """The scope a route needs: none for health, ``ingest`` for OTLP, ``deploy`` for writes, ``read``
+    otherwise."""
     if request.path in _PUBLIC:
         return None
+    if request.path.startswith("/v1/"):
+        return "ingest"
     return "deploy" if request.method in ("POST", "PUT", "PATCH", "DELETE") else "read"
 
 

@@ -21,9 +21,10 @@ from monitor.stats import compare_counts, compare_distribution, compare_samples
 from monitor.stats.autocorr import batch_means
 
 
-def _result(
+def result_from(
     spec: CheckSpec, comparison: Comparison, message: str, evidence: tuple[Evidence, ...] = ()
 ) -> CheckResult:
+    """The published result of ``spec`` judged as ``comparison``."""
     return CheckResult(
         name=spec.name,
         signal=spec.signal,
@@ -49,7 +50,7 @@ def _result(
 def error_result(spec: CheckSpec, message: str) -> CheckResult:
     """The result of a check whose data could not be fetched or judged."""
     empty = replace(Comparison.nodata(spec.comparison, 0.0, 0.0), classification=Classification.ERROR)
-    return _result(spec, empty, message)
+    return result_from(spec, empty, message)
 
 
 def _label(spec: CheckSpec) -> str:
@@ -72,13 +73,13 @@ def judge_counts(spec: CheckSpec, canary: CountsData, baseline: CountsData, alph
         Evidence("exposure", baseline.exposure, canary.exposure),
     )
     if c.classification is Classification.NODATA:
-        return _result(spec, c, _nodata_message(spec, canary.exposure, baseline.exposure), evidence)
+        return result_from(spec, c, _nodata_message(spec, canary.exposure, baseline.exposure), evidence)
     message = (
         f"{_label(spec)} {fmt_ratio(c.effect)} baseline "
         f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
         f"{_verdict_word(c.classification)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
     )
-    return _result(spec, c, message, evidence)
+    return result_from(spec, c, message, evidence)
 
 
 def judge_distribution(
@@ -90,14 +91,14 @@ def judge_distribution(
         allowed_effect=spec.allowed_effect, min_count=spec.min_data, quantiles=spec.quantiles,
     )  # fmt: skip
     if c.classification is Classification.NODATA:
-        return _result(spec, c, _nodata_message(spec, canary.total, baseline.total))
+        return result_from(spec, c, _nodata_message(spec, canary.total, baseline.total))
     evidence = tuple(Evidence(f"p{q.q * 100:g}", q.baseline, q.canary, spec.unit) for q in quantiles)
     message = (
         f"{_label(spec)} {c.detail} {fmt_ratio(c.effect)} baseline "
         f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
         f"{_verdict_word(c.classification)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
     )
-    return _result(spec, c, message, evidence)
+    return result_from(spec, c, message, evidence)
 
 
 def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float) -> CheckResult:
@@ -118,7 +119,7 @@ def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, a
                 f"too autocorrelated to judge: {len(canary_batches)} canary and {len(baseline_batches)} "
                 f"baseline independent batches, below the minimum of {spec.min_data:g}; use a longer window"
             )
-        return _result(spec, c, message)
+        return result_from(spec, c, message)
     base = c.baseline_value or 0.0
     relative = f" ({(c.effect or 0.0) / abs(base):+.0%})" if base else ""
     shift = fmt_value(c.effect, spec.unit)
@@ -127,7 +128,7 @@ def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, a
         f"(median {fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
         f"{_verdict_word(c.classification)}; allowed {spec.allowed_effect:+.0%}"
     )
-    return _result(spec, c, message)
+    return result_from(spec, c, message)
 
 
 def judge_traffic(
@@ -146,7 +147,7 @@ def judge_traffic(
     c_n, b_n = canary.exposure, baseline.exposure
     if c_n < spec.min_data or b_n < spec.min_data:
         comparison = Comparison.nodata(spec.comparison, b_n, c_n)
-        return _result(spec, comparison, _nodata_message(spec, c_n, b_n))
+        return result_from(spec, comparison, _nodata_message(spec, c_n, b_n))
     if window_ratio is None:
         observed = c_n / (c_n + b_n)
         expected = policy.expected_canary_share
@@ -165,7 +166,7 @@ def judge_traffic(
     comparison = Comparison(
         spec.comparison, classification, ratio, None, None, expected, observed, b_n, c_n, True
     )
-    return _result(spec, comparison, message)
+    return result_from(spec, comparison, message)
 
 
 def _nodata_message(spec: CheckSpec, canary_n: float, baseline_n: float, unit: str = "observations") -> str:

@@ -6,7 +6,7 @@ Several replicas share the work through leases: a replica evaluates a deployment
 holds an unexpired lease, claimed with a conditional UPDATE that exactly one replica can win.
 """
 
-from monitor.store.records import AuditEvent, Delivery, LookScore, OutboxItem, StoredVerdict
+from monitor.store.records import AuditEvent, Delivery, LookScore, OutboxItem, StoredVerdict, TelemetryRow
 from monitor.store.repository import Store
 
-__all__ = ["AuditEvent", "Delivery", "LookScore", "OutboxItem", "Store", "StoredVerdict"]
+__all__ = ["AuditEvent", "Delivery", "LookScore", "OutboxItem", "Store", "StoredVerdict", "TelemetryRow"]

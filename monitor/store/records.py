@@ -57,3 +57,15 @@ class Delivery:
     idempotency_key: str
     payload_json: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class TelemetryRow:
+    """One flushed aggregate: logs or spans of a service's version in one minute (payload JSON)."""
+
+    kind: str
+    service: str
+    environment: str
+    version: str
+    minute: datetime
+    payload_json: str

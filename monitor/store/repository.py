@@ -16,8 +16,8 @@ from monitor.models import Deployment, DeploymentSpec, DeploymentStatus
 from monitor.store import rows
 from monitor.store.engine import create_engine
 from monitor.store.migrate import upgrade
-from monitor.store.records import AuditEvent, Delivery, LookScore, OutboxItem, StoredVerdict
-from monitor.store.tables import deployments, events, outbox, verdicts
+from monitor.store.records import AuditEvent, Delivery, LookScore, OutboxItem, StoredVerdict, TelemetryRow
+from monitor.store.tables import deployments, events, outbox, telemetry, verdicts
 
 _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
 
@@ -497,3 +497,33 @@ class Store:
         return StoredVerdict(
             m["look"], rows.aware(m["at"]), m["status"], m["score"], m["final"], m["document"]
         )
+
+    async def add_telemetry(self, items: Sequence[TelemetryRow]) -> None:
+        """Store flushed aggregates (one transaction)."""
+        if not items:
+            return
+        now = self._clock()
+        values = [
+            {"kind": t.kind, "service": t.service, "environment": t.environment, "version": t.version,
+             "minute": t.minute, "payload": t.payload_json, "created_at": now}
+            for t in items
+        ]  # fmt: skip
+        async with self._transaction() as connection:
+            await connection.execute(insert(telemetry), values)
+
+    async def telemetry(
+        self, kind: str, service: str, environment: str, start: datetime, end: datetime
+    ) -> list[TelemetryRow]:
+        """Aggregates of ``kind`` for a service in an environment with minutes in ``[start, end)``."""
+        query = select(telemetry).where(
+            telemetry.c.kind == kind,
+            telemetry.c.service == service,
+            telemetry.c.environment == environment,
+            telemetry.c.minute >= start,
+            telemetry.c.minute < end,
+        )
+        async with self._transaction() as connection:
+            return [
+                TelemetryRow(r.kind, r.service, r.environment, r.version, rows.aware(r.minute), r.payload)
+                for r in (await connection.execute(query)).all()
+            ]

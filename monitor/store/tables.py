@@ -94,3 +94,19 @@ outbox = Table(
     Column("last_error", Text),
     Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
 )
+
+# Per-minute aggregates of received logs and spans (payload: JSON), flushed by each replica's
+# receiver; several rows for one key and minute are summed when read.
+telemetry = Table(
+    "telemetry",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(10), nullable=False),
+    Column("service", String(200), nullable=False),
+    Column("environment", String(100), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_telemetry_lookup", "kind", "service", "environment", "minute"),
+)

@@ -78,5 +78,5 @@ def test_tokens_come_from_files_or_variables_never_inline(
     with pytest.raises(ConfigError, match=r"monitor.yaml:2.*tokens\[0\].*token_file"):
         load_settings(config, environ={})
     config.write_text("tokens:\n  - {name: ci, scopes: [root], token_env: GRAFANA_TOKEN}\n")
-    with pytest.raises(ConfigError, match="read, deploy, admin"):
+    with pytest.raises(ConfigError, match="read, deploy, ingest, admin"):
         load_settings(config, environ={})

@@ -1,0 +1,213 @@
+"""The OTLP/HTTP receiver: ``POST /v1/logs`` and ``POST /v1/traces``, for SDKs and Collectors.
+
+Per the OTLP specification: protobuf or JSON (answered in kind), optional gzip, 200 with a
+``partial_success`` naming what was rejected and why (records without ``service.name``, absurd
+timestamps, over a limit), 400 for a body that does not decode, 413 over the size limit, 415 for
+another media type, and 429 with ``Retry-After`` while the receiver is busy: work is bounded (a
+few requests decoded at once, a cap on the bytes waiting), so a burst gets backpressure instead
+of growing memory. Decoding and counting run in a worker thread; the aggregates are flushed to
+the store every ``FLUSH_S`` and when the daemon stops, so every replica's judges see them and a
+crash loses at most one flush interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from aiohttp import web
+from google.protobuf.message import Message
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from monitor.api.keys import METRICS, STORE
+from monitor.errors import StoreError
+from monitor.otlp.aggregate import Accounting, Aggregator
+from monitor.otlp.decode import (
+    JSON,
+    MAX_BODY_BYTES,
+    PROTOBUF,
+    PayloadError,
+    check_encoding,
+    decode,
+    encode,
+    media_type,
+)
+from monitor.store import Store, TelemetryRow
+
+log = logging.getLogger(__name__)
+FLUSH_S = 10.0
+MAX_CONCURRENT = 2
+MAX_PENDING_BYTES = 64 * 1024 * 1024
+RETRY_AFTER_S = 2
+M = TypeVar("M", bound=Message)
+MAX_UNFLUSHED = 50_000
+
+
+class Receiver:
+    """The receiver's state: the aggregator and the budget of work in flight."""
+
+    def __init__(self) -> None:
+        self.aggregator = Aggregator()
+        self._workers = asyncio.Semaphore(MAX_CONCURRENT)
+        self._pending_bytes = 0
+        self._unflushed: list[TelemetryRow] = []
+
+    async def process(self, size: int, work: Callable[[], Message]) -> Message:
+        """Run ``work`` in a thread within the budget; :class:`Busy` when over it."""
+        if self._pending_bytes + size > MAX_PENDING_BYTES:
+            raise Busy()
+        self._pending_bytes += size
+        try:
+            async with self._workers:
+                return await asyncio.to_thread(work)
+        finally:
+            self._pending_bytes -= size
+
+    async def flush(self, store: Store) -> int:
+        """Write the aggregates to the store; what the store refuses is retried at the next flush."""
+        rows = self.aggregator.drain()
+        items = self._unflushed + [
+            TelemetryRow(kind, k.service, k.environment, k.version, k.minute, json.dumps(payload))
+            for kind, k, payload in rows
+        ]
+        try:
+            await store.add_telemetry(items)
+        except StoreError as exc:
+            # Kept for the next flush, within a bound: a long outage must not grow memory.
+            self._unflushed = items[-MAX_UNFLUSHED:]
+            lost = len(items) - len(self._unflushed)
+            log.warning("OTLP: %d aggregates wait for the store (%s); %d dropped", len(items), exc, lost)
+            return 0
+        self._unflushed = []
+        return len(items)
+
+
+class Busy(Exception):
+    """The receiver's budget is spent: answer 429 and let the client back off."""
+
+
+RECEIVER = web.AppKey("otlp_receiver", Receiver)
+
+
+def _status(kind: str, code: int, message: str) -> bytes:
+    if kind == PROTOBUF:
+        serialized: bytes = Status(code=code, message=message).SerializeToString()
+        return serialized
+    return json.dumps({"code": code, "message": message}).encode()
+
+
+def _failure(kind: str, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    # google.rpc codes: 3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE
+    code = {400: 3, 413: 3, 415: 3, 429: 8}.get(status, 14)
+    return web.Response(status=status, body=_status(kind, code, message), content_type=kind, headers=headers)
+
+
+async def _receive(
+    request: web.Request,
+    signal: str,
+    new_request: Callable[[], M],
+    respond: Callable[[Accounting], Message],
+    add: Callable[[Aggregator, M, datetime], Accounting],
+) -> web.Response:
+    metrics = request.app[METRICS]
+    kind = JSON
+    try:
+        kind = media_type(request.headers.get("Content-Type"))
+        check_encoding(request.headers.get("Content-Encoding"))
+        too_big = PayloadError(f"body is over {MAX_BODY_BYTES // 2**20} MiB; send smaller batches", 413)
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise too_big
+        # Read as it is inflated, never more than the limit: a gzip bomb stops here.
+        raw = await _read_at_most(request, MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise too_big
+        if not raw and request.content_length:
+            raise PayloadError(
+                f"a {request.content_length}-byte body inflated to nothing; is the gzip corrupt?"
+            )
+        now = datetime.now(UTC)
+
+        aggregator = request.app[RECEIVER].aggregator
+
+        def work() -> Message:
+            account = add(aggregator, decode(raw, kind, new_request()), now)
+            metrics.otlp_records.labels(signal, "accepted").inc(account.accepted)
+            metrics.otlp_records.labels(signal, "rejected").inc(account.rejected)
+            return respond(account)
+
+        response = await request.app[RECEIVER].process(len(raw), work)
+    except PayloadError as exc:
+        metrics.otlp_requests.labels(signal, str(exc.status)).inc()
+        return _failure(kind, exc.status, str(exc))
+    except Busy:
+        metrics.otlp_requests.labels(signal, "429").inc()
+        return _failure(
+            kind, 429, "receiver busy; retry after the delay", {"Retry-After": str(RETRY_AFTER_S)}
+        )
+    metrics.otlp_requests.labels(signal, "200").inc()
+    return web.Response(body=encode(response, kind), content_type=kind)
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await request.content.read(min(65536, limit - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _logs_response(account: Accounting) -> ExportLogsServiceResponse:
+    response = ExportLogsServiceResponse()
+    if account.rejected:
+        response.partial_success.rejected_log_records = account.rejected
+        response.partial_success.error_message = account.message
+    return response
+
+
+def _spans_response(account: Accounting) -> ExportTraceServiceResponse:
+    response = ExportTraceServiceResponse()
+    if account.rejected:
+        response.partial_success.rejected_spans = account.rejected
+        response.partial_success.error_message = account.message
+    return response
+
+
+async def receive_logs(request: web.Request) -> web.Response:
+    """``POST /v1/logs``: an ``ExportLogsServiceRequest``."""
+    return await _receive(request, "logs", ExportLogsServiceRequest, _logs_response, Aggregator.add_logs)
+
+
+async def receive_traces(request: web.Request) -> web.Response:
+    """``POST /v1/traces``: an ``ExportTraceServiceRequest``."""
+    return await _receive(request, "traces", ExportTraceServiceRequest, _spans_response, Aggregator.add_spans)
+
+
+async def flusher(app: web.Application) -> AsyncIterator[None]:
+    """Flush the aggregates every ``FLUSH_S`` while the app runs, and once more at its end."""
+    receiver, store = app[RECEIVER], app[STORE]
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), FLUSH_S)
+            await receiver.flush(store)
+
+    task = asyncio.create_task(loop())
+    yield
+    stop.set()
+    await task

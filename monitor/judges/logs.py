@@ -1,0 +1,121 @@
+"""Judging logs: templates that are new or more frequent in the canary, and the error-level rate.
+
+Both checks are counts comparisons (:func:`monitor.stats.compare_counts`), so they share its
+anytime-valid guarantees: the daemon may look every minute.
+
+* **Templates**: each template the canary logged is compared on its rate per exposure. A template
+  the baseline never logged is *new*; its evidence is the canary's count against what the
+  baseline's exposure would have shown, so a single new line is never significant (with a 10%
+  canary, even four lines in a row are not clear at 1%). The alpha is split evenly over the
+  templates tested (Bonferroni): hundreds of templates must not mean hundreds of chances for a
+  false alarm. Only templates logged at WARN or above can fail the check; new or risen INFO and
+  DEBUG templates are listed in the evidence, since a new version is expected to say new things.
+* **Error rate**: lines at ERROR or above per exposure, like the 5xx ratio of the metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from monitor.judges.checks import result_from
+from monitor.judges.format import fmt_ratio
+from monitor.logs.counts import Level, LogData, TemplateCounts
+from monitor.models import CheckResult, Classification, Comparison, ComparisonKind, CountsData, Evidence
+from monitor.profiles import CheckSpec
+from monitor.stats import compare_counts
+
+NOTABLE = Level.WARN
+MAX_EVIDENCE = 10
+
+
+def _nodata(spec: CheckSpec, data: LogData) -> CheckResult | None:
+    if data.canary_exposure >= spec.min_data and data.baseline_exposure >= spec.min_data:
+        return None
+    comparison = Comparison.nodata(ComparisonKind.COUNTS, data.baseline_exposure, data.canary_exposure)
+    message = (
+        f"too few {data.exposure_unit} to judge the logs (canary {data.canary_exposure:g}, "
+        f"baseline {data.baseline_exposure:g}; need {spec.min_data:g} each)"
+    )
+    return result_from(spec, comparison, message)
+
+
+def _describe(t: TemplateCounts, comparison: Comparison) -> str:
+    change = "new" if t.baseline == 0 else f"{fmt_ratio(comparison.effect)} as frequent"
+    return f"{change} {t.level.name} template '{t.template}' ({t.canary} in canary, {t.baseline} in baseline)"
+
+
+def _evidence(t: TemplateCounts, kind: str | None = None) -> Evidence:
+    kind = kind or ("new" if t.baseline == 0 else "more frequent")
+    return Evidence(f"{kind} {t.level.name}: {t.template}", t.baseline, t.canary, "lines", t.example)
+
+
+def judge_log_templates(spec: CheckSpec, data: LogData, alpha: float) -> CheckResult:
+    """Fail when a WARN-or-worse template is clearly new or more frequent in the canary."""
+    if (missing := _nodata(spec, data)) is not None:
+        return missing
+    tested = [t for t in data.templates if t.canary > 0]
+    per_template_alpha = alpha / max(len(tested), 1)
+    findings: list[tuple[TemplateCounts, Comparison]] = []
+    undecided = False
+    for t in tested:
+        comparison = compare_counts(
+            CountsData(t.canary, data.canary_exposure),
+            CountsData(t.baseline, data.baseline_exposure),
+            alpha=per_template_alpha,
+            allowed_effect=spec.allowed_effect,
+        )
+        if comparison.classification is Classification.HIGH:
+            findings.append((t, comparison))
+        elif t.level >= NOTABLE and not comparison.conclusive:
+            undecided = True
+    # Strongest evidence first: the highest lower bound of the rate ratio.
+    findings.sort(key=lambda f: f[1].interval[0] if f[1].interval else 0.0, reverse=True)
+    failing = [f for f in findings if f[0].level >= NOTABLE]
+    evidence = tuple(_evidence(t) for t, _ in (failing + [f for f in findings if f not in failing]))
+    if failing:
+        worst_template, worst = failing[0]
+        more = f" and {len(failing) - 1} more" if len(failing) > 1 else ""
+        message = f"{_describe(worst_template, worst)}{more}"
+        adjusted = replace(worst, p_value=min(1.0, (worst.p_value or 1.0) * max(len(tested), 1)))
+        return result_from(spec, adjusted, message, evidence[:MAX_EVIDENCE])
+    quiet = f"no WARN or ERROR template is new or more frequent ({len(data.templates)} templates, "
+    quiet += f"{data.canary_lines} canary lines)"
+    if findings:
+        quiet += f"; {len(findings)} INFO-level change(s) listed as evidence"
+    summary = Comparison(
+        kind=ComparisonKind.COUNTS,
+        classification=Classification.PASS,
+        effect=None,
+        interval=None,
+        p_value=None,
+        baseline_value=None,
+        canary_value=None,
+        baseline_n=data.baseline_exposure,
+        canary_n=data.canary_exposure,
+        conclusive=not undecided,
+        detail="templates",
+    )
+    return result_from(spec, summary, quiet, evidence[:MAX_EVIDENCE])
+
+
+def judge_log_errors(spec: CheckSpec, data: LogData, alpha: float) -> CheckResult:
+    """Fail when lines at ERROR or above per exposure clearly rose beyond the allowance."""
+    if (missing := _nodata(spec, data)) is not None:
+        return missing
+    errors = [t for t in data.templates if t.level >= Level.ERROR]
+    canary = CountsData(sum(t.canary for t in errors), data.canary_exposure)
+    baseline = CountsData(sum(t.baseline for t in errors), data.baseline_exposure)
+    comparison = compare_counts(
+        canary,
+        baseline,
+        alpha=alpha,
+        allowed_effect=spec.allowed_effect,
+        negligible_rate=spec.negligible_value,
+    )
+    per = data.exposure_unit.rstrip("s")
+    message = (
+        f"error-level log lines per {per} {fmt_ratio(comparison.effect)} baseline "
+        f"({baseline.events:g} of {baseline.exposure:g} -> {canary.events:g} of {canary.exposure:g})"
+    )
+    top = sorted(errors, key=lambda t: t.canary - t.baseline, reverse=True)[:3]
+    return result_from(spec, comparison, message, tuple(_evidence(t, "logged") for t in top if t.canary))

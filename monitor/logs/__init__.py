@@ -1,0 +1,1 @@
+"""Logs as a signal: redaction, template mining, and (later) per-version template counts."""

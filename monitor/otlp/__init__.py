@@ -1,0 +1,1 @@
+"""The OTLP/HTTP receiver's pieces: decoding requests, compact facts per record, aggregates."""

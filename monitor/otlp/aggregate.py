@@ -1,0 +1,291 @@
+"""Compact per-minute aggregates of received logs and spans, per service, environment and version.
+
+Raw telemetry is not kept. What the judges need is counted as it arrives:
+
+* logs: per template (mined per service and environment, so both versions share one template
+  set), the count, the most severe level, a few redacted examples;
+* spans: per operation (span name and kind), the count, errors, a latency histogram, exception
+  types from span events, a few exemplar trace ids (errors first), and, for parents and children
+  that arrive in one request (SDKs batch a trace's spans together), the calls each operation
+  makes to each callee (fan-out) and so the set of downstream edges.
+
+Memory is bounded: aggregates leave with every :meth:`Aggregator.drain` (the receiver flushes
+them to the store), and the number of keys, templates and operations is capped; what is over a
+cap is rejected and reported as a partial success, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from monitor.logs.counts import Level
+from monitor.logs.mining import TemplateMiner
+from monitor.logs.redact import redact
+
+SPAN_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+MAX_KEYS = 5_000  # service x environment x version x minute, between two flushes
+MAX_TEMPLATES = 2_000  # per key
+MAX_OPERATIONS = 500  # per key
+MAX_EXAMPLES = 3
+MAX_EXEMPLARS = 5
+MAX_MESSAGE_CHARS = 4_096
+PAST_S, FUTURE_S = 7 * 86_400, 600  # timestamps outside [now - 7 d, now + 10 min] are absurd
+_STATUS_ERROR = 2
+_LEVEL_OF_NUMBER = (0, *(int(Level.parse(n)) for n in range(1, 25)))
+_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+
+
+@dataclass(frozen=True)
+class Key:
+    """Whose telemetry, and which minute."""
+
+    service: str
+    environment: str
+    version: str
+    minute: datetime
+
+
+@dataclass
+class Accounting:
+    """What one request contributed: accepted and rejected records, and why some were rejected."""
+
+    accepted: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, count: int, reason: str) -> None:
+        """Count ``count`` records rejected for ``reason``."""
+        if count:
+            self.rejected += count
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
+
+    @property
+    def message(self) -> str:
+        """The partial-success message: each reason with its count."""
+        return "; ".join(f"{count} {reason}" for reason, count in self.reasons.items())
+
+
+@dataclass
+class _Template:
+    count: int = 0
+    level: int = 0  # a Level's value; plain ints keep the hot loop cheap
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Operation:
+    count: int = 0
+    errors: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(SPAN_BUCKETS_S) + 1))
+    duration_sum_s: float = 0.0
+    exceptions: dict[str, int] = field(default_factory=dict)
+    error_traces: list[str] = field(default_factory=list)
+    traces: list[str] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exemplars(self) -> list[str]:
+        """Trace ids worth opening: failed ones first."""
+        return (self.error_traces + self.traces)[:MAX_EXEMPLARS]
+
+
+def _text(value: AnyValue) -> str:
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return str(value.string_value)
+    if which is None:
+        return ""
+    return str(getattr(value, which))
+
+
+def _resource(attributes: Iterable[KeyValue]) -> dict[str, str]:
+    wanted = {"service.name", "service.version", "deployment.environment.name", "deployment.environment"}
+    return {kv.key: _text(kv.value) for kv in attributes if kv.key in wanted}
+
+
+def _who(attributes: Iterable[KeyValue]) -> tuple[str, str, str] | None:
+    found = _resource(attributes)
+    service = found.get("service.name", "").strip()
+    if not service:
+        return None
+    environment = found.get("deployment.environment.name") or found.get("deployment.environment") or ""
+    return service[:200], environment[:100], (found.get("service.version") or "unknown")[:200]
+
+
+# (service, environment, version, unix minute): a plain tuple hashes far faster than a Key.
+_RawKey = tuple[str, str, str, int]
+
+
+def _public(raw: _RawKey) -> Key:
+    return Key(raw[0], raw[1], raw[2], datetime.fromtimestamp(raw[3] * 60, UTC))
+
+
+class Aggregator:
+    """Thread-safe aggregates between two drains."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._miners: dict[tuple[str, str], TemplateMiner] = {}
+        self._logs: dict[_RawKey, dict[int, _Template]] = {}
+        self._spans: dict[_RawKey, dict[str, _Operation]] = {}
+
+    def _room(self) -> bool:
+        return len(self._logs) + len(self._spans) < MAX_KEYS
+
+    def add_logs(self, request: ExportLogsServiceRequest, now: datetime) -> Accounting:
+        """Count every log record of ``request``."""
+        account = Accounting()
+        now_ns = int(now.timestamp() * 1e9)
+        oldest_ns, newest_ns = now_ns - PAST_S * 1_000_000_000, now_ns + FUTURE_S * 1_000_000_000
+        with self._lock:
+            for resource_logs in request.resource_logs:
+                records = [r for scope in resource_logs.scope_logs for r in scope.log_records]
+                who = _who(resource_logs.resource.attributes)
+                if who is None:
+                    account.reject(len(records), "log records without the resource attribute service.name")
+                    continue
+                miner = self._miners.setdefault(who[:2], TemplateMiner())
+                service, environment, version = who
+                for record in records:
+                    at_ns = record.time_unix_nano or record.observed_time_unix_nano or now_ns
+                    if not oldest_ns <= at_ns <= newest_ns:
+                        account.reject(1, "log records with a timestamp over 7 days old or in the future")
+                        continue
+                    key = (service, environment, version, at_ns // 60_000_000_000)
+                    templates = self._logs.get(key)
+                    if templates is None:
+                        if not self._room():
+                            account.reject(1, "log records over the receiver's key limit; flush pending")
+                            continue
+                        templates = self._logs[key] = {}
+                    body = record.body
+                    message = (body.string_value if body.HasField("string_value") else _text(body))[
+                        :MAX_MESSAGE_CHARS
+                    ]
+                    number = record.severity_number
+                    level = _LEVEL_OF_NUMBER[number] if 0 < number < 25 else Level.parse(record.severity_text)
+                    template_id = miner.add(message)
+                    tally = templates.get(template_id)
+                    if tally is None:
+                        if len(templates) >= MAX_TEMPLATES:
+                            account.reject(1, "log records over the template limit of their service")
+                            continue
+                        tally = templates[template_id] = _Template()
+                    tally.count += 1
+                    if level > tally.level:
+                        tally.level = level
+                    if len(tally.examples) < MAX_EXAMPLES:
+                        tally.examples.append(redact(message)[:500])
+                    account.accepted += 1
+        return account
+
+    def add_spans(self, request: ExportTraceServiceRequest, now: datetime) -> Accounting:
+        """Count every span of ``request``; link parents and children that came together."""
+        account = Accounting()
+        now_ns = int(now.timestamp() * 1e9)
+        oldest_ns, newest_ns = now_ns - PAST_S * 1_000_000_000, now_ns + FUTURE_S * 1_000_000_000
+        with self._lock:
+            # span id -> (key, operation) of the spans in this request, for fan-out and edges
+            seen: dict[bytes, tuple[_RawKey, str]] = {}
+            pending_parents: list[tuple[bytes, _RawKey, str]] = []
+            for resource_spans in request.resource_spans:
+                spans = [s for scope in resource_spans.scope_spans for s in scope.spans]
+                who = _who(resource_spans.resource.attributes)
+                if who is None:
+                    account.reject(len(spans), "spans without the resource attribute service.name")
+                    continue
+                service, environment, version = who
+                for span in spans:
+                    start_ns = span.start_time_unix_nano
+                    duration_ns = span.end_time_unix_nano - start_ns
+                    if duration_ns < 0 or not oldest_ns <= start_ns <= newest_ns:
+                        account.reject(1, "spans with absurd timestamps")
+                        continue
+                    key = (service, environment, version, start_ns // 60_000_000_000)
+                    operations = self._spans.get(key)
+                    if operations is None:
+                        if not self._room():
+                            account.reject(1, "spans over the receiver's key limit; flush pending")
+                            continue
+                        operations = self._spans[key] = {}
+                    kind = _KINDS[span.kind] if 0 <= span.kind < len(_KINDS) else "unspecified"
+                    name = f"{span.name[:200]} ({kind})"
+                    operation = operations.get(name)
+                    if operation is None:
+                        if len(operations) >= MAX_OPERATIONS:
+                            account.reject(1, "spans over the operation limit of their service")
+                            continue
+                        operation = operations[name] = _Operation()
+                    self._count_span(operation, span, duration_ns)
+                    seen[span.span_id] = (key, name)
+                    if span.parent_span_id:
+                        pending_parents.append((span.parent_span_id, key, name))
+                    account.accepted += 1
+            for parent_id, child_key, child in pending_parents:
+                parent = seen.get(parent_id)
+                if parent is not None:
+                    callee = child if child_key[0] == parent[0][0] else f"{child_key[0]}: {child}"
+                    calls = self._spans[parent[0]][parent[1]].calls
+                    calls[callee] = calls.get(callee, 0) + 1
+        return account
+
+    @staticmethod
+    def _count_span(operation: _Operation, span: Any, duration_ns: int) -> None:
+        duration_s = duration_ns / 1e9
+        operation.count += 1
+        operation.duration_sum_s += duration_s
+        operation.buckets[bisect.bisect_left(SPAN_BUCKETS_S, duration_s)] += 1
+        failed = span.status.code == _STATUS_ERROR
+        for event in span.events:
+            if event.name == "exception":
+                for attribute in event.attributes:
+                    if attribute.key == "exception.type":
+                        kind = _text(attribute.value)[:200]
+                        operation.exceptions[kind] = operation.exceptions.get(kind, 0) + 1
+                        failed = True
+        if failed:
+            operation.errors += 1
+        traces = operation.error_traces if failed else operation.traces
+        if len(traces) < MAX_EXEMPLARS:
+            trace_id = span.trace_id.hex()
+            if trace_id not in traces:
+                traces.append(trace_id)
+
+    def drain(self) -> list[tuple[str, Key, dict[str, Any]]]:
+        """Take every aggregate as ``(kind, key, payload)`` rows; the aggregator starts empty."""
+        with self._lock:
+            logs, spans, self._logs, self._spans = self._logs, self._spans, {}, {}
+            rows: list[tuple[str, Key, dict[str, Any]]] = []
+            for raw, templates in logs.items():
+                miner = self._miners[(raw[0], raw[1])]
+                payload = {
+                    miner.template(tid).text: {
+                        "count": t.count,
+                        "level": Level(t.level).name,
+                        "examples": t.examples,
+                    }
+                    for tid, t in templates.items()
+                }
+                rows.append(("logs", _public(raw), {"templates": payload}))
+        for raw, operations in spans.items():
+            payload_ops = {
+                name: {
+                    "count": op.count, "errors": op.errors, "buckets": op.buckets,
+                    "duration_sum_s": op.duration_sum_s, "exceptions": op.exceptions,
+                    "exemplars": op.exemplars, "calls": op.calls,
+                }
+                for name, op in operations.items()
+            }  # fmt: skip
+            rows.append(
+                ("spans", _public(raw), {"operations": payload_ops, "bucket_bounds_s": list(SPAN_BUCKETS_S)})
+            )
+        return rows

@@ -1,0 +1,100 @@
+"""Decoding OTLP/HTTP request bodies (protobuf or JSON) into protobuf messages.
+
+Per the OTLP specification: ``application/x-protobuf`` or ``application/json``; OTLP/JSON writes
+trace and span ids as hex (not protobuf JSON's base64), enums as integers and 64-bit integers as
+strings, and unknown fields must be ignored. gzip is inflated by the HTTP server as the body
+streams in, and the receiver reads at most ``MAX_BODY_BYTES`` of it, so a small gzip bomb cannot
+take the memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+from monitor.errors import InputError
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+
+M = TypeVar("M", bound=Message)
+
+
+class PayloadError(InputError):
+    """An OTLP body that cannot be decoded: answered with 400 (or 413 / 415), never retried."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def media_type(content_type: str | None) -> str:
+    """The request's media type, or :class:`PayloadError` (415) when OTLP does not define it."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    if kind not in (PROTOBUF, JSON):
+        raise PayloadError(
+            f"Content-Type {content_type or '(none)'!r} is not OTLP; send {PROTOBUF} or {JSON}", 415
+        )
+    return kind
+
+
+def check_encoding(encoding: str | None) -> None:
+    """Accept the ``Content-Encoding`` values the HTTP server inflates as it streams the body."""
+    coding = (encoding or "identity").strip().lower()
+    if coding not in ("identity", "gzip", "deflate"):
+        raise PayloadError(f"Content-Encoding {encoding!r} is not supported; use gzip or none", 415)
+
+
+def _hex_ids_to_base64(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in _ID_KEYS and isinstance(item, str):
+                try:
+                    item = base64.b64encode(bytes.fromhex(item)).decode()
+                except ValueError:
+                    raise PayloadError(
+                        f"{key} {item[:40]!r} is not hex (OTLP/JSON writes ids as hex)"
+                    ) from None
+            out[key] = _hex_ids_to_base64(item)
+        return out
+    if isinstance(value, list):
+        return [_hex_ids_to_base64(item) for item in value]
+    return value
+
+
+def decode(body: bytes, kind: str, message: M) -> M:
+    """Parse ``body`` of media type ``kind`` into ``message`` (an empty request instance)."""
+    if kind == PROTOBUF:
+        try:
+            message.ParseFromString(body)
+        except DecodeError as exc:
+            raise PayloadError(f"protobuf body does not parse as {message.DESCRIPTOR.name} ({exc})") from None
+        return message
+    try:
+        document = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"JSON body does not parse ({exc})") from None
+    if not isinstance(document, dict):
+        raise PayloadError(
+            f'JSON body must be an object like {{"resourceSpans": [...]}}, got {type(document).__name__}'
+        )
+    try:
+        json_format.ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise PayloadError(f"JSON body is not an OTLP {message.DESCRIPTOR.name} ({exc})") from None
+    return message
+
+
+def encode(message: Message, kind: str) -> bytes:
+    """A response message in the request's media type."""
+    if kind == PROTOBUF:
+        serialized: bytes = message.SerializeToString()
+        return serialized
+    return json.dumps(json_format.MessageToDict(message)).encode()

@@ -1,0 +1,96 @@
+"""The log judge on literal template counts, and counting mined lines of two versions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitor.judges.logs import judge_log_errors, judge_log_templates
+from monitor.logs.counts import Level, LogData, TemplateCounts, count_templates
+from monitor.models import Classification, ComparisonKind, Signal
+from monitor.profiles import CheckSpec
+
+TEMPLATES = CheckSpec("log_templates", ComparisonKind.COUNTS, Signal.LOGS, allowed_effect=1.0, min_data=100)
+ERRORS = CheckSpec(
+    "log_error_rate", ComparisonKind.COUNTS, Signal.LOGS, allowed_effect=0.25, negligible_value=0.0005
+)
+ALPHA = 0.01
+
+
+def _data(*templates: TemplateCounts, canary: float = 10_000, baseline: float = 90_000) -> LogData:
+    return LogData(templates, canary, baseline, "requests", int(canary), int(baseline))
+
+
+def test_a_single_new_line_never_fails_a_deploy() -> None:
+    for level in (Level.INFO, Level.ERROR):
+        result = judge_log_templates(TEMPLATES, _data(TemplateCounts("boom <NUM>", level, 1, 0)), ALPHA)
+        assert result.classification is Classification.PASS
+    # Four new ERROR lines with a 10% canary: all four landing in the canary has chance 1e-4
+    # under equal rates, but the check needs the canary's rate clearly above *twice* the
+    # baseline's (allowed_effect 1.0), under an anytime-valid bound: four lines cannot show that.
+    result = judge_log_templates(TEMPLATES, _data(TemplateCounts("boom", Level.ERROR, 4, 0)), ALPHA)
+    assert result.classification is Classification.PASS
+
+
+def test_a_frequent_new_error_template_fails_and_is_named() -> None:
+    new = TemplateCounts("connection refused to <IP>", Level.ERROR, 40, 0, "connection refused to 10.0.0.7")
+    steady = TemplateCounts("GET /orders <NUM>", Level.INFO, 10_000, 90_000)
+    result = judge_log_templates(TEMPLATES, _data(new, steady), ALPHA)
+    assert result.classification is Classification.HIGH and result.conclusive
+    assert "new ERROR template 'connection refused to <IP>'" in result.message
+    assert result.evidence[0].detail == "connection refused to 10.0.0.7"
+    assert result.evidence[0].canary == 40 and result.evidence[0].baseline == 0
+
+
+def test_info_templates_are_evidence_not_failures() -> None:
+    chatty = TemplateCounts("cache warmed in <NUM> ms", Level.INFO, 500, 450)  # 10x the baseline rate
+    result = judge_log_templates(TEMPLATES, _data(chatty), ALPHA)
+    assert result.classification is Classification.PASS
+    assert "INFO-level change" in result.message and result.evidence[0].label.startswith("more frequent INFO")
+
+
+def test_identical_versions_raise_no_alarm_across_many_templates() -> None:
+    # A/A: 300 templates, each version logs them at the same rate per request (Poisson, fixed
+    # seed). Bonferroni over the templates keeps the chance of any alarm under 1%.
+    rng = np.random.default_rng(7)
+    rates = rng.lognormal(mean=-6.0, sigma=2.0, size=300)
+    templates = tuple(
+        TemplateCounts(f"t{i}", Level.ERROR, int(rng.poisson(r * 10_000)), int(rng.poisson(r * 90_000)))
+        for i, r in enumerate(rates)
+    )
+    assert judge_log_templates(TEMPLATES, _data(*templates), ALPHA).classification is Classification.PASS
+    assert judge_log_errors(ERRORS, _data(*templates), ALPHA).classification is Classification.PASS
+
+
+def test_error_rate_per_request() -> None:
+    errors = TemplateCounts("timeout calling <*>", Level.ERROR, 90, 90)  # 9x the rate per request
+    result = judge_log_errors(ERRORS, _data(errors), ALPHA)
+    assert result.classification is Classification.HIGH
+    assert result.effect is not None and 6 < result.effect < 12
+
+
+def test_too_few_lines_is_nodata() -> None:
+    result = judge_log_templates(TEMPLATES, _data(canary=50, baseline=50), ALPHA)
+    assert result.classification is Classification.NODATA
+
+
+def test_both_versions_share_one_template_set() -> None:
+    baseline = [(f"user {i} logged in", Level.INFO) for i in range(30)]
+    canary = [(f"user {i} logged in", Level.INFO) for i in range(5)] + [
+        (f"db timeout after {i} ms password=hunter{i}", Level.ERROR) for i in range(3)
+    ]
+    data = count_templates(canary, baseline)
+    by_text = {t.template: t for t in data.templates}
+    assert by_text["user <NUM> logged in"].canary == 5 and by_text["user <NUM> logged in"].baseline == 30
+    timeout = next(t for t in data.templates if t.template.startswith("db timeout"))
+    assert (timeout.canary, timeout.baseline, timeout.level) == (3, 0, Level.ERROR)
+    assert "hunter" not in timeout.example and "<REDACTED>" in timeout.example
+    assert (data.canary_exposure, data.baseline_exposure, data.exposure_unit) == (8, 30, "lines")
+
+
+def test_levels_parse_from_names_and_otlp_numbers() -> None:
+    assert [Level.parse(v) for v in ("warning", "ERR", "crit", None, "weird")] == [
+        Level.WARN, Level.ERROR, Level.FATAL, Level.INFO, Level.INFO,
+    ]  # fmt: skip
+    assert [Level.parse(n) for n in (1, 9, 13, 17, 20, 24)] == [
+        Level.TRACE, Level.INFO, Level.WARN, Level.ERROR, Level.ERROR, Level.FATAL,
+    ]  # fmt: skip
