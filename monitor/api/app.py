@@ -119,7 +119,8 @@ async def get_verdict(request: web.Request) -> web.Response:
         # away, the last known verdict (marked stale) keeps a waiting pipeline informed.
         document, headers = await verdicts.read(deployment_id)
         remaining_s = deadline - time.monotonic()
-        if document["verdict"] != "running" or remaining_s <= 0:
+        if document["verdict"] != "running" or remaining_s <= 0 or verdicts.closing:
+            # Stopping: answer now with the current verdict; the caller polls again elsewhere.
             return _json(document, headers=headers)
         await verdicts.changed(deployment_id, min(remaining_s, MAX_QUIET_S))
 
@@ -196,6 +197,10 @@ async def _store_errors(request: web.Request, handler: Handler) -> web.StreamRes
         raise Problem(503, "Store unavailable", f"{exc}; retry shortly") from None
 
 
+async def _end_long_polls(app: web.Application) -> None:
+    app[VERDICTS].close()
+
+
 async def _verdict_feed(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     feed = asyncio.create_task(app[VERDICTS].run(stop))
@@ -222,6 +227,7 @@ def create_app(
     app[SOURCE] = source
     app[VERDICTS] = VerdictCache(store)
     app.cleanup_ctx.append(_verdict_feed)
+    app.on_shutdown.append(_end_long_polls)
     app[RECEIVER] = Receiver()
     app.cleanup_ctx.append(flusher)
     app.router.add_post("/api/v1/deployments", register)

@@ -71,6 +71,7 @@ class VerdictCache:
         self._waiters: dict[str, asyncio.Event] = {}
         self._since: datetime | None = None
         self._current_until_s = 0.0  # the feed vouches for the cache until then
+        self.closing = False
 
     def invalidate(self, deployment_id: str) -> None:
         """Forget the cached verdict of ``deployment_id`` and wake whoever waits on it."""
@@ -135,8 +136,16 @@ class VerdictCache:
             self._entries.popitem(last=False)
         return document, {}
 
+    def close(self) -> None:
+        """The daemon is stopping: wake every long-poll so it answers now and the stop is quick."""
+        self.closing = True
+        for deployment_id in list(self._waiters):
+            self._wake(deployment_id)
+
     async def changed(self, deployment_id: str, timeout_s: float) -> None:
-        """Return when the feed sees ``deployment_id`` change, or after ``timeout_s``."""
+        """Return when the feed sees ``deployment_id`` change, after ``timeout_s``, or at :meth:`close`."""
+        if self.closing:
+            return
         event = self._waiters.setdefault(deployment_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -14,15 +14,20 @@ from monitor.engine.request import AnalysisRequest
 from monitor.errors import MonitorError
 from monitor.judges import decide, judge_check
 from monitor.judges.checks import error_result
+from monitor.judges.telemetry import judge_telemetry
+from monitor.judges.traces import TraceData
+from monitor.logs.counts import LogData
 from monitor.models import (
     CheckResult,
     Classification,
     ComparisonKind,
+    Signal,
     Verdict,
     VerdictStatus,
     VersionWindow,
     Window,
 )
+from monitor.otlp.views import TelemetryReader, Versions
 from monitor.profiles import CheckSpec
 from monitor.sources.base import MetricsSource
 from monitor.stats import per_check_alpha, per_look_alpha
@@ -105,6 +110,48 @@ async def _traced(
         return result
 
 
+async def _telemetry_results(
+    telemetry: TelemetryReader,
+    request: AnalysisRequest,
+    windows: tuple[Window, Window],
+    specs: list[CheckSpec],
+    alpha_for: Callable[[CheckSpec], float],
+) -> list[CheckResult]:
+    """Judge the log and trace checks from the receiver's aggregates (both signals read once)."""
+    versions = _versions(request, windows)
+    data: dict[Signal, LogData | TraceData] = {}
+    for signal in {spec.signal for spec in specs}:
+        with tracer().start_as_current_span(f"read {signal.value} aggregates"):
+            data[signal] = await (
+                telemetry.logs(versions) if signal is Signal.LOGS else telemetry.traces(versions)
+            )
+
+    def judge_all() -> list[CheckResult]:
+        return [judge_telemetry(spec, data[spec.signal], alpha_for(spec)) for spec in specs]
+
+    return await asyncio.to_thread(judge_all)
+
+
+def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:
+    return Versions(
+        request.service, request.environment or "", request.canary_version, windows[0],
+        request.baseline_version, windows[1],
+    )  # fmt: skip
+
+
+async def _engaged_checks(
+    telemetry: TelemetryReader | None, request: AnalysisRequest, windows: tuple[Window, Window]
+) -> list[CheckSpec]:
+    """The profile's checks for this look: log and trace checks only when both versions sent that signal."""
+    specs = list(request.profile.checks)
+    signals = {spec.signal for spec in specs} - {Signal.METRICS, Signal.PROBE}
+    engaged = set()
+    for signal in signals:
+        if telemetry is not None and await telemetry.engaged(signal, _versions(request, windows)):
+            engaged.add(signal)
+    return [spec for spec in specs if spec.signal in (Signal.METRICS, Signal.PROBE) or spec.signal in engaged]
+
+
 async def evaluate_look(
     source: MetricsSource,
     request: AnalysisRequest,
@@ -113,11 +160,17 @@ async def evaluate_look(
     *,
     last_look: bool,
     planned_looks: int | None = None,
+    telemetry: TelemetryReader | None = None,
 ) -> Verdict:
-    """Evaluate the deployment as of ``at`` (the ``look``-th of ``planned_looks``, 1-based)."""
+    """Evaluate the deployment as of ``at`` (the ``look``-th of ``planned_looks``, 1-based).
+
+    Log and trace checks take part only when ``telemetry`` has data of both versions: a service
+    that sends none is judged on its metrics alone, with the whole false-alarm budget.
+    """
     profile = request.profile
     windows = request.windows_at(at)
-    total_weight = sum(c.alpha_weight for c in profile.checks)
+    checks = await _engaged_checks(telemetry, request, windows)
+    total_weight = sum(c.alpha_weight for c in checks)
 
     def alpha_for(spec: CheckSpec) -> float:
         if spec.alpha_weight == 0:
@@ -128,13 +181,23 @@ async def evaluate_look(
             return per_look_alpha(check_alpha, look, planned_looks)
         return check_alpha
 
+    metric_checks = [spec for spec in checks if spec.signal in (Signal.METRICS, Signal.PROBE)]
+    telemetry_checks = [spec for spec in checks if spec not in metric_checks]
     judged = await asyncio.gather(
         *(
             _traced(_judge_one(source, request, spec, windows, alpha_for(spec)), spec.name)
-            for spec in profile.checks
+            for spec in metric_checks
         )
     )
     results = [result for result, _ in judged]
+    if telemetry is not None and telemetry_checks:
+        try:
+            results += await _telemetry_results(telemetry, request, windows, telemetry_checks, alpha_for)
+        except MonitorError as exc:  # the store failed: those checks error, the metrics still count
+            results += [
+                error_result(spec, f"reading the receiver's aggregates failed: {exc}")
+                for spec in telemetry_checks
+            ]
     missing = {version for _, versions in judged for version in versions}
     elapsed_s = windows[0].duration_s
     decision = decide(

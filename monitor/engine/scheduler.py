@@ -24,6 +24,7 @@ from monitor.engine.replay import look_times
 from monitor.engine.request import AnalysisRequest
 from monitor.errors import ConflictError, MonitorError
 from monitor.models import Classification, Deployment, Strategy, Verdict, Window
+from monitor.otlp.views import TelemetryReader
 from monitor.profiles import Profile
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
@@ -96,6 +97,7 @@ class Scheduler:
         self._settings, self._clock = settings, clock
         self._webhooks = tuple(webhooks)
         self._metrics = metrics
+        self._telemetry = TelemetryReader(store)
 
     async def run_once(self) -> int:
         """Claim due deployments and evaluate their due looks; return how many looks were recorded."""
@@ -149,8 +151,9 @@ class Scheduler:
             }
             with tracer().start_as_current_span("evaluate look", attributes=attributes) as span:
                 verdict = await evaluate_look(
-                    self._source, request, at, look, last_look=last, planned_looks=len(times)
-                )
+                    self._source, request, at, look, last_look=last, planned_looks=len(times),
+                    telemetry=self._telemetry,
+                )  # fmt: skip
                 span.set_attribute("verdict", verdict.status.value)
             retry = _errored(verdict) and not last
             if self._metrics is not None:

@@ -8,7 +8,14 @@ from string import Template
 from typing import Any, TypeVar
 
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
-from monitor.profiles.model import CheckSpec, DecisionPolicy, LabelNames, Profile, TrafficPolicy
+from monitor.profiles.model import (
+    TELEMETRY_CHECKS,
+    CheckSpec,
+    DecisionPolicy,
+    LabelNames,
+    Profile,
+    TrafficPolicy,
+)
 from monitor.yamlfile import YamlDocument
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -129,7 +136,19 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) ->
         )
     comparison = r.choice("comparison", ComparisonKind, None)
     purpose = r.choice("purpose", CheckPurpose, CheckPurpose.REGRESSION)
+    signal = r.choice("signal", Signal, Signal.METRICS)
     needed = ("exposure",) if purpose is CheckPurpose.TRAFFIC else _QUERY_FIELDS[comparison]
+    if signal is not Signal.METRICS:
+        # Logs and traces come from the OTLP receiver's aggregates: the judge is named, not queried.
+        known = {n: kind for n, (sig, kind) in TELEMETRY_CHECKS.items() if sig is signal}
+        if name not in known:
+            raise doc.error(
+                f"{path}.name", f"no {signal.value} check {name!r}", f"use one of {', '.join(sorted(known))}"
+            )
+        if comparison is not known[name]:
+            raise doc.error(f"{path}.comparison", f"{name} is a {known[name].value} comparison",
+                            f"set 'comparison: {known[name].value}'")  # fmt: skip
+        needed = ()
     if purpose is CheckPurpose.TRAFFIC and comparison is not ComparisonKind.COUNTS:
         raise doc.error(
             f"{path}.purpose", "a traffic check compares request counts", "set 'comparison: counts'"
@@ -160,7 +179,7 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) ->
     return CheckSpec(
         name=name,
         comparison=comparison,
-        signal=r.choice("signal", Signal, Signal.METRICS),
+        signal=signal,
         purpose=purpose,
         description=r.text("description", "") or "",
         events=queries["events"],

@@ -41,6 +41,10 @@ from monitor.store import Store
 
 REQUESTS = 40
 
+# The toy makes its telemetry faster than real traffic would: a queue that holds all of it, so
+# the SDK drops nothing (its default of 2048 would, and the counts would depend on timing).
+QUEUE = 50_000
+
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
@@ -59,10 +63,12 @@ def _toy_service(url: str, version: str, regression: bool) -> None:
         {"service.name": "shop", "service.version": version, "deployment.environment.name": "testing"}
     )
     tracing = TracerProvider(resource=resource)
-    tracing.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces")))
+    tracing.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"), max_queue_size=QUEUE)
+    )
     logging_provider = LoggerProvider(resource=resource)
     logging_provider.add_log_record_processor(
-        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{url}/v1/logs"))
+        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{url}/v1/logs"), max_queue_size=QUEUE)
     )
     logger = logging.getLogger(f"toy.{version}")
     logger.setLevel(logging.INFO)

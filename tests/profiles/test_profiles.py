@@ -123,3 +123,33 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
 def test_unknown_profile_lists_the_builtins() -> None:
     with pytest.raises(ConfigError, match="otel-http, prometheus-http"):
         load_profile("no-such-profile")
+
+
+@pytest.mark.parametrize(
+    ("check", "field", "fix"),
+    [
+        (
+            "  - {name: log_lines, comparison: counts, signal: logs}",
+            "checks[1].name",
+            "log_error_rate, log_templates",
+        ),
+        (
+            "  - {name: trace_fanout, comparison: samples, signal: traces}",
+            "checks[1].comparison",
+            "comparison: counts",
+        ),
+    ],
+)
+def test_log_and_trace_checks_are_named_judges(tmp_path: Path, check: str, field: str, fix: str) -> None:
+    path = tmp_path / "telemetry.yaml"
+    path.write_text(VALID.rstrip("\n") + "\n" + check + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_profile(str(path))
+    assert field in str(caught.value) and fix in str(caught.value)
+
+
+def test_a_log_check_needs_no_query(tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.yaml"
+    path.write_text(VALID.rstrip("\n") + "\n  - {name: log_templates, comparison: counts, signal: logs}\n")
+    profile = load_profile(str(path))
+    assert profile.checks[-1].signal.value == "logs" and profile.checks[-1].events is None

@@ -1,0 +1,206 @@
+"""Judging traces, per operation (span name and kind) of the service.
+
+* **latency**: the operation's span-duration histogram, by the distribution comparison;
+* **errors**: failed spans per span, by the counts comparison;
+* **fan-out**: calls to each callee per span of the calling operation (the N+1 regression no
+  metric shows); a callee the baseline never called is a *new downstream edge*;
+* **exceptions**: spans recording each exception type (``exception.type`` of span events) per
+  span; a type the baseline never raised is *new*.
+
+Every operation (or operation and callee, or operation and type) is one comparison; the check's
+alpha is split evenly over them (Bonferroni), and the check reports the strongest regression with
+exemplar trace ids of the canary as evidence. Spans of one trace that arrive in different export
+requests are not linked, so fan-out is a lower bound on both sides alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from monitor.judges.checks import result_from
+from monitor.judges.format import fmt_ratio, fmt_value
+from monitor.models import (
+    CheckResult,
+    Classification,
+    Comparison,
+    CountsData,
+    Evidence,
+    HistogramData,
+)
+from monitor.profiles import CheckSpec
+from monitor.stats import compare_counts, compare_distribution
+
+MAX_EVIDENCE = 10
+
+
+@dataclass(frozen=True)
+class OperationStats:
+    """One operation's spans of one version over the window."""
+
+    count: int
+    errors: int = 0
+    buckets: tuple[int, ...] = ()
+    exceptions: Mapping[str, int] = field(default_factory=dict)
+    exemplars: tuple[str, ...] = ()
+    calls: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TraceData:
+    """Both versions' operations; ``bucket_bounds_s`` are the upper bounds of ``buckets`` but the last."""
+
+    bucket_bounds_s: tuple[float, ...]
+    canary: Mapping[str, OperationStats]
+    baseline: Mapping[str, OperationStats]
+
+
+@dataclass(frozen=True)
+class _Item:
+    label: str
+    canary: CountsData
+    baseline: CountsData
+    exemplars: tuple[str, ...]
+
+
+def _nodata(spec: CheckSpec, data: TraceData) -> CheckResult | None:
+    canary_n = sum(op.count for op in data.canary.values())
+    baseline_n = sum(op.count for op in data.baseline.values())
+    if canary_n >= spec.min_data and baseline_n >= spec.min_data:
+        return None
+    message = (
+        f"too few spans to judge (canary {canary_n}, baseline {baseline_n}; need {spec.min_data:g} each)"
+    )
+    return result_from(spec, Comparison.nodata(spec.comparison, baseline_n, canary_n), message)
+
+
+def _pass(spec: CheckSpec, data: TraceData, message: str, conclusive: bool) -> CheckResult:
+    comparison = Comparison(
+        kind=spec.comparison, classification=Classification.PASS, effect=None, interval=None, p_value=None,
+        baseline_value=None, canary_value=None,
+        baseline_n=sum(op.count for op in data.baseline.values()),
+        canary_n=sum(op.count for op in data.canary.values()),
+        conclusive=conclusive, detail="operations",
+    )  # fmt: skip
+    return result_from(spec, comparison, message)
+
+
+def _judge_items(
+    spec: CheckSpec, data: TraceData, items: list[_Item], alpha: float, what: str
+) -> CheckResult:
+    if (missing := _nodata(spec, data)) is not None:
+        return missing
+    tested = [i for i in items if i.canary.events > 0 and i.canary.exposure >= spec.min_data]
+    per_item_alpha = alpha / max(len(tested), 1)
+    regressions: list[tuple[_Item, Comparison]] = []
+    undecided = False
+    for item in tested:
+        comparison = compare_counts(
+            item.canary, item.baseline, alpha=per_item_alpha, allowed_effect=spec.allowed_effect,
+            negligible_rate=spec.negligible_value, min_exposure=spec.min_data,
+        )  # fmt: skip
+        if comparison.classification is Classification.HIGH:
+            regressions.append((item, comparison))
+        elif not comparison.conclusive:
+            undecided = True
+    if not regressions:
+        return _pass(spec, data, f"no {what} rose ({len(tested)} compared)", not undecided)
+    regressions.sort(key=lambda r: r[1].interval[0] if r[1].interval else 0.0, reverse=True)
+    item, worst = regressions[0]
+    new = item.baseline.events == 0
+    rate_b = item.baseline.events / item.baseline.exposure if item.baseline.exposure else 0.0
+    rate_c = item.canary.events / item.canary.exposure
+    change = "new" if new else f"{fmt_ratio(worst.effect)} baseline"
+    more = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
+    message = f"{item.label}: {change} ({rate_b:.3g} -> {rate_c:.3g} per span){more}"
+    evidence = tuple(
+        Evidence(r.label, r.baseline.events, r.canary.events, "", "traces " + ", ".join(r.exemplars))
+        for r, _ in regressions[:MAX_EVIDENCE]
+    )
+    adjusted = replace(worst, p_value=min(1.0, (worst.p_value or 1.0) * len(tested)))
+    return result_from(spec, adjusted, message, evidence)
+
+
+def _pairs(data: TraceData) -> list[tuple[str, OperationStats, OperationStats]]:
+    empty = OperationStats(0)
+    return [(name, op, data.baseline.get(name, empty)) for name, op in sorted(data.canary.items())]
+
+
+def judge_trace_errors(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+    """Failed spans per span, per operation."""
+    items = [
+        _Item(f"errors of {name}", CountsData(c.errors, c.count), CountsData(b.errors, b.count), c.exemplars)
+        for name, c, b in _pairs(data)
+    ]
+    return _judge_items(spec, data, items, alpha, "operation's error ratio")
+
+
+def _keyed(
+    data: TraceData,
+    counts_of: Callable[[OperationStats], Mapping[str, int]],
+    label: Callable[[str, str, bool], str],
+) -> list[_Item]:
+    """One item per operation and key (callee, exception type): the key's count per span."""
+    return [
+        _Item(label(name, key, key in counts_of(b)), CountsData(n, c.count),
+              CountsData(counts_of(b).get(key, 0), b.count), c.exemplars)
+        for name, c, b in _pairs(data)
+        for key, n in sorted(counts_of(c).items())
+    ]  # fmt: skip
+
+
+def judge_trace_fanout(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+    """Calls to each callee per span of the caller; a callee the baseline never called is a new edge."""
+    items = _keyed(
+        data, lambda op: op.calls,
+        lambda name, callee, known: f"{name} -> {callee}" + ("" if known else " (new downstream edge)"),
+    )  # fmt: skip
+    return _judge_items(spec, data, items, alpha, "call count per request")
+
+
+def judge_trace_exceptions(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+    """Spans recording each exception type, per span of the operation; unseen types are new."""
+    items = _keyed(
+        data, lambda op: op.exceptions,
+        lambda name, kind, known: f"{kind} in {name}" + ("" if known else " (new exception type)"),
+    )  # fmt: skip
+    return _judge_items(spec, data, items, alpha, "exception rate")
+
+
+def judge_trace_latency(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+    """Span durations per operation, by quantile ratios of the histograms."""
+    if (missing := _nodata(spec, data)) is not None:
+        return missing
+    bounds = (*data.bucket_bounds_s, math.inf)
+    tested = [
+        (name, c, b) for name, c, b in _pairs(data) if c.count >= spec.min_data and b.count >= spec.min_data
+    ]
+    per_op_alpha = alpha / max(len(tested), 1)
+    worst: tuple[str, OperationStats, Comparison, tuple[Evidence, ...]] | None = None
+    undecided = False
+    for name, c, b in tested:
+        comparison, quantiles = compare_distribution(
+            HistogramData(bounds, tuple(float(x) for x in c.buckets)),
+            HistogramData(bounds, tuple(float(x) for x in b.buckets)),
+            direction=spec.direction, alpha=per_op_alpha, allowed_effect=spec.allowed_effect,
+            min_count=spec.min_data, quantiles=spec.quantiles,
+        )  # fmt: skip
+        if comparison.classification is Classification.HIGH:
+            low = comparison.interval[0] if comparison.interval else 0.0
+            if worst is None or low > (worst[2].interval or (0.0, 0.0))[0]:
+                evidence = tuple(
+                    Evidence(f"{name} p{q.q * 100:g}", q.baseline, q.canary, "s") for q in quantiles
+                )
+                worst = (name, c, comparison, evidence)
+        elif not comparison.conclusive:
+            undecided = True
+    if worst is None:
+        return _pass(spec, data, f"no operation got slower ({len(tested)} compared)", not undecided)
+    name, c, comparison, evidence = worst
+    message = (
+        f"{name} {comparison.detail} {fmt_ratio(comparison.effect)} baseline "
+        f"({fmt_value(comparison.baseline_value, 's')} -> {fmt_value(comparison.canary_value, 's')})"
+    )
+    exemplars = Evidence(f"{name} exemplars", None, None, "", "traces " + ", ".join(c.exemplars))
+    return result_from(spec, comparison, message, (*evidence, exemplars))

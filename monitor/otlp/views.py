@@ -1,0 +1,136 @@
+"""The receiver's stored aggregates, merged into what the log and trace judges compare.
+
+Rows are per service, environment, version and minute, possibly several per minute (one per
+flush and replica); they are summed here. A version's rows count when their minute starts inside
+its window. Telemetry without ``deployment.environment.name`` is stored under the environment
+``""`` and read for every environment, since many services do not set it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from monitor.judges.traces import OperationStats, TraceData
+from monitor.logs.counts import Level, LogData, TemplateCounts
+from monitor.models import Signal, Window
+from monitor.otlp.aggregate import SPAN_BUCKETS_S
+from monitor.store import Store, TelemetryRow
+
+_KIND = {Signal.LOGS: "logs", Signal.TRACES: "spans"}
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Which service to read, and each version with its window."""
+
+    service: str
+    environment: str
+    canary: str
+    canary_window: Window
+    baseline: str
+    baseline_window: Window
+
+
+def _in(row: TelemetryRow, version: str, window: Window) -> bool:
+    return row.version == version and window.start - timedelta(seconds=59) < row.minute < window.end
+
+
+class TelemetryReader:
+    """Reads logs and span aggregates of two versions from the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def _rows(self, signal: Signal, versions: Versions) -> list[TelemetryRow]:
+        start = min(versions.canary_window.start, versions.baseline_window.start) - timedelta(minutes=1)
+        end = max(versions.canary_window.end, versions.baseline_window.end)
+        rows: list[TelemetryRow] = []
+        for environment in {versions.environment, ""}:
+            rows += await self._store.telemetry(_KIND[signal], versions.service, environment, start, end)
+        return rows
+
+    async def engaged(self, signal: Signal, versions: Versions) -> bool:
+        """Whether both versions sent this signal: only then are its checks judged."""
+        rows = await self._rows(signal, versions)
+        return any(_in(r, versions.canary, versions.canary_window) for r in rows) and any(
+            _in(r, versions.baseline, versions.baseline_window) for r in rows
+        )
+
+    async def logs(self, versions: Versions) -> LogData:
+        """Template counts of both versions; exposure is server spans when both have them, else lines."""
+        rows = await self._rows(Signal.LOGS, versions)
+        canary = _merge_templates(
+            json.loads(r.payload_json) for r in rows if _in(r, versions.canary, versions.canary_window)
+        )
+        baseline = _merge_templates(
+            json.loads(r.payload_json) for r in rows if _in(r, versions.baseline, versions.baseline_window)
+        )
+        templates = tuple(
+            _template(text, canary.get(text), baseline.get(text)) for text in canary.keys() | baseline.keys()
+        )
+        lines_c = sum(t.canary for t in templates)
+        lines_b = sum(t.baseline for t in templates)
+        traces = await self.traces(versions)
+        requests_c = sum(op.count for name, op in traces.canary.items() if name.endswith("(server)"))
+        requests_b = sum(op.count for name, op in traces.baseline.items() if name.endswith("(server)"))
+        if requests_c and requests_b:
+            return LogData(templates, requests_c, requests_b, "requests", lines_c, lines_b)
+        return LogData(templates, lines_c, lines_b, "lines", lines_c, lines_b)
+
+    async def traces(self, versions: Versions) -> TraceData:
+        """Per-operation span statistics of both versions."""
+        rows = await self._rows(Signal.TRACES, versions)
+        canary = [json.loads(r.payload_json) for r in rows if _in(r, versions.canary, versions.canary_window)]
+        baseline = [
+            json.loads(r.payload_json) for r in rows if _in(r, versions.baseline, versions.baseline_window)
+        ]
+        return TraceData(SPAN_BUCKETS_S, _merge_operations(canary), _merge_operations(baseline))
+
+
+def _template(text: str, canary: dict[str, Any] | None, baseline: dict[str, Any] | None) -> TemplateCounts:
+    sides = [side for side in (canary, baseline) if side is not None]
+    level = max(Level[side["level"]] for side in sides)
+    example = next((side["example"] for side in sides if side["example"]), "")
+    return TemplateCounts(
+        text, level, int(canary["count"]) if canary else 0, int(baseline["count"]) if baseline else 0, example
+    )
+
+
+def _merge_templates(payloads: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        for text, item in payload["templates"].items():
+            into = merged.setdefault(text, {"count": 0, "level": "TRACE", "example": ""})
+            into["count"] += item["count"]
+            if Level[item["level"]] > Level[into["level"]]:
+                into["level"] = item["level"]
+            if not into["example"] and item["examples"]:
+                into["example"] = item["examples"][0]
+    return merged
+
+
+def _merge_operations(payloads: Iterable[dict[str, Any]]) -> dict[str, OperationStats]:
+    merged: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        for name, op in payload["operations"].items():
+            into = merged.setdefault(
+                name, {"count": 0, "errors": 0, "buckets": [0] * (len(SPAN_BUCKETS_S) + 1),
+                       "exceptions": {}, "exemplars": [], "calls": {}},
+            )  # fmt: skip
+            into["count"] += op["count"]
+            into["errors"] += op["errors"]
+            into["buckets"] = [a + b for a, b in zip(into["buckets"], op["buckets"], strict=True)]
+            for field in ("exceptions", "calls"):
+                for key, n in op[field].items():
+                    into[field][key] = into[field].get(key, 0) + n
+            into["exemplars"] = (into["exemplars"] + op["exemplars"])[:5]
+    return {
+        name: OperationStats(
+            m["count"], m["errors"], tuple(m["buckets"]), m["exceptions"], tuple(m["exemplars"]), m["calls"]
+        )
+        for name, m in merged.items()
+    }

@@ -1,0 +1,94 @@
+"""The trace judges on literal per-operation aggregates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitor.judges.traces import (
+    OperationStats,
+    TraceData,
+    judge_trace_errors,
+    judge_trace_exceptions,
+    judge_trace_fanout,
+    judge_trace_latency,
+)
+from monitor.models import Classification, ComparisonKind, Signal
+from monitor.otlp.aggregate import SPAN_BUCKETS_S
+from monitor.profiles import CheckSpec
+
+COUNTS, TRACES = ComparisonKind.COUNTS, Signal.TRACES
+FANOUT = CheckSpec("trace_fanout", COUNTS, TRACES, allowed_effect=0.5, min_data=50)
+ERRORS = CheckSpec("trace_errors", COUNTS, TRACES, allowed_effect=0.25, negligible_value=0.0005, min_data=50)
+EXCEPTIONS = CheckSpec("trace_exceptions", COUNTS, TRACES, allowed_effect=1.0, min_data=50)
+LATENCY = CheckSpec("trace_latency", ComparisonKind.DISTRIBUTION, TRACES, allowed_effect=0.1, min_data=50)
+ALPHA = 0.01
+GET = "GET /orders (server)"
+
+
+def _buckets(rng: np.random.Generator, n: int, median_s: float) -> tuple[int, ...]:
+    durations = rng.lognormal(np.log(median_s), 0.5, size=n)
+    edges = np.searchsorted(np.array(SPAN_BUCKETS_S), durations, side="left")
+    return tuple(int(x) for x in np.bincount(edges, minlength=len(SPAN_BUCKETS_S) + 1))
+
+
+def _data(canary: OperationStats, baseline: OperationStats) -> TraceData:
+    return TraceData(SPAN_BUCKETS_S, {GET: canary}, {GET: baseline})
+
+
+def test_an_n_plus_one_loop_fails_fan_out_and_names_the_callee() -> None:
+    canary = OperationStats(300, calls={"SELECT orders (client)": 1500}, exemplars=("ab" * 16,))
+    baseline = OperationStats(2700, calls={"SELECT orders (client)": 2700})
+    result = judge_trace_fanout(FANOUT, _data(canary, baseline), ALPHA)
+    assert result.classification is Classification.HIGH
+    assert "GET /orders (server) -> SELECT orders (client)" in result.message
+    assert result.effect is not None and 4 < result.effect < 6
+    assert "ab" * 16 in result.evidence[0].detail  # exemplar trace ids of the canary
+
+
+def test_a_new_downstream_edge_and_a_new_exception_type() -> None:
+    canary = OperationStats(300, errors=75, calls={"payments: POST /charge (server)": 300},
+                            exceptions={"TimeoutError": 75})  # fmt: skip
+    baseline = OperationStats(2700, errors=3)
+    fanout = judge_trace_fanout(FANOUT, _data(canary, baseline), ALPHA)
+    assert fanout.classification is Classification.HIGH and "new downstream edge" in fanout.message
+    exceptions = judge_trace_exceptions(EXCEPTIONS, _data(canary, baseline), ALPHA)
+    assert exceptions.classification is Classification.HIGH and "TimeoutError" in exceptions.message
+    assert "new exception type" in exceptions.message
+    assert judge_trace_errors(ERRORS, _data(canary, baseline), ALPHA).classification is Classification.HIGH
+
+
+def test_a_single_new_exception_is_not_a_regression() -> None:
+    canary = OperationStats(300, exceptions={"KeyError": 1})
+    result = judge_trace_exceptions(EXCEPTIONS, _data(canary, OperationStats(2700)), ALPHA)
+    assert result.classification is Classification.PASS
+
+
+def test_a_slower_operation_fails_latency() -> None:
+    rng = np.random.default_rng(3)
+    canary = OperationStats(600, buckets=_buckets(rng, 600, 0.12), exemplars=("cd" * 16,))
+    baseline = OperationStats(5400, buckets=_buckets(rng, 5400, 0.06))
+    result = judge_trace_latency(LATENCY, _data(canary, baseline), ALPHA)
+    assert result.classification is Classification.HIGH and GET in result.message
+    assert any("cd" * 16 in e.detail for e in result.evidence)
+
+
+def test_identical_versions_pass_every_trace_check() -> None:
+    # A/A: 20 operations with the same error, call and exception rates and latencies (fixed seed).
+    rng = np.random.default_rng(11)
+    canary, baseline = {}, {}
+    for i in range(20):
+        for side, n in ((canary, 400), (baseline, 3600)):
+            side[f"op{i} (server)"] = OperationStats(
+                n, errors=int(rng.binomial(n, 0.01)), buckets=_buckets(rng, n, 0.05 + 0.01 * i),
+                exceptions={"ValueError": int(rng.binomial(n, 0.005))},
+                calls={"db (client)": int(rng.poisson(2.0 * n))},
+            )  # fmt: skip
+    data = TraceData(SPAN_BUCKETS_S, canary, baseline)
+    for spec, judge in ((FANOUT, judge_trace_fanout), (ERRORS, judge_trace_errors),
+                        (EXCEPTIONS, judge_trace_exceptions), (LATENCY, judge_trace_latency)):  # fmt: skip
+        assert judge(spec, data, ALPHA).classification is Classification.PASS, spec.name
+
+
+def test_too_few_spans_is_nodata() -> None:
+    data = _data(OperationStats(10), OperationStats(10))
+    assert judge_trace_errors(ERRORS, data, ALPHA).classification is Classification.NODATA

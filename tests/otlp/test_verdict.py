@@ -1,0 +1,161 @@
+"""Logs and traces in the verdict, end to end: the real OpenTelemetry SDK exporters send a toy
+service's telemetry into the daemon's receiver, and the engine judges the deployment.
+
+Metrics come from the session's real Prometheus (scenario ``aa``: identical versions), so the
+verdict turns on what the logs and traces show. The toy's spans and log records carry explicit
+timestamps spread over the first five minutes of the canary window, at 5 requests/s per version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind, StatusCode
+
+from monitor.api.app import create_app
+from monitor.api.keys import STORE
+from monitor.api.otlp import RECEIVER
+from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
+from monitor.profiles import load_profile
+from monitor.simulate import SimulatedPrometheus
+from monitor.sources.prometheus import PrometheusSource
+from monitor.store import Store
+
+pytestmark = pytest.mark.prometheus
+RPS, SECONDS = 5, 300
+
+# The toy makes its telemetry faster than real traffic would: a queue that holds all of it, so
+# the SDK drops nothing (its default of 2048 would, and the counts would depend on timing).
+QUEUE = 50_000
+
+
+@pytest.fixture
+async def client(tmp_path: Path, prometheus: SimulatedPrometheus) -> AsyncIterator[TestClient[Any, Any]]:
+    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+    source = PrometheusSource(prometheus.url)
+    test_client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source, None)))
+    await test_client.start_server()
+    yield test_client
+    await test_client.close()
+    await source.close()
+    await store.close()
+
+
+def _toy(url: str, version: str, start: datetime, regression: bool) -> None:
+    resource = Resource.create(
+        {"service.name": "aa", "service.version": version, "deployment.environment.name": "testing"}
+    )
+    tracing = TracerProvider(resource=resource)
+    tracing.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"), max_queue_size=QUEUE)
+    )
+    logs = LoggerProvider(resource=resource)
+    logs.add_log_record_processor(
+        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{url}/v1/logs"), max_queue_size=QUEUE)
+    )
+    logger = logging.getLogger(f"toy.aa.{version}.{regression}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = LoggingHandler(logger_provider=logs)
+    logger.addHandler(handler)
+    tracer = tracing.get_tracer("toy")
+
+    def log(at_s: float, level: int, message: str, *args: object) -> None:
+        record = logger.makeRecord(logger.name, level, __file__, 0, message, args, None)
+        record.created = at_s
+        logger.handle(record)
+
+    try:
+        for request in range(RPS * SECONDS):
+            at_s = start.timestamp() + request / RPS
+            at_ns = int(at_s * 1e9)
+            span = tracer.start_span("GET /orders", kind=SpanKind.SERVER, start_time=at_ns)
+            context = trace.set_span_in_context(span)
+            for query in range(5 if regression else 1):  # the N+1 loop of v2
+                child = tracer.start_span(
+                    "SELECT orders", kind=SpanKind.CLIENT, context=context, start_time=at_ns + query * 10**6
+                )
+                child.end(end_time=at_ns + (query + 1) * 10**6)
+            log(at_s, logging.INFO, "served order %d in %d ms", request, 12 + request % 7)
+            if regression and request % 4 == 0:
+                span.record_exception(TimeoutError("connection pool exhausted"), timestamp=at_ns + 10**6)
+                span.set_status(StatusCode.ERROR)
+                log(at_s, logging.ERROR, "db pool exhausted after %d ms", 30 + request % 50)
+            span.end(end_time=at_ns + 20 * 10**6)
+    finally:
+        tracing.shutdown()
+        logs.shutdown()
+        logger.removeHandler(handler)
+
+
+async def _verdict(client: TestClient[Any, Any], prometheus: SimulatedPrometheus, regression: bool) -> Any:
+    run = prometheus.runs["aa"]
+    start = run.canary_window.start
+    url = str(client.make_url("")).rstrip("/")
+    await asyncio.gather(
+        asyncio.to_thread(_toy, url, run.scenario.baseline_version, start, False),
+        asyncio.to_thread(_toy, url, run.scenario.canary_version, start, regression),
+    )
+    app = client.server.app
+    store: Store = app[STORE]
+    assert await app[RECEIVER].flush(store) > 0
+    spec = DeploymentSpec(
+        "aa", "testing", run.scenario.canary_version, run.scenario.baseline_version, Strategy.CANARY,
+        start, "otel-http", 0, 60, 600, run.canary_window.duration_s,
+    )  # fmt: skip
+    deployment, _ = await store.register(spec, actor="test")
+    source = PrometheusSource(prometheus.url)
+    try:
+        # Five minutes of canary traffic: the engine catches up the looks due by then.
+        clock = lambda: start + timedelta(seconds=SECONDS + 5)  # noqa: E731
+        await Scheduler(store, source, load_profile, SchedulerSettings(owner="a"), clock).run_once()
+        if (await store.get(deployment.id)).status in (DeploymentStatus.PENDING, DeploymentStatus.RUNNING):
+            clock = lambda: run.canary_window.end + timedelta(minutes=1)  # noqa: E731
+            await Scheduler(store, source, load_profile, SchedulerSettings(owner="a"), clock).run_once()
+    finally:
+        await source.close()
+    return await store.get(deployment.id), await (
+        await client.get(f"/api/v1/deployments/{deployment.id}/verdict")
+    ).json()
+
+
+async def test_the_regression_fails_within_five_minutes_and_names_what(
+    client: TestClient[Any, Any], prometheus: SimulatedPrometheus
+) -> None:
+    deployment, verdict = await _verdict(client, prometheus, regression=True)
+    assert deployment.status is DeploymentStatus.FAIL and deployment.looks_done <= 5, verdict["summary"]
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert checks["trace_fanout"]["classification"] == "high"
+    assert "GET /orders (server) -> SELECT orders (client)" in checks["trace_fanout"]["message"]
+    assert checks["log_templates"]["classification"] == "high", checks["log_templates"]["message"]
+    assert "db pool exhausted" in checks["log_templates"]["message"]
+    assert (
+        checks["trace_exceptions"]["classification"] == "high"
+        and "TimeoutError" in checks["trace_exceptions"]["message"]
+    )
+    assert checks["http_error_ratio"]["classification"] == "pass"  # the metrics alone saw nothing
+
+
+async def test_a_clean_pair_of_versions_passes(
+    client: TestClient[Any, Any], prometheus: SimulatedPrometheus
+) -> None:
+    deployment, verdict = await _verdict(client, prometheus, regression=False)
+    assert deployment.status is DeploymentStatus.PASS, verdict["summary"]
+    names = {c["name"] for c in verdict["checks"]}
+    assert {"log_templates", "trace_fanout", "trace_latency"} <= names  # the telemetry checks took part
