@@ -53,6 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", metavar="DURATION", help="replay the daemon's looks every DURATION (e.g. 60s, 1m)"
     )
     analyze.add_argument("--output", choices=("text", "json"), default="text")
+    analyze.add_argument(
+        "--loki-url", metavar="URL", default=os.environ.get("MONITOR_LOKI_URL"),
+        help="also judge logs read from this Loki (env MONITOR_LOKI_URL)",
+    )  # fmt: skip
+    analyze.add_argument(
+        "--loki-selector", metavar="LOGQL",
+        help="LogQL selecting one version, with $service and $version; the default, "
+        '{service_name="$service"} | service_version="$version", finds the version as a label '
+        "or as structured metadata",
+    )  # fmt: skip
+    analyze.add_argument(
+        "--tempo-url", metavar="URL", default=os.environ.get("MONITOR_TEMPO_URL"),
+        help="also judge traces read from this Tempo (env MONITOR_TEMPO_URL)",
+    )  # fmt: skip
+    analyze.add_argument(
+        "--jaeger-url", metavar="URL", default=os.environ.get("MONITOR_JAEGER_URL"),
+        help="or from this Jaeger query service, v3 API or legacy (env MONITOR_JAEGER_URL)",
+    )  # fmt: skip
 
     serve = commands.add_parser("serve", help="run the daemon: the HTTP API and the engine loop")
     serve.add_argument(

@@ -11,6 +11,7 @@ Example ``--config`` file::
       expected_canary_share: 0.1  # overrides the profile's
     matchers:                     # extra label matchers added to every query
       cluster: eu-1
+    trace_url: https://grafana.example.com/explore?traceId={trace_id}   # links to exemplar traces
     webhooks:                     # final verdicts, HMAC-signed (docs/webhooks.md)
       - {name: deploys, url: https://hooks.example.com/d, secret_file: /run/secrets/hook, verdicts: [fail]}
     tokens:                       # API tokens of monitor serve (never inline: a file or a variable)
@@ -18,7 +19,7 @@ Example ``--config`` file::
       - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
 
 Environment variables (lower precedence than flags, higher than the file):
-``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``.
+``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ from typing import Any
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
-_TOP = {"environment", "profile", "prometheus", "traffic", "matchers", "tokens", "environments", "webhooks"}
+_TOP = {
+    "environment",
+    "profile",
+    "prometheus",
+    "traffic",
+    "matchers",
+    "tokens",
+    "environments",
+    "webhooks",
+    "trace_url",
+}
 _ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s"}
 SCOPES = ("read", "deploy", "ingest", "admin")
 
@@ -62,6 +73,7 @@ class Settings:
     """Everything the monitor reads from its config file and environment."""
 
     prometheus_url: str | None = None
+    trace_url: str | None = None  # e.g. https://grafana/explore?...{trace_id}: links exemplar traces
     environment: str | None = None
     profile: str | None = None
     prometheus_timeout_s: float = 10.0
@@ -121,7 +133,15 @@ def _from_file(path: Path) -> Settings:
     environment = doc.data.get("environment")
     share = traffic.get("expected_canary_share")
     tokens = _tokens(doc, path)
+    trace_url = doc.data.get("trace_url")
+    if trace_url is not None and (not isinstance(trace_url, str) or "{trace_id}" not in trace_url):
+        raise doc.error(
+            "trace_url",
+            f"invalid {trace_url!r}",
+            "write a URL with {trace_id}, e.g. https://tempo/trace/{trace_id}",
+        )
     return Settings(
+        trace_url=trace_url,
         environment=str(environment) if environment is not None else None,
         profile=profile,
         prometheus_timeout_s=_number(doc, prometheus, "prometheus.timeout_s", 10.0, 0.1, 600.0),
@@ -263,6 +283,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     settings = _from_file(path) if path is not None else Settings()
     return Settings(
         prometheus_url=env.get("MONITOR_PROMETHEUS_URL") or settings.prometheus_url,
+        trace_url=env.get("MONITOR_TRACE_URL") or settings.trace_url,
         environment=env.get("MONITOR_ENVIRONMENT") or settings.environment,
         profile=env.get("MONITOR_PROFILE") or settings.profile,
         prometheus_timeout_s=settings.prometheus_timeout_s,

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
-from monitor.api.keys import ENVIRONMENTS, METRICS, SOURCE, STORE, VERDICTS
+from monitor.api.keys import ENVIRONMENTS, METRICS, SOURCE, STORE, TRACE_URL, VERDICTS
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
@@ -131,8 +131,9 @@ async def report(request: web.Request) -> web.Response:
     deployment = await store.get(request.match_info["id"])
     verdict = verdict_document(deployment, await store.latest_verdict(deployment.id))
     page = render_report(
-        deployment, verdict, await store.look_history(deployment.id), await store.events(deployment.id)
-    )
+        deployment, verdict, await store.look_history(deployment.id), await store.events(deployment.id),
+        request.app[TRACE_URL],
+    )  # fmt: skip
     response = web.Response(text=page, content_type="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
@@ -215,6 +216,7 @@ def create_app(
     tokens: Sequence[TokenSpec] | None,
     environments: Environments | None = None,
     telemetry: MonitorMetrics | None = None,
+    trace_url: str | None = None,
 ) -> web.Application:
     """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication."""
     middlewares: list[Middleware] = [problem_middleware, _store_errors]
@@ -225,6 +227,7 @@ def create_app(
     app[ENVIRONMENTS] = environments or Environments()
     app[METRICS] = telemetry or MonitorMetrics(EngineMetrics())
     app[SOURCE] = source
+    app[TRACE_URL] = trace_url or ""
     app[VERDICTS] = VerdictCache(store)
     app.cleanup_ctx.append(_verdict_feed)
     app.on_shutdown.append(_end_long_polls)

@@ -16,3 +16,4 @@ SOURCE = web.AppKey("source", MetricsSource)
 ENVIRONMENTS = web.AppKey("environments", Environments)
 METRICS = web.AppKey("metrics", MonitorMetrics)
 VERDICTS = web.AppKey("verdicts", VerdictCache)
+TRACE_URL = web.AppKey("trace_url", str)  # "" when exemplar traces are not linked

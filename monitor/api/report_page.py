@@ -7,12 +7,14 @@ The page is self-contained: no scripts, no external assets, an inline SVG for th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from monitor.api.documents import deployment_document
 from monitor.judges.format import fmt_ratio, fmt_value
@@ -23,6 +25,7 @@ from monitor.timeparse import format_time
 CHART_WIDTH, CHART_HEIGHT = 640, 120
 # Served with the page: nothing but inline styles may load, so injected markup could do nothing.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
+# Links to traces leave the page; nothing else may be loaded from elsewhere.
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ def _environment() -> jinja2.Environment:
     environment.filters["value"] = fmt_value
     environment.filters["ratio"] = fmt_ratio
     environment.filters["time"] = format_time
+    environment.filters["trace_links"] = trace_links
     return environment
 
 
@@ -67,6 +71,23 @@ def score_chart(history: Sequence[LookScore]) -> list[ChartPoint]:
         )
         for h in history
     ]
+
+
+_TRACE_ID = re.compile(r"\b[0-9a-f]{32}\b")
+
+
+def trace_links(detail: str, template: str | None) -> Markup:
+    """``detail`` escaped, with each trace id a link to ``template`` (``{trace_id}`` filled in)."""
+    if not template:
+        return escape(detail)
+    parts, last = [], 0
+    for match in _TRACE_ID.finditer(detail):
+        href = template.replace("{trace_id}", match.group())
+        parts.append(escape(detail[last : match.start()]))
+        parts.append(Markup('<a href="{}">{}</a>').format(href, match.group()))
+        last = match.end()
+    parts.append(escape(detail[last:]))
+    return Markup("").join(parts)
 
 
 def _effect(check: dict[str, Any]) -> str:
@@ -95,6 +116,7 @@ def render_report(
     verdict: dict[str, Any],
     history: Sequence[LookScore],
     events: Sequence[AuditEvent],
+    trace_url: str | None = None,
 ) -> str:
     """The report page of ``deployment`` with its current ``verdict`` document."""
     checks = [{**c, "effect_text": _effect(c), "interval_text": _interval(c)} for c in verdict["checks"]]

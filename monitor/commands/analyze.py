@@ -14,9 +14,13 @@ from monitor.config import load_settings
 from monitor.engine import AnalysisRequest, analyze
 from monitor.errors import InputError, MonitorError
 from monitor.models import Classification, Verdict, VerdictStatus, Window
+from monitor.otlp.pulled import PulledTelemetry
 from monitor.profiles import load_profile
 from monitor.profiles.model import TrafficPolicy
+from monitor.sources.jaeger import JaegerSource
+from monitor.sources.loki import DEFAULT_SELECTOR, LokiSource
 from monitor.sources.prometheus import PrometheusSource
+from monitor.sources.tempo import TempoSource
 from monitor.timeparse import format_time, parse_duration_s, parse_time
 
 MAX_WINDOW_S = 7 * 86400.0
@@ -92,9 +96,23 @@ def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, Prometheus
     return request, source
 
 
-async def _analyze(request: AnalysisRequest, source: PrometheusSource) -> Verdict:
+def pull_sources(args: argparse.Namespace) -> PulledTelemetry | None:
+    """Loki and Tempo to read logs and traces from, when their URLs are given."""
+    loki_url, tempo_url, jaeger_url = (getattr(args, f"{n}_url", None) for n in ("loki", "tempo", "jaeger"))
+    if tempo_url and jaeger_url:
+        raise InputError("pass --tempo-url or --jaeger-url, not both: traces come from one backend")
+    if not (loki_url or tempo_url or jaeger_url):
+        return None
+    loki = LokiSource(loki_url, selector=args.loki_selector or DEFAULT_SELECTOR) if loki_url else None
+    traces = TempoSource(tempo_url) if tempo_url else JaegerSource(jaeger_url) if jaeger_url else None
+    return PulledTelemetry(loki, traces)
+
+
+async def _analyze(
+    request: AnalysisRequest, source: PrometheusSource, telemetry: PulledTelemetry | None = None
+) -> Verdict:
     try:
-        return await analyze(request, source)
+        return await analyze(request, source, telemetry=telemetry)
     finally:
         await source.close()
 
@@ -105,7 +123,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     try:
         request, source = build_request(args)
-        verdict = asyncio.run(_analyze(request, source))
+        verdict = asyncio.run(_analyze(request, source, pull_sources(args)))
     except MonitorError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

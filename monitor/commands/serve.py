@@ -71,7 +71,14 @@ async def _serve(args: argparse.Namespace) -> None:
             telemetry = MonitorMetrics(metrics)
             engine = run_engine(options, settings, _profile, stop, metrics)
         tokens = None if args.insecure_no_auth else settings.tokens
-        app = create_app(store, source, tokens, Environments(settings.environments), telemetry)
+        app = create_app(
+            store,
+            source,
+            tokens,
+            Environments(settings.environments),
+            telemetry,
+            trace_url=settings.trace_url,
+        )
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         workers = asyncio.ensure_future(engine)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from monitor.engine.evaluate import evaluate_look
 from monitor.engine.request import AnalysisRequest
 from monitor.models import Verdict
+from monitor.otlp.views import TelemetryReader
 from monitor.sources.base import MetricsSource
 
 
@@ -29,14 +30,16 @@ async def analyze(
     request: AnalysisRequest,
     source: MetricsSource,
     on_look: Callable[[Verdict], None] | None = None,
+    telemetry: TelemetryReader | None = None,
 ) -> Verdict:
     """Evaluate look after look, stopping at the first final verdict (always final at the end)."""
     times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
     verdict: Verdict | None = None
     for look, at in enumerate(times, start=1):
         verdict = await evaluate_look(
-            source, request, at, look, last_look=look == len(times), planned_looks=len(times)
-        )
+            source, request, at, look, last_look=look == len(times), planned_looks=len(times),
+            telemetry=telemetry,
+        )  # fmt: skip
         if on_look is not None:
             on_look(verdict)
         if verdict.final:

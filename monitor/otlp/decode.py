@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -21,6 +22,8 @@ from monitor.errors import InputError
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY_BYTES = 16 * 1024 * 1024
+_HEX_ID = re.compile(r"(?:[0-9a-fA-F]{16}){1,2}")
+_BASE64_ID = re.compile(r"[A-Za-z0-9+/]{11}=|[A-Za-z0-9+/]{22}==")  # 8 or 16 bytes
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 
 M = TypeVar("M", bound=Message)
@@ -55,13 +58,14 @@ def _hex_ids_to_base64(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if key in _ID_KEYS and isinstance(item, str):
-                try:
+            if key in _ID_KEYS and isinstance(item, str) and item:
+                if _HEX_ID.fullmatch(item):
                     item = base64.b64encode(bytes.fromhex(item)).decode()
-                except ValueError:
+                elif not _BASE64_ID.fullmatch(item):
                     raise PayloadError(
-                        f"{key} {item[:40]!r} is not hex (OTLP/JSON writes ids as hex)"
-                    ) from None
+                        f"{key} {item[:40]!r} is neither hex (as OTLP/JSON writes ids) nor base64"
+                    )
+                # else: base64, as protobuf's JSON (and Tempo) writes bytes; passed through
             out[key] = _hex_ids_to_base64(item)
         return out
     if isinstance(value, list):
@@ -85,6 +89,11 @@ def decode(body: bytes, kind: str, message: M) -> M:
         raise PayloadError(
             f'JSON body must be an object like {{"resourceSpans": [...]}}, got {type(document).__name__}'
         )
+    return decode_document(document, message)
+
+
+def decode_document(document: dict[str, Any], message: M) -> M:
+    """Fill ``message`` from an already parsed OTLP/JSON document."""
     try:
         json_format.ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:

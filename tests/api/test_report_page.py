@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from monitor.api.keys import STORE
-from monitor.api.report_page import CHART_HEIGHT, CHART_WIDTH, score_chart
+from monitor.api.report_page import CHART_HEIGHT, CHART_WIDTH, score_chart, trace_links
+from monitor.config import load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.errors import ConfigError
 from monitor.profiles import load_profile
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
@@ -115,3 +118,20 @@ def test_score_chart_spans_the_looks_and_the_scores() -> None:
     points = score_chart([LookScore(1, at, "running", 100.0), LookScore(3, at, "fail", 0.0)])
     assert [(p.x, p.y) for p in points] == [(0.0, 0.0), (CHART_WIDTH, CHART_HEIGHT)]
     assert score_chart([LookScore(1, at, "pass", 50.0)])[0].y == CHART_HEIGHT / 2
+
+
+def test_exemplar_traces_link_to_the_configured_url() -> None:
+    detail = "traces 4bf92f3577b34da6a3ce929d0e0e4736, <b>x</b>"
+    linked = str(trace_links(detail, "https://tempo.example.com/trace/{trace_id}"))
+    assert '<a href="https://tempo.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736">' in linked
+    assert "&lt;b&gt;" in linked and "<b>" not in linked
+    assert "<a " not in str(trace_links(detail, ""))  # not configured: the ids as text
+
+
+def test_trace_url_must_hold_the_trace_id(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text("trace_url: https://tempo.example.com/trace/\n")
+    with pytest.raises(ConfigError, match=r"monitor.yaml:1.*trace_url.*\{trace_id\}"):
+        load_settings(config)
+    config.write_text("trace_url: https://tempo.example.com/trace/{trace_id}\n")
+    assert load_settings(config, environ={}).trace_url == "https://tempo.example.com/trace/{trace_id}"
