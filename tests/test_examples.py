@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from monitor.api.app import create_app
 from monitor.cli import build_parser
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -58,3 +59,16 @@ def test_jenkinsfile_is_balanced_and_runs_a_valid_gate() -> None:
     command = re.search(r"script: '(monitor gate[^']*)'", text)
     assert command is not None
     _gate(command.group(1))
+
+
+def test_otel_collector_sends_traces_and_logs_to_the_receiver() -> None:
+    doc = yaml.safe_load((EXAMPLES / "otel-collector" / "config.yaml").read_text())
+    exporter = doc["exporters"]["otlphttp/deploy-monitor"]
+    assert exporter["headers"]["Authorization"] == "Bearer ${env:MONITOR_INGEST_TOKEN}"  # never inline
+    pipelines = doc["service"]["pipelines"]
+    assert {"traces", "logs"} <= set(pipelines)
+    assert all("otlphttp/deploy-monitor" in p["exporters"] for p in pipelines.values())
+    # The otlphttp exporter appends /v1/traces and /v1/logs: both must be routes of the daemon.
+    app = create_app(None, None, None)  # type: ignore[arg-type]  # routes only
+    routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
+    assert {("POST", "/v1/traces"), ("POST", "/v1/logs")} <= routes
