@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo test lint typecheck pytest bench fmt clean
+.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench fmt clean
 
 setup: system-deps venv
 
@@ -44,7 +44,11 @@ typecheck: venv
 pytest: setup
 	$(BIN)/pytest -q
 
-test: setup lint typecheck pytest
+rules: system-deps
+	promtool check rules alert_rules/*.rules.yml
+	cd alert_rules/tests && promtool test rules *.test.yml
+
+test: setup lint typecheck rules pytest
 
 bench: setup
 	$(BIN)/python -m bench.detection
