@@ -117,11 +117,11 @@ async def get_verdict(request: web.Request) -> web.Response:
     while True:
         # From memory while the change feed is current, else from the store; while the store is
         # away, the last known verdict (marked stale) keeps a waiting pipeline informed.
-        document, headers = await verdicts.read(deployment_id)
+        entry, headers = await verdicts.read(deployment_id)
         remaining_s = deadline - time.monotonic()
-        if document["verdict"] != "running" or remaining_s <= 0 or verdicts.closing:
+        if entry.final or remaining_s <= 0 or verdicts.closing:
             # Stopping: answer now with the current verdict; the caller polls again elsewhere.
-            return _json(document, headers=headers)
+            return web.Response(body=entry.body, content_type="application/json", headers=headers)
         await verdicts.changed(deployment_id, min(remaining_s, MAX_QUIET_S))
 
 

@@ -38,15 +38,25 @@ def deployment_document(deployment: Deployment) -> dict[str, Any]:
     }
 
 
+def verdict_json(deployment: Deployment, stored: StoredVerdict | None) -> tuple[str, str]:
+    """The verdict (``running``, ``pass``…) and the verdict JSON text, without parsing what is stored."""
+    if stored is not None and (stored.final or deployment.status is not DeploymentStatus.CANCELLED):
+        return stored.status, stored.document_json
+    document = _without_look(deployment)
+    return str(document["verdict"]), json.dumps(document)
+
+
 def verdict_document(deployment: Deployment, stored: StoredVerdict | None) -> dict[str, Any]:
     """The verdict JSON (one schema with the CLI's) for a deployment, even before its first look.
 
     A cancelled deployment reads as ``inconclusive`` with the reason: the verdict schema has no
     ``cancelled``, and a pipeline must not read a cancelled analysis as a pass.
     """
-    if stored is not None and (stored.final or deployment.status is not DeploymentStatus.CANCELLED):
-        document: dict[str, Any] = json.loads(stored.document_json)
-        return document
+    document: dict[str, Any] = json.loads(verdict_json(deployment, stored)[1])
+    return document
+
+
+def _without_look(deployment: Deployment) -> dict[str, Any]:
     spec = deployment.spec
     window = {"start": format_time(spec.started_at), "end": format_time(spec.started_at)}
     cancelled = deployment.status is DeploymentStatus.CANCELLED

@@ -50,13 +50,13 @@ async def argo_verdict(request: web.Request) -> web.Response:
     if "deployment_id" in query:
         # By id, the last known verdict answers while the database is away: a 503 would count
         # as a measurement error, and enough of those abort the rollout.
-        document, headers = await verdicts.read(query["deployment_id"])
-        return _json(document, headers=headers)
+        entry, headers = await verdicts.read(query["deployment_id"])
+        return web.Response(body=entry.body, content_type="application/json", headers=headers)
     if "service" not in query:
         raise invalid("deployment_id", "pass deployment_id, or service (with environment and version)")
     deployment = await _newest(store, query["service"], query.get("environment"), query.get("version"))
-    document, headers = await verdicts.read(deployment.id)
-    return _json(document, headers=headers)
+    entry, headers = await verdicts.read(deployment.id)
+    return web.Response(body=entry.body, content_type="application/json", headers=headers)
 
 
 async def flagger_hook(request: web.Request) -> web.Response:
@@ -77,6 +77,7 @@ async def flagger_hook(request: web.Request) -> web.Response:
     deployment = await _newest(
         store, metadata["service"], metadata.get("environment"), metadata.get("version")
     )
-    document, headers = await request.app[VERDICTS].read(deployment.id)
+    entry, headers = await request.app[VERDICTS].read(deployment.id)
+    document = entry.document()
     status = 412 if document["verdict"] in _BLOCKING else 200
     return _json({"hook": hook, "canary": payload.get("name"), **document}, status, headers)

@@ -8,7 +8,8 @@ from its cache and wakes the long-polls waiting on them; a read answers from mem
 feed is current, and from the store otherwise. Changes this process commits itself invalidate
 at once (read-your-writes for a cancel, and for an engine running inline).
 
-* A cached verdict is at most one poll behind the store (plus the poll's own duration).
+* A cached verdict is at most one poll behind the store (plus the poll's own duration): the feed
+  reads the changed documents itself, in one query per poll, so reads stay in memory.
 * The feed looks back ``overlap_s`` each time: a commit that lands after a poll has read past its
   ``updated_at``, or a replica whose clock is a little behind, is still seen. Replicas' clocks
   must agree within that window, as their leases already require.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -28,26 +30,43 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.api.documents import verdict_document
+from monitor.api.documents import verdict_json
 from monitor.errors import NotFoundError, StoreError
-from monitor.store import Store
+from monitor.models import Deployment
+from monitor.store import Store, StoredVerdict
 
 log = logging.getLogger(__name__)
 DEFAULT_CAPACITY = 10_000
+REFRESH_BATCH = 500  # deployments read again per poll, at most
 
 
 @dataclass(frozen=True)
 class CachedVerdict:
-    """A verdict document as last read from the store, its deployment's ``updated_at``, and when."""
+    """A verdict as last read from the store: its status, its JSON body, ``updated_at``, and when.
 
-    document: dict[str, Any]
+    Kept as bytes, not as a parsed document: a read sends them as they are, and thousands of
+    cached documents as dicts would be objects for the garbage collector to walk on every pass.
+    """
+
+    verdict: str
+    body: bytes
     updated_at: datetime
     read_at_s: float
 
     @property
     def final(self) -> bool:
         """Whether the verdict can no longer change."""
-        return bool(self.document["verdict"] != "running")
+        return self.verdict != "running"
+
+    def document(self) -> dict[str, Any]:
+        """The verdict document, parsed."""
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+
+def _cached(deployment: Deployment, stored: StoredVerdict | None, read_at_s: float) -> CachedVerdict:
+    verdict, text = verdict_json(deployment, stored)
+    return CachedVerdict(verdict, text.encode(), deployment.updated_at, read_at_s)
 
 
 class VerdictCache:
@@ -105,21 +124,45 @@ class VerdictCache:
             self._since = datetime.now(UTC) - self._overlap
         changes = await self._store.changed_since(self._since)
         newest = self._since + self._overlap
+        refresh: list[str] = []
         for deployment_id, updated_at in changes:
             entry = self._entries.get(deployment_id)
-            if entry is None or entry.updated_at != updated_at:
-                self.invalidate(deployment_id)
+            if entry is not None and entry.updated_at != updated_at:
+                refresh.append(deployment_id)
+            elif entry is None:
+                self._wake(deployment_id)
             newest = max(newest, updated_at)
+        # Entries nearing their maximum age are read again here too, so that reads between
+        # changes never wait on the database (on SQLite, a read can wait on a checkpoint).
+        aging = [d for d, e in self._entries.items() if started_s - e.read_at_s > self._max_age_s / 2]
+        refresh += aging[:REFRESH_BATCH]
+        if refresh:
+            await self._refresh(refresh, started_s)
         self._since = newest - self._overlap
         self._current_until_s = started_s + 3 * self._poll_s
 
-    async def read(self, deployment_id: str) -> tuple[dict[str, Any], dict[str, str]]:
-        """The verdict document of ``deployment_id`` and extra response headers."""
+    async def _refresh(self, deployment_ids: list[str], read_at_s: float) -> None:
+        try:
+            found = await self._store.current_many(deployment_ids)
+        except StoreError:
+            for deployment_id in deployment_ids:
+                self.invalidate(deployment_id)
+            raise
+        fresh = {d.id: (d, stored) for d, stored in found}
+        for deployment_id in deployment_ids:
+            if deployment_id in fresh:
+                self._entries[deployment_id] = _cached(*fresh[deployment_id], read_at_s)
+                self._wake(deployment_id)
+            else:
+                self.invalidate(deployment_id)
+
+    async def read(self, deployment_id: str) -> tuple[CachedVerdict, dict[str, str]]:
+        """The verdict of ``deployment_id`` and extra response headers."""
         entry = self._entries.get(deployment_id)
         now_s = self._monotonic()
         if entry is not None and now_s < self._current_until_s and now_s - entry.read_at_s < self._max_age_s:
             self._entries.move_to_end(deployment_id)
-            return entry.document, {}
+            return entry, {}
         try:
             deployment, stored = await self._store.current(deployment_id)
         except NotFoundError:
@@ -128,13 +171,12 @@ class VerdictCache:
             if entry is None:
                 raise
             reason = f"database unavailable ({exc}); last known verdict"
-            return entry.document, {"Age": str(int(now_s - entry.read_at_s)), "Monitor-Stale": reason}
-        document = verdict_document(deployment, stored)
-        self._entries[deployment_id] = CachedVerdict(document, deployment.updated_at, now_s)
+            return entry, {"Age": str(int(now_s - entry.read_at_s)), "Monitor-Stale": reason}
+        entry = self._entries[deployment_id] = _cached(deployment, stored, now_s)
         self._entries.move_to_end(deployment_id)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
-        return document, {}
+        return entry, {}
 
     def close(self) -> None:
         """The daemon is stopping: wake every long-poll so it answers now and the stop is quick."""

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -24,14 +25,25 @@ _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
 
 _LATEST = verdicts.alias("latest")
 # Built once: constructing the statement would cost more than running it on SQLite.
-_CURRENT = (
+_WITH_LATEST = (
     select(deployments, _LATEST.c.look, _LATEST.c.at, _LATEST.c.status.label("verdict_status"),
            _LATEST.c.score, _LATEST.c.final, _LATEST.c.document)
     .select_from(deployments.outerjoin(_LATEST, and_(
         _LATEST.c.deployment_id == deployments.c.id, _LATEST.c.look == deployments.c.looks_done,
     )))
-    .where(deployments.c.id == bindparam("deployment_id"))
 )  # fmt: skip
+_CURRENT = _WITH_LATEST.where(deployments.c.id == bindparam("deployment_id"))
+_CURRENT_MANY = _WITH_LATEST.where(deployments.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _with_latest(row: Any) -> tuple[Deployment, StoredVerdict | None]:
+    m = row._mapping
+    verdict = None
+    if m["document"] is not None:
+        verdict = StoredVerdict(
+            m["look"], rows.aware(m["at"]), m["verdict_status"], m["score"], m["final"], m["document"]
+        )
+    return rows.deployment(row), verdict
 
 
 def _utcnow() -> datetime:
@@ -473,13 +485,17 @@ class Store:
             row = (await connection.execute(_CURRENT, {"deployment_id": deployment_id})).first()
         if row is None:
             raise NotFoundError(f"no deployment {deployment_id!r}")
-        m = row._mapping
-        verdict = None
-        if m["document"] is not None:
-            verdict = StoredVerdict(
-                m["look"], rows.aware(m["at"]), m["verdict_status"], m["score"], m["final"], m["document"]
-            )
-        return rows.deployment(row), verdict
+        return _with_latest(row)
+
+    async def current_many(
+        self, deployment_ids: Sequence[str]
+    ) -> list[tuple[Deployment, StoredVerdict | None]]:
+        """:meth:`current` for several deployments in one query (unknown ids are left out)."""
+        if not deployment_ids:
+            return []
+        async with self._transaction() as connection:
+            found = (await connection.execute(_CURRENT_MANY, {"ids": list(deployment_ids)})).all()
+        return [_with_latest(row) for row in found]
 
     async def latest_verdict(self, deployment_id: str) -> StoredVerdict | None:
         """The most recent look's verdict, if any."""

@@ -24,6 +24,19 @@ SPEC = DeploymentSpec(
 )
 
 
+def _count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every single-deployment read of ``store`` (the reads that go to the database)."""
+    calls: list[str] = []
+    original = store.current
+
+    async def counted(deployment_id: str):  # type: ignore[no-untyped-def]
+        calls.append(deployment_id)
+        return await original(deployment_id)
+
+    monkeypatch.setattr(store, "current", counted)
+    return calls
+
+
 @pytest.fixture
 async def stores(tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
     url = f"sqlite:///{tmp_path / 'monitor.db'}"
@@ -49,14 +62,14 @@ async def test_another_process_change_reaches_readers_and_waiters(
 ) -> None:
     _, other = stores
     deployment, _ = await other.register(SPEC, actor="test")
-    assert (await cache.read(deployment.id))[0]["verdict"] == "running"
+    assert (await cache.read(deployment.id))[0].verdict == "running"
     waiter = asyncio.create_task(cache.changed(deployment.id, timeout_s=30))
     started = time.monotonic()
     await other.cancel(deployment.id, actor="test", reason="rolled back")
     await waiter
     assert time.monotonic() - started < 10 * POLL_S  # woken by the feed, not by the timeout
-    document, headers = await cache.read(deployment.id)
-    assert document["verdict"] == "inconclusive" and headers == {}
+    entry, headers = await cache.read(deployment.id)
+    assert entry.verdict == "inconclusive" and entry.document()["verdict"] == "inconclusive" and headers == {}
 
 
 async def test_reads_come_from_memory_while_the_feed_is_current(
@@ -64,14 +77,7 @@ async def test_reads_come_from_memory_while_the_feed_is_current(
 ) -> None:
     api, other = stores
     deployment, _ = await other.register(SPEC, actor="test")
-    calls: list[str] = []
-    original = api.current
-
-    async def counted(deployment_id: str):  # type: ignore[no-untyped-def]
-        calls.append(deployment_id)
-        return await original(deployment_id)
-
-    monkeypatch.setattr(api, "current", counted)
+    calls = _count_reads(api, monkeypatch)
     for _ in range(20):
         await cache.read(deployment.id)
     assert calls == [deployment.id]  # one store read, then memory
@@ -82,6 +88,20 @@ async def test_this_process_writes_are_read_back_at_once(
 ) -> None:
     api, _ = stores
     deployment, _ = await api.register(SPEC, actor="test")
-    assert (await cache.read(deployment.id))[0]["verdict"] == "running"
+    assert (await cache.read(deployment.id))[0].verdict == "running"
     await api.cancel(deployment.id, actor="test", reason="rolled back")
-    assert (await cache.read(deployment.id))[0]["verdict"] == "inconclusive"  # no wait for a poll
+    assert (await cache.read(deployment.id))[0].verdict == "inconclusive"  # no wait for a poll
+
+
+async def test_the_feed_reads_changed_verdicts_itself(
+    stores: tuple[Store, Store], cache: VerdictCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, other = stores
+    deployment, _ = await other.register(SPEC, actor="test")
+    await cache.read(deployment.id)
+    calls = _count_reads(api, monkeypatch)
+    waiter = asyncio.create_task(cache.changed(deployment.id, timeout_s=30))
+    await other.cancel(deployment.id, actor="test", reason="rolled back")
+    await waiter
+    assert (await cache.read(deployment.id))[0].verdict == "inconclusive"
+    assert calls == []  # the read after the change came from memory: the feed had read it
