@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from google.rpc.status_pb2 import Status
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
 from monitor.api import otlp
@@ -40,10 +33,7 @@ from monitor.otlp.decode import JSON, decode
 from monitor.store import Store
 
 REQUESTS = 40
-
-# The toy makes its telemetry faster than real traffic would: a queue that holds all of it, so
-# the SDK drops nothing (its default of 2048 would, and the counts would depend on timing).
-QUEUE = 50_000
+Instrument = Callable[[str, str, str], AbstractContextManager[Any]]  # the conftest fixture
 
 
 @pytest.fixture
@@ -57,26 +47,10 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     await store.close()
 
 
-def _toy_service(url: str, version: str, regression: bool) -> None:
+def _toy_service(instrument: Instrument, url: str, version: str, regression: bool) -> None:
     """Serve REQUESTS orders, instrumented with the SDK; v2 regresses when ``regression``."""
-    resource = Resource.create(
-        {"service.name": "shop", "service.version": version, "deployment.environment.name": "testing"}
-    )
-    tracing = TracerProvider(resource=resource)
-    tracing.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"), max_queue_size=QUEUE)
-    )
-    logging_provider = LoggerProvider(resource=resource)
-    logging_provider.add_log_record_processor(
-        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{url}/v1/logs"), max_queue_size=QUEUE)
-    )
-    logger = logging.getLogger(f"toy.{version}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = LoggingHandler(logger_provider=logging_provider)
-    logger.addHandler(handler)
-    tracer = tracing.get_tracer("toy")
-    try:
+    with instrument(url, "shop", version) as toy:
+        tracer, logger = toy.tracer, toy.logger
         for order in range(REQUESTS):
             with tracer.start_as_current_span("GET /orders", kind=SpanKind.SERVER) as span:
                 for _ in range(5 if regression else 1):  # the N+1 loop
@@ -90,16 +64,15 @@ def _toy_service(url: str, version: str, regression: bool) -> None:
                         span.record_exception(exc)
                         span.set_status(StatusCode.ERROR)
                     logger.error("db pool exhausted after %d ms for user password=hunter2", 30 + order)
-    finally:
-        tracing.shutdown()
-        logging_provider.shutdown()
-        logger.removeHandler(handler)
 
 
-async def test_sdk_telemetry_of_two_versions_is_aggregated(client: TestClient[Any, Any]) -> None:
+async def test_sdk_telemetry_of_two_versions_is_aggregated(
+    client: TestClient[Any, Any], instrument: Instrument
+) -> None:
     url = str(client.make_url("")).rstrip("/")
     await asyncio.gather(
-        asyncio.to_thread(_toy_service, url, "v1", False), asyncio.to_thread(_toy_service, url, "v2", True)
+        asyncio.to_thread(_toy_service, instrument, url, "v1", False),
+        asyncio.to_thread(_toy_service, instrument, url, "v2", True),
     )
     app = client.server.app
     assert await app[RECEIVER].flush(app[STORE]) > 0

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
 from monitor.api.app import create_app
@@ -38,11 +32,8 @@ from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
 
 pytestmark = pytest.mark.prometheus
+Instrument = Callable[[str, str, str], AbstractContextManager[Any]]  # the conftest fixture
 RPS, SECONDS = 5, 300
-
-# The toy makes its telemetry faster than real traffic would: a queue that holds all of it, so
-# the SDK drops nothing (its default of 2048 would, and the counts would depend on timing).
-QUEUE = 50_000
 
 
 @pytest.fixture
@@ -57,31 +48,15 @@ async def client(tmp_path: Path, prometheus: SimulatedPrometheus) -> AsyncIterat
     await store.close()
 
 
-def _toy(url: str, version: str, start: datetime, regression: bool) -> None:
-    resource = Resource.create(
-        {"service.name": "aa", "service.version": version, "deployment.environment.name": "testing"}
-    )
-    tracing = TracerProvider(resource=resource)
-    tracing.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"), max_queue_size=QUEUE)
-    )
-    logs = LoggerProvider(resource=resource)
-    logs.add_log_record_processor(
-        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{url}/v1/logs"), max_queue_size=QUEUE)
-    )
-    logger = logging.getLogger(f"toy.aa.{version}.{regression}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = LoggingHandler(logger_provider=logs)
-    logger.addHandler(handler)
-    tracer = tracing.get_tracer("toy")
+def _toy(instrument: Instrument, url: str, version: str, start: datetime, regression: bool) -> None:
+    with instrument(url, "aa", version) as toy:
+        tracer, logger = toy.tracer, toy.logger
 
-    def log(at_s: float, level: int, message: str, *args: object) -> None:
-        record = logger.makeRecord(logger.name, level, __file__, 0, message, args, None)
-        record.created = at_s
-        logger.handle(record)
+        def log(at_s: float, level: int, message: str, *args: object) -> None:
+            record = logger.makeRecord(logger.name, level, __file__, 0, message, args, None)
+            record.created = at_s  # the SDK's handler takes the record's time
+            logger.handle(record)
 
-    try:
         for request in range(RPS * SECONDS):
             at_s = start.timestamp() + request / RPS
             at_ns = int(at_s * 1e9)
@@ -98,19 +73,17 @@ def _toy(url: str, version: str, start: datetime, regression: bool) -> None:
                 span.set_status(StatusCode.ERROR)
                 log(at_s, logging.ERROR, "db pool exhausted after %d ms", 30 + request % 50)
             span.end(end_time=at_ns + 20 * 10**6)
-    finally:
-        tracing.shutdown()
-        logs.shutdown()
-        logger.removeHandler(handler)
 
 
-async def _verdict(client: TestClient[Any, Any], prometheus: SimulatedPrometheus, regression: bool) -> Any:
+async def _verdict(
+    client: TestClient[Any, Any], prometheus: SimulatedPrometheus, instrument: Instrument, regression: bool
+) -> Any:
     run = prometheus.runs["aa"]
     start = run.canary_window.start
     url = str(client.make_url("")).rstrip("/")
     await asyncio.gather(
-        asyncio.to_thread(_toy, url, run.scenario.baseline_version, start, False),
-        asyncio.to_thread(_toy, url, run.scenario.canary_version, start, regression),
+        asyncio.to_thread(_toy, instrument, url, run.scenario.baseline_version, start, False),
+        asyncio.to_thread(_toy, instrument, url, run.scenario.canary_version, start, regression),
     )
     app = client.server.app
     store: Store = app[STORE]
@@ -136,9 +109,9 @@ async def _verdict(client: TestClient[Any, Any], prometheus: SimulatedPrometheus
 
 
 async def test_the_regression_fails_within_five_minutes_and_names_what(
-    client: TestClient[Any, Any], prometheus: SimulatedPrometheus
+    client: TestClient[Any, Any], prometheus: SimulatedPrometheus, instrument: Instrument
 ) -> None:
-    deployment, verdict = await _verdict(client, prometheus, regression=True)
+    deployment, verdict = await _verdict(client, prometheus, instrument, regression=True)
     assert deployment.status is DeploymentStatus.FAIL and deployment.looks_done <= 5, verdict["summary"]
     checks = {c["name"]: c for c in verdict["checks"]}
     assert checks["trace_fanout"]["classification"] == "high"
@@ -153,9 +126,9 @@ async def test_the_regression_fails_within_five_minutes_and_names_what(
 
 
 async def test_a_clean_pair_of_versions_passes(
-    client: TestClient[Any, Any], prometheus: SimulatedPrometheus
+    client: TestClient[Any, Any], prometheus: SimulatedPrometheus, instrument: Instrument
 ) -> None:
-    deployment, verdict = await _verdict(client, prometheus, regression=False)
+    deployment, verdict = await _verdict(client, prometheus, instrument, regression=False)
     assert deployment.status is DeploymentStatus.PASS, verdict["summary"]
     names = {c["name"] for c in verdict["checks"]}
     assert {"log_templates", "trace_fanout", "trace_latency"} <= names  # the telemetry checks took part
