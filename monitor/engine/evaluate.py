@@ -27,11 +27,13 @@ from monitor.models import (
     VersionWindow,
     Window,
 )
-from monitor.otlp.views import TelemetryReader, Versions
+from monitor.otlp.views import TelemetryReader, TelemetrySnapshot, Versions
 from monitor.profiles import CheckSpec
 from monitor.sources.base import MetricsSource
 from monitor.stats import per_check_alpha, per_look_alpha
 from monitor.tracing import tracer
+
+_METRIC_SIGNALS = (Signal.METRICS, Signal.PROBE)
 
 
 async def _judge_one(
@@ -110,26 +112,14 @@ async def _traced(
         return result
 
 
-async def _telemetry_results(
-    telemetry: TelemetryReader,
-    request: AnalysisRequest,
-    windows: tuple[Window, Window],
-    specs: list[CheckSpec],
-    alpha_for: Callable[[CheckSpec], float],
+def _telemetry_results(
+    snapshot: TelemetrySnapshot, specs: list[CheckSpec], alpha_for: Callable[[CheckSpec], float]
 ) -> list[CheckResult]:
-    """Judge the log and trace checks from the receiver's aggregates (both signals read once)."""
-    versions = _versions(request, windows)
+    """Judge the log and trace checks on one look's aggregates (each signal merged once)."""
     data: dict[Signal, LogData | TraceData] = {}
     for signal in {spec.signal for spec in specs}:
-        with tracer().start_as_current_span(f"read {signal.value} aggregates"):
-            data[signal] = await (
-                telemetry.logs(versions) if signal is Signal.LOGS else telemetry.traces(versions)
-            )
-
-    def judge_all() -> list[CheckResult]:
-        return [judge_telemetry(spec, data[spec.signal], alpha_for(spec)) for spec in specs]
-
-    return await asyncio.to_thread(judge_all)
+        data[signal] = snapshot.logs() if signal is Signal.LOGS else snapshot.traces()
+    return [judge_telemetry(spec, data[spec.signal], alpha_for(spec)) for spec in specs]
 
 
 def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:
@@ -139,17 +129,31 @@ def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versi
     )  # fmt: skip
 
 
-async def _engaged_checks(
+async def _snapshot(
     telemetry: TelemetryReader | None, request: AnalysisRequest, windows: tuple[Window, Window]
+) -> TelemetrySnapshot | MonitorError | None:
+    """The look's log and trace aggregates, the error reading them, or None without telemetry."""
+    if telemetry is None or all(spec.signal in _METRIC_SIGNALS for spec in request.profile.checks):
+        return None
+    try:
+        with tracer().start_as_current_span("read telemetry aggregates"):
+            return await telemetry.snapshot(_versions(request, windows))
+    except MonitorError as exc:  # the store failed: those checks error, the metrics still count
+        return exc
+
+
+def _checks_of_look(
+    request: AnalysisRequest, snapshot: TelemetrySnapshot | MonitorError | None
 ) -> list[CheckSpec]:
-    """The profile's checks for this look: log and trace checks only when both versions sent that signal."""
-    specs = list(request.profile.checks)
-    signals = {spec.signal for spec in specs} - {Signal.METRICS, Signal.PROBE}
-    engaged = set()
-    for signal in signals:
-        if telemetry is not None and await telemetry.engaged(signal, _versions(request, windows)):
-            engaged.add(signal)
-    return [spec for spec in specs if spec.signal in (Signal.METRICS, Signal.PROBE) or spec.signal in engaged]
+    """The profile's checks for this look: log and trace checks only when both versions sent that
+    signal (or, when reading them failed, to report the error)."""
+    return [
+        spec
+        for spec in request.profile.checks
+        if spec.signal in _METRIC_SIGNALS
+        or isinstance(snapshot, MonitorError)
+        or (snapshot is not None and snapshot.engaged(spec.signal))
+    ]
 
 
 async def evaluate_look(
@@ -169,7 +173,8 @@ async def evaluate_look(
     """
     profile = request.profile
     windows = request.windows_at(at)
-    checks = await _engaged_checks(telemetry, request, windows)
+    snapshot = await _snapshot(telemetry, request, windows)
+    checks = _checks_of_look(request, snapshot)
     total_weight = sum(c.alpha_weight for c in checks)
 
     def alpha_for(spec: CheckSpec) -> float:
@@ -181,7 +186,7 @@ async def evaluate_look(
             return per_look_alpha(check_alpha, look, planned_looks)
         return check_alpha
 
-    metric_checks = [spec for spec in checks if spec.signal in (Signal.METRICS, Signal.PROBE)]
+    metric_checks = [spec for spec in checks if spec.signal in _METRIC_SIGNALS]
     telemetry_checks = [spec for spec in checks if spec not in metric_checks]
     judged = await asyncio.gather(
         *(
@@ -190,14 +195,12 @@ async def evaluate_look(
         )
     )
     results = [result for result, _ in judged]
-    if telemetry is not None and telemetry_checks:
-        try:
-            results += await _telemetry_results(telemetry, request, windows, telemetry_checks, alpha_for)
-        except MonitorError as exc:  # the store failed: those checks error, the metrics still count
-            results += [
-                error_result(spec, f"reading the receiver's aggregates failed: {exc}")
-                for spec in telemetry_checks
-            ]
+    if isinstance(snapshot, MonitorError):
+        message = f"reading the telemetry aggregates failed: {snapshot}"
+        results += [error_result(spec, message) for spec in telemetry_checks]
+    elif snapshot is not None and telemetry_checks:
+        # Merging and judging are CPU work: off the event loop, like the metric checks' judging.
+        results += await asyncio.to_thread(_telemetry_results, snapshot, telemetry_checks, alpha_for)
     missing = {version for _, versions in judged for version in versions}
     elapsed_s = windows[0].duration_s
     decision = decide(

@@ -54,15 +54,8 @@ class PulledTelemetry(TelemetryReader):
         self, loki: LokiSource | None = None, tempo: TempoSource | JaegerSource | None = None
     ) -> None:
         self._loki, self._tempo = loki, tempo
-        self._pulled: dict[tuple[Signal, Versions], list[TelemetryRow]] = {}
 
     async def _rows(self, signal: Signal, versions: Versions) -> list[TelemetryRow]:
-        key = (signal, versions)
-        if key not in self._pulled:
-            self._pulled[key] = await self._pull(signal, versions)
-        return self._pulled[key]
-
-    async def _pull(self, signal: Signal, versions: Versions) -> list[TelemetryRow]:
         aggregator = Aggregator()
         # Timestamps are judged sane relative to the windows, which may lie far in the past.
         now: datetime = max(versions.canary_window.end, versions.baseline_window.end)

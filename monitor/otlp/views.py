@@ -53,42 +53,57 @@ class TelemetryReader:
             rows += await self._store.telemetry(_KIND[signal], versions.service, environment, start, end)
         return rows
 
-    async def engaged(self, signal: Signal, versions: Versions) -> bool:
-        """Whether both versions sent this signal: only then are its checks judged."""
-        rows = await self._rows(signal, versions)
-        return any(_in(r, versions.canary, versions.canary_window) for r in rows) and any(
-            _in(r, versions.baseline, versions.baseline_window) for r in rows
+    async def snapshot(self, versions: Versions) -> TelemetrySnapshot:
+        """Both signals' aggregates for one look: one read each, shared by every check."""
+        return TelemetrySnapshot(
+            versions, await self._rows(Signal.LOGS, versions), await self._rows(Signal.TRACES, versions)
         )
 
-    async def logs(self, versions: Versions) -> LogData:
+
+class TelemetrySnapshot:
+    """The aggregates of one look, merged per version on demand (pure: no I/O)."""
+
+    def __init__(
+        self, versions: Versions, log_rows: list[TelemetryRow], span_rows: list[TelemetryRow]
+    ) -> None:
+        self._versions = versions
+        self._rows = {Signal.LOGS: log_rows, Signal.TRACES: span_rows}
+
+    def _payloads(self, signal: Signal, canary: bool) -> list[dict[str, Any]]:
+        v = self._versions
+        version, window = (v.canary, v.canary_window) if canary else (v.baseline, v.baseline_window)
+        return [json.loads(r.payload_json) for r in self._rows[signal] if _in(r, version, window)]
+
+    def engaged(self, signal: Signal) -> bool:
+        """Whether both versions sent this signal: only then are its checks judged."""
+        v, rows = self._versions, self._rows.get(signal, [])
+        return any(_in(r, v.canary, v.canary_window) for r in rows) and any(
+            _in(r, v.baseline, v.baseline_window) for r in rows
+        )
+
+    def logs(self) -> LogData:
         """Template counts of both versions; exposure is server spans when both have them, else lines."""
-        rows = await self._rows(Signal.LOGS, versions)
-        canary = _merge_templates(
-            json.loads(r.payload_json) for r in rows if _in(r, versions.canary, versions.canary_window)
-        )
-        baseline = _merge_templates(
-            json.loads(r.payload_json) for r in rows if _in(r, versions.baseline, versions.baseline_window)
-        )
+        canary = _merge_templates(self._payloads(Signal.LOGS, canary=True))
+        baseline = _merge_templates(self._payloads(Signal.LOGS, canary=False))
         templates = tuple(
             _template(text, canary.get(text), baseline.get(text)) for text in canary.keys() | baseline.keys()
         )
         lines_c = sum(t.canary for t in templates)
         lines_b = sum(t.baseline for t in templates)
-        traces = await self.traces(versions)
+        traces = self.traces()
         requests_c = sum(op.count for name, op in traces.canary.items() if name.endswith("(server)"))
         requests_b = sum(op.count for name, op in traces.baseline.items() if name.endswith("(server)"))
         if requests_c and requests_b:
             return LogData(templates, requests_c, requests_b, "requests", lines_c, lines_b)
         return LogData(templates, lines_c, lines_b, "lines", lines_c, lines_b)
 
-    async def traces(self, versions: Versions) -> TraceData:
+    def traces(self) -> TraceData:
         """Per-operation span statistics of both versions."""
-        rows = await self._rows(Signal.TRACES, versions)
-        canary = [json.loads(r.payload_json) for r in rows if _in(r, versions.canary, versions.canary_window)]
-        baseline = [
-            json.loads(r.payload_json) for r in rows if _in(r, versions.baseline, versions.baseline_window)
-        ]
-        return TraceData(SPAN_BUCKETS_S, _merge_operations(canary), _merge_operations(baseline))
+        return TraceData(
+            SPAN_BUCKETS_S,
+            _merge_operations(self._payloads(Signal.TRACES, canary=True)),
+            _merge_operations(self._payloads(Signal.TRACES, canary=False)),
+        )
 
 
 def _template(text: str, canary: dict[str, Any] | None, baseline: dict[str, Any] | None) -> TemplateCounts:
