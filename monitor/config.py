@@ -19,7 +19,9 @@ Example ``--config`` file::
       - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
 
 Environment variables (lower precedence than flags, higher than the file):
-``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``.
+``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``,
+``MONITOR_PUBLIC_URL``. The ``public_url``, ``grafana`` and ``pager`` sections are described in
+:mod:`monitor.outputs`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.environments import BUILTIN, EnvironmentDefaults
+from monitor.outputs import GrafanaSpec, PagerSpec, parse_grafana, parse_pager, parse_public_url
+from monitor.secretfile import read_secret
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
 _TOP = {
@@ -43,8 +47,11 @@ _TOP = {
     "environments",
     "webhooks",
     "trace_url",
+    "public_url",
+    "grafana",
+    "pager",
 }
-_ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s"}
+_ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page"}
 SCOPES = ("read", "deploy", "ingest", "admin")
 
 
@@ -83,6 +90,9 @@ class Settings:
     tokens: tuple[TokenSpec, ...] = ()
     environments: tuple[EnvironmentDefaults, ...] = ()
     webhooks: tuple[WebhookSpec, ...] = ()
+    public_url: str | None = None  # the monitor as users reach it: report links in annotations and pages
+    grafana: GrafanaSpec | None = None
+    pager: PagerSpec | None = None
 
 
 def _number(
@@ -153,6 +163,9 @@ def _from_file(path: Path) -> Settings:
         tokens=tokens,
         environments=_environments(doc),
         webhooks=_webhooks(doc, path),
+        public_url=parse_public_url(doc),
+        grafana=parse_grafana(doc, path),
+        pager=parse_pager(doc, path),
     )
 
 
@@ -184,6 +197,10 @@ def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
                         f"{where}.profile", f"expected a name or path, got {value!r}", "write a profile name"
                     )
                 fields[key] = value
+            elif key == "page":
+                if not isinstance(value, bool):
+                    raise doc.error(f"{where}.page", f"invalid {value!r}", "write true or false")
+                fields[key] = value
             else:
                 fields[key] = _number(doc, section, f"{where}.{key}", 0.0, 0.0, 7 * 86400.0)
         result.append(replace(base, **fields))
@@ -208,8 +225,7 @@ def _webhooks(doc: YamlDocument, path: Path) -> tuple[WebhookSpec, ...]:
             raise doc.error(f"{where}.name", "missing", "name the webhook")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise doc.error(f"{where}.url", f"invalid {url!r}", "use an http:// or https:// URL")
-        renamed = {"token_file": entry.get("secret_file"), "token_env": entry.get("secret_env")}
-        secret = _secret(doc, where, {k: v for k, v in renamed.items() if v is not None}, path)
+        secret = read_secret(doc, where, entry, path, prefix="secret")
         verdicts = entry.get("verdicts", ["pass", "marginal", "fail", "inconclusive"])
         if not isinstance(verdicts, list) or not set(verdicts) <= {
             "pass",
@@ -246,35 +262,13 @@ def _tokens(doc: YamlDocument, path: Path) -> tuple[TokenSpec, ...]:
             raise doc.error(f"{where}.name", "missing", "name the token (it is the actor in the audit trail)")
         if not isinstance(scopes, list) or not scopes or not set(scopes) <= set(SCOPES):
             raise doc.error(f"{where}.scopes", f"invalid {scopes!r}", f"list some of: {', '.join(SCOPES)}")
-        secret = _secret(doc, where, entry, path)
+        secret = read_secret(doc, where, entry, path)
         if len(secret) < 16:
             raise doc.error(
                 where, "the token is shorter than 16 characters", "generate one: openssl rand -hex 32"
             )
         tokens.append(TokenSpec(name=name, scopes=tuple(scopes), secret=secret))
     return tuple(tokens)
-
-
-def _secret(doc: YamlDocument, where: str, entry: dict[str, object], path: Path) -> str:
-    if isinstance(entry.get("token_file"), str):
-        file = Path(str(entry["token_file"]))
-        file = file if file.is_absolute() else path.parent / file
-        try:
-            return file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise doc.error(
-                f"{where}.token_file", f"cannot read {file} ({exc.strerror})", "check the path"
-            ) from None
-    if isinstance(entry.get("token_env"), str):
-        value = os.environ.get(str(entry["token_env"]), "").strip()
-        if not value:
-            raise doc.error(
-                f"{where}.token_env", f"${entry['token_env']} is empty or unset", "export it first"
-            )
-        return value
-    raise doc.error(
-        where, "no secret", "set token_file (a file holding the token) or token_env (a variable name)"
-    )
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -293,4 +287,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         tokens=settings.tokens,
         environments=settings.environments,
         webhooks=settings.webhooks,
+        public_url=(env.get("MONITOR_PUBLIC_URL") or settings.public_url or "").rstrip("/") or None,
+        grafana=settings.grafana,
+        pager=settings.pager,
     )

@@ -20,10 +20,11 @@ class EnvironmentDefaults:
     interval_s: float = 60.0
     min_duration_s: float = 600.0
     max_duration_s: float = 1800.0
+    page: bool = False  # a final fail pages (Alertmanager, PagerDuty) instead of only informing
 
 
 BUILTIN = (
-    EnvironmentDefaults("production", warmup_s=120.0, min_duration_s=900.0, max_duration_s=3600.0),
+    EnvironmentDefaults("production", warmup_s=120.0, min_duration_s=900.0, max_duration_s=3600.0, page=True),
     EnvironmentDefaults("staging"),
     EnvironmentDefaults(
         "testing", warmup_s=30.0, interval_s=30.0, min_duration_s=300.0, max_duration_s=900.0

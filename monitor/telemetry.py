@@ -55,9 +55,29 @@ class EngineMetrics:
             "Deployments taken over from a replica whose lease expired.",
             registry=r,
         )
+        self.time_to_verdict = Histogram(
+            "monitor_time_to_verdict_seconds", "From a deploy's start to its final verdict.",
+            ["environment", "verdict"], registry=r,
+            buckets=(60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 14400),
+        )  # fmt: skip
+        self.deliveries = Counter(
+            "monitor_deliveries",
+            "Outbox delivery attempts, by channel (webhook, grafana, alertmanager, pagerduty, rollback"
+            " actions) and outcome (delivered, failed, abandoned).",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.rollbacks = Counter(
+            "monitor_rollbacks",
+            "Rollback actions, by service, environment, action and outcome (done, dry_run, failed).",
+            ["service", "environment", "action", "outcome"],
+            registry=r,
+        )
 
-    def observe_look(self, verdict: Verdict, duration_s: float, lag_s: float, recorded: bool) -> None:
-        """Account for one evaluated look."""
+    def observe_look(
+        self, verdict: Verdict, duration_s: float, lag_s: float, recorded: bool, since_start_s: float = 0.0
+    ) -> None:
+        """Account for one evaluated look (``since_start_s``: from the deploy's start to this look)."""
         self.evaluations.labels("recorded" if recorded else "retried").inc()
         self.evaluation_duration.observe(duration_s)
         self.evaluation_lag.observe(max(lag_s, 0.0))
@@ -66,6 +86,9 @@ class EngineMetrics:
                 self.source_errors.labels(check.name).inc()
         if recorded and verdict.final:
             self.verdicts.labels(verdict.status.value, verdict.service, verdict.environment or "").inc()
+            self.time_to_verdict.labels(verdict.environment or "", verdict.status.value).observe(
+                max(since_start_s, 0.0)
+            )
 
     def exposition(self) -> bytes:
         """The text exposition of the engine's metrics."""

@@ -1,11 +1,14 @@
-"""Delivering the outbox: signed webhooks, retried with backoff until a receiver acknowledges.
+"""Delivering the outbox: webhooks, annotations and pages, retried with backoff until acknowledged.
 
-Notifications are written in the same transaction as the final verdict
-(:meth:`monitor.store.Store.record_verdict`), so none is lost across a crash or a restart; this
-worker sends them. A 2xx acknowledges; anything else (an error status, a refused connection, a
-timeout) is retried after ``min(2**attempt, 300)`` seconds, indefinitely: a receiver down for ten
-minutes gets the event when it is back. Retries may deliver twice; the ``Idempotency-Key``
-header lets the receiver drop the duplicate.
+Items are written in the same transaction as the event that triggers them (a registration, a
+final verdict: :meth:`monitor.store.Store.record_verdict`), so none is lost across a crash or a
+restart; this worker sends them through their channel (:mod:`monitor.actions.channels`). A 2xx
+acknowledges; a refused connection, a timeout, a 5xx or a transient 4xx (408, 429, ...) is
+retried after ``min(2**attempt, 300)`` seconds, indefinitely: a receiver down for ten minutes
+gets the event when it is back. Any other answer (400, 401, 403, ...) cannot succeed by
+retrying: the item is abandoned and the deployment's audit trail records why. Retries may
+deliver twice; idempotency keys (webhooks), labels (Alertmanager) and dedup keys (PagerDuty)
+let receivers drop the duplicate.
 """
 
 from __future__ import annotations
@@ -13,22 +16,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from monitor.config import WebhookSpec
+from monitor.actions.channels import Attempt, Channel, Outcome
+from monitor.actions.pager import ALERTMANAGER, PAGERDUTY, AlertmanagerChannel, PagerDutyChannel
+from monitor.actions.webhook import KIND as WEBHOOK
+from monitor.actions.webhook import WebhookChannel
+from monitor.config import Settings, WebhookSpec
 from monitor.errors import MonitorError
-from monitor.models import Deployment
-from monitor.store import Delivery, OutboxItem, Store
+from monitor.grafana.annotations import AnnotationChannel
+from monitor.store import Delivery, Store
+from monitor.telemetry import EngineMetrics
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300.0
 CLAIM_S = 60.0
-KIND_PREFIX = "webhook:"
 
 
 def _utcnow() -> datetime:
@@ -40,33 +45,37 @@ def backoff_s(attempts: int) -> float:
     return min(2.0 ** max(attempts, 0), MAX_BACKOFF_S)
 
 
-def notifications(
-    webhooks: Sequence[WebhookSpec], deployment: Deployment, verdict: str, document_json: str
-) -> list[OutboxItem]:
-    """The outbox items a final ``verdict`` of ``deployment`` triggers."""
-    return [
-        OutboxItem(f"{KIND_PREFIX}{hook.name}", f"{deployment.id}:{hook.name}:final", document_json)
-        for hook in webhooks
-        if verdict in hook.verdicts
-        and (not hook.environments or deployment.spec.environment in hook.environments)
-    ]
+def channels_for(settings: Settings) -> dict[str, Channel]:
+    """The configured channels by the first part of an outbox item's kind."""
+    channels: dict[str, Channel] = {WEBHOOK: WebhookChannel(settings.webhooks)}
+    if settings.grafana is not None:
+        channels["grafana"] = AnnotationChannel(settings.grafana)
+    pager = settings.pager
+    if pager is not None and pager.alertmanager_url:
+        channels[ALERTMANAGER] = AlertmanagerChannel(pager.alertmanager_url)
+    if pager is not None and pager.pagerduty_routing_key:
+        channels[PAGERDUTY] = PagerDutyChannel(pager.pagerduty_routing_key, pager.pagerduty_url)
+    return channels
 
 
 class Deliverer:
-    """Sends claimed outbox items to their webhooks."""
+    """Sends claimed outbox items through their channels."""
 
     def __init__(
         self,
         store: Store,
-        webhooks: Sequence[WebhookSpec],
+        webhooks: Sequence[WebhookSpec] = (),
         *,
+        channels: Mapping[str, Channel] | None = None,
         timeout_s: float = 10.0,
         clock: Callable[[], datetime] = _utcnow,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self._store = store
-        self._hooks = {hook.name: hook for hook in webhooks}
+        self._channels = dict(channels) if channels is not None else {WEBHOOK: WebhookChannel(webhooks)}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._clock = clock
+        self._metrics = metrics
 
     async def run_once(self) -> int:
         """Attempt every due item once; return how many were acknowledged."""
@@ -88,34 +97,30 @@ class Deliverer:
                 await asyncio.wait_for(stop.wait(), timeout=poll_s)
 
     async def _deliver(self, session: aiohttp.ClientSession, item: Delivery) -> bool:
-        hook = self._hooks.get(item.kind.removeprefix(KIND_PREFIX))
-        if hook is None:
-            await self._fail(item, f"{item.kind} is no longer configured; kept for an operator")
+        name = item.kind.partition(":")[0]
+        channel = self._channels.get(name)
+        if channel is None:
+            # Kept and retried: the channel may be configured again by the next rollout.
+            attempt = Attempt(Outcome.FAILED, f"{item.kind} is not configured; kept for an operator")
+        else:
+            attempt = await channel.send(session, item)
+        if self._metrics is not None:
+            self._metrics.deliveries.labels(name, attempt.outcome.value).inc()
+        if attempt.outcome is Outcome.DELIVERED:
+            await self._store.finish_delivery(item.id, delivered=True)
+            log.info("delivered %s for deployment %s", item.kind, item.deployment_id)
+            return True
+        if attempt.outcome is Outcome.ABANDONED:
+            log.error(
+                "%s for deployment %s abandoned (%s): retrying cannot help; fix the receiver or its "
+                "configuration", item.kind, item.deployment_id, attempt.detail,
+            )  # fmt: skip
+            await self._store.finish_delivery(item.id, delivered=False, error=attempt.detail, abandon=True)
             return False
-        body = item.payload_json.encode()
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": item.idempotency_key,
-            "X-Monitor-Event": "verdict.final",
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(hook.secret, timestamp, body),
-        }
-        try:
-            async with session.post(hook.url, data=body, headers=headers) as response:
-                if 200 <= response.status < 300:
-                    await self._store.finish_delivery(item.id, delivered=True)
-                    log.info("delivered %s for deployment %s", item.kind, item.deployment_id)
-                    return True
-                problem = f"HTTP {response.status}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-        await self._fail(item, problem)
-        return False
-
-    async def _fail(self, item: Delivery, problem: str) -> None:
         retry_at = self._clock() + timedelta(seconds=backoff_s(item.attempts))
         log.warning(
-            "%s for deployment %s failed (%s); retry at %s", item.kind, item.deployment_id, problem, retry_at
-        )
-        await self._store.finish_delivery(item.id, delivered=False, error=problem, retry_at=retry_at)
+            "%s for deployment %s failed (%s); retry at %s", item.kind, item.deployment_id, attempt.detail,
+            retry_at,
+        )  # fmt: skip
+        await self._store.finish_delivery(item.id, delivered=False, error=attempt.detail, retry_at=retry_at)
+        return False

@@ -15,16 +15,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from monitor.actions.notify import Notifier
 from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
-from monitor.api.keys import ENVIRONMENTS, METRICS, SOURCE, STORE, TRACE_URL, VERDICTS
+from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, SOURCE, STORE, TRACE_URL, VERDICTS
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import deployment_spec
 from monitor.api.verdicts import VerdictCache
-from monitor.config import TokenSpec
+from monitor.config import Settings, TokenSpec
 from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.models import DeploymentStatus
@@ -79,7 +80,11 @@ async def register(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     try:
         deployment, created = await request.app[STORE].register(
-            spec, actor=request.get(ACTOR, "anonymous"), idempotency_key=key, request_digest=_digest(body)
+            spec,
+            actor=request.get(ACTOR, "anonymous"),
+            idempotency_key=key,
+            request_digest=_digest(body),
+            notify=request.app[NOTIFIER].registered,
         )
     except ConflictError as exc:
         raise Problem(409, "Conflict", str(exc), "Idempotency-Key") from None
@@ -217,6 +222,7 @@ def create_app(
     environments: Environments | None = None,
     telemetry: MonitorMetrics | None = None,
     trace_url: str | None = None,
+    notifier: Notifier | None = None,
 ) -> web.Application:
     """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication."""
     middlewares: list[Middleware] = [problem_middleware, _store_errors]
@@ -228,6 +234,7 @@ def create_app(
     app[METRICS] = telemetry or MonitorMetrics(EngineMetrics())
     app[SOURCE] = source
     app[TRACE_URL] = trace_url or ""
+    app[NOTIFIER] = notifier or Notifier(Settings())
     app[VERDICTS] = VerdictCache(store)
     app.cleanup_ctx.append(_verdict_feed)
     app.on_shutdown.append(_end_long_polls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from monitor.actions.notify import Notifier
 from monitor.api.verdicts import VerdictCache
 from monitor.environments import Environments
 from monitor.sources.base import MetricsSource
@@ -16,4 +17,5 @@ SOURCE = web.AppKey("source", MetricsSource)
 ENVIRONMENTS = web.AppKey("environments", Environments)
 METRICS = web.AppKey("metrics", MonitorMetrics)
 VERDICTS = web.AppKey("verdicts", VerdictCache)
+NOTIFIER = web.AppKey("notifier", Notifier)
 TRACE_URL = web.AppKey("trace_url", str)  # "" when exemplar traces are not linked

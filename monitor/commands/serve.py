@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from monitor.actions.notify import Notifier
 from monitor.api.app import create_app
 from monitor.cli import EXIT_ERROR
 from monitor.config import load_settings
@@ -71,13 +72,15 @@ async def _serve(args: argparse.Namespace) -> None:
             telemetry = MonitorMetrics(metrics)
             engine = run_engine(options, settings, _profile, stop, metrics)
         tokens = None if args.insecure_no_auth else settings.tokens
+        environments = Environments(settings.environments)
         app = create_app(
             store,
             source,
             tokens,
-            Environments(settings.environments),
+            environments,
             telemetry,
             trace_url=settings.trace_url,
+            notifier=Notifier(settings, environments),
         )
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

@@ -31,7 +31,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from monitor.actions.outbox import Deliverer
+from monitor.actions.notify import Notifier
+from monitor.actions.outbox import Deliverer, channels_for
 from monitor.config import Settings, load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.errors import MonitorError
@@ -74,9 +75,10 @@ async def run_engine(
     try:
         scheduler = Scheduler(
             store, source, profiles, SchedulerSettings(owner=options.owner, lease_s=options.lease_s),
-            webhooks=settings.webhooks, metrics=metrics,
+            notifier=Notifier(settings), metrics=metrics,
         )  # fmt: skip
-        await asyncio.gather(scheduler.run(stop), Deliverer(store, settings.webhooks).run(stop))
+        deliverer = Deliverer(store, channels=channels_for(settings), metrics=metrics)
+        await asyncio.gather(scheduler.run(stop), deliverer.run(stop))
     finally:
         await source.close()
         await store.close()

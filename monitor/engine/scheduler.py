@@ -13,22 +13,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from monitor.actions.outbox import notifications
-from monitor.config import WebhookSpec
+from monitor.actions.notify import Notifier
 from monitor.engine.evaluate import evaluate_look
 from monitor.engine.replay import look_times
 from monitor.engine.request import AnalysisRequest
 from monitor.errors import ConflictError, MonitorError
-from monitor.models import Classification, Deployment, Strategy, Verdict, Window
+from monitor.models import Classification, Deployment, DeploymentStatus, Strategy, Verdict, Window
 from monitor.otlp.views import TelemetryReader
 from monitor.profiles import Profile
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
-from monitor.store import Store, StoredVerdict
+from monitor.store import OutboxItem, Store, StoredVerdict
 from monitor.telemetry import EngineMetrics
 from monitor.tracing import tracer
 
@@ -90,12 +89,12 @@ class Scheduler:
         profiles: Callable[[str], Profile],
         settings: SchedulerSettings,
         clock: Callable[[], datetime] = _utcnow,
-        webhooks: Sequence[WebhookSpec] = (),
+        notifier: Notifier | None = None,
         metrics: EngineMetrics | None = None,
     ) -> None:
         self._store, self._source, self._profiles = store, source, profiles
         self._settings, self._clock = settings, clock
-        self._webhooks = tuple(webhooks)
+        self._notifier = notifier
         self._metrics = metrics
         self._telemetry = TelemetryReader(store)
 
@@ -158,18 +157,17 @@ class Scheduler:
             retry = _errored(verdict) and not last
             if self._metrics is not None:
                 lag_s = (self._clock() - at).total_seconds()
-                self._metrics.observe_look(verdict, time.monotonic() - started, lag_s, recorded=not retry)
+                self._metrics.observe_look(
+                    verdict, time.monotonic() - started, lag_s, recorded=not retry,
+                    since_start_s=(at - deployment.spec.started_at).total_seconds(),
+                )  # fmt: skip
             if retry:
                 log.warning("deployment %s look %d: a check errored; retrying later", deployment.id, look)
                 break
             document = render_json(verdict)
             stored = StoredVerdict(look, at, verdict.status.value, verdict.score, verdict.final, document)
             # Written in the verdict's transaction: a crash cannot lose them or send them twice.
-            outgoing = (
-                notifications(self._webhooks, deployment, verdict.status.value, document)
-                if verdict.final
-                else []
-            )
+            outgoing = await self._outgoing(deployment, verdict, at, document) if verdict.final else []
             next_at = times[look] if look < len(times) else None
             try:
                 await self._store.record_verdict(
@@ -187,3 +185,27 @@ class Scheduler:
                 break
             await self._store.renew(deployment.id, self._settings.owner, lease_s=self._settings.lease_s)
         return recorded
+
+    async def _outgoing(
+        self, deployment: Deployment, verdict: Verdict, at: datetime, document: str
+    ) -> list[OutboxItem]:
+        """What a final verdict sends; a pass also resolves the pages of the service's earlier failures."""
+        notifier = self._notifier
+        if notifier is None:
+            return []
+        status = verdict.status.value
+        items = notifier.final(deployment, status, at, verdict.summary, document)
+        spec = deployment.spec
+        if status == "pass" and notifier.pages(spec.environment):
+            recent = await self._store.list_deployments(
+                service=spec.service, environment=spec.environment, limit=20
+            )
+            earlier: list[Deployment] = []
+            for older in (d for d in recent if d.created_at < deployment.created_at):  # newest first
+                if older.status is DeploymentStatus.PASS:
+                    break  # that pass resolved the failures before it
+                if older.status is DeploymentStatus.FAIL:
+                    earlier.append(older)
+            reason = f"{spec.service} {spec.version} passed its analysis (deployment {deployment.id})"
+            items.extend(notifier.resolutions(earlier, deployment.id, at, reason))
+        return items

@@ -118,6 +118,23 @@ class Store:
             )
         )
 
+    async def _enqueue(
+        self, connection: AsyncConnection, deployment_id: str, items: Sequence[OutboxItem]
+    ) -> None:
+        now = self._clock()
+        for item in items:
+            await connection.execute(
+                insert(outbox).values(
+                    deployment_id=deployment_id,
+                    kind=item.kind,
+                    idempotency_key=item.idempotency_key,
+                    payload=item.payload_json,
+                    created_at=now,
+                    attempts=0,
+                    next_attempt_at=now,
+                )
+            )
+
     async def register(
         self,
         spec: DeploymentSpec,
@@ -125,6 +142,7 @@ class Store:
         actor: str,
         idempotency_key: str | None = None,
         request_digest: str | None = None,
+        notify: Callable[[str, DeploymentSpec], Sequence[OutboxItem]] | None = None,
     ) -> tuple[Deployment, bool]:
         """Register a deployment; return it and whether it is new.
 
@@ -132,7 +150,9 @@ class Store:
         another spec it raises :class:`ConflictError`. A newer deployment of the same service and
         environment supersedes an active older one, which is cancelled with the reason.
         ``request_digest`` identifies the request as sent (defaults filled in later, such as
-        ``started_at = now``, must not make a retry look like another request).
+        ``started_at = now``, must not make a retry look like another request). ``notify`` gives
+        the outbox items a new deployment triggers (its id and spec in, e.g. a Grafana annotation),
+        written in the registration's transaction.
         """
         digest = request_digest or rows.request_hash(spec)
         now = self._clock()
@@ -185,6 +205,7 @@ class Store:
                     actor,
                     f"{spec.service} {spec.version} in {spec.environment}",
                 )
+                await self._enqueue(connection, deployment_id, notify(deployment_id, spec) if notify else ())
         except IntegrityError as exc:
             # Two registrations raced on the same key: the loser answers like a retry would.
             if idempotency_key is not None and (existing := await self._by_key(idempotency_key)):
@@ -384,18 +405,7 @@ class Store:
                     await self._event(
                         connection, deployment_id, "verdict", owner, f"final verdict {verdict.status}"
                     )
-                    for item in notifications:
-                        await connection.execute(
-                            insert(outbox).values(
-                                deployment_id=deployment_id,
-                                kind=item.kind,
-                                idempotency_key=item.idempotency_key,
-                                payload=item.payload_json,
-                                created_at=now,
-                                attempts=0,
-                                next_attempt_at=now,
-                            )
-                        )
+                    await self._enqueue(connection, deployment_id, notifications)
         except IntegrityError as exc:
             raise ConflictError(
                 f"look {verdict.look} of deployment {deployment_id} is already recorded"
@@ -410,7 +420,9 @@ class Store:
         ``claim_s``.
         """
         now = self._clock()
-        due = and_(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= now)
+        due = and_(
+            outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None), outbox.c.next_attempt_at <= now
+        )
         async with self._transaction() as connection:
             seen = (
                 await connection.execute(
@@ -442,20 +454,45 @@ class Store:
         return claimed
 
     async def finish_delivery(
-        self, delivery_id: int, *, delivered: bool, error: str = "", retry_at: datetime | None = None
+        self,
+        delivery_id: int,
+        *,
+        delivered: bool,
+        error: str = "",
+        retry_at: datetime | None = None,
+        abandon: bool = False,
     ) -> None:
-        """Mark an attempt delivered, or failed with the reason and the time of the next attempt."""
-        values: dict[str, object] = (
-            {"delivered_at": self._clock(), "last_error": None}
-            if delivered
-            else {"last_error": error[:2000], "next_attempt_at": retry_at or self._clock()}
-        )
+        """Mark an attempt delivered, failed (retried at ``retry_at``) or abandoned with the reason.
+
+        An abandoned item (the receiver's answer means retrying cannot help) is never retried and
+        leaves an entry in its deployment's audit trail.
+        """
+        now = self._clock()
+        if delivered:
+            values: dict[str, object] = {"delivered_at": now, "last_error": None}
+        elif abandon:
+            values = {"abandoned_at": now, "last_error": error[:2000]}
+        else:
+            values = {"last_error": error[:2000], "next_attempt_at": retry_at or now}
         async with self._transaction() as connection:
-            await connection.execute(update(outbox).where(outbox.c.id == delivery_id).values(**values))
+            row = (
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == delivery_id)
+                    .values(**values)
+                    .returning(outbox.c.deployment_id, outbox.c.kind)
+                )
+            ).first()
+            if abandon and row is not None:
+                await self._event(
+                    connection, row.deployment_id, "delivery_failed", "outbox", f"{row.kind}: {error[:500]}"
+                )
 
     async def outbox_backlog(self) -> tuple[int, datetime | None]:
         """Undelivered items and the creation time of the oldest."""
-        query = select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.delivered_at.is_(None))
+        query = select(func.count(), func.min(outbox.c.created_at)).where(
+            outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None)
+        )
         async with self._transaction() as connection:
             count, oldest = (await connection.execute(query)).one()
         return int(count), rows.aware(oldest) if oldest is not None else None

@@ -92,6 +92,8 @@ outbox = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
     Column("last_error", Text),
+    # Set when a receiver's answer means retrying cannot help (e.g. 400, 401, 404): kept for an operator.
+    Column("abandoned_at", DateTime(timezone=True)),
     Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
 )
 

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.actions.outbox import Deliverer, backoff_s, notifications
+from monitor.actions.outbox import Deliverer, backoff_s
 from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from monitor.actions.webhook import webhook_items
 from monitor.config import WebhookSpec
 from monitor.models import DeploymentSpec, Strategy
 from monitor.simulate.prometheus import free_port
@@ -72,7 +73,7 @@ async def _final_fail(store: Store, hooks: list[WebhookSpec]) -> str:
     verdict = StoredVerdict(1, datetime(2026, 11, 26, 10, 0, tzinfo=UTC), "fail", 0.0, True, document)
     await store.record_verdict(
         deployment.id, owner="engine", verdict=verdict, next_look_at=None,
-        notifications=notifications(hooks, deployment, "fail", document),
+        notifications=webhook_items(hooks, deployment, "fail", document),
     )  # fmt: skip
     return deployment.id
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import WebhookSpec
+from monitor.actions.notify import Notifier
+from monitor.config import Settings, WebhookSpec
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import load_profile
@@ -142,8 +143,9 @@ async def test_a_final_verdict_writes_its_webhook_notifications(
     ]
     clock = Clock(run.canary_window.end)
     await Scheduler(
-        store, source, load_profile, SchedulerSettings(owner="a"), clock, webhooks=hooks
-    ).run_once()
+        store, source, load_profile, SchedulerSettings(owner="a"), clock,
+        notifier=Notifier(Settings(webhooks=tuple(hooks))),
+    ).run_once()  # fmt: skip
     [item] = await store.claim_deliveries(claim_s=60)
     assert item.kind == "webhook:pager" and item.deployment_id == deployment.id
     assert json.loads(item.payload_json)["verdict"] == "fail"

@@ -1,0 +1,50 @@
+"""Signed webhooks of final verdicts (see :mod:`monitor.actions.signing` and docs/webhooks.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import aiohttp
+
+from monitor.actions.channels import Attempt, Outcome, post_json
+from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from monitor.config import WebhookSpec
+from monitor.models import Deployment
+from monitor.store import Delivery, OutboxItem
+
+KIND = "webhook"
+
+
+def webhook_items(
+    webhooks: Sequence[WebhookSpec], deployment: Deployment, verdict: str, document_json: str
+) -> list[OutboxItem]:
+    """The webhook deliveries a final ``verdict`` of ``deployment`` triggers."""
+    return [
+        OutboxItem(f"{KIND}:{hook.name}", f"{deployment.id}:{hook.name}:final", document_json)
+        for hook in webhooks
+        if verdict in hook.verdicts
+        and (not hook.environments or deployment.spec.environment in hook.environments)
+    ]
+
+
+class WebhookChannel:
+    """POSTs the verdict document, signed with the webhook's secret, to the webhook's URL."""
+
+    def __init__(self, webhooks: Sequence[WebhookSpec]) -> None:
+        self._hooks = {hook.name: hook for hook in webhooks}
+
+    async def send(self, session: aiohttp.ClientSession, item: Delivery) -> Attempt:
+        hook = self._hooks.get(item.kind.partition(":")[2])
+        if hook is None:
+            # Kept retrying: the webhook may come back with the next config rollout.
+            return Attempt(Outcome.FAILED, f"{item.kind} is no longer configured; kept for an operator")
+        body = item.payload_json.encode()
+        timestamp = int(time.time())
+        headers = {
+            "Idempotency-Key": item.idempotency_key,
+            "X-Monitor-Event": "verdict.final",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(hook.secret, timestamp, body),
+        }
+        return await post_json(session, hook.url, body, headers)

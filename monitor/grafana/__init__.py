@@ -1,0 +1,1 @@
+"""Grafana as code: dashboards built with grafana-foundation-sdk, provisioning, annotations."""
