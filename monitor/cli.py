@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNDECIDED, EXIT_ERROR = 0, 1, 2, 3
 
@@ -121,7 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--started-at", metavar="TIME", help="when the deploy started (default now)")
     gate.add_argument("--max-duration", metavar="DURATION", help="analyse for at most this long")
     gate.add_argument("--timeout", metavar="DURATION", default="1h", help="give up waiting after (1h)")
+    provision = commands.add_parser(
+        "provision",
+        help="provision Grafana: folder, data source, dashboards, alert rules, pager routing",
+        description="Idempotent; writes only what differs. Exit codes: 0 ok (or no drift), 1 drift "
+        "found (with --check), 3 error. Grafana comes from the config's grafana: section, or from "
+        "MONITOR_GRAFANA_URL and MONITOR_GRAFANA_TOKEN.",
+    )
+    provision.add_argument("--config", metavar="FILE", type=Path, default=_env_path("MONITOR_CONFIG"))
+    provision.add_argument(
+        "--rules-dir", metavar="DIR", type=Path, default=Path("alert_rules"),
+        help="Prometheus rule files to provision as Grafana rules (alert_rules)",
+    )  # fmt: skip
+    provision.add_argument("--no-rules", action="store_true", help="leave alert rules out")
+    provision.add_argument("--datasource-uid", metavar="UID", help="Prometheus data source of the rules")
+    mode = provision.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print what would change, with diffs")
+    mode.add_argument("--check", action="store_true", help="like --dry-run; exit 1 when anything differs")
     return parser
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor.commands.gate import run_gate
 
         return run_gate(args)
+    if args.command == "provision":
+        from monitor.commands.provision import run_provision
+
+        return run_provision(args)
     return EXIT_ERROR  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -1,0 +1,1 @@
+"""Faithful HTTP fakes of external services that cannot run on this machine (see ``grafana.py``)."""
