@@ -21,7 +21,7 @@ Example ``--config`` file::
 Environment variables (lower precedence than flags, higher than the file):
 ``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``,
 ``MONITOR_PUBLIC_URL``. The ``public_url``, ``grafana`` and ``pager`` sections are described in
-:mod:`monitor.outputs`.
+:mod:`monitor.outputs`, ``rollback`` in :mod:`monitor.rollback.spec`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any
 
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.outputs import GrafanaSpec, PagerSpec, parse_grafana, parse_pager, parse_public_url
+from monitor.rollback.spec import RollbackPolicy, RollbackSpec, parse_rollback
 from monitor.secretfile import read_secret
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
@@ -50,8 +51,9 @@ _TOP = {
     "public_url",
     "grafana",
     "pager",
+    "rollback",
 }
-_ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page"}
+_ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page", "rollback"}
 SCOPES = ("read", "deploy", "ingest", "admin")
 
 
@@ -93,6 +95,7 @@ class Settings:
     public_url: str | None = None  # the monitor as users reach it: report links in annotations and pages
     grafana: GrafanaSpec | None = None
     pager: PagerSpec | None = None
+    rollback: RollbackSpec = field(default_factory=RollbackSpec)
 
 
 def _number(
@@ -166,6 +169,7 @@ def _from_file(path: Path) -> Settings:
         public_url=parse_public_url(doc),
         grafana=parse_grafana(doc, path),
         pager=parse_pager(doc, path),
+        rollback=parse_rollback(doc, path),
     )
 
 
@@ -197,6 +201,10 @@ def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
                         f"{where}.profile", f"expected a name or path, got {value!r}", "write a profile name"
                     )
                 fields[key] = value
+            elif key == "rollback":
+                if value not in {p.value for p in RollbackPolicy}:
+                    raise doc.error(f"{where}.rollback", f"invalid {value!r}", "write auto, signal or off")
+                fields[key] = RollbackPolicy(value)
             elif key == "page":
                 if not isinstance(value, bool):
                     raise doc.error(f"{where}.page", f"invalid {value!r}", "write true or false")
@@ -290,4 +298,5 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         public_url=(env.get("MONITOR_PUBLIC_URL") or settings.public_url or "").rstrip("/") or None,
         grafana=settings.grafana,
         pager=settings.pager,
+        rollback=settings.rollback,
     )

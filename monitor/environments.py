@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.rollback.spec import RollbackPolicy
+
 
 @dataclass(frozen=True)
 class EnvironmentDefaults:
@@ -21,11 +23,19 @@ class EnvironmentDefaults:
     min_duration_s: float = 600.0
     max_duration_s: float = 1800.0
     page: bool = False  # a final fail pages (Alertmanager, PagerDuty) instead of only informing
+    rollback: RollbackPolicy = RollbackPolicy.OFF  # on a final fail: act (auto), signal pipelines, or not
 
 
 BUILTIN = (
-    EnvironmentDefaults("production", warmup_s=120.0, min_duration_s=900.0, max_duration_s=3600.0, page=True),
-    EnvironmentDefaults("staging"),
+    EnvironmentDefaults(
+        "production",
+        warmup_s=120.0,
+        min_duration_s=900.0,
+        max_duration_s=3600.0,
+        page=True,
+        rollback=RollbackPolicy.SIGNAL,
+    ),
+    EnvironmentDefaults("staging", rollback=RollbackPolicy.SIGNAL),
     EnvironmentDefaults(
         "testing", warmup_s=30.0, interval_s=30.0, min_duration_s=300.0, max_duration_s=900.0
     ),

@@ -15,6 +15,7 @@ from monitor.config import Settings
 from monitor.environments import Environments
 from monitor.grafana.annotations import deploy_started, verdict_final
 from monitor.models import Deployment, DeploymentSpec
+from monitor.rollback.plan import rollback_items
 from monitor.store import OutboxItem
 
 
@@ -50,7 +51,8 @@ class Notifier:
     def final(
         self, deployment: Deployment, verdict: str, at: datetime, summary: str, document_json: str
     ) -> list[OutboxItem]:
-        """Items a final ``verdict`` triggers: webhooks, the verdict annotation, a page on fail."""
+        """Items a final ``verdict`` triggers: webhooks, the verdict annotation; on fail a page and
+        the rollback actions the environment's policy allows."""
         spec = deployment.spec
         items = webhook_items(self._settings.webhooks, deployment, verdict, document_json)
         report = self.report_url(deployment.id)
@@ -58,6 +60,9 @@ class Notifier:
             items.append(verdict_final(deployment.id, spec, verdict, at, summary, report))
         if verdict == "fail" and self._settings.pager is not None and self.pages(spec.environment):
             items.extend(page_items(self._settings.pager, PageContext(deployment, at, summary, report)))
+        env = self._environments.get(spec.environment)
+        if verdict == "fail" and env is not None:
+            items.extend(rollback_items(self._settings.rollback, env.rollback, deployment))
         return items
 
     def resolutions(

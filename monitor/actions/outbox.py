@@ -22,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 
 from monitor.actions.channels import Attempt, Channel, Outcome
+from monitor.actions.notify import Notifier
 from monitor.actions.pager import ALERTMANAGER, PAGERDUTY, AlertmanagerChannel, PagerDutyChannel
 from monitor.actions.webhook import KIND as WEBHOOK
 from monitor.actions.webhook import WebhookChannel
 from monitor.config import Settings, WebhookSpec
 from monitor.errors import MonitorError
 from monitor.grafana.annotations import AnnotationChannel
+from monitor.rollback.plan import KIND as ROLLBACK
 from monitor.store import Delivery, Store
 from monitor.telemetry import EngineMetrics
 
@@ -45,9 +47,15 @@ def backoff_s(attempts: int) -> float:
     return min(2.0 ** max(attempts, 0), MAX_BACKOFF_S)
 
 
-def channels_for(settings: Settings) -> dict[str, Channel]:
-    """The configured channels by the first part of an outbox item's kind."""
+def channels_for(
+    settings: Settings, store: Store | None = None, metrics: EngineMetrics | None = None
+) -> dict[str, Channel]:
+    """The configured channels by the first part of an outbox item's kind (rollbacks need ``store``)."""
     channels: dict[str, Channel] = {WEBHOOK: WebhookChannel(settings.webhooks)}
+    if store is not None and settings.rollback.actions:
+        from monitor.rollback.channel import RollbackChannel  # its Kubernetes client loads only when needed
+
+        channels[ROLLBACK] = RollbackChannel(store, settings.rollback, Notifier(settings), metrics)
     if settings.grafana is not None:
         channels["grafana"] = AnnotationChannel(settings.grafana)
     pager = settings.pager

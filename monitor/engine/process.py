@@ -77,7 +77,7 @@ async def run_engine(
             store, source, profiles, SchedulerSettings(owner=options.owner, lease_s=options.lease_s),
             notifier=Notifier(settings), metrics=metrics,
         )  # fmt: skip
-        deliverer = Deliverer(store, channels=channels_for(settings), metrics=metrics)
+        deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
         await asyncio.gather(scheduler.run(stop), deliverer.run(stop))
     finally:
         await source.close()

@@ -412,6 +412,23 @@ class Store:
             ) from exc
         self._changed(deployment_id)
 
+    async def add_event(self, deployment_id: str, kind: str, actor: str, message: str) -> None:
+        """Append an entry to a deployment's audit trail."""
+        async with self._transaction() as connection:
+            await self._event(connection, deployment_id, kind, actor, message)
+
+    async def enqueue(self, deployment_id: str, items: Sequence[OutboxItem]) -> int:
+        """Add outbox items outside a verdict; one already queued (same key) is left as it is."""
+        added = 0
+        for item in items:
+            try:
+                async with self._transaction() as connection:
+                    await self._enqueue(connection, deployment_id, [item])
+                added += 1
+            except IntegrityError:
+                continue  # queued before, by this replica or another
+        return added
+
     async def claim_deliveries(self, *, claim_s: float, limit: int = 20) -> list[Delivery]:
         """Claim undelivered outbox items that are due; a claim hides an item for ``claim_s``.
 
