@@ -35,8 +35,10 @@ demo: setup
 	$(BIN)/python -m monitor.simulate.demo
 
 lint: venv
-	$(BIN)/ruff check monitor tests bench
-	$(BIN)/ruff format --check monitor tests bench
+	$(BIN)/ruff check monitor tests bench helm
+	$(BIN)/ruff format --check monitor tests bench helm
+	$(BIN)/python -m monitor.grafana.dashboards --check
+	$(BIN)/python helm/sync.py --check
 
 typecheck: venv
 	$(BIN)/mypy --strict monitor bench
@@ -54,8 +56,8 @@ bench: setup
 	$(BIN)/python -m bench.detection
 
 fmt: venv
-	$(BIN)/ruff format monitor tests bench
-	$(BIN)/ruff check --fix monitor tests bench
+	$(BIN)/ruff format monitor tests bench helm
+	$(BIN)/ruff check --fix monitor tests bench helm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

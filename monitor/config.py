@@ -202,6 +202,8 @@ def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
                     )
                 fields[key] = value
             elif key == "rollback":
+                if value is False:  # YAML 1.1 reads an unquoted `off` as false
+                    value = RollbackPolicy.OFF.value
                 if value not in {p.value for p in RollbackPolicy}:
                     raise doc.error(f"{where}.rollback", f"invalid {value!r}", "write auto, signal or off")
                 fields[key] = RollbackPolicy(value)

@@ -72,3 +72,23 @@ def test_otel_collector_sends_traces_and_logs_to_the_receiver() -> None:
     app = create_app(None, None, None)  # type: ignore[arg-type]  # routes only
     routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
     assert {("POST", "/v1/traces"), ("POST", "/v1/logs")} <= routes
+
+
+def test_the_production_config_example_loads_with_every_section() -> None:
+    """The example config is valid: every section parses, with secrets from the environment."""
+    from monitor.config import load_settings
+    from monitor.environments import Environments
+    from monitor.rollback.spec import RollbackPolicy
+
+    text = (EXAMPLES / "config" / "monitor.yaml").read_text()
+    variables = set(re.findall(r"(?:token_env|secret_env|routing_key_env): (\w+)", text))
+    environ = {name: f"{name.lower()}-0123456789abcdef" for name in variables}
+    import os
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, environ):
+        settings = load_settings(EXAMPLES / "config" / "monitor.yaml")
+    assert settings.grafana is not None and settings.pager is not None and settings.public_url
+    assert [a.name for a in settings.rollback.actions] == ["jenkins", "rollouts", "flags"]
+    assert Environments(settings.environments).get("production").rollback is RollbackPolicy.AUTO  # type: ignore[union-attr]
+    assert len(settings.tokens) == 4

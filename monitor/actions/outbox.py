@@ -85,6 +85,13 @@ class Deliverer:
         self._clock = clock
         self._metrics = metrics
 
+    async def close(self) -> None:
+        """Release what channels hold open (the rollback channel's Kubernetes client)."""
+        for channel in self._channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                await close()
+
     async def run_once(self) -> int:
         """Attempt every due item once; return how many were acknowledged."""
         items = await self._store.claim_deliveries(claim_s=CLAIM_S)

@@ -72,14 +72,15 @@ async def run_engine(
     """Evaluate due deployments and deliver the outbox until ``stop`` is set."""
     store = await Store.open(options.database_url)
     source = PrometheusSource(options.prometheus_url)
+    deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
     try:
         scheduler = Scheduler(
             store, source, profiles, SchedulerSettings(owner=options.owner, lease_s=options.lease_s),
             notifier=Notifier(settings), metrics=metrics,
         )  # fmt: skip
-        deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
         await asyncio.gather(scheduler.run(stop), deliverer.run(stop))
     finally:
+        await deliverer.close()
         await source.close()
         await store.close()
 

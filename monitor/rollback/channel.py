@@ -98,7 +98,19 @@ class RollbackChannel:
             case ActionType.KUBERNETES_DEPLOYMENT:
                 return await deployment_undo(self._kube, action, target, dry)
             case ActionType.HELM:
-                return await helm_rollback(self._spec, action, target, dry)
+                prefix = f"{action.name} ({action.type}): rolling back from revision "
+                started = [
+                    int(e.message.removeprefix(prefix))
+                    for e in await self._store.events(target.deployment_id)
+                    if e.kind == EVENT and e.message.startswith(prefix)
+                ]
+
+                async def mark(revision: int) -> None:
+                    await self._store.add_event(target.deployment_id, EVENT, "monitor", f"{prefix}{revision}")
+
+                return await helm_rollback(
+                    self._spec, action, target, dry, started=max(started, default=None), mark=mark
+                )
 
     async def _record(self, target: Target, action: RollbackAction, outcome: str, message: str) -> None:
         log.log(logging.ERROR if outcome == "failed" else logging.INFO, "deployment %s: %s",
