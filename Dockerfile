@@ -11,6 +11,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
+COPY alert_rules ./alert_rules
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime
@@ -25,6 +26,9 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/monitor --shell /usr/sbin/nologin monitor \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/monitor \
     && install -d -m 0755 /etc/monitor
+# The alert rules, for `monitor provision` (Grafana-managed rules) run from the image.
+COPY --from=build /src/alert_rules /usr/share/deploy-monitor/alert_rules
+ENV MONITOR_RULES_DIR=/usr/share/deploy-monitor/alert_rules
 # The default database (sqlite:///monitor.db) lands here; the Helm chart mounts a volume on it.
 WORKDIR /var/lib/monitor
 USER 10001:10001

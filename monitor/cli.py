@@ -121,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--strategy", choices=("canary", "bluegreen", "rolling"), default="canary")
     gate.add_argument("--started-at", metavar="TIME", help="when the deploy started (default now)")
     gate.add_argument("--max-duration", metavar="DURATION", help="analyse for at most this long")
-    gate.add_argument("--timeout", metavar="DURATION", default="1h", help="give up waiting after (1h)")
+    gate.add_argument(
+        "--timeout", metavar="DURATION", default="2h",
+        help="give up waiting after (2h: longer than production's default analysis of 62 minutes)",
+    )  # fmt: skip
     provision = commands.add_parser(
         "provision",
         help="provision Grafana: folder, data source, dashboards, alert rules, pager routing",
@@ -131,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     provision.add_argument("--config", metavar="FILE", type=Path, default=_env_path("MONITOR_CONFIG"))
     provision.add_argument(
-        "--rules-dir", metavar="DIR", type=Path, default=Path("alert_rules"),
-        help="Prometheus rule files to provision as Grafana rules (alert_rules)",
+        "--rules-dir", metavar="DIR", type=Path,
+        default=Path(os.environ.get("MONITOR_RULES_DIR", "alert_rules")),
+        help="Prometheus rule files to provision as Grafana rules (env MONITOR_RULES_DIR; alert_rules)",
     )  # fmt: skip
     provision.add_argument("--no-rules", action="store_true", help="leave alert rules out")
     provision.add_argument("--datasource-uid", metavar="UID", help="Prometheus data source of the rules")

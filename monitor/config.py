@@ -164,7 +164,7 @@ def _from_file(path: Path) -> Settings:
         ),
         matchers=tuple(sorted((str(k), str(v)) for k, v in matchers.items())),
         tokens=tokens,
-        environments=_environments(doc),
+        environments=_environments(doc, path),
         webhooks=_webhooks(doc, path),
         public_url=parse_public_url(doc),
         grafana=parse_grafana(doc, path),
@@ -173,7 +173,7 @@ def _from_file(path: Path) -> Settings:
     )
 
 
-def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
+def _environments(doc: YamlDocument, path: Path) -> tuple[EnvironmentDefaults, ...]:
     """``environments:`` mapping names to defaults; a built-in name starts from its built-in values."""
     raw = doc.data.get("environments") or {}
     if not isinstance(raw, dict):
@@ -200,6 +200,8 @@ def _environments(doc: YamlDocument) -> tuple[EnvironmentDefaults, ...]:
                     raise doc.error(
                         f"{where}.profile", f"expected a name or path, got {value!r}", "write a profile name"
                     )
+                if value.endswith((".yaml", ".yml")) and not Path(value).is_absolute():
+                    value = str(path.parent / value)  # like the top-level profile: relative to this file
                 fields[key] = value
             elif key == "rollback":
                 if value is False:  # YAML 1.1 reads an unquoted `off` as false

@@ -1,4 +1,5 @@
-"""Session fixtures: a real Prometheus holding the simulated scenario set of ``scenarios.py``."""
+"""Session fixtures: a real Prometheus holding the simulated scenario set of ``scenarios.py``; the fakes of
+``tests/fakes`` importable as the package ``fakes`` everywhere, and ``start_fake`` to run them."""
 
 from __future__ import annotations
 
@@ -11,18 +12,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
 from monitor.simulate import Scenario, SimulatedPrometheus, simulate_into_prometheus
 
 
-def _load_scenarios() -> ModuleType:
-    # Loaded by path so it works under any pytest import mode and without sys.path changes.
-    name = "tests_scenarios"
+def _load_by_path(name: str, path: Path) -> ModuleType:
+    """Import a module file, or a package directory, as ``name`` (once): by path, so it works under any
+    pytest import mode and without sys.path changes."""
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("scenarios.py"))
+        if path.is_dir():  # a package, whose submodules are found in the directory
+            spec = importlib.util.spec_from_file_location(
+                name, path / "__init__.py", submodule_search_locations=[str(path)]
+            )
+        else:
+            spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -30,7 +36,15 @@ def _load_scenarios() -> ModuleType:
     return sys.modules[name]
 
 
-SCENARIOS: tuple[Scenario, ...] = _load_scenarios().SCENARIOS
+_TESTS = Path(__file__).resolve().parent
+
+SCENARIOS: tuple[Scenario, ...] = _load_by_path("tests_scenarios", _TESTS / "scenarios.py").SCENARIOS
+
+# tests/ is not a package, so tests/fakes is imported as the top-level package "fakes" (the default
+# "prepend" import mode already puts tests/ on sys.path, as this conftest has no package). Registered here,
+# before any other conftest or test module is imported, ``from fakes.grafana import ...`` works in every
+# test directory under any import mode.
+_load_by_path("fakes", _TESTS / "fakes")
 
 
 @pytest.fixture(scope="session")
@@ -85,3 +99,29 @@ def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
 def post_json() -> Callable[[str, dict[str, Any]], dict[str, Any]]:
     """POST a JSON body with the standard library (as a pipeline would) and decode the answer."""
     return _post_json
+
+
+class _Fake(Protocol):
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+FakeT = TypeVar("FakeT", bound=_Fake)
+
+
+@pytest.fixture
+def start_fake() -> Iterator[Callable[..., Any]]:
+    """``start_fake(FakeClass, **options)`` builds a fake of ``tests/fakes`` with options and starts it; all
+    are stopped after the test (what the ``make_grafana``, ``make_kubernetes``, ... fixtures are made of)."""
+    started: list[_Fake] = []
+
+    def start(fake_type: Callable[..., FakeT], **options: Any) -> FakeT:
+        fake = fake_type(**options)
+        fake.start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()

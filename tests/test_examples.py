@@ -26,16 +26,17 @@ def test_argo_rollouts_analysis_template() -> None:
     metric = doc["spec"]["metrics"][0]
     assert metric["successCondition"] == 'result.verdict == "pass"'
     assert metric["failureCondition"] == 'result.verdict == "fail"'
+    assert metric["inconclusiveLimit"] == metric["count"] - 1  # "running" measurements must not pause it
     assert "/api/v1/integrations/argo-rollouts/verdict?" in metric["provider"]["web"]["url"]
 
 
 def test_flagger_canary_webhooks() -> None:
     doc = yaml.safe_load((EXAMPLES / "flagger" / "canary.yaml").read_text())
     hooks = {h["type"]: h for h in doc["spec"]["analysis"]["webhooks"]}
-    assert set(hooks) == {"rollout", "confirm-promotion"}
+    assert set(hooks) == {"rollout", "confirm-promotion", "rollback"}
     for kind, hook in hooks.items():
         assert hook["url"].endswith(f"/api/v1/integrations/flagger/{kind}")
-        assert hook["metadata"]["service"] == "checkout"
+        assert hook["metadata"]["service"] == "checkout" and hook["metadata"]["token"]
 
 
 def test_argocd_postsync_job_runs_a_valid_gate() -> None:

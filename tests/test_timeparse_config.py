@@ -75,3 +75,11 @@ def test_environments_override_builtins_and_add_new_ones(tmp_path: Path) -> None
     path.write_text("environments:\n  production: {max_minutes: 5}\n")
     with pytest.raises(ConfigError, match=r"monitor.yaml:2.*environments\.production\.max_minutes"):
         load_settings(path, environ={})
+
+
+def test_an_environment_profile_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "monitor.yaml"
+    config.parent.mkdir()
+    config.write_text("environments:\n  staging: {profile: profiles/strict.yaml}\n")
+    [staging] = load_settings(config, environ={}).environments
+    assert staging.profile == str(tmp_path / "conf" / "profiles" / "strict.yaml")

@@ -118,7 +118,13 @@ class Deliverer:
             # Kept and retried: the channel may be configured again by the next rollout.
             attempt = Attempt(Outcome.FAILED, f"{item.kind} is not configured; kept for an operator")
         else:
-            attempt = await channel.send(session, item)
+            try:
+                attempt = await channel.send(session, item)
+            except MonitorError:
+                raise  # the store is down: the run loop waits for it
+            except Exception as exc:  # one channel's bug must not stop the others
+                log.exception("%s for deployment %s: unexpected error", item.kind, item.deployment_id)
+                attempt = Attempt(Outcome.FAILED, f"unexpected {type(exc).__name__}: {exc}")
         if self._metrics is not None:
             self._metrics.deliveries.labels(name, attempt.outcome.value).inc()
         if attempt.outcome is Outcome.DELIVERED:

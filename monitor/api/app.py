@@ -33,6 +33,7 @@ from monitor.profiles import BUILTIN_PROFILES, Profile, load_profile
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
 from monitor.telemetry import EngineMetrics, MonitorMetrics
+from monitor.timeparse import format_time
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WAIT_S = 600.0
@@ -130,6 +131,17 @@ async def get_verdict(request: web.Request) -> web.Response:
         await verdicts.changed(deployment_id, min(remaining_s, MAX_QUIET_S))
 
 
+async def get_events(request: web.Request) -> web.Response:
+    """``GET /api/v1/deployments/{id}/events``: the audit trail, oldest first (rollbacks, deliveries)."""
+    store = request.app[STORE]
+    deployment = await store.get(request.match_info["id"])
+    events = [
+        {"at": format_time(e.at), "kind": e.kind, "actor": e.actor, "message": e.message}
+        for e in await store.events(deployment.id)
+    ]
+    return _json({"deployment_id": deployment.id, "events": events})
+
+
 async def report(request: web.Request) -> web.Response:
     """``GET /api/v1/deployments/{id}/report``: the HTML report an SRE reads."""
     store = request.app[STORE]
@@ -184,13 +196,21 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready: the store and Prometheus both answer."""
+    """Ready: the store answers. Prometheus is reported, not required.
+
+    Every replica shares one Prometheus: taking them all out of the Service while it is down
+    would only turn inconclusive verdicts into connection errors for the pipelines.
+    """
     try:
         await request.app[STORE].list_deployments(limit=1)
-        await request.app[SOURCE].instant("vector(1)", datetime.now(UTC))
     except MonitorError as exc:
         raise Problem(503, "Not ready", str(exc)) from None
-    return _json({"status": "ready"})
+    try:
+        await request.app[SOURCE].instant("vector(1)", datetime.now(UTC))
+        prometheus = "ok"
+    except MonitorError as exc:
+        prometheus = f"unreachable: {exc}"
+    return _json({"status": "ready", "prometheus": prometheus})
 
 
 @web.middleware
@@ -246,6 +266,7 @@ def create_app(
     app.router.add_get("/api/v1/deployments/{id}/verdict", get_verdict)
     app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)
     app.router.add_get("/api/v1/deployments/{id}/report", report)
+    app.router.add_get("/api/v1/deployments/{id}/events", get_events)
     app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
     app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
     app.router.add_post("/v1/logs", receive_logs)

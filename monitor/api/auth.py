@@ -4,7 +4,9 @@
 Presented tokens are compared in constant time against every configured token (through their
 SHA-256 digests, so lengths leak nothing either). A request without a valid token gets 401 with
 ``WWW-Authenticate: Bearer``; a valid token lacking the route's scope gets 403. Tokens are never
-logged: only their names appear, as the actor of what they did.
+logged: only their names appear, as the actor of what they did. Flagger's webhooks cannot send
+headers, so its hooks (which only read verdicts, scope ``read``) may carry the token as
+``metadata.token`` in the body instead.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class _Known:
     digest: bytes
 
 
+FLAGGER_PREFIX = "/api/v1/integrations/flagger/"
+
+
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
@@ -42,7 +47,20 @@ def required_scope(request: web.Request) -> str | None:
         return None
     if request.path.startswith("/v1/"):
         return "ingest"
+    if request.path.startswith(FLAGGER_PREFIX):
+        return "read"  # Flagger's hooks are POSTs that only read a verdict
     return "deploy" if request.method in ("POST", "PUT", "PATCH", "DELETE") else "read"
+
+
+async def _flagger_token(request: web.Request) -> str:
+    """The token a Flagger hook carries in ``metadata.token`` (Flagger cannot send headers)."""
+    try:
+        body = await request.json()  # aiohttp keeps the body: the handler reads it again
+    except ValueError:
+        return ""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    token = metadata.get("token") if isinstance(metadata, dict) else None
+    return token.strip() if isinstance(token, str) else ""
 
 
 def auth_middleware(tokens: Sequence[TokenSpec]) -> Middleware:
@@ -56,6 +74,8 @@ def auth_middleware(tokens: Sequence[TokenSpec]) -> Middleware:
             return await handler(request)
         header = request.headers.get("Authorization", "")
         presented = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        if not presented and request.path.startswith(FLAGGER_PREFIX) and request.method == "POST":
+            presented = await _flagger_token(request)
         digest = _digest(presented)
         match = None
         for token in known:  # no early exit: every token is compared

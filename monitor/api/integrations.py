@@ -4,8 +4,16 @@ Argo Rollouts (``provider.web``) counts a non-2xx answer as a measurement *Error
 so the verdict endpoint answers 200 whenever the request itself is valid and puts the decision
 in the stable ``verdict`` field for ``successCondition: result.verdict == "pass"`` and
 ``failureCondition: result.verdict == "fail"``. Flagger treats any status above 202 as a failed
-hook: ``rollout`` and ``confirm-promotion`` answer 200 while the analysis runs or passes and 412
-when the verdict is ``fail`` or ``inconclusive``.
+hook, and its hooks ask different questions:
+
+* ``rollout``, ``pre-rollout``, ``confirm-rollout``, ``confirm-traffic-increase`` (is the canary
+  still healthy?): 200 while the analysis runs or passes, 412 on ``fail`` or ``inconclusive``;
+* ``confirm-promotion`` (may it be promoted?): 200 only on a final ``pass``; Flagger holds the
+  promotion and asks again while it answers 412;
+* ``rollback`` (roll back now?): 200 only on ``fail``, which makes Flagger abort the canary.
+
+Flagger cannot send headers: its hooks may carry the API token as ``metadata.token`` (a token
+with the ``read`` scope is enough; see :mod:`monitor.api.auth`).
 """
 
 from __future__ import annotations
@@ -20,8 +28,19 @@ from monitor.api.problems import Problem, invalid
 from monitor.models import Deployment
 from monitor.store import Store
 
-FLAGGER_HOOKS = ("rollout", "confirm-promotion", "pre-rollout", "confirm-rollout", "confirm-traffic-increase")
+FLAGGER_HOOKS = (
+    "rollout", "confirm-promotion", "pre-rollout", "confirm-rollout", "confirm-traffic-increase", "rollback"
+)  # fmt: skip
 _BLOCKING = ("fail", "inconclusive")
+
+
+def _flagger_status(hook: str, verdict: str) -> int:
+    """200 (Flagger: success) or 412 (failure) for ``hook`` given the current ``verdict``."""
+    if hook == "confirm-promotion":
+        return 200 if verdict == "pass" else 412
+    if hook == "rollback":
+        return 200 if verdict == "fail" else 412
+    return 412 if verdict in _BLOCKING else 200
 
 
 async def _newest(store: Store, service: str, environment: str | None, version: str | None) -> Deployment:
@@ -79,5 +98,6 @@ async def flagger_hook(request: web.Request) -> web.Response:
     )
     entry, headers = await request.app[VERDICTS].read(deployment.id)
     document = entry.document()
-    status = 412 if document["verdict"] in _BLOCKING else 200
-    return _json({"hook": hook, "canary": payload.get("name"), **document}, status, headers)
+    status = _flagger_status(hook, document["verdict"])
+    flagger = {key: payload.get(key) for key in ("name", "namespace", "phase")}
+    return _json({"hook": hook, **document, "flagger": flagger}, status, headers)

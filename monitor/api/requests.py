@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,11 @@ _FIELDS = {
     "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "labels",
 }  # fmt: skip
 MAX_DURATION_S = 7 * 86400.0
+
+
+# Labels are PromQL matchers; prefixed keys ("rollback/feature-flag") are metadata only.
+_MATCHER_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_METADATA_KEY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 
 
 def _text(body: dict[str, Any], field: str, default: str | None = None) -> str:
@@ -70,6 +76,13 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
         isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
     ):
         raise invalid("labels", 'must be an object of string label values, e.g. {"region": "eu-1"}')
+    for key in labels:
+        if not (_MATCHER_KEY.match(key) or _METADATA_KEY.match(key)):
+            raise invalid(
+                f"labels.{key}",
+                "is neither a Prometheus label name (a query matcher, e.g. region) nor a prefixed "
+                "key (metadata for rollback actions, e.g. rollback/feature-flag)",
+            )
     return DeploymentSpec(
         service=_text(body, "service"),
         environment=environment,

@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -89,7 +90,7 @@ async def _serve(args: argparse.Namespace) -> None:
             await web.TCPSite(runner, host, port).start()
             log.info(
                 "listening on http://%s:%d (replica %s, database %s, engine %s)",
-                host, port, owner, args.database, args.engine,
+                host, port, owner, _redacted(args.database), args.engine,
             )  # fmt: skip
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -140,3 +141,12 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return 0
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password, for logs (the chart passes the database URL with one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -71,7 +71,7 @@ def analysis_request(deployment: Deployment, profile: Profile) -> AnalysisReques
         interval_s=spec.interval_s,
         environment=spec.environment,
         deployment_id=deployment.id,
-        extra_matchers=spec.labels,
+        extra_matchers=tuple((k, v) for k, v in spec.labels if "/" not in k),  # prefixed keys: metadata
     )
 
 

@@ -10,7 +10,9 @@ RBAC permission, missing Helm release, a flag service's 4xx) are abandoned with 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 
@@ -56,7 +58,12 @@ class RollbackChannel:
             return DELIVERED
         try:
             result = await self._run(session, action, target, item.idempotency_key)
-        except ActionError as exc:
+        except Exception as exc:  # an action's bug must not stop the outbox
+            if not isinstance(exc, ActionError):
+                log.exception(
+                    "rollback %s of deployment %s: unexpected error", action.name, target.deployment_id
+                )
+                exc = ActionError(f"unexpected {type(exc).__name__}: {exc}", retryable=True)
             if not exc.retryable or item.attempts == 1:
                 retry = "; retrying" if exc.retryable else "; not retried: fix the cause, then act by hand"
                 await self._record(target, action, "failed", f"{label} failed: {exc}{retry}")
@@ -89,8 +96,6 @@ class RollbackChannel:
         match action.type:
             case ActionType.WEBHOOK:
                 return await http.webhook(session, action, target, key, dry)
-            case ActionType.ARGOCD:
-                return await http.argocd(session, action, target, dry)
             case ActionType.FEATURE_FLAG:
                 return await http.feature_flag(session, action, target, dry)
             case ActionType.ARGO_ROLLOUTS:
@@ -98,19 +103,31 @@ class RollbackChannel:
             case ActionType.KUBERNETES_DEPLOYMENT:
                 return await deployment_undo(self._kube, action, target, dry)
             case ActionType.HELM:
-                prefix = f"{action.name} ({action.type}): rolling back from revision "
-                started = [
-                    int(e.message.removeprefix(prefix))
-                    for e in await self._store.events(target.deployment_id)
-                    if e.kind == EVENT and e.message.startswith(prefix)
-                ]
+                started, mark = await self._marker(action, target, "rolling back from revision ")
+                return await helm_rollback(self._spec, action, target, dry, started=started, mark=mark)
+            case ActionType.ARGOCD:
+                started, mark = await self._marker(action, target, "rolling back from history ")
+                return await http.argocd(session, action, target, dry, started=started, mark=mark)
 
-                async def mark(revision: int) -> None:
-                    await self._store.add_event(target.deployment_id, EVENT, "monitor", f"{prefix}{revision}")
+    async def _marker(
+        self, action: RollbackAction, target: Target, text: str
+    ) -> tuple[int | None, Callable[[int], Coroutine[Any, Any, None]]]:
+        """Where an earlier attempt started (from the audit trail), and how to record a start.
 
-                return await helm_rollback(
-                    self._spec, action, target, dry, started=max(started, default=None), mark=mark
-                )
+        Rollbacks to "the previous revision" are not idempotent: a retry after a success that
+        was never acknowledged would roll back once more. The start is recorded before acting.
+        """
+        prefix = f"{action.name} ({action.type}): {text}"
+        started = [
+            int(e.message.removeprefix(prefix))
+            for e in await self._store.events(target.deployment_id)
+            if e.kind == EVENT and e.message.startswith(prefix)
+        ]
+
+        async def mark(position: int) -> None:
+            await self._store.add_event(target.deployment_id, EVENT, "monitor", f"{prefix}{position}")
+
+        return max(started, default=None), mark
 
     async def _record(self, target: Target, action: RollbackAction, outcome: str, message: str) -> None:
         log.log(logging.ERROR if outcome == "failed" else logging.INFO, "deployment %s: %s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -70,9 +71,19 @@ def _argocd_message(body: str) -> str:
 
 
 async def argocd(
-    session: aiohttp.ClientSession, action: RollbackAction, target: Target, dry_run: bool
+    session: aiohttp.ClientSession,
+    action: RollbackAction,
+    target: Target,
+    dry_run: bool,
+    *,
+    started: int | None = None,
+    mark: Callable[[int], Awaitable[None]] | None = None,
 ) -> ActionResult:
-    """Roll the Argo CD application back to the history entry before the current one."""
+    """Roll the Argo CD application back to the history entry before the current one.
+
+    Guarded like the Helm rollback: ``mark`` records the history id it starts from before the
+    request; a retry (``started``) that finds a newer history entry has nothing left to undo.
+    """
     base = action.param("url").rstrip("/")
     app = target.render(action.param("application"), f"{action.name}.application")
     headers = {"Authorization": f"Bearer {action.secret}"}
@@ -86,12 +97,18 @@ async def argocd(
     if len(history) < 2:
         raise ActionError(f"{what} has no earlier revision to roll back to", retryable=False)
     current, previous = history[-1], history[-2]
+    if started is not None and int(current["id"]) > started:
+        return ActionResult(
+            f"{what} is at history {current['id']}, past {started}: already rolled back", False
+        )
     if dry_run:
         return ActionResult(
             f"would roll {what} back from history {current['id']} ({current.get('revision')}) to "
             f"{previous['id']} ({previous.get('revision')})",
             changed=False,
         )
+    if mark is not None:
+        await mark(int(current["id"]))
     body = {"id": int(previous["id"]), "dryRun": False, "prune": False}
     status, text = await _request(
         session, "POST", f"{base}/api/v1/applications/{app}/rollback", what, json=body, headers=headers
@@ -110,7 +127,7 @@ async def feature_flag(
     session: aiohttp.ClientSession, action: RollbackAction, target: Target, dry_run: bool
 ) -> ActionResult:
     """Turn off the flag the deployment's ``flag_label`` names, with the configured request."""
-    label = action.param("flag_label", "feature_flag")
+    label = action.param("flag_label", "rollback/feature-flag")
     flag = target.labels.get(label)
     if not flag:
         raise ActionError(

@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -75,7 +76,7 @@ def _failure(exc: ApiException, what: str) -> ActionError:
     return ActionError(message, retryable=status == 0 or status >= 500 or status in _RETRYABLE)
 
 
-async def argo_rollouts_abort(
+async def _argo_rollouts_abort(
     kube: Kube, action: RollbackAction, target: Target, dry_run: bool
 ) -> ActionResult:
     """Merge-patch ``status.abort=true`` on the Rollout: the status subresource, else the resource."""
@@ -126,7 +127,7 @@ def _template(replica_set: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
-async def deployment_undo(kube: Kube, action: RollbackAction, target: Target, dry_run: bool) -> ActionResult:
+async def _deployment_undo(kube: Kube, action: RollbackAction, target: Target, dry_run: bool) -> ActionResult:
     """What ``kubectl rollout undo`` does: put the previous revision's pod template back.
 
     Guarded against undoing twice: when the running template does not carry the failed version
@@ -179,3 +180,28 @@ async def deployment_undo(kube: Kube, action: RollbackAction, target: Target, dr
     except ApiException as exc:
         raise _failure(exc, f"roll back {what}") from None
     return ActionResult(f"rolled {what} back from revision {current_revision} to revision {revision}")
+
+
+_UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _unreachable(exc: BaseException) -> ActionError:
+    return ActionError(f"Kubernetes API unreachable ({type(exc).__name__}: {exc})", retryable=True)
+
+
+async def argo_rollouts_abort(
+    kube: Kube, action: RollbackAction, target: Target, dry_run: bool
+) -> ActionResult:
+    """Merge-patch ``status.abort=true`` on the Rollout: the status subresource, else the resource."""
+    try:
+        return await _argo_rollouts_abort(kube, action, target, dry_run)
+    except _UNREACHABLE as exc:
+        raise _unreachable(exc) from None
+
+
+async def deployment_undo(kube: Kube, action: RollbackAction, target: Target, dry_run: bool) -> ActionResult:
+    """What ``kubectl rollout undo`` does (see :func:`_deployment_undo`)."""
+    try:
+        return await _deployment_undo(kube, action, target, dry_run)
+    except _UNREACHABLE as exc:
+        raise _unreachable(exc) from None

@@ -61,6 +61,12 @@ async def test_idempotency_key(client: TestClient[Any, Any]) -> None:
         ({**BODY, "profile": "/etc/passwd"}, "profile", "not available"),  # never a file of the daemon's
         ({k: v for k, v in BODY.items() if k != "service"}, "service", "required"),
         ({**BODY, "labels": {"region": 1}}, "labels", "string label values"),
+        (
+            {**BODY, "labels": {"Team/": "x"}},
+            "labels.Team/",
+            "prefixed key",
+        ),
+        ({**BODY, "labels": {"team name": "x"}}, "labels.team name", "Prometheus label name"),
     ],
 )
 async def test_bad_bodies_name_the_field(
@@ -121,3 +127,15 @@ async def test_environment_defaults_and_unknown_environments(client: TestClient[
     assert (
         problem["field"] == "environment" and "development, production, staging, testing" in problem["detail"]
     )
+
+
+async def test_the_audit_trail_is_served_as_json(client: TestClient[Any, Any]) -> None:
+    created = await (await client.post("/api/v1/deployments", json=BODY)).json()
+    await client.post(f"/api/v1/deployments/{created['id']}/cancel", json={"reason": "wrong build"})
+    answer = await client.get(f"/api/v1/deployments/{created['id']}/events")
+    assert answer.status == 200
+    trail = await answer.json()
+    assert trail["deployment_id"] == created["id"]
+    assert [e["kind"] for e in trail["events"]] == ["registered", "cancelled"]
+    assert "wrong build" in trail["events"][1]["message"]
+    assert (await client.get("/api/v1/deployments/nope/events")).status == 404

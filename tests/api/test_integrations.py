@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from monitor.api.keys import STORE
+from monitor.config import TokenSpec
 from monitor.store import StoredVerdict
 
 pytestmark = pytest.mark.prometheus
@@ -60,20 +61,49 @@ async def test_argo_web_metric_is_2xx_with_a_stable_verdict_field(client: TestCl
     assert unknown.status == 404
 
 
-@pytest.mark.parametrize(("verdict", "status"), [("pass", 200), ("fail", 412), ("inconclusive", 412)])
-async def test_flagger_hooks_fail_only_on_a_blocking_verdict(
-    client: TestClient[Any, Any], verdict: str, status: int
-) -> None:
+# Flagger's question per hook: healthy so far (rollout), may it be promoted, roll back now?
+HOOK_STATUS = {
+    "running": {"rollout": 200, "confirm-promotion": 412, "rollback": 412},
+    "pass": {"rollout": 200, "confirm-promotion": 200, "rollback": 412},
+    "marginal": {"rollout": 200, "confirm-promotion": 412, "rollback": 412},
+    "fail": {"rollout": 412, "confirm-promotion": 412, "rollback": 200},
+    "inconclusive": {"rollout": 412, "confirm-promotion": 412, "rollback": 412},
+}
+
+
+@pytest.mark.parametrize("verdict", ["pass", "marginal", "fail", "inconclusive"])
+async def test_each_flagger_hook_answers_its_own_question(client: TestClient[Any, Any], verdict: str) -> None:
     created = await (
         await client.post("/api/v1/deployments", json={**BODY, "started_at": "2026-01-01T00:00:00Z"})
     ).json()
-    while_running = await client.post("/api/v1/integrations/flagger/rollout", json=FLAGGER)
-    assert while_running.status == 200  # <= 202: Flagger counts it as a success
-    await _final(client, created["id"], verdict)
-    for hook in ("rollout", "confirm-promotion"):
+    for hook, status in HOOK_STATUS["running"].items():
         answer = await client.post(f"/api/v1/integrations/flagger/{hook}", json=FLAGGER)
-        assert answer.status == status
-        assert (await answer.json())["verdict"] == verdict
+        assert answer.status == status, hook  # <= 202: Flagger counts it as a success
+    await _final(client, created["id"], verdict)
+    for hook, status in HOOK_STATUS[verdict].items():
+        answer = await client.post(f"/api/v1/integrations/flagger/{hook}", json=FLAGGER)
+        body = await answer.json()
+        assert answer.status == status, hook
+        assert body["verdict"] == verdict and body["flagger"]["name"] == "checkout"
+
+
+async def test_flagger_may_send_a_read_token_in_its_metadata(make_client: Any) -> None:
+    reader = TokenSpec("flagger", ("read",), "r" * 32)
+    client = await make_client([reader, TokenSpec("ci", ("deploy",), "d" * 32)])
+    registered = await client.post(
+        "/api/v1/deployments", json=BODY, headers={"Authorization": f"Bearer {'d' * 32}"}
+    )
+    assert registered.status == 201
+    with_token = {**FLAGGER, "metadata": {**FLAGGER["metadata"], "token": "r" * 32}}
+    answer = await client.post("/api/v1/integrations/flagger/rollout", json=with_token)
+    assert answer.status == 200 and "r" * 32 not in await answer.text()
+    wrong = {**FLAGGER, "metadata": {**FLAGGER["metadata"], "token": "x" * 32}}
+    assert (await client.post("/api/v1/integrations/flagger/rollout", json=wrong)).status == 401
+    assert (await client.post("/api/v1/integrations/flagger/rollout", json=FLAGGER)).status == 401
+    # The body token only opens Flagger's hooks, never a write.
+    assert (
+        await client.post("/api/v1/deployments", json={**BODY, "metadata": {"token": "d" * 32}})
+    ).status == 401
 
 
 async def test_flagger_hook_needs_the_service_in_its_metadata(client: TestClient[Any, Any]) -> None:

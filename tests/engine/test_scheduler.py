@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -149,3 +149,17 @@ async def test_a_final_verdict_writes_its_webhook_notifications(
     [item] = await store.claim_deliveries(claim_s=60)
     assert item.kind == "webhook:pager" and item.deployment_id == deployment.id
     assert json.loads(item.payload_json)["verdict"] == "fail"
+
+
+def test_prefixed_labels_are_metadata_not_query_matchers() -> None:
+    """``rollback/feature-flag`` names a flag for the rollback actions; it must not filter the metrics."""
+    from monitor.engine.scheduler import analysis_request
+    from monitor.models import Deployment
+
+    spec = DeploymentSpec(
+        "checkout", "production", "v2", "v1", Strategy.CANARY, datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+        "otel-http", 0, 60, 600, 1800, (("region", "eu-1"), ("rollback/feature-flag", "new-checkout")),
+    )  # fmt: skip
+    at = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    deployment = Deployment("d-1", spec, DeploymentStatus.RUNNING, "", at, at)
+    assert analysis_request(deployment, load_profile("otel-http")).extra_matchers == (("region", "eu-1"),)

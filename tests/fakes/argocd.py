@@ -41,8 +41,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import threading
-import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +49,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from .kubernetes import BackgroundHTTPServer
+from .server import FakeServer, pick_headers, split_target
+from .server import RecordedRequest as BaseRecordedRequest
 
 Obj = dict[str, Any]
 
@@ -119,12 +118,7 @@ class GrpcError(Exception):
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
+class RecordedRequest(BaseRecordedRequest):
     status: int | None = None
 
 
@@ -140,20 +134,11 @@ class Rollback:
     user: str
 
 
-@dataclass
-class _ScriptedFailure:
-    method: str
-    path_prefix: str
-    status: int
-    remaining: int
-    body: Any
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ArgoCDFake(BackgroundHTTPServer):
+class ArgoCDFake(FakeServer[RecordedRequest]):
     """An Argo CD API server (v3.1) on ``127.0.0.1`` and a free port, served from a background thread.
 
     ``tokens`` maps bearer tokens to allowed application actions (``{"monitor-token": {"get", "sync"}}``);
@@ -180,7 +165,6 @@ class ArgoCDFake(BackgroundHTTPServer):
             self._tokens[token] = frozenset(actions)
             self._subjects[token] = (subjects or {}).get(token, token)
         self.complete_operations = complete_operations
-        self._lock = threading.RLock()
         self.reset()
 
     # ---- test controls -----------------------------------------------------------------------
@@ -191,8 +175,7 @@ class ArgoCDFake(BackgroundHTTPServer):
             self._apps: dict[str, Obj] = {}
             self._rv = itertools.count(100)
             self._rollbacks: list[Rollback] = []
-            self._requests: list[RecordedRequest] = []
-            self._failures: list[_ScriptedFailure] = []
+            self._forget_requests()
 
     def add_app(
         self,
@@ -337,24 +320,9 @@ class ArgoCDFake(BackgroundHTTPServer):
     def fail_next(self, method: str, path_prefix: str, status: int, times: int = 1, body: Any = None) -> None:
         """Answer the next ``times`` requests matching ``method`` (or ``"*"``) and ``path_prefix`` with
         ``status`` and ``body`` (default: a grpc-gateway error body with code 13 ``Internal``)."""
-        if times < 1:
-            raise ValueError("times must be at least 1")
         if body is None:
             body = GrpcError(13, "scripted failure").body()
-        with self._lock:
-            self._failures.append(_ScriptedFailure(method.upper(), path_prefix, status, times, body))
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return copy.deepcopy(self._requests)
-
-    def requests_to(self, method: str, path_prefix: str = "/api") -> list[RecordedRequest]:
-        return [
-            r
-            for r in self.requests
-            if (method == "*" or r.method == method.upper()) and r.path.startswith(path_prefix)
-        ]
+        self._script_failure(method, path_prefix, status, times, body)
 
     # ---- internals -----------------------------------------------------------------------------
 
@@ -438,9 +406,8 @@ class ArgoCDFake(BackgroundHTTPServer):
         self, method: str, raw_path: str, headers: Mapping[str, str], cookies: Mapping[str, str], raw: bytes
     ) -> tuple[int, Any]:
         method = method.upper()
-        path_part, _, query_string = raw_path.partition("?")
-        path = urllib.parse.unquote(path_part).rstrip("/") or "/"
-        query = urllib.parse.parse_qs(query_string, keep_blank_values=True)
+        path, query = split_target(raw_path)
+        path = path.rstrip("/") or "/"
         body: Any = None
         body_error: str | None = None
         if raw.strip():
@@ -448,22 +415,12 @@ class ArgoCDFake(BackgroundHTTPServer):
                 body = json.loads(raw)
             except ValueError as exc:
                 body, body_error = raw.decode("utf-8", "replace"), str(exc)
-        recorded = RecordedRequest(
-            method=method,
-            path=path,
-            query=query,
-            headers={name: headers[name] for name in _RECORDED_HEADERS if name in headers},
-            body=body,
-        )
+        recorded = RecordedRequest(method, path, query, pick_headers(headers, _RECORDED_HEADERS), body)
         with self._lock:
-            self._requests.append(recorded)
-            for failure in self._failures:
-                if failure.method in ("*", method) and path.startswith(failure.path_prefix):
-                    failure.remaining -= 1
-                    if failure.remaining == 0:
-                        self._failures.remove(failure)
-                    recorded.status = failure.status
-                    return failure.status, copy.deepcopy(failure.body)
+            failure = self._record(recorded)
+            if failure is not None:
+                recorded.status = failure.status
+                return failure.status, failure.body
             try:
                 status, answer = self._answer(method, path, query, headers, cookies, body, body_error)
             except GrpcError as error:

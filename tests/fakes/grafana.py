@@ -8,10 +8,10 @@ every request body against Grafana's published OpenAPI spec ``/work/shared/refer
 spec (answered with 404) and one the fake does not implement (501). Tests assert
 ``fake.violations == []``.
 
-The server is an aiohttp application in a background thread with its own event loop, so synchronous
-clients (``grafana-client``, which uses niquests) and async aiohttp code in the pytest-asyncio loop can
-both call it. All state sits behind one lock; the inspection helpers (:attr:`GrafanaFake.folders`,
-:attr:`GrafanaFake.dashboards`, ...) return copies.
+The server is an aiohttp application in a background thread with its own event loop
+(``tests/fakes/server.py``), so synchronous clients (``grafana-client``, which uses niquests) and async
+aiohttp code in the pytest-asyncio loop can both call it. All state sits behind one lock; the inspection
+helpers (:attr:`GrafanaFake.folders`, :attr:`GrafanaFake.dashboards`, ...) return copies.
 
 Implemented endpoints (below ``/api``; the spec's path templates):
 
@@ -39,7 +39,6 @@ Behaviour taken from Grafana's source where the contract is silent (each is mark
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import itertools
@@ -54,16 +53,15 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, NoReturn, Self
+from typing import Any, Final, NoReturn
 
 from aiohttp import web
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from monitor.simulate.prometheus import free_port
+from .server import FakeServer, pick_headers, split_target, status_phrase
+from .server import RecordedRequest as BaseRecordedRequest
 
 SPEC_PATH: Final = Path("/work/shared/reference/grafana-openapi.json")
 GRAFANA_VERSION: Final = "11.4.0"
@@ -351,14 +349,11 @@ def _shorten(text: str, limit: int = 300) -> str:
 
 
 @dataclass
-class RecordedRequest:
-    """A request the fake received and the status it answered."""
+class RecordedRequest(BaseRecordedRequest):
+    """A request the fake received and the status it answered: ``path`` decoded, with the ``/api`` prefix;
+    ``headers`` the subset in ``_RECORDED_HEADERS`` that was present; ``body`` parsed JSON, the raw text if
+    it was not JSON, None without a body."""
 
-    method: str
-    path: str  # decoded, with the /api prefix
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # the subset in _RECORDED_HEADERS that was present
-    body: Any  # parsed JSON, the raw text if it was not JSON, None without a body
     disable_provenance: bool  # whether X-Disable-Provenance was present (any value)
     template: str | None = None  # the spec's path template, when one matched
     status: int = 0
@@ -374,16 +369,6 @@ class SpecViolation:
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}: {self.reason}"
-
-
-@dataclass
-class _ScriptedFailure:
-    method: str  # upper case, or "*"
-    path_prefix: str
-    status: int
-    remaining: int
-    body: Any
-    headers: dict[str, str]
 
 
 @dataclass
@@ -481,7 +466,7 @@ _UNDOCUMENTED: Final[Mapping[tuple[str, str], SpecOperation]] = {
 # --------------------------------------------------------------------------------------------------
 
 
-class GrafanaFake:
+class GrafanaFake(FakeServer[RecordedRequest]):
     """A Grafana 11.4 HTTP API on ``127.0.0.1`` and a free port, served from a background thread.
 
     ``tokens`` maps bearer tokens to roles (``Viewer``, ``Editor``, ``Admin``). ``folder_conflict_status``
@@ -491,6 +476,8 @@ class GrafanaFake:
     ``dashboard.version`` answers 412 ``name-exists`` "A dashboard with the same uid already exists", an
     identical re-post keeps the version, and same-title dashboards in a folder are allowed.
     """
+
+    _server_name = "grafana-fake"
 
     def __init__(
         self,
@@ -512,87 +499,10 @@ class GrafanaFake:
         self._folder_conflict_status = folder_conflict_status
         self._grafana13 = grafana13
         self._version = version
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
+        super().__init__(host=host, port=port)
         self.spec = load_spec(spec_path)
-        self._lock = threading.RLock()
         self._routes = self._build_routes()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self.reset()
-
-    # ---- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Serve in a background thread; returns once the port is bound."""
-        if self._loop is not None:
-            raise RuntimeError("GrafanaFake already started")
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="grafana-fake", daemon=True)
-        thread.start()
-        self._loop, self._thread = loop, thread
-        try:
-            asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=30)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (idempotent); the recorded state stays readable."""
-        loop, thread, runner = self._loop, self._thread, self._runner
-        if loop is None or thread is None:
-            return
-        try:
-            if runner is not None:
-                asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
-            loop.close()
-            self._loop = self._thread = self._runner = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("GrafanaFake not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The root URL, e.g. ``http://127.0.0.1:PORT`` (the API is below ``/api``)."""
-        return f"http://{self._host}:{self.port}"
-
-    async def _serve(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        last: OSError | None = None
-        for _ in range(20):
-            port = self._requested_port or free_port(self._host)
-            site = web.TCPSite(runner, self._host, port)
-            try:
-                await site.start()
-            except OSError as exc:  # another process took the free port in between
-                last = exc
-                if self._requested_port:
-                    break
-                continue
-            self._runner, self._port = runner, port
-            return
-        await runner.cleanup()
-        raise RuntimeError(f"GrafanaFake could not bind a port on {self._host}") from last
 
     # ---- test controls -----------------------------------------------------------------------
 
@@ -621,9 +531,8 @@ class GrafanaFake:
             self._contact_points[default["uid"]] = default
             self._policy: Obj = copy.deepcopy(dict(DEFAULT_POLICY))
             self._policy_provenance = ""
-            self._requests: list[RecordedRequest] = []
+            self._forget_requests()
             self._violations: list[SpecViolation] = []
-            self._failures: list[_ScriptedFailure] = []
             self._writes = 0
 
     def fail_next(
@@ -641,42 +550,15 @@ class GrafanaFake:
         Scripted answers bypass authentication and the handlers; their bodies are still checked
         against the spec.
         """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = "scripted failure"
-        with self._lock:
-            self._failures.append(
-                _ScriptedFailure(
-                    method=method.upper(),
-                    path_prefix=path_prefix,
-                    status=status,
-                    remaining=times,
-                    body={"message": reason} if body is None else body,
-                    headers=dict(headers or {}),
-                )
-            )
+        if body is None:
+            body = {"message": status_phrase(status)}
+        self._script_failure(method, path_prefix, status, times, body, headers)
 
     def clear_requests(self) -> None:
         """Forget the recorded requests and the write count (state and violations stay)."""
         with self._lock:
-            self._requests.clear()
+            super().clear_requests()
             self._writes = 0
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return copy.deepcopy(self._requests)
-
-    def requests_to(self, method: str, path_prefix: str = "/api") -> list[RecordedRequest]:
-        """Recorded requests with this method (or ``"*"``) whose path starts with ``path_prefix``."""
-        return [
-            r
-            for r in self.requests
-            if (method == "*" or r.method == method.upper()) and r.path.startswith(path_prefix)
-        ]
 
     @property
     def violations(self) -> list[SpecViolation]:
@@ -802,15 +684,14 @@ class GrafanaFake:
 
     def _process(self, method: str, raw_path: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
         method = method.upper()
-        path_part, _, query_string = raw_path.partition("?")
-        path = urllib.parse.unquote(path_part)
-        query = urllib.parse.parse_qs(query_string, keep_blank_values=True)
+        path_part = raw_path.partition("?")[0]
+        path, query = split_target(raw_path)
         body, body_error = _parse_body(raw)
         recorded = RecordedRequest(
             method=method,
             path=path,
             query=query,
-            headers={name: headers[name] for name in _RECORDED_HEADERS if name in headers},
+            headers=pick_headers(headers, _RECORDED_HEADERS),
             body=body if body_error is None else raw.decode("utf-8", "replace"),
             disable_provenance="X-Disable-Provenance" in headers,
         )
@@ -862,7 +743,7 @@ class GrafanaFake:
 
         scripted = self._take_failure(method, path)
         if scripted is not None:
-            return scripted
+            return _Reply(scripted.status, scripted.body, headers=scripted.headers)
         if operation is None:
             return _error(404, "Not found")
         try:
@@ -905,15 +786,6 @@ class GrafanaFake:
         if role is None:
             _abort(401, "Invalid API key")
         return role
-
-    def _take_failure(self, method: str, path: str) -> _Reply | None:
-        for failure in self._failures:
-            if failure.method in ("*", method) and path.startswith(failure.path_prefix):
-                failure.remaining -= 1
-                if failure.remaining == 0:
-                    self._failures.remove(failure)
-                return _Reply(failure.status, copy.deepcopy(failure.body), headers=dict(failure.headers))
-        return None
 
     def _violate(self, method: str, path: str, reason: str) -> None:
         self._violations.append(SpecViolation(method, path, reason))

@@ -9,10 +9,10 @@ strategic-merge-patch, JSON patch, the status subresource, discovery documents, 
 (``deployments.apps "checkout" not found``, ``... is forbidden: User "..." cannot patch resource
 "rollouts/status" in API group "argoproj.io" in the namespace "shop"``).
 
-The server is an aiohttp application in a background thread with its own event loop (like
-``tests/fakes/grafana.py``), so synchronous clients (``kubernetes``, ``httpx``, ``urllib``, Helm's Go client
-through ``helm_python``) and async code in the pytest-asyncio loop can all call it. All state sits behind
-one lock; inspection helpers return copies.
+The server is an aiohttp application in a background thread with its own event loop
+(``tests/fakes/server.py``, as for every fake), so synchronous clients (``kubernetes``, ``httpx``,
+``urllib``, Helm's Go client through ``helm_python``) and async code in the pytest-asyncio loop can all call
+it. All state sits behind one lock; inspection helpers return copies.
 
 Served (answers are always JSON, which clients that also accept protobuf take; request bodies in protobuf,
 ``application/vnd.kubernetes.protobuf``, are decoded for core ``v1`` Secrets and ConfigMaps, which is what
@@ -88,32 +88,26 @@ OpenAPI documents are readable by any authenticated user (``system:discovery``).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import gzip
 import itertools
 import json
 import re
-import shutil
-import ssl
-import subprocess
-import tempfile
-import threading
-import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import yaml
 from aiohttp import web
 
-from monitor.simulate.prometheus import free_port
+from .server import BackgroundHTTPServer as BackgroundHTTPServer
+from .server import FakeServer, pick_headers, split_target, status_phrase
+from .server import RecordedRequest as BaseRecordedRequest
+from .server import TLSFiles as TLSFiles
+from .server import make_tls_files as make_tls_files
 
 Obj = dict[str, Any]
 
@@ -354,14 +348,9 @@ def method_not_allowed() -> KubeError:
 
 
 @dataclass
-class RecordedRequest:
+class RecordedRequest(BaseRecordedRequest):
     """A request as the fake saw it; ``body`` is parsed JSON (or YAML for apply), else the raw text."""
 
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
     user: str | None = None
     status: int | None = None
 
@@ -372,15 +361,6 @@ class RecordedRequest:
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
         return values[0] if values else default
-
-
-@dataclass
-class _ScriptedFailure:
-    method: str
-    path_prefix: str
-    status: int
-    remaining: int
-    body: Any
 
 
 @dataclass
@@ -885,160 +865,6 @@ def decode_helm_release(data: str | bytes) -> Obj:
 
 
 # --------------------------------------------------------------------------------------------------
-# A background aiohttp server (shared with tests/fakes/argocd.py)
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TLSFiles:
-    """A throw-away CA and a server certificate for ``127.0.0.1``/``localhost`` signed by it."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
-def make_tls_files(directory: Path | str) -> TLSFiles:
-    """Create a CA and a server certificate (SANs ``IP:127.0.0.1``, ``DNS:localhost``) with the ``openssl``
-    command (no Python crypto package is needed); EC P-256 keys, valid for a day."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise RuntimeError("tls=True needs the openssl command")
-    directory = Path(directory)
-    ca_key, ca_file = directory / "ca.key", directory / "ca.crt"
-    key_file, csr, cert_file = directory / "server.key", directory / "server.csr", directory / "server.crt"
-    extensions = directory / "server.ext"
-    extensions.write_text(
-        "basicConstraints=critical,CA:FALSE\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\n"
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        "authorityKeyIdentifier=keyid,issuer\n"
-        "subjectKeyIdentifier=hash\n"
-    )
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    commands = [
-        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_file, "-days", "1",
-         "-subj", "/CN=fake-ca", "-addext", "basicConstraints=critical,CA:TRUE",
-         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        [openssl, "req", "-new", *ec, "-keyout", key_file, "-out", csr, "-subj", "/CN=kube-apiserver"],
-        [openssl, "x509", "-req", "-in", csr, "-CA", ca_file, "-CAkey", ca_key, "-CAcreateserial",
-         "-out", cert_file, "-days", "1", "-extfile", extensions],
-    ]  # fmt: skip
-    for command in commands:
-        subprocess.run([str(part) for part in command], check=True, capture_output=True, timeout=60)
-    return TLSFiles(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
-
-
-class BackgroundHTTPServer:
-    """An aiohttp application on ``127.0.0.1`` and a free port, served by a background thread with its own
-    event loop; HTTPS with a throw-away CA when ``tls=True``. Subclasses implement :meth:`_handle`."""
-
-    _server_name = "fake"
-
-    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None, tls: bool = False) -> None:
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
-        self._tls = tls
-        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._tls_files: TLSFiles | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-
-    def start(self) -> Self:
-        """Serve in a background thread; returns once the port is bound."""
-        if self._loop is not None:
-            raise RuntimeError(f"{type(self).__name__} already started")
-        if self._tls and self._tls_files is None:
-            self._tls_dir = tempfile.TemporaryDirectory(prefix=f"{self._server_name}-tls-")
-            self._tls_files = make_tls_files(self._tls_dir.name)
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name=self._server_name, daemon=True)
-        thread.start()
-        self._loop, self._thread = loop, thread
-        try:
-            asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=30)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (idempotent); the state stays readable."""
-        loop, thread, runner = self._loop, self._thread, self._runner
-        if loop is None or thread is None:
-            return
-        try:
-            if runner is not None:
-                asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
-            loop.close()
-            self._loop = self._thread = self._runner = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError(f"{type(self).__name__} not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The root URL, e.g. ``http://127.0.0.1:PORT`` (``https://`` with ``tls=True``)."""
-        return f"{'https' if self._tls else 'http'}://{self._host}:{self.port}"
-
-    @property
-    def ca_file(self) -> Path:
-        """The CA certificate (PEM) that signed the server certificate; only with ``tls=True``."""
-        if self._tls_files is None:
-            raise RuntimeError(f"{type(self).__name__} serves TLS only when built with tls=True and started")
-        return self._tls_files.ca_file
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client SSL context trusting :attr:`ca_file`."""
-        return ssl.create_default_context(cafile=str(self.ca_file))
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raise NotImplementedError
-
-    async def _serve(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        context: ssl.SSLContext | None = None
-        if self._tls_files is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(self._tls_files.cert_file, self._tls_files.key_file)
-        last: OSError | None = None
-        for _ in range(20):
-            port = self._requested_port or free_port(self._host)
-            site = web.TCPSite(runner, self._host, port, ssl_context=context)
-            try:
-                await site.start()
-            except OSError as exc:  # another process took the free port in between
-                last = exc
-                if self._requested_port:
-                    break
-                continue
-            self._runner, self._port = runner, port
-            return
-        await runner.cleanup()
-        raise RuntimeError(f"{type(self).__name__} could not bind a port on {self._host}") from last
-
-
-# --------------------------------------------------------------------------------------------------
 # The fake
 # --------------------------------------------------------------------------------------------------
 
@@ -1058,7 +884,7 @@ class _Grant:
         return False
 
 
-class KubernetesFake(BackgroundHTTPServer):
+class KubernetesFake(FakeServer[RecordedRequest]):
     """A Kubernetes API server (v1.33) on ``127.0.0.1`` and a free port, served from a background thread.
 
     Options: ``tokens`` (grants per bearer token, see the module docstring; :data:`ADMIN_TOKEN` is always
@@ -1097,7 +923,6 @@ class KubernetesFake(BackgroundHTTPServer):
             self._grants[token] = grant
         if users and ADMIN_TOKEN in users:
             self._grants[ADMIN_TOKEN].user = users[ADMIN_TOKEN]
-        self._lock = threading.RLock()
         self.reset()
 
     # ---- test controls -----------------------------------------------------------------------
@@ -1109,9 +934,8 @@ class KubernetesFake(BackgroundHTTPServer):
             self._applied: dict[tuple[str, str, str, str, str], Obj] = {}
             self._rv = itertools.count(1000)
             self._last_rv = 1000
-            self._requests: list[RecordedRequest] = []
+            self._forget_requests()
             self._unsupported: list[str] = []
-            self._failures: list[_ScriptedFailure] = []
             for namespace in DEFAULT_NAMESPACES:
                 self.add_namespace(namespace)
 
@@ -1120,13 +944,8 @@ class KubernetesFake(BackgroundHTTPServer):
         ``path_prefix`` (e.g. ``/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/x/status``) with
         ``status`` and ``body`` (default: a ``Status`` object with the status code's reason). Scripted
         answers bypass authentication."""
-        if times < 1:
-            raise ValueError("times must be at least 1")
         if body is None:
-            try:
-                phrase = HTTPStatus(status).phrase
-            except ValueError:
-                phrase = "scripted failure"
+            phrase = status_phrase(status)
             reason = {
                 400: "BadRequest",
                 401: "Unauthorized",
@@ -1140,25 +959,11 @@ class KubernetesFake(BackgroundHTTPServer):
                 504: "Timeout",
             }.get(status, phrase.replace(" ", ""))
             body = KubeError(status, reason, phrase.lower(), {}).status()
-        with self._lock:
-            self._failures.append(_ScriptedFailure(method.upper(), path_prefix, status, times, body))
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return copy.deepcopy(self._requests)
+        self._script_failure(method, path_prefix, status, times, body)
 
     def requests_to(self, method: str, path_prefix: str = "/") -> list[RecordedRequest]:
         """Recorded requests with this method (or ``"*"``) whose path starts with ``path_prefix``."""
-        return [
-            r
-            for r in self.requests
-            if (method == "*" or r.method == method.upper()) and r.path.startswith(path_prefix)
-        ]
+        return super().requests_to(method, path_prefix)
 
     @property
     def unsupported(self) -> list[str]:
@@ -1991,9 +1796,7 @@ class KubernetesFake(BackgroundHTTPServer):
 
     def _process(self, method: str, raw_path: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
         method = method.upper()
-        path_part, _, query_string = raw_path.partition("?")
-        path = urllib.parse.unquote(path_part)
-        query = urllib.parse.parse_qs(query_string, keep_blank_values=True)
+        path, query = split_target(raw_path)
         content_type = headers.get("Content-Type", "").split(";")[0].strip()
         body: Any = None
         body_error: str | None = None
@@ -2009,22 +1812,12 @@ class KubernetesFake(BackgroundHTTPServer):
             except (ValueError, yaml.YAMLError) as exc:
                 body_error = str(exc)
                 body = raw.decode("utf-8", "replace")
-        recorded = RecordedRequest(
-            method=method,
-            path=path,
-            query=query,
-            headers={name: headers[name] for name in _RECORDED_HEADERS if name in headers},
-            body=body,
-        )
+        recorded = RecordedRequest(method, path, query, pick_headers(headers, _RECORDED_HEADERS), body)
         with self._lock:
-            self._requests.append(recorded)
-            for failure in self._failures:
-                if failure.method in ("*", method) and path.startswith(failure.path_prefix):
-                    failure.remaining -= 1
-                    if failure.remaining == 0:
-                        self._failures.remove(failure)
-                    recorded.status = failure.status
-                    return _Reply(failure.status, copy.deepcopy(failure.body))
+            failure = self._record(recorded)
+            if failure is not None:
+                recorded.status = failure.status
+                return _Reply(failure.status, failure.body)
             try:
                 reply = self._answer(method, path, query, headers, body, body_error, content_type, recorded)
             except KubeError as error:

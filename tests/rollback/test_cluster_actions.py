@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from fakes.argocd import ADMIN_TOKEN as ARGOCD_TOKEN
 from fakes.kubernetes import ADMIN_TOKEN, container_template
@@ -26,6 +27,7 @@ from monitor.models import Deployment, DeploymentSpec, Strategy
 from monitor.rollback.base import Target
 from monitor.rollback.channel import RollbackChannel
 from monitor.rollback.spec import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
+from monitor.simulate.prometheus import free_port
 from monitor.store import Delivery, Store, StoredVerdict
 
 SPEC = DeploymentSpec(
@@ -88,8 +90,9 @@ async def _redeliver(store: Store, settings: Settings, deployment: Deployment, a
     """The same request again, as after a crash between acting and acknowledging it."""
     channel = RollbackChannel(store, settings.rollback, Notifier(settings))
     item = Delivery(0, deployment.id, f"rollback:{action}", "key", Target.of(deployment, action).to_json(), 2)
-    try:  # Kubernetes and Helm actions do not use the HTTP session
-        await channel.send(None, item)  # type: ignore[arg-type]
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert (await channel.send(session, item)).outcome.value == "delivered"
     finally:
         await channel.close()
 
@@ -236,8 +239,13 @@ async def test_argocd_rolls_back_to_the_previous_history_entry(argocd: Any, stor
     [rollback] = argocd.rollbacks
     assert (rollback.app, rollback.id, rollback.revision, rollback.dry_run) == ("checkout", 0, good, False)
     assert argocd.app("checkout")["status"]["sync"]["revision"] == good
-    [event] = await _events(store, deployment.id)
-    assert event == f"argocd (argocd): rolled Argo CD application checkout back to history 0 ({good})"
+    assert await _events(store, deployment.id) == [
+        "argocd (argocd): rolling back from history 1",  # recorded first: a retry will not roll back twice
+        f"argocd (argocd): rolled Argo CD application checkout back to history 0 ({good})",
+    ]
+    await _redeliver(store, settings, deployment, "argocd")  # history 2 is past 1: nothing to do
+    assert len(argocd.rollbacks) == 1
+    assert (await _events(store, deployment.id))[-1].endswith("is at history 2, past 1: already rolled back")
 
 
 async def test_argocd_refuses_while_auto_sync_is_on_and_says_what_to_do(
@@ -248,6 +256,27 @@ async def test_argocd_refuses_while_auto_sync_is_on_and_says_what_to_do(
     deployment = await _fail(store, settings)
     assert await _deliver(store, settings, clock) == 0
     assert argocd.rollbacks == []
-    [event] = await _events(store, deployment.id)
+    [_, event] = await _events(store, deployment.id)
     assert "rollback cannot be initiated when auto-sync is enabled" in event
     assert "disable automated sync" in event and "not retried" in event
+
+
+async def test_an_unreachable_kubernetes_api_is_retried_without_stopping_the_outbox(
+    store: Store, tmp_path: Path, clock: Any
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    server = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "down",
+        "clusters": [{"name": "down", "cluster": {"server": server}}],
+        "users": [{"name": "sa", "user": {"token": "t"}}],
+        "contexts": [{"name": "down", "context": {"cluster": "down", "user": "sa"}}],
+    }))  # fmt: skip
+    settings = _settings(ROLLOUTS, str(kubeconfig))
+    deployment = await _fail(store, settings)
+    assert await _deliver(store, settings, clock) == 0
+    [event] = await _events(store, deployment.id)
+    assert "Kubernetes API unreachable" in event and event.endswith("; retrying")
+    assert (await store.outbox_backlog())[0] == 1  # kept, retried with backoff
+    clock.advance(2)
+    assert len(await store.claim_deliveries(claim_s=60)) == 1

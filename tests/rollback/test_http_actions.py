@@ -68,7 +68,7 @@ async def store(tmp_path: Path, clock: Any) -> AsyncIterator[Store]:
 
 SPEC = DeploymentSpec(
     "checkout", "production", "v2", "v1", Strategy.CANARY, datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
-    "otel-http", 0, 60, 600, 1800, (("feature_flag", "new-checkout"),),
+    "otel-http", 0, 60, 600, 1800, (("rollback/feature-flag", "new-checkout"),),
 )  # fmt: skip
 
 
@@ -195,7 +195,7 @@ async def test_a_missing_flag_label_and_a_dry_run_do_not_call_the_service(
         for e in await _rollback_events(store, deployment.id)
     )
     missing = await _rollback_events(store, unlabelled.id)
-    assert len(missing) == 2 and all("has no label 'feature_flag'" in e for e in missing)
+    assert len(missing) == 2 and all("has no label 'rollback/feature-flag'" in e for e in missing)
 
 
 async def test_a_superseded_deployment_is_never_rolled_back(
