@@ -214,7 +214,9 @@ def _environments(doc: YamlDocument, path: Path) -> tuple[EnvironmentDefaults, .
                     raise doc.error(f"{where}.page", f"invalid {value!r}", "write true or false")
                 fields[key] = value
             else:
-                fields[key] = _number(doc, section, f"{where}.{key}", 0.0, 0.0, 7 * 86400.0)
+                # The API's bounds: a value it would refuse must fail here, at start, not per registration.
+                low, high = (10.0, 3600.0) if key == "interval_s" else (0.0, 7 * 86400.0)
+                fields[key] = _number(doc, section, f"{where}.{key}", 0.0, low, high)
         result.append(replace(base, **fields))
     return tuple(result)
 

@@ -83,3 +83,10 @@ def test_an_environment_profile_path_is_relative_to_the_config_file(tmp_path: Pa
     config.write_text("environments:\n  staging: {profile: profiles/strict.yaml}\n")
     [staging] = load_settings(config, environ={}).environments
     assert staging.profile == str(tmp_path / "conf" / "profiles" / "strict.yaml")
+
+
+def test_an_environment_interval_the_api_would_refuse_fails_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text("environments:\n  staging: {interval_s: 5}\n")
+    with pytest.raises(ConfigError, match=r"environments\.staging\.interval_s.*\[10, 3600\]"):
+        load_settings(config, environ={})

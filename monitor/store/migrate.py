@@ -11,8 +11,11 @@ from importlib import resources
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.errors import StoreError
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -35,7 +38,14 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """
 
     def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
+        try:
+            command.upgrade(alembic_config(connection), revision)
+        except CommandError as exc:
+            # Typically "Can't locate revision": a newer build migrated this database.
+            raise StoreError(
+                f"cannot migrate the database schema ({exc}): it was upgraded by a newer version of the "
+                "monitor; run that version, or restore a backup taken before the upgrade"
+            ) from None
 
     async with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":

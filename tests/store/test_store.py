@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from monitor.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
@@ -144,6 +144,15 @@ async def test_migrations_are_idempotent(database_url: str) -> None:
     await first.close()
     second = await Store.open(database_url)  # applied revisions are skipped
     await second.close()
+
+
+async def test_a_schema_from_a_newer_version_is_a_clear_store_error(database_url: str) -> None:
+    opened = await Store.open(database_url)
+    async with opened._engine.begin() as connection:  # as a newer build's migration would leave it
+        await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    await opened.close()
+    with pytest.raises(StoreError, match="upgraded by a newer version of the monitor; run that version"):
+        await Store.open(database_url)
 
 
 async def test_unreachable_database_is_a_store_error() -> None:
