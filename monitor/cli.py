@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--started-at", metavar="TIME", help="when the deploy started (default now)")
     gate.add_argument("--max-duration", metavar="DURATION", help="analyse for at most this long")
     gate.add_argument(
+        "--label", metavar="KEY=VALUE", action="append",
+        help="a registration label (repeatable): a Prometheus label name adds a query matcher, a "
+        "prefixed key (rollback/feature-flag=...) is metadata for rollback actions",
+    )  # fmt: skip
+    gate.add_argument(
+        "--idempotency-key", metavar="KEY", default=os.environ.get("MONITOR_IDEMPOTENCY_KEY"),
+        help="registers at most once per key (e.g. the CI build id); default: one per gate run",
+    )  # fmt: skip
+    gate.add_argument(
         "--timeout", metavar="DURATION", default="2h",
         help="give up waiting after (2h: longer than production's default analysis of 62 minutes)",
     )  # fmt: skip

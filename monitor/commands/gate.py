@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,16 @@ def _registration(args: argparse.Namespace) -> dict[str, Any]:
         body["started_at"] = args.started_at
     if args.max_duration:
         body["max_duration_s"] = parse_duration_s(args.max_duration, "--max-duration")
+    labels: dict[str, str] = {}
+    for item in args.label or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(
+                f"--label {item!r}: write KEY=VALUE, e.g. --label rollback/feature-flag=new-checkout"
+            )
+        labels[key] = value
+    if labels:
+        body["labels"] = labels
     return body
 
 
@@ -110,8 +121,12 @@ async def _gate(args: argparse.Namespace) -> int:
         deployment_id = args.deployment_id
         if not deployment_id:
             body = _registration(args)
+            # One key for every attempt: a POST whose answer was lost must not register twice. A
+            # CI job may pass its own (--idempotency-key $BUILD_TAG) so a re-run step attaches.
+            key = {"Idempotency-Key": args.idempotency_key or f"gate-{uuid.uuid4()}"}
             created = await _retrying(
-                deadline, lambda: _call(session, "POST", f"{base}/api/v1/deployments", json=body)
+                deadline,
+                lambda: _call(session, "POST", f"{base}/api/v1/deployments", json=body, headers=key),
             )
             deployment_id = created["id"]
             versions = f"{args.version} vs {args.baseline_version}"

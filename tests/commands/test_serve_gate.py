@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +69,31 @@ def test_gate_waits_for_a_failed_verdict_and_exits_1(
     assert gate.returncode == 1, gate.stdout + gate.stderr
     assert "registered deployment" in gate.stdout
     assert "verdict: FAIL" in gate.stdout and "http_error_ratio" in gate.stdout
+
+
+def test_a_rerun_gate_with_the_same_key_attaches_to_the_same_deployment(
+    daemon: tuple[str, subprocess.Popen[str]], prometheus: SimulatedPrometheus, token_file: Path
+) -> None:
+    url, _ = daemon
+    run = prometheus.runs["errors_3x"]
+    argv = [sys.executable, "-m", "monitor.cli", "gate", "--url", url, "--service", "errors_3x",
+            "--environment", "production", "--version", "v2", "--baseline-version", "v1",
+            "--started-at", format_time(run.canary_window.start), "--max-duration", "20m", "--timeout", "90s",
+            "--token-file", str(token_file), "--idempotency-key", "build-42",
+            "--label", "rollback/feature-flag=new-checkout"]  # fmt: skip
+    first, second = (
+        subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False) for _ in "ab"
+    )
+    ids = {line.split()[2].rstrip(":") for out in (first.stdout, second.stdout) for line in out.splitlines()
+           if line.startswith("registered deployment")}  # fmt: skip
+    assert first.returncode == second.returncode == 1 and len(ids) == 1, first.stdout + second.stdout
+    request = urllib.request.Request(
+        f"{url}/api/v1/deployments/{ids.pop()}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        deployment = json.loads(response.read())
+    assert deployment["labels"] == {"rollback/feature-flag": "new-checkout"}
+    assert deployment["status"] == "fail"  # not cancelled by a second registration
 
 
 def test_sigterm_stops_the_daemon_cleanly(daemon: tuple[str, subprocess.Popen[str]]) -> None:
