@@ -84,11 +84,20 @@ async def argocd(
     Guarded like the Helm rollback: ``mark`` records the history id it starts from before the
     request; a retry (``started``) that finds a newer history entry has nothing left to undo.
     """
-    base = action.param("url").rstrip("/")
+    base = target.render(action.param("url"), f"{action.name}.url").rstrip("/")
     app = target.render(action.param("application"), f"{action.name}.application")
+    app_namespace = action.param("app_namespace")
+    # Apps outside Argo CD's own namespace ("apps in any namespace") are addressed with appNamespace.
+    query = (
+        {"appNamespace": target.render(app_namespace, f"{action.name}.app_namespace")}
+        if app_namespace
+        else {}
+    )
     headers = {"Authorization": f"Bearer {action.secret}"}
     what = f"Argo CD application {app}"
-    status, text = await _request(session, "GET", f"{base}/api/v1/applications/{app}", what, headers=headers)
+    status, text = await _request(
+        session, "GET", f"{base}/api/v1/applications/{app}", what, headers=headers, params=query
+    )
     if status == 404:
         raise ActionError(f"{what} not found ({_argocd_message(text)})", retryable=False)
     _raise_for(status, _argocd_message(text), what)
@@ -109,7 +118,7 @@ async def argocd(
         )
     if mark is not None:
         await mark(int(current["id"]))
-    body = {"id": int(previous["id"]), "dryRun": False, "prune": False}
+    body: dict[str, Any] = {"id": int(previous["id"]), "dryRun": False, "prune": False, **query}
     status, text = await _request(
         session, "POST", f"{base}/api/v1/applications/{app}/rollback", what, json=body, headers=headers
     )

@@ -57,7 +57,7 @@ _FIELDS: dict[ActionType, dict[str, bool]] = {  # field -> required
     ActionType.ARGO_ROLLOUTS: {"namespace": True, "rollout": True},
     ActionType.KUBERNETES_DEPLOYMENT: {"namespace": True, "deployment": True, "version_label": False},
     ActionType.HELM: {"namespace": True, "release": True},
-    ActionType.ARGOCD: {"url": True, "application": True},
+    ActionType.ARGOCD: {"url": True, "application": True, "app_namespace": False},
     ActionType.FEATURE_FLAG: {"url": True, "method": False, "body": False, "flag_label": False},
 }
 _SECRETS: dict[ActionType, tuple[str, bool]] = {  # secret prefix, required

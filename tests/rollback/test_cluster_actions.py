@@ -280,3 +280,21 @@ async def test_an_unreachable_kubernetes_api_is_retried_without_stopping_the_out
     assert (await store.outbox_backlog())[0] == 1  # kept, retried with backoff
     clock.advance(2)
     assert len(await store.claim_deliveries(claim_s=60)) == 1
+
+
+async def test_argocd_apps_in_another_namespace_are_addressed_with_app_namespace(
+    argocd: Any, store: Store, clock: Any
+) -> None:
+    argocd.add_app("checkout", revisions=["1" * 40, "2" * 40])
+    action = RollbackAction(
+        "argocd", ActionType.ARGOCD,
+        (("url", argocd.url), ("application", "$service"), ("app_namespace", "team-$environment")),
+        secret=ARGOCD_TOKEN,
+    )  # fmt: skip
+    settings = _settings(action)
+    await _fail(store, settings)
+    assert await _deliver(store, settings, clock) == 1
+    [read] = argocd.requests_to("GET", "/api/v1/applications/checkout")
+    [rollback] = argocd.requests_to("POST", "/api/v1/applications/checkout/rollback")
+    assert read.query["appNamespace"] == ["team-production"]
+    assert rollback.body["appNamespace"] == "team-production"
