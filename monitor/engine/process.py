@@ -71,13 +71,19 @@ async def run_engine(
 ) -> None:
     """Evaluate due deployments and deliver the outbox until ``stop`` is set."""
     store = await Store.open(options.database_url)
-    source = PrometheusSource(options.prometheus_url)
+    source = PrometheusSource(
+        options.prometheus_url,
+        timeout_s=settings.prometheus_timeout_s,
+        max_attempts=settings.prometheus_max_attempts,
+    )
     deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
     try:
+        placement = SchedulerSettings(
+            owner=options.owner, lease_s=options.lease_s, matchers=settings.matchers
+        )
         scheduler = Scheduler(
-            store, source, profiles, SchedulerSettings(owner=options.owner, lease_s=options.lease_s),
-            notifier=Notifier(settings), metrics=metrics,
-        )  # fmt: skip
+            store, source, profiles, placement, notifier=Notifier(settings), metrics=metrics
+        )
         await asyncio.gather(scheduler.run(stop), deliverer.run(stop))
     finally:
         await deliverer.close()

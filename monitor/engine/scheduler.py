@@ -49,9 +49,13 @@ class SchedulerSettings:
     # Catching up a long-missed deployment is done in slices, so a replica returns to its poll
     # (and can take over a dead replica's deployments) every few seconds.
     max_looks_per_claim: int = 30
+    # The config's ``matchers:`` (e.g. cluster: eu-1), added to every query before the labels'.
+    matchers: tuple[tuple[str, str], ...] = ()
 
 
-def analysis_request(deployment: Deployment, profile: Profile) -> AnalysisRequest:
+def analysis_request(
+    deployment: Deployment, profile: Profile, matchers: tuple[tuple[str, str], ...] = ()
+) -> AnalysisRequest:
     """The analysis a deployment asks for: canary mode for canaries, before/after otherwise."""
     spec = deployment.spec
     start = spec.started_at + timedelta(seconds=spec.warmup_s)
@@ -71,7 +75,8 @@ def analysis_request(deployment: Deployment, profile: Profile) -> AnalysisReques
         interval_s=spec.interval_s,
         environment=spec.environment,
         deployment_id=deployment.id,
-        extra_matchers=tuple((k, v) for k, v in spec.labels if "/" not in k),  # prefixed keys: metadata
+        # Prefixed label keys ("rollback/...") are metadata for actions, not matchers.
+        extra_matchers=(*matchers, *((k, v) for k, v in spec.labels if "/" not in k)),
     )
 
 
@@ -132,7 +137,9 @@ class Scheduler:
                 await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_s)
 
     async def _advance(self, deployment: Deployment) -> int:
-        request = analysis_request(deployment, self._profiles(deployment.spec.profile))
+        request = analysis_request(
+            deployment, self._profiles(deployment.spec.profile), self._settings.matchers
+        )
         times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
         now = self._clock()
         recorded = 0

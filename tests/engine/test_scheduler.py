@@ -163,3 +163,6 @@ def test_prefixed_labels_are_metadata_not_query_matchers() -> None:
     at = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     deployment = Deployment("d-1", spec, DeploymentStatus.RUNNING, "", at, at)
     assert analysis_request(deployment, load_profile("otel-http")).extra_matchers == (("region", "eu-1"),)
+    # The config's matchers come first, for every deployment.
+    configured = analysis_request(deployment, load_profile("otel-http"), (("cluster", "eu"),))
+    assert configured.extra_matchers == (("cluster", "eu"), ("region", "eu-1"))
