@@ -17,7 +17,7 @@ from monitor.errors import StoreError
 from monitor.models import DeploymentStatus, Verdict
 from monitor.store import Store
 
-RECENT_DEPLOYMENTS = 200
+RECENT_DEPLOYMENTS = 200  # monitor_deployments{status} counts the newest ones
 
 
 class EngineMetrics:
@@ -155,20 +155,18 @@ class MonitorMetrics:
     async def _refresh(self, store: Store) -> None:
         recent = await store.list_deployments(limit=RECENT_DEPLOYMENTS)
         counts = {status: 0 for status in DeploymentStatus}
-        self.deployment_verdict.clear()
-        current: set[tuple[str, str]] = set()
-        for deployment in recent:  # newest first
+        for deployment in recent:
             counts[deployment.status] += 1
-            spec = deployment.spec
-            # Only the newest deployment of a service in an environment speaks for it: an old
-            # failure that was rolled back or superseded must stop paging.
-            if (spec.service, spec.environment) in current:
-                continue
-            current.add((spec.service, spec.environment))
-            verdict = "running" if deployment.status is DeploymentStatus.PENDING else deployment.status.value
-            self.deployment_verdict.labels(spec.service, spec.environment, spec.version, verdict).set(1)
         for status, count in counts.items():
             self.deployments.labels(status.value).set(count)
+        # Only the newest deployment of a service in an environment speaks for it: an old failure
+        # that was rolled back or superseded must stop paging; one not followed by any must not.
+        newest = await store.newest_per_service()
+        self.deployment_verdict.clear()
+        for deployment in newest:
+            spec = deployment.spec
+            verdict = "running" if deployment.status is DeploymentStatus.PENDING else deployment.status.value
+            self.deployment_verdict.labels(spec.service, spec.environment, spec.version, verdict).set(1)
         backlog, oldest = await store.outbox_backlog()
         self.outbox_backlog.set(backlog)
         self.outbox_oldest_age.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0)

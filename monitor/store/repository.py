@@ -257,6 +257,21 @@ class Store:
         async with self._transaction() as connection:
             return [rows.deployment(row) for row in (await connection.execute(query)).all()]
 
+    async def newest_per_service(self) -> list[Deployment]:
+        """The newest deployment of every service in every environment (however old it is)."""
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(deployments.c.service, deployments.c.environment),
+                order_by=deployments.c.created_at.desc(),
+            )
+            .label("rank")
+        )
+        ranked = select(*deployments.c, rank).subquery()
+        query = select(ranked).where(ranked.c.rank == 1)
+        async with self._transaction() as connection:
+            return [rows.deployment(row) for row in (await connection.execute(query)).all()]
+
     async def cancel(self, deployment_id: str, *, actor: str, reason: str) -> Deployment:
         """Cancel an active deployment (a final one is returned unchanged)."""
         async with self._transaction() as connection:

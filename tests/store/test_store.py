@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -169,3 +169,27 @@ async def test_replicas_opening_together_migrate_once(database_url: str) -> None
     stores = await asyncio.gather(*(Store.open(database_url) for _ in range(4)))
     for opened in stores:
         await opened.close()
+
+
+async def test_newest_per_service_and_environment_however_old(database_url: str) -> None:
+    ticks = iter(range(1000))
+
+    def clock() -> datetime:
+        return datetime(2026, 11, 26, 10, 0, tzinfo=UTC) + timedelta(seconds=next(ticks))
+
+    store = await Store.open(database_url, clock=clock)
+    try:
+        registered = {}
+        for service, environment, version in [
+            ("checkout", "production", "v1"), ("checkout", "production", "v2"), ("checkout", "staging", "v3"),
+            ("cart", "production", "c1"),
+        ]:  # fmt: skip
+            spec = replace(SPEC, service=service, environment=environment, version=version)
+            registered[(service, environment)] = (await store.register(spec, actor="t"))[0].id
+        for i in range(5):  # many newer deployments of another service do not push these out
+            await store.register(replace(SPEC, service=f"busy-{i}"), actor="t")
+        newest = {(d.spec.service, d.spec.environment): d.id for d in await store.newest_per_service()}
+        assert {k: newest[k] for k in registered} == registered
+        assert len(newest) == len(registered) + 5
+    finally:
+        await store.close()
