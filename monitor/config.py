@@ -14,6 +14,10 @@ Example ``--config`` file::
     trace_url: https://grafana.example.com/explore?traceId={trace_id}   # links to exemplar traces
     webhooks:                     # final verdicts, HMAC-signed (docs/webhooks.md)
       - {name: deploys, url: https://hooks.example.com/d, secret_file: /run/secrets/hook, verdicts: [fail]}
+    environments:                 # per-environment defaults (monitor/environments.py)
+      production:
+        max_duration_s: 3600
+        harm: {counts: 2.0, latency: 1.25, unproven: inconclusive}   # what a pass must rule out
     tokens:                       # API tokens of monitor serve (never inline: a file or a variable)
       - {name: jenkins, scopes: [read, deploy], token_file: /run/secrets/jenkins-token}
       - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
@@ -34,6 +38,7 @@ from typing import Any
 
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.outputs import GrafanaSpec, PagerSpec, parse_grafana, parse_pager, parse_public_url
+from monitor.profiles.model import HarmPolicy, Unproven
 from monitor.rollback.spec import RollbackPolicy, RollbackSpec, parse_rollback
 from monitor.secretfile import read_secret
 from monitor.yamlfile import YamlDocument, load_yaml_file
@@ -53,7 +58,10 @@ _TOP = {
     "pager",
     "rollback",
 }
-_ENV_FIELDS = {"profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page", "rollback"}
+_ENV_FIELDS = {
+    "profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page", "rollback", "harm",
+}  # fmt: skip
+_HARM_FIELDS = {"counts", "latency", "unproven"}
 SCOPES = ("read", "deploy", "ingest", "admin")
 
 
@@ -209,6 +217,8 @@ def _environments(doc: YamlDocument, path: Path) -> tuple[EnvironmentDefaults, .
                 if value not in {p.value for p in RollbackPolicy}:
                     raise doc.error(f"{where}.rollback", f"invalid {value!r}", "write auto, signal or off")
                 fields[key] = RollbackPolicy(value)
+            elif key == "harm":
+                fields[key] = _harm(doc, f"{where}.harm", value, base.harm)
             elif key == "page":
                 if not isinstance(value, bool):
                     raise doc.error(f"{where}.page", f"invalid {value!r}", "write true or false")
@@ -219,6 +229,29 @@ def _environments(doc: YamlDocument, path: Path) -> tuple[EnvironmentDefaults, .
                 fields[key] = _number(doc, section, f"{where}.{key}", 0.0, low, high)
         result.append(replace(base, **fields))
     return tuple(result)
+
+
+def _harm(doc: YamlDocument, where: str, value: Any, base: HarmPolicy) -> HarmPolicy:
+    """``harm: {counts: 2.0, latency: 1.25, unproven: inconclusive|warn}`` (each optional)."""
+    example = "write e.g. 'harm: {counts: 2.0, latency: 1.25, unproven: inconclusive}'"
+    if not isinstance(value, dict):
+        raise doc.error(where, "expected a mapping", example)
+    for key in value:
+        if key not in _HARM_FIELDS:
+            raise doc.error(
+                f"{where}.{key}", "unknown field", f"use one of: {', '.join(sorted(_HARM_FIELDS))}"
+            )
+    fields: dict[str, Any] = {}
+    for key in ("counts", "latency"):
+        if key in value:
+            fields[key] = _number(doc, value, f"{where}.{key}", 0.0, 1.0, 1000.0)
+    if "unproven" in value:
+        if value["unproven"] not in {u.value for u in Unproven}:
+            raise doc.error(
+                f"{where}.unproven", f"invalid {value['unproven']!r}", "write inconclusive or warn"
+            )
+        fields["unproven"] = Unproven(value["unproven"])
+    return replace(base, **fields)
 
 
 def _webhooks(doc: YamlDocument, path: Path) -> tuple[WebhookSpec, ...]:

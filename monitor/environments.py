@@ -7,8 +7,9 @@ nor configured is refused, so a typo cannot slip a production deploy through sho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from monitor.profiles.model import HarmPolicy, Unproven
 from monitor.rollback.spec import RollbackPolicy
 
 
@@ -24,6 +25,8 @@ class EnvironmentDefaults:
     max_duration_s: float = 1800.0
     page: bool = False  # a final fail pages (Alertmanager, PagerDuty) instead of only informing
     rollback: RollbackPolicy = RollbackPolicy.OFF  # on a final fail: act (auto), signal pipelines, or not
+    # What a pass must rule out: lower environments pass with a warning when it cannot.
+    harm: HarmPolicy = field(default_factory=HarmPolicy)
 
 
 BUILTIN = (
@@ -34,6 +37,7 @@ BUILTIN = (
         max_duration_s=3600.0,
         page=True,
         rollback=RollbackPolicy.SIGNAL,
+        harm=HarmPolicy(unproven=Unproven.INCONCLUSIVE),
     ),
     EnvironmentDefaults("staging", rollback=RollbackPolicy.SIGNAL),
     EnvironmentDefaults(
@@ -65,3 +69,8 @@ class Environments:
     def get(self, name: str) -> EnvironmentDefaults | None:
         """Defaults of ``name``, or None when it is unknown."""
         return self._by_name.get(name)
+
+    def harm(self, name: str | None) -> HarmPolicy:
+        """What a pass must rule out in ``name`` (an unknown or unnamed environment: warn only)."""
+        env = self._by_name.get(name) if name else None
+        return env.harm if env is not None else HarmPolicy()

@@ -139,6 +139,24 @@ CheckData = CountsData | HistogramData | SamplesData
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The largest regression still compatible with the data: what a pass rules out.
+
+    ``effect`` is a one-sided confidence bound at ``confidence`` on the ratio canary/baseline of
+    ``quantity`` (e.g. ``errors``, ``p99``), in the harmful direction: an upper bound for checks
+    of increases, a lower one for decreases. ``estimate`` is that quantity's point estimate;
+    ``negligible`` is true when the canary's own rate is bounded below the check's absolute
+    floor, which rules out harm whatever the ratio.
+    """
+
+    effect: float
+    estimate: float
+    quantity: str
+    confidence: float
+    negligible: bool = False
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Result of comparing canary with baseline for one check (pure statistics).
 
@@ -160,6 +178,7 @@ class Comparison:
     canary_n: float
     conclusive: bool = False
     detail: str = ""
+    bound: Bound | None = None
 
     @classmethod
     def nodata(
@@ -212,6 +231,7 @@ class CheckResult:
     purpose: CheckPurpose = CheckPurpose.REGRESSION
     unit: str = ""
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    bound: Bound | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from monitor.judges.format import fmt_ratio, fmt_value
-from monitor.models import CheckResult, ComparisonKind, Evidence, Verdict, VersionWindow
+from monitor.models import Bound, CheckResult, ComparisonKind, Evidence, Verdict, VersionWindow
 from monitor.timeparse import format_time
 
 
@@ -56,6 +56,19 @@ def _check(r: CheckResult) -> dict[str, Any]:
         "conclusive": r.conclusive,
         "message": r.message,
         "evidence": [_evidence(e) for e in r.evidence],
+        "bound": _bound(r.bound),
+    }
+
+
+def _bound(b: Bound | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {
+        "effect": _finite(b.effect),
+        "estimate": _finite(b.estimate),
+        "quantity": b.quantity,
+        "confidence": b.confidence,
+        "negligible": b.negligible,
     }
 
 

@@ -11,6 +11,7 @@ from monitor.config import load_settings
 from monitor.engine import look_times
 from monitor.environments import Environments
 from monitor.errors import ConfigError, InputError
+from monitor.profiles.model import HarmPolicy, Unproven
 from monitor.timeparse import parse_duration_s, parse_time
 
 
@@ -89,4 +90,26 @@ def test_an_environment_interval_the_api_would_refuse_fails_at_start(tmp_path: P
     config = tmp_path / "monitor.yaml"
     config.write_text("environments:\n  staging: {interval_s: 5}\n")
     with pytest.raises(ConfigError, match=r"environments\.staging\.interval_s.*\[10, 3600\]"):
+        load_settings(config, environ={})
+
+
+def test_harm_limits_are_per_environment_and_production_is_strict(tmp_path: Path) -> None:
+    builtin = Environments()
+    assert builtin.harm("production").unproven is Unproven.INCONCLUSIVE
+    assert builtin.harm("production").counts == 2.0 and builtin.harm("production").latency == 1.25
+    assert builtin.harm("staging").unproven is Unproven.WARN and builtin.harm(None).unproven is Unproven.WARN
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "environments:\n  production: {harm: {latency: 1.1}}\n  staging: {harm: {unproven: inconclusive}}\n"
+    )
+    envs = Environments(load_settings(config, environ={}).environments)
+    assert envs.harm("production") == HarmPolicy(counts=2.0, latency=1.1, unproven=Unproven.INCONCLUSIVE)
+    assert envs.harm("staging").unproven is Unproven.INCONCLUSIVE
+    config.write_text("environments:\n  production:\n    harm: {unproven: maybe}\n")
+    with pytest.raises(
+        ConfigError, match=r"monitor.yaml:3.*environments\.production\.harm\.unproven.*inconclusive or warn"
+    ):
+        load_settings(config, environ={})
+    config.write_text("environments:\n  production:\n    harm: {latency: 0.5}\n")
+    with pytest.raises(ConfigError, match=r"harm\.latency.*\[1, 1000\]"):
         load_settings(config, environ={})

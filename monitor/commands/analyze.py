@@ -12,6 +12,7 @@ from pathlib import Path
 from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.config import load_settings
 from monitor.engine import AnalysisRequest, analyze
+from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
 from monitor.models import Classification, Verdict, VerdictStatus, Window
 from monitor.otlp.pulled import PulledTelemetry
@@ -89,6 +90,7 @@ def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, Prometheus
         interval_s=interval_s,
         environment=settings.environment,
         extra_matchers=settings.matchers,
+        harm=Environments(settings.environments).harm(settings.environment),
     )
     source = PrometheusSource(
         url, timeout_s=settings.prometheus_timeout_s, max_attempts=settings.prometheus_max_attempts

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from monitor.engine.fetch import Fetched, fetch_check, selector
 from monitor.engine.request import AnalysisRequest
 from monitor.errors import MonitorError
 from monitor.judges import decide, judge_check
-from monitor.judges.checks import error_result
-from monitor.judges.telemetry import judge_telemetry
+from monitor.judges.checks import achievable_p, error_result
+from monitor.judges.telemetry import judge_telemetry, telemetry_min_p
 from monitor.judges.traces import TraceData
 from monitor.logs.counts import LogData
 from monitor.models import (
     CheckResult,
     Classification,
-    ComparisonKind,
     Signal,
     Verdict,
     VerdictStatus,
@@ -30,56 +26,93 @@ from monitor.models import (
 from monitor.otlp.views import TelemetryReader, TelemetrySnapshot, Versions
 from monitor.profiles import CheckSpec
 from monitor.sources.base import MetricsSource
-from monitor.stats import per_check_alpha, per_look_alpha
+from monitor.stats import Claim, allocate, per_look_alpha
 from monitor.tracing import tracer
 
 _METRIC_SIGNALS = (Signal.METRICS, Signal.PROBE)
 
 
-async def _judge_one(
-    source: MetricsSource,
-    request: AnalysisRequest,
-    spec: CheckSpec,
-    windows: tuple[Window, Window],
-    alpha: float,
-) -> tuple[CheckResult, tuple[str, ...]]:
-    """Judge one check; also return the versions whose selector matched no series at all."""
+@dataclass(frozen=True)
+class _MetricData:
+    """One metric check's data for both versions, or the error fetching it."""
+
+    spec: CheckSpec
+    canary: Fetched | None = None
+    baseline: Fetched | None = None
+    error: CheckResult | None = None
+
+
+async def _fetch_one(
+    source: MetricsSource, request: AnalysisRequest, spec: CheckSpec, windows: tuple[Window, Window]
+) -> _MetricData:
+    """Both versions' data for one metric check; a failure becomes an error result."""
     profile = request.profile
     canary_sel = selector(profile, request.service, request.canary_version, request.extra_matchers)
     baseline_sel = selector(profile, request.service, request.baseline_version, request.extra_matchers)
     # Periods only line up when both versions share the window (canary mode).
     period_s = profile.decision.period_s if request.baseline_window is None else None
-    try:
-        canary, baseline = await asyncio.gather(
-            fetch_check(source, spec, profile, canary_sel, windows[0], period_s),
-            fetch_check(source, spec, profile, baseline_sel, windows[1], period_s),
-        )
-    except MonitorError as exc:
-        return error_result(spec, str(exc)), ()
-    except Exception as exc:  # one broken check must never take the others down
-        return error_result(spec, f"internal error while fetching ({type(exc).__name__}: {exc})"), ()
-    canary_s, baseline_s = windows[0].duration_s, windows[1].duration_s
-    # The statistics are CPU work: off the event loop, so the API keeps answering while a
-    # replica evaluates hundreds of deployments.
-    result = await asyncio.to_thread(
-        functools.partial(
-            judge_check,
-            spec,
-            canary.data,
-            baseline.data,
-            alpha=alpha,
-            traffic=profile.traffic,
-            window_ratio=None if request.baseline_window is None else canary_s / baseline_s,
-        )
-    )
-    if result.classification is not Classification.NODATA:
-        return result, ()
-    # Only required checks speak for a missing version: optional metrics are often absent.
-    result = replace(result, message=result.message + _unmatched(canary, baseline))
-    if spec.optional:
-        return result, ()
-    versions = (request.canary_version, request.baseline_version)
-    return result, tuple(v for v, f in zip(versions, (canary, baseline), strict=True) if not f.matched)
+    with tracer().start_as_current_span(f"check {spec.name}"):
+        try:
+            canary, baseline = await asyncio.gather(
+                fetch_check(source, spec, profile, canary_sel, windows[0], period_s),
+                fetch_check(source, spec, profile, baseline_sel, windows[1], period_s),
+            )
+        except MonitorError as exc:
+            return _MetricData(spec, error=error_result(spec, str(exc)))
+        except Exception as exc:  # one broken check must never take the others down
+            message = f"internal error while fetching ({type(exc).__name__}: {exc})"
+            return _MetricData(spec, error=error_result(spec, message))
+    return _MetricData(spec, canary, baseline)
+
+
+def _judge_look(
+    request: AnalysisRequest,
+    metrics: list[_MetricData],
+    telemetry: list[tuple[CheckSpec, LogData | TraceData]],
+    look_alpha: float,
+    window_ratio: float | None,
+) -> list[CheckResult]:
+    """Split the look's alpha over the checks that can use it, then judge every check (CPU work)."""
+    profile = request.profile
+    claims: dict[str, Claim] = {}
+    for m in metrics:
+        if m.canary is not None and m.baseline is not None:
+            min_p = achievable_p(m.spec, m.canary.data, m.baseline.data)
+            claims[m.spec.name] = Claim(m.spec.alpha_weight, m.spec.critical, min_p)
+    for spec, data in telemetry:
+        claims[spec.name] = Claim(spec.alpha_weight, spec.critical, telemetry_min_p(spec, data))
+    levels = allocate(look_alpha, claims, profile.decision.critical_share)
+    results: list[CheckResult] = []
+    for m in metrics:
+        if m.error is not None or m.canary is None or m.baseline is None:
+            results.append(m.error or error_result(m.spec, "no data fetched"))
+            continue
+        result = judge_check(
+            m.spec, m.canary.data, m.baseline.data, alpha=levels.get(m.spec.name, look_alpha),
+            traffic=profile.traffic, window_ratio=window_ratio,
+        )  # fmt: skip
+        if result.classification is Classification.NODATA:
+            result = replace(result, message=result.message + _unmatched(m.canary, m.baseline))
+        results.append(result)
+    for spec, data in telemetry:
+        results.append(judge_telemetry(spec, data, levels.get(spec.name, look_alpha)))
+    return results
+
+
+def _missing_versions(
+    request: AnalysisRequest, metrics: list[_MetricData], results: list[CheckResult]
+) -> set[str]:
+    """Versions whose selector matched no series at all, for required checks without data."""
+    missing: set[str] = set()
+    by_name = {r.name: r for r in results}
+    for m in metrics:
+        result = by_name[m.spec.name]
+        if m.spec.optional or result.classification is not Classification.NODATA:
+            continue
+        for version, fetched in ((request.canary_version, m.canary), (request.baseline_version, m.baseline)):
+            if fetched is not None and not fetched.matched:
+                missing.add(version)
+    return missing
 
 
 def _unmatched(*fetched: Fetched) -> str:
@@ -103,23 +136,14 @@ async def _version_hint(
     return f"; {missing_text} {verb} no data, versions with data: {', '.join(sorted(known))}"
 
 
-async def _traced(
-    work: Coroutine[Any, Any, tuple[CheckResult, tuple[str, ...]]], check: str
-) -> tuple[CheckResult, tuple[str, ...]]:
-    with tracer().start_as_current_span(f"check {check}") as span:
-        result = await work
-        span.set_attribute("classification", result[0].classification.value)
-        return result
-
-
-def _telemetry_results(
-    snapshot: TelemetrySnapshot, specs: list[CheckSpec], alpha_for: Callable[[CheckSpec], float]
-) -> list[CheckResult]:
-    """Judge the log and trace checks on one look's aggregates (each signal merged once)."""
+def _telemetry_data(
+    snapshot: TelemetrySnapshot, specs: list[CheckSpec]
+) -> list[tuple[CheckSpec, LogData | TraceData]]:
+    """Each log and trace check with its signal's data for this look (each signal merged once)."""
     data: dict[Signal, LogData | TraceData] = {}
     for signal in {spec.signal for spec in specs}:
         data[signal] = snapshot.logs() if signal is Signal.LOGS else snapshot.traces()
-    return [judge_telemetry(spec, data[spec.signal], alpha_for(spec)) for spec in specs]
+    return [(spec, data[spec.signal]) for spec in specs]
 
 
 def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:
@@ -168,40 +192,38 @@ async def evaluate_look(
 ) -> Verdict:
     """Evaluate the deployment as of ``at`` (the ``look``-th of ``planned_looks``, 1-based).
 
-    Log and trace checks take part only when ``telemetry`` has data of both versions: a service
-    that sends none is judged on its metrics alone, with the whole false-alarm budget.
+    The look spends its share of the run's alpha (:func:`monitor.stats.per_look_alpha`) over the
+    checks that have data to use it (:func:`monitor.stats.allocate`). Log and trace checks take
+    part only when ``telemetry`` has data of both versions: a service that sends none is judged
+    on its metrics alone, with the whole false-alarm budget.
     """
     profile = request.profile
     windows = request.windows_at(at)
     snapshot = await _snapshot(telemetry, request, windows)
     checks = _checks_of_look(request, snapshot)
-    total_weight = sum(c.alpha_weight for c in checks)
-
-    def alpha_for(spec: CheckSpec) -> float:
-        if spec.alpha_weight == 0:
-            return profile.alpha  # traffic checks test nothing
-        check_alpha = per_check_alpha(profile.alpha, spec.alpha_weight, total_weight)
-        # Samples tests are fixed-horizon: they spend their share over the looks.
-        if spec.comparison is ComparisonKind.SAMPLES:
-            return per_look_alpha(check_alpha, look, planned_looks)
-        return check_alpha
-
     metric_checks = [spec for spec in checks if spec.signal in _METRIC_SIGNALS]
     telemetry_checks = [spec for spec in checks if spec not in metric_checks]
-    judged = await asyncio.gather(
-        *(
-            _traced(_judge_one(source, request, spec, windows, alpha_for(spec)), spec.name)
-            for spec in metric_checks
-        )
+    metrics = list(
+        await asyncio.gather(*(_fetch_one(source, request, spec, windows) for spec in metric_checks))
     )
-    results = [result for result, _ in judged]
+    telemetry_data: list[tuple[CheckSpec, LogData | TraceData]] = []
+    failed: list[CheckResult] = []
     if isinstance(snapshot, MonitorError):
         message = f"reading the telemetry aggregates failed: {snapshot}"
-        results += [error_result(spec, message) for spec in telemetry_checks]
+        failed = [error_result(spec, message) for spec in telemetry_checks]
     elif snapshot is not None and telemetry_checks:
-        # Merging and judging are CPU work: off the event loop, like the metric checks' judging.
-        results += await asyncio.to_thread(_telemetry_results, snapshot, telemetry_checks, alpha_for)
-    missing = {version for _, versions in judged for version in versions}
+        telemetry_data = await asyncio.to_thread(_telemetry_data, snapshot, telemetry_checks)
+    look_alpha = per_look_alpha(profile.alpha, look, planned_looks, profile.decision.final_share)
+    canary_s, baseline_s = windows[0].duration_s, windows[1].duration_s
+    window_ratio = None if request.baseline_window is None else canary_s / baseline_s
+    # The statistics are CPU work: off the event loop, so the API keeps answering while a
+    # replica evaluates hundreds of deployments.
+    with tracer().start_as_current_span("judge checks"):
+        results = await asyncio.to_thread(
+            _judge_look, request, metrics, telemetry_data, look_alpha, window_ratio
+        )
+    results += failed
+    missing = _missing_versions(request, metrics, results)
     elapsed_s = windows[0].duration_s
     decision = decide(
         results,
@@ -209,6 +231,7 @@ async def evaluate_look(
         profile.decision,
         last_look=last_look,
         elapsed_s=elapsed_s,
+        harm=request.harm,
     )
     summary = decision.summary
     if missing and decision.status is VerdictStatus.INCONCLUSIVE:

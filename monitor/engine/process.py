@@ -35,6 +35,7 @@ from monitor.actions.notify import Notifier
 from monitor.actions.outbox import Deliverer, channels_for
 from monitor.config import Settings, load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.environments import Environments
 from monitor.errors import MonitorError
 from monitor.profiles import Profile, load_profile
 from monitor.sources.prometheus import PrometheusSource
@@ -79,7 +80,10 @@ async def run_engine(
     deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
     try:
         placement = SchedulerSettings(
-            owner=options.owner, lease_s=options.lease_s, matchers=settings.matchers
+            owner=options.owner,
+            lease_s=options.lease_s,
+            matchers=settings.matchers,
+            environments=Environments(settings.environments),
         )
         scheduler = Scheduler(
             store, source, profiles, placement, notifier=Notifier(settings), metrics=metrics

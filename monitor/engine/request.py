@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.models import Mode, Window
 from monitor.profiles import Profile
+from monitor.profiles.model import HarmPolicy
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,8 @@ class AnalysisRequest:
     """A canary-vs-baseline analysis.
 
     ``baseline_window`` None means canary mode: both versions over ``canary_window``. Otherwise
-    before/after mode: the baseline version over its own (fixed) window.
+    before/after mode: the baseline version over its own (fixed) window. ``harm`` is what a
+    pass must rule out, from the environment.
     """
 
     service: str
@@ -27,6 +29,7 @@ class AnalysisRequest:
     environment: str | None = None
     deployment_id: str | None = None
     extra_matchers: tuple[tuple[str, str], ...] = ()
+    harm: HarmPolicy = field(default_factory=HarmPolicy)
 
     @property
     def mode(self) -> Mode:

@@ -14,17 +14,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.actions.notify import Notifier
 from monitor.engine.evaluate import evaluate_look
 from monitor.engine.replay import look_times
 from monitor.engine.request import AnalysisRequest
+from monitor.environments import Environments
 from monitor.errors import ConflictError, MonitorError
 from monitor.models import Classification, Deployment, DeploymentStatus, Strategy, Verdict, Window
 from monitor.otlp.views import TelemetryReader
 from monitor.profiles import Profile
+from monitor.profiles.model import HarmPolicy
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import OutboxItem, Store, StoredVerdict
@@ -51,10 +53,15 @@ class SchedulerSettings:
     max_looks_per_claim: int = 30
     # The config's ``matchers:`` (e.g. cluster: eu-1), added to every query before the labels'.
     matchers: tuple[tuple[str, str], ...] = ()
+    # What a pass must rule out, per environment.
+    environments: Environments = field(default_factory=Environments)
 
 
 def analysis_request(
-    deployment: Deployment, profile: Profile, matchers: tuple[tuple[str, str], ...] = ()
+    deployment: Deployment,
+    profile: Profile,
+    matchers: tuple[tuple[str, str], ...] = (),
+    harm: HarmPolicy | None = None,
 ) -> AnalysisRequest:
     """The analysis a deployment asks for: canary mode for canaries, before/after otherwise."""
     spec = deployment.spec
@@ -77,6 +84,7 @@ def analysis_request(
         deployment_id=deployment.id,
         # Prefixed label keys ("rollback/...") are metadata for actions, not matchers.
         extra_matchers=(*matchers, *((k, v) for k, v in spec.labels if "/" not in k)),
+        harm=harm or HarmPolicy(),
     )
 
 
@@ -138,7 +146,10 @@ class Scheduler:
 
     async def _advance(self, deployment: Deployment) -> int:
         request = analysis_request(
-            deployment, self._profiles(deployment.spec.profile), self._settings.matchers
+            deployment,
+            self._profiles(deployment.spec.profile),
+            self._settings.matchers,
+            self._settings.environments.harm(deployment.spec.environment),
         )
         times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
         now = self._clock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.judges.format import fmt_ratio, fmt_value
+from monitor.judges.format import fmt_p, fmt_ratio, fmt_value
 from monitor.models import (
     CheckData,
     CheckPurpose,
@@ -12,6 +12,7 @@ from monitor.models import (
     Classification,
     Comparison,
     CountsData,
+    Direction,
     Evidence,
     HistogramData,
     SamplesData,
@@ -19,6 +20,8 @@ from monitor.models import (
 from monitor.profiles import CheckSpec, TrafficPolicy
 from monitor.stats import compare_counts, compare_distribution, compare_samples
 from monitor.stats.autocorr import batch_means
+from monitor.stats.counts import counts_test
+from monitor.stats.distribution import min_p_value as distribution_min_p
 
 
 def result_from(
@@ -44,6 +47,7 @@ def result_from(
         purpose=spec.purpose,
         unit=spec.unit,
         evidence=evidence,
+        bound=comparison.bound,
     )
 
 
@@ -57,8 +61,17 @@ def _label(spec: CheckSpec) -> str:
     return spec.description or spec.name
 
 
-def _verdict_word(classification: Classification) -> str:
-    return {Classification.HIGH: "regressed", Classification.LOW: "regressed"}.get(classification, "ok")
+def verdict_words(spec: CheckSpec, c: Comparison) -> str:
+    """How a judged comparison reads: regressed, ok, or beyond the allowance but not yet clear."""
+    if c.classification in (Classification.HIGH, Classification.LOW):
+        return f"regressed (p={fmt_p(c.p_value)})"
+    allowed = 1.0 + spec.allowed_effect
+    effect = c.effect if c.effect is not None else 1.0
+    beyond_up = spec.direction is not Direction.DECREASE and effect > allowed
+    beyond_down = spec.direction is not Direction.INCREASE and effect < 1.0 / allowed
+    if beyond_up or beyond_down:
+        return f"not yet conclusive (p={fmt_p(c.p_value)})"
+    return "ok"
 
 
 def judge_counts(spec: CheckSpec, canary: CountsData, baseline: CountsData, alpha: float) -> CheckResult:
@@ -77,7 +90,7 @@ def judge_counts(spec: CheckSpec, canary: CountsData, baseline: CountsData, alph
     message = (
         f"{_label(spec)} {fmt_ratio(c.effect)} baseline "
         f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
-        f"{_verdict_word(c.classification)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
+        f"{verdict_words(spec, c)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
     )
     return result_from(spec, c, message, evidence)
 
@@ -96,7 +109,7 @@ def judge_distribution(
     message = (
         f"{_label(spec)} {c.detail} {fmt_ratio(c.effect)} baseline "
         f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
-        f"{_verdict_word(c.classification)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
+        f"{verdict_words(spec, c)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
     )
     return result_from(spec, c, message, evidence)
 
@@ -126,7 +139,8 @@ def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, a
     message = (
         f"{_label(spec)} shift {'+' if (c.effect or 0) >= 0 else ''}{shift}{relative} "
         f"(median {fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
-        f"{_verdict_word(c.classification)}; allowed {spec.allowed_effect:+.0%}"
+        f"{'regressed' if c.classification in (Classification.HIGH, Classification.LOW) else 'ok'}; "
+        f"allowed {spec.allowed_effect:+.0%}"
     )
     return result_from(spec, c, message)
 
@@ -175,6 +189,34 @@ def _nodata_message(spec: CheckSpec, canary_n: float, baseline_n: float, unit: s
         f"not enough data: {' and '.join(short)} below the minimum of {spec.min_data:g} {unit} "
         f"(canary {canary_n:g}, baseline {baseline_n:g})"
     )
+
+
+def achievable_p(spec: CheckSpec, canary: CheckData, baseline: CheckData) -> float:
+    """The smallest p-value this check's data could give: 1 when it cannot judge at all.
+
+    What a check may claim of a look's false-alarm budget (:func:`monitor.stats.allocate`): a
+    check below its data minimum, or with no events on either side, gives its share back.
+    """
+    if not spec.decisive:
+        return 1.0
+    if isinstance(canary, CountsData) and isinstance(baseline, CountsData):
+        if min(canary.exposure, baseline.exposure) < spec.min_data:
+            return 1.0
+        test = counts_test(canary, baseline)
+        sides = [s for s in (True, False) if _regresses(spec.direction, up=s)]
+        return min(1.0, len(sides) * min(test.min_p_value(above=s) for s in sides))
+    if isinstance(canary, HistogramData) and isinstance(baseline, HistogramData):
+        if min(canary.total, baseline.total) < spec.min_data:
+            return 1.0
+        return distribution_min_p(canary, baseline, spec.direction)
+    if isinstance(canary, SamplesData) and isinstance(baseline, SamplesData):
+        enough = min(len(batch_means(canary.values)), len(batch_means(baseline.values))) >= spec.min_data
+        return 0.0 if enough else 1.0  # a rank test on distinct values: any level is reachable
+    return 1.0
+
+
+def _regresses(direction: Direction, *, up: bool) -> bool:
+    return direction is Direction.EITHER or (direction is Direction.INCREASE) == up
 
 
 def judge_check(

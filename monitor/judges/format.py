@@ -36,3 +36,12 @@ def fmt_duration(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes}m"
     return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def fmt_p(value: float | None) -> str:
+    """Format a p-value: ``0.003``, ``2e-07``, ``<1e-15`` (below what the arithmetic resolves)."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if value < 1e-15:
+        return "<1e-15"
+    return f"{value:.2g}" if value >= 0.001 else f"{value:.0e}"

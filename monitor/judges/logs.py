@@ -1,15 +1,15 @@
 """Judging logs: templates that are new or more frequent in the canary, and the error-level rate.
 
-Both checks are counts comparisons (:func:`monitor.stats.compare_counts`), so they share its
-anytime-valid guarantees: the daemon may look every minute.
+Both checks are counts comparisons (:func:`monitor.stats.compare_counts`): exact conditional
+tests of the canary's rate per exposure against the baseline's.
 
-* **Templates**: each template the canary logged is compared on its rate per exposure. A template
-  the baseline never logged is *new*; its evidence is the canary's count against what the
-  baseline's exposure would have shown, so a single new line is never significant (with a 10%
-  canary, even four lines in a row are not clear at 1%). The alpha is split evenly over the
-  templates tested (Bonferroni): hundreds of templates must not mean hundreds of chances for a
-  false alarm. Only templates logged at WARN or above can fail the check; new or risen INFO and
-  DEBUG templates are listed in the evidence, since a new version is expected to say new things.
+* **Templates**: each WARN-or-worse template is compared on its rate per exposure; one the
+  baseline never logged is *new*, tested the same way with a baseline count of zero. The
+  templates share the check's level by Tarone's rule (:func:`monitor.stats.tarone`): a template
+  seen too few times to ever be significant takes no share, so a clear new ERROR template is
+  not diluted by hundreds of rare ones, and a single new line can never fail a deploy. New or
+  risen INFO and DEBUG templates are listed as evidence only: a new version is expected to say
+  new things.
 * **Error rate**: lines at ERROR or above per exposure, like the 5xx ratio of the metrics.
 """
 
@@ -22,7 +22,9 @@ from monitor.judges.format import fmt_ratio
 from monitor.logs.counts import Level, LogData, TemplateCounts
 from monitor.models import CheckResult, Classification, Comparison, ComparisonKind, CountsData, Evidence
 from monitor.profiles import CheckSpec
-from monitor.stats import compare_counts
+from monitor.stats import compare_counts, tarone
+from monitor.stats.counts import counts_test
+from monitor.stats.exact import RateRatioTest
 
 NOTABLE = Level.WARN
 MAX_EVIDENCE = 10
@@ -49,34 +51,58 @@ def _evidence(t: TemplateCounts, kind: str | None = None) -> Evidence:
     return Evidence(f"{kind} {t.level.name}: {t.template}", t.baseline, t.canary, "lines", t.example)
 
 
+def _template_test(t: TemplateCounts, data: LogData) -> RateRatioTest:
+    return counts_test(
+        CountsData(t.canary, data.canary_exposure), CountsData(t.baseline, data.baseline_exposure)
+    )
+
+
+def templates_min_p(spec: CheckSpec, data: LogData) -> float:
+    """The smallest p-value any WARN-or-worse template could give (1 without enough data)."""
+    if _nodata(spec, data) is not None:
+        return 1.0
+    return min(
+        (_template_test(t, data).min_p_value() for t in data.templates if t.level >= NOTABLE), default=1.0
+    )
+
+
+def errors_min_p(spec: CheckSpec, data: LogData) -> float:
+    """The smallest p-value the error-level line counts could give (1 without enough data)."""
+    if _nodata(spec, data) is not None:
+        return 1.0
+    canary, baseline = _error_counts(data)
+    return counts_test(canary, baseline).min_p_value()
+
+
 def judge_log_templates(spec: CheckSpec, data: LogData, alpha: float) -> CheckResult:
     """Fail when a WARN-or-worse template is clearly new or more frequent in the canary."""
     if (missing := _nodata(spec, data)) is not None:
         return missing
-    tested = [t for t in data.templates if t.canary > 0]
-    per_template_alpha = alpha / max(len(tested), 1)
+    notable = [t for t in data.templates if t.level >= NOTABLE]
+    shares = tarone([_template_test(t, data).min_p_value() for t in notable], alpha)
+    item_alpha = alpha / shares
     findings: list[tuple[TemplateCounts, Comparison]] = []
     undecided = False
-    for t in tested:
+    for t in (t for t in data.templates if t.canary > 0):
         comparison = compare_counts(
             CountsData(t.canary, data.canary_exposure),
             CountsData(t.baseline, data.baseline_exposure),
-            alpha=per_template_alpha,
+            alpha=item_alpha,
             allowed_effect=spec.allowed_effect,
         )
         if comparison.classification is Classification.HIGH:
             findings.append((t, comparison))
         elif t.level >= NOTABLE and not comparison.conclusive:
             undecided = True
-    # Strongest evidence first: the highest lower bound of the rate ratio.
-    findings.sort(key=lambda f: f[1].interval[0] if f[1].interval else 0.0, reverse=True)
+    # Strongest evidence first: the smallest p-value.
+    findings.sort(key=lambda f: f[1].p_value if f[1].p_value is not None else 1.0)
     failing = [f for f in findings if f[0].level >= NOTABLE]
     evidence = tuple(_evidence(t) for t, _ in (failing + [f for f in findings if f not in failing]))
     if failing:
         worst_template, worst = failing[0]
         more = f" and {len(failing) - 1} more" if len(failing) > 1 else ""
         message = f"{_describe(worst_template, worst)}{more}"
-        adjusted = replace(worst, p_value=min(1.0, (worst.p_value or 1.0) * max(len(tested), 1)))
+        adjusted = replace(worst, p_value=min(1.0, (worst.p_value or 1.0) * shares))
         return result_from(spec, adjusted, message, evidence[:MAX_EVIDENCE])
     quiet = f"no WARN or ERROR template is new or more frequent ({len(data.templates)} templates, "
     quiet += f"{data.canary_lines} canary lines)"
@@ -98,13 +124,20 @@ def judge_log_templates(spec: CheckSpec, data: LogData, alpha: float) -> CheckRe
     return result_from(spec, summary, quiet, evidence[:MAX_EVIDENCE])
 
 
+def _error_counts(data: LogData) -> tuple[CountsData, CountsData]:
+    errors = [t for t in data.templates if t.level >= Level.ERROR]
+    return (
+        CountsData(sum(t.canary for t in errors), data.canary_exposure),
+        CountsData(sum(t.baseline for t in errors), data.baseline_exposure),
+    )
+
+
 def judge_log_errors(spec: CheckSpec, data: LogData, alpha: float) -> CheckResult:
     """Fail when lines at ERROR or above per exposure clearly rose beyond the allowance."""
     if (missing := _nodata(spec, data)) is not None:
         return missing
     errors = [t for t in data.templates if t.level >= Level.ERROR]
-    canary = CountsData(sum(t.canary for t in errors), data.canary_exposure)
-    baseline = CountsData(sum(t.baseline for t in errors), data.baseline_exposure)
+    canary, baseline = _error_counts(data)
     comparison = compare_counts(
         canary,
         baseline,

@@ -10,7 +10,12 @@ Rules, in order:
 4. before the last look the run is ``running``, unless early pass is on, the minimum duration
    has passed and every required check is conclusively within tolerance;
 5. at the last look, a required check without enough data makes the run ``inconclusive``;
-   otherwise the score decides: ``pass`` at or above ``pass_score``, else ``marginal``.
+   otherwise the score decides: ``pass`` at or above ``pass_score``, else ``marginal``;
+6. a pass states what it rules out: each required critical counts or distribution check's
+   bound (the largest regression still compatible with the data, :class:`monitor.models.Bound`).
+   When a bound reaches past the environment's harm limit (:class:`HarmPolicy`) the pass is not
+   earned: production makes the run ``inconclusive`` with the minutes it would take at this
+   traffic to rule the harm out; lower environments pass with that as a warning.
 
 Optional checks (e.g. CPU) may be missing or erroring without harm; traffic checks and
 regression checks of weight 0 that are not critical never count in the score, but a traffic
@@ -19,12 +24,14 @@ check's missing data does make a run inconclusive.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.judges.format import fmt_duration
-from monitor.models import CheckPurpose, CheckResult, Classification, VerdictStatus
+from monitor.judges.format import fmt_duration, fmt_ratio
+from monitor.models import Bound, CheckPurpose, CheckResult, Classification, ComparisonKind, VerdictStatus
 from monitor.profiles import CheckSpec, DecisionPolicy
+from monitor.profiles.model import HarmPolicy, Unproven
 
 _BAD = (Classification.HIGH, Classification.LOW)
 
@@ -54,6 +61,71 @@ def score_of(results: Sequence[CheckResult]) -> float:
     return round(100.0 * passed / total, 1)
 
 
+@dataclass(frozen=True)
+class Unruled:
+    """A required critical check whose bound reaches past the harm limit."""
+
+    result: CheckResult
+    bound: Bound
+    limit: float
+
+    def text(self, elapsed_s: float) -> str:
+        b = self.bound
+        what = f"{self.result.name}{' ' + b.quantity if b.quantity else ''}"
+        line = (
+            f"cannot yet rule out {what} above {fmt_ratio(self.limit)} baseline "
+            f"(bound {fmt_ratio(b.effect)} at {b.confidence:.0%})"
+        )
+        minutes = minutes_needed(b, self.limit, elapsed_s)
+        if minutes is None:
+            return line + "; more traffic would not settle it at this estimate"
+        return line + f"; needs about {max(1, math.ceil(minutes))} more minutes at this traffic"
+
+
+def minutes_needed(bound: Bound, limit: float, elapsed_s: float) -> float | None:
+    """More minutes of the same traffic until the bound would fall to ``limit``; None if it never would.
+
+    A bound's distance from its estimate shrinks like the square root of the data, so the
+    window must grow by ``(log(bound / estimate) / log(limit / estimate))^2``. An estimate at or
+    beyond the limit is never ruled out; a bound without events (infinite) gives no estimate.
+    """
+    estimate = max(bound.estimate, 1e-9)
+    if estimate >= limit or not math.isfinite(bound.effect) or bound.effect <= estimate:
+        return None
+    growth = (math.log(bound.effect / estimate) / math.log(limit / estimate)) ** 2
+    return max(0.0, elapsed_s * (growth - 1.0) / 60.0)
+
+
+def unruled(
+    results: Sequence[CheckResult], specs: Mapping[str, CheckSpec], harm: HarmPolicy
+) -> list[Unruled]:
+    """Required critical checks whose bound reaches past the environment's harm limit."""
+    limits = {ComparisonKind.COUNTS: harm.counts, ComparisonKind.DISTRIBUTION: harm.latency}
+    found: list[Unruled] = []
+    for r in results:
+        spec, bound = specs[r.name], r.bound
+        limit = limits.get(r.comparison)
+        if not spec.critical or spec.optional or bound is None or limit is None or bound.negligible:
+            continue
+        if bound.effect > limit:
+            found.append(Unruled(r, bound, limit))
+    return found
+
+
+def rules_out(results: Sequence[CheckResult], specs: Mapping[str, CheckSpec]) -> str:
+    """What a pass rules out: each required critical check's bound, e.g. ``http_latency p99 above 1.08x``."""
+    parts: list[str] = []
+    confidence = 0.0
+    for r in results:
+        spec, b = specs[r.name], r.bound
+        if not spec.critical or spec.optional or b is None or not math.isfinite(b.effect):
+            continue
+        confidence = b.confidence
+        what = f"{r.name}{' ' + b.quantity if b.quantity else ''}"
+        parts.append(f"{what} negligible" if b.negligible else f"{what} above {fmt_ratio(b.effect)}")
+    return f"; rules out {', '.join(parts)} ({confidence:.0%})" if parts else ""
+
+
 def decide(
     results: Sequence[CheckResult],
     specs: Mapping[str, CheckSpec],
@@ -61,8 +133,10 @@ def decide(
     *,
     last_look: bool,
     elapsed_s: float,
+    harm: HarmPolicy | None = None,
 ) -> Decision:
     """Apply the rules of this module's docstring to the results of one look."""
+    harm = harm or HarmPolicy()
     score = score_of(results)
     regression = [r for r in results if r.purpose is CheckPurpose.REGRESSION]
     critical_bad = [r for r in regression if r.critical and r.classification in _BAD]
@@ -88,7 +162,7 @@ def decide(
             return Decision(
                 VerdictStatus.PASS,
                 score,
-                f"pass {after}: every check within tolerance (score {score:g})",
+                f"pass {after}: every check within tolerance (score {score:g}){rules_out(results, specs)}",
             )
         return Decision(VerdictStatus.RUNNING, score, f"running {after}: score {score:g} so far")
     if missing:
@@ -99,4 +173,12 @@ def decide(
         return Decision(
             VerdictStatus.MARGINAL, score, f"marginal {after}: score {score:g} ({names} regressed)"
         )
-    return Decision(VerdictStatus.PASS, score, f"pass {after}: no check beyond tolerance (score {score:g})")
+    open_harm = unruled(results, specs, harm)
+    if open_harm and harm.unproven is Unproven.INCONCLUSIVE:
+        return Decision(
+            VerdictStatus.INCONCLUSIVE, score, f"inconclusive {after}: {open_harm[0].text(elapsed_s)}"
+        )
+    summary = f"pass {after}: no check beyond tolerance (score {score:g}){rules_out(results, specs)}"
+    if open_harm:
+        summary += f"; warning: {open_harm[0].text(elapsed_s)}"
+    return Decision(VerdictStatus.PASS, score, summary)

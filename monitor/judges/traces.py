@@ -7,9 +7,10 @@
 * **exceptions**: spans recording each exception type (``exception.type`` of span events) per
   span; a type the baseline never raised is *new*.
 
-Every operation (or operation and callee, or operation and type) is one comparison; the check's
-alpha is split evenly over them (Bonferroni), and the check reports the strongest regression with
-exemplar trace ids of the canary as evidence. Spans of one trace that arrive in different export
+Every operation (or operation and callee, or operation and type; for latency every operation's
+bucket bounds) is one exact test; they share the check's level by Tarone's rule (an item too
+rare to ever be significant takes no share), and the check reports the strongest regression
+with exemplar trace ids of the canary as evidence. Spans of one trace that arrive in different export
 requests are not linked, so fan-out is a lower bound on both sides alike.
 """
 
@@ -30,7 +31,10 @@ from monitor.models import (
     HistogramData,
 )
 from monitor.profiles import CheckSpec
-from monitor.stats import compare_counts, compare_distribution
+from monitor.stats import compare_counts, compare_distribution, tarone
+from monitor.stats.counts import counts_test
+from monitor.stats.distribution import boundary_tests
+from monitor.stats.distribution import min_p_value as distribution_min_p
 
 MAX_EVIDENCE = 10
 
@@ -86,18 +90,30 @@ def _pass(spec: CheckSpec, data: TraceData, message: str, conclusive: bool) -> C
     return result_from(spec, comparison, message)
 
 
+def _comparable(spec: CheckSpec, items: list[_Item]) -> list[_Item]:
+    return [i for i in items if min(i.canary.exposure, i.baseline.exposure) >= spec.min_data]
+
+
+def _items_min_p(spec: CheckSpec, data: TraceData, items: list[_Item]) -> float:
+    if _nodata(spec, data) is not None:
+        return 1.0
+    return min(
+        (counts_test(i.canary, i.baseline).min_p_value() for i in _comparable(spec, items)), default=1.0
+    )
+
+
 def _judge_items(
     spec: CheckSpec, data: TraceData, items: list[_Item], alpha: float, what: str
 ) -> CheckResult:
     if (missing := _nodata(spec, data)) is not None:
         return missing
-    tested = [i for i in items if i.canary.events > 0 and i.canary.exposure >= spec.min_data]
-    per_item_alpha = alpha / max(len(tested), 1)
+    tested = _comparable(spec, items)
+    shares = tarone([counts_test(i.canary, i.baseline).min_p_value() for i in tested], alpha)
     regressions: list[tuple[_Item, Comparison]] = []
     undecided = False
     for item in tested:
         comparison = compare_counts(
-            item.canary, item.baseline, alpha=per_item_alpha, allowed_effect=spec.allowed_effect,
+            item.canary, item.baseline, alpha=alpha / shares, allowed_effect=spec.allowed_effect,
             negligible_rate=spec.negligible_value, min_exposure=spec.min_data,
         )  # fmt: skip
         if comparison.classification is Classification.HIGH:
@@ -106,7 +122,7 @@ def _judge_items(
             undecided = True
     if not regressions:
         return _pass(spec, data, f"no {what} rose ({len(tested)} compared)", not undecided)
-    regressions.sort(key=lambda r: r[1].interval[0] if r[1].interval else 0.0, reverse=True)
+    regressions.sort(key=lambda r: r[1].p_value if r[1].p_value is not None else 1.0)
     item, worst = regressions[0]
     new = item.baseline.events == 0
     rate_b = item.baseline.events / item.baseline.exposure if item.baseline.exposure else 0.0
@@ -118,7 +134,7 @@ def _judge_items(
         Evidence(r.label, r.baseline.events, r.canary.events, "", "traces " + ", ".join(r.exemplars))
         for r, _ in regressions[:MAX_EVIDENCE]
     )
-    adjusted = replace(worst, p_value=min(1.0, (worst.p_value or 1.0) * len(tested)))
+    adjusted = replace(worst, p_value=min(1.0, (worst.p_value or 1.0) * shares))
     return result_from(spec, adjusted, message, evidence)
 
 
@@ -127,13 +143,16 @@ def _pairs(data: TraceData) -> list[tuple[str, OperationStats, OperationStats]]:
     return [(name, op, data.baseline.get(name, empty)) for name, op in sorted(data.canary.items())]
 
 
-def judge_trace_errors(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
-    """Failed spans per span, per operation."""
-    items = [
+def _error_items(data: TraceData) -> list[_Item]:
+    return [
         _Item(f"errors of {name}", CountsData(c.errors, c.count), CountsData(b.errors, b.count), c.exemplars)
         for name, c, b in _pairs(data)
     ]
-    return _judge_items(spec, data, items, alpha, "operation's error ratio")
+
+
+def judge_trace_errors(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+    """Failed spans per span, per operation."""
+    return _judge_items(spec, data, _error_items(data), alpha, "operation's error ratio")
 
 
 def _keyed(
@@ -150,45 +169,87 @@ def _keyed(
     ]  # fmt: skip
 
 
-def judge_trace_fanout(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
-    """Calls to each callee per span of the caller; a callee the baseline never called is a new edge."""
-    items = _keyed(
+def _fanout_items(data: TraceData) -> list[_Item]:
+    return _keyed(
         data, lambda op: op.calls,
         lambda name, callee, known: f"{name} -> {callee}" + ("" if known else " (new downstream edge)"),
     )  # fmt: skip
-    return _judge_items(spec, data, items, alpha, "call count per request")
+
+
+def judge_trace_fanout(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+    """Calls to each callee per span of the caller; a callee the baseline never called is a new edge."""
+    return _judge_items(spec, data, _fanout_items(data), alpha, "call count per request")
+
+
+def _exception_items(data: TraceData) -> list[_Item]:
+    return _keyed(
+        data, lambda op: op.exceptions,
+        lambda name, kind, known: f"{kind} in {name}" + ("" if known else " (new exception type)"),
+    )  # fmt: skip
 
 
 def judge_trace_exceptions(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
     """Spans recording each exception type, per span of the operation; unseen types are new."""
-    items = _keyed(
-        data, lambda op: op.exceptions,
-        lambda name, kind, known: f"{kind} in {name}" + ("" if known else " (new exception type)"),
-    )  # fmt: skip
-    return _judge_items(spec, data, items, alpha, "exception rate")
+    return _judge_items(spec, data, _exception_items(data), alpha, "exception rate")
+
+
+def errors_min_p(spec: CheckSpec, data: TraceData) -> float:
+    """The smallest p-value any operation's error count could give (1 without comparable data)."""
+    return _items_min_p(spec, data, _error_items(data))
+
+
+def fanout_min_p(spec: CheckSpec, data: TraceData) -> float:
+    """The smallest p-value any operation's calls to a callee could give."""
+    return _items_min_p(spec, data, _fanout_items(data))
+
+
+def exceptions_min_p(spec: CheckSpec, data: TraceData) -> float:
+    """The smallest p-value any operation's count of an exception type could give."""
+    return _items_min_p(spec, data, _exception_items(data))
+
+
+def _histograms(
+    spec: CheckSpec, data: TraceData
+) -> list[tuple[str, OperationStats, HistogramData, HistogramData]]:
+    """Each operation with enough spans in both versions, with both versions' duration histograms."""
+    bounds = (*data.bucket_bounds_s, math.inf)
+    return [
+        (name, c, HistogramData(bounds, tuple(float(x) for x in c.buckets)),
+         HistogramData(bounds, tuple(float(x) for x in b.buckets)))
+        for name, c, b in _pairs(data)
+        if c.count >= spec.min_data and b.count >= spec.min_data
+    ]  # fmt: skip
+
+
+def latency_min_p(spec: CheckSpec, data: TraceData) -> float:
+    """The smallest p-value any operation's bucket bounds could give."""
+    if _nodata(spec, data) is not None:
+        return 1.0
+    return min(
+        (distribution_min_p(c, b, spec.direction) for _, _, c, b in _histograms(spec, data)), default=1.0
+    )
 
 
 def judge_trace_latency(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
-    """Span durations per operation, by quantile ratios of the histograms."""
+    """Span durations per operation: every operation's bucket bounds tested as one family."""
     if (missing := _nodata(spec, data)) is not None:
         return missing
-    bounds = (*data.bucket_bounds_s, math.inf)
     tested = [
-        (name, c, b) for name, c, b in _pairs(data) if c.count >= spec.min_data and b.count >= spec.min_data
+        (name, c, ch, bh, boundary_tests(ch, bh, spec.direction))
+        for name, c, ch, bh in _histograms(spec, data)
     ]
-    per_op_alpha = alpha / max(len(tested), 1)
+    shares = tarone([t.min_p_value for *_, tests in tested for t in tests], alpha)
+    level = alpha / shares
     worst: tuple[str, OperationStats, Comparison, tuple[Evidence, ...]] | None = None
     undecided = False
-    for name, c, b in tested:
+    for name, c, ch, bh, tests in tested:
+        significant = any(t.p_value <= level and t.min_p_value <= level for t in tests)
         comparison, quantiles = compare_distribution(
-            HistogramData(bounds, tuple(float(x) for x in c.buckets)),
-            HistogramData(bounds, tuple(float(x) for x in b.buckets)),
-            direction=spec.direction, alpha=per_op_alpha, allowed_effect=spec.allowed_effect,
-            min_count=spec.min_data, quantiles=spec.quantiles,
+            ch, bh, direction=spec.direction, alpha=level, allowed_effect=spec.allowed_effect,
+            min_count=spec.min_data, quantiles=spec.quantiles, tests=tests, significant=significant,
         )  # fmt: skip
         if comparison.classification is Classification.HIGH:
-            low = comparison.interval[0] if comparison.interval else 0.0
-            if worst is None or low > (worst[2].interval or (0.0, 0.0))[0]:
+            if worst is None or (comparison.p_value or 1.0) < (worst[2].p_value or 1.0):
                 evidence = tuple(
                     Evidence(f"{name} p{q.q * 100:g}", q.baseline, q.canary, "s") for q in quantiles
                 )
@@ -203,4 +264,5 @@ def judge_trace_latency(spec: CheckSpec, data: TraceData, alpha: float) -> Check
         f"({fmt_value(comparison.baseline_value, 's')} -> {fmt_value(comparison.canary_value, 's')})"
     )
     exemplars = Evidence(f"{name} exemplars", None, None, "", "traces " + ", ".join(c.exemplars))
-    return result_from(spec, comparison, message, (*evidence, exemplars))
+    adjusted = replace(comparison, p_value=min(1.0, (comparison.p_value or 1.0) * shares))
+    return result_from(spec, adjusted, message, (*evidence, exemplars))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
+from monitor.stats.multiple import CRITICAL_SHARE, FINAL_SHARE
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,12 @@ TELEMETRY_CHECKS: dict[str, tuple[Signal, ComparisonKind]] = {
 
 @dataclass(frozen=True)
 class DecisionPolicy:
-    """How check results become a verdict."""
+    """How check results become a verdict, and how the false-alarm budget is spent.
+
+    ``final_share`` of a run's alpha goes to the last look's tests on the whole window, the rest
+    to the earlier looks; ``critical_share`` of each look's alpha to the critical checks
+    (:mod:`monitor.stats.multiple`).
+    """
 
     pass_score: float = 95.0
     marginal_score: float = 75.0
@@ -66,6 +73,30 @@ class DecisionPolicy:
     # Canary mode splits counts and histograms into periods of this length, so that a traffic
     # split changing mid-window is accounted for; at least 4x the scrape interval; 0 disables.
     period_s: float = 300.0
+    final_share: float = FINAL_SHARE
+    critical_share: float = CRITICAL_SHARE
+
+
+class Unproven(StrEnum):
+    """What a run that would pass does when its data cannot rule out harm."""
+
+    INCONCLUSIVE = "inconclusive"  # production: no pass without proof
+    WARN = "warn"  # lower environments: pass, with the warning in the summary
+
+
+@dataclass(frozen=True)
+class HarmPolicy:
+    """The regressions a pass must rule out, per environment (DESIGN.md: a pass states what it rules out).
+
+    ``counts`` and ``latency`` are ratios canary/baseline (2.0: twice the error ratio; 1.25: a
+    quantile 25% slower). Every required critical check of those kinds must have its bound
+    (:class:`monitor.models.Bound`) within them for a clean pass; otherwise ``unproven`` says
+    what happens.
+    """
+
+    counts: float = 2.0
+    latency: float = 1.25
+    unproven: Unproven = Unproven.WARN
 
 
 @dataclass(frozen=True)

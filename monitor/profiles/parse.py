@@ -16,6 +16,7 @@ from monitor.profiles.model import (
     Profile,
     TrafficPolicy,
 )
+from monitor.stats.multiple import CRITICAL_SHARE, FINAL_SHARE
 from monitor.yamlfile import YamlDocument
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -219,8 +220,10 @@ def parse_profile(doc: YamlDocument) -> Profile:
         service=names.pop("service"), version=names.pop("version"), others=tuple(sorted(names.items()))
     )
     decision = r.mapping(
-        "decision", {"pass_score", "marginal_score", "early_pass", "min_duration_s", "period_s"}
-    )
+        "decision",
+        {"pass_score", "marginal_score", "early_pass", "min_duration_s", "period_s", "final_share",
+         "critical_share"},
+    )  # fmt: skip
     traffic = r.mapping("traffic", {"expected_canary_share", "tolerance_factor"})
     raw_checks = doc.data.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
@@ -252,6 +255,8 @@ def parse_profile(doc: YamlDocument) -> Profile:
             early_pass=decision.flag("early_pass", True),
             min_duration_s=decision.number("min_duration_s", 600.0, 0.0, 7 * 86400.0),
             period_s=decision.number("period_s", 300.0, 0.0, 86400.0),
+            final_share=decision.number("final_share", FINAL_SHARE, 0.05, 1.0),
+            critical_share=decision.number("critical_share", CRITICAL_SHARE, 0.0, 1.0),
         ),
         traffic=TrafficPolicy(
             expected_canary_share=traffic.optional_number("expected_canary_share", 1e-6, 1.0),

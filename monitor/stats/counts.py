@@ -1,17 +1,19 @@
 """Counts comparison: canary vs baseline event rates, each over its exposure.
 
-Method: events of each version are modelled as Poisson with rate ``lambda_v`` per unit of
-exposure (e.g. 5xx responses per request). Conditional on the total number of events
-``n``, the canary's share ``k`` is Binomial(n, theta) with
+Method: events of each version are Poisson with rate ``lambda_v`` per unit of exposure (5xx
+responses per request). Given the total ``n`` of events, the canary's share is binomial with
+``theta = rho e_c / (rho e_c + e_b)``, ``rho`` being the rate ratio: the exact conditional
+test of :class:`monitor.stats.exact.RateRatioTest`. Conditioning on the total cancels
+whatever moves both versions alike (traffic ramps, time of day, a shared slowdown). When the
+data come in periods (canary mode), each period keeps its own split, so a split that changes
+during the window (canary weight steps) is accounted for.
 
-    theta = rho * e_c / (rho * e_c + e_b),   rho = lambda_c / lambda_b (the rate ratio).
-
-A mixture martingale on ``log rho`` (:mod:`monitor.stats.rate_ratio`) gives an anytime-valid
-p-value for ``rho = 1`` (one-sided in the check's direction) and one-sided confidence bounds
-for ``rho``, each valid at ``alpha``: looking every minute does not inflate false alarms.
-Conditioning on the total cancels whatever moves both versions alike (traffic ramps, time of
-day, a shared slowdown). When the data come in periods, each period keeps its own split, so a
-split that changes during the window (canary weight steps) is accounted for.
+Decision (DESIGN.md): the check regresses when the data show the canary worse than the
+baseline, i.e. the one-sided exact test of ``rho <= 1`` rejects at ``alpha`` (the level this
+look spends, :mod:`monitor.stats.multiple`), **and** the estimated ratio is beyond
+``1 + allowed_effect`` (practical relevance), and the canary's rate is above
+``negligible_rate``. The test controls false alarms; the allowance only keeps a clear but tiny
+change at high traffic from failing a run.
 
 Assumptions: events are independent given the rates; within a period the split is steady.
 """
@@ -20,15 +22,12 @@ from __future__ import annotations
 
 import math
 
-from monitor.models import Classification, Comparison, ComparisonKind, CountsData, Direction
-from monitor.stats import mixture
-from monitor.stats.rate_ratio import PeriodCounts, RateRatio
+from scipy.stats import chi2
 
-_SIDE = {
-    Direction.INCREASE: mixture.Side.ABOVE,
-    Direction.DECREASE: mixture.Side.BELOW,
-    Direction.EITHER: mixture.Side.BOTH,
-}
+from monitor.models import Bound, Classification, Comparison, ComparisonKind, CountsData, Direction
+from monitor.stats.exact import PeriodCounts, RateRatioTest, whole
+
+HARM_CONFIDENCE = 0.95
 
 
 def _periods(canary: CountsData, baseline: CountsData) -> PeriodCounts:
@@ -43,6 +42,18 @@ def _periods(canary: CountsData, baseline: CountsData) -> PeriodCounts:
     return PeriodCounts((canary.events,), (canary.exposure,), (baseline.events,), (baseline.exposure,))
 
 
+def rate_upper_bound(events: float, exposure: float, alpha: float) -> float:
+    """Exact Poisson upper confidence bound, at ``alpha``, of a rate seen as ``events`` per ``exposure``."""
+    if exposure <= 0:
+        return math.inf
+    return float(chi2.ppf(1.0 - alpha, 2 * (whole(events) + 1))) / 2.0 / exposure
+
+
+def counts_test(canary: CountsData, baseline: CountsData) -> RateRatioTest:
+    """The exact conditional test of the two versions' counts (periods when aligned)."""
+    return RateRatioTest(_periods(canary, baseline))
+
+
 def compare_counts(
     canary: CountsData,
     baseline: CountsData,
@@ -52,15 +63,16 @@ def compare_counts(
     allowed_effect: float = 0.0,
     min_exposure: float = 1.0,
     negligible_rate: float = 0.0,
+    quantity: str = "",
+    harm_confidence: float = HARM_CONFIDENCE,
 ) -> Comparison:
     """Compare event rates per exposure; ``effect`` is the rate ratio canary/baseline.
 
-    ``allowed_effect`` is the relative change tolerated (0.5: the canary's rate may be up to
-    1.5x the baseline's). The check is ``high`` when the whole confidence sequence lies above
-    ``1 + allowed_effect``: statistically clear and practically relevant at once.
-    ``negligible_rate`` is an absolute floor (e.g. 0.0005 errors per request): a canary at or
-    below it is never ``high``, and once the canary's anytime-valid upper bound is below it the
-    check is settled (conclusive) even when neither version has had an event yet.
+    ``interval`` holds one-sided exact bounds at ``alpha`` each (the lower one above 1 is the
+    test rejecting, for increases). ``conclusive`` is true when the data already settle the
+    check: it regressed, or the interval lies within the allowance, or the canary's own rate is
+    bounded below ``negligible_rate``. ``bound`` is what a pass rules out, at
+    ``harm_confidence``.
     """
     for name, data in (("canary", canary), ("baseline", baseline)):
         if not (math.isfinite(data.events) and math.isfinite(data.exposure)):
@@ -71,32 +83,31 @@ def compare_counts(
         return Comparison.nodata(
             ComparisonKind.COUNTS, baseline.exposure, canary.exposure, base_value, canary_value
         )
-    k = max(canary.events, 0.0)
-    n = k + max(baseline.events, 0.0)
-    # Haldane's +0.5 keeps the pooled point estimate finite when one version has no events.
-    if n == 0:
-        effect = 1.0
-    elif k == 0 or k == n:
-        effect = ((k + 0.5) / canary.exposure) / ((n - k + 0.5) / baseline.exposure)
-    else:
-        effect = (k / canary.exposure) / ((n - k) / baseline.exposure)
-    model = RateRatio(_periods(canary, baseline))
-    if 0 < model.canary_events < model.events:
-        effect = math.exp(model.mle())  # the stratified estimate; equals the pooled one for one period
-    # Each one-sided bound holds at ``alpha``; a two-sided question splits it.
+    test = counts_test(canary, baseline)
+    effect = test.estimate()
+    # A two-sided question spends half its level on each side.
     side_alpha = alpha / 2 if direction is Direction.EITHER else alpha
-    interval = model.bounds(side_alpha)
-    p = model.p_value(1.0, _SIDE[direction])
+    interval = (test.bound(side_alpha, upper=False), test.bound(side_alpha, upper=True))
+    p_up = test.p_value(1.0, above=True) if direction is not Direction.DECREASE else 1.0
+    p_down = test.p_value(1.0, above=False) if direction is not Direction.INCREASE else 1.0
+    sides = 2.0 if direction is Direction.EITHER else 1.0
+    p = min(1.0, sides * min(p_up, p_down))
     upper_allowed = 1.0 + allowed_effect
-    lower_allowed = 1.0 / (1.0 + allowed_effect)
-    # Beyond the allowed effect means the whole interval is: the test is then an anytime-valid
-    # test of "rho <= 1 + allowed_effect", so noise in the point estimate cannot fail a run.
-    classification = Classification.PASS
+    lower_allowed = 1.0 / upper_allowed
     above_floor = canary_value is not None and canary_value > negligible_rate
-    if direction is not Direction.DECREASE and interval[0] > upper_allowed and above_floor:
+    classification = Classification.PASS
+    if p_up <= side_alpha and effect > upper_allowed and above_floor:
         classification = Classification.HIGH
-    elif direction is not Direction.INCREASE and interval[1] < lower_allowed:
+    elif p_down <= side_alpha and effect < lower_allowed:
         classification = Classification.LOW
+    negligible = (
+        direction is Direction.INCREASE
+        and negligible_rate > 0
+        and rate_upper_bound(canary.events, canary.exposure, side_alpha) < negligible_rate
+    )
+    within = (direction is Direction.DECREASE or interval[1] < upper_allowed) and (
+        direction is Direction.INCREASE or interval[0] > lower_allowed
+    )
     return Comparison(
         kind=ComparisonKind.COUNTS,
         classification=classification,
@@ -107,27 +118,25 @@ def compare_counts(
         canary_value=canary_value,
         baseline_n=baseline.exposure,
         canary_n=canary.exposure,
-        conclusive=_conclusive(classification, interval, direction, lower_allowed, upper_allowed)
-        or (
-            direction is Direction.INCREASE
-            and negligible_rate > 0
-            and mixture.proportion_upper_bound(canary.events, canary.exposure, alpha) < negligible_rate
-        ),
+        conclusive=classification is not Classification.PASS or within or negligible,
         detail="rate ratio",
+        bound=_bound(test, canary, effect, direction, negligible_rate, quantity, harm_confidence),
     )
 
 
-def _conclusive(
-    classification: Classification,
-    interval: tuple[float, float],
+def _bound(
+    test: RateRatioTest,
+    canary: CountsData,
+    effect: float,
     direction: Direction,
-    lower_allowed: float,
-    upper_allowed: float,
-) -> bool:
-    """True when the interval settles the check: a clear regression or clearly within tolerance."""
-    if classification in (Classification.HIGH, Classification.LOW):
-        return True
-    low, high = interval
-    within_high = direction is Direction.DECREASE or high < upper_allowed
-    within_low = direction is Direction.INCREASE or low > lower_allowed
-    return within_high and within_low
+    negligible_rate: float,
+    quantity: str,
+    confidence: float,
+) -> Bound:
+    alpha = 1.0 - confidence
+    if direction is Direction.DECREASE:
+        return Bound(test.bound(alpha, upper=False), effect, quantity, confidence)
+    negligible = (
+        negligible_rate > 0 and rate_upper_bound(canary.events, canary.exposure, alpha) < negligible_rate
+    )
+    return Bound(test.bound(alpha, upper=True), effect, quantity, confidence, negligible)

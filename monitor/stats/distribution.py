@@ -1,22 +1,26 @@
-"""Distribution comparison: latency histograms compared from their bucket counts.
+"""Distribution comparison: latency histograms compared on their bucket counts.
 
-Method: for each quantile ``q`` (default p50, p90, p99) every version gets an anytime-valid
-confidence sequence for its ``q``-quantile (Howard & Ramdas, Bernoulli 2022, fixed-quantile
-confidence sequence: the ranks at which the beta-binomial mixture test of ``Binomial(n, q)``
-rejects bracket the quantile). Ranks are turned into values by linear interpolation inside a
-bucket, the same assumption Prometheus' ``histogram_quantile`` makes. The effect is the
-quantile ratio canary/baseline with the interval ``[c_low / b_high, c_high / b_low]``; each
-one-sided bound of the ``2 * len(quantiles)`` sequences gets ``alpha / (2 * len(quantiles))``
-(Bonferroni), so each end of a ratio's interval holds at ``alpha / len(quantiles)``.
+**Test: is the canary slower anywhere?** Each finite bucket bound ``t`` splits both versions'
+requests into those slower than ``t`` and the rest: a 2x2 table per period. Under "the canary is
+no slower" its share of the requests slower than ``t`` is at most what its share of all
+requests gives it; the exact conditional test is Fisher's (hypergeometric), stratified by period
+like the counts (Mantel-Haenszel strata), so a traffic split that changes mid-window and a
+slowdown that hits both versions cancel. Testing every bound is a one-sided homogeneity test
+toward slower buckets: a shift of the median shows at the bounds around it, a slower tail only
+at the top bounds, and both are seen. The bounds share the check's level by Tarone's rule
+(:func:`monitor.stats.multiple.tarone`): a bound with too few requests beyond it to ever be
+significant takes no share.
 
-This uses every request, not one point per minute: with 10 requests/s a 10-minute window
-holds 6,000 observations, where a p99 time series holds 10.
+**Relevance: by how much?** Quantiles (default p50, p90, p99) stay the reported effect: the
+check regresses when the test rejects **and** some quantile's estimated ratio canary/baseline
+is beyond ``1 + allowed_effect`` (:mod:`monitor.stats.quantiles` for the estimate, exact for a
+log-normal shift where Prometheus' linear interpolation is not). Intervals are the exact
+order-statistic bounds of each version's quantile, the ratio's interval
+``[c_low / b_high, c_high / b_low]``.
 
-Assumptions: observations within a version are exchangeable over the window, after the
-baseline is reweighted to the canary's traffic profile over time (:func:`reweighted_baseline`,
-so what moves both versions alike cancels even when the traffic split changes);
-within a bucket, observations are spread evenly; the ``+Inf`` bucket is capped at the highest
-finite bound, as ``histogram_quantile`` does.
+Assumptions: requests are independent given their version and period; the quantiles compare
+the baseline reweighted to the canary's traffic profile over the periods
+(:func:`reweighted_baseline`).
 """
 
 from __future__ import annotations
@@ -26,73 +30,107 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import hypergeom
 
-from monitor.models import Classification, Comparison, ComparisonKind, Direction, HistogramData
-from monitor.stats import mixture
+from monitor.models import Bound, Classification, Comparison, ComparisonKind, Direction, HistogramData
+from monitor.stats.exact import hypergeom_stratum, tail, whole
+from monitor.stats.multiple import tarone
+from monitor.stats.quantiles import quantile, quantile_bounds
 
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
+HARM_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
 class QuantileComparison:
-    """One quantile of both versions with the ratio's confidence interval."""
+    """One quantile of both versions with the ratio's confidence interval and harm bound."""
 
     q: float
     baseline: float
     canary: float
     ratio: float
     interval: tuple[float, float]
+    bound: float = math.inf
 
 
-def histogram_quantile(hist: HistogramData, rank: float) -> float:
-    """Value below which ``rank`` observations lie, interpolating linearly within buckets."""
-    bounds = hist.upper_bounds
-    cumulative = np.cumsum(hist.counts)
-    finite = [b for b in bounds if math.isfinite(b)]
-    top = finite[-1] if finite else 0.0
-    index = int(np.searchsorted(cumulative, rank, side="left"))
-    if index >= len(bounds):
-        return top
-    upper = bounds[index]
-    if not math.isfinite(upper):
-        return top
-    lower = bounds[index - 1] if index > 0 else min(0.0, upper)
-    below = float(cumulative[index - 1]) if index > 0 else 0.0
-    in_bucket = float(hist.counts[index])
-    if in_bucket <= 0:
-        return upper
-    return lower + (upper - lower) * (rank - below) / in_bucket
+@dataclass(frozen=True)
+class BoundaryTest:
+    """The exact test at one bucket bound: its p-value and the smallest it could have been."""
+
+    bound: float
+    slower: bool  # tests "canary slower" (else "canary faster")
+    p_value: float
+    min_p_value: float
 
 
-def quantile_band(hist: HistogramData, q: float, alpha: float) -> tuple[float, float, float]:
-    """``(low, estimate, high)`` of one version's ``q``-quantile; each bound anytime-valid at ``alpha``."""
-    n = hist.total
-    rank_low, rank_high = mixture.rank_bounds(n, q, alpha)
-    return (
-        histogram_quantile(hist, rank_low),
-        histogram_quantile(hist, n * q),
-        histogram_quantile(hist, rank_high),
+def _period_counts(hist: HistogramData) -> NDArray[np.float64]:
+    """Per-period bucket counts (one row of totals without periods), as whole requests."""
+    rows = hist.periods or (hist.counts,)
+    return np.array([[whole(c) for c in row] for row in rows], dtype=float)
+
+
+def boundary_tests(
+    canary: HistogramData, baseline: HistogramData, direction: Direction, *, margins_only: bool = False
+) -> list[BoundaryTest]:
+    """One exact stratified test per finite bucket bound, in the direction(s) that regress.
+
+    ``margins_only`` skips the p-values (left at 1) when only the smallest attainable ones matter.
+    """
+    aligned = bool(canary.periods) and len(canary.periods) == len(baseline.periods)
+    c = (
+        _period_counts(canary)
+        if aligned
+        else _period_counts(HistogramData(canary.upper_bounds, canary.counts))
     )
+    b = (
+        _period_counts(baseline)
+        if aligned
+        else _period_counts(HistogramData(baseline.upper_bounds, baseline.counts))
+    )
+    c_total, b_total = c.sum(axis=1), b.sum(axis=1)
+    keep = (c_total > 0) & (b_total > 0)
+    c, b, c_total, b_total = c[keep], b[keep], c_total[keep], b_total[keep]
+    # Requests above bound j: everything in the buckets after it.
+    c_above = c_total[:, None] - np.cumsum(c, axis=1)
+    b_above = b_total[:, None] - np.cumsum(b, axis=1)
+    sides = [
+        s
+        for s in (True, False)
+        if (direction is not Direction.DECREASE) == s or direction is Direction.EITHER
+    ]
+    tests: list[BoundaryTest] = []
+    for j, bound in enumerate(canary.upper_bounds):
+        if not math.isfinite(bound):
+            continue
+        strata = [
+            (int(ct + bt), int(ca + ba), int(ct), int(ca))
+            for ct, bt, ca, ba in zip(c_total, b_total, c_above[:, j], b_above[:, j], strict=True)
+        ]
+        observed = sum(s[3] for s in strata)
+        for slower in sides:
+            p = 1.0
+            if strata and not margins_only:
+                p = tail(
+                    [hypergeom_stratum(n, k, draws) for n, k, draws, _ in strata], observed, upper=slower
+                )
+            tests.append(BoundaryTest(bound, slower, p, _min_p(strata, slower)))
+    return tests
 
 
-def _safe_ratio(top: float, bottom: float) -> float:
-    if bottom <= 0:
-        return math.inf if top > 0 else 1.0
-    return top / bottom
+def _min_p(strata: Sequence[tuple[int, int, int, int]], slower: bool) -> float:
+    """Probability of the most extreme table in every stratum: the smallest attainable p-value."""
+    log_p = 0.0
+    for population, successes, draws, _ in strata:
+        extreme = min(draws, successes) if slower else max(0, draws + successes - population)
+        log_p += float(hypergeom.logpmf(extreme, population, successes, draws))
+    return math.exp(log_p)
 
 
-def compare_quantile(
-    canary: HistogramData, baseline: HistogramData, q: float, alpha: float
-) -> QuantileComparison:
-    """Quantile ratio canary/baseline; each end of its interval holds at ``alpha`` (split over versions)."""
-    c_low, c_est, c_high = quantile_band(canary, q, alpha / 2)
-    b_low, b_est, b_high = quantile_band(baseline, q, alpha / 2)
-    return QuantileComparison(
-        q=q,
-        baseline=b_est,
-        canary=c_est,
-        ratio=_safe_ratio(c_est, b_est),
-        interval=(_safe_ratio(c_low, b_high), _safe_ratio(c_high, b_low)),
+def min_p_value(canary: HistogramData, baseline: HistogramData, direction: Direction) -> float:
+    """The smallest p-value any bucket bound's test could give with these margins (Tarone's screen)."""
+    return min(
+        (t.min_p_value for t in boundary_tests(canary, baseline, direction, margins_only=True)), default=1.0
     )
 
 
@@ -124,6 +162,43 @@ def reweighted_baseline(canary: HistogramData, baseline: HistogramData) -> Histo
     return HistogramData(baseline.upper_bounds, tuple(float(c) for c in scaled))
 
 
+def _ratio(top: float, bottom: float) -> float:
+    if bottom <= 0:
+        return math.inf if top > 0 else 1.0
+    return top / bottom
+
+
+def compare_quantile(
+    canary: HistogramData,
+    baseline: HistogramData,
+    q: float,
+    alpha: float,
+    harm_confidence: float = HARM_CONFIDENCE,
+) -> QuantileComparison:
+    """Quantile ratio canary/baseline; each end of its interval holds at ``alpha`` (split over versions)."""
+    c_low, c_high = quantile_bounds(canary, q, alpha / 2)
+    b_low, b_high = quantile_bounds(baseline, q, alpha / 2)
+    c_est, b_est = quantile(canary, q), quantile(baseline, q)
+    harm_alpha = (1.0 - harm_confidence) / 2
+    return QuantileComparison(
+        q=q,
+        baseline=b_est,
+        canary=c_est,
+        ratio=_ratio(c_est, b_est),
+        interval=(_ratio(c_low, b_high), _ratio(c_high, b_low)),
+        bound=_ratio(quantile_bounds(canary, q, harm_alpha)[1], quantile_bounds(baseline, q, harm_alpha)[0]),
+    )
+
+
+def family_p_value(tests: Sequence[BoundaryTest], alpha: float) -> tuple[float, int]:
+    """The smallest Tarone-adjusted p-value of ``tests`` at ``alpha``, and how many tests shared it."""
+    if not tests:
+        return 1.0, 1
+    m = tarone([t.min_p_value for t in tests], alpha)
+    eligible = [t.p_value for t in tests if t.min_p_value <= alpha / m]
+    return (min(1.0, min(eligible) * m) if eligible else 1.0), m
+
+
 def compare_distribution(
     canary: HistogramData,
     baseline: HistogramData,
@@ -133,51 +208,66 @@ def compare_distribution(
     allowed_effect: float = 0.0,
     min_count: float = 50.0,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    harm_confidence: float = HARM_CONFIDENCE,
+    tests: Sequence[BoundaryTest] | None = None,
+    significant: bool | None = None,
 ) -> tuple[Comparison, tuple[QuantileComparison, ...]]:
-    """Compare two histograms by quantile ratios; return the deciding comparison and all quantiles.
+    """Compare two histograms; return the deciding comparison and every quantile's comparison.
 
-    A quantile regresses when its whole interval lies beyond ``1 + allowed_effect`` (or below
-    its inverse for decreases). The reported quantile is the regressing one with the
-    strongest evidence, else the median.
+    The check is ``high`` (``low``) when the bucket-bound tests find the canary slower (faster)
+    at ``alpha`` and a quantile's estimated ratio is beyond the allowance; the reported quantile
+    is then the one furthest beyond it, else the median. ``tests`` and ``significant`` let a
+    caller that tests many histograms as one family (a trace check's operations) decide
+    significance itself.
     """
     for name, hist in (("canary", canary), ("baseline", baseline)):
         if not all(math.isfinite(c) and c >= 0 for c in hist.counts):
             raise ValueError(f"{name} histogram has negative or non-finite bucket counts: {hist.counts}")
     if canary.total < min_count or baseline.total < min_count:
         return Comparison.nodata(ComparisonKind.DISTRIBUTION, baseline.total, canary.total), ()
+    if tests is None:
+        tests = boundary_tests(canary, baseline, direction)
+    side_alpha = alpha / 2 if direction is Direction.EITHER else alpha
+    p_slower, _ = family_p_value([t for t in tests if t.slower], side_alpha)
+    p_faster, _ = family_p_value([t for t in tests if not t.slower], side_alpha)
     observed_baseline_n = baseline.total
-    baseline = reweighted_baseline(canary, baseline)
-    # One-sided bounds each hold at their alpha; a two-sided question needs both ends.
-    per_q_alpha = alpha / len(quantiles) / (2 if direction is Direction.EITHER else 1)
-    compared = tuple(compare_quantile(canary, baseline, q, per_q_alpha) for q in quantiles)
+    reweighted = reweighted_baseline(canary, baseline)
+    per_q_alpha = side_alpha / len(quantiles)
+    compared = tuple(compare_quantile(canary, reweighted, q, per_q_alpha, harm_confidence) for q in quantiles)
     upper_allowed = 1.0 + allowed_effect
     lower_allowed = 1.0 / upper_allowed
-
-    def classify(c: QuantileComparison) -> Classification:
-        low, high = c.interval
-        # The whole interval must lie beyond the allowance: with many requests the interval
-        # excludes 1 for tiny shifts, and testing the noisy point estimate at every look
-        # would turn them into false alarms.
-        if direction is not Direction.DECREASE and low > upper_allowed:
-            return Classification.HIGH
-        if direction is not Direction.INCREASE and high < lower_allowed:
-            return Classification.LOW
-        return Classification.PASS
-
-    classes = [classify(c) for c in compared]
-    failing = [(c, cls) for c, cls in zip(compared, classes, strict=True) if cls is not Classification.PASS]
-    classification: Classification
-    if failing:
-        chosen, classification = max(failing, key=lambda pair: _evidence(pair[0], pair[1]))
-    else:
-        chosen = min(compared, key=lambda c: abs(c.q - 0.5))
-        classification = Classification.PASS
+    slower_clear = p_slower <= side_alpha if significant is None else significant
+    faster_clear = p_faster <= side_alpha if significant is None else significant
+    worst_up = max(compared, key=lambda c: c.ratio)
+    worst_down = min(compared, key=lambda c: c.ratio)
+    classification = Classification.PASS
+    chosen = min(compared, key=lambda c: abs(c.q - 0.5))
+    p = (
+        p_slower
+        if direction is Direction.INCREASE
+        else p_faster
+        if direction is Direction.DECREASE
+        else min(1.0, 2 * min(p_slower, p_faster))
+    )
+    beyond_up = direction is not Direction.DECREASE and worst_up.ratio > upper_allowed
+    beyond_down = direction is not Direction.INCREASE and worst_down.ratio < lower_allowed
+    if beyond_up and slower_clear:
+        classification, chosen, p = Classification.HIGH, worst_up, p_slower
+    elif beyond_down and faster_clear:
+        classification, chosen, p = Classification.LOW, worst_down, p_faster
+    elif beyond_up or beyond_down:  # shown as beyond the allowance but not yet clear
+        chosen = worst_up if beyond_up else worst_down
     settled = all(
         (direction is Direction.DECREASE or c.interval[1] < upper_allowed)
         and (direction is Direction.INCREASE or c.interval[0] > lower_allowed)
         for c in compared
     )
-    p = _p_value(canary, baseline, chosen.q, direction, len(quantiles))
+    worst_bound = max(compared, key=lambda c: c.bound)
+    bound = (
+        Bound(worst_bound.bound, worst_bound.ratio, f"p{worst_bound.q * 100:g}", harm_confidence)
+        if direction is Direction.INCREASE
+        else None
+    )
     return (
         Comparison(
             kind=ComparisonKind.DISTRIBUTION,
@@ -189,45 +279,9 @@ def compare_distribution(
             canary_value=chosen.canary,
             baseline_n=observed_baseline_n,
             canary_n=canary.total,
-            conclusive=bool(failing) or settled,
-            detail=f"p{round(chosen.q * 100):d}",
+            conclusive=classification is not Classification.PASS or settled,
+            detail=f"p{chosen.q * 100:g}",
+            bound=bound,
         ),
         compared,
     )
-
-
-def _evidence(c: QuantileComparison, classification: Classification) -> float:
-    low, high = c.interval
-    if classification is Classification.HIGH:
-        return low
-    return 1.0 / high if high > 0 else math.inf
-
-
-def _p_value(
-    canary: HistogramData, baseline: HistogramData, q: float, direction: Direction, n_quantiles: int
-) -> float:
-    """Smallest level at which the quantile's interval excludes 1, Bonferroni-adjusted.
-
-    Found by bisection on ``log(alpha)``; the interval only narrows as ``alpha`` grows. Each end
-    of the interval holds at ``alpha``, so a two-sided question (EITHER) doubles the level.
-    """
-    sides = 2 if direction is Direction.EITHER else 1
-
-    def excludes_one(alpha: float) -> bool:
-        low, high = compare_quantile(canary, baseline, q, alpha).interval
-        rises = direction is not Direction.DECREASE and low > 1.0
-        falls = direction is not Direction.INCREASE and high < 1.0
-        return rises or falls
-
-    if not excludes_one(0.999):
-        return 1.0
-    lo, hi = math.log(1e-300), math.log(0.999)
-    if excludes_one(math.exp(lo)):
-        return min(1.0, 1e-300 * n_quantiles * sides)
-    for _ in range(20):  # log-alpha to within 7e-4 of 690: plenty for a p-value
-        mid = (lo + hi) / 2
-        if excludes_one(math.exp(mid)):
-            hi = mid
-        else:
-            lo = mid
-    return min(1.0, math.exp(hi) * n_quantiles * sides)

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from monitor.judges import judge_check
+from monitor.judges.checks import achievable_p
 from monitor.models import (
     CheckPurpose,
     Classification,
@@ -16,7 +17,7 @@ from monitor.models import (
     SamplesData,
 )
 from monitor.profiles import CheckSpec, TrafficPolicy
-from monitor.stats import per_check_alpha, per_look_alpha
+from monitor.stats import Claim, allocate, per_look_alpha
 
 ERRORS = CheckSpec("http_error_ratio", ComparisonKind.COUNTS, critical=True, allowed_effect=0.5, unit="ratio")
 
@@ -59,13 +60,34 @@ def test_traffic_far_below_expected_share_is_flagged_not_failed() -> None:
     assert result.weight == 0
 
 
-def test_alpha_is_split_over_checks_and_spent_over_looks() -> None:
-    assert per_check_alpha(0.01, 2, 6) == pytest.approx(0.01 / 3)
-    with pytest.raises(ValueError):
-        per_check_alpha(0.01, 0, 6)
-    spent = sum(per_look_alpha(0.01, k) for k in range(1, 100_000))
+def test_alpha_is_spent_over_looks_and_split_over_checks_that_can_use_it() -> None:
+    spent = sum(per_look_alpha(0.01, k, None) for k in range(1, 100_000))
     assert spent < 0.01
-    assert per_look_alpha(0.01, 1) > per_look_alpha(0.01, 2)
+    assert per_look_alpha(0.01, 1, None) > per_look_alpha(0.01, 2, None)
     planned = [per_look_alpha(0.01, k, planned_looks=20) for k in range(1, 21)]
     assert sum(planned) == pytest.approx(0.01)
     assert planned[-1] == pytest.approx(0.005)
+    assert per_look_alpha(0.01, 1, planned_looks=1) == 0.01  # a single look spends everything
+    with pytest.raises(ValueError):
+        per_look_alpha(0.01, 0, 20)
+    claims = {
+        "errors": Claim(2, True, 1e-9),
+        "latency": Claim(2, True, 0.0),
+        "cpu": Claim(1, False, 0.0),
+        "memory": Claim(1, False, 0.0),
+    }
+    levels = allocate(0.01, claims, critical_share=0.75)
+    assert levels["errors"] == pytest.approx(0.00375) and levels["cpu"] == pytest.approx(0.00125)
+    # No errors in either version: the check cannot reject, so latency takes the critical share.
+    quiet = allocate(0.01, {**claims, "errors": Claim(2, True, 1.0)}, critical_share=0.75)
+    assert quiet["latency"] == pytest.approx(0.0075)
+    # No non-critical check takes part: the critical ones take everything.
+    alone = allocate(0.01, {"errors": claims["errors"], "latency": claims["latency"]}, critical_share=0.75)
+    assert sum(alone.values()) == pytest.approx(0.01)
+
+
+def test_achievable_p_screens_checks_that_cannot_judge() -> None:
+    spec = CheckSpec("e", ComparisonKind.COUNTS, critical=True, min_data=100)
+    assert achievable_p(spec, CountsData(0, 1_000), CountsData(0, 9_000)) == 1.0  # no events at all
+    assert achievable_p(spec, CountsData(1, 50), CountsData(1, 9_000)) == 1.0  # below the minimum
+    assert achievable_p(spec, CountsData(1, 1_000), CountsData(2, 9_000)) == pytest.approx(0.1**3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from monitor.judges.logs import judge_log_errors, judge_log_templates
 from monitor.logs.counts import Level, LogData, TemplateCounts, count_templates
@@ -25,10 +26,24 @@ def test_a_single_new_line_never_fails_a_deploy() -> None:
         result = judge_log_templates(TEMPLATES, _data(TemplateCounts("boom <NUM>", level, 1, 0)), ALPHA)
         assert result.classification is Classification.PASS
     # Four new ERROR lines with a 10% canary: all four landing in the canary has chance 1e-4
-    # under equal rates, but the check needs the canary's rate clearly above *twice* the
-    # baseline's (allowed_effect 1.0), under an anytime-valid bound: four lines cannot show that.
-    result = judge_log_templates(TEMPLATES, _data(TemplateCounts("boom", Level.ERROR, 4, 0)), ALPHA)
-    assert result.classification is Classification.PASS
+    # under equal rates (the exact test's p-value): clear at 1%, not at 5e-5, a typical share of
+    # a run's budget for one look of one check; six lines (1e-6) are clear at both.
+    four = _data(TemplateCounts("boom", Level.ERROR, 4, 0))
+    assert judge_log_templates(TEMPLATES, four, ALPHA).classification is Classification.HIGH
+    assert judge_log_templates(TEMPLATES, four, 5e-5).classification is Classification.PASS
+    six = _data(TemplateCounts("boom", Level.ERROR, 6, 0))
+    assert judge_log_templates(TEMPLATES, six, 5e-5).classification is Classification.HIGH
+
+
+def test_many_rare_templates_do_not_dilute_a_clear_one() -> None:
+    """19 lines of a new ERROR template (p = 0.1^19 at a 10% canary) among 500 templates seen a
+    handful of times each: plain Bonferroni would test it at alpha / 501; Tarone's rule leaves
+    out every template too rare to ever be significant, so it is tested at alpha itself."""
+    rare = tuple(TemplateCounts(f"rare {i}", Level.WARN, 0, 2) for i in range(500))
+    new = TemplateCounts("payment declined: <*>", Level.ERROR, 19, 0)
+    result = judge_log_templates(TEMPLATES, _data(new, *rare), 1e-18)
+    assert result.classification is Classification.HIGH
+    assert result.p_value == pytest.approx(0.1**19, rel=1e-6)
 
 
 def test_a_frequent_new_error_template_fails_and_is_named() -> None:

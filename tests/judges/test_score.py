@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import pytest
 
-from monitor.judges.score import decide, score_of
-from monitor.models import CheckPurpose, CheckResult, Classification, ComparisonKind, Signal, VerdictStatus
+from monitor.judges.score import decide, minutes_needed, score_of
+from monitor.models import (
+    Bound,
+    CheckPurpose,
+    CheckResult,
+    Classification,
+    ComparisonKind,
+    Signal,
+    VerdictStatus,
+)
 from monitor.profiles import CheckSpec, DecisionPolicy
+from monitor.profiles.model import HarmPolicy, Unproven
 
 SPECS = {
     "errors": CheckSpec("errors", ComparisonKind.COUNTS, critical=True, weight=2),
@@ -106,3 +118,45 @@ def test_early_pass_needs_minimum_duration_and_conclusive_checks() -> None:
     assert decide(settled, SPECS, POLICY, last_look=False, elapsed_s=600).status is VerdictStatus.PASS
     unsettled = [*settled[:-1], _result("traffic", Classification.PASS, conclusive=False)]
     assert decide(unsettled, SPECS, POLICY, last_look=False, elapsed_s=900).status is VerdictStatus.RUNNING
+
+
+def _bounded(errors: Bound, latency: Bound) -> list[CheckResult]:
+    bounds = {"errors": errors, "latency": latency}
+    return [replace(r, bound=bounds.get(r.name)) for r in _results()]
+
+
+ERRORS_OK = Bound(1.4, 1.02, "", 0.95)
+P99_OK = Bound(1.08, 1.01, "p99", 0.95)
+
+
+def test_a_pass_states_what_it_rules_out() -> None:
+    decision = decide(_bounded(ERRORS_OK, P99_OK), SPECS, POLICY, last_look=True, elapsed_s=1200)
+    assert decision.status is VerdictStatus.PASS
+    assert "rules out errors above 1.40x, latency p99 above 1.08x (95%)" in decision.summary
+
+
+def test_production_does_not_pass_what_the_data_cannot_rule_out() -> None:
+    """Errors 1.1x with a bound of 2.8x after 20 minutes: at this traffic the bound's distance from
+    the estimate shrinks like 1/sqrt(time), so it reaches the 2x limit after
+    20 * (log(2.8/1.1) / log(2/1.1))^2 = 49.1 minutes in all: about 30 more."""
+    wide = Bound(2.8, 1.1, "", 0.95)
+    strict = HarmPolicy(counts=2.0, latency=1.25, unproven=Unproven.INCONCLUSIVE)
+    results = _bounded(wide, P99_OK)
+    decision = decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200, harm=strict)
+    assert decision.status is VerdictStatus.INCONCLUSIVE
+    expected = 20 * (math.log(2.8 / 1.1) / math.log(2 / 1.1)) ** 2 - 20
+    assert minutes_needed(wide, 2.0, 1200) == pytest.approx(expected)
+    assert f"needs about {math.ceil(expected)} more minutes at this traffic" in decision.summary
+    assert "cannot yet rule out errors above 2.00x baseline (bound 2.80x at 95%)" in decision.summary
+    # Lower environments pass, with the same words as a warning.
+    lenient = decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200, harm=HarmPolicy())
+    assert lenient.status is VerdictStatus.PASS and "warning: cannot yet rule out errors" in lenient.summary
+    # A canary whose own error rate is bounded below the negligible floor rules the harm out.
+    negligible = replace(wide, negligible=True)
+    quiet = decide(_bounded(negligible, P99_OK), SPECS, POLICY, last_look=True, elapsed_s=1200, harm=strict)
+    assert quiet.status is VerdictStatus.PASS and "errors negligible" in quiet.summary
+
+
+def test_an_estimate_beyond_the_harm_limit_needs_more_than_time() -> None:
+    assert minutes_needed(Bound(3.5, 2.2, "", 0.95), 2.0, 1200) is None
+    assert minutes_needed(Bound(math.inf, 1.0, "", 0.95), 2.0, 1200) is None

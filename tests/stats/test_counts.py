@@ -1,4 +1,4 @@
-"""Counts comparison: literal cases and the anytime-valid guarantee under repeated looks."""
+"""Counts comparison: the decision rule on literal cases, and false alarms over repeated looks."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest, chi2
 
 from monitor.models import Classification, CountsData, Direction
-from monitor.stats import compare_counts
-from monitor.stats.mixture import Side
-from monitor.stats.rate_ratio import PeriodCounts, RateRatio
+from monitor.stats import compare_counts, per_look_alpha
+from monitor.stats.counts import counts_test, rate_upper_bound
 
 
 def test_three_times_the_error_rate_is_high() -> None:
@@ -25,21 +25,33 @@ def test_three_times_the_error_rate_is_high() -> None:
     assert result.conclusive
 
 
+def test_clear_evidence_of_worse_and_an_estimate_beyond_the_allowance_fails() -> None:
+    """The case a whole-interval rule passed: 0.2% -> 0.37% at 10 canary requests/s for 20 minutes.
+
+    The interval's lower end (1.11x) is below the 1.25x allowance, but the data show the canary
+    worse than the baseline (p = 4e-4 < alpha) and the estimate, 1.83x, is far beyond 1.25x.
+    """
+    canary, baseline = CountsData(44, 12_000), CountsData(216, 108_000)
+    result = compare_counts(canary, baseline, alpha=0.0025, allowed_effect=0.25, negligible_rate=0.0005)
+    expected_p = binomtest(44, 260, 0.1, alternative="greater").pvalue
+    assert result.p_value == pytest.approx(expected_p, rel=1e-9)
+    assert expected_p < 0.0025
+    assert result.interval is not None and result.interval[0] < 1.25
+    assert result.classification is Classification.HIGH
+
+
 def test_equal_rates_pass_and_interval_covers_one() -> None:
     result = compare_counts(CountsData(100, 10_000), CountsData(900, 90_000), alpha=0.01, allowed_effect=0.5)
     assert result.classification is Classification.PASS
     assert result.effect == pytest.approx(1.0)
     assert result.interval is not None and result.interval[0] < 1.0 < result.interval[1]
-    assert result.p_value == 1.0 or result.p_value > 0.01
+    assert result.p_value is not None and result.p_value > 0.01
 
 
 def test_clear_but_small_increase_is_within_allowed_effect() -> None:
     # 1.2x with a huge sample is statistically clear but below the allowed 1.5x.
     result = compare_counts(
-        CountsData(12_000, 1_000_000),
-        CountsData(90_000, 9_000_000),
-        alpha=0.001,
-        allowed_effect=0.5,
+        CountsData(12_000, 1_000_000), CountsData(90_000, 9_000_000), alpha=0.001, allowed_effect=0.5
     )
     assert result.p_value is not None and result.p_value < 1e-6
     assert result.classification is Classification.PASS
@@ -49,7 +61,7 @@ def test_clear_but_small_increase_is_within_allowed_effect() -> None:
 def test_decrease_is_not_a_regression_when_direction_is_increase() -> None:
     result = compare_counts(CountsData(10, 10_000), CountsData(2_700, 90_000), alpha=0.01)
     assert result.classification is Classification.PASS
-    assert result.p_value == 1.0
+    assert result.p_value == pytest.approx(1.0)
     low_result = compare_counts(
         CountsData(10, 10_000), CountsData(2_700, 90_000), alpha=0.01, direction=Direction.DECREASE
     )
@@ -69,54 +81,37 @@ def test_errors_only_in_canary_give_a_finite_effect() -> None:
 
 
 def test_false_alarms_stay_below_alpha_with_twenty_looks() -> None:
-    """Under the null the canary's share of events is Bernoulli(theta0); looking after every
-    minute for 20 minutes must still reject in at most alpha of runs (Ville's inequality), for
-    the two-sided and the one-sided (ABOVE) mixture alike. 1,000 seeded runs: the binomial
-    standard error of the rate at alpha=0.05 is 0.0069, so the bound is alpha + 3 of them.
-    A fixed-sample z-test repeated at every look, for contrast, must inflate.
+    """A/A: the canary's share of events is Bernoulli(0.1); 20 looks, one a minute, each testing
+    at its share of alpha (per_look_alpha: half at the last look, the rest spread). The union
+    bound keeps the chance of any false alarm at or below alpha. 2,000 seeded runs at alpha 0.05:
+    the binomial standard error is 0.0049, so the bound is alpha + 3 of them. Testing at the
+    full alpha at every look, for contrast, must inflate.
     """
     rng = np.random.default_rng(7)
-    alpha, runs, looks, theta0 = 0.05, 1_000, 20, 0.1
-    events_per_minute = rng.poisson(30, size=(runs, looks))
-    canary_per_minute = rng.binomial(events_per_minute, theta0)
-    n = events_per_minute.cumsum(axis=1).astype(float)
-    k = canary_per_minute.cumsum(axis=1).astype(float)
-    rejected = {Side.BOTH: 0, Side.ABOVE: 0}
-    naive_rejected = 0
+    alpha, runs, looks = 0.05, 2_000, 20
+    events = rng.poisson(30, size=(runs, looks)).cumsum(axis=1)
+    canary = rng.binomial(np.diff(events, prepend=0, axis=1), 0.1).cumsum(axis=1)
+    spent = [per_look_alpha(alpha, k, looks) for k in range(1, looks + 1)]
+    alarms = naive = 0
     for run in range(runs):
-        for side in rejected:
-            if any(_model(k[run, t], n[run, t], theta0).p_value(1.0, side) <= alpha for t in range(looks)):
-                rejected[side] += 1
-        z = (k[run] - n[run] * theta0) / np.sqrt(n[run] * theta0 * (1 - theta0))
-        naive_rejected += bool((np.abs(z) > 1.96).any())
-    bound = alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
-    assert rejected[Side.BOTH] / runs <= bound
-    assert rejected[Side.ABOVE] / runs <= bound
-    assert naive_rejected / runs > 2 * alpha
+        p_values = [
+            counts_test(CountsData(float(k), 1_000.0), CountsData(float(n - k), 9_000.0)).p_value()
+            for k, n in zip(canary[run], events[run], strict=True)
+        ]
+        alarms += any(p <= a for p, a in zip(p_values, spent, strict=True))
+        naive += any(p <= alpha for p in p_values)
+    assert alarms / runs <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
+    assert naive / runs > 2 * alpha
 
 
-def _model(k: float, n: float, theta0: float) -> RateRatio:
-    """Counts whose exposures make ``theta0`` the canary's share under rho = 1."""
-    return RateRatio(PeriodCounts((k,), (theta0,), (n - k,), (1 - theta0,)))
-
-
-def test_confidence_bounds_cover_the_true_ratio_at_every_look() -> None:
-    """300 seeded runs, five looks each; each one-sided bound at alpha/2, so the pair covers the
-    true ratio at all looks in at least 1 - alpha of runs (bound: alpha + 3 standard errors).
-    """
-    rng = np.random.default_rng(11)
-    alpha, runs, theta = 0.05, 300, 0.3
-    true_rho = theta / (1 - theta)  # equal exposures
-    misses = 0
-    for _ in range(runs):
-        draws = rng.random(2_000) < theta
-        k = np.cumsum(draws)
-        for n in (50, 200, 500, 1_000, 2_000):
-            low, high = _model(float(k[n - 1]), float(n), 0.5).bounds(alpha / 2)
-            if not low <= true_rho <= high:
-                misses += 1
-                break
-    assert misses / runs <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
+def test_the_bound_states_what_a_pass_rules_out() -> None:
+    # Equal 1% error ratios over 12,000 and 108,000 requests: the exact 95% upper bound on the
+    # ratio is Clopper-Pearson's for 120 of 1,200 errors, mapped to the ratio.
+    result = compare_counts(CountsData(120, 12_000), CountsData(1_080, 108_000), alpha=0.0025)
+    assert result.bound is not None and result.bound.confidence == 0.95
+    theta = binomtest(120, 1_200).proportion_ci(confidence_level=0.90, method="exact").high
+    assert result.bound.effect == pytest.approx(theta / (1 - theta) * 9, rel=1e-9)
+    assert 1.1 < result.bound.effect < 1.3
 
 
 def test_an_error_free_canary_is_settled_once_bounded_below_the_floor() -> None:
@@ -124,9 +119,10 @@ def test_an_error_free_canary_is_settled_once_bounded_below_the_floor() -> None:
     without_floor = compare_counts(quiet, quiet_base, alpha=0.01, allowed_effect=0.25)
     assert without_floor.classification is Classification.PASS
     assert not without_floor.conclusive  # the ratio of two zeros is anyone's guess
-    # 0 of 100,000 bounds the canary's ratio near 5e-5 (anytime-valid), below a 0.05% floor.
+    # 0 of 100,000 bounds the canary's rate at 4.6e-5 (exact Poisson), below a 0.05% floor.
+    assert rate_upper_bound(0, 100_000, 0.01) == pytest.approx(chi2.ppf(0.99, 2) / 2 / 100_000)
     with_floor = compare_counts(quiet, quiet_base, alpha=0.01, allowed_effect=0.25, negligible_rate=0.0005)
-    assert with_floor.conclusive
+    assert with_floor.conclusive and with_floor.bound is not None and with_floor.bound.negligible
     # Too few requests to bound it below the floor yet.
     early = compare_counts(CountsData(0, 1_000), CountsData(0, 9_000), alpha=0.01, negligible_rate=0.0005)
     assert not early.conclusive
