@@ -6,6 +6,7 @@ module boundary.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -146,7 +147,9 @@ class Bound:
     ``quantity`` (e.g. ``errors``, ``p99``), in the harmful direction: an upper bound for checks
     of increases, a lower one for decreases. ``estimate`` is that quantity's point estimate;
     ``negligible`` is true when the canary's own rate is bounded below the check's absolute
-    floor, which rules out harm whatever the ratio.
+    floor, which rules out harm whatever the ratio. ``alike_width`` is the distance, on the log
+    scale, the bound would have from an estimate of 1 were the versions alike, with the data
+    seen so far (infinite with no events): what says how much more data would settle it.
     """
 
     effect: float
@@ -154,6 +157,7 @@ class Bound:
     quantity: str
     confidence: float
     negligible: bool = False
+    alike_width: float = math.inf
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m bench.detection``: simulate the grid, judge every run three ways, print the table.
+"""``python -m bench.detection``: simulate the grid, judge every run five ways, print the table.
 
 The markdown report goes to stdout and to ``bench/results/detection.md``; every outcome, one
 JSON object per line, to ``bench/results/detection.jsonl``. Progress goes to stderr. The exit
@@ -16,14 +16,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.detection import flagger, kayenta
-from bench.detection.grid import QUICK, WINDOW_MIN, Cell, CellKind, build_grid
+from bench.detection import flagger, kayenta, reference
+from bench.detection.grid import DEFAULTS, QUICK, WINDOW_MIN, Cell, CellKind, build_grid, cell_keys
+from bench.detection.outcome import Outcome
 from bench.detection.report import Results, render, targets
 from bench.detection.runner import evaluate, jobs_for
-from monitor.simulate import simulate_into_prometheus
+from bench.detection.telemetry import TelemetryPlan, aggregate_run
+from monitor.otlp.views import TelemetryReader
+from monitor.simulate import SimulatedRun, simulate_into_prometheus
+from monitor.store import Store
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 
@@ -31,9 +36,10 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.detection",
-        description="Detection benchmark: monitor vs Kayenta-style vs Flagger-style judges.",
+        description="Detection benchmark: monitor vs a fixed-horizon reference, Kayenta-style and "
+        "Flagger-style judges.",
     )
-    parser.add_argument("--aa-runs", type=int, help="A/A runs in all (default 200)")
+    parser.add_argument("--aa-runs", type=int, help=f"A/A runs in all (default {DEFAULTS['aa_runs']})")
     parser.add_argument("--seeds", type=int, help="runs per regression cell (20)")
     parser.add_argument("--nodata-runs", type=int, help="silent-canary runs (5)")
     parser.add_argument(
@@ -49,15 +55,27 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--results-dir", type=Path, default=RESULTS_DIR, help="where detection.md/.jsonl go (bench/results)"
     )
     parser.add_argument("--concurrency", type=int, default=16, help="evaluations in flight (16)")
+    parser.add_argument(
+        "--profile",
+        default="otel-http",
+        help="the monitor's profile: a built-in name or a YAML path (otel-http)",
+    )
+    parser.add_argument(
+        "--cells", help="comma-separated cell keys to run (default: all); e.g. --cells aa-plain,tail2-10"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     # Explicit counts win; --quick only changes the defaults.
-    defaults = QUICK if args.quick else {"aa_runs": 200, "seeds": 20, "nodata_runs": 5}
+    defaults = QUICK if args.quick else DEFAULTS
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.cells:
+        unknown = set(args.cells.split(",")) - set(cell_keys())
+        if unknown:
+            parser.error(f"unknown --cells {', '.join(sorted(unknown))}; known: {', '.join(cell_keys())}")
     return args
 
 
@@ -83,7 +101,9 @@ def _preamble(cells: Sequence[Cell], times: dict[str, float]) -> list[str]:
         "10% canary share, fixed seeds.",
         "",
         "Judges: **monitor** (`analyze`, otel-http profile, one-minute looks, stops at the first "
-        f"final verdict); **kayenta-style** (one look at {WINDOW_MIN} min: Mann-Whitney "
+        "final verdict, production harm limits); **fixed-horizon** reference (one look at 20 or at "
+        f"10 min: conditional binomial + chi-square, alpha {reference.ALPHA:g}, the monitor's allowances "
+        f"as floors); **kayenta-style** (one look at {WINDOW_MIN} min: Mann-Whitney "
         f"{kayenta.CONFIDENCE:.0%}, tolerance {kayenta.TOLERANCE:g}, p50/p90/p99 + critical 5xx "
         f"ratio, fail below {kayenta.FAIL_BELOW_SCORE:g}); **flagger-style** (canary alone, "
         f"success rate ≥ {flagger.SUCCESS_RATE_MIN:g}% and p99 ≤ {flagger.DURATION_MAX_MS} ms "
@@ -93,26 +113,59 @@ def _preamble(cells: Sequence[Cell], times: dict[str, float]) -> list[str]:
         "share failed within 10 minutes; *inc.* = inconclusive; *min* = median minutes to a fail "
         "verdict.",
         "",
-        f"Wall time {times['total']:.0f} s (simulate + backfill {times['simulate']:.0f} s, "
-        f"evaluation {times['evaluate']:.0f} s) on {os.cpu_count()} cores.",
+        f"Wall time {times['total']:.0f} s (simulate + backfill {times['simulate']:.0f} s, logs and "
+        f"traces {times['telemetry']:.0f} s, evaluation {times['evaluate']:.0f} s) "
+        f"on {os.cpu_count()} cores.",
     ]
+
+
+async def _telemetry_store(cells: Sequence[Cell], runs: dict[str, SimulatedRun], path: Path) -> Store:
+    """Every telemetry cell's runs aggregated (in worker processes) into one SQLite store."""
+    planned: list[tuple[SimulatedRun, TelemetryPlan]] = [
+        (runs[sc.name], cell.telemetry) for cell in cells if cell.telemetry for sc in cell.scenarios()
+    ]
+    path.unlink(missing_ok=True)
+    store = await Store.open(f"sqlite:///{path}")
+    if planned:
+        _log(f"sending the logs and traces of {len(planned)} runs through the receiver's aggregator ...")
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            futures = [loop.run_in_executor(pool, aggregate_run, run, plan) for run, plan in planned]
+            for future in asyncio.as_completed(futures):
+                await store.add_telemetry(await future)
+    return store
+
+
+async def _judge(url: str, args: argparse.Namespace, cells: Sequence[Cell], runs: dict[str, SimulatedRun],
+                 workdir: Path) -> tuple[list[Outcome], float]:  # fmt: skip
+    store = await _telemetry_store(cells, runs, workdir / "telemetry.db")
+    telemetry_done = time.monotonic()
+    try:
+        jobs = jobs_for(cells, runs)
+        _log(f"Prometheus at {url}; {len(jobs)} evaluations, {args.concurrency} in flight")
+        outcomes = await evaluate(
+            url, jobs, concurrency=args.concurrency, telemetry=TelemetryReader(store), profile=args.profile
+        )
+    finally:
+        await store.close()
+    return outcomes, telemetry_done
 
 
 def _run(args: argparse.Namespace, workdir: Path) -> int:
     started = time.monotonic()
-    cells = build_grid(args.aa_runs, args.seeds, args.nodata_runs)
+    keys = frozenset(args.cells.split(",")) if args.cells else None
+    cells = build_grid(args.aa_runs, args.seeds, args.nodata_runs, keys)
     scenarios = [s for cell in cells for s in cell.scenarios()]
     _log(f"simulating {len(scenarios)} deployments and backfilling them into Prometheus ...")
     process, runs = simulate_into_prometheus(scenarios, workdir)
     simulated = time.monotonic()
-    jobs = jobs_for(cells, runs)
     with process:
-        _log(f"Prometheus at {process.url}; {len(jobs)} evaluations, {args.concurrency} in flight")
-        outcomes = asyncio.run(evaluate(process.url, jobs, concurrency=args.concurrency))
+        outcomes, telemetry_done = asyncio.run(_judge(process.url, args, cells, runs, workdir))
     finished = time.monotonic()
     times = {
         "simulate": simulated - started,
-        "evaluate": finished - simulated,
+        "telemetry": telemetry_done - simulated,
+        "evaluate": finished - telemetry_done,
         "total": finished - started,
     }
     results = Results(cells, outcomes)

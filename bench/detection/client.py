@@ -54,6 +54,18 @@ class RangeClient:
         frame = MetricRangeDataFrame(result)
         return pd.Series(frame["value"].to_numpy(dtype=np.float64), index=frame.index)
 
+    def _instant(self, query: str, at: datetime) -> list[tuple[dict[str, str], float]]:
+        try:
+            result = self._connection().custom_query(query, params={"time": at.timestamp()})
+        except Exception as exc:  # requests and prometheus-api-client raise various types
+            raise BackendError(f"{type(exc).__name__}: {exc}; query: {query}") from exc
+        return [(dict(item["metric"]), float(item["value"][1])) for item in result]
+
+    async def instant(self, query: str, at: datetime) -> list[tuple[dict[str, str], float]]:
+        """Evaluate ``query`` at ``at``: each series' labels and value."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._instant, query, at)
+
     async def aligned(self, queries: Mapping[str, str], start: datetime, end: datetime) -> pd.DataFrame:
         """Evaluate ``queries`` (column name -> PromQL) every minute from ``start`` to ``end``.
 

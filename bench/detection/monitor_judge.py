@@ -1,18 +1,28 @@
-"""Our monitor as a judge: ``analyze`` with one-minute looks over the 20-minute window."""
+"""Our monitor as a judge: ``analyze`` with one-minute looks over the 20-minute window.
+
+The runs are judged as production deployments (:class:`HarmPolicy` of the built-in production
+environment): a run that would pass without ruling out harm ends inconclusive.
+"""
 
 from __future__ import annotations
 
 from bench.detection.outcome import Decision, Status
 from monitor.engine import AnalysisRequest, analyze
+from monitor.environments import Environments
 from monitor.models import Classification
+from monitor.otlp.views import TelemetryReader
 from monitor.profiles import Profile
 from monitor.simulate import SimulatedRun
 from monitor.sources.base import MetricsSource
 
+ENVIRONMENT = "production"
+
 LOOK_INTERVAL_S = 60.0
 
 
-async def judge_run(source: MetricsSource, profile: Profile, run: SimulatedRun) -> Decision:
+async def judge_run(
+    source: MetricsSource, profile: Profile, run: SimulatedRun, telemetry: TelemetryReader | None = None
+) -> Decision:
     """Replay the daemon's looks and stop at the first final verdict, as ``analyze`` does.
 
     ``minutes`` is ``decided_at - start``; a check that errored (a failed query) marks the
@@ -26,8 +36,10 @@ async def judge_run(source: MetricsSource, profile: Profile, run: SimulatedRun) 
         canary_window=run.canary_window,
         profile=profile,
         interval_s=LOOK_INTERVAL_S,
+        environment=ENVIRONMENT,
+        harm=Environments().harm(ENVIRONMENT),
     )
-    verdict = await analyze(request, source)
+    verdict = await analyze(request, source, telemetry=telemetry)
     decided_at = verdict.decided_at or run.canary_window.end
     minutes = (decided_at - run.canary_window.start).total_seconds() / 60.0
     errors = any(c.classification is Classification.ERROR for c in verdict.checks)

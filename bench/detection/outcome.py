@@ -7,9 +7,11 @@ from enum import StrEnum
 
 
 class Judge(StrEnum):
-    """The three judges compared side by side."""
+    """The judges compared side by side (the fixed-horizon reference once at 20 and once at 10 minutes)."""
 
     MONITOR = "monitor"
+    REFERENCE = "fixed-horizon"
+    REFERENCE_10 = "fixed-horizon@10m"
     KAYENTA = "kayenta-style"
     FLAGGER = "flagger-style"
 

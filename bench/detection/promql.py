@@ -37,3 +37,18 @@ def success_rate_percent(sel: str) -> str:
         f'sum(rate({HISTOGRAM}_count{{{sel}, {STATUS_LABEL}!~"5.."}}[{RATE_WINDOW}])) '
         f"/ sum(rate({HISTOGRAM}_count{{{sel}}}[{RATE_WINDOW}])) * 100"
     )
+
+
+def increase_requests(sel: str, range_: str) -> str:
+    """Requests of one version over the range ending at the query's time."""
+    return f"sum(increase({HISTOGRAM}_count{{{sel}}}[{range_}]))"
+
+
+def increase_errors(sel: str, range_: str) -> str:
+    """5xx responses of one version over the range ending at the query's time."""
+    return f'sum(increase({HISTOGRAM}_count{{{sel}, {STATUS_LABEL}=~"5.."}}[{range_}]))'
+
+
+def increase_buckets(sel: str, range_: str) -> str:
+    """Cumulative bucket counts of one version over the range, by ``le``."""
+    return f"sum by (le) (increase({HISTOGRAM}_bucket{{{sel}}}[{range_}]))"

@@ -1,8 +1,9 @@
 """Aggregation of outcomes per cell and judge, the markdown table and the target checks.
 
 "fail" is the false-alarm rate in an A/A cell and the detection rate in a regression cell;
-"≤10 min" the share of runs failed within 10 minutes of the canary's start; "inc." the share
-ending inconclusive; "min" the median minutes to a fail verdict over the runs that failed.
+"≤5 min"/"≤10 min" the share of runs failed within 5 or 10 minutes of the canary's start;
+"inc." the share ending inconclusive; "min" the median minutes to a fail verdict over the runs
+that failed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from bench.detection.grid import Cell, CellKind
 from bench.detection.outcome import Judge, Outcome, Status
 
 FAST_MIN = 10.0
+QUICK_MIN = 5.0
 AA_FALSE_ALARM_TARGET = 0.01
+REFERENCE_GAP = 0.10  # detection at 20 minutes within 10 points of the fixed-horizon reference
+REFERENCE_CLEAR = 0.90  # where the reference at 10 minutes detects this often ...
+MEDIAN_MINUTES = 5.0  # ... the monitor's median minutes to fail must be at most this
 LISTED = 20  # at most this many runs listed per notable-runs section
 
 
@@ -28,6 +33,7 @@ class Stats:
     runs: int
     fails: int
     fast_fails: int
+    quick_fails: int
     inconclusive: int
     fail_minutes: tuple[float, ...]
 
@@ -39,6 +45,7 @@ class Stats:
             runs=len(items),
             fails=len(fails),
             fast_fails=sum(1 for o in fails if o.minutes <= FAST_MIN),
+            quick_fails=sum(1 for o in fails if o.minutes <= QUICK_MIN),
             inconclusive=sum(1 for o in items if o.status is Status.INCONCLUSIVE),
             fail_minutes=tuple(o.minutes for o in fails),
         )
@@ -99,20 +106,20 @@ class Results:
 
 
 _HEADER = (
-    "| cell | runs | monitor fail | ≤10 min | inc. | min "
-    "| kayenta fail | inc. | min | flagger fail | ≤10 min | inc. | min |"
+    "| cell | runs | monitor fail | ≤5 min | ≤10 min | inc. | min | fixed-horizon fail (20 min) "
+    "| fixed-horizon fail (10 min) | kayenta fail | flagger fail | min |"
 )
 
 
 def _row(title: str, results: Results, cells: Sequence[Cell], bold: bool = False) -> str:
     m = results.stats(Judge.MONITOR, cells)
-    k = results.stats(Judge.KAYENTA, cells)
-    f = results.stats(Judge.FLAGGER, cells)
+    r, r10 = results.stats(Judge.REFERENCE, cells), results.stats(Judge.REFERENCE_10, cells)
+    k, f = results.stats(Judge.KAYENTA, cells), results.stats(Judge.FLAGGER, cells)
     values = [
         title, str(m.runs),
-        pct(m.fail_rate), pct(m.fast_rate), pct(m.rate(m.inconclusive)), minutes(m.median_minutes),
-        pct(k.fail_rate), pct(k.rate(k.inconclusive)), minutes(k.median_minutes),
-        pct(f.fail_rate), pct(f.fast_rate), pct(f.rate(f.inconclusive)), minutes(f.median_minutes),
+        pct(m.fail_rate), pct(m.rate(m.quick_fails)), pct(m.fast_rate), pct(m.rate(m.inconclusive)),
+        minutes(m.median_minutes), pct(r.fail_rate), pct(r10.fail_rate), pct(k.fail_rate),
+        pct(f.fail_rate), minutes(f.median_minutes),
     ]  # fmt: skip
     if bold:
         values = [f"**{v}**" for v in values]
@@ -140,71 +147,107 @@ class Target:
     lines: tuple[str, ...]
 
 
-def _target_a(results: Results) -> Target:
-    s = results.stats(Judge.MONITOR, results.kind(CellKind.AA))
+def _target_alarms(results: Results) -> Target:
+    aa = results.kind(CellKind.AA)
+    s = results.stats(Judge.MONITOR, aa)
     bound = upper_bound(s.fails, s.runs)
-    met = s.runs > 0 and s.fail_rate <= AA_FALSE_ALARM_TARGET
-    line = (
+    traps = [c for c in aa if c.trap]
+    trap_fails = {c.title: results.stats(Judge.MONITOR, [c]).fails for c in traps}
+    met = s.runs > 0 and s.fail_rate <= AA_FALSE_ALARM_TARGET and not any(trap_fails.values())
+    lines = (
         f"monitor false alarms {s.fails}/{s.runs} A/A runs = {pct(s.fail_rate)} "
-        f"(target ≤ {pct(AA_FALSE_ALARM_TARGET)}; 95% upper bound {pct(bound)})"
+        f"(target ≤ {pct(AA_FALSE_ALARM_TARGET)}; 95% upper bound {pct(bound)})",
+        "fails in the traps: " + ", ".join(f"{title} {n}" for title, n in trap_fails.items()),
     )
-    return Target("(a) false alarms ≤ 1% over all A/A runs", met, (line,))
+    return Target("(a) false alarms ≤ 1% over all A/A runs, none in the traps", met, lines)
 
 
-def _target_b(results: Results) -> list[Target]:
-    cells = [c for c in results.cells if c.in_target_b]
-    lines, met = [], bool(cells)
-    for cell in cells:
-        s = results.stats(Judge.MONITOR, [cell])
-        met &= s.fast_fails == s.runs
-        lines.append(f"{cell.title}: {s.fast_fails}/{s.runs} failed within {FAST_MIN:g} min "
-                     f"({pct(s.fast_rate)}), median {minutes(s.median_minutes)} min")  # fmt: skip
-    regress = Target(
-        "(b) every run of each regression cell with ≥ 10 canary rps and ≥ +25% median or ≥ 3x "
-        "errors fails within 10 minutes",
-        met,
+def _target_detection(results: Results) -> Target:
+    lines: list[str] = []
+    behind: list[str] = []
+    for cell in results.kind(CellKind.REGRESSION):
+        m = results.stats(Judge.MONITOR, [cell]).fail_rate
+        r = results.stats(Judge.REFERENCE, [cell]).fail_rate
+        k = results.stats(Judge.KAYENTA, [cell]).fail_rate
+        if m < k or m < r - REFERENCE_GAP - 1e-9:
+            behind.append(cell.title)
+            lines.append(f"{cell.title}: monitor {pct(m)}, kayenta-style {pct(k)}, fixed-horizon {pct(r)}")
+    m_all = results.stats(Judge.MONITOR, results.kind(CellKind.REGRESSION))
+    r_all = results.stats(Judge.REFERENCE, results.kind(CellKind.REGRESSION))
+    k_all = results.stats(Judge.KAYENTA, results.kind(CellKind.REGRESSION))
+    lines.insert(
+        0,
+        f"over {m_all.runs} regression runs: monitor {pct(m_all.fail_rate)}, fixed-horizon "
+        f"{pct(r_all.fail_rate)}, kayenta-style {pct(k_all.fail_rate)}; cells behind: {len(behind)}",
+    )
+    return Target(
+        "(b) in every regression cell, detection at 20 minutes ≥ kayenta-style's and within 10 points "
+        "of the fixed-horizon reference",
+        bool(results.kind(CellKind.REGRESSION)) and not behind,
         tuple(lines),
     )
+
+
+def _target_speed(results: Results) -> Target:
+    lines: list[str] = []
+    met = True
+    for cell in results.kind(CellKind.REGRESSION):
+        r10 = results.stats(Judge.REFERENCE_10, [cell])
+        if r10.runs == 0 or r10.fail_rate < REFERENCE_CLEAR:
+            continue
+        m = results.stats(Judge.MONITOR, [cell])
+        median = m.median_minutes
+        ok = median is not None and median <= MEDIAN_MINUTES and m.fails * 2 > m.runs
+        met &= ok
+        if not ok:
+            lines.append(
+                f"{cell.title}: median {minutes(median)} min, fixed-horizon at 10 min {pct(r10.fail_rate)}"
+            )
+    checked = sum(
+        1
+        for c in results.kind(CellKind.REGRESSION)
+        if results.stats(Judge.REFERENCE_10, [c]).fail_rate >= REFERENCE_CLEAR
+    )
+    lines.insert(0, f"{checked} cells where the fixed-horizon reference detects ≥ 90% at 10 minutes")
+    return Target(
+        "(c) median minutes to fail ≤ 5 where the reference detects ≥ 90% at 10 minutes", met, tuple(lines)
+    )
+
+
+def _target_undecided(results: Results) -> list[Target]:
     nodata = results.stats(Judge.MONITOR, results.kind(CellKind.NODATA))
-    nodata_target = Target(
-        "(b) no-data runs end inconclusive",
+    silent = Target(
+        "(d) a silent canary ends inconclusive",
         nodata.runs > 0 and nodata.inconclusive == nodata.runs,
         (f"monitor: {nodata.inconclusive}/{nodata.runs} inconclusive",),
     )
-    return [regress, nodata_target]
-
-
-def _target_c(results: Results) -> Target:
-    regressions, aa = results.kind(CellKind.REGRESSION), results.kind(CellKind.AA)
-    m, k = results.stats(Judge.MONITOR, regressions), results.stats(Judge.KAYENTA, regressions)
-    m_aa, k_aa = results.stats(Judge.MONITOR, aa), results.stats(Judge.KAYENTA, aa)
-    behind = [
-        c.title
-        for c in regressions
-        if results.stats(Judge.MONITOR, [c]).fails < results.stats(Judge.KAYENTA, [c]).fails
+    low = [c for c in results.kind(CellKind.AA) if c.key == "aa-low"]
+    outcomes = results.of(Judge.MONITOR, low)
+    estimated = [
+        o for o in outcomes if o.status is Status.INCONCLUSIVE and "more minutes" in o.decision.detail
     ]
-    detection = m.runs > 0 and m.fail_rate >= k.fail_rate and not behind
-    m_min, k_min = m.median_minutes, k.median_minutes
-    faster = m_min is not None and (k_min is None or m_min < k_min)
-    alarms = m_aa.fails <= k_aa.fails
-    lines = (
-        f"detection rate: monitor {pct(m.fail_rate)} vs kayenta-style {pct(k.fail_rate)} "
-        f"over {m.runs} regression runs; cells where the monitor detects less: "
-        f"{', '.join(behind) or 'none'}",
-        f"median minutes to fail: monitor {minutes(m_min)} vs kayenta-style {minutes(k_min)}",
-        f"false alarms: monitor {m_aa.fails}/{m_aa.runs} vs kayenta-style {k_aa.fails}/{k_aa.runs}",
+    passed = [o for o in outcomes if o.status is Status.PASS]
+    harm = Target(
+        "(d) low traffic that cannot rule out harm ends inconclusive with a minutes estimate",
+        bool(outcomes)
+        and len(estimated) + len(passed) == len(outcomes)
+        and len(estimated) * 2 > len(outcomes),
+        (
+            f"low-traffic A/A: {len(estimated)}/{len(outcomes)} inconclusive with a minutes estimate, "
+            f"{len(passed)} passed (bound within harm)",
+        ),
     )
-    return Target(
-        "(c) monitor ahead of kayenta-style: detects at least as often (in every cell), fails sooner, "
-        "at equal or fewer false alarms",
-        detection and faster and alarms,
-        lines,
-    )
+    return [silent, harm]
 
 
 def targets(results: Results) -> list[Target]:
-    """The targets (a), (b) and (c), evaluated on the monitor's outcomes."""
-    return [_target_a(results), *_target_b(results), _target_c(results)]
+    """The targets (a) to (d), evaluated on the monitor's outcomes."""
+    return [
+        _target_alarms(results),
+        _target_detection(results),
+        _target_speed(results),
+        *_target_undecided(results),
+    ]
 
 
 def _notable(title: str, outcomes: Sequence[Outcome]) -> list[str]:
@@ -219,17 +262,16 @@ def _notable(title: str, outcomes: Sequence[Outcome]) -> list[str]:
 
 
 def notable_runs(results: Results) -> list[str]:
-    """Runs behind a miss: monitor false alarms, slow or missed target-(b) regressions, errors."""
+    """Runs behind a miss: monitor false alarms, missed regressions, no-data runs, errors."""
     aa_fails = [o for o in results.of(Judge.MONITOR, results.kind(CellKind.AA))
                 if o.status is Status.FAIL]  # fmt: skip
-    target_b = [c for c in results.cells if c.in_target_b]
-    slow = [o for o in results.of(Judge.MONITOR, target_b)
-            if o.status is not Status.FAIL or o.minutes > FAST_MIN]  # fmt: skip
+    missed = [o for o in results.of(Judge.MONITOR, results.kind(CellKind.REGRESSION))
+              if o.status is not Status.FAIL]  # fmt: skip
     nodata = [o for o in results.of(Judge.MONITOR, results.kind(CellKind.NODATA))
               if o.status is not Status.INCONCLUSIVE]  # fmt: skip
     return [
         *_notable("Monitor false alarms", aa_fails),
-        *_notable("Monitor target-(b) regressions not failed within 10 minutes", slow),
+        *_notable("Monitor regressions not failed", missed),
         *_notable("Monitor no-data runs not inconclusive", nodata),
         *_notable("Verdicts shaped by a failed query (backend errors)", results.backend_errors),
     ]

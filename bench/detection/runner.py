@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bench.detection import flagger, kayenta, monitor_judge
+from bench.detection import flagger, kayenta, monitor_judge, reference
 from bench.detection.client import RangeClient
 from bench.detection.grid import Cell
 from bench.detection.outcome import Decision, Judge, Outcome, Status
+from monitor.otlp.views import TelemetryReader
 from monitor.profiles import load_profile
 from monitor.simulate import SimulatedRun
 from monitor.sources.prometheus import PrometheusSource
@@ -61,14 +62,20 @@ async def _progress(done: Counter[Judge], totals: Counter[Judge], every_s: float
 
 
 async def evaluate(
-    url: str, jobs: Sequence[Job], *, concurrency: int, progress_every_s: float = 10.0
+    url: str,
+    jobs: Sequence[Job],
+    *,
+    concurrency: int,
+    telemetry: TelemetryReader,
+    profile: str = "otel-http",
+    progress_every_s: float = 10.0,
 ) -> list[Outcome]:
     """Run ``jobs`` against the Prometheus at ``url``; outcomes in the order of ``jobs``.
 
     A judge that raises becomes an ``inconclusive`` outcome flagged as a backend error, so one
     bad run cannot sink the bench and cannot pass unnoticed either.
     """
-    profile = load_profile("otel-http")
+    monitor_profile = load_profile(profile)
     source = PrometheusSource(url, timeout_s=QUERY_TIMEOUT_S, concurrency=HTTP_CONCURRENCY)
     semaphore = asyncio.Semaphore(concurrency)
     done: Counter[Judge] = Counter()
@@ -77,7 +84,9 @@ async def evaluate(
     with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="bench-query") as pool:
         client = RangeClient(url, pool, timeout_s=QUERY_TIMEOUT_S)
         judges: dict[Judge, Callable[[SimulatedRun], Awaitable[Decision]]] = {
-            Judge.MONITOR: lambda run: monitor_judge.judge_run(source, profile, run),
+            Judge.MONITOR: lambda run: monitor_judge.judge_run(source, monitor_profile, run, telemetry),
+            Judge.REFERENCE: lambda run: reference.judge_run(client, telemetry, run, 20.0),
+            Judge.REFERENCE_10: lambda run: reference.judge_run(client, telemetry, run, 10.0),
             Judge.KAYENTA: lambda run: kayenta.judge_run(client, run),
             Judge.FLAGGER: lambda run: flagger.judge_run(client, run),
         }

@@ -71,6 +71,7 @@ def _judge_look(
     telemetry: list[tuple[CheckSpec, LogData | TraceData]],
     look_alpha: float,
     window_ratio: float | None,
+    relevance: float,
 ) -> list[CheckResult]:
     """Split the look's alpha over the checks that can use it, then judge every check (CPU work)."""
     profile = request.profile
@@ -89,13 +90,13 @@ def _judge_look(
             continue
         result = judge_check(
             m.spec, m.canary.data, m.baseline.data, alpha=levels.get(m.spec.name, look_alpha),
-            traffic=profile.traffic, window_ratio=window_ratio,
+            traffic=profile.traffic, window_ratio=window_ratio, relevance=relevance,
         )  # fmt: skip
         if result.classification is Classification.NODATA:
             result = replace(result, message=result.message + _unmatched(m.canary, m.baseline))
         results.append(result)
     for spec, data in telemetry:
-        results.append(judge_telemetry(spec, data, levels.get(spec.name, look_alpha)))
+        results.append(judge_telemetry(spec, data, levels.get(spec.name, look_alpha), relevance))
     return results
 
 
@@ -214,13 +215,16 @@ async def evaluate_look(
     elif snapshot is not None and telemetry_checks:
         telemetry_data = await asyncio.to_thread(_telemetry_data, snapshot, telemetry_checks)
     look_alpha = per_look_alpha(profile.alpha, look, planned_looks, profile.decision.final_share)
+    # An early fail must be clear in size as well as in sign: the run could still go on, and the
+    # first minutes' estimates are noisy. The last look decides on the estimate itself.
+    relevance = 0.5 if last_look else profile.decision.early_relevance
     canary_s, baseline_s = windows[0].duration_s, windows[1].duration_s
     window_ratio = None if request.baseline_window is None else canary_s / baseline_s
     # The statistics are CPU work: off the event loop, so the API keeps answering while a
     # replica evaluates hundreds of deployments.
     with tracer().start_as_current_span("judge checks"):
         results = await asyncio.to_thread(
-            _judge_look, request, metrics, telemetry_data, look_alpha, window_ratio
+            _judge_look, request, metrics, telemetry_data, look_alpha, window_ratio, relevance
         )
     results += failed
     missing = _missing_versions(request, metrics, results)

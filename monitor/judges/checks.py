@@ -74,10 +74,12 @@ def verdict_words(spec: CheckSpec, c: Comparison) -> str:
     return "ok"
 
 
-def judge_counts(spec: CheckSpec, canary: CountsData, baseline: CountsData, alpha: float) -> CheckResult:
+def judge_counts(
+    spec: CheckSpec, canary: CountsData, baseline: CountsData, alpha: float, relevance: float = 0.5
+) -> CheckResult:
     """Judge an events-per-exposure check (e.g. the 5xx ratio)."""
     c = compare_counts(
-        canary, baseline, direction=spec.direction, alpha=alpha,
+        canary, baseline, direction=spec.direction, alpha=alpha, relevance=relevance,
         allowed_effect=spec.allowed_effect, min_exposure=spec.min_data,
         negligible_rate=spec.negligible_value,
     )  # fmt: skip
@@ -96,11 +98,11 @@ def judge_counts(spec: CheckSpec, canary: CountsData, baseline: CountsData, alph
 
 
 def judge_distribution(
-    spec: CheckSpec, canary: HistogramData, baseline: HistogramData, alpha: float
+    spec: CheckSpec, canary: HistogramData, baseline: HistogramData, alpha: float, relevance: float = 0.5
 ) -> CheckResult:
-    """Judge a histogram check by quantile ratios."""
+    """Judge a histogram check: bucket-bound tests for the evidence, quantile ratios for the size."""
     c, quantiles = compare_distribution(
-        canary, baseline, direction=spec.direction, alpha=alpha,
+        canary, baseline, direction=spec.direction, alpha=alpha, relevance=relevance,
         allowed_effect=spec.allowed_effect, min_count=spec.min_data, quantiles=spec.quantiles,
     )  # fmt: skip
     if c.classification is Classification.NODATA:
@@ -227,8 +229,13 @@ def judge_check(
     alpha: float,
     traffic: TrafficPolicy,
     window_ratio: float | None = None,
+    relevance: float = 0.5,
 ) -> CheckResult:
-    """Judge one check; a failure inside becomes an ``error`` result instead of an exception."""
+    """Judge one check; a failure inside becomes an ``error`` result instead of an exception.
+
+    ``alpha`` is the level its test may spend at this look; ``relevance`` how sure its effect
+    size must be to regress (0.5: the estimate; early looks ask for a one-sided bound).
+    """
     try:
         if (
             spec.purpose is CheckPurpose.TRAFFIC
@@ -237,9 +244,9 @@ def judge_check(
         ):
             return judge_traffic(spec, canary, baseline, traffic, window_ratio)
         if isinstance(canary, CountsData) and isinstance(baseline, CountsData):
-            return judge_counts(spec, canary, baseline, alpha)
+            return judge_counts(spec, canary, baseline, alpha, relevance)
         if isinstance(canary, HistogramData) and isinstance(baseline, HistogramData):
-            return judge_distribution(spec, canary, baseline, alpha)
+            return judge_distribution(spec, canary, baseline, alpha, relevance)
         if isinstance(canary, SamplesData) and isinstance(baseline, SamplesData):
             return judge_samples(spec, canary, baseline, alpha)
         return error_result(spec, "canary and baseline data are of different kinds")

@@ -74,7 +74,7 @@ def errors_min_p(spec: CheckSpec, data: LogData) -> float:
     return counts_test(canary, baseline).min_p_value()
 
 
-def judge_log_templates(spec: CheckSpec, data: LogData, alpha: float) -> CheckResult:
+def judge_log_templates(spec: CheckSpec, data: LogData, alpha: float, relevance: float = 0.5) -> CheckResult:
     """Fail when a WARN-or-worse template is clearly new or more frequent in the canary."""
     if (missing := _nodata(spec, data)) is not None:
         return missing
@@ -89,6 +89,7 @@ def judge_log_templates(spec: CheckSpec, data: LogData, alpha: float) -> CheckRe
             CountsData(t.baseline, data.baseline_exposure),
             alpha=item_alpha,
             allowed_effect=spec.allowed_effect,
+            relevance=relevance,
         )
         if comparison.classification is Classification.HIGH:
             findings.append((t, comparison))
@@ -132,7 +133,7 @@ def _error_counts(data: LogData) -> tuple[CountsData, CountsData]:
     )
 
 
-def judge_log_errors(spec: CheckSpec, data: LogData, alpha: float) -> CheckResult:
+def judge_log_errors(spec: CheckSpec, data: LogData, alpha: float, relevance: float = 0.5) -> CheckResult:
     """Fail when lines at ERROR or above per exposure clearly rose beyond the allowance."""
     if (missing := _nodata(spec, data)) is not None:
         return missing
@@ -144,6 +145,7 @@ def judge_log_errors(spec: CheckSpec, data: LogData, alpha: float) -> CheckResul
         alpha=alpha,
         allowed_effect=spec.allowed_effect,
         negligible_rate=spec.negligible_value,
+        relevance=relevance,
     )
     per = data.exposure_unit.rstrip("s")
     message = (

@@ -74,25 +74,26 @@ class Unruled:
         what = f"{self.result.name}{' ' + b.quantity if b.quantity else ''}"
         line = (
             f"cannot yet rule out {what} above {fmt_ratio(self.limit)} baseline "
-            f"(bound {fmt_ratio(b.effect)} at {b.confidence:.0%})"
+            f"(estimate {fmt_ratio(b.estimate)}, bound {fmt_ratio(b.effect)} at {b.confidence:.0%})"
         )
         minutes = minutes_needed(b, self.limit, elapsed_s)
         if minutes is None:
-            return line + "; more traffic would not settle it at this estimate"
-        return line + f"; needs about {max(1, math.ceil(minutes))} more minutes at this traffic"
+            return line + "; needs more traffic (too few events to bound it)"
+        more = max(1, math.ceil(minutes))
+        return line + f"; needs about {more} more minutes at this traffic if the versions are alike"
 
 
 def minutes_needed(bound: Bound, limit: float, elapsed_s: float) -> float | None:
-    """More minutes of the same traffic until the bound would fall to ``limit``; None if it never would.
+    """More minutes of the same traffic until alike versions would have their bound within ``limit``.
 
-    A bound's distance from its estimate shrinks like the square root of the data, so the
-    window must grow by ``(log(bound / estimate) / log(limit / estimate))^2``. An estimate at or
-    beyond the limit is never ruled out; a bound without events (infinite) gives no estimate.
+    A bound's distance from its estimate shrinks like the square root of the data: were the
+    versions alike, the bound would sit ``alike_width`` above 1 on the log scale now, and at
+    ``log(limit)`` once the window has grown by their squared ratio. None without events to
+    bound anything by (``alike_width`` infinite).
     """
-    estimate = max(bound.estimate, 1e-9)
-    if estimate >= limit or not math.isfinite(bound.effect) or bound.effect <= estimate:
+    if not math.isfinite(bound.alike_width) or limit <= 1.0:
         return None
-    growth = (math.log(bound.effect / estimate) / math.log(limit / estimate)) ** 2
+    growth = (bound.alike_width / math.log(limit)) ** 2
     return max(0.0, elapsed_s * (growth - 1.0) / 60.0)
 
 

@@ -18,9 +18,9 @@ from monitor.logs.counts import LogData
 from monitor.models import CheckResult
 from monitor.profiles import CheckSpec
 
-# name -> (judge(spec, data, alpha), smallest attainable p-value(spec, data))
+# name -> (judge(spec, data, alpha, relevance), smallest attainable p-value(spec, data))
 _JUDGES: dict[
-    str, tuple[Callable[[CheckSpec, Any, float], CheckResult], Callable[[CheckSpec, Any], float]]
+    str, tuple[Callable[[CheckSpec, Any, float, float], CheckResult], Callable[[CheckSpec, Any], float]]
 ] = {
     "log_templates": (judge_log_templates, logs.templates_min_p),
     "log_error_rate": (judge_log_errors, logs.errors_min_p),
@@ -31,9 +31,11 @@ _JUDGES: dict[
 }
 
 
-def judge_telemetry(spec: CheckSpec, data: LogData | TraceData, alpha: float) -> CheckResult:
-    """Judge one log or trace check on its signal's data."""
-    return _JUDGES[spec.name][0](spec, data, alpha)
+def judge_telemetry(
+    spec: CheckSpec, data: LogData | TraceData, alpha: float, relevance: float = 0.5
+) -> CheckResult:
+    """Judge one log or trace check on its signal's data (``alpha`` and ``relevance`` as for metrics)."""
+    return _JUDGES[spec.name][0](spec, data, alpha, relevance)
 
 
 def telemetry_min_p(spec: CheckSpec, data: LogData | TraceData) -> float:

@@ -103,7 +103,7 @@ def _items_min_p(spec: CheckSpec, data: TraceData, items: list[_Item]) -> float:
 
 
 def _judge_items(
-    spec: CheckSpec, data: TraceData, items: list[_Item], alpha: float, what: str
+    spec: CheckSpec, data: TraceData, items: list[_Item], alpha: float, what: str, relevance: float
 ) -> CheckResult:
     if (missing := _nodata(spec, data)) is not None:
         return missing
@@ -114,7 +114,7 @@ def _judge_items(
     for item in tested:
         comparison = compare_counts(
             item.canary, item.baseline, alpha=alpha / shares, allowed_effect=spec.allowed_effect,
-            negligible_rate=spec.negligible_value, min_exposure=spec.min_data,
+            negligible_rate=spec.negligible_value, min_exposure=spec.min_data, relevance=relevance,
         )  # fmt: skip
         if comparison.classification is Classification.HIGH:
             regressions.append((item, comparison))
@@ -150,9 +150,9 @@ def _error_items(data: TraceData) -> list[_Item]:
     ]
 
 
-def judge_trace_errors(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+def judge_trace_errors(spec: CheckSpec, data: TraceData, alpha: float, relevance: float = 0.5) -> CheckResult:
     """Failed spans per span, per operation."""
-    return _judge_items(spec, data, _error_items(data), alpha, "operation's error ratio")
+    return _judge_items(spec, data, _error_items(data), alpha, "operation's error ratio", relevance)
 
 
 def _keyed(
@@ -176,9 +176,9 @@ def _fanout_items(data: TraceData) -> list[_Item]:
     )  # fmt: skip
 
 
-def judge_trace_fanout(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+def judge_trace_fanout(spec: CheckSpec, data: TraceData, alpha: float, relevance: float = 0.5) -> CheckResult:
     """Calls to each callee per span of the caller; a callee the baseline never called is a new edge."""
-    return _judge_items(spec, data, _fanout_items(data), alpha, "call count per request")
+    return _judge_items(spec, data, _fanout_items(data), alpha, "call count per request", relevance)
 
 
 def _exception_items(data: TraceData) -> list[_Item]:
@@ -188,9 +188,11 @@ def _exception_items(data: TraceData) -> list[_Item]:
     )  # fmt: skip
 
 
-def judge_trace_exceptions(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+def judge_trace_exceptions(
+    spec: CheckSpec, data: TraceData, alpha: float, relevance: float = 0.5
+) -> CheckResult:
     """Spans recording each exception type, per span of the operation; unseen types are new."""
-    return _judge_items(spec, data, _exception_items(data), alpha, "exception rate")
+    return _judge_items(spec, data, _exception_items(data), alpha, "exception rate", relevance)
 
 
 def errors_min_p(spec: CheckSpec, data: TraceData) -> float:
@@ -230,7 +232,9 @@ def latency_min_p(spec: CheckSpec, data: TraceData) -> float:
     )
 
 
-def judge_trace_latency(spec: CheckSpec, data: TraceData, alpha: float) -> CheckResult:
+def judge_trace_latency(
+    spec: CheckSpec, data: TraceData, alpha: float, relevance: float = 0.5
+) -> CheckResult:
     """Span durations per operation: every operation's bucket bounds tested as one family."""
     if (missing := _nodata(spec, data)) is not None:
         return missing
@@ -247,6 +251,7 @@ def judge_trace_latency(spec: CheckSpec, data: TraceData, alpha: float) -> Check
         comparison, quantiles = compare_distribution(
             ch, bh, direction=spec.direction, alpha=level, allowed_effect=spec.allowed_effect,
             min_count=spec.min_data, quantiles=spec.quantiles, tests=tests, significant=significant,
+            relevance=relevance,
         )  # fmt: skip
         if comparison.classification is Classification.HIGH:
             if worst is None or (comparison.p_value or 1.0) < (worst[2].p_value or 1.0):

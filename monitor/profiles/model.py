@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
-from monitor.stats.multiple import CRITICAL_SHARE, FINAL_SHARE
+from monitor.stats.multiple import CRITICAL_SHARE, EARLY_RELEVANCE, FINAL_SHARE
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class DecisionPolicy:
 
     ``final_share`` of a run's alpha goes to the last look's tests on the whole window, the rest
     to the earlier looks; ``critical_share`` of each look's alpha to the critical checks
-    (:mod:`monitor.stats.multiple`).
+    (:mod:`monitor.stats.multiple`). ``early_relevance`` is the confidence an early look needs
+    that an effect is beyond its allowance before it fails a run (the last look uses the estimate).
     """
 
     pass_score: float = 95.0
@@ -75,6 +76,8 @@ class DecisionPolicy:
     period_s: float = 300.0
     final_share: float = FINAL_SHARE
     critical_share: float = CRITICAL_SHARE
+    # How sure an early look must be that an effect is beyond its allowance (a one-sided bound).
+    early_relevance: float = EARLY_RELEVANCE
 
 
 class Unproven(StrEnum):

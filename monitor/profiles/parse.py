@@ -16,7 +16,7 @@ from monitor.profiles.model import (
     Profile,
     TrafficPolicy,
 )
-from monitor.stats.multiple import CRITICAL_SHARE, FINAL_SHARE
+from monitor.stats.multiple import CRITICAL_SHARE, EARLY_RELEVANCE, FINAL_SHARE
 from monitor.yamlfile import YamlDocument
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -222,7 +222,7 @@ def parse_profile(doc: YamlDocument) -> Profile:
     decision = r.mapping(
         "decision",
         {"pass_score", "marginal_score", "early_pass", "min_duration_s", "period_s", "final_share",
-         "critical_share"},
+         "critical_share", "early_relevance"},
     )  # fmt: skip
     traffic = r.mapping("traffic", {"expected_canary_share", "tolerance_factor"})
     raw_checks = doc.data.get("checks")
@@ -257,6 +257,7 @@ def parse_profile(doc: YamlDocument) -> Profile:
             period_s=decision.number("period_s", 300.0, 0.0, 86400.0),
             final_share=decision.number("final_share", FINAL_SHARE, 0.05, 1.0),
             critical_share=decision.number("critical_share", CRITICAL_SHARE, 0.0, 1.0),
+            early_relevance=decision.number("early_relevance", EARLY_RELEVANCE, 0.5, 0.999),
         ),
         traffic=TrafficPolicy(
             expected_canary_share=traffic.optional_number("expected_canary_share", 1e-6, 1.0),

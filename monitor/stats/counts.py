@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import chi2
+from scipy.special import gammaincinv, ndtri
 
 from monitor.models import Bound, Classification, Comparison, ComparisonKind, CountsData, Direction
 from monitor.stats.exact import PeriodCounts, RateRatioTest, whole
@@ -46,7 +46,8 @@ def rate_upper_bound(events: float, exposure: float, alpha: float) -> float:
     """Exact Poisson upper confidence bound, at ``alpha``, of a rate seen as ``events`` per ``exposure``."""
     if exposure <= 0:
         return math.inf
-    return float(chi2.ppf(1.0 - alpha, 2 * (whole(events) + 1))) / 2.0 / exposure
+    # The Gamma(k + 1) quantile: chi2.ppf(1 - alpha, 2 (k + 1)) / 2, Garwood's exact bound.
+    return float(gammaincinv(whole(events) + 1, 1.0 - alpha)) / exposure
 
 
 def counts_test(canary: CountsData, baseline: CountsData) -> RateRatioTest:
@@ -65,14 +66,16 @@ def compare_counts(
     negligible_rate: float = 0.0,
     quantity: str = "",
     harm_confidence: float = HARM_CONFIDENCE,
+    relevance: float = 0.5,
 ) -> Comparison:
     """Compare event rates per exposure; ``effect`` is the rate ratio canary/baseline.
 
     ``interval`` holds one-sided exact bounds at ``alpha`` each (the lower one above 1 is the
-    test rejecting, for increases). ``conclusive`` is true when the data already settle the
-    check: it regressed, or the interval lies within the allowance, or the canary's own rate is
-    bounded below ``negligible_rate``. ``bound`` is what a pass rules out, at
-    ``harm_confidence``.
+    test rejecting, for increases). ``relevance`` is how sure the size must be: 0.5 asks the
+    estimate to be beyond the allowance, 0.95 the one-sided 95% bound (early looks).
+    ``conclusive`` is true when the data already settle the check: it regressed, or the interval
+    lies within the allowance, or the canary's own rate is bounded below ``negligible_rate``.
+    ``bound`` is what a pass rules out, at ``harm_confidence``.
     """
     for name, data in (("canary", canary), ("baseline", baseline)):
         if not (math.isfinite(data.events) and math.isfinite(data.exposure)):
@@ -95,10 +98,13 @@ def compare_counts(
     upper_allowed = 1.0 + allowed_effect
     lower_allowed = 1.0 / upper_allowed
     above_floor = canary_value is not None and canary_value > negligible_rate
+    size_up = size_down = effect
+    if relevance > 0.5:
+        size_up, size_down = test.bound(1.0 - relevance, upper=False), test.bound(1.0 - relevance, upper=True)
     classification = Classification.PASS
-    if p_up <= side_alpha and effect > upper_allowed and above_floor:
+    if p_up <= side_alpha and size_up > upper_allowed and above_floor:
         classification = Classification.HIGH
-    elif p_down <= side_alpha and effect < lower_allowed:
+    elif p_down <= side_alpha and size_down < lower_allowed:
         classification = Classification.LOW
     negligible = (
         direction is Direction.INCREASE
@@ -134,9 +140,15 @@ def _bound(
     confidence: float,
 ) -> Bound:
     alpha = 1.0 - confidence
+    # Were the versions alike, the events would split by exposure: the log ratio's standard error.
+    c, b = test.exposures
+    n = test.events
+    alike = math.inf
+    if n > 0 and c > 0 and b > 0:
+        alike = float(ndtri(confidence)) * math.sqrt((c + b) / (n * c) + (c + b) / (n * b))
     if direction is Direction.DECREASE:
-        return Bound(test.bound(alpha, upper=False), effect, quantity, confidence)
+        return Bound(test.bound(alpha, upper=False), effect, quantity, confidence, alike_width=alike)
     negligible = (
         negligible_rate > 0 and rate_upper_bound(canary.events, canary.exposure, alpha) < negligible_rate
     )
-    return Bound(test.bound(alpha, upper=True), effect, quantity, confidence, negligible)
+    return Bound(test.bound(alpha, upper=True), effect, quantity, confidence, negligible, alike)

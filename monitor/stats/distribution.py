@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import hypergeom
+from scipy.special import ndtri
 
 from monitor.models import Bound, Classification, Comparison, ComparisonKind, Direction, HistogramData
-from monitor.stats.exact import hypergeom_stratum, tail, whole
+from monitor.stats.exact import hypergeom_log_pmf, hypergeom_stratum, tail, whole
 from monitor.stats.multiple import tarone
 from monitor.stats.quantiles import quantile, quantile_bounds
 
@@ -52,6 +52,7 @@ class QuantileComparison:
     ratio: float
     interval: tuple[float, float]
     bound: float = math.inf
+    log_se: float = math.inf  # standard error of log(ratio), from both versions' order-statistic bounds
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _min_p(strata: Sequence[tuple[int, int, int, int]], slower: bool) -> float:
     log_p = 0.0
     for population, successes, draws, _ in strata:
         extreme = min(draws, successes) if slower else max(0, draws + successes - population)
-        log_p += float(hypergeom.logpmf(extreme, population, successes, draws))
+        log_p += hypergeom_log_pmf(extreme, population, successes, draws)
     return math.exp(log_p)
 
 
@@ -180,14 +181,25 @@ def compare_quantile(
     b_low, b_high = quantile_bounds(baseline, q, alpha / 2)
     c_est, b_est = quantile(canary, q), quantile(baseline, q)
     harm_alpha = (1.0 - harm_confidence) / 2
+    c_harm, b_harm = quantile_bounds(canary, q, harm_alpha), quantile_bounds(baseline, q, harm_alpha)
+    # Each version's standard error of its log quantile, read off its harm-level interval.
+    z = float(ndtri(1.0 - harm_alpha))
+    log_se = math.sqrt(sum(_log_width(low, high) ** 2 for low, high in (c_harm, b_harm))) / (2 * z)
     return QuantileComparison(
         q=q,
         baseline=b_est,
         canary=c_est,
         ratio=_ratio(c_est, b_est),
         interval=(_ratio(c_low, b_high), _ratio(c_high, b_low)),
-        bound=_ratio(quantile_bounds(canary, q, harm_alpha)[1], quantile_bounds(baseline, q, harm_alpha)[0]),
+        bound=_ratio(c_harm[1], b_harm[0]),
+        log_se=log_se,
     )
+
+
+def _log_width(low: float, high: float) -> float:
+    if low <= 0 or not math.isfinite(high):
+        return math.inf
+    return math.log(high / low)
 
 
 def family_p_value(tests: Sequence[BoundaryTest], alpha: float) -> tuple[float, int]:
@@ -211,6 +223,7 @@ def compare_distribution(
     harm_confidence: float = HARM_CONFIDENCE,
     tests: Sequence[BoundaryTest] | None = None,
     significant: bool | None = None,
+    relevance: float = 0.5,
 ) -> tuple[Comparison, tuple[QuantileComparison, ...]]:
     """Compare two histograms; return the deciding comparison and every quantile's comparison.
 
@@ -218,7 +231,9 @@ def compare_distribution(
     at ``alpha`` and a quantile's estimated ratio is beyond the allowance; the reported quantile
     is then the one furthest beyond it, else the median. ``tests`` and ``significant`` let a
     caller that tests many histograms as one family (a trace check's operations) decide
-    significance itself.
+    significance itself. ``relevance`` is how sure the size must be: 0.5 asks a quantile's
+    estimated ratio to be beyond the allowance, 0.95 its one-sided 95% bound (early looks),
+    with the log ratio's standard error from both versions' order-statistic intervals.
     """
     for name, hist in (("canary", canary), ("baseline", baseline)):
         if not all(math.isfinite(c) and c >= 0 for c in hist.counts):
@@ -238,8 +253,16 @@ def compare_distribution(
     lower_allowed = 1.0 / upper_allowed
     slower_clear = p_slower <= side_alpha if significant is None else significant
     faster_clear = p_faster <= side_alpha if significant is None else significant
-    worst_up = max(compared, key=lambda c: c.ratio)
-    worst_down = min(compared, key=lambda c: c.ratio)
+    z = float(ndtri(relevance)) if relevance > 0.5 else 0.0
+
+    def size(c: QuantileComparison, up: bool) -> float:
+        if c.ratio <= 0 or not math.isfinite(c.ratio):
+            return c.ratio
+        shift = z * c.log_se if z > 0 else 0.0
+        return math.exp(math.log(c.ratio) - shift) if up else math.exp(math.log(c.ratio) + shift)
+
+    worst_up = max(compared, key=lambda c: size(c, True))
+    worst_down = min(compared, key=lambda c: size(c, False))
     classification = Classification.PASS
     chosen = min(compared, key=lambda c: abs(c.q - 0.5))
     p = (
@@ -249,25 +272,30 @@ def compare_distribution(
         if direction is Direction.DECREASE
         else min(1.0, 2 * min(p_slower, p_faster))
     )
-    beyond_up = direction is not Direction.DECREASE and worst_up.ratio > upper_allowed
-    beyond_down = direction is not Direction.INCREASE and worst_down.ratio < lower_allowed
+    beyond_up = direction is not Direction.DECREASE and size(worst_up, True) > upper_allowed
+    beyond_down = direction is not Direction.INCREASE and size(worst_down, False) < lower_allowed
     if beyond_up and slower_clear:
         classification, chosen, p = Classification.HIGH, worst_up, p_slower
     elif beyond_down and faster_clear:
         classification, chosen, p = Classification.LOW, worst_down, p_faster
-    elif beyond_up or beyond_down:  # shown as beyond the allowance but not yet clear
-        chosen = worst_up if beyond_up else worst_down
+    else:  # a quantile estimated beyond the allowance is shown, as not yet conclusive
+        estimated_up = max(compared, key=lambda c: c.ratio)
+        estimated_down = min(compared, key=lambda c: c.ratio)
+        if direction is not Direction.DECREASE and estimated_up.ratio > upper_allowed:
+            chosen = estimated_up
+        elif direction is not Direction.INCREASE and estimated_down.ratio < lower_allowed:
+            chosen = estimated_down
     settled = all(
         (direction is Direction.DECREASE or c.interval[1] < upper_allowed)
         and (direction is Direction.INCREASE or c.interval[0] > lower_allowed)
         for c in compared
     )
     worst_bound = max(compared, key=lambda c: c.bound)
-    bound = (
-        Bound(worst_bound.bound, worst_bound.ratio, f"p{worst_bound.q * 100:g}", harm_confidence)
-        if direction is Direction.INCREASE
-        else None
-    )
+    bound = None
+    if direction is Direction.INCREASE:
+        alike = _log_width(worst_bound.ratio, worst_bound.bound)
+        quantity = f"p{worst_bound.q * 100:g}"
+        bound = Bound(worst_bound.bound, worst_bound.ratio, quantity, harm_confidence, alike_width=alike)
     return (
         Comparison(
             kind=ComparisonKind.DISTRIBUTION,

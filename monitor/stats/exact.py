@@ -22,14 +22,16 @@ the nearest whole event first.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import signal
-from scipy.special import gammaln
-from scipy.stats import beta, binom
+
+# scipy.special only: scipy.stats, .signal and .optimize would double `monitor analyze`'s start-up.
+from scipy.special import bdtr, bdtrc, betaincinv, gammaln
+
+from monitor.stats.rootfind import zeroin
 
 _WIDTH_SD = 15.0
 _FFT_FROM = 250_000  # product of lengths above which FFT beats direct convolution
@@ -50,10 +52,14 @@ def _window(mean: float, sd: float, low: int, high: int) -> tuple[int, int]:
 
 def binomial_stratum(n: int, theta: float) -> Stratum:
     """Binomial(``n``, ``theta``) on the window where its mass is."""
+    if theta <= 0.0 or theta >= 1.0:  # a degenerate split (far out in a bound's search)
+        return Stratum(0 if theta <= 0.0 else n, np.ones(1))
     sd = math.sqrt(n * theta * (1.0 - theta))
     lo, hi = _window(n * theta, sd, 0, n)
-    support = np.arange(lo, hi + 1)
-    return Stratum(lo, np.asarray(binom.pmf(support, n, theta), dtype=np.float64))
+    k = np.arange(lo, hi + 1, dtype=float)
+    # With log-gamma, as below: scipy's distribution objects cost more per call than the sums.
+    log_pmf = _log_choose(n, k) + k * math.log(theta) + (n - k) * math.log1p(-theta)
+    return Stratum(lo, np.exp(log_pmf))
 
 
 def hypergeom_stratum(population: int, successes: int, draws: int) -> Stratum:
@@ -74,6 +80,17 @@ def hypergeom_stratum(population: int, successes: int, draws: int) -> Stratum:
     return Stratum(lo, np.exp(log_pmf))
 
 
+def hypergeom_log_pmf(k: int, population: int, successes: int, draws: int) -> float:
+    """Log-probability of ``k`` successes among ``draws`` (see :func:`hypergeom_stratum`)."""
+    values = np.array([float(k)])
+    log_pmf = (
+        _log_choose(successes, values)
+        + _log_choose(population - successes, draws - values)
+        - _log_choose(population, np.array([float(draws)]))
+    )
+    return float(log_pmf[0])
+
+
 def _log_choose(n: float, k: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0), dtype=np.float64)
 
@@ -82,11 +99,28 @@ def _convolve(strata: Sequence[Stratum]) -> Stratum:
     offset, pmf = 0, np.ones(1)
     for stratum in strata:
         if len(pmf) * len(stratum.pmf) > _FFT_FROM:
-            pmf = np.clip(signal.fftconvolve(pmf, stratum.pmf), 0.0, None)
+            pmf = _fft_convolve(pmf, stratum.pmf)
         else:
             pmf = np.convolve(pmf, stratum.pmf)
         offset += stratum.offset
     return Stratum(offset, pmf)
+
+
+def _fft_convolve(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    size = len(a) + len(b) - 1
+    nfft = 1 << (size - 1).bit_length()
+    result = np.fft.irfft(np.fft.rfft(a, nfft) * np.fft.rfft(b, nfft), nfft)[:size]
+    return np.asarray(np.clip(result, 0.0, None), dtype=np.float64)  # rounding leaves tiny negatives
+
+
+def binom_sf(k: int, n: int, theta: float) -> float:
+    """``P(X >= k)`` for X ~ Binomial(n, theta)."""
+    return 1.0 if k <= 0 else 0.0 if k > n else float(bdtrc(k - 1, n, theta))
+
+
+def binom_cdf(k: int, n: int, theta: float) -> float:
+    """``P(X <= k)`` for X ~ Binomial(n, theta)."""
+    return 0.0 if k < 0 else 1.0 if k >= n else float(bdtr(k, n, theta))
 
 
 def tail(strata: Sequence[Stratum], observed: int, *, upper: bool) -> float:
@@ -136,6 +170,11 @@ class RateRatioTest:
         self.events = int(self._n.sum())
         self.canary_events = int(self._k.sum())
 
+    @property
+    def exposures(self) -> tuple[float, float]:
+        """The canary's and the baseline's exposure over the periods that count."""
+        return float(self._c.sum()), float(self._b.sum())
+
     def _thetas(self, rho: float) -> NDArray[np.float64]:
         return np.asarray(rho * self._w / (1.0 + rho * self._w), dtype=np.float64)
 
@@ -147,7 +186,7 @@ class RateRatioTest:
         k = self.canary_events
         if len(self._n) == 1:
             n, theta = int(self._n[0]), float(thetas[0])
-            return float(binom.sf(k - 1, n, theta) if above else binom.cdf(k, n, theta))
+            return binom_sf(k, n, theta) if above else binom_cdf(k, n, theta)
         strata = [binomial_stratum(int(n), float(t)) for n, t in zip(self._n, thetas, strict=True)]
         return tail(strata, k, upper=above)
 
@@ -169,7 +208,7 @@ class RateRatioTest:
         if len(self._n) == 1:
             # Clopper-Pearson bounds of the canary's share, mapped to the rate ratio.
             w = float(self._w[0])
-            theta = float(beta.ppf(1.0 - alpha, k + 1, n - k) if upper else beta.ppf(alpha, k, n - k + 1))
+            theta = float(betaincinv(k + 1, n - k, 1.0 - alpha) if upper else betaincinv(k, n - k + 1, alpha))
             return math.inf if theta >= 1.0 else theta / (1.0 - theta) / w
 
         # P(K <= k; rho) falls as rho grows, P(K >= k; rho) rises: the bound is where it meets alpha.
@@ -177,10 +216,9 @@ class RateRatioTest:
             return self.p_value(math.exp(u), above=not upper) - alpha
 
         lo, hi = -_LOG_RHO_LIMIT, _LOG_RHO_LIMIT
-        f_lo, f_hi = excess(lo), excess(hi)
-        if f_lo * f_hi > 0:
+        if excess(lo) * excess(hi) > 0:
             return math.inf if upper else 0.0
-        return math.exp(bisect(excess, lo, hi, f_lo))
+        return math.exp(zeroin(excess, lo, hi, tol=1e-7))
 
     def estimate(self) -> float:
         """Conditional maximum-likelihood ``rho`` (stratified), Haldane's +0.5 when a side has no event."""
@@ -193,20 +231,7 @@ class RateRatioTest:
         def excess(u: float) -> float:  # expected minus observed canary events: rises with u
             return float(np.sum(self._n * self._thetas(math.exp(u)))) - k
 
-        lo, hi = -_LOG_RHO_LIMIT, _LOG_RHO_LIMIT
-        return math.exp(bisect(excess, lo, hi, excess(lo), tol=1e-10))
+        return math.exp(zeroin(excess, -_LOG_RHO_LIMIT, _LOG_RHO_LIMIT, tol=1e-10))
 
 
 _LOG_RHO_LIMIT = 40.0
-
-
-def bisect(f: Callable[[float], float], lo: float, hi: float, f_lo: float, *, tol: float = 1e-7) -> float:
-    """A sign change of the monotone ``f`` in ``[lo, hi]`` by bisection (robust on step-like tails)."""
-    while hi - lo > tol:
-        mid = (lo + hi) / 2.0
-        f_mid = f(mid)
-        if (f_mid > 0) == (f_lo > 0):
-            lo, f_lo = mid, f_mid
-        else:
-            hi = mid
-    return (lo + hi) / 2.0

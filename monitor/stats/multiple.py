@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 FINAL_SHARE = 0.5
-CRITICAL_SHARE = 0.75
+CRITICAL_SHARE = 0.9
+EARLY_RELEVANCE = 0.95
 
 
 def per_look_alpha(

@@ -23,8 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtri
-from scipy.stats import binom
+from scipy.special import bdtr, bdtrik, ndtri
 
 from monitor.models import HistogramData
 
@@ -72,12 +71,23 @@ def quantile_bounds(hist: HistogramData, q: float, alpha: float) -> tuple[float,
     n = round(hist.total)
     if n <= 0:
         return 0.0, math.inf
-    low_rank = float(binom.ppf(alpha, n, q))
-    high_rank = float(binom.ppf(1.0 - alpha, n, q)) + 1.0
+    low_rank = float(binom_ppf(alpha, n, q))
+    high_rank = float(binom_ppf(1.0 - alpha, n, q)) + 1.0
     # An order statistic of rank r sits at cumulative position r - 1/2 of the histogram.
     low = quantile_at(hist, max(low_rank - 0.5, 0.0)) if low_rank >= 1 else 0.0
     high = quantile_at(hist, high_rank - 0.5) if high_rank <= n - _open_top(hist) else math.inf
     return low, high
+
+
+def binom_ppf(prob: float, n: int, q: float) -> int:
+    """The least ``k`` with ``P(Binomial(n, q) <= k) >= prob`` (scipy.stats' ``binom.ppf``)."""
+    guess = bdtrik(prob, n, q)
+    k = 0 if not math.isfinite(guess) else min(max(math.floor(guess), 0), n)
+    while k > 0 and bdtr(k - 1, n, q) >= prob:
+        k -= 1
+    while k < n and bdtr(k, n, q) < prob:
+        k += 1
+    return k
 
 
 def _open_top(hist: HistogramData) -> float:

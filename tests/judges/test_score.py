@@ -14,11 +14,13 @@ from monitor.models import (
     CheckResult,
     Classification,
     ComparisonKind,
+    CountsData,
     Signal,
     VerdictStatus,
 )
 from monitor.profiles import CheckSpec, DecisionPolicy
 from monitor.profiles.model import HarmPolicy, Unproven
+from monitor.stats import compare_counts
 
 SPECS = {
     "errors": CheckSpec("errors", ComparisonKind.COUNTS, critical=True, weight=2),
@@ -136,18 +138,22 @@ def test_a_pass_states_what_it_rules_out() -> None:
 
 
 def test_production_does_not_pass_what_the_data_cannot_rule_out() -> None:
-    """Errors 1.1x with a bound of 2.8x after 20 minutes: at this traffic the bound's distance from
-    the estimate shrinks like 1/sqrt(time), so it reaches the 2x limit after
-    20 * (log(2.8/1.1) / log(2/1.1))^2 = 49.1 minutes in all: about 30 more."""
-    wide = Bound(2.8, 1.1, "", 0.95)
+    """Errors 1.1x with a bound of 2.8x after 20 minutes; alike versions would have their bound
+    0.9 above 1 on the log scale with these data (``alike_width``). The bound's distance shrinks
+    like 1/sqrt(time), so it reaches log(2) after 20 * (0.9 / log(2))^2 = 33.7 minutes in all:
+    14 more."""
+    wide = Bound(2.8, 1.1, "", 0.95, alike_width=0.9)
     strict = HarmPolicy(counts=2.0, latency=1.25, unproven=Unproven.INCONCLUSIVE)
     results = _bounded(wide, P99_OK)
     decision = decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200, harm=strict)
     assert decision.status is VerdictStatus.INCONCLUSIVE
-    expected = 20 * (math.log(2.8 / 1.1) / math.log(2 / 1.1)) ** 2 - 20
+    expected = 20 * (0.9 / math.log(2)) ** 2 - 20
     assert minutes_needed(wide, 2.0, 1200) == pytest.approx(expected)
     assert f"needs about {math.ceil(expected)} more minutes at this traffic" in decision.summary
-    assert "cannot yet rule out errors above 2.00x baseline (bound 2.80x at 95%)" in decision.summary
+    assert (
+        "cannot yet rule out errors above 2.00x baseline (estimate 1.10x, bound 2.80x at 95%)"
+        in decision.summary
+    )
     # Lower environments pass, with the same words as a warning.
     lenient = decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200, harm=HarmPolicy())
     assert lenient.status is VerdictStatus.PASS and "warning: cannot yet rule out errors" in lenient.summary
@@ -157,6 +163,16 @@ def test_production_does_not_pass_what_the_data_cannot_rule_out() -> None:
     assert quiet.status is VerdictStatus.PASS and "errors negligible" in quiet.summary
 
 
-def test_an_estimate_beyond_the_harm_limit_needs_more_than_time() -> None:
-    assert minutes_needed(Bound(3.5, 2.2, "", 0.95), 2.0, 1200) is None
+def test_an_unbounded_check_gives_no_minutes_estimate() -> None:
     assert minutes_needed(Bound(math.inf, 1.0, "", 0.95), 2.0, 1200) is None
+    # An estimate beyond the limit (a noisy low count) still says how long alike versions need.
+    assert minutes_needed(Bound(5.4, 2.2, "", 0.95, alike_width=1.2), 2.0, 1200) == pytest.approx(
+        20 * (1.2 / math.log(2.0)) ** 2 - 20
+    )
+
+
+def test_the_alike_width_of_counts_is_the_log_ratios_standard_error_for_alike_versions() -> None:
+    # 60 events split 10% / 90% by exposure if alike: 6 and 54, so z_95 * sqrt(1/6 + 1/54).
+    result = compare_counts(CountsData(30, 1_000), CountsData(30, 9_000), alpha=0.01)
+    assert result.bound is not None
+    assert result.bound.alike_width == pytest.approx(1.6448536 * math.sqrt(1 / 6 + 1 / 54), rel=1e-6)

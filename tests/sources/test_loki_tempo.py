@@ -323,8 +323,8 @@ async def test_analyze_reads_traces_from_jaeger(
     checks = {c["name"]: c for c in verdict["checks"]}
     assert checks["trace_fanout"]["classification"] == "high", verdict["summary"]
     assert "SELECT orders (client)" in checks["trace_fanout"]["message"]
-    # Fan-out is not critical by default: alone it makes the run marginal (weights 2 of 13).
-    assert (code, verdict["verdict"]) == (2, "marginal")
+    # Fan-out is critical by default (an N+1 loop fails a deploy): exit 1.
+    assert (code, verdict["verdict"]) == (1, "fail")
     assert "log_templates" not in checks  # no Loki given: the log checks do not take part
 
 

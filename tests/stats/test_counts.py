@@ -137,3 +137,22 @@ def test_a_tripled_but_negligible_error_ratio_does_not_fail() -> None:
     )
     floored = compare_counts(canary, baseline, alpha=0.001, allowed_effect=0.25, negligible_rate=0.0005)
     assert floored.classification is Classification.PASS
+
+
+def test_an_early_look_needs_the_size_bound_beyond_the_allowance_not_only_the_estimate() -> None:
+    # 1% -> 1.6% over 10,000 canary requests: clear (p < 1e-6), estimated 1.6x (beyond 1.25x),
+    # but the one-sided 95% lower bound, 1.35x, is beyond it too; at 1.35x estimated it is not.
+    clear = compare_counts(CountsData(160, 10_000), CountsData(900, 90_000), alpha=1e-4, allowed_effect=0.25)
+    assert clear.classification is Classification.HIGH
+    early = compare_counts(
+        CountsData(160, 10_000), CountsData(900, 90_000), alpha=1e-4, allowed_effect=0.25, relevance=0.95
+    )
+    assert early.classification is Classification.HIGH
+    near = (CountsData(135, 10_000), CountsData(900, 90_000))
+    assert compare_counts(*near, alpha=0.01, allowed_effect=0.25).classification is Classification.HIGH
+    lower_95 = counts_test(*near).bound(0.05, upper=False)
+    assert 1.0 < lower_95 < 1.25
+    assert (
+        compare_counts(*near, alpha=0.01, allowed_effect=0.25, relevance=0.95).classification
+        is Classification.PASS
+    )

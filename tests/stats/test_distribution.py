@@ -11,7 +11,7 @@ from scipy.stats import binom, fisher_exact, norm
 from monitor.models import Classification, Direction, HistogramData
 from monitor.stats import compare_distribution, per_look_alpha, tarone
 from monitor.stats.distribution import boundary_tests
-from monitor.stats.quantiles import quantile, quantile_at, quantile_bounds
+from monitor.stats.quantiles import binom_ppf, quantile, quantile_at, quantile_bounds
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, math.inf)
 
@@ -155,3 +155,30 @@ def test_identical_distributions_rarely_alarm_over_repeated_looks() -> None:
                 alarms += 1
                 break
     assert alarms / runs <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
+
+
+def test_an_early_look_does_not_fail_an_irrelevant_shift_on_a_noisy_p99() -> None:
+    """The +2% trap at its first look: 18,000 canary requests, the p99 estimate reads 1.06x from
+    noise (its standard error is ~1.5%). The shift is real, so the bucket tests are significant;
+    the estimate alone would fail the run, the one-sided 95% bound on the ratio does not."""
+    base = _lognormal(0.08, 162_000)
+    canary = HistogramData(
+        BOUNDS, tuple(c * 18_000 / 162_000 for c in _lognormal(0.08 * 1.02, 162_000).counts)
+    )
+    # Move 60 of the canary's requests from 0.1-0.25 s to 0.25-0.5 s: a p99 of about 1.06x.
+    counts = list(canary.counts)
+    counts[6] -= 60
+    counts[7] += 60
+    noisy = HistogramData(BOUNDS, tuple(counts))
+    final, quantiles = compare_distribution(noisy, base, alpha=1e-4, allowed_effect=0.05)
+    p99 = next(q for q in quantiles if q.q == 0.99)
+    assert 1.05 < p99.ratio < 1.1 and 0.01 < p99.log_se < 0.03
+    assert final.classification is Classification.HIGH
+    early, _ = compare_distribution(noisy, base, alpha=1e-4, allowed_effect=0.05, relevance=0.95)
+    assert early.classification is Classification.PASS
+
+
+def test_binomial_quantiles_match_scipy() -> None:
+    for n, q in ((10, 0.5), (1_000, 0.99), (57, 0.1), (250_000, 0.9)):
+        for prob in (1e-6, 0.025, 0.5, 0.975, 1 - 1e-6):
+            assert binom_ppf(prob, n, q) == binom.ppf(prob, n, q)
