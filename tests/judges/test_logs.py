@@ -8,12 +8,14 @@ import pytest
 from monitor.judges.logs import judge_log_errors, judge_log_templates
 from monitor.logs.counts import Level, LogData, TemplateCounts, count_templates
 from monitor.models import Classification, ComparisonKind, Signal
-from monitor.profiles import CheckSpec
+from monitor.profiles import CheckSpec, load_profile
+from monitor.stats import Claim, allocate, per_look_alpha
 
 TEMPLATES = CheckSpec("log_templates", ComparisonKind.COUNTS, Signal.LOGS, allowed_effect=1.0, min_data=100)
 ERRORS = CheckSpec(
     "log_error_rate", ComparisonKind.COUNTS, Signal.LOGS, allowed_effect=0.25, negligible_value=0.0005
 )
+ERRORS_DEFAULT = next(s for s in load_profile("otel-http").checks if s.name == "log_error_rate")
 ALPHA = 0.01
 
 
@@ -109,3 +111,28 @@ def test_levels_parse_from_names_and_otlp_numbers() -> None:
     assert [Level.parse(n) for n in (1, 9, 13, 17, 20, 24)] == [
         Level.TRACE, Level.INFO, Level.WARN, Level.ERROR, Level.ERROR, Level.FATAL,
     ]  # fmt: skip
+
+
+def _default_level(check: str, looks: int = 10) -> float:
+    """The level the default profile gives ``check`` at the last of ``looks`` with every check engaged."""
+    profile = load_profile("otel-http")
+    look_alpha = per_look_alpha(profile.alpha, looks, looks, profile.decision.final_share)
+    claims = {s.name: Claim(s.alpha_weight, s.critical, 0.0) for s in profile.checks}
+    return allocate(look_alpha, claims, profile.decision.critical_share)[check]
+
+
+def test_the_new_error_template_the_old_judge_passed_now_fails() -> None:
+    """Seen on a 5 requests/s canary over 10 minutes: 1 ERROR line of 256 requests in v1, 19 of 324
+    in v2 from a new template. At the level the default profile gives the check at its last look
+    with every log, trace and metric check taking part (6.9e-4), the error rate fails: p = 1.5e-4."""
+    new = TemplateCounts("payment authorization failed for order <NUM>", Level.ERROR, 19, 0)
+    old = TemplateCounts("upstream inventory timed out after <NUM> ms", Level.ERROR, 0, 1)
+    data = LogData((new, old), 324, 256, "requests", 324, 256)
+    level = _default_level("log_error_rate")
+    assert 5e-4 < level < 1e-3
+    errors = judge_log_errors(ERRORS_DEFAULT, data, level)
+    assert errors.classification is Classification.HIGH and errors.critical
+    assert errors.p_value is not None and errors.p_value < 2e-4
+    templates = judge_log_templates(TEMPLATES, data, _default_level("log_templates"))
+    assert templates.classification is Classification.HIGH
+    assert "new ERROR template 'payment authorization failed" in templates.message

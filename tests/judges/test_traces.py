@@ -14,7 +14,8 @@ from monitor.judges.traces import (
 )
 from monitor.models import Classification, ComparisonKind, Signal
 from monitor.otlp.aggregate import SPAN_BUCKETS_S
-from monitor.profiles import CheckSpec
+from monitor.profiles import CheckSpec, load_profile
+from monitor.stats import Claim, allocate, per_look_alpha
 
 COUNTS, TRACES = ComparisonKind.COUNTS, Signal.TRACES
 FANOUT = CheckSpec("trace_fanout", COUNTS, TRACES, allowed_effect=0.5, min_data=50)
@@ -92,3 +93,21 @@ def test_identical_versions_pass_every_trace_check() -> None:
 def test_too_few_spans_is_nodata() -> None:
     data = _data(OperationStats(10), OperationStats(10))
     assert judge_trace_errors(ERRORS, data, ALPHA).classification is Classification.NODATA
+
+
+def test_root_span_errors_and_a_new_exception_type_fail_at_the_default_level() -> None:
+    """v2's root span errors 0.2% -> 3% on a 5 requests/s canary over 10 minutes (the old judge
+    passed it), with the failures raising an exception type v1 never raised: both checks fail at
+    the level the default profile gives them at the last look with every check taking part."""
+    profile = load_profile("otel-http")
+    look_alpha = per_look_alpha(profile.alpha, 10, 10, profile.decision.final_share)
+    claims = {s.name: Claim(s.alpha_weight, s.critical, 0.0) for s in profile.checks}
+    levels = allocate(look_alpha, claims, profile.decision.critical_share)
+    specs = {s.name: s for s in profile.checks}
+    canary = OperationStats(3_000, errors=90, exceptions={"CardDeclined": 90})
+    baseline = OperationStats(27_000, errors=54)
+    data = _data(canary, baseline)
+    errors = judge_trace_errors(specs["trace_errors"], data, levels["trace_errors"])
+    assert errors.classification is Classification.HIGH and errors.critical
+    new_type = judge_trace_exceptions(specs["trace_exceptions"], data, levels["trace_exceptions"])
+    assert new_type.classification is Classification.HIGH and "new exception type" in new_type.message
