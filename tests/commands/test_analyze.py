@@ -240,3 +240,22 @@ def test_invalid_profile_file_names_file_line_and_field(
     assert code == 3
     err = capsys.readouterr().err
     assert f"{profile}:6" in err and "checks[0].wieght" in err and "weight" in err
+
+
+def test_a_pass_states_what_it_rules_out_and_a_production_config_holds_it_to_harm_limits(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Without an environment a low-traffic A/A run passes with a warning; with ``environment:
+    production`` in the config the same data end inconclusive (exit 2) with the minutes needed."""
+    assert main(_args(prometheus, "aa", "--interval", "1m", "--output", "json")) == 0
+    document = _json_verdict(capsys)
+    assert "rules out http_error_ratio above" in str(document["summary"])
+    errors = next(c for c in document["checks"] if c["name"] == "http_error_ratio")  # type: ignore[attr-defined]
+    assert errors["bound"]["confidence"] == 0.95 and 1.0 < errors["bound"]["effect"] < 2.0
+    assert main(_args(prometheus, "low_traffic_aa", "--interval", "1m")) == 0
+    assert "warning: cannot yet rule out http_error_ratio" in capsys.readouterr().out
+    config = tmp_path / "monitor.yaml"
+    config.write_text("environment: production\n")
+    assert main(_args(prometheus, "low_traffic_aa", "--interval", "1m", "--config", str(config))) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("verdict: INCONCLUSIVE") and "more minutes at this traffic" in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -166,3 +166,27 @@ def test_prefixed_labels_are_metadata_not_query_matchers() -> None:
     # The config's matchers come first, for every deployment.
     configured = analysis_request(deployment, load_profile("otel-http"), (("cluster", "eu"),))
     assert configured.extra_matchers == (("cluster", "eu"), ("region", "eu-1"))
+
+
+async def test_production_does_not_pass_a_run_that_cannot_rule_out_harm(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    """2 canary requests/s, 0.1% errors, 20 minutes: nothing regressed, but the error ratio's bound
+    stays above production's 2x harm limit, so production ends inconclusive and says how long it
+    would take; staging passes the same data with that as a warning."""
+    run = prometheus.runs["low_traffic_aa"]
+    clock = Clock(run.canary_window.end + timedelta(minutes=1))
+    production, _ = await store.register(_spec(prometheus, "low_traffic_aa"), actor="test")
+    staging_spec = replace(_spec(prometheus, "low_traffic_aa"), environment="staging")
+    staging, _ = await store.register(staging_spec, actor="test")
+    await _scheduler(store, source, clock).run_once()
+    assert (await store.get(production.id)).status is DeploymentStatus.INCONCLUSIVE
+    strict = await store.latest_verdict(production.id)
+    assert strict is not None
+    summary = json.loads(strict.document_json)["summary"]
+    assert "cannot yet rule out http_error_ratio above 2.00x baseline" in summary
+    assert "more minutes at this traffic" in summary
+    assert (await store.get(staging.id)).status is DeploymentStatus.PASS
+    lenient = await store.latest_verdict(staging.id)
+    assert lenient is not None
+    assert "warning: cannot yet rule out http_error_ratio" in json.loads(lenient.document_json)["summary"]
