@@ -31,12 +31,15 @@ MAX_EVIDENCE = 10
 
 
 def _nodata(spec: CheckSpec, data: LogData) -> CheckResult | None:
-    if data.canary_exposure >= spec.min_data and data.baseline_exposure >= spec.min_data:
+    """Too few log lines to judge. The minimum counts lines, the evidence, not requests: a quiet
+    service logging 400 lines over 50 requests has plenty to show a new ERROR template with."""
+    enough = min(data.canary_lines, data.baseline_lines) >= spec.min_data
+    if enough and data.canary_exposure > 0 and data.baseline_exposure > 0:
         return None
     comparison = Comparison.nodata(ComparisonKind.COUNTS, data.baseline_exposure, data.canary_exposure)
     message = (
-        f"too few {data.exposure_unit} to judge the logs (canary {data.canary_exposure:g}, "
-        f"baseline {data.baseline_exposure:g}; need {spec.min_data:g} each)"
+        f"too few log lines to judge (canary {data.canary_lines:g}, baseline {data.baseline_lines:g}; "
+        f"need {spec.min_data:g} each)"
     )
     return result_from(spec, comparison, message)
 

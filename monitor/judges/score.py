@@ -169,6 +169,13 @@ def decide(
     if missing:
         first = missing[0]
         return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {first.name}: {first.message}")
+    judged = [r for r in regression if r.classification in (Classification.PASS, *_BAD)]
+    if not judged:  # every check without data: nothing was compared, so nothing passed
+        first = next((r for r in regression if r.classification is Classification.NODATA), None)
+        reason = f"{first.name}: {first.message}" if first else "no check had data to judge"
+        return Decision(
+            VerdictStatus.INCONCLUSIVE, score, f"inconclusive {after}: no check had data; {reason}"
+        )
     if any_bad or score < policy.pass_score:
         names = ", ".join(r.name for r in any_bad) or "checks"
         return Decision(

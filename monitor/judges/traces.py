@@ -17,7 +17,7 @@ requests are not linked, so fan-out is a lower bound on both sides alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from monitor.judges.checks import result_from
@@ -91,7 +91,34 @@ def _pass(spec: CheckSpec, data: TraceData, message: str, conclusive: bool) -> C
 
 
 def _comparable(spec: CheckSpec, items: list[_Item]) -> list[_Item]:
-    return [i for i in items if min(i.canary.exposure, i.baseline.exposure) >= spec.min_data]
+    """Items with enough spans in both versions, and the others present in both pooled into one.
+
+    A service with many rarely used operations is still judged on them together, rather than
+    on nothing; items only one version has are left to the checks of new and vanished ones.
+    """
+    tested = [i for i in items if min(i.canary.exposure, i.baseline.exposure) >= spec.min_data]
+    small = [i for i in items if i not in tested and min(i.canary.exposure, i.baseline.exposure) > 0]
+    if len(small) > 1:
+        pooled = _Item(
+            f"{len(small)} operations below {spec.min_data:g} spans each (pooled)",
+            CountsData(sum(i.canary.events for i in small), sum(i.canary.exposure for i in small)),
+            CountsData(sum(i.baseline.events for i in small), sum(i.baseline.exposure for i in small)),
+            tuple(e for i in small for e in i.exemplars)[:5],
+        )
+        if min(pooled.canary.exposure, pooled.baseline.exposure) >= spec.min_data:
+            tested.append(pooled)
+    return tested
+
+
+def _nothing_comparable(spec: CheckSpec, data: TraceData) -> CheckResult:
+    """``nodata``, never a pass: no operation (nor their pool) has enough spans in both versions."""
+    canary_n = sum(op.count for op in data.canary.values())
+    baseline_n = sum(op.count for op in data.baseline.values())
+    message = (
+        f"nothing comparable: no operation, even pooled, has {spec.min_data:g} spans in both versions "
+        f"({len(data.canary)} canary and {len(data.baseline)} baseline operations)"
+    )
+    return result_from(spec, Comparison.nodata(spec.comparison, baseline_n, canary_n), message)
 
 
 def _items_min_p(spec: CheckSpec, data: TraceData, items: list[_Item]) -> float:
@@ -108,6 +135,8 @@ def _judge_items(
     if (missing := _nodata(spec, data)) is not None:
         return missing
     tested = _comparable(spec, items)
+    if not tested:
+        return _nothing_comparable(spec, data)
     shares = tarone([counts_test(i.canary, i.baseline).min_p_value() for i in tested], alpha)
     regressions: list[tuple[_Item, Comparison]] = []
     undecided = False
@@ -213,14 +242,29 @@ def exceptions_min_p(spec: CheckSpec, data: TraceData) -> float:
 def _histograms(
     spec: CheckSpec, data: TraceData
 ) -> list[tuple[str, OperationStats, HistogramData, HistogramData]]:
-    """Each operation with enough spans in both versions, with both versions' duration histograms."""
+    """Each operation with enough spans in both versions, with both versions' duration histograms;
+    the operations below the minimum that both versions have, pooled into one."""
     bounds = (*data.bucket_bounds_s, math.inf)
-    return [
-        (name, c, HistogramData(bounds, tuple(float(x) for x in c.buckets)),
-         HistogramData(bounds, tuple(float(x) for x in b.buckets)))
-        for name, c, b in _pairs(data)
-        if c.count >= spec.min_data and b.count >= spec.min_data
-    ]  # fmt: skip
+
+    def hist(buckets: Sequence[float]) -> HistogramData:
+        return HistogramData(bounds, tuple(float(x) for x in buckets))
+
+    tested: list[tuple[str, OperationStats, HistogramData, HistogramData]] = []
+    small: list[tuple[OperationStats, OperationStats]] = []
+    for name, c, b in _pairs(data):
+        if c.count >= spec.min_data and b.count >= spec.min_data:
+            tested.append((name, c, hist(c.buckets), hist(b.buckets)))
+        elif c.count > 0 and b.count > 0:
+            small.append((c, b))
+    if len(small) > 1:
+        canary = [sum(col) for col in zip(*(c.buckets for c, _ in small), strict=True)]
+        baseline = [sum(col) for col in zip(*(b.buckets for _, b in small), strict=True)]
+        exemplars = tuple(e for c, _ in small for e in c.exemplars)[:5]
+        pooled = OperationStats(sum(c.count for c, _ in small), exemplars=exemplars)
+        if min(sum(canary), sum(baseline)) >= spec.min_data:
+            label = f"{len(small)} operations below {spec.min_data:g} spans each (pooled)"
+            tested.append((label, pooled, hist(canary), hist(baseline)))
+    return tested
 
 
 def latency_min_p(spec: CheckSpec, data: TraceData) -> float:
@@ -242,6 +286,8 @@ def judge_trace_latency(
         (name, c, ch, bh, boundary_tests(ch, bh, spec.direction))
         for name, c, ch, bh in _histograms(spec, data)
     ]
+    if not tested:
+        return _nothing_comparable(spec, data)
     shares = tarone([t.min_p_value for *_, tests in tested for t in tests], alpha)
     level = alpha / shares
     worst: tuple[str, OperationStats, Comparison, tuple[Evidence, ...]] | None = None

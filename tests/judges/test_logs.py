@@ -136,3 +136,12 @@ def test_the_new_error_template_the_old_judge_passed_now_fails() -> None:
     templates = judge_log_templates(TEMPLATES, data, _default_level("log_templates"))
     assert templates.classification is Classification.HIGH
     assert "new ERROR template 'payment authorization failed" in templates.message
+
+
+def test_a_quiet_service_is_judged_on_its_log_lines_not_its_request_count() -> None:
+    """50 requests a side but 424 and 400 log lines: a new ERROR template logged 23 times in the
+    canary (none in the baseline) is evidence whatever the request count."""
+    quiet = TemplateCounts("GET /health ok", Level.INFO, 377, 424)
+    new = TemplateCounts("could not decode payload <*>", Level.ERROR, 23, 0)
+    data = LogData((quiet, new), 50, 50, "requests", 400, 424)
+    assert judge_log_templates(TEMPLATES, data, ALPHA).classification is Classification.HIGH

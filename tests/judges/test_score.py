@@ -176,3 +176,15 @@ def test_the_alike_width_of_counts_is_the_log_ratios_standard_error_for_alike_ve
     result = compare_counts(CountsData(30, 1_000), CountsData(30, 9_000), alpha=0.01)
     assert result.bound is not None
     assert result.bound.alike_width == pytest.approx(1.6448536 * math.sqrt(1 / 6 + 1 / 54), rel=1e-6)
+
+
+def test_optional_checks_without_data_end_inconclusive_not_marginal() -> None:
+    """A profile of optional checks only (an OTLP-only service before its spans arrive): nothing was
+    compared, so the run is inconclusive with the reason, not "marginal (checks regressed)"."""
+    specs = {"trace_errors": CheckSpec("trace_errors", ComparisonKind.COUNTS, critical=True, optional=True)}
+    empty = replace(
+        _result("errors", Classification.NODATA), name="trace_errors", message="nothing comparable: ..."
+    )
+    decision = decide([empty], specs, POLICY, last_look=True, elapsed_s=1200)
+    assert decision.status is VerdictStatus.INCONCLUSIVE
+    assert "no check had data; trace_errors: nothing comparable" in decision.summary

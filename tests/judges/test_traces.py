@@ -111,3 +111,23 @@ def test_root_span_errors_and_a_new_exception_type_fail_at_the_default_level() -
     assert errors.classification is Classification.HIGH and errors.critical
     new_type = judge_trace_exceptions(specs["trace_exceptions"], data, levels["trace_exceptions"])
     assert new_type.classification is Classification.HIGH and "new exception type" in new_type.message
+
+
+def test_operations_below_the_minimum_are_pooled_not_dropped_and_nothing_comparable_is_nodata() -> None:
+    """Ten operations with 30 canary and 270 baseline spans each (minimum 50): none alone, their pool
+    (300 and 2,700) is compared, and a service-wide error regression in it fails. With a single
+    operation below the minimum there is nothing comparable: nodata, never "0 compared" and pass."""
+    canary = {f"op{i} (server)": OperationStats(30, errors=6) for i in range(10)}
+    baseline = {f"op{i} (server)": OperationStats(270, errors=3) for i in range(10)}
+    result = judge_trace_errors(ERRORS, TraceData(SPAN_BUCKETS_S, canary, baseline), ALPHA)
+    assert result.classification is Classification.HIGH
+    assert "10 operations below 50 spans each (pooled)" in result.message
+    lone = TraceData(
+        SPAN_BUCKETS_S,
+        {GET: OperationStats(30), "SELECT (client)": OperationStats(60)},
+        {GET: OperationStats(270), "INSERT (client)": OperationStats(540)},
+    )
+    for judge, spec in ((judge_trace_errors, ERRORS), (judge_trace_latency, LATENCY)):
+        nothing = judge(spec, lone, ALPHA)
+        assert nothing.classification is Classification.NODATA, spec.name
+        assert "nothing comparable" in nothing.message
