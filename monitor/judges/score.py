@@ -171,8 +171,8 @@ def decide(
         return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {first.name}: {first.message}")
     judged = [r for r in regression if r.classification in (Classification.PASS, *_BAD)]
     if not judged:  # every check without data: nothing was compared, so nothing passed
-        first = next((r for r in regression if r.classification is Classification.NODATA), None)
-        reason = f"{first.name}: {first.message}" if first else "no check had data to judge"
+        empty = next((r for r in regression if r.classification is Classification.NODATA), None)
+        reason = f"{empty.name}: {empty.message}" if empty else "no check had data to judge"
         return Decision(
             VerdictStatus.INCONCLUSIVE, score, f"inconclusive {after}: no check had data; {reason}"
         )
