@@ -12,6 +12,7 @@ Example ``--config`` file::
     matchers:                     # extra label matchers added to every query
       cluster: eu-1
     trace_url: https://grafana.example.com/explore?traceId={trace_id}   # links to exemplar traces
+    settle_s: 40                  # a look waits this long after its time for the data to arrive
     webhooks:                     # final verdicts, HMAC-signed (docs/webhooks.md)
       - {name: deploys, url: https://hooks.example.com/d, secret_file: /run/secrets/hook, verdicts: [fail]}
     environments:                 # per-environment defaults (monitor/environments.py)
@@ -57,6 +58,7 @@ _TOP = {
     "grafana",
     "pager",
     "rollback",
+    "settle_s",
 }
 _ENV_FIELDS = {
     "profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page", "rollback", "harm",
@@ -104,6 +106,9 @@ class Settings:
     grafana: GrafanaSpec | None = None
     pager: PagerSpec | None = None
     rollback: RollbackSpec = field(default_factory=RollbackSpec)
+    # A look judges only time whose data have had time to arrive: the OTLP receiver's flush
+    # interval (10 s) plus a Prometheus scrape and ingest (30 s).
+    settle_s: float = 40.0
 
 
 def _number(
@@ -178,6 +183,7 @@ def _from_file(path: Path) -> Settings:
         grafana=parse_grafana(doc, path),
         pager=parse_pager(doc, path),
         rollback=parse_rollback(doc, path),
+        settle_s=_number(doc, doc.data, "settle_s", 40.0, 0.0, 3600.0),
     )
 
 
@@ -322,20 +328,12 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     """Read the config file (if any), then let environment variables override it."""
     env = os.environ if environ is None else environ
     settings = _from_file(path) if path is not None else Settings()
-    return Settings(
+    # Only what the environment may override is replaced: every other field carries over as read.
+    return replace(
+        settings,
         prometheus_url=env.get("MONITOR_PROMETHEUS_URL") or settings.prometheus_url,
         trace_url=env.get("MONITOR_TRACE_URL") or settings.trace_url,
         environment=env.get("MONITOR_ENVIRONMENT") or settings.environment,
         profile=env.get("MONITOR_PROFILE") or settings.profile,
-        prometheus_timeout_s=settings.prometheus_timeout_s,
-        prometheus_max_attempts=settings.prometheus_max_attempts,
-        expected_canary_share=settings.expected_canary_share,
-        matchers=settings.matchers,
-        tokens=settings.tokens,
-        environments=settings.environments,
-        webhooks=settings.webhooks,
         public_url=(env.get("MONITOR_PUBLIC_URL") or settings.public_url or "").rstrip("/") or None,
-        grafana=settings.grafana,
-        pager=settings.pager,
-        rollback=settings.rollback,
     )

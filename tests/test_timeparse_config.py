@@ -113,3 +113,13 @@ def test_harm_limits_are_per_environment_and_production_is_strict(tmp_path: Path
     config.write_text("environments:\n  production:\n    harm: {latency: 0.5}\n")
     with pytest.raises(ConfigError, match=r"harm\.latency.*\[1, 1000\]"):
         load_settings(config, environ={})
+
+
+def test_settle_time_defaults_to_a_flush_and_a_scrape_and_is_bounded(tmp_path: Path) -> None:
+    assert load_settings(None, environ={}).settle_s == 40.0
+    config = tmp_path / "monitor.yaml"
+    config.write_text("settle_s: 90\n")
+    assert load_settings(config, environ={}).settle_s == 90.0
+    config.write_text("settle_s: -1\n")
+    with pytest.raises(ConfigError, match=r"settle_s.*\[0, 3600\]"):
+        load_settings(config, environ={})

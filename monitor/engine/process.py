@@ -84,6 +84,7 @@ async def run_engine(
             lease_s=options.lease_s,
             matchers=settings.matchers,
             environments=Environments(settings.environments),
+            settle_s=settings.settle_s,
         )
         scheduler = Scheduler(
             store, source, profiles, placement, notifier=Notifier(settings), metrics=metrics

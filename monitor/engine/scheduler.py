@@ -55,6 +55,9 @@ class SchedulerSettings:
     matchers: tuple[tuple[str, str], ...] = ()
     # What a pass must rule out, per environment.
     environments: Environments = field(default_factory=Environments)
+    # A look at time t is judged once t + settle_s has passed, live or catching up, so data still
+    # in flight (the receiver's flush, a Prometheus scrape) cannot shape a verdict.
+    settle_s: float = 0.0
 
 
 def analysis_request(
@@ -120,6 +123,7 @@ class Scheduler:
             lease_s=self._settings.lease_s,
             limit=self._settings.batch,
             on_takeover=takeover,
+            settle_s=self._settings.settle_s,
         )
         counts = await asyncio.gather(*(self._advance_and_release(d) for d in claimed))
         return sum(counts)
@@ -157,8 +161,9 @@ class Scheduler:
         last_in_slice = deployment.looks_done + self._settings.max_looks_per_claim
         for look in range(deployment.looks_done + 1, min(len(times), last_in_slice) + 1):
             at = times[look - 1]
-            if at > now:
-                break
+            if at > now - timedelta(seconds=self._settings.settle_s):
+                break  # its data may still be arriving: the look waits
+
             last = look == len(times)
             started = time.monotonic()
             attributes: dict[str, str | int] = {
@@ -174,7 +179,7 @@ class Scheduler:
                 span.set_attribute("verdict", verdict.status.value)
             retry = _errored(verdict) and not last
             if self._metrics is not None:
-                lag_s = (self._clock() - at).total_seconds()
+                lag_s = (self._clock() - at).total_seconds() - self._settings.settle_s
                 self._metrics.observe_look(
                     verdict, time.monotonic() - started, lag_s, recorded=not retry,
                     since_start_s=(at - deployment.spec.started_at).total_seconds(),

@@ -304,8 +304,11 @@ class Store:
         lease_s: float,
         limit: int = 10,
         on_takeover: Callable[[str], None] | None = None,
+        settle_s: float = 0.0,
     ) -> list[Deployment]:
         """Lease up to ``limit`` active deployments whose next look is due and whose lease is free.
+
+        A look is due ``settle_s`` after its time, once its data have had time to arrive.
 
         Each claim is a conditional UPDATE that only succeeds while the lease is free or
         expired, so two replicas never hold the same deployment at once. ``on_takeover`` hears
@@ -313,7 +316,8 @@ class Store:
         """
         now = self._clock()
         free = or_(deployments.c.lease_owner.is_(None), deployments.c.lease_expires_at < now)
-        due = and_(deployments.c.status.in_(_ACTIVE), deployments.c.next_look_at <= now, free)
+        settled = now - timedelta(seconds=settle_s)
+        due = and_(deployments.c.status.in_(_ACTIVE), deployments.c.next_look_at <= settled, free)
         claimed: list[str] = []
         async with self._transaction() as connection:
             candidates = (

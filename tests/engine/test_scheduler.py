@@ -190,3 +190,22 @@ async def test_production_does_not_pass_a_run_that_cannot_rule_out_harm(
     lenient = await store.latest_verdict(staging.id)
     assert lenient is not None
     assert "warning: cannot yet rule out http_error_ratio" in json.loads(lenient.document_json)["summary"]
+
+
+async def test_a_look_waits_until_its_data_have_settled(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    """Caught up 10 s after its window's end with 40 s to settle, an A/A deployment judges every look
+    but the last, whose data may still be arriving; 31 s later the last look decides."""
+    run = prometheus.runs["aa"]
+    deployment, _ = await store.register(_spec(prometheus, "aa"), actor="test")
+    clock = Clock(run.canary_window.end + timedelta(seconds=10))
+    scheduler = Scheduler(store, source, load_profile, SchedulerSettings(owner="a", settle_s=40), clock)
+    await scheduler.run_once()
+    waiting = await store.get(deployment.id)
+    assert waiting.status is DeploymentStatus.RUNNING and waiting.looks_done == 19
+    assert await scheduler.run_once() == 0  # not due again before it settles
+    clock.now += timedelta(seconds=31)
+    await scheduler.run_once()
+    final = await store.get(deployment.id)
+    assert final.status is DeploymentStatus.PASS and final.looks_done == 20
