@@ -138,6 +138,13 @@ class MonitorMetrics:
             ["signal", "outcome"],
             registry=r,
         )
+        self.otlp_span_pairs = Counter(
+            "monitor_otlp_span_pairs",
+            "Client and server spans paired across export requests, by outcome: paired, expired "
+            "unpaired (client or server side), evicted over the cap, attributed by address.",
+            ["outcome"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge("monitor_outbox_backlog", "Undelivered notifications.", registry=r)
         self.outbox_oldest_age = Gauge(
             "monitor_outbox_oldest_age_seconds", "Age of the oldest undelivered notification.", registry=r

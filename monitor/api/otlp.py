@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -64,6 +66,15 @@ class Receiver:
         self._workers = asyncio.Semaphore(MAX_CONCURRENT)
         self._pending_bytes = 0
         self._unflushed: list[TelemetryRow] = []
+        self._pairs_seen: dict[str, int] = {}
+        self._pairs_lock = threading.Lock()  # work runs in worker threads
+
+    def pair_increments(self) -> dict[str, int]:
+        """How the pairing counts moved since the last call (for the metrics' counters)."""
+        with self._pairs_lock:
+            now = asdict(self.aggregator.pairing.counts)
+            seen, self._pairs_seen = self._pairs_seen, now
+        return {k: v - seen.get(k, 0) for k, v in now.items() if v != seen.get(k, 0)}
 
     async def process(self, size: int, work: Callable[[], Message]) -> Message:
         """Run ``work`` in a thread within the budget; :class:`Busy` when over it."""
@@ -142,10 +153,14 @@ async def _receive(
 
         aggregator = request.app[RECEIVER].aggregator
 
+        receiver = request.app[RECEIVER]
+
         def work() -> Message:
             account = add(aggregator, decode(raw, kind, new_request()), now)
             metrics.otlp_records.labels(signal, "accepted").inc(account.accepted)
             metrics.otlp_records.labels(signal, "rejected").inc(account.rejected)
+            for outcome, moved in receiver.pair_increments().items():
+                metrics.otlp_span_pairs.labels(outcome).inc(moved)
             return respond(account)
 
         response = await request.app[RECEIVER].process(len(raw), work)

@@ -53,11 +53,18 @@ class OperationStats:
 
 @dataclass(frozen=True)
 class TraceData:
-    """Both versions' operations; ``bucket_bounds_s`` are the upper bounds of ``buckets`` but the last."""
+    """Both versions' operations; ``bucket_bounds_s`` are the upper bounds of ``buckets`` but the last.
+
+    ``canary_callers`` and ``baseline_callers`` are the calls to each version as its callers saw
+    them (client spans paired with the version's server spans, or attributed by address), named
+    ``"<caller service>: <client operation> -> <callee operation>"``.
+    """
 
     bucket_bounds_s: tuple[float, ...]
     canary: Mapping[str, OperationStats]
     baseline: Mapping[str, OperationStats]
+    canary_callers: Mapping[str, OperationStats] = field(default_factory=dict)
+    baseline_callers: Mapping[str, OperationStats] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,10 +179,19 @@ def _pairs(data: TraceData) -> list[tuple[str, OperationStats, OperationStats]]:
     return [(name, op, data.baseline.get(name, empty)) for name, op in sorted(data.canary.items())]
 
 
+def _caller_pairs(data: TraceData) -> list[tuple[str, OperationStats, OperationStats]]:
+    """Calls to the service as its callers saw them, per caller edge, both versions."""
+    empty = OperationStats(0)
+    return [
+        (f"{name} (as its caller saw it)", op, data.baseline_callers.get(name, empty))
+        for name, op in sorted(data.canary_callers.items())
+    ]
+
+
 def _error_items(data: TraceData) -> list[_Item]:
     return [
         _Item(f"errors of {name}", CountsData(c.errors, c.count), CountsData(b.errors, b.count), c.exemplars)
-        for name, c, b in _pairs(data)
+        for name, c, b in (*_pairs(data), *_caller_pairs(data))
     ]
 
 
@@ -251,7 +267,7 @@ def _histograms(
 
     tested: list[tuple[str, OperationStats, HistogramData, HistogramData]] = []
     small: list[tuple[OperationStats, OperationStats]] = []
-    for name, c, b in _pairs(data):
+    for name, c, b in (*_pairs(data), *_caller_pairs(data)):
         if c.count >= spec.min_data and b.count >= spec.min_data:
             tested.append((name, c, hist(c.buckets), hist(b.buckets)))
         elif c.count > 0 and b.count > 0:

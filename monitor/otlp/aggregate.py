@@ -7,7 +7,10 @@ Raw telemetry is not kept. What the judges need is counted as it arrives:
 * spans: per operation (span name and kind), the count, errors, a latency histogram, exception
   types from span events, a few exemplar trace ids (errors first), and, for parents and children
   that arrive in one request (SDKs batch a trace's spans together), the calls each operation
-  makes to each callee (fan-out) and so the set of downstream edges.
+  makes to each callee (fan-out) and so the set of downstream edges;
+* calls as their callers saw them: a client span paired with the server span it caused, across
+  export requests and services (:mod:`monitor.otlp.pairing`), counted under the callee's service
+  and version with the client's duration and outcome ("callers").
 
 Memory is bounded: aggregates leave with every :meth:`Aggregator.drain` (the receiver flushes
 them to the store), and the number of keys, templates and operations is capped; what is over a
@@ -30,6 +33,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from monitor.logs.counts import Level
 from monitor.logs.mining import TemplateMiner
 from monitor.logs.redact import redact
+from monitor.otlp.pairing import AddressBook, ClientSide, Pairing, ServerSide
 
 SPAN_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 MAX_KEYS = 5_000  # service x environment x version x minute, between two flushes
@@ -42,6 +46,11 @@ PAST_S, FUTURE_S = 7 * 86_400, 600  # timestamps outside [now - 7 d, now + 10 mi
 _STATUS_ERROR = 2
 _LEVEL_OF_NUMBER = (0, *(int(Level.parse(n)) for n in range(1, 25)))
 _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+_SERVER_KINDS, _CLIENT_KINDS = (2, 5), (3, 4)  # server, consumer; client, producer
+# Where a client span says it called, and where a server (or its resource) says it answers.
+_PEER_KEYS = ("server.address", "net.peer.name", "network.peer.address", "net.peer.ip")
+_SERVED_KEYS = frozenset({"server.address", "net.host.name"})
+_RESOURCE_ADDRESS_KEYS = ("host.name", "k8s.pod.ip", "k8s.pod.name")
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,12 @@ def _resource(attributes: Iterable[KeyValue]) -> dict[str, str]:
     return {kv.key: _text(kv.value) for kv in attributes if kv.key in wanted}
 
 
+def _addresses(attributes: Iterable[KeyValue]) -> list[str]:
+    """The addresses a resource answers at (host name, pod IP and name)."""
+    found = {kv.key: _text(kv.value) for kv in attributes if kv.key in _RESOURCE_ADDRESS_KEYS}
+    return [found[k] for k in _RESOURCE_ADDRESS_KEYS if found.get(k)]
+
+
 def _who(attributes: Iterable[KeyValue]) -> tuple[str, str, str] | None:
     found = _resource(attributes)
     service = found.get("service.name", "").strip()
@@ -137,9 +152,12 @@ class Aggregator:
         self._miners: dict[tuple[str, str], TemplateMiner] = {}
         self._logs: dict[_RawKey, dict[int, _Template]] = {}
         self._spans: dict[_RawKey, dict[str, _Operation]] = {}
+        self._callers: dict[_RawKey, dict[str, _Operation]] = {}
+        self.pairing = Pairing()
+        self.addresses = AddressBook()
 
     def _room(self) -> bool:
-        return len(self._logs) + len(self._spans) < MAX_KEYS
+        return len(self._logs) + len(self._spans) + len(self._callers) < MAX_KEYS
 
     def add_logs(self, request: ExportLogsServiceRequest, now: datetime) -> Accounting:
         """Count every log record of ``request``."""
@@ -197,6 +215,8 @@ class Aggregator:
             # span id -> (key, operation) of the spans in this request, for fan-out and edges
             seen: dict[bytes, tuple[_RawKey, str]] = {}
             pending_parents: list[tuple[bytes, _RawKey, str]] = []
+            clients: dict[tuple[bytes, bytes], ClientSide] = {}
+            servers: list[tuple[bytes, bytes, ServerSide]] = []
             for resource_spans in request.resource_spans:
                 spans = [s for scope in resource_spans.scope_spans for s in scope.spans]
                 who = _who(resource_spans.resource.attributes)
@@ -204,6 +224,8 @@ class Aggregator:
                     account.reject(len(spans), "spans without the resource attribute service.name")
                     continue
                 service, environment, version = who
+                for address in _addresses(resource_spans.resource.attributes):
+                    self.addresses.learn(address, who)
                 for span in spans:
                     start_ns = span.start_time_unix_nano
                     duration_ns = span.end_time_unix_nano - start_ns
@@ -225,7 +247,16 @@ class Aggregator:
                             account.reject(1, "spans over the operation limit of their service")
                             continue
                         operation = operations[name] = _Operation()
-                    self._count_span(operation, span, duration_ns)
+                    failed = self._count_span(operation, span, duration_ns)
+                    if span.kind in _CLIENT_KINDS:
+                        clients[(span.trace_id, span.span_id)] = ClientSide(
+                            key, name, duration_ns / 1e9, failed, span.trace_id.hex(), _peer(span)
+                        )
+                    elif span.kind in _SERVER_KINDS and span.parent_span_id:
+                        servers.append((span.trace_id, span.parent_span_id, ServerSide(key, name)))
+                        for attribute in span.attributes:
+                            if attribute.key in _SERVED_KEYS:
+                                self.addresses.learn(_text(attribute.value), who)
                     seen[span.span_id] = (key, name)
                     if span.parent_span_id:
                         pending_parents.append((span.parent_span_id, key, name))
@@ -236,10 +267,55 @@ class Aggregator:
                     callee = child if child_key[0] == parent[0][0] else f"{child_key[0]}: {child}"
                     calls = self._spans[parent[0]][parent[1]].calls
                     calls[callee] = calls.get(callee, 0) + 1
+            self._pair(clients, servers)
         return account
 
+    def _pair(
+        self, clients: dict[tuple[bytes, bytes], ClientSide], servers: list[tuple[bytes, bytes, ServerSide]]
+    ) -> None:
+        """Pair this request's client and server spans with each other and with those waiting."""
+        for trace_id, parent_id, server in servers:
+            client = clients.pop((trace_id, parent_id), None)
+            if client is None:
+                client = self.pairing.server(trace_id, parent_id, server)
+            if client is not None:
+                self._record_call(client, server.key, server.operation)
+        for (trace_id, span_id), client in clients.items():
+            paired = self.pairing.client(trace_id, span_id, client)
+            if paired is not None:
+                self._record_call(client, paired.key, paired.operation)
+        for client in self.pairing.expire():
+            who = self.addresses.lookup(client.peer) if client.peer else None
+            if who is not None:
+                self.pairing.counts.by_address += 1
+                callee = f"{client.peer} (by address)"
+                self._record_call(client, (*who, client.key[3]), callee)
+
+    def _record_call(self, client: ClientSide, callee_key: _RawKey, callee_operation: str) -> None:
+        """One call as its caller saw it, counted under the callee's service, version and minute."""
+        calls = self._callers.get(callee_key)
+        if calls is None:
+            if not self._room():
+                return
+            calls = self._callers[callee_key] = {}
+        label = f"{client.key[0]}: {client.operation} -> {callee_operation}"
+        operation = calls.get(label)
+        if operation is None:
+            if len(calls) >= MAX_OPERATIONS:
+                return
+            operation = calls[label] = _Operation()
+        operation.count += 1
+        operation.duration_sum_s += client.duration_s
+        operation.buckets[bisect.bisect_left(SPAN_BUCKETS_S, client.duration_s)] += 1
+        if client.failed:
+            operation.errors += 1
+        traces = operation.error_traces if client.failed else operation.traces
+        if len(traces) < MAX_EXEMPLARS and client.trace_id not in traces:
+            traces.append(client.trace_id)
+
     @staticmethod
-    def _count_span(operation: _Operation, span: Any, duration_ns: int) -> None:
+    def _count_span(operation: _Operation, span: Any, duration_ns: int) -> bool:
+        """Count one span into its operation; whether it failed."""
         duration_s = duration_ns / 1e9
         operation.count += 1
         operation.duration_sum_s += duration_s
@@ -259,11 +335,13 @@ class Aggregator:
             trace_id = span.trace_id.hex()
             if trace_id not in traces:
                 traces.append(trace_id)
+        return bool(failed)
 
     def drain(self) -> list[tuple[str, Key, dict[str, Any]]]:
         """Take every aggregate as ``(kind, key, payload)`` rows; the aggregator starts empty."""
         with self._lock:
             logs, spans, self._logs, self._spans = self._logs, self._spans, {}, {}
+            callers, self._callers = self._callers, {}
             rows: list[tuple[str, Key, dict[str, Any]]] = []
             for raw, templates in logs.items():
                 miner = self._miners[(raw[0], raw[1])]
@@ -276,16 +354,24 @@ class Aggregator:
                     for tid, t in templates.items()
                 }
                 rows.append(("logs", _public(raw), {"templates": payload}))
-        for raw, operations in spans.items():
-            payload_ops = {
-                name: {
-                    "count": op.count, "errors": op.errors, "buckets": op.buckets,
-                    "duration_sum_s": op.duration_sum_s, "exceptions": op.exceptions,
-                    "exemplars": op.exemplars, "calls": op.calls,
-                }
-                for name, op in operations.items()
-            }  # fmt: skip
-            rows.append(
-                ("spans", _public(raw), {"operations": payload_ops, "bucket_bounds_s": list(SPAN_BUCKETS_S)})
-            )
+        for raw in spans.keys() | callers.keys():
+            span_payload: dict[str, Any] = {
+                "operations": {name: _payload(op) for name, op in spans.get(raw, {}).items()},
+                "callers": {name: _payload(op) for name, op in callers.get(raw, {}).items()},
+                "bucket_bounds_s": list(SPAN_BUCKETS_S),
+            }
+            rows.append(("spans", _public(raw), span_payload))
         return rows
+
+
+def _payload(op: _Operation) -> dict[str, Any]:
+    return {
+        "count": op.count, "errors": op.errors, "buckets": op.buckets, "duration_sum_s": op.duration_sum_s,
+        "exceptions": op.exceptions, "exemplars": op.exemplars, "calls": op.calls,
+    }  # fmt: skip
+
+
+def _peer(span: Any) -> str:
+    """The address a client span called, by the first semantic-convention attribute it carries."""
+    found = {kv.key: kv.value for kv in span.attributes if kv.key in _PEER_KEYS}
+    return next((_text(found[k])[:200] for k in _PEER_KEYS if k in found), "")

@@ -98,11 +98,15 @@ class TelemetrySnapshot:
         return LogData(templates, lines_c, lines_b, "lines", lines_c, lines_b)
 
     def traces(self) -> TraceData:
-        """Per-operation span statistics of both versions."""
+        """Per-operation span statistics of both versions, and the calls to each as its callers saw them."""
+        canary = self._payloads(Signal.TRACES, canary=True)
+        baseline = self._payloads(Signal.TRACES, canary=False)
         return TraceData(
             SPAN_BUCKETS_S,
-            _merge_operations(self._payloads(Signal.TRACES, canary=True)),
-            _merge_operations(self._payloads(Signal.TRACES, canary=False)),
+            _merge_operations(p["operations"] for p in canary),
+            _merge_operations(p["operations"] for p in baseline),
+            _merge_operations(p.get("callers", {}) for p in canary),
+            _merge_operations(p.get("callers", {}) for p in baseline),
         )
 
 
@@ -129,9 +133,10 @@ def _merge_templates(payloads: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
 
 
 def _merge_operations(payloads: Iterable[dict[str, Any]]) -> dict[str, OperationStats]:
+    """Sum each operation's counts over the rows (minutes, flushes, replicas)."""
     merged: dict[str, dict[str, Any]] = {}
-    for payload in payloads:
-        for name, op in payload["operations"].items():
+    for operations in payloads:
+        for name, op in operations.items():
             into = merged.setdefault(
                 name, {"count": 0, "errors": 0, "buckets": [0] * (len(SPAN_BUCKETS_S) + 1),
                        "exceptions": {}, "exemplars": [], "calls": {}},

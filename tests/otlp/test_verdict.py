@@ -85,6 +85,12 @@ async def _verdict(
         asyncio.to_thread(_toy, instrument, url, run.scenario.baseline_version, start, False),
         asyncio.to_thread(_toy, instrument, url, run.scenario.canary_version, start, regression),
     )
+    return await _judge(client, prometheus, start)
+
+
+async def _judge(client: TestClient[Any, Any], prometheus: SimulatedPrometheus, start: datetime) -> Any:
+    """Flush the receiver, register the deployment of ``aa`` and catch the engine up on it."""
+    run = prometheus.runs["aa"]
     app = client.server.app
     store: Store = app[STORE]
     assert await app[RECEIVER].flush(store) > 0
@@ -132,3 +138,42 @@ async def test_a_clean_pair_of_versions_passes(
     assert deployment.status is DeploymentStatus.PASS, verdict["summary"]
     names = {c["name"] for c in verdict["checks"]}
     assert {"log_templates", "trace_fanout", "trace_latency"} <= names  # the telemetry checks took part
+
+
+def _frontend_and_aa(instrument: Instrument, url: str, start: datetime, delayed_version: str) -> None:
+    """A frontend (its own exporter) calls both versions of ``aa`` (theirs): the server spans take
+    20 ms either way, but calls to ``delayed_version`` spend 200 ms more on the network."""
+    run_versions = ("v1", "v2")
+    with (
+        instrument(url, "frontend", "v7") as frontend,
+        instrument(url, "aa", run_versions[0]) as v1,
+        instrument(url, "aa", run_versions[1]) as v2,
+    ):
+        for request in range(RPS * SECONDS):
+            for version, aa in zip(run_versions, (v1, v2), strict=True):
+                at_ns = int((start.timestamp() + request / RPS) * 1e9)
+                delay_ns = 200 * 10**6 if version == delayed_version else 0
+                call = frontend.tracer.start_span("GET", kind=SpanKind.CLIENT, start_time=at_ns)
+                remote = trace.set_span_in_context(trace.NonRecordingSpan(call.get_span_context()))
+                server = aa.tracer.start_span(
+                    "GET /orders", kind=SpanKind.SERVER, context=remote, start_time=at_ns + delay_ns // 2
+                )
+                server.end(end_time=at_ns + delay_ns // 2 + 20 * 10**6)
+                call.end(end_time=at_ns + delay_ns + 22 * 10**6)
+
+
+async def test_a_network_delay_only_its_callers_see_fails_the_version(
+    client: TestClient[Any, Any], prometheus: SimulatedPrometheus, instrument: Instrument
+) -> None:
+    """Each service exports on its own, as in production: the frontend's client spans and v2's server
+    spans meet only in the receiver's pairing. v2's own server spans did not move; its callers saw
+    every call 200 ms slower, and that fails the deployment."""
+    run = prometheus.runs["aa"]
+    start = run.canary_window.start
+    url = str(client.make_url("")).rstrip("/")
+    await asyncio.to_thread(_frontend_and_aa, instrument, url, start, run.scenario.canary_version)
+    deployment, verdict = await _judge(client, prometheus, start)
+    assert deployment.status is DeploymentStatus.FAIL, verdict["summary"]
+    latency = next(c for c in verdict["checks"] if c["name"] == "trace_latency")
+    assert latency["classification"] == "high"
+    assert "frontend: GET (client) -> GET /orders (server) (as its caller saw it)" in latency["message"]
