@@ -68,7 +68,7 @@ def verdict_words(spec: CheckSpec, c: Comparison) -> str:
     allowed = 1.0 + spec.allowed_effect
     effect = c.effect if c.effect is not None else 1.0
     beyond_up = spec.direction is not Direction.DECREASE and effect > allowed
-    beyond_down = spec.direction is not Direction.INCREASE and effect < 1.0 / allowed
+    beyond_down = spec.direction is not Direction.INCREASE and effect < spec.lower_allowed
     if beyond_up or beyond_down:
         return f"not yet conclusive (p={fmt_p(c.p_value)})"
     return "ok"
@@ -81,7 +81,7 @@ def judge_counts(
     c = compare_counts(
         canary, baseline, direction=spec.direction, alpha=alpha, relevance=relevance,
         allowed_effect=spec.allowed_effect, min_exposure=spec.min_data,
-        negligible_rate=spec.negligible_value,
+        negligible_rate=spec.negligible_value, lower_allowed=spec.lower_allowed,
     )  # fmt: skip
     evidence = (
         Evidence("events", baseline.events, canary.events),
@@ -104,6 +104,7 @@ def judge_distribution(
     c, quantiles = compare_distribution(
         canary, baseline, direction=spec.direction, alpha=alpha, relevance=relevance,
         allowed_effect=spec.allowed_effect, min_count=spec.min_data, quantiles=spec.quantiles,
+        lower_allowed=spec.lower_allowed,
     )  # fmt: skip
     if c.classification is Classification.NODATA:
         return result_from(spec, c, _nodata_message(spec, canary.total, baseline.total))

@@ -28,6 +28,7 @@ _JUDGES: dict[
     "trace_errors": (judge_trace_errors, traces.errors_min_p),
     "trace_fanout": (judge_trace_fanout, traces.fanout_min_p),
     "trace_exceptions": (judge_trace_exceptions, traces.exceptions_min_p),
+    "trace_operations": (traces.judge_trace_operations, traces.operations_min_p),
 }
 
 

@@ -27,10 +27,12 @@ from monitor.models import (
     Classification,
     Comparison,
     CountsData,
+    Direction,
     Evidence,
     HistogramData,
 )
 from monitor.profiles import CheckSpec
+from monitor.profiles.model import NewItems
 from monitor.stats import compare_counts, compare_distribution, tarone
 from monitor.stats.counts import counts_test
 from monitor.stats.distribution import boundary_tests
@@ -128,48 +130,89 @@ def _nothing_comparable(spec: CheckSpec, data: TraceData) -> CheckResult:
     return result_from(spec, Comparison.nodata(spec.comparison, baseline_n, canary_n), message)
 
 
+def _sides(direction: Direction) -> tuple[bool, ...]:
+    """Which one-sided tests regress: ``True`` for increases, ``False`` for decreases."""
+    return {Direction.INCREASE: (True,), Direction.DECREASE: (False,), Direction.EITHER: (True, False)}[
+        direction
+    ]
+
+
 def _items_min_p(spec: CheckSpec, data: TraceData, items: list[_Item]) -> float:
     if _nodata(spec, data) is not None:
         return 1.0
+    sides = _sides(spec.direction)
     return min(
-        (counts_test(i.canary, i.baseline).min_p_value() for i in _comparable(spec, items)), default=1.0
+        (
+            len(sides) * counts_test(i.canary, i.baseline).min_p_value(above=side)
+            for i in _comparable(spec, items)
+            for side in sides
+        ),
+        default=1.0,
     )
+
+
+def _change(item: _Item, comparison: Comparison) -> str:
+    if item.baseline.events == 0:
+        return "new"
+    if item.canary.events == 0:
+        return "vanished"
+    return f"{fmt_ratio(comparison.effect)} baseline"
 
 
 def _judge_items(
     spec: CheckSpec, data: TraceData, items: list[_Item], alpha: float, what: str, relevance: float
 ) -> CheckResult:
+    """Every item's exact test in the directions that regress, as one Tarone family.
+
+    An item the baseline never had is a finding; with ``new_items: evidence`` it is listed, not
+    failed (a new version may call a new service).
+    """
     if (missing := _nodata(spec, data)) is not None:
         return missing
     tested = _comparable(spec, items)
     if not tested:
         return _nothing_comparable(spec, data)
-    shares = tarone([counts_test(i.canary, i.baseline).min_p_value() for i in tested], alpha)
-    regressions: list[tuple[_Item, Comparison]] = []
+    sides = _sides(spec.direction)
+    min_ps = [
+        len(sides) * counts_test(i.canary, i.baseline).min_p_value(above=s) for i in tested for s in sides
+    ]
+    shares = tarone(min_ps, alpha)
+    findings: list[tuple[_Item, Comparison]] = []
     undecided = False
     for item in tested:
         comparison = compare_counts(
-            item.canary, item.baseline, alpha=alpha / shares, allowed_effect=spec.allowed_effect,
+            item.canary, item.baseline, direction=spec.direction, alpha=alpha / shares,
+            allowed_effect=spec.allowed_effect, lower_allowed=spec.lower_allowed,
             negligible_rate=spec.negligible_value, min_exposure=spec.min_data, relevance=relevance,
         )  # fmt: skip
-        if comparison.classification is Classification.HIGH:
-            regressions.append((item, comparison))
+        if comparison.classification in (Classification.HIGH, Classification.LOW):
+            findings.append((item, comparison))
         elif not comparison.conclusive:
             undecided = True
-    if not regressions:
-        return _pass(spec, data, f"no {what} rose ({len(tested)} compared)", not undecided)
-    regressions.sort(key=lambda r: r[1].p_value if r[1].p_value is not None else 1.0)
-    item, worst = regressions[0]
-    new = item.baseline.events == 0
+    findings.sort(key=lambda r: r[1].p_value if r[1].p_value is not None else 1.0)
+    listed_only = spec.new_items is NewItems.EVIDENCE
+    failing = [f for f in findings if not (listed_only and f[0].baseline.events == 0)]
+    evidence = tuple(
+        Evidence(
+            f"{_change(i, c)}: {i.label}",
+            i.baseline.events,
+            i.canary.events,
+            "",
+            "traces " + ", ".join(i.exemplars),
+        )
+        for i, c in (failing + [f for f in findings if f not in failing])[:MAX_EVIDENCE]
+    )
+    if not failing:
+        message = f"no {what} changed beyond tolerance ({len(tested)} compared)"
+        if findings:
+            message += f"; {len(findings)} new item(s) listed as evidence"
+        result = _pass(spec, data, message, not undecided)
+        return replace(result, evidence=evidence)
+    item, worst = failing[0]
     rate_b = item.baseline.events / item.baseline.exposure if item.baseline.exposure else 0.0
     rate_c = item.canary.events / item.canary.exposure
-    change = "new" if new else f"{fmt_ratio(worst.effect)} baseline"
-    more = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
-    message = f"{item.label}: {change} ({rate_b:.3g} -> {rate_c:.3g} per span){more}"
-    evidence = tuple(
-        Evidence(r.label, r.baseline.events, r.canary.events, "", "traces " + ", ".join(r.exemplars))
-        for r, _ in regressions[:MAX_EVIDENCE]
-    )
+    more = f" and {len(failing) - 1} more" if len(failing) > 1 else ""
+    message = f"{item.label}: {_change(item, worst)} ({rate_b:.3g} -> {rate_c:.3g} per span){more}"
     adjusted = replace(worst, p_value=min(1.0, (worst.p_value or 1.0) * shares))
     return result_from(spec, adjusted, message, evidence)
 
@@ -205,13 +248,20 @@ def _keyed(
     counts_of: Callable[[OperationStats], Mapping[str, int]],
     label: Callable[[str, str, bool], str],
 ) -> list[_Item]:
-    """One item per operation and key (callee, exception type): the key's count per span."""
-    return [
-        _Item(label(name, key, key in counts_of(b)), CountsData(n, c.count),
-              CountsData(counts_of(b).get(key, 0), b.count), c.exemplars)
-        for name, c, b in _pairs(data)
-        for key, n in sorted(counts_of(c).items())
-    ]  # fmt: skip
+    """One item per operation and key (callee, exception type) either version has: its count per span.
+
+    A key only the baseline has is kept with a canary count of zero: a call that vanished.
+    """
+    empty = OperationStats(0)
+    items: list[_Item] = []
+    for name in sorted(data.canary.keys() | data.baseline.keys()):
+        c, b = data.canary.get(name, empty), data.baseline.get(name, empty)
+        for key in sorted(counts_of(c).keys() | counts_of(b).keys()):
+            items.append(
+                _Item(label(name, key, key in counts_of(b)), CountsData(counts_of(c).get(key, 0), c.count),
+                      CountsData(counts_of(b).get(key, 0), b.count), c.exemplars)
+            )  # fmt: skip
+    return items
 
 
 def _fanout_items(data: TraceData) -> list[_Item]:
@@ -238,6 +288,34 @@ def judge_trace_exceptions(
 ) -> CheckResult:
     """Spans recording each exception type, per span of the operation; unseen types are new."""
     return _judge_items(spec, data, _exception_items(data), alpha, "exception rate", relevance)
+
+
+def _operation_items(data: TraceData) -> list[_Item]:
+    """Each operation's spans per request (server spans) of each version: new and vanished operations."""
+    empty = OperationStats(0)
+    requests_c = sum(op.count for name, op in data.canary.items() if name.endswith("(server)"))
+    requests_b = sum(op.count for name, op in data.baseline.items() if name.endswith("(server)"))
+    if not (requests_c and requests_b):  # no server spans: per span of the version instead
+        requests_c = sum(op.count for op in data.canary.values())
+        requests_b = sum(op.count for op in data.baseline.values())
+    items: list[_Item] = []
+    for name in sorted(data.canary.keys() | data.baseline.keys()):
+        c, b = data.canary.get(name, empty), data.baseline.get(name, empty)
+        canary, baseline = CountsData(c.count, requests_c), CountsData(b.count, requests_b)
+        items.append(_Item(name, canary, baseline, c.exemplars))
+    return items
+
+
+def judge_trace_operations(
+    spec: CheckSpec, data: TraceData, alpha: float, relevance: float = 0.5
+) -> CheckResult:
+    """Each operation's spans per request: one that vanished (or appeared) is a finding."""
+    return _judge_items(spec, data, _operation_items(data), alpha, "operation's frequency", relevance)
+
+
+def operations_min_p(spec: CheckSpec, data: TraceData) -> float:
+    """The smallest p-value any operation's frequency could give."""
+    return _items_min_p(spec, data, _operation_items(data))
 
 
 def errors_min_p(spec: CheckSpec, data: TraceData) -> float:
@@ -295,7 +373,11 @@ def latency_min_p(spec: CheckSpec, data: TraceData) -> float:
 def judge_trace_latency(
     spec: CheckSpec, data: TraceData, alpha: float, relevance: float = 0.5
 ) -> CheckResult:
-    """Span durations per operation: every operation's bucket bounds tested as one family."""
+    """Span durations per operation: every operation's bucket bounds tested as one family.
+
+    With ``direction: either`` a collapse (below ``1 - allowed_decrease`` of the baseline: a new
+    version that returns at once, with a wrong answer) regresses as well as a slowdown.
+    """
     if (missing := _nodata(spec, data)) is not None:
         return missing
     tested = [
@@ -304,18 +386,19 @@ def judge_trace_latency(
     ]
     if not tested:
         return _nothing_comparable(spec, data)
-    shares = tarone([t.min_p_value for *_, tests in tested for t in tests], alpha)
+    sides = len(_sides(spec.direction))
+    shares = tarone([sides * t.min_p_value for *_, tests in tested for t in tests], alpha)
     level = alpha / shares
     worst: tuple[str, OperationStats, Comparison, tuple[Evidence, ...]] | None = None
     undecided = False
     for name, c, ch, bh, tests in tested:
-        significant = any(t.p_value <= level and t.min_p_value <= level for t in tests)
+        significant = any(t.p_value * sides <= level and t.min_p_value * sides <= level for t in tests)
         comparison, quantiles = compare_distribution(
             ch, bh, direction=spec.direction, alpha=level, allowed_effect=spec.allowed_effect,
-            min_count=spec.min_data, quantiles=spec.quantiles, tests=tests, significant=significant,
-            relevance=relevance,
+            lower_allowed=spec.lower_allowed, min_count=spec.min_data, quantiles=spec.quantiles,
+            tests=tests, significant=significant, relevance=relevance,
         )  # fmt: skip
-        if comparison.classification is Classification.HIGH:
+        if comparison.classification in (Classification.HIGH, Classification.LOW):
             if worst is None or (comparison.p_value or 1.0) < (worst[2].p_value or 1.0):
                 evidence = tuple(
                     Evidence(f"{name} p{q.q * 100:g}", q.baseline, q.canary, "s") for q in quantiles
@@ -324,10 +407,16 @@ def judge_trace_latency(
         elif not comparison.conclusive:
             undecided = True
     if worst is None:
-        return _pass(spec, data, f"no operation got slower ({len(tested)} compared)", not undecided)
+        return _pass(
+            spec,
+            data,
+            f"no operation's latency changed beyond tolerance ({len(tested)} compared)",
+            not undecided,
+        )
     name, c, comparison, evidence = worst
+    change = "collapsed to" if comparison.classification is Classification.LOW else ""
     message = (
-        f"{name} {comparison.detail} {fmt_ratio(comparison.effect)} baseline "
+        f"{name} {comparison.detail} {change + ' ' if change else ''}{fmt_ratio(comparison.effect)} baseline "
         f"({fmt_value(comparison.baseline_value, 's')} -> {fmt_value(comparison.canary_value, 's')})"
     )
     exemplars = Evidence(f"{name} exemplars", None, None, "", "traces " + ", ".join(c.exemplars))

@@ -9,9 +9,20 @@ from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
 from monitor.stats.multiple import CRITICAL_SHARE, EARLY_RELEVANCE, FINAL_SHARE
 
 
+class NewItems(StrEnum):
+    """What an item the baseline never had (a template, an operation, a downstream edge) is."""
+
+    REGRESS = "regress"  # a regression when clear (a new ERROR template, a new exception type)
+    EVIDENCE = "evidence"  # listed as a finding, never failing (a new endpoint, a new callee)
+
+
 @dataclass(frozen=True)
 class CheckSpec:
-    """One check of a profile. Which query fields are set depends on ``comparison``."""
+    """One check of a profile. Which query fields are set depends on ``comparison``.
+
+    ``allowed_effect`` is the relative increase tolerated; ``allowed_decrease`` the relative fall
+    tolerated when decreases regress (0.8: down to a fifth; default the inverse of the increase).
+    """
 
     name: str
     comparison: ComparisonKind
@@ -31,6 +42,15 @@ class CheckSpec:
     optional: bool = False
     quantiles: tuple[float, ...] = (0.5, 0.9, 0.99)
     unit: str = ""
+    allowed_decrease: float | None = None
+    new_items: NewItems = NewItems.REGRESS
+
+    @property
+    def lower_allowed(self) -> float:
+        """The ratio below which a decrease is beyond tolerance."""
+        if self.allowed_decrease is not None:
+            return 1.0 - self.allowed_decrease
+        return 1.0 / (1.0 + self.allowed_effect)
 
     @property
     def decisive(self) -> bool:
@@ -54,6 +74,7 @@ TELEMETRY_CHECKS: dict[str, tuple[Signal, ComparisonKind]] = {
     "trace_errors": (Signal.TRACES, ComparisonKind.COUNTS),
     "trace_fanout": (Signal.TRACES, ComparisonKind.COUNTS),
     "trace_exceptions": (Signal.TRACES, ComparisonKind.COUNTS),
+    "trace_operations": (Signal.TRACES, ComparisonKind.COUNTS),
 }
 
 

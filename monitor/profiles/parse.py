@@ -13,6 +13,7 @@ from monitor.profiles.model import (
     CheckSpec,
     DecisionPolicy,
     LabelNames,
+    NewItems,
     Profile,
     TrafficPolicy,
 )
@@ -30,7 +31,7 @@ _QUERY_FIELDS = {
 _CHECK_FIELDS = {
     "name", "comparison", "signal", "purpose", "description", "events", "exposure", "buckets",
     "series", "direction", "critical", "weight", "allowed_effect", "negligible_value", "min_data", "optional",
-    "quantiles", "unit",
+    "quantiles", "unit", "allowed_decrease", "new_items",
 }  # fmt: skip
 _TOP_FIELDS = {"name", "description", "labels", "alpha", "decision", "traffic", "checks"}
 
@@ -196,6 +197,10 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) ->
         optional=r.flag("optional", False),
         quantiles=tuple(float(q) for q in quantiles),
         unit=r.text("unit", "") or "",
+        allowed_decrease=(
+            None if raw.get("allowed_decrease") is None else r.number("allowed_decrease", 0.0, 0.0, 0.999)
+        ),
+        new_items=r.choice("new_items", NewItems, NewItems.REGRESS),
     )
 
 

@@ -67,6 +67,7 @@ def compare_counts(
     quantity: str = "",
     harm_confidence: float = HARM_CONFIDENCE,
     relevance: float = 0.5,
+    lower_allowed: float | None = None,
 ) -> Comparison:
     """Compare event rates per exposure; ``effect`` is the rate ratio canary/baseline.
 
@@ -75,7 +76,8 @@ def compare_counts(
     estimate to be beyond the allowance, 0.95 the one-sided 95% bound (early looks).
     ``conclusive`` is true when the data already settle the check: it regressed, or the interval
     lies within the allowance, or the canary's own rate is bounded below ``negligible_rate``.
-    ``bound`` is what a pass rules out, at ``harm_confidence``.
+    ``bound`` is what a pass rules out, at ``harm_confidence``. ``lower_allowed`` is the ratio below
+    which a decrease is beyond tolerance (default the inverse of ``1 + allowed_effect``).
     """
     for name, data in (("canary", canary), ("baseline", baseline)):
         if not (math.isfinite(data.events) and math.isfinite(data.exposure)):
@@ -96,7 +98,7 @@ def compare_counts(
     sides = 2.0 if direction is Direction.EITHER else 1.0
     p = min(1.0, sides * min(p_up, p_down))
     upper_allowed = 1.0 + allowed_effect
-    lower_allowed = 1.0 / upper_allowed
+    lower_allowed = 1.0 / upper_allowed if lower_allowed is None else lower_allowed
     above_floor = canary_value is not None and canary_value > negligible_rate
     size_up = size_down = effect
     if relevance > 0.5:

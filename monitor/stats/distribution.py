@@ -224,6 +224,7 @@ def compare_distribution(
     tests: Sequence[BoundaryTest] | None = None,
     significant: bool | None = None,
     relevance: float = 0.5,
+    lower_allowed: float | None = None,
 ) -> tuple[Comparison, tuple[QuantileComparison, ...]]:
     """Compare two histograms; return the deciding comparison and every quantile's comparison.
 
@@ -234,6 +235,7 @@ def compare_distribution(
     significance itself. ``relevance`` is how sure the size must be: 0.5 asks a quantile's
     estimated ratio to be beyond the allowance, 0.95 its one-sided 95% bound (early looks),
     with the log ratio's standard error from both versions' order-statistic intervals.
+    ``lower_allowed``: the ratio below which a decrease (a latency collapse) is beyond tolerance.
     """
     for name, hist in (("canary", canary), ("baseline", baseline)):
         if not all(math.isfinite(c) and c >= 0 for c in hist.counts):
@@ -250,7 +252,7 @@ def compare_distribution(
     per_q_alpha = side_alpha / len(quantiles)
     compared = tuple(compare_quantile(canary, reweighted, q, per_q_alpha, harm_confidence) for q in quantiles)
     upper_allowed = 1.0 + allowed_effect
-    lower_allowed = 1.0 / upper_allowed
+    lower_allowed = 1.0 / upper_allowed if lower_allowed is None else lower_allowed
     slower_clear = p_slower <= side_alpha if significant is None else significant
     faster_clear = p_faster <= side_alpha if significant is None else significant
     z = float(ndtri(relevance)) if relevance > 0.5 else 0.0

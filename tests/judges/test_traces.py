@@ -11,6 +11,7 @@ from monitor.judges.traces import (
     judge_trace_exceptions,
     judge_trace_fanout,
     judge_trace_latency,
+    judge_trace_operations,
 )
 from monitor.models import Classification, ComparisonKind, Signal
 from monitor.otlp.aggregate import SPAN_BUCKETS_S
@@ -131,3 +132,43 @@ def test_operations_below_the_minimum_are_pooled_not_dropped_and_nothing_compara
         nothing = judge(spec, lone, ALPHA)
         assert nothing.classification is Classification.NODATA, spec.name
         assert "nothing comparable" in nothing.message
+
+
+def _default(name: str) -> CheckSpec:
+    return next(s for s in load_profile("otel-http").checks if s.name == name)
+
+
+def test_a_version_that_returns_at_once_collapses_its_latency_and_drops_a_call() -> None:
+    """The wrong-answer fault: the entry span's p50 falls from 123 ms to 0.5 ms and the downstream
+    call to EmptyCart vanishes. Both regress in the default profile (both directions tested);
+    a latency 20% lower would not."""
+    rng = np.random.default_rng(5)
+    empty_cart = "cart: EmptyCart (server)"
+    canary = OperationStats(600, buckets=_buckets(rng, 600, 0.0005), calls={})
+    baseline = OperationStats(5_400, buckets=_buckets(rng, 5_400, 0.123), calls={empty_cart: 5_400})
+    data = _data(canary, baseline)
+    latency = judge_trace_latency(_default("trace_latency"), data, 1e-4)
+    assert latency.classification is Classification.LOW and "collapsed to" in latency.message
+    fanout = judge_trace_fanout(_default("trace_fanout"), data, 1e-4)
+    assert fanout.classification is Classification.LOW and "vanished" in fanout.message
+    assert empty_cart in fanout.message
+    faster = OperationStats(600, buckets=_buckets(rng, 600, 0.1))
+    assert judge_trace_latency(_default("trace_latency"), _data(faster, baseline), 1e-4).classification is (
+        Classification.PASS
+    )
+
+
+def test_new_edges_and_operations_are_findings_and_vanished_operations_regress() -> None:
+    canary = {
+        GET: OperationStats(600, calls={"payments: POST /charge (server)": 600}),
+        "POST /orders (server)": OperationStats(600),
+    }
+    baseline = {GET: OperationStats(5_400), "DELETE /orders (server)": OperationStats(5_400)}
+    data = TraceData(SPAN_BUCKETS_S, canary, baseline)
+    fanout = judge_trace_fanout(_default("trace_fanout"), data, 1e-4)
+    assert fanout.classification is Classification.PASS and "new item(s) listed as evidence" in fanout.message
+    assert fanout.evidence[0].label.startswith("new: GET /orders (server) -> payments: POST /charge")
+    operations = judge_trace_operations(_default("trace_operations"), data, 1e-4)
+    assert operations.classification is Classification.LOW
+    assert "DELETE /orders (server): vanished" in operations.message
+    assert any(e.label == "new: POST /orders (server)" for e in operations.evidence)
