@@ -8,6 +8,8 @@ from datetime import datetime
 
 from monitor.engine.fetch import Fetched, fetch_check, selector
 from monitor.engine.request import AnalysisRequest
+from monitor.engine.spans import SELECTOR as SPANS
+from monitor.engine.spans import span_data
 from monitor.errors import MonitorError
 from monitor.judges import decide, judge_check
 from monitor.judges.checks import achievable_p, error_result
@@ -65,6 +67,17 @@ async def _fetch_one(
     return _MetricData(spec, canary, baseline)
 
 
+def _or_spans(m: _MetricData, snapshot: TelemetrySnapshot, request: AnalysisRequest) -> _MetricData:
+    """A check without any series for either version reads the versions' server spans, if it may."""
+    if m.canary is None or m.baseline is None or m.canary.matched or m.baseline.matched:
+        return m
+    period_s = request.profile.decision.period_s if request.baseline_window is None else None
+    data = span_data(m.spec, snapshot, period_s)
+    if data is None:
+        return m
+    return _MetricData(m.spec, Fetched(data[0], True, SPANS), Fetched(data[1], True, SPANS))
+
+
 def _judge_look(
     request: AnalysisRequest,
     metrics: list[_MetricData],
@@ -94,6 +107,8 @@ def _judge_look(
         )  # fmt: skip
         if result.classification is Classification.NODATA:
             result = replace(result, message=result.message + _unmatched(m.canary, m.baseline))
+        elif m.canary.selector == SPANS:
+            result = replace(result, message=f"{result.message} (from server spans: no metric series)")
         results.append(result)
     for spec, data in telemetry:
         results.append(judge_telemetry(spec, data, levels.get(spec.name, look_alpha), relevance))
@@ -158,7 +173,8 @@ async def _snapshot(
     telemetry: TelemetryReader | None, request: AnalysisRequest, windows: tuple[Window, Window]
 ) -> TelemetrySnapshot | MonitorError | None:
     """The look's log and trace aggregates, the error reading them, or None without telemetry."""
-    if telemetry is None or all(spec.signal in _METRIC_SIGNALS for spec in request.profile.checks):
+    checks = request.profile.checks
+    if telemetry is None or all(s.signal in _METRIC_SIGNALS and s.from_spans is None for s in checks):
         return None
     try:
         with tracer().start_as_current_span("read telemetry aggregates"):
@@ -207,6 +223,8 @@ async def evaluate_look(
     metrics = list(
         await asyncio.gather(*(_fetch_one(source, request, spec, windows) for spec in metric_checks))
     )
+    if isinstance(snapshot, TelemetrySnapshot):
+        metrics = [_or_spans(m, snapshot, request) for m in metrics]
     telemetry_data: list[tuple[CheckSpec, LogData | TraceData]] = []
     failed: list[CheckResult] = []
     if isinstance(snapshot, MonitorError):

@@ -97,6 +97,23 @@ class TelemetrySnapshot:
             return LogData(templates, requests_c, requests_b, "requests", lines_c, lines_b)
         return LogData(templates, lines_c, lines_b, "lines", lines_c, lines_b)
 
+    def server_spans(self, canary: bool, period_s: float | None) -> list[OperationStats]:
+        """The version's server spans summed over its window, or per period of ``period_s``
+        anchored at the window's start (what stands in for HTTP metrics a service does not export)."""
+        v = self._versions
+        version, window = (v.canary, v.canary_window) if canary else (v.baseline, v.baseline_window)
+        rows = [r for r in self._rows[Signal.TRACES] if _in(r, version, window)]
+        periods = 1
+        if period_s and window.duration_s >= period_s:
+            periods = int(window.duration_s // period_s) + (window.duration_s % period_s >= 1.0)
+        grouped: list[list[dict[str, Any]]] = [[] for _ in range(periods)]
+        for row in rows:
+            offset_s = max((row.minute - window.start).total_seconds(), 0.0)
+            index = min(int(offset_s // period_s), periods - 1) if periods > 1 and period_s else 0
+            operations = json.loads(row.payload_json)["operations"]
+            grouped[index].append({n: op for n, op in operations.items() if n.endswith("(server)")})
+        return [_sum(_merge_operations(group).values()) for group in grouped]
+
     def traces(self) -> TraceData:
         """Per-operation span statistics of both versions, and the calls to each as its callers saw them."""
         canary = self._payloads(Signal.TRACES, canary=True)
@@ -108,6 +125,15 @@ class TelemetrySnapshot:
             _merge_operations(p.get("callers", {}) for p in canary),
             _merge_operations(p.get("callers", {}) for p in baseline),
         )
+
+
+def _sum(operations: Iterable[OperationStats]) -> OperationStats:
+    """Several operations' spans as one: counts, errors and buckets added."""
+    ops = list(operations)
+    buckets = tuple(sum(col) for col in zip(*(op.buckets for op in ops), strict=True)) if ops else ()
+    return OperationStats(
+        sum(op.count for op in ops), sum(op.errors for op in ops), buckets or (0,) * (len(SPAN_BUCKETS_S) + 1)
+    )
 
 
 def _template(text: str, canary: dict[str, Any] | None, baseline: dict[str, Any] | None) -> TemplateCounts:

@@ -9,6 +9,14 @@ from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
 from monitor.stats.multiple import CRITICAL_SHARE, EARLY_RELEVANCE, FINAL_SHARE
 
 
+class FromSpans(StrEnum):
+    """What a metric check reads from the version's server spans when no series matched at all."""
+
+    REQUESTS = "requests"  # their count (traffic)
+    ERRORS = "errors"  # failed ones per span (the error ratio)
+    LATENCY = "latency"  # their durations' histogram
+
+
 class NewItems(StrEnum):
     """What an item the baseline never had (a template, an operation, a downstream edge) is."""
 
@@ -44,6 +52,7 @@ class CheckSpec:
     unit: str = ""
     allowed_decrease: float | None = None
     new_items: NewItems = NewItems.REGRESS
+    from_spans: FromSpans | None = None
 
     @property
     def lower_allowed(self) -> float:

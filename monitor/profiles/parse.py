@@ -12,6 +12,7 @@ from monitor.profiles.model import (
     TELEMETRY_CHECKS,
     CheckSpec,
     DecisionPolicy,
+    FromSpans,
     LabelNames,
     NewItems,
     Profile,
@@ -31,7 +32,7 @@ _QUERY_FIELDS = {
 _CHECK_FIELDS = {
     "name", "comparison", "signal", "purpose", "description", "events", "exposure", "buckets",
     "series", "direction", "critical", "weight", "allowed_effect", "negligible_value", "min_data", "optional",
-    "quantiles", "unit", "allowed_decrease", "new_items",
+    "quantiles", "unit", "allowed_decrease", "new_items", "from_spans",
 }  # fmt: skip
 _TOP_FIELDS = {"name", "description", "labels", "alpha", "decision", "traffic", "checks"}
 
@@ -201,7 +202,35 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) ->
             None if raw.get("allowed_decrease") is None else r.number("allowed_decrease", 0.0, 0.0, 0.999)
         ),
         new_items=r.choice("new_items", NewItems, NewItems.REGRESS),
+        from_spans=_from_spans(doc, r, path, comparison, purpose, signal, queries),
     )
+
+
+def _from_spans(
+    doc: YamlDocument,
+    r: _Reader,
+    path: str,
+    comparison: ComparisonKind,
+    purpose: CheckPurpose,
+    signal: Signal,
+    queries: dict[str, str | None],
+) -> FromSpans | None:
+    """What the check reads from server spans without series; it must fit the comparison."""
+    if r.data.get("from_spans") is None:
+        return None
+    value = r.choice("from_spans", FromSpans, None)
+    fits = {
+        FromSpans.LATENCY: comparison is ComparisonKind.DISTRIBUTION,
+        FromSpans.ERRORS: comparison is ComparisonKind.COUNTS and queries.get("events") is not None,
+        FromSpans.REQUESTS: comparison is ComparisonKind.COUNTS and purpose is CheckPurpose.TRAFFIC,
+    }[value]
+    if signal is not Signal.METRICS or not fits:
+        raise doc.error(
+            f"{path}.from_spans",
+            f"{value.value} does not fit a {purpose.value} {comparison.value} check of {signal.value}",
+            "use latency for a distribution, errors for counts with events, requests for a traffic check",
+        )
+    return value
 
 
 def parse_profile(doc: YamlDocument) -> Profile:

@@ -88,14 +88,16 @@ async def _verdict(
     return await _judge(client, prometheus, start)
 
 
-async def _judge(client: TestClient[Any, Any], prometheus: SimulatedPrometheus, start: datetime) -> Any:
-    """Flush the receiver, register the deployment of ``aa`` and catch the engine up on it."""
+async def _judge(
+    client: TestClient[Any, Any], prometheus: SimulatedPrometheus, start: datetime, service: str = "aa"
+) -> Any:
+    """Flush the receiver, register the deployment of ``service`` and catch the engine up on it."""
     run = prometheus.runs["aa"]
     app = client.server.app
     store: Store = app[STORE]
     assert await app[RECEIVER].flush(store) > 0
     spec = DeploymentSpec(
-        "aa", "testing", run.scenario.canary_version, run.scenario.baseline_version, Strategy.CANARY,
+        service, "testing", run.scenario.canary_version, run.scenario.baseline_version, Strategy.CANARY,
         start, "otel-http", 0, 60, 600, run.canary_window.duration_s,
     )  # fmt: skip
     deployment, _ = await store.register(spec, actor="test")
@@ -177,3 +179,41 @@ async def test_a_network_delay_only_its_callers_see_fails_the_version(
     latency = next(c for c in verdict["checks"] if c["name"] == "trace_latency")
     assert latency["classification"] == "high"
     assert "frontend: GET (client) -> GET /orders (server) (as its caller saw it)" in latency["message"]
+
+
+def _spans_only(instrument: Instrument, url: str, version: str, start: datetime, error_every: int) -> None:
+    with instrument(url, "spans-only", version) as toy:
+        for request in range(RPS * SECONDS):
+            at_ns = int((start.timestamp() + request / RPS) * 1e9)
+            span = toy.tracer.start_span("GET /orders", kind=SpanKind.SERVER, start_time=at_ns)
+            if request % error_every == 0:
+                span.set_status(StatusCode.ERROR)
+            span.end(end_time=at_ns + 20 * 10**6)
+
+
+@pytest.mark.parametrize(
+    ("error_every", "expected"), [(200, DeploymentStatus.PASS), (10, DeploymentStatus.FAIL)]
+)
+async def test_a_service_without_prometheus_metrics_is_judged_on_its_server_spans(
+    client: TestClient[Any, Any],
+    prometheus: SimulatedPrometheus,
+    instrument: Instrument,
+    error_every: int,
+    expected: DeploymentStatus,
+) -> None:
+    """No series match ``spans-only`` in Prometheus: the error ratio, latency and traffic share come
+    from the versions' server spans, so the default profile still gives a full verdict (v2 failing
+    every tenth request fails it; the same 0.5% as v1 passes)."""
+    run = prometheus.runs["aa"]
+    start = run.canary_window.start
+    url = str(client.make_url("")).rstrip("/")
+    await asyncio.gather(
+        asyncio.to_thread(_spans_only, instrument, url, run.scenario.baseline_version, start, 200),
+        asyncio.to_thread(_spans_only, instrument, url, run.scenario.canary_version, start, error_every),
+    )
+    deployment, verdict = await _judge(client, prometheus, start, "spans-only")
+    assert deployment.status is expected, verdict["summary"]
+    checks = {c["name"]: c for c in verdict["checks"]}
+    for name in ("http_error_ratio", "http_latency", "traffic_share"):
+        assert checks[name]["classification"] != "nodata", checks[name]["message"]
+        assert "(from server spans: no metric series)" in checks[name]["message"]

@@ -75,6 +75,19 @@ def test_custom_profile_with_own_label_names(tmp_path: Path) -> None:
         (("errors_total{$selector}", 'errors_total{job="x"}'), 8, "checks[0].events", "{$selector}"),
         (("    comparison: counts", "    comparison: histogram"), 7, "checks[0].comparison", "distribution"),
         (("  version: release\n", ""), 2, "labels", "version"),
+        (
+            ("    critical: true", "    from_spans: latency"),
+            10,
+            "checks[0].from_spans",
+            "use latency for a distribution",
+        ),
+        (
+            ("    critical: true", "    allowed_decrease: 1.5"),
+            10,
+            "checks[0].allowed_decrease",
+            "[0.0, 0.999]",
+        ),
+        (("    critical: true", "    new_items: fail"), 10, "checks[0].new_items", "regress, evidence"),
     ],
 )
 def test_invalid_fields_are_named_with_their_line(
