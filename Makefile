@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench fmt clean
+.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench bench-traces fmt clean
 
 setup: system-deps venv
 
@@ -54,6 +54,9 @@ test: setup lint typecheck rules pytest
 
 bench: setup
 	$(BIN)/python -m bench.detection
+
+bench-traces: setup
+	$(BIN)/python -m bench.traces
 
 fmt: venv
 	$(BIN)/ruff format monitor tests bench helm

@@ -150,6 +150,9 @@ class Bound:
     floor, which rules out harm whatever the ratio. ``alike_width`` is the distance, on the log
     scale, the bound would have from an estimate of 1 were the versions alike, with the data
     seen so far (infinite with no events): what says how much more data would settle it.
+    ``floor_growth`` is how many times more exposure the canary needs, at its current rate, for its
+    own rate's bound to fall below the check's absolute floor (infinite without a floor, or when
+    its rate is not below it): the other way a zero-error canary rules out harm.
     """
 
     effect: float
@@ -158,6 +161,7 @@ class Bound:
     confidence: float
     negligible: bool = False
     alike_width: float = math.inf
+    floor_growth: float = math.inf
 
 
 @dataclass(frozen=True)

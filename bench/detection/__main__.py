@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -26,11 +25,10 @@ from bench.detection.outcome import Outcome
 from bench.detection.report import Results, render, targets
 from bench.detection.runner import evaluate, jobs_for
 from bench.detection.telemetry import TelemetryPlan, aggregate_run
+from bench.results import RESULTS_DIR, write_results
 from monitor.otlp.views import TelemetryReader
 from monitor.simulate import SimulatedRun, simulate_into_prometheus
 from monitor.store import Store
-
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -171,15 +169,12 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     results = Results(cells, outcomes)
     report = render(results, _preamble(cells, times))
     print(report, end="")
-    results_dir: Path = args.results_dir
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "detection.md").write_text(report, encoding="utf-8")
-    with (results_dir / "detection.jsonl").open("w", encoding="utf-8") as out:
-        for outcome in outcomes:
-            row = {"judge": outcome.judge.value, "cell": outcome.cell, "service": outcome.service,
-                   "seed": outcome.seed, **asdict(outcome.decision)}  # fmt: skip
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    _log(f"wrote {results_dir / 'detection.md'} and detection.jsonl in {times['total']:.0f} s")
+    rows = (
+        {"judge": o.judge.value, "cell": o.cell, "service": o.service, "seed": o.seed, **asdict(o.decision)}
+        for o in outcomes
+    )
+    written = write_results(args.results_dir, "detection", report, rows)
+    _log(f"wrote {written} and detection.jsonl in {times['total']:.0f} s")
     if results.backend_errors:
         _log(f"{len(results.backend_errors)} verdicts were shaped by failed queries; see the report")
         return 2

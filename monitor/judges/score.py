@@ -88,12 +88,16 @@ def minutes_needed(bound: Bound, limit: float, elapsed_s: float) -> float | None
 
     A bound's distance from its estimate shrinks like the square root of the data: were the
     versions alike, the bound would sit ``alike_width`` above 1 on the log scale now, and at
-    ``log(limit)`` once the window has grown by their squared ratio. None without events to
-    bound anything by (``alike_width`` infinite).
+    ``log(limit)`` once the window has grown by their squared ratio. A check with an absolute
+    floor may instead rule harm out once the canary's own rate is bounded below it
+    (``floor_growth``); the sooner of the two counts. None when neither can happen.
     """
-    if not math.isfinite(bound.alike_width) or limit <= 1.0:
+    growths = [bound.floor_growth]
+    if math.isfinite(bound.alike_width) and limit > 1.0:
+        growths.append((bound.alike_width / math.log(limit)) ** 2)
+    growth = min(growths)
+    if not math.isfinite(growth):
         return None
-    growth = (bound.alike_width / math.log(limit)) ** 2
     return max(0.0, elapsed_s * (growth - 1.0) / 60.0)
 
 

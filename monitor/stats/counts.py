@@ -153,4 +153,31 @@ def _bound(
     negligible = (
         negligible_rate > 0 and rate_upper_bound(canary.events, canary.exposure, alpha) < negligible_rate
     )
-    return Bound(test.bound(alpha, upper=True), effect, quantity, confidence, negligible, alike)
+    growth = floor_growth(canary, negligible_rate, alpha) if negligible_rate > 0 else math.inf
+    return Bound(test.bound(alpha, upper=True), effect, quantity, confidence, negligible, alike, growth)
+
+
+def floor_growth(canary: CountsData, floor: float, alpha: float) -> float:
+    """How many times more exposure, at the canary's current rate, puts its rate's bound below ``floor``.
+
+    Infinite when its rate is not below the floor (more data would only confirm it).
+    """
+    if canary.exposure <= 0 or canary.events / canary.exposure >= floor:
+        return math.inf
+    rate = canary.events / canary.exposure
+
+    def above(growth: float) -> bool:
+        exposure = canary.exposure * growth
+        return rate_upper_bound(rate * exposure, exposure, alpha) >= floor
+
+    if not above(1.0):
+        return 1.0
+    low, high = 1.0, 2.0
+    while above(high):
+        low, high = high, high * 2
+        if high > 1e9:
+            return math.inf
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if above(middle) else (low, middle)
+    return high

@@ -188,3 +188,15 @@ def test_optional_checks_without_data_end_inconclusive_not_marginal() -> None:
     decision = decide([empty], specs, POLICY, last_look=True, elapsed_s=1200)
     assert decision.status is VerdictStatus.INCONCLUSIVE
     assert "no check had data; trace_errors: nothing comparable" in decision.summary
+
+
+def test_a_canary_without_errors_is_told_how_long_until_its_floor_rules_harm_out() -> None:
+    """No error in either version: no ratio bound, but 0 errors of 5,000 requests bound the canary's
+    rate at 3.0/5,000 (95%); below the 0.05% floor it takes 5,991 requests, 1.2x the data."""
+    from monitor.stats.counts import floor_growth
+
+    growth = floor_growth(CountsData(0, 5_000), 0.0005, 0.05)
+    assert growth == pytest.approx(-math.log(0.05) / 0.0005 / 5_000, rel=1e-6)
+    bound = Bound(math.inf, 1.0, "", 0.95, floor_growth=growth)
+    assert minutes_needed(bound, 2.0, 600) == pytest.approx(10 * (growth - 1))
+    assert floor_growth(CountsData(3, 5_000), 0.0005, 0.05) == math.inf  # 0.06%: above the floor

@@ -1,0 +1,1 @@
+"""Traces and logs benchmark: faults in one service of a small instrumented system (see ``__main__``)."""
