@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.actions.notify import Notifier
 from monitor.api.auth import ACTOR, auth_middleware
+from monitor.api.bodies import read_json
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
 from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, SOURCE, STORE, TRACE_URL, VERDICTS
@@ -61,10 +62,7 @@ def _digest(body: object) -> str:
 
 async def register(request: web.Request) -> web.Response:
     """``POST /api/v1/deployments``: 201 for a new deployment, 200 for a repeated Idempotency-Key."""
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise invalid("body", f"not valid JSON ({exc})") from None
+    body = await read_json(request)
     spec = deployment_spec(body, datetime.now(UTC), request.app[ENVIRONMENTS])
     allowed = set(BUILTIN_PROFILES) | request.app[ENVIRONMENTS].profiles
     if spec.profile not in allowed:
@@ -162,12 +160,9 @@ async def cancel(request: web.Request) -> web.Response:
     await store.get(request.match_info["id"])
     reason = "cancelled through the API"
     if request.can_read_body:
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise invalid("body", f"not valid JSON ({exc})") from None
+        body = await read_json(request)
         if isinstance(body, dict) and isinstance(body.get("reason"), str):
-            reason = body["reason"]
+            reason = body["reason"][:500]
     deployment = await store.cancel(
         request.match_info["id"], actor=request.get(ACTOR, "anonymous"), reason=reason
     )

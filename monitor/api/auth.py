@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from monitor.api.bodies import parse_json
 from monitor.api.problems import Problem
 from monitor.config import TokenSpec
 
@@ -55,8 +56,8 @@ def required_scope(request: web.Request) -> str | None:
 async def _flagger_token(request: web.Request) -> str:
     """The token a Flagger hook carries in ``metadata.token`` (Flagger cannot send headers)."""
     try:
-        body = await request.json()  # aiohttp keeps the body: the handler reads it again
-    except ValueError:
+        body = parse_json(await request.read())  # aiohttp keeps the body: the handler reads it again
+    except Problem:
         return ""
     metadata = body.get("metadata") if isinstance(body, dict) else None
     token = metadata.get("token") if isinstance(metadata, dict) else None

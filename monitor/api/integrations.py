@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.api.bodies import read_json
 from monitor.api.keys import STORE, VERDICTS
 from monitor.api.problems import Problem, invalid
 from monitor.models import Deployment
@@ -85,13 +86,13 @@ async def flagger_hook(request: web.Request) -> web.Response:
         raise Problem(
             404, "Not found", f"unknown Flagger hook {hook!r}; use one of {', '.join(FLAGGER_HOOKS)}"
         )
-    try:
-        payload: Any = await request.json()
-    except ValueError as exc:
-        raise invalid("body", f"not valid JSON ({exc})") from None
+    payload: Any = await read_json(request)
     metadata = payload.get("metadata") if isinstance(payload, dict) else None
     if not isinstance(metadata, dict) or not isinstance(metadata.get("service"), str):
         raise invalid("metadata.service", "set the webhook's metadata: {service: ..., environment: ...}")
+    for key in ("environment", "version"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], str):
+            raise invalid(f"metadata.{key}", f"must be a string, got {metadata[key]!r}")
     store = request.app[STORE]
     deployment = await _newest(
         store, metadata["service"], metadata.get("environment"), metadata.get("version")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.api.bodies import text_problem
 from monitor.api.problems import invalid
 from monitor.environments import Environments
 from monitor.errors import InputError
@@ -18,6 +19,9 @@ _FIELDS = {
     "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "labels",
 }  # fmt: skip
 MAX_DURATION_S = 7 * 86400.0
+MAX_START_OFFSET = timedelta(days=365)  # a deployment that started longer ago (or later) is a mistake
+MAX_LABELS = 20
+MAX_LABEL_KEY, MAX_LABEL_VALUE = 100, 200
 
 
 # Labels are PromQL matchers; prefixed keys ("rollback/feature-flag") are metadata only.
@@ -31,6 +35,8 @@ def _text(body: dict[str, Any], field: str, default: str | None = None) -> str:
         raise invalid(field, "required; a non-empty string")
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise invalid(field, f"must be a non-empty string of at most 200 characters, got {value!r}")
+    if (problem := text_problem(value)) is not None or value != value.strip():
+        raise invalid(field, f"{problem or 'has leading or trailing whitespace'}; send plain text")
     return value
 
 
@@ -67,8 +73,12 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
     started_raw = body.get("started_at")
     try:
         started_at = now if started_raw is None else parse_time(str(started_raw), "started_at")
-    except InputError as exc:
+    except (InputError, OverflowError, ValueError) as exc:
         raise invalid("started_at", str(exc)) from None
+    if abs(started_at - now) > MAX_START_OFFSET:
+        raise invalid(
+            "started_at", f"must lie within {MAX_START_OFFSET.days} days of now; omit it to mean now"
+        )
     interval_s = _seconds(body, "interval_s", defaults.interval_s, 10.0, 3600.0)
     max_duration_s = _seconds(body, "max_duration_s", defaults.max_duration_s, interval_s, MAX_DURATION_S)
     labels = body.get("labels", {})
@@ -76,8 +86,17 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
         isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
     ):
         raise invalid("labels", 'must be an object of string label values, e.g. {"region": "eu-1"}')
-    for key in labels:
-        if not (_MATCHER_KEY.match(key) or _METADATA_KEY.match(key)):
+    if len(labels) > MAX_LABELS:
+        raise invalid("labels", f"at most {MAX_LABELS} labels, got {len(labels)}")
+    for key, value in labels.items():
+        if len(key) > MAX_LABEL_KEY or len(value) > MAX_LABEL_VALUE:
+            raise invalid(
+                f"labels.{key[:MAX_LABEL_KEY]}",
+                f"keys of at most {MAX_LABEL_KEY} and values of at most {MAX_LABEL_VALUE} characters",
+            )
+        if (problem := text_problem(value)) is not None:
+            raise invalid(f"labels.{key}", f"{problem}; send plain text")
+        if not (_MATCHER_KEY.fullmatch(key) or _METADATA_KEY.fullmatch(key)):
             raise invalid(
                 f"labels.{key}",
                 "is neither a Prometheus label name (a query matcher, e.g. region) nor a prefixed "

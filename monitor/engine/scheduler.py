@@ -23,7 +23,16 @@ from monitor.engine.replay import look_times
 from monitor.engine.request import AnalysisRequest
 from monitor.environments import Environments
 from monitor.errors import ConflictError, MonitorError
-from monitor.models import Classification, Deployment, DeploymentStatus, Strategy, Verdict, Window
+from monitor.models import (
+    Classification,
+    Deployment,
+    DeploymentStatus,
+    Strategy,
+    Verdict,
+    VerdictStatus,
+    VersionWindow,
+    Window,
+)
 from monitor.otlp.views import TelemetryReader
 from monitor.profiles import Profile
 from monitor.profiles.model import HarmPolicy
@@ -134,8 +143,40 @@ class Scheduler:
         except MonitorError as exc:  # one deployment's trouble never stops the others
             log.warning("deployment %s: %s", deployment.id, exc)
             return 0
+        except Exception as exc:  # a bug or an absurd deployment: end it, never the engine
+            log.exception("deployment %s could not be judged; ending it inconclusive", deployment.id)
+            return await self._give_up(deployment, exc)
         finally:
             await self._store.release(deployment.id, self._settings.owner)
+
+    async def _give_up(self, deployment: Deployment, exc: Exception) -> int:
+        """A final ``inconclusive`` verdict naming the error, delivered like any other verdict."""
+        spec, at = deployment.spec, self._clock()
+        now = Window(at, at)
+        verdict = Verdict(
+            service=spec.service,
+            environment=spec.environment,
+            canary=VersionWindow(spec.version, now),
+            baseline=VersionWindow(spec.baseline_version, now),
+            status=VerdictStatus.INCONCLUSIVE,
+            score=0.0,
+            summary=f"inconclusive: the analysis failed ({type(exc).__name__}: {exc}); please report it",
+            checks=(),
+            decided_at=at,
+            deployment_id=deployment.id,
+        )
+        document = render_json(verdict)
+        stored = StoredVerdict(deployment.looks_done + 1, at, verdict.status.value, 0.0, True, document)
+        try:
+            outgoing = await self._outgoing(deployment, verdict, at, document)
+            await self._store.record_verdict(
+                deployment.id, owner=self._settings.owner, verdict=stored, next_look_at=None,
+                notifications=outgoing,
+            )  # fmt: skip
+        except MonitorError as store_exc:
+            log.warning("deployment %s: could not record its failure: %s", deployment.id, store_exc)
+            return 0
+        return 1
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; the look in flight is finished first."""

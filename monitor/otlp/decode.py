@@ -83,6 +83,8 @@ def decode(body: bytes, kind: str, message: M) -> M:
         return message
     try:
         document = json.loads(body or b"{}")
+    except RecursionError:
+        raise PayloadError("JSON body is nested too deeply to be OTLP") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(f"JSON body does not parse ({exc})") from None
     if not isinstance(document, dict):
@@ -96,6 +98,8 @@ def decode_document(document: dict[str, Any], message: M) -> M:
     """Fill ``message`` from an already parsed OTLP/JSON document."""
     try:
         json_format.ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
+    except RecursionError:
+        raise PayloadError("JSON body is nested too deeply to be OTLP") from None
     except json_format.ParseError as exc:
         raise PayloadError(f"JSON body is not an OTLP {message.DESCRIPTOR.name} ({exc})") from None
     return message

@@ -209,3 +209,29 @@ async def test_a_look_waits_until_its_data_have_settled(
     await scheduler.run_once()
     final = await store.get(deployment.id)
     assert final.status is DeploymentStatus.PASS and final.looks_done == 20
+
+
+async def test_a_deployment_that_breaks_the_engine_ends_inconclusive_and_the_others_go_on(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    """A start in year 1 overflows the window arithmetic: that deployment ends, the engine does not."""
+    run = prometheus.runs["errors_3x"]
+    absurd = replace(
+        _spec(prometheus, "errors_3x"), service="broken", started_at=datetime(1, 1, 1, tzinfo=UTC)
+    )
+    broken, _ = await store.register(absurd, actor="test")  # past the API's bounds, straight to the store
+    healthy, _ = await store.register(_spec(prometheus, "errors_3x"), actor="test")
+    hooks = (WebhookSpec("pager", "http://127.0.0.1:9/hook", "x" * 20, verdicts=("inconclusive",)),)
+    clock = Clock(run.canary_window.end + timedelta(minutes=1))
+    await Scheduler(
+        store, source, load_profile, SchedulerSettings(owner="a"), clock,
+        notifier=Notifier(Settings(webhooks=hooks)),
+    ).run_once()  # fmt: skip
+    ended = await store.get(broken.id)
+    assert ended.status is DeploymentStatus.INCONCLUSIVE
+    latest = await store.latest_verdict(broken.id)
+    assert latest is not None and latest.final
+    assert "the analysis failed" in json.loads(latest.document_json)["summary"]
+    assert (await store.get(healthy.id)).status is DeploymentStatus.FAIL
+    [item] = await store.claim_deliveries(claim_s=60)  # delivered like any other final verdict
+    assert item.deployment_id == broken.id
