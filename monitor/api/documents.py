@@ -41,7 +41,12 @@ def deployment_document(deployment: Deployment) -> dict[str, Any]:
 def verdict_json(deployment: Deployment, stored: StoredVerdict | None) -> tuple[str, str]:
     """The verdict (``running``, ``pass``…) and the verdict JSON text, without parsing what is stored."""
     if stored is not None and (stored.final or deployment.status is not DeploymentStatus.CANCELLED):
-        return stored.status, stored.document_json
+        if stored.final or not deployment.status_reason:
+            return stored.status, stored.document_json
+        # A later look is waiting on a failing backend: the summary says so while it lasts.
+        interim: dict[str, Any] = json.loads(stored.document_json)
+        interim["summary"] = f"{interim.get('summary', '')}; now {deployment.status_reason}"
+        return stored.status, json.dumps(interim)
     document = _without_look(deployment)
     return str(document["verdict"]), json.dumps(document)
 
@@ -61,6 +66,11 @@ def _without_look(deployment: Deployment) -> dict[str, Any]:
     window = {"start": format_time(spec.started_at), "end": format_time(spec.started_at)}
     cancelled = deployment.status is DeploymentStatus.CANCELLED
     first_look = format_time(deployment.next_look_at) if deployment.next_look_at else "soon"
+    waiting = (
+        f"waiting for the first look: {deployment.status_reason}"
+        if deployment.status_reason
+        else f"waiting for the first look at {first_look}"
+    )
     return {
         "deployment_id": deployment.id,
         "service": spec.service,
@@ -70,8 +80,6 @@ def _without_look(deployment: Deployment) -> dict[str, Any]:
         "verdict": "inconclusive" if cancelled else "running",
         "score": 0,
         "decided_at": format_time(deployment.updated_at) if cancelled else None,
-        "summary": f"cancelled: {deployment.status_reason}"
-        if cancelled
-        else f"waiting for the first look at {first_look}",
+        "summary": f"cancelled: {deployment.status_reason}" if cancelled else waiting,
         "checks": [],
     }

@@ -104,10 +104,16 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def _worst(document: dict[str, Any]) -> str:
+    # While a look waits on a failing backend the daemon appends "; now <why>" to the summary.
+    _, _, waiting = str(document.get("summary") or "").partition("; now ")
+    if waiting:
+        return waiting
     checks = document.get("checks") or []
     bad = [c for c in checks if c.get("classification") in ("high", "low", "error")]
     chosen = bad[0] if bad else (checks[0] if checks else None)
-    return f"{chosen['name']}: {chosen['message']}" if chosen else "no checks yet"
+    if chosen is None:  # before the first look: the summary says what it waits for (or on)
+        return str(document.get("summary") or "no checks yet")
+    return f"{chosen['name']}: {chosen['message']}"
 
 
 async def _gate(args: argparse.Namespace) -> int:

@@ -2,9 +2,15 @@
 
 Every look goes through :func:`monitor.engine.evaluate.evaluate_look`, the code path of
 ``monitor analyze --interval``. A deployment registered with ``started_at`` in the past is
-caught up at once: its missed looks are evaluated in order until a verdict is final. A look
-whose required checks errored (a backend blip) is not recorded before the last look: it is
-retried at the next poll instead of ending the deployment ``inconclusive``.
+caught up at once: its missed looks are evaluated in order until a verdict is final.
+
+A look whose required checks errored (a backend down or failing) is retried, every
+``retry_s`` at most, for ``retry_grace_s`` after it became due; meanwhile the deployment's
+status reason and audit trail name the checks and their errors. Past the grace an interim look
+is skipped (recorded as running, with its errors: a later look judges the same data, since looks
+are cumulative) and the last look ends the run ``inconclusive`` naming them: an outage delays a
+verdict by at most the grace, and never hides it. An optional check that errors is reported,
+never retried.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from monitor.engine.request import AnalysisRequest
 from monitor.environments import Environments
 from monitor.errors import ConflictError, MonitorError
 from monitor.models import (
+    CheckResult,
     Classification,
     Deployment,
     DeploymentStatus,
@@ -40,6 +47,7 @@ from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import OutboxItem, Store, StoredVerdict
 from monitor.telemetry import EngineMetrics
+from monitor.timeparse import format_time
 from monitor.tracing import tracer
 
 log = logging.getLogger(__name__)
@@ -67,6 +75,10 @@ class SchedulerSettings:
     # A look at time t is judged once t + settle_s has passed, live or catching up, so data still
     # in flight (the receiver's flush, a Prometheus scrape) cannot shape a verdict.
     settle_s: float = 0.0
+    # How long a look whose required checks error is retried before it counts as it stands, and
+    # how often: an outage delays a verdict by at most the grace, and is never retried forever.
+    retry_grace_s: float = 300.0
+    retry_s: float = 15.0
 
 
 def analysis_request(
@@ -100,8 +112,27 @@ def analysis_request(
     )
 
 
-def _errored(verdict: Verdict) -> bool:
-    return any(c.classification is Classification.ERROR for c in verdict.checks)
+def blocking_errors(verdict: Verdict, profile: Profile) -> list[CheckResult]:
+    """The required checks that errored: they keep a look from counting (optional ones never do)."""
+    optional = {spec.name for spec in profile.checks if spec.optional}
+    return [c for c in verdict.checks if c.classification is Classification.ERROR and c.name not in optional]
+
+
+def trouble(errors: list[CheckResult], look: int, looks: int, until: datetime) -> str:
+    """The status reason of a deployment whose look cannot be judged: which checks, and why."""
+    named = "; ".join(f"{c.name}: {c.message[:300]}" for c in errors[:3])
+    more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+    return (
+        f"look {look} of {looks} cannot be judged: {named}{more}; retrying until "
+        f"{format_time(until)}, then the look counts without those checks"
+    )
+
+
+def skipped(verdict: Verdict, errors: list[CheckResult]) -> Verdict:
+    """An interim look past its retry grace: recorded as running, its errors shown, nothing decided."""
+    first = errors[0]
+    summary = f"running: look skipped after retries ({first.name}: {first.message})"
+    return replace(verdict, status=VerdictStatus.RUNNING, summary=summary)
 
 
 class Scheduler:
@@ -218,7 +249,12 @@ class Scheduler:
                     telemetry=self._telemetry,
                 )  # fmt: skip
                 span.set_attribute("verdict", verdict.status.value)
-            retry = _errored(verdict) and not last
+            errors = blocking_errors(verdict, request.profile)
+            grace_ends = at + timedelta(seconds=self._settings.settle_s + self._settings.retry_grace_s)
+            # A fail stands on its own checks; anything else waits for the erroring ones a while.
+            retry = bool(errors) and verdict.status is not VerdictStatus.FAIL and now < grace_ends
+            if errors and not retry and not last and verdict.status is not VerdictStatus.FAIL:
+                verdict = skipped(verdict, errors)
             if self._metrics is not None:
                 lag_s = (self._clock() - at).total_seconds() - self._settings.settle_s
                 self._metrics.observe_look(
@@ -226,7 +262,7 @@ class Scheduler:
                     since_start_s=(at - deployment.spec.started_at).total_seconds(),
                 )  # fmt: skip
             if retry:
-                log.warning("deployment %s look %d: a check errored; retrying later", deployment.id, look)
+                await self._defer(deployment, trouble(errors, look, len(times), grace_ends), now)
                 break
             document = render_json(verdict)
             stored = StoredVerdict(look, at, verdict.status.value, verdict.score, verdict.final, document)
@@ -249,6 +285,15 @@ class Scheduler:
                 break
             await self._store.renew(deployment.id, self._settings.owner, lease_s=self._settings.lease_s)
         return recorded
+
+    async def _defer(self, deployment: Deployment, reason: str, now: datetime) -> None:
+        """Say why the look waits (status reason, audit trail, log) and when it is tried again."""
+        if reason != deployment.status_reason:
+            log.warning("deployment %s: %s", deployment.id, reason)
+        retry_at = now + timedelta(seconds=self._settings.retry_s - self._settings.settle_s)
+        await self._store.defer_look(
+            deployment.id, owner=self._settings.owner, reason=reason, next_look_at=retry_at
+        )
 
     async def _outgoing(
         self, deployment: Deployment, verdict: Verdict, at: datetime, document: str

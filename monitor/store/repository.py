@@ -361,6 +361,32 @@ class Store:
                 .values(lease_owner=None, lease_expires_at=None)
             )
 
+    async def defer_look(
+        self, deployment_id: str, *, owner: str, reason: str, next_look_at: datetime
+    ) -> None:
+        """A due look could not be judged: record why (status reason) and when it is tried again.
+
+        The audit trail gets the reason when it changes, not at every retry. Only while ``owner``
+        holds the lease; otherwise nothing is written.
+        """
+        now = self._clock()
+        async with self._transaction() as connection:
+            previous = (
+                await connection.execute(
+                    select(deployments.c.status_reason).where(_held(deployment_id, owner, now))
+                )
+            ).scalar()
+            if previous is None:
+                return
+            await connection.execute(
+                update(deployments)
+                .where(_held(deployment_id, owner, now), deployments.c.status.in_(_ACTIVE))
+                .values(status_reason=reason, next_look_at=next_look_at, updated_at=now)
+            )
+            if previous != reason:
+                await self._event(connection, deployment_id, "look deferred", owner, reason)
+        self._changed(deployment_id)
+
     async def record_verdict(
         self,
         deployment_id: str,

@@ -235,3 +235,83 @@ async def test_a_deployment_that_breaks_the_engine_ends_inconclusive_and_the_oth
     assert (await store.get(healthy.id)).status is DeploymentStatus.FAIL
     [item] = await store.claim_deliveries(claim_s=60)  # delivered like any other final verdict
     assert item.deployment_id == broken.id
+
+
+async def test_a_backend_outage_is_retried_named_and_ends_inconclusive_after_the_grace(
+    prometheus: SimulatedPrometheus, store: Store
+) -> None:
+    """Prometheus down for the whole run: each look waits at most the grace, saying why, and the
+    run ends ``inconclusive`` naming the check and the backend, delivered once like any verdict."""
+    run = prometheus.runs["errors_3x"]
+    spec = replace(_spec(prometheus, "errors_3x"), max_duration_s=180)  # three one-minute looks
+    deployment, _ = await store.register(spec, actor="test")
+    down = PrometheusSource("http://127.0.0.1:9", max_attempts=1)  # nothing listens on port 9
+    hooks = (WebhookSpec("pager", "http://127.0.0.1:9/hook", "x" * 20, verdicts=("inconclusive",)),)
+    settings = SchedulerSettings(owner="a", retry_grace_s=300, retry_s=15)
+    first_look = run.canary_window.start + timedelta(minutes=1)
+    clock = Clock(first_look + timedelta(seconds=5))
+    scheduler = Scheduler(
+        store, down, load_profile, settings, clock, notifier=Notifier(Settings(webhooks=hooks))
+    )
+    try:
+        assert await scheduler.run_once() == 0
+        waiting = await store.get(deployment.id)
+        assert waiting.status is DeploymentStatus.PENDING and waiting.looks_done == 0
+        assert "look 1 of 3 cannot be judged: http_error_ratio" in waiting.status_reason
+        assert "127.0.0.1:9" in waiting.status_reason  # the backend and its error, not "a check errored"
+        assert waiting.next_look_at is not None and waiting.next_look_at > first_look  # not every poll
+        assert await scheduler.run_once() == 0  # not due again until retry_s has passed
+        clock.now += timedelta(seconds=20)
+        assert await scheduler.run_once() == 0
+        trail = [e for e in await store.events(deployment.id) if e.kind == "look deferred"]
+        assert len(trail) == 1 and "http_error_ratio" in trail[0].message  # once, not per retry
+        # Past every look's grace: interim looks are skipped, the last one ends the run.
+        clock.now = run.canary_window.start + timedelta(seconds=180 + 300 + 1)
+        assert await scheduler.run_once() == 3
+        final = await store.get(deployment.id)
+        assert final.status is DeploymentStatus.INCONCLUSIVE
+        latest = await store.latest_verdict(deployment.id)
+        assert latest is not None and latest.final and latest.look == 3
+        summary = json.loads(latest.document_json)["summary"]
+        assert summary.startswith("inconclusive: ") and "127.0.0.1:9" in summary
+        [item] = await store.claim_deliveries(claim_s=60)
+        assert item.deployment_id == deployment.id and item.kind == "webhook:pager"
+    finally:
+        await down.close()
+
+
+async def test_a_backend_that_recovers_within_the_grace_loses_no_look(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    run = prometheus.runs["errors_3x"]
+    deployment, _ = await store.register(_spec(prometheus, "errors_3x"), actor="test")
+    down = PrometheusSource("http://127.0.0.1:9", max_attempts=1)
+    clock = Clock(run.canary_window.start + timedelta(minutes=1, seconds=5))
+    try:
+        assert await _scheduler(store, down, clock).run_once() == 0
+        assert (await store.get(deployment.id)).status_reason
+    finally:
+        await down.close()
+    clock.now = run.canary_window.end + timedelta(minutes=1)  # back, within every look's grace
+    await _scheduler(store, source, clock).run_once()
+    final = await store.get(deployment.id)
+    assert final.status is DeploymentStatus.FAIL and final.status_reason == "verdict fail"
+
+
+async def test_an_optional_check_that_errors_is_reported_not_retried(
+    prometheus: SimulatedPrometheus, store: Store, source: PrometheusSource
+) -> None:
+    """A failing optional query (a parse error, as a typo'd profile gives) never holds a look back."""
+    run = prometheus.runs["errors_3x"]
+    base = load_profile("otel-http")
+    broken = replace(base.checks[0], name="optional_cpu", events="rate(cpu[", optional=True)
+    profile = replace(base, checks=(*base.checks, broken))
+    deployment, _ = await store.register(_spec(prometheus, "errors_3x"), actor="test")
+    clock = Clock(run.canary_window.start + timedelta(minutes=3, seconds=5))
+    scheduler = Scheduler(store, source, lambda _: profile, SchedulerSettings(owner="a"), clock)
+    assert await scheduler.run_once() >= 1  # looks recorded at once, not deferred
+    assert (await store.get(deployment.id)).status_reason in ("", "verdict fail")
+    latest = await store.latest_verdict(deployment.id)
+    assert latest is not None
+    checks = {c["name"]: c for c in json.loads(latest.document_json)["checks"]}
+    assert checks["optional_cpu"]["classification"] == "error"
