@@ -260,7 +260,7 @@ async def test_a_backend_outage_is_retried_named_and_ends_inconclusive_after_the
         assert "look 1 of 3 cannot be judged: http_error_ratio" in waiting.status_reason
         assert "127.0.0.1:9" in waiting.status_reason  # the backend and its error, not "a check errored"
         assert waiting.next_look_at is not None and waiting.next_look_at > first_look  # not every poll
-        assert await scheduler.run_once() == 0  # not due again until retry_s has passed
+        assert await scheduler.run_once() == 0  # still failing: still deferred
         clock.now += timedelta(seconds=20)
         assert await scheduler.run_once() == 0
         trail = [e for e in await store.events(deployment.id) if e.kind == "look deferred"]
