@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 import pytest
 
 from monitor.simulate import Scenario, SimulatedPrometheus, simulate_into_prometheus
@@ -125,3 +128,19 @@ def start_fake() -> Iterator[Callable[..., Any]]:
     yield start
     for fake in started:
         fake.stop()
+
+
+POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh database on the machine's PostgreSQL (``MONITOR_TEST_POSTGRES_URL``), dropped after."""
+    name = f"monitor_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()

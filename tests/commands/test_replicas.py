@@ -9,13 +9,11 @@ recorded twice.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,21 +25,13 @@ from monitor.simulate.prometheus import free_port, wait_for_http
 
 pytestmark = pytest.mark.prometheus
 
-POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LEASE_S = 4.0
 PostJson = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 @pytest.fixture
-async def database() -> AsyncIterator[str]:
-    name = f"monitor_replicas_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+def database(postgres_database: str) -> str:
+    return postgres_database
 
 
 @pytest.fixture
