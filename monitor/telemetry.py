@@ -18,6 +18,7 @@ from monitor.models import DeploymentStatus, Verdict
 from monitor.store import Store
 
 RECENT_DEPLOYMENTS = 200  # monitor_deployments{status} counts the newest ones
+OTLP_DROP_REASONS = ("refused", "backlog")  # why monitor_otlp_dropped_aggregates counted
 
 
 class EngineMetrics:
@@ -145,6 +146,16 @@ class MonitorMetrics:
             ["outcome"],
             registry=r,
         )
+        self.otlp_dropped = Counter(
+            "monitor_otlp_dropped_aggregates",
+            "Per-minute OTLP aggregates dropped after their records were accepted, by reason: refused"
+            " by the database as data (the rest of their flush was stored), or over the backlog kept"
+            " while the database is down.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in OTLP_DROP_REASONS:
+            self.otlp_dropped.labels(reason)
         self.outbox_backlog = Gauge("monitor_outbox_backlog", "Undelivered notifications.", registry=r)
         self.outbox_oldest_age = Gauge(
             "monitor_outbox_oldest_age_seconds", "Age of the oldest undelivered notification.", registry=r

@@ -48,6 +48,7 @@ from monitor.otlp.decode import (
     media_type,
 )
 from monitor.store import Store, TelemetryRow
+from monitor.telemetry import MonitorMetrics
 
 log = logging.getLogger(__name__)
 FLUSH_S = 10.0
@@ -56,6 +57,7 @@ MAX_PENDING_BYTES = 64 * 1024 * 1024
 RETRY_AFTER_S = 2
 M = TypeVar("M", bound=Message)
 MAX_UNFLUSHED = 50_000
+MAX_REFUSALS_LOGGED = 10  # per flush: one line each, then a count
 
 
 class Receiver:
@@ -87,23 +89,53 @@ class Receiver:
         finally:
             self._pending_bytes -= size
 
-    async def flush(self, store: Store) -> int:
-        """Write the aggregates to the store; what the store refuses is retried at the next flush."""
+    async def flush(self, store: Store, metrics: MonitorMetrics | None = None) -> int:
+        """Write the aggregates to the store; return how many it stored.
+
+        While the database is unavailable they are kept for the next flush, within a bound; rows
+        it refuses as data (the store stores the others) are dropped, logged and counted in
+        ``metrics``: sending them again could never succeed, and would hold the rest back.
+        """
         rows = self.aggregator.drain()
         items = self._unflushed + [
             TelemetryRow(kind, k.service, k.environment, k.version, k.minute, json.dumps(payload))
             for kind, k, payload in rows
         ]
         try:
-            await store.add_telemetry(items)
-        except StoreError as exc:
+            refused = await store.add_telemetry(items)
+        except Exception as exc:  # not only StoreError: the flusher's loop must outlive any failure
             # Kept for the next flush, within a bound: a long outage must not grow memory.
             self._unflushed = items[-MAX_UNFLUSHED:]
             lost = len(items) - len(self._unflushed)
-            log.warning("OTLP: %d aggregates wait for the store (%s); %d dropped", len(items), exc, lost)
+            if metrics is not None and lost:
+                metrics.otlp_dropped.labels("backlog").inc(lost)
+            log.warning(
+                "OTLP: %d aggregates wait for the store (%s); %d dropped",
+                len(items),
+                exc,
+                lost,
+                exc_info=not isinstance(exc, StoreError),
+            )
             return 0
         self._unflushed = []
-        return len(items)
+        if refused:
+            if metrics is not None:
+                metrics.otlp_dropped.labels("refused").inc(len(refused))
+            for bad in refused[:MAX_REFUSALS_LOGGED]:
+                row = bad.row
+                log.error(
+                    "OTLP: the database refused the %s aggregate of service %a, environment %a, version "
+                    "%a at %s (%s); dropped",
+                    row.kind,
+                    row.service[:200],
+                    row.environment[:100],
+                    row.version[:200],
+                    row.minute.isoformat(),
+                    bad.reason,
+                )
+            if len(refused) > MAX_REFUSALS_LOGGED:
+                log.error("OTLP: %d more refused aggregates dropped", len(refused) - MAX_REFUSALS_LOGGED)
+        return len(items) - len(refused)
 
 
 class Busy(Exception):
@@ -220,7 +252,7 @@ async def flusher(app: web.Application) -> AsyncIterator[None]:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), FLUSH_S)
-            await receiver.flush(store)
+            await receiver.flush(store, app[METRICS])
 
     task = asyncio.create_task(loop())
     yield

@@ -42,6 +42,8 @@ MAX_OPERATIONS = 500  # per key
 MAX_EXAMPLES = 3
 MAX_EXEMPLARS = 5
 MAX_MESSAGE_CHARS = 4_096
+# The store's key columns: longer resource attributes are rejected, not cut.
+MAX_SERVICE_CHARS, MAX_ENVIRONMENT_CHARS, MAX_VERSION_CHARS = 200, 100, 200
 PAST_S, FUTURE_S = 7 * 86_400, 600  # timestamps outside [now - 7 d, now + 10 min] are absurd
 _STATUS_ERROR = 2
 _LEVEL_OF_NUMBER = (0, *(int(Level.parse(n)) for n in range(1, 25)))
@@ -127,13 +129,43 @@ def _addresses(attributes: Iterable[KeyValue]) -> list[str]:
     return [found[k] for k in _RESOURCE_ADDRESS_KEYS if found.get(k)]
 
 
-def _who(attributes: Iterable[KeyValue]) -> tuple[str, str, str] | None:
+def _unfit(value: str, max_chars: int) -> str | None:
+    """Why ``value`` cannot be stored as a key column, or None."""
+    if len(value) > max_chars:
+        return f"is over {max_chars} characters"
+    if "\x00" in value:
+        return f"{value[:40]!a} contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{value[:40]!a} is not valid UTF-8 text"
+    return None
+
+
+def _who(attributes: Iterable[KeyValue]) -> tuple[str, str, str] | str:
+    """A resource's service, environment and version; or why its records are rejected.
+
+    These become key columns of the store: PostgreSQL refuses NUL in text and values over the
+    column's length, and a refused row would be dropped after the client was told it was taken.
+    So they are checked here, where the client still hears why, and rejected rather than cut or
+    cleaned: a changed name would file the records under a service nobody deployed.
+    """
     found = _resource(attributes)
     service = found.get("service.name", "").strip()
     if not service:
-        return None
-    environment = found.get("deployment.environment.name") or found.get("deployment.environment") or ""
-    return service[:200], environment[:100], (found.get("service.version") or "unknown")[:200]
+        return "without the resource attribute service.name"
+    environment_key = "deployment.environment.name"
+    if not found.get(environment_key):
+        environment_key = "deployment.environment"
+    environment, version = found.get(environment_key, ""), found.get("service.version") or "unknown"
+    for key, value, max_chars in (
+        ("service.name", service, MAX_SERVICE_CHARS),
+        (environment_key, environment, MAX_ENVIRONMENT_CHARS),
+        ("service.version", version, MAX_VERSION_CHARS),
+    ):
+        if (problem := _unfit(value, max_chars)) is not None:
+            return f"whose resource attribute {key} {problem}"
+    return service, environment, version
 
 
 # (service, environment, version, unix minute): a plain tuple hashes far faster than a Key.
@@ -168,8 +200,8 @@ class Aggregator:
             for resource_logs in request.resource_logs:
                 records = [r for scope in resource_logs.scope_logs for r in scope.log_records]
                 who = _who(resource_logs.resource.attributes)
-                if who is None:
-                    account.reject(len(records), "log records without the resource attribute service.name")
+                if isinstance(who, str):
+                    account.reject(len(records), f"log records {who}")
                     continue
                 miner = self._miners.setdefault(who[:2], TemplateMiner())
                 service, environment, version = who
@@ -220,8 +252,8 @@ class Aggregator:
             for resource_spans in request.resource_spans:
                 spans = [s for scope in resource_spans.scope_spans for s in scope.spans]
                 who = _who(resource_spans.resource.attributes)
-                if who is None:
-                    account.reject(len(spans), "spans without the resource attribute service.name")
+                if isinstance(who, str):
+                    account.reject(len(spans), f"spans {who}")
                     continue
                 service, environment, version = who
                 for address in _addresses(resource_spans.resource.attributes):

@@ -6,7 +6,24 @@ Several replicas share the work through leases: a replica evaluates a deployment
 holds an unexpired lease, claimed with a conditional UPDATE that exactly one replica can win.
 """
 
-from monitor.store.records import AuditEvent, Delivery, LookScore, OutboxItem, StoredVerdict, TelemetryRow
+from monitor.store.records import (
+    AuditEvent,
+    Delivery,
+    LookScore,
+    OutboxItem,
+    RefusedRow,
+    StoredVerdict,
+    TelemetryRow,
+)
 from monitor.store.repository import Store
 
-__all__ = ["AuditEvent", "Delivery", "LookScore", "OutboxItem", "Store", "StoredVerdict", "TelemetryRow"]
+__all__ = [
+    "AuditEvent",
+    "Delivery",
+    "LookScore",
+    "OutboxItem",
+    "RefusedRow",
+    "Store",
+    "StoredVerdict",
+    "TelemetryRow",
+]

@@ -69,3 +69,11 @@ class TelemetryRow:
     version: str
     minute: datetime
     payload_json: str
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    """A telemetry row the database refused as data (a NUL byte, a value too long), with its reason."""
+
+    row: TelemetryRow
+    reason: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -15,11 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.errors import ConflictError, NotFoundError, StoreError
 from monitor.models import Deployment, DeploymentSpec, DeploymentStatus
 from monitor.store import rows
+from monitor.store.batches import insert_isolating, refused_as_data
+from monitor.store.dbfile import DatabaseFile
 from monitor.store.engine import create_engine
 from monitor.store.migrate import upgrade
-from monitor.store.records import AuditEvent, Delivery, LookScore, OutboxItem, StoredVerdict, TelemetryRow
+from monitor.store.records import (
+    AuditEvent,
+    Delivery,
+    LookScore,
+    OutboxItem,
+    RefusedRow,
+    StoredVerdict,
+    TelemetryRow,
+)
 from monitor.store.tables import deployments, events, outbox, telemetry, verdicts
 
+log = logging.getLogger(__name__)
 _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
 
 
@@ -50,6 +62,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _unavailable(exc: DBAPIError | OSError) -> StoreError:
+    """A database failure as the store's error: the API answers it with 503."""
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    return StoreError(f"database error ({type(reason).__name__}: {reason}); retry when it is back")
+
+
 def _held(deployment_id: str, owner: str, now: datetime) -> ColumnElement[bool]:
     """The deployment's lease is held by ``owner`` and has not expired."""
     return and_(
@@ -66,6 +84,8 @@ class Store:
         self._engine = engine
         self._clock = clock
         self._listeners: list[Callable[[str], None]] = []
+        self._file = DatabaseFile.of(engine.url)
+        self._file_lost_logged = False
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(deployment_id)`` after this process commits a change to a deployment.
@@ -96,6 +116,46 @@ class Store:
         """Release the connection pool."""
         await self._engine.dispose()
 
+    async def write_problem(self) -> str | None:
+        """Why the database cannot take a write now, or None when it can: for readiness probes.
+
+        SQLite: the file was deleted or replaced since the store opened it, or is read-only;
+        PostgreSQL: the session is read-only (a standby, ``default_transaction_read_only``);
+        either: the database does not answer. Never raises; the reason is one line.
+        """
+        if self._file is not None and (problem := self._file.unwritable()) is not None:
+            return problem
+        try:
+            async with self._transaction() as connection:
+                if connection.dialect.name != "postgresql":
+                    await connection.exec_driver_sql("SELECT 1")
+                    return None
+                read_only = (await connection.exec_driver_sql("SHOW transaction_read_only")).scalar()
+        except StoreError as exc:
+            return str(exc)
+        if read_only == "on":
+            return (
+                "the database is read-only (transaction_read_only is on: a standby, or "
+                "default_transaction_read_only set); point --database at a writable primary"
+            )
+        return None
+
+    def _check_file(self) -> None:
+        """Refuse a write that would land in a SQLite file no longer reachable by its name."""
+        if self._file is None or (problem := self._file.lost()) is None:
+            return
+        if not self._file_lost_logged:
+            self._file_lost_logged = True
+            log.error("%s", problem)
+        raise StoreError(problem)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that writes: refused up front when the write could not last."""
+        self._check_file()
+        async with self._transaction() as connection:
+            yield connection
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         try:
@@ -104,10 +164,7 @@ class Store:
         except IntegrityError:
             raise
         except (DBAPIError, OSError) as exc:
-            reason = exc.orig if isinstance(exc, DBAPIError) else exc
-            raise StoreError(
-                f"database error ({type(reason).__name__}: {reason}); retry when it is back"
-            ) from exc
+            raise _unavailable(exc) from exc
 
     async def _event(
         self, connection: AsyncConnection, deployment_id: str, kind: str, actor: str, message: str
@@ -167,7 +224,7 @@ class Store:
                 return existing[0], False
         deployment_id = str(uuid.uuid4())
         try:
-            async with self._transaction() as connection:
+            async with self._writing() as connection:
                 superseded = await connection.execute(
                     select(deployments.c.id).where(
                         deployments.c.service == spec.service,
@@ -274,7 +331,7 @@ class Store:
 
     async def cancel(self, deployment_id: str, *, actor: str, reason: str) -> Deployment:
         """Cancel an active deployment (a final one is returned unchanged)."""
-        async with self._transaction() as connection:
+        async with self._writing() as connection:
             result = await connection.execute(
                 update(deployments)
                 .where(deployments.c.id == deployment_id, deployments.c.status.in_(_ACTIVE))
@@ -329,7 +386,7 @@ class Store:
                 )
             ).all()
         for candidate, previous_owner in candidates:
-            async with self._transaction() as connection:
+            async with self._writing() as connection:
                 result = await connection.execute(
                     update(deployments)
                     .where(deployments.c.id == candidate, due)
@@ -344,7 +401,7 @@ class Store:
     async def renew(self, deployment_id: str, owner: str, *, lease_s: float) -> bool:
         """Extend a held, unexpired lease; False when it was lost."""
         now = self._clock()
-        async with self._transaction() as connection:
+        async with self._writing() as connection:
             result = await connection.execute(
                 update(deployments)
                 .where(_held(deployment_id, owner, now))
@@ -354,7 +411,7 @@ class Store:
 
     async def release(self, deployment_id: str, owner: str) -> None:
         """Give a lease back (on shutdown, or after a look)."""
-        async with self._transaction() as connection:
+        async with self._writing() as connection:
             await connection.execute(
                 update(deployments)
                 .where(deployments.c.id == deployment_id, deployments.c.lease_owner == owner)
@@ -370,7 +427,7 @@ class Store:
         holds the lease; otherwise nothing is written.
         """
         now = self._clock()
-        async with self._transaction() as connection:
+        async with self._writing() as connection:
             previous = (
                 await connection.execute(
                     select(deployments.c.status_reason).where(_held(deployment_id, owner, now))
@@ -404,7 +461,7 @@ class Store:
         now = self._clock()
         status = DeploymentStatus(verdict.status) if verdict.final else DeploymentStatus.RUNNING
         try:
-            async with self._transaction() as connection:
+            async with self._writing() as connection:
                 result = await connection.execute(
                     update(deployments)
                     .where(_held(deployment_id, owner, now), deployments.c.status.in_(_ACTIVE))
@@ -459,7 +516,7 @@ class Store:
 
     async def add_event(self, deployment_id: str, kind: str, actor: str, message: str) -> None:
         """Append an entry to a deployment's audit trail."""
-        async with self._transaction() as connection:
+        async with self._writing() as connection:
             await self._event(connection, deployment_id, kind, actor, message)
 
     async def enqueue(self, deployment_id: str, items: Sequence[OutboxItem]) -> int:
@@ -467,7 +524,7 @@ class Store:
         added = 0
         for item in items:
             try:
-                async with self._transaction() as connection:
+                async with self._writing() as connection:
                     await self._enqueue(connection, deployment_id, [item])
                 added += 1
             except IntegrityError:
@@ -496,7 +553,7 @@ class Store:
             ).all()
         claimed: list[Delivery] = []
         for item_id, next_attempt_at in seen:
-            async with self._transaction() as connection:
+            async with self._writing() as connection:
                 result = await connection.execute(
                     update(outbox)
                     .where(outbox.c.id == item_id, outbox.c.next_attempt_at == next_attempt_at, due)
@@ -536,7 +593,7 @@ class Store:
             values = {"abandoned_at": now, "last_error": error[:2000]}
         else:
             values = {"last_error": error[:2000], "next_attempt_at": retry_at or now}
-        async with self._transaction() as connection:
+        async with self._writing() as connection:
             row = (
                 await connection.execute(
                     update(outbox)
@@ -613,18 +670,41 @@ class Store:
             m["look"], rows.aware(m["at"]), m["status"], m["score"], m["final"], m["document"]
         )
 
-    async def add_telemetry(self, items: Sequence[TelemetryRow]) -> None:
-        """Store flushed aggregates (one transaction)."""
+    async def add_telemetry(self, items: Sequence[TelemetryRow]) -> list[RefusedRow]:
+        """Store flushed aggregates in one transaction; return the rows the database refused.
+
+        A row refused as data (PostgreSQL takes no NUL in text, nor a value over its column's
+        length) must not hold back the others: the batch is written again with the refused rows
+        isolated (see :func:`~monitor.store.batches.insert_isolating`), still in one transaction.
+        When the database fails rather than refuses, :class:`StoreError` is raised and nothing
+        is stored, so the caller can send the whole batch again.
+        """
         if not items:
-            return
+            return []
+        self._check_file()
         now = self._clock()
         values = [
             {"kind": t.kind, "service": t.service, "environment": t.environment, "version": t.version,
              "minute": t.minute, "payload": t.payload_json, "created_at": now}
             for t in items
         ]  # fmt: skip
-        async with self._transaction() as connection:
-            await connection.execute(insert(telemetry), values)
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(insert(telemetry), values)
+            return []
+        except (DBAPIError, OSError) as exc:
+            if not refused_as_data(exc):
+                raise _unavailable(exc) from exc
+        except Exception as exc:
+            if not refused_as_data(exc):
+                raise
+        async with self._writing() as connection:
+            if connection.dialect.name == "sqlite":
+                # The driver begins a transaction only before DML: without this, the first
+                # savepoint would begin (and its release commit) a transaction of its own.
+                await connection.exec_driver_sql("BEGIN")
+            refused = await insert_isolating(connection, telemetry, values)
+        return [RefusedRow(items[index], reason) for index, reason in refused]
 
     async def telemetry(
         self, kind: str, service: str, environment: str, start: datetime, end: datetime
