@@ -16,6 +16,7 @@ from monitor.grafana.dashboards.common import (
     label_values_variable,
     verdict_mappings,
 )
+from monitor.grafana.dashboards.counters import grown
 from monitor.grafana.dashboards.panels import big_number, fixed_color, graph, query, table_of
 
 STEM = "deployments"
@@ -85,7 +86,7 @@ def _summary() -> list[PanelBuilder]:
         "Final verdicts reached in the dashboard's time range.",
         [
             query(
-                f"sum by (verdict) (increase(monitor_verdicts_total{{{SELECTED}}}[$__range]))",
+                f"sum by (verdict) {grown(f'monitor_verdicts_total{{{SELECTED}}}', '$__range')}",
                 "{{verdict}}",
                 instant=True,
             )
@@ -107,7 +108,7 @@ def _summary() -> list[PanelBuilder]:
         "Rollback actions in the time range, by outcome (done, dry_run, failed).",
         [
             query(
-                f"sum by (outcome) (increase(monitor_rollbacks_total{{{SELECTED}}}[$__range]))",
+                f"sum by (outcome) {grown(f'monitor_rollbacks_total{{{SELECTED}}}', '$__range')}",
                 "{{outcome}}",
                 instant=True,
             )
@@ -120,10 +121,10 @@ def _summary() -> list[PanelBuilder]:
 def _inconclusive_share(window: str, by: str) -> str:
     """Inconclusive final verdicts per final verdict; 0 (not a gap) where none was inconclusive."""
     grouping = f" by ({by})" if by else ""
-    inconclusive = (
-        f'sum{grouping} (increase(monitor_verdicts_total{{{SELECTED}, verdict="inconclusive"}}[{window}]))'
+    inconclusive = f"sum{grouping} " + grown(
+        f'monitor_verdicts_total{{{SELECTED}, verdict="inconclusive"}}', window
     )
-    total = f"sum{grouping} (increase(monitor_verdicts_total{{{SELECTED}}}[{window}]))"
+    total = f"sum{grouping} " + grown(f"monitor_verdicts_total{{{SELECTED}}}", window)
     return f"({inconclusive} or 0 * {total}) / {total}"
 
 
@@ -168,7 +169,7 @@ def _history() -> list[PanelBuilder]:
         [
             query(
                 "sum by (verdict, service, environment) "
-                f"(increase(monitor_verdicts_total{{{SELECTED}}}[$__interval]))",
+                + grown(f"monitor_verdicts_total{{{SELECTED}}}", "$__interval"),
                 "{{verdict}} {{service}} {{environment}}",
             )
         ],
@@ -184,7 +185,8 @@ def _history() -> list[PanelBuilder]:
         [
             query(
                 f"histogram_quantile({q:g}, sum by (le, environment) "
-                f'(increase(monitor_time_to_verdict_seconds_bucket{{environment=~"$environment"}}[{VERDICT_WINDOW}])))',
+                + grown('monitor_time_to_verdict_seconds_bucket{environment=~"$environment"}', VERDICT_WINDOW)
+                + ")",
                 f"p{q * 100:g} {{{{environment}}}}",
                 ref_id=f"p{q * 100:g}",
             )
@@ -198,7 +200,7 @@ def _history() -> list[PanelBuilder]:
         [
             query(
                 "sum by (service, environment, action, outcome) "
-                f"(increase(monitor_rollbacks_total{{{SELECTED}}}[$__interval]))",
+                + grown(f"monitor_rollbacks_total{{{SELECTED}}}", "$__interval"),
                 "{{service}} {{environment}} {{action}} {{outcome}}",
             )
         ],
