@@ -5,8 +5,14 @@ Example ``--config`` file::
     environment: production
     profile: otel-http            # built-in name or a path (relative to this file)
     prometheus:
+      url: https://prometheus.example.com          # --prometheus-url and MONITOR_PROMETHEUS_URL win
       timeout_s: 10
       max_attempts: 3
+      bearer_token_file: /run/secrets/prometheus   # or bearer_token_env: VARIABLE (never inline)
+      # basic_auth: {username: monitor, password_file: /run/secrets/prom-password}   # or password_env
+      headers: {X-Scope-OrgID: team-a}             # sent with every request; not for secrets
+    loki: {url: https://loki.example.com, basic_auth: {username: "1234", password_env: LOKI_TOKEN}}
+    tempo: {url: https://tempo.example.com}        # loki, tempo, jaeger: url and credentials as above
     traffic:
       expected_canary_share: 0.1  # overrides the profile's
     matchers:                     # extra label matchers added to every query
@@ -24,9 +30,12 @@ Example ``--config`` file::
       - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
 
 Environment variables (lower precedence than flags, higher than the file):
-``MONITOR_PROMETHEUS_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``,
-``MONITOR_PUBLIC_URL``. The ``public_url``, ``grafana`` and ``pager`` sections are described in
-:mod:`monitor.outputs`, ``rollback`` in :mod:`monitor.rollback.spec`.
+``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``, ``MONITOR_JAEGER_URL``,
+``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``, ``MONITOR_PUBLIC_URL``. A source's
+credentials go with whichever of its URLs is used; user info in a flag's or variable's URL
+(``http://user:password@host``) is basic auth, and may not be combined with configured credentials.
+The source sections are described in :mod:`monitor.sources.spec`, ``public_url``, ``grafana`` and
+``pager`` in :mod:`monitor.outputs`, ``rollback`` in :mod:`monitor.rollback.spec`.
 """
 
 from __future__ import annotations
@@ -42,12 +51,16 @@ from monitor.outputs import GrafanaSpec, PagerSpec, parse_grafana, parse_pager, 
 from monitor.profiles.model import HarmPolicy, Unproven
 from monitor.rollback.spec import RollbackPolicy, RollbackSpec, parse_rollback
 from monitor.secretfile import read_secret
+from monitor.sources.spec import SOURCE_FIELDS, URL_VARIABLES, Sources, parse_source
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
 _TOP = {
     "environment",
     "profile",
     "prometheus",
+    "loki",
+    "tempo",
+    "jaeger",
     "traffic",
     "matchers",
     "tokens",
@@ -65,6 +78,7 @@ _ENV_FIELDS = {
 }  # fmt: skip
 _HARM_FIELDS = {"counts", "latency", "unproven"}
 SCOPES = ("read", "deploy", "ingest", "admin")
+_PULLED = ("loki", "tempo", "jaeger")  # in the order of Sources' fields
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,7 @@ class TokenSpec:
 class Settings:
     """Everything the monitor reads from its config file and environment."""
 
-    prometheus_url: str | None = None
+    sources: Sources = field(default_factory=Sources)  # Prometheus, Loki, Tempo, Jaeger: URLs and credentials
     trace_url: str | None = None  # e.g. https://grafana/explore?...{trace_id}: links exemplar traces
     environment: str | None = None
     profile: str | None = None
@@ -109,6 +123,11 @@ class Settings:
     # A look judges only time whose data have had time to arrive: the OTLP receiver's flush
     # interval (10 s) plus a Prometheus scrape and ingest (30 s).
     settle_s: float = 40.0
+
+    @property
+    def prometheus_url(self) -> str | None:
+        """Prometheus' base URL from the environment or the file (a flag, read by the caller, wins)."""
+        return self.sources.prometheus.url
 
 
 def _number(
@@ -141,7 +160,7 @@ def _from_file(path: Path) -> Settings:
     for key in doc.data:
         if key not in _TOP:
             raise doc.error(str(key), "unknown field", f"use one of: {', '.join(sorted(_TOP))}")
-    prometheus = _section(doc, "prometheus", {"timeout_s", "max_attempts"})
+    prometheus = _section(doc, "prometheus", {"timeout_s", "max_attempts", *SOURCE_FIELDS})
     traffic = _section(doc, "traffic", {"expected_canary_share"})
     matchers = _section(doc, "matchers", set(doc.data.get("matchers") or {}))
     for name, value in matchers.items():
@@ -167,6 +186,12 @@ def _from_file(path: Path) -> Settings:
             "write a URL with {trace_id}, e.g. https://tempo/trace/{trace_id}",
         )
     return Settings(
+        sources=Sources(
+            parse_source(
+                doc, path, "prometheus", {k: v for k, v in prometheus.items() if k in SOURCE_FIELDS}
+            ),
+            *(parse_source(doc, path, name, _section(doc, name, set(SOURCE_FIELDS))) for name in _PULLED),
+        ),
         trace_url=trace_url,
         environment=str(environment) if environment is not None else None,
         profile=profile,
@@ -329,9 +354,13 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     env = os.environ if environ is None else environ
     settings = _from_file(path) if path is not None else Settings()
     # Only what the environment may override is replaced: every other field carries over as read.
+    sources = {
+        name: replace(spec, url=env.get(URL_VARIABLES[name]) or spec.url)
+        for name, spec in vars(settings.sources).items()
+    }
     return replace(
         settings,
-        prometheus_url=env.get("MONITOR_PROMETHEUS_URL") or settings.prometheus_url,
+        sources=Sources(**sources),
         trace_url=env.get("MONITOR_TRACE_URL") or settings.trace_url,
         environment=env.get("MONITOR_ENVIRONMENT") or settings.environment,
         profile=env.get("MONITOR_PROFILE") or settings.profile,

@@ -1,4 +1,9 @@
-"""Rendering a verdict: the published JSON document and the text a CI log shows."""
+"""Rendering a verdict: the published JSON document and the text a CI log shows.
+
+Free text (the summary, check messages, evidence details) may quote a backend's error and with it
+a URL: it passes :func:`~monitor.redact.redact_text`, so no password or token reaches a document
+that is stored, served, posted to webhooks or shown on the report page.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 from monitor.judges.format import fmt_ratio, fmt_value
 from monitor.models import Bound, CheckResult, ComparisonKind, Evidence, Verdict, VersionWindow
+from monitor.redact import redact_text
 from monitor.timeparse import format_time
 
 
@@ -31,7 +37,7 @@ def _evidence(e: Evidence) -> dict[str, Any]:
         "unit": e.unit,
     }
     if e.detail:
-        item["detail"] = e.detail
+        item["detail"] = redact_text(e.detail)
     return item
 
 
@@ -54,7 +60,7 @@ def _check(r: CheckResult) -> dict[str, Any]:
         "interval": interval,
         "p_value": _finite(r.p_value),
         "conclusive": r.conclusive,
-        "message": r.message,
+        "message": redact_text(r.message),
         "evidence": [_evidence(e) for e in r.evidence],
         "bound": _bound(r.bound),
     }
@@ -83,7 +89,7 @@ def verdict_document(verdict: Verdict) -> dict[str, Any]:
         "verdict": verdict.status.value,
         "score": verdict.score,
         "decided_at": format_time(verdict.decided_at) if verdict.decided_at else None,
-        "summary": verdict.summary,
+        "summary": redact_text(verdict.summary),
         "checks": [_check(r) for r in verdict.checks],
     }
 
@@ -97,7 +103,7 @@ def render_text(verdict: Verdict) -> str:
     """Verdict and summary first, then a table of checks: what a pipeline log should show."""
     lines = [
         f"verdict: {verdict.status.value.upper()}  score {verdict.score:g}",
-        f"summary: {verdict.summary}",
+        f"summary: {redact_text(verdict.summary)}",
         f"service: {verdict.service}  canary {verdict.canary.version} "
         f"[{format_time(verdict.canary.window.start)} .. {format_time(verdict.canary.window.end)}]  "
         f"baseline {verdict.baseline.version} "
@@ -129,7 +135,7 @@ def render_text(verdict: Verdict) -> str:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     lines.append("")
     for r in verdict.checks:
-        lines.append(f"- {r.name}: {r.message}")
+        lines.append(f"- {r.name}: {redact_text(r.message)}")
         quantiles = [e for e in r.evidence if e.unit]
         if quantiles:
             pairs = (

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import aiohttp
 
+from monitor.redact import redact_text
 from monitor.store import Delivery
 
 
@@ -73,4 +74,4 @@ async def post_json(
             text = "" if 200 <= r.status < 300 else (await r.text(errors="replace")).strip()
             return judge_status(r.status, text, retry_404=retry_404)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return Attempt(Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        return Attempt(Outcome.FAILED, f"{type(exc).__name__}: {redact_text(str(exc))}")

@@ -31,6 +31,7 @@ from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.models import DeploymentStatus
 from monitor.profiles import BUILTIN_PROFILES, Profile, load_profile
+from monitor.redact import redact_text
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
 from monitor.telemetry import EngineMetrics, MonitorMetrics
@@ -194,17 +195,18 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready: the store answers. Prometheus is reported, not required.
 
     Every replica shares one Prometheus: taking them all out of the Service while it is down
-    would only turn inconclusive verdicts into connection errors for the pipelines.
+    would only turn inconclusive verdicts into connection errors for the pipelines. The route
+    needs no token, so what it says passes :func:`redact_text`: no password or token in a URL.
     """
     try:
         await request.app[STORE].list_deployments(limit=1)
     except MonitorError as exc:
-        raise Problem(503, "Not ready", str(exc)) from None
+        raise Problem(503, "Not ready", redact_text(str(exc))) from None
     try:
         await request.app[SOURCE].instant("vector(1)", datetime.now(UTC))
         prometheus = "ok"
     except MonitorError as exc:
-        prometheus = f"unreachable: {exc}"
+        prometheus = f"unreachable: {redact_text(str(exc))}"
     return _json({"status": "ready", "prometheus": prometheus})
 
 

@@ -3,6 +3,8 @@
 Rendered on the server from the stored verdict document, the score of every look and the audit
 trail, with Jinja2's autoescaping (service names, messages and labels come from API callers).
 The page is self-contained: no scripts, no external assets, an inline SVG for the score history.
+Every value printed passes :func:`~monitor.redact.redact_text` (Jinja's ``finalize``): an audit
+event or a stored document that quotes a URL shows it without password or token.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from markupsafe import Markup, escape
 from monitor.api.documents import deployment_document
 from monitor.judges.format import fmt_ratio, fmt_value
 from monitor.models import Deployment
+from monitor.redact import redact_text
 from monitor.store import AuditEvent, LookScore
 from monitor.timeparse import format_time
 
@@ -39,11 +42,19 @@ class ChartPoint:
     status: str
 
 
+def _finalize(value: object) -> object:
+    # Markup is already escaped (and its text redacted by the filter that made it).
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return redact_text(value)
+    return value
+
+
 @cache
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("monitor.api", "templates"),
         autoescape=True,
+        finalize=_finalize,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -77,7 +88,8 @@ _TRACE_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 
 def trace_links(detail: str, template: str | None) -> Markup:
-    """``detail`` escaped, with each trace id a link to ``template`` (``{trace_id}`` filled in)."""
+    """``detail`` escaped and redacted, each trace id a link to ``template`` (``{trace_id}`` filled in)."""
+    detail = redact_text(detail)
     if not template:
         return escape(detail)
     parts, last = [], 0
@@ -133,5 +145,6 @@ def render_report(
             chart_width=CHART_WIDTH,
             chart_height=CHART_HEIGHT,
             events=events,
+            trace_url=trace_url,
         )
     )

@@ -38,7 +38,7 @@ from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments
 from monitor.errors import MonitorError
 from monitor.profiles import Profile, load_profile
-from monitor.sources.prometheus import PrometheusSource
+from monitor.sources.connect import prometheus_source
 from monitor.store import Store
 from monitor.telemetry import EngineMetrics
 from monitor.tracing import JsonFormatter, configure_tracing
@@ -72,11 +72,7 @@ async def run_engine(
 ) -> None:
     """Evaluate due deployments and deliver the outbox until ``stop`` is set."""
     store = await Store.open(options.database_url)
-    source = PrometheusSource(
-        options.prometheus_url,
-        timeout_s=settings.prometheus_timeout_s,
-        max_attempts=settings.prometheus_max_attempts,
-    )
+    source = prometheus_source(settings, options.prometheus_url)  # with the configured credentials
     deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
     try:
         placement = SchedulerSettings(

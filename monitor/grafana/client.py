@@ -17,6 +17,7 @@ from grafana_client.client import GrafanaException, TokenAuth
 
 from monitor.errors import MonitorError
 from monitor.outputs import GrafanaSpec
+from monitor.redact import redact_text, redact_url
 
 _FIXES = {
     401: "Grafana rejected the token: check grafana.token_file or token_env (a service-account token)",
@@ -55,7 +56,7 @@ class Grafana:
         timeout_s: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.url = spec.url
+        self.url = redact_url(spec.url)  # as shown in messages; requests use spec.url
         self.api: Any = GrafanaApi.from_url(spec.url, credential=TokenAuth(spec.token), timeout=timeout_s)
         if spec.org_id is not None:
             self.api.client.s.headers["X-Grafana-Org-Id"] = str(spec.org_id)
@@ -88,7 +89,7 @@ class Grafana:
         try:
             health = self.call("GET /api/health", self.api.client.GET, "/health")
         except GrafanaError as exc:
-            raise GrafanaError(f"{self.url} does not look like Grafana: {exc}") from None
+            raise GrafanaError(f"{self.url} does not look like Grafana: {redact_text(str(exc))}") from None
         except ValueError:  # not JSON
             health = None
         if not isinstance(health, dict) or "database" not in health:

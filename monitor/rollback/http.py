@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from monitor.redact import redact_text, redact_url
 from monitor.rollback.base import ActionError, ActionResult, Target
 from monitor.rollback.spec import RollbackAction
 
@@ -27,7 +28,7 @@ async def _request(
         async with session.request(method, url, **kwargs) as response:
             return response.status, (await response.text(errors="replace")).strip()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise ActionError(f"{what}: {type(exc).__name__}: {exc}", retryable=True) from None
+        raise ActionError(f"{what}: {type(exc).__name__}: {redact_text(str(exc))}", retryable=True) from None
 
 
 def _raise_for(status: int, body: str, what: str) -> None:
@@ -44,8 +45,9 @@ async def webhook(
 ) -> ActionResult:
     """POST the rollback request, signed like the verdict webhooks (docs/webhooks.md)."""
     url = target.render(action.param("url"), f"{action.name}.url")
+    shown = redact_url(url)  # a hook URL often carries its token (?token=...)
     if dry_run:
-        return ActionResult(f"would POST the rollback request to {url}", changed=False)
+        return ActionResult(f"would POST the rollback request to {shown}", changed=False)
     body = json.dumps({"event": "rollback.requested", **json.loads(target.to_json())}).encode()
     timestamp = int(time.time())
     headers = {
@@ -55,9 +57,9 @@ async def webhook(
         TIMESTAMP_HEADER: str(timestamp),
         SIGNATURE_HEADER: sign(action.secret or "", timestamp, body),
     }
-    status, text = await _request(session, "POST", url, f"webhook {url}", data=body, headers=headers)
-    _raise_for(status, text, f"webhook {url}")
-    return ActionResult(f"rollback requested from {url} (HTTP {status})")
+    status, text = await _request(session, "POST", url, f"webhook {shown}", data=body, headers=headers)
+    _raise_for(status, text, f"webhook {shown}")
+    return ActionResult(f"rollback requested from {shown} (HTTP {status})")
 
 
 def _argocd_message(body: str) -> str:
@@ -146,13 +148,14 @@ async def feature_flag(
         )
     extra = {"flag": flag}
     url = target.render(action.param("url"), f"{action.name}.url", extra)
+    shown = redact_url(url)
     method = action.param("method", "POST").upper()
     body = target.render(action.param("body", '{"enabled": false}'), f"{action.name}.body", extra)
     if dry_run:
-        return ActionResult(f"would {method} {url} to turn flag {flag!r} off", changed=False)
+        return ActionResult(f"would {method} {shown} to turn flag {flag!r} off", changed=False)
     headers = {"Content-Type": "application/json"}
     if action.secret:
         headers["Authorization"] = f"Bearer {action.secret}"
     status, text = await _request(session, method, url, f"flag {flag!r}", data=body.encode(), headers=headers)
-    _raise_for(status, text, f"flag service {method} {url}")
-    return ActionResult(f"flag {flag!r} turned off ({method} {url}: HTTP {status})")
+    _raise_for(status, text, f"flag service {method} {shown}")
+    return ActionResult(f"flag {flag!r} turned off ({method} {shown}: HTTP {status})")

@@ -83,7 +83,9 @@ class PrometheusProcess:
 
     Use it as a context manager or call :meth:`start` and :meth:`stop`. The config and log
     go to ``workdir`` (kept) or, if omitted, to a temporary directory removed by :meth:`stop`.
-    Without ``port`` a free loopback port is picked.
+    Without ``port`` a free loopback port is picked. ``web_config_yaml`` is Prometheus'
+    ``--web.config.file`` (basic auth users, TLS); ``ready_headers`` then authenticate the
+    readiness probe.
     """
 
     def __init__(
@@ -97,9 +99,13 @@ class PrometheusProcess:
         ready_timeout_s: float = 30.0,
         stop_timeout_s: float = 10.0,
         config_yaml: str = "scrape_configs: []\n",
+        web_config_yaml: str | None = None,
+        ready_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self._config_yaml = config_yaml
+        self._web_config_yaml = web_config_yaml
+        self._ready_headers = dict(ready_headers or {})
         self._dir, self._own_dir = workdir, False
         self._host = host
         self._port = port
@@ -148,13 +154,18 @@ class PrometheusProcess:
         self._dir.mkdir(parents=True, exist_ok=True)
         config = self._dir / "prometheus.yml"
         config.write_text(self._config_yaml, encoding="utf-8")
+        web_args = []
+        if self._web_config_yaml is not None:
+            web_config = self._dir / "web.yml"
+            web_config.write_text(self._web_config_yaml, encoding="utf-8")
+            web_args = [f"--web.config.file={web_config}"]
         # Another process may grab a picked free port before Prometheus binds it: retry.
         for _attempt in range(3):
             port = self._port or free_port(self._host)
             address = f"{self._host}:{port}"
             self._log = self.log_path.open("ab")
             args = [f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}"]
-            args += ["--storage.tsdb.retention.time=100y", f"--web.listen-address={address}"]
+            args += ["--storage.tsdb.retention.time=100y", f"--web.listen-address={address}", *web_args]
             self._process = subprocess.Popen(
                 [executable, *args], stdin=subprocess.DEVNULL, stdout=self._log, stderr=STDOUT
             )
@@ -174,7 +185,8 @@ class PrometheusProcess:
             if self._process.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1.0) as response:
+                probe = urllib.request.Request(f"{self.url}/-/ready", headers=self._ready_headers)
+                with urllib.request.urlopen(probe, timeout=1.0) as response:
                     if response.status == 200:
                         return True
             except (urllib.error.URLError, OSError):

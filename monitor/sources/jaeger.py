@@ -19,7 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from monitor.errors import QueryError
 from monitor.models import Window
 from monitor.otlp.decode import decode_document
-from monitor.sources.httpjson import get_json
+from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
+from monitor.sources.httpjson import get_json, session_for
 
 _KIND = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 
@@ -74,14 +75,18 @@ def legacy_to_otlp(trace: dict[str, Any]) -> dict[str, Any]:
 class JaegerSource:
     """Reads a service's traces from Jaeger's query service."""
 
-    def __init__(self, url: str, *, max_traces: int = 200, timeout_s: float = 30.0) -> None:
-        self.url = url.rstrip("/")
+    def __init__(
+        self, url: str, *, max_traces: int = 200, timeout_s: float = 30.0,
+        credentials: Credentials = NO_CREDENTIALS,
+    ) -> None:  # fmt: skip
+        self._endpoint = Endpoint.parse(url, credentials, "the Jaeger URL")
+        self.url = self._endpoint.display  # secrets masked: fit for messages
         self._max_traces = max_traces
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     async def traces(self, service: str, version: str, window: Window) -> list[ExportTraceServiceRequest]:
         """Up to ``max_traces`` traces of the service in the window (every version's spans)."""
-        async with aiohttp.ClientSession(timeout=self._timeout) as session:
+        async with session_for(self._endpoint, self._timeout) as session:
             try:
                 documents = await self._v3(session, service, window)
             except QueryError as exc:
@@ -95,7 +100,9 @@ class JaegerSource:
             "query.service_name": service, "query.start_time_min": _rfc3339(window.start),
             "query.start_time_max": _rfc3339(window.end), "query.search_depth": str(self._max_traces),
         }  # fmt: skip
-        found = await get_json(session, f"{self.url}/api/v3/traces", params, f"Jaeger v3 search {service}")
+        found = await get_json(
+            session, self._endpoint, "/api/v3/traces", params, f"Jaeger v3 search {service}"
+        )
         result = found.get("result", found) if isinstance(found, dict) else {}
         if not isinstance(result, dict) or not isinstance(result.get("resourceSpans", []), list):
             raise QueryError(f"Jaeger v3 search {service}: no resourceSpans in the answer")
@@ -109,7 +116,7 @@ class JaegerSource:
             "end": str(int(window.end.timestamp() * 1e6)), "limit": str(self._max_traces),
             "tags": json.dumps({"service.version": version}),
         }  # fmt: skip
-        found = await get_json(session, f"{self.url}/api/traces", params, f"Jaeger search {service}")
+        found = await get_json(session, self._endpoint, "/api/traces", params, f"Jaeger search {service}")
         if not isinstance(found, dict) or found.get("errors"):
             raise QueryError(
                 f"Jaeger search {service}: {found.get('errors') if isinstance(found, dict) else found}"

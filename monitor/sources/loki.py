@@ -12,6 +12,7 @@ accepted too: each series then stands for its count of lines. The level comes fr
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from string import Template
 from typing import Any
 
@@ -20,7 +21,8 @@ import aiohttp
 from monitor.errors import QueryError
 from monitor.logs.counts import Level
 from monitor.models import Window
-from monitor.sources.httpjson import get_json
+from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
+from monitor.sources.httpjson import get_json, session_for
 
 DEFAULT_SELECTOR = '{service_name="$service"} | service_version="$version"'
 _IDENTITY = ("service_name", "service_version")
@@ -65,11 +67,13 @@ class LokiSource:
 
     def __init__(
         self, url: str, *, selector: str = DEFAULT_SELECTOR, max_lines: int = 20_000, page: int = 5_000,
-        tenant: str | None = None, timeout_s: float = 30.0,
+        tenant: str | None = None, timeout_s: float = 30.0, credentials: Credentials = NO_CREDENTIALS,
     ) -> None:  # fmt: skip
-        self.url = url.rstrip("/")
+        if tenant:
+            credentials = replace(credentials, headers=(*credentials.headers, ("X-Scope-OrgID", tenant)))
+        self._endpoint = Endpoint.parse(url, credentials, "the Loki URL")
+        self.url = self._endpoint.display  # secrets masked: fit for messages
         self._selector, self._max_lines, self._page = Template(selector), max_lines, page
-        self._headers = {"X-Scope-OrgID": tenant} if tenant else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     def query(self, service: str, version: str) -> str:
@@ -82,14 +86,14 @@ class LokiSource:
         start_ns = int(window.start.timestamp() * 1e9)
         end_ns = int(window.end.timestamp() * 1e9)
         found: list[tuple[int, str, Level]] = []
-        async with aiohttp.ClientSession(timeout=self._timeout, headers=self._headers) as session:
+        async with session_for(self._endpoint, self._timeout) as session:
             while len(found) < self._max_lines and start_ns < end_ns:
                 params = {
                     "query": query, "start": str(start_ns), "end": str(end_ns), "direction": "forward",
                     "limit": str(min(self._page, self._max_lines - len(found))),
                 }  # fmt: skip
                 document = await get_json(
-                    session, f"{self.url}/loki/api/v1/query_range", params, f"Loki {query}"
+                    session, self._endpoint, "/loki/api/v1/query_range", params, f"Loki {query}"
                 )
                 data = document.get("data", {}) if isinstance(document, dict) else {}
                 if data.get("resultType") == "matrix":

@@ -4,6 +4,9 @@ Errors are translated here: an unreachable server or one still failing after the
 is :class:`BackendUnavailable` naming the URL; a rejected query (``bad_data``, ``execution``)
 is :class:`QueryError` with Prometheus' own reason. Only failures that may pass on a retry
 (connection errors, timeouts, 429, 5xx other than the query's own fault) are retried.
+
+Credentials (:class:`~monitor.sources.credentials.Credentials`, or user info in the URL) go with
+every request; messages name the URL as :attr:`PrometheusSource.url` shows it, secrets masked.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import aiohttp
 from monitor.errors import BackendUnavailable, QueryError
 from monitor.models import Window
 from monitor.sources.base import InstantSample, Labels, RangeSeries
+from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
 from monitor.tracing import tracer
 
 MAX_POINTS = 11_000
@@ -39,18 +43,24 @@ def _labels(metric: dict[str, str]) -> Labels:
 
 
 class PrometheusSource:
-    """Async client of one Prometheus server."""
+    """Async client of one Prometheus server.
+
+    ``url`` is the base URL as it may be shown (password and secret parameters masked); requests
+    go to the real one, with ``credentials`` or the URL's user info as their ``Authorization``.
+    """
 
     def __init__(
         self,
         url: str,
         *,
+        credentials: Credentials = NO_CREDENTIALS,
         timeout_s: float = 10.0,
         max_attempts: int = 3,
         backoff_s: float = 0.25,
         concurrency: int = 8,
     ) -> None:
-        self.url = url.rstrip("/")
+        self._endpoint = Endpoint.parse(url, credentials, "the Prometheus URL")
+        self.url = self._endpoint.display
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -59,7 +69,9 @@ class PrometheusSource:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s), headers=self._endpoint.headers()
+            )
         return self._session
 
     async def close(self) -> None:
@@ -125,8 +137,10 @@ class PrometheusSource:
         def fetch() -> list[str]:
             from prometheus_api_client import PrometheusConnect
 
-            client = PrometheusConnect(url=self.url, timeout=self._timeout_s)
+            endpoint = self._endpoint
+            client = PrometheusConnect(url=endpoint.root, headers=endpoint.headers(), timeout=self._timeout_s)
             params = {
+                **endpoint.query_params(),
                 "match[]": match,
                 "start": f"{window.start.timestamp():.3f}",
                 "end": f"{window.end.timestamp():.3f}",
@@ -136,9 +150,16 @@ class PrometheusSource:
         try:
             return await asyncio.to_thread(fetch)
         except Exception as exc:  # requests' and the client's errors alike: translate at the boundary
+            problem = self._endpoint.scrub(str(exc))
             raise BackendUnavailable(
-                f"Prometheus at {self.url}: listing {label} values failed ({exc})"
-            ) from exc
+                f"Prometheus at {self.url}: listing {label} values failed ({problem})"
+            ) from None
+
+    def _auth_hint(self) -> str:
+        credentials = self._endpoint.credentials
+        if credentials.authenticates:
+            return credentials.origin or "the credentials"
+        return "prometheus.bearer_token_file or prometheus.basic_auth in --config (none is set)"
 
     async def _get(self, path: str, params: dict[str, str], query: str) -> dict[str, Any]:
         attributes = {"db.system.name": "prometheus", "db.query.text": query, "url.path": path}
@@ -151,7 +172,7 @@ class PrometheusSource:
             try:
                 async with (
                     self._semaphore,
-                    self._client().post(self.url + path, data=params) as response,
+                    self._client().post(self._endpoint.url_for(path), data=params) as response,
                 ):
                     status = response.status
                     try:
@@ -159,7 +180,8 @@ class PrometheusSource:
                     except ValueError:
                         body = None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                shown = self._endpoint.scrub(str(exc))
+                last_problem = f"{type(exc).__name__}: {shown}" if shown else type(exc).__name__
             else:
                 if (
                     isinstance(body, dict)
@@ -168,17 +190,22 @@ class PrometheusSource:
                 ):
                     result: dict[str, Any] = body["data"]
                     return result
+                if status in (401, 403):
+                    raise BackendUnavailable(
+                        f"Prometheus at {self.url} refused the credentials (HTTP {status}); check "
+                        f"{self._auth_hint()}"
+                    )
                 if not isinstance(body, dict):
                     # A proxy's error page or a wrong path: no Prometheus API answered.
                     last_problem = f"HTTP {status} without a Prometheus API response"
                     if status not in _RETRYABLE_STATUS:
                         raise BackendUnavailable(
-                            f"{self.url}{path} answered {last_problem}; check --prometheus-url "
-                            "(the server's base URL, e.g. http://prometheus:9090)"
+                            f"{self._endpoint.shown_url_for(path)} answered {last_problem}; check "
+                            "--prometheus-url (the server's base URL, e.g. http://prometheus:9090)"
                         )
                 else:
                     error_type = str(body.get("errorType", ""))
-                    message = str(body.get("error", f"HTTP {status}"))
+                    message = self._endpoint.scrub(str(body.get("error", f"HTTP {status}")))
                     if status not in _RETRYABLE_STATUS or error_type in ("bad_data", "execution"):
                         reason = f"({error_type or status}): {message}"
                         raise QueryError(f"Prometheus rejected the query {reason}; query: {query}")

@@ -17,7 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from monitor.errors import QueryError
 from monitor.models import Window
 from monitor.otlp.decode import decode_document
-from monitor.sources.httpjson import get_json
+from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
+from monitor.sources.httpjson import get_json, session_for
 
 
 def _quoted(value: str) -> str:
@@ -28,9 +29,11 @@ class TempoSource:
     """Reads one version's traces from Tempo."""
 
     def __init__(
-        self, url: str, *, max_traces: int = 200, concurrency: int = 8, timeout_s: float = 30.0
-    ) -> None:
-        self.url = url.rstrip("/")
+        self, url: str, *, max_traces: int = 200, concurrency: int = 8, timeout_s: float = 30.0,
+        credentials: Credentials = NO_CREDENTIALS,
+    ) -> None:  # fmt: skip
+        self._endpoint = Endpoint.parse(url, credentials, "the Tempo URL")
+        self.url = self._endpoint.display  # secrets masked: fit for messages
         self._max_traces, self._concurrency = max_traces, concurrency
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
@@ -47,15 +50,15 @@ class TempoSource:
         start, end = str(int(window.start.timestamp())), str(math.ceil(window.end.timestamp()))
         query = self.query(service, version)
         semaphore = asyncio.Semaphore(self._concurrency)
-        async with aiohttp.ClientSession(timeout=self._timeout) as session:
+        async with session_for(self._endpoint, self._timeout) as session:
             params = {"q": query, "limit": str(self._max_traces), "start": start, "end": end}
-            found = await get_json(session, f"{self.url}/api/search", params, f"Tempo search {query}")
+            found = await get_json(session, self._endpoint, "/api/search", params, f"Tempo search {query}")
             ids = [t["traceID"] for t in found.get("traces", []) if isinstance(t, dict) and "traceID" in t]
 
             async def fetch(trace_id: str) -> ExportTraceServiceRequest:
                 async with semaphore:
                     document = await get_json(
-                        session, f"{self.url}/api/traces/{trace_id}", {"start": start, "end": end},
+                        session, self._endpoint, f"/api/traces/{trace_id}", {"start": start, "end": end},
                         f"Tempo trace {trace_id}",
                     )  # fmt: skip
                 batches = (

@@ -1,0 +1,83 @@
+"""Secrets masked out of URLs before they are shown: user info and credential-like query parameters.
+
+Requests go to the real URL; whatever is shown (logged, answered by ``/readyz``, written into a
+verdict document, a report page or a webhook payload) goes through :func:`redact_url`, or through
+:func:`redact_text` when it is free text that may hold URLs, such as an error message. Masking
+keeps what helps to debug (scheme, host, port, path, the names of the parameters and the user
+name) and drops the values that grant access.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus
+
+MASK = "***"
+
+# Query (and fragment) parameters whose values are credentials, compared in lower case.
+SECRET_PARAMETERS = frozenset(
+    {
+        "access_token", "api_key", "api-key", "apikey", "auth", "authorization", "client_secret",
+        "code", "id_token", "key", "pass", "passwd", "password", "private_token", "pwd",
+        "refresh_token", "secret", "session", "sessionid", "sig", "signature", "token",
+        "x-amz-credential", "x-amz-security-token", "x-amz-signature", "x-goog-credential",
+        "x-goog-signature",
+    }
+)  # fmt: skip
+# A parameter named with one of these words holds a credential too (``X-Plex-Token``, ``db_password``).
+_SECRET_WORDS = ("token", "secret", "passw", "signature", "apikey", "api_key", "api-key", "credential")
+
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:)?//(?P<netloc>[^/?#]*)(?P<rest>.*)$", re.S)
+# A URL inside free text ends at white space, a quote or an angle bracket (``URL('...')``, ``<...>``),
+# and not on the punctuation after it (``see http://host/x.``).
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,;:)\]}]")
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a query parameter called ``name`` (raw or percent-encoded) carries a credential."""
+    lowered = unquote_plus(name).strip().lower()
+    return lowered in SECRET_PARAMETERS or any(word in lowered for word in _SECRET_WORDS)
+
+
+def _redact_pairs(raw: str) -> str:
+    """``a=1&token=x`` as ``a=1&token=***``, every other byte as it was."""
+    parts = []
+    for part in raw.split("&"):
+        name, equals, value = part.partition("=")
+        parts.append(f"{name}={MASK}" if equals and value and is_secret_parameter(name) else part)
+    return "&".join(parts)
+
+
+def _redact_userinfo(netloc: str) -> str:
+    userinfo, at, host = netloc.rpartition("@")
+    if not at:
+        return netloc
+    user, colon, _password = userinfo.partition(":")
+    # A lone user name may be a token itself (``https://<token>@host``): masked too.
+    return f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (or lone user name) and secret query parameter values masked.
+
+    ``http://user:pw@host/p?token=t&a=1`` becomes ``http://user:***@host/p?token=***&a=1``. A
+    string that is not an absolute URL only has its query string and fragment masked.
+    """
+    match = _URL.match(url)
+    head, rest = ("", url) if match is None else (
+        f"{match['scheme'] or ''}//{_redact_userinfo(match['netloc'])}", match["rest"]
+    )  # fmt: skip
+    rest, hash_, fragment = rest.partition("#")
+    path, question, query = rest.partition("?")
+    if question:
+        path += question + _redact_pairs(query)
+    if hash_:
+        path += hash_ + _redact_pairs(fragment)
+    return head + path
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL in it passed through :func:`redact_url` (error messages, reasons)."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
