@@ -3,22 +3,41 @@
 Counters and histograms are updated where things happen (the engine loop); gauges that describe
 the database (deployments by status, the outbox backlog, current verdicts) are refreshed from the
 store by :meth:`MonitorMetrics.refresh`, so every replica reports the shared state.
+
+prometheus-client exports a labelled child only from its first ``.labels(...)``, so a series born
+by an increment is first scraped at 1, and ``increase()`` (which needs an earlier sample) reads 0:
+a service's first failed rollback would never page. Every label set known in advance is therefore
+exported at 0 before it can be incremented: the enumerations when the metrics are built, the
+delivery channels and rollback actions when they are configured, and a deployment's service,
+environment and checks at each of its looks (so again after a restart). The alert rules count the
+series that still appear at 1 by their ``_created`` timestamp (see ``alert_rules/``): keep
+prometheus-client's created series on (do not set ``PROMETHEUS_DISABLE_CREATED_SERIES``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from monitor.actions.channels import Outcome
 from monitor.errors import StoreError
-from monitor.models import DeploymentStatus, Verdict
+from monitor.models import DeploymentStatus, Verdict, VerdictStatus
+from monitor.otlp.pairing import PairingCounts
+from monitor.rollback.spec import RollbackAction
 from monitor.store import Store
 
 RECENT_DEPLOYMENTS = 200  # monitor_deployments{status} counts the newest ones
 OTLP_DROP_REASONS = ("refused", "backlog")  # why monitor_otlp_dropped_aggregates counted
+LOOK_OUTCOMES = ("recorded", "retried")
+FINAL_VERDICTS = tuple(status.value for status in VerdictStatus if status is not VerdictStatus.RUNNING)
+OTLP_SIGNALS = ("logs", "traces")
+OTLP_CODES = ("200", "400", "413", "415", "429")  # accepted, bad body, too big, bad media type, busy
+OTLP_RECORD_OUTCOMES = ("accepted", "rejected")
+SPAN_PAIR_OUTCOMES = tuple(field.name for field in fields(PairingCounts))
 
 
 class EngineMetrics:
@@ -70,15 +89,47 @@ class EngineMetrics:
         )
         self.rollbacks = Counter(
             "monitor_rollbacks",
-            "Rollback actions, by service, environment, action and outcome (done, dry_run, failed).",
+            "Rollback actions, by service, environment, action and outcome (done, dry_run, skipped, failed).",
             ["service", "environment", "action", "outcome"],
             registry=r,
         )
+        self._rollback_actions: tuple[RollbackAction, ...] = ()
+        for outcome in LOOK_OUTCOMES:
+            self.evaluations.labels(outcome)
+
+    def expect_channels(self, channels: Iterable[str]) -> None:
+        """Export the delivery counters of ``channels`` at 0, so a first attempt is an increase."""
+        for channel in channels:
+            for outcome in Outcome:
+                self.deliveries.labels(channel, outcome.value)
+
+    def expect_rollback_actions(self, actions: Iterable[RollbackAction]) -> None:
+        """The configured rollback actions: each look exports their counters at 0 for its service."""
+        self._rollback_actions = tuple(actions)
+
+    def expect_deployment(self, service: str, environment: str, checks: Iterable[str] = ()) -> None:
+        """Export at 0 what a deployment of ``service`` in ``environment`` may count when it ends.
+
+        Its final verdicts, time to verdict, the errors of its ``checks`` and the outcomes of the
+        rollback actions that apply to it. Idempotent and cheap: called at every look, so the
+        series are back at 0 after a restart before the deployment's verdict is counted.
+        """
+        for verdict in FINAL_VERDICTS:
+            self.verdicts.labels(verdict, service, environment)
+            self.time_to_verdict.labels(environment, verdict)
+        for check in checks:
+            self.source_errors.labels(check)
+        for action in self._rollback_actions:
+            if action.applies_to(service, environment):
+                for outcome in ("dry_run" if action.dry_run else "done", "skipped", "failed"):
+                    self.rollbacks.labels(service, environment, action.name, outcome)
 
     def observe_look(
         self, verdict: Verdict, duration_s: float, lag_s: float, recorded: bool, since_start_s: float = 0.0
     ) -> None:
         """Account for one evaluated look (``since_start_s``: from the deploy's start to this look)."""
+        environment = verdict.environment or ""
+        self.expect_deployment(verdict.service, environment, (check.name for check in verdict.checks))
         self.evaluations.labels("recorded" if recorded else "retried").inc()
         self.evaluation_duration.observe(duration_s)
         self.evaluation_lag.observe(max(lag_s, 0.0))
@@ -86,10 +137,8 @@ class EngineMetrics:
             if check.classification.value == "error":
                 self.source_errors.labels(check.name).inc()
         if recorded and verdict.final:
-            self.verdicts.labels(verdict.status.value, verdict.service, verdict.environment or "").inc()
-            self.time_to_verdict.labels(verdict.environment or "", verdict.status.value).observe(
-                max(since_start_s, 0.0)
-            )
+            self.verdicts.labels(verdict.status.value, verdict.service, environment).inc()
+            self.time_to_verdict.labels(environment, verdict.status.value).observe(max(since_start_s, 0.0))
 
     def exposition(self) -> bytes:
         """The text exposition of the engine's metrics."""
@@ -156,6 +205,13 @@ class MonitorMetrics:
         )
         for reason in OTLP_DROP_REASONS:
             self.otlp_dropped.labels(reason)
+        for signal in OTLP_SIGNALS:
+            for code in OTLP_CODES:
+                self.otlp_requests.labels(signal, code)
+            for record_outcome in OTLP_RECORD_OUTCOMES:
+                self.otlp_records.labels(signal, record_outcome)
+        for pair_outcome in SPAN_PAIR_OUTCOMES:
+            self.otlp_span_pairs.labels(pair_outcome)
         self.outbox_backlog = Gauge("monitor_outbox_backlog", "Undelivered notifications.", registry=r)
         self.outbox_oldest_age = Gauge(
             "monitor_outbox_oldest_age_seconds", "Age of the oldest undelivered notification.", registry=r

@@ -11,10 +11,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.actions.outbox import Deliverer, channels_for
 from monitor.api.app import create_app
+from monitor.config import Settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
-from monitor.models import DeploymentSpec, Strategy
+from monitor.models import DeploymentSpec, Signal, Strategy
 from monitor.profiles import load_profile
+from monitor.rollback.spec import ActionType, RollbackAction, RollbackSpec
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
@@ -22,8 +25,11 @@ from monitor.telemetry import EngineMetrics, MonitorMetrics
 
 pytestmark = pytest.mark.prometheus
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+FINAL_VERDICTS = ("pass", "marginal", "fail", "inconclusive")
 
-def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+
+def _samples(text: str) -> Samples:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
@@ -119,3 +125,135 @@ async def test_lease_takeovers_are_reported(store: Store) -> None:
     assert len(await store.claim_due("a", lease_s=-1, on_takeover=taken.append)) == 1  # expires at once
     assert len(await store.claim_due("b", lease_s=30, on_takeover=taken.append)) == 1
     assert len(taken) == 1
+
+
+def _series(samples: Samples, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of ``name`` by their labels."""
+    return {labels: value for (sample, labels), value in samples.items() if sample == name}
+
+
+def _created(samples: Samples, counter: str) -> set[tuple[tuple[str, str], ...]]:
+    """The label sets of ``counter`` whose creation time is exported (the alert rules read it)."""
+    return set(_series(samples, f"{counter}_created"))
+
+
+async def test_counters_of_known_labels_are_exported_at_0_when_the_metrics_are_built() -> None:
+    """``increase()`` reads 0 for a series first scraped at 1: the enumerations start at 0."""
+    samples = _samples((await MonitorMetrics(EngineMetrics()).exposition()).decode())
+    looks = _series(samples, "monitor_evaluations_total")
+    assert looks == {(("outcome", "recorded"),): 0.0, (("outcome", "retried"),): 0.0}
+    requests = _series(samples, "monitor_otlp_requests_total")
+    assert requests == {
+        (("code", code), ("signal", signal)): 0.0
+        for signal in ("logs", "traces")
+        for code in ("200", "400", "413", "415", "429")
+    }
+    records = _series(samples, "monitor_otlp_records_total")
+    assert records == {
+        (("outcome", outcome), ("signal", signal)): 0.0
+        for signal in ("logs", "traces")
+        for outcome in ("accepted", "rejected")
+    }
+    pairs = _series(samples, "monitor_otlp_span_pairs_total")
+    outcomes = ("paired", "expired_clients", "expired_servers", "evicted", "by_address")
+    assert pairs == {(("outcome", outcome),): 0.0 for outcome in outcomes}
+    for counter, series in [
+        ("monitor_evaluations", looks),
+        ("monitor_otlp_requests", requests),
+        ("monitor_otlp_records", records),
+        ("monitor_otlp_span_pairs", pairs),
+    ]:
+        assert _created(samples, counter) == set(series), counter
+
+
+def _jenkins() -> RollbackAction:
+    return RollbackAction("jenkins", ActionType.WEBHOOK, (("url", "http://127.0.0.1:9/hook"),), "s" * 32)
+
+
+def _rollouts() -> RollbackAction:
+    params = (("namespace", "shop"), ("rollout", "$service"))
+    return RollbackAction("rollouts", ActionType.ARGO_ROLLOUTS, params, dry_run=True)
+
+
+def _staging_undo() -> RollbackAction:
+    params = (("namespace", "shop"), ("deployment", "$service"))
+    return RollbackAction("undo", ActionType.KUBERNETES_DEPLOYMENT, params, environments=("staging",))
+
+
+async def test_a_deployment_s_counters_read_0_from_its_first_look_and_again_after_a_restart(
+    prometheus: SimulatedPrometheus, store: Store
+) -> None:
+    """Verdicts, time to verdict, check errors and rollbacks of a deployment start at 0, so its
+    final verdict and its first failed rollback are increases; deliveries start at 0 per channel."""
+    run = prometheus.runs["aa"]  # no difference: no final verdict before the minimum duration
+    spec = DeploymentSpec(
+        "aa", "production", "v2", "v1", Strategy.CANARY, run.canary_window.start, "otel-http",
+        0, 60, 600, run.canary_window.duration_s,
+    )  # fmt: skip
+    await store.register(spec, actor="test")
+    settings = Settings(rollback=RollbackSpec((_jenkins(), _rollouts(), _staging_undo())))
+    now = [run.canary_window.start + timedelta(minutes=2)]
+    source = PrometheusSource(prometheus.url)
+
+    async def engine_process() -> tuple[EngineMetrics, Scheduler]:
+        """What a (re)started engine builds: its metrics, the outbox's channels, the scheduler."""
+        metrics = EngineMetrics()
+        deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
+        await deliverer.close()
+        scheduler = Scheduler(
+            store, source, load_profile, SchedulerSettings(owner="a"), lambda: now[0], metrics=metrics
+        )
+        return metrics, scheduler
+
+    def assert_at_0_before_the_verdict(metrics: EngineMetrics) -> Samples:
+        samples = _samples(metrics.exposition().decode())
+        service = (("environment", "production"), ("service", "aa"))
+        verdicts = _series(samples, "monitor_verdicts_total")
+        assert verdicts == {tuple(sorted((*service, ("verdict", v)))): 0.0 for v in FINAL_VERDICTS}
+        durations = _series(samples, "monitor_time_to_verdict_seconds_count")
+        assert durations == {(("environment", "production"), ("verdict", v)): 0.0 for v in FINAL_VERDICTS}
+        rollbacks = _series(samples, "monitor_rollbacks_total")
+        expected = [("jenkins", "done"), ("jenkins", "skipped"), ("jenkins", "failed"),
+                    ("rollouts", "dry_run"), ("rollouts", "skipped"), ("rollouts", "failed")]  # fmt: skip
+        assert rollbacks == {
+            (("action", action), *service[:1], ("outcome", outcome), *service[1:]): 0.0
+            for action, outcome in expected
+        }
+        # The checks the look judged (those of the logs and traces wait for the receiver's data).
+        checks = {check.name for check in load_profile("otel-http").checks if check.signal is Signal.METRICS}
+        errors = _series(samples, "monitor_source_errors_total")
+        assert {labels[0][1] for labels in errors} == checks and set(errors.values()) == {0.0}
+        deliveries = _series(samples, "monitor_deliveries_total")
+        assert deliveries == {
+            (("channel", channel), ("outcome", outcome)): 0.0
+            for channel in ("webhook", "rollback")
+            for outcome in ("delivered", "failed", "abandoned")
+        }
+        for counter, series in [("monitor_verdicts", verdicts), ("monitor_rollbacks", rollbacks),
+                                ("monitor_deliveries", deliveries)]:  # fmt: skip
+            assert _created(samples, counter) == set(series), counter
+        return samples
+
+    try:
+        first, scheduler = await engine_process()
+        assert await scheduler.run_once() >= 1
+        assert_at_0_before_the_verdict(first)
+        # The engine restarts: its counters start over, and the next look exports them at 0 again.
+        restarted, scheduler = await engine_process()
+        assert not _series(_samples(restarted.exposition().decode()), "monitor_verdicts_total")
+        now[0] += timedelta(minutes=2)
+        assert await scheduler.run_once() >= 1
+        assert_at_0_before_the_verdict(restarted)
+        now[0] = run.canary_window.end + timedelta(minutes=1)
+        assert await scheduler.run_once() >= 1
+    finally:
+        await source.close()
+    samples = _samples(restarted.exposition().decode())
+    final = _series(samples, "monitor_verdicts_total")
+    assert {labels[-1][1]: value for labels, value in final.items()} == {
+        "pass": 1.0, "marginal": 0.0, "fail": 0.0, "inconclusive": 0.0
+    }  # fmt: skip
+    durations = _series(samples, "monitor_time_to_verdict_seconds_count")
+    assert {labels[1][1]: value for labels, value in durations.items()} == {
+        "pass": 1.0, "marginal": 0.0, "fail": 0.0, "inconclusive": 0.0
+    }  # fmt: skip

@@ -84,6 +84,8 @@ class Deliverer:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._clock = clock
         self._metrics = metrics
+        if metrics is not None:
+            metrics.expect_channels(self._channels)
 
     async def close(self) -> None:
         """Release what channels hold open (the rollback channel's Kubernetes client)."""

@@ -45,6 +45,8 @@ class RollbackChannel:
         self._store, self._spec, self._notifier, self._metrics = store, spec, notifier, metrics
         self._actions = {action.name: action for action in spec.actions}
         self._kube = kube or Kube(spec)
+        if metrics is not None:
+            metrics.expect_rollback_actions(spec.actions)
 
     async def send(self, session: aiohttp.ClientSession, item: Delivery) -> Attempt:
         target = Target.from_json(item.payload_json)
