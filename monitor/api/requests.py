@@ -29,12 +29,13 @@ _MATCHER_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METADATA_KEY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 
 
-def _text(body: dict[str, Any], field: str, default: str | None = None) -> str:
+def _text(body: dict[str, Any], field: str, default: str | None = None, max_len: int = 200) -> str:
     value = body.get(field, default)
     if value is None:
         raise invalid(field, "required; a non-empty string")
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise invalid(field, f"must be a non-empty string of at most 200 characters, got {value!r}")
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        shown = repr(value)[:80]
+        raise invalid(field, f"must be a non-empty string of at most {max_len} characters, got {shown}")
     if (problem := text_problem(value)) is not None or value != value.strip():
         raise invalid(field, f"{problem or 'has leading or trailing whitespace'}; send plain text")
     return value
@@ -59,7 +60,7 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise invalid(unknown[0], f"unknown field; allowed: {', '.join(sorted(_FIELDS))}")
-    environment = _text(body, "environment")
+    environment = _text(body, "environment", max_len=100)
     defaults = environments.get(environment)
     if defaults is None:
         raise invalid("environment", f"unknown {environment!r}; configured: {', '.join(environments.names)}")

@@ -115,7 +115,7 @@ async def test_a_read_only_postgresql_fails_the_health_check_and_refuses_writes(
         await read_only.close()
 
 
-async def test_the_api_answers_503_naming_the_file(sqlite_store: tuple[Store, Path]) -> None:
+async def test_the_api_and_readyz_answer_503_naming_the_file(sqlite_store: tuple[Store, Path]) -> None:
     store, path = sqlite_store
     client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, None, None)))  # type: ignore[arg-type]
     await client.start_server()
@@ -129,5 +129,7 @@ async def test_the_api_answers_503_naming_the_file(sqlite_store: tuple[Store, Pa
         answer = await client.post("/api/v1/deployments", json={**body, "version": "v3"})
         assert answer.status == 503
         assert f"database file {path} was deleted" in (await answer.json())["detail"]
+        ready = await client.get("/readyz")  # taken out of the Service: it cannot write
+        assert ready.status == 503 and f"database file {path} was deleted" in (await ready.json())["detail"]
     finally:
         await client.close()
