@@ -162,7 +162,9 @@ def _from_file(path: Path) -> Settings:
             raise doc.error(str(key), "unknown field", f"use one of: {', '.join(sorted(_TOP))}")
     prometheus = _section(doc, "prometheus", {"timeout_s", "max_attempts", *SOURCE_FIELDS})
     traffic = _section(doc, "traffic", {"expected_canary_share"})
-    matchers = _section(doc, "matchers", set(doc.data.get("matchers") or {}))
+    raw_matchers = doc.data.get("matchers")
+    # Any label name is a field of matchers; what is not a mapping is refused by _section.
+    matchers = _section(doc, "matchers", set(raw_matchers) if isinstance(raw_matchers, dict) else set())
     for name, value in matchers.items():
         if not isinstance(value, str):
             raise doc.error(f"matchers.{name}", f"expected a string, got {value!r}", "quote the label value")
@@ -245,7 +247,8 @@ def _environments(doc: YamlDocument, path: Path) -> tuple[EnvironmentDefaults, .
             elif key == "rollback":
                 if value is False:  # YAML 1.1 reads an unquoted `off` as false
                     value = RollbackPolicy.OFF.value
-                if value not in {p.value for p in RollbackPolicy}:
+                # A tuple, not a set: `in` compares, so a list or mapping here is refused, not a TypeError.
+                if value not in tuple(p.value for p in RollbackPolicy):
                     raise doc.error(f"{where}.rollback", f"invalid {value!r}", "write auto, signal or off")
                 fields[key] = RollbackPolicy(value)
             elif key == "harm":
@@ -277,7 +280,7 @@ def _harm(doc: YamlDocument, where: str, value: Any, base: HarmPolicy) -> HarmPo
         if key in value:
             fields[key] = _number(doc, value, f"{where}.{key}", 0.0, 1.0, 1000.0)
     if "unproven" in value:
-        if value["unproven"] not in {u.value for u in Unproven}:
+        if value["unproven"] not in tuple(u.value for u in Unproven):
             raise doc.error(
                 f"{where}.unproven", f"invalid {value['unproven']!r}", "write inconclusive or warn"
             )
@@ -305,12 +308,9 @@ def _webhooks(doc: YamlDocument, path: Path) -> tuple[WebhookSpec, ...]:
             raise doc.error(f"{where}.url", f"invalid {url!r}", "use an http:// or https:// URL")
         secret = read_secret(doc, where, entry, path, prefix="secret")
         verdicts = entry.get("verdicts", ["pass", "marginal", "fail", "inconclusive"])
-        if not isinstance(verdicts, list) or not set(verdicts) <= {
-            "pass",
-            "marginal",
-            "fail",
-            "inconclusive",
-        }:
+        if not isinstance(verdicts, list) or not all(
+            v in ("pass", "marginal", "fail", "inconclusive") for v in verdicts
+        ):
             raise doc.error(
                 f"{where}.verdicts",
                 f"invalid {verdicts!r}",
@@ -338,7 +338,7 @@ def _tokens(doc: YamlDocument, path: Path) -> tuple[TokenSpec, ...]:
         name, scopes = entry.get("name"), entry.get("scopes")
         if not isinstance(name, str) or not name:
             raise doc.error(f"{where}.name", "missing", "name the token (it is the actor in the audit trail)")
-        if not isinstance(scopes, list) or not scopes or not set(scopes) <= set(SCOPES):
+        if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
             raise doc.error(f"{where}.scopes", f"invalid {scopes!r}", f"list some of: {', '.join(SCOPES)}")
         secret = read_secret(doc, where, entry, path)
         if len(secret) < 16:

@@ -34,17 +34,46 @@ class YamlDocument:
         return ConfigError(f"{self.where(path)}: field '{path}': {problem}; {fix}")
 
 
-def _collect_lines(node: yaml.Node, path: str, line: int, lines: dict[str, int]) -> None:
-    """Record ``path``'s line: a mapping entry's key line, a list item's own line."""
-    if path:
-        lines[path] = line
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            _collect_lines(value_node, f"{path}.{key}" if path else key, key_node.start_mark.line + 1, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _collect_lines(item, f"{path}[{index}]", item.start_mark.line + 1, lines)
+# Every value of a document, aliases expanded: far above any real config or profile.
+MAX_VALUES = 100_000
+
+
+def _collect_lines(root: yaml.Node, source: str, lines: dict[str, int]) -> None:
+    """Record every path's line: a mapping entry's key line, a list item's own line.
+
+    An alias is its anchor's node again, so a document can contain itself (``a: &a [*a]``) or
+    expand exponentially (aliases of aliases, a "billion laughs"): the walk refuses both instead
+    of recursing or running forever, and it keeps no Python stack for deep documents.
+    """
+    stack: list[tuple[yaml.Node, str, int, frozenset[int]]] = [(root, "", 1, frozenset())]
+    walked = 0
+    while stack:
+        node, path, line, ancestors = stack.pop()
+        walked += 1
+        if walked > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: the document expands to more than {MAX_VALUES:,} values; "
+                "use fewer aliases (*name) of aliases"
+            )
+        if id(node) in ancestors:
+            raise ConfigError(
+                f"{source}:{line}: field '{path}': an alias refers to a value that contains it; "
+                "write the value out"
+            )
+        if path:
+            lines[path] = line
+        inner = ancestors | {id(node)}
+        children: list[tuple[yaml.Node, str, int, frozenset[int]]] = []
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                where = f"{path}.{key}" if path else key
+                children.append((value_node, where, key_node.start_mark.line + 1, inner))
+        elif isinstance(node, yaml.SequenceNode):
+            children = [
+                (item, f"{path}[{i}]", item.start_mark.line + 1, inner) for i, item in enumerate(node.value)
+            ]
+        stack.extend(reversed(children))  # popped in document order: a repeated key's last line wins
 
 
 def parse_yaml(text: str, source: str) -> YamlDocument:
@@ -57,12 +86,14 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: not valid YAML ({problem}); fix the syntax at that line") from exc
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to read; flatten the document") from None
     if not isinstance(data, dict) or node is None:
         raise ConfigError(
             f"{source}: expected a YAML mapping at the top level; start the file with 'name: ...'"
         )
     lines: dict[str, int] = {}
-    _collect_lines(node, "", 1, lines)
+    _collect_lines(node, source, lines)
     return YamlDocument(source=source, data=data, lines=lines)
 
 
@@ -72,4 +103,6 @@ def load_yaml_file(path: Path) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     return parse_yaml(text, str(path))
