@@ -8,6 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from monitor.cliargs import url_type
+from monitor.pipes import stdout_may_close
+
 EXIT_PASS, EXIT_FAIL, EXIT_UNDECIDED, EXIT_ERROR = 0, 1, 2, 3
 
 
@@ -29,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exit codes: 0 pass, 1 fail, 2 marginal or inconclusive, 3 error.",
     )
     analyze.add_argument(
-        "--prometheus-url", metavar="URL", help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)"
-    )
+        "--prometheus-url", metavar="URL", type=url_type(),
+        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)",
+    )  # fmt: skip
     analyze.add_argument(
         "--service", required=True, metavar="NAME", help="service name as labelled in the metrics"
     )
@@ -55,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--output", choices=("text", "json"), default="text")
     analyze.add_argument(
-        "--loki-url", metavar="URL", default=os.environ.get("MONITOR_LOKI_URL"),
+        "--loki-url", metavar="URL", default=os.environ.get("MONITOR_LOKI_URL") or None,
+        type=url_type("MONITOR_LOKI_URL"),
         help="also judge logs read from this Loki (env MONITOR_LOKI_URL)",
     )  # fmt: skip
     analyze.add_argument(
@@ -65,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or as structured metadata",
     )  # fmt: skip
     analyze.add_argument(
-        "--tempo-url", metavar="URL", default=os.environ.get("MONITOR_TEMPO_URL"),
+        "--tempo-url", metavar="URL", default=os.environ.get("MONITOR_TEMPO_URL") or None,
+        type=url_type("MONITOR_TEMPO_URL"),
         help="also judge traces read from this Tempo (env MONITOR_TEMPO_URL)",
     )  # fmt: skip
     analyze.add_argument(
-        "--jaeger-url", metavar="URL", default=os.environ.get("MONITOR_JAEGER_URL"),
+        "--jaeger-url", metavar="URL", default=os.environ.get("MONITOR_JAEGER_URL") or None,
+        type=url_type("MONITOR_JAEGER_URL"),
         help="or from this Jaeger query service, v3 API or legacy (env MONITOR_JAEGER_URL)",
     )  # fmt: skip
 
@@ -78,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen", metavar="HOST:PORT", default=os.environ.get("MONITOR_LISTEN", "127.0.0.1:8080")
     )
     serve.add_argument(
-        "--prometheus-url", metavar="URL", default=os.environ.get("MONITOR_PROMETHEUS_URL"),
-        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)",
+        "--prometheus-url", metavar="URL", default=os.environ.get("MONITOR_PROMETHEUS_URL") or None,
+        type=url_type("MONITOR_PROMETHEUS_URL"), help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)",
     )  # fmt: skip
     serve.add_argument(
         "--database", metavar="URL", default=os.environ.get("MONITOR_DATABASE", "sqlite:///monitor.db"),
@@ -111,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="register a deployment with the daemon and wait for its verdict",
         description="Exit codes: 0 pass, 1 fail, 2 marginal, inconclusive or timeout, 3 error.",
     )
-    gate.add_argument("--url", metavar="URL", default=os.environ.get("MONITOR_URL", "http://127.0.0.1:8080"))
+    gate.add_argument(
+        "--url", metavar="URL", default=os.environ.get("MONITOR_URL") or "http://127.0.0.1:8080",
+        type=url_type("MONITOR_URL"), help="the daemon's base URL (env MONITOR_URL; http://127.0.0.1:8080)",
+    )  # fmt: skip
     gate.add_argument("--deployment-id", metavar="ID", help="attach to a registered deployment instead")
     gate.add_argument("--token-file", metavar="FILE", help="file holding the API token (env MONITOR_TOKEN)")
     gate.add_argument("--service", metavar="NAME")
@@ -161,8 +171,16 @@ def _env_path(name: str) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``monitor`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``monitor`` console script.
+
+    A reader that closes stdout early (``| head -1``) does not change the exit code: the command
+    still exits by its own outcome (see :mod:`monitor.pipes`).
+    """
+    with stdout_may_close():
+        return _run(build_parser().parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "analyze":
         from monitor.commands.analyze import run_analyze
 

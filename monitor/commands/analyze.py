@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
+from monitor.cliargs import check_url
 from monitor.config import load_settings
 from monitor.engine import AnalysisRequest, analyze
 from monitor.environments import Environments
@@ -30,13 +32,42 @@ MAX_LOOKS = 10_080  # one a minute for a week
 _FUTURE_SLACK = timedelta(seconds=60)
 
 
-def exit_code(status: VerdictStatus) -> int:
-    """0 pass, 1 fail, 2 marginal or inconclusive (or still running)."""
-    if status is VerdictStatus.PASS:
+def exit_code(verdict: Verdict, optional: Collection[str] = ()) -> int:
+    """The exit code of the verdict as printed: 0 pass, 1 fail, 2 marginal or inconclusive (or still
+    running), and 3 for an inconclusive verdict that a required check's error decided.
+
+    Such a verdict says the monitor could not measure the deployment (a backend down, a query it
+    rejected): an error to fix, not news about the deployment. Checks named in ``optional`` never
+    decide a verdict, so their errors never change the code: a pass is 0 and a fail 1 whatever else
+    failed beside them.
+    """
+    if verdict.status is VerdictStatus.PASS:
         return EXIT_PASS
-    if status is VerdictStatus.FAIL:
+    if verdict.status is VerdictStatus.FAIL:
         return EXIT_FAIL
+    if verdict.status is VerdictStatus.INCONCLUSIVE and any(
+        c.classification is Classification.ERROR and c.name not in optional for c in verdict.checks
+    ):
+        return EXIT_ERROR
     return EXIT_UNDECIDED
+
+
+def error_lines(verdict: Verdict, optional: Collection[str] = ()) -> list[str]:
+    """One stderr line per distinct error among the checks, naming the checks it hit.
+
+    Checks reading one backend fail with the same message when it is down; said once, the line
+    names the backend and its error instead of repeating it per check. Errors of optional checks
+    only are warnings: they did not decide the verdict.
+    """
+    by_message: dict[str, list[str]] = {}
+    for check in verdict.checks:
+        if check.classification is Classification.ERROR:
+            by_message.setdefault(check.message, []).append(check.name)
+    lines: list[str] = []
+    for message, names in by_message.items():
+        level = "warning" if all(name in optional for name in names) else "error"
+        lines.append(f"monitor: {level}: {', '.join(names)}: {message}")
+    return lines
 
 
 def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str) -> Window:
@@ -56,6 +87,8 @@ def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, Prometheus
     url = args.prometheus_url or settings.prometheus_url
     if not url:
         raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
+    if not args.prometheus_url:  # the flag was checked as it was parsed
+        check_url(url, "MONITOR_PROMETHEUS_URL")
     canary_window = _window(args.start, args.end, "--start", "--end")
     baseline_window = None
     if (args.baseline_start is None) != (args.baseline_end is None):
@@ -134,11 +167,11 @@ def run_analyze(args: argparse.Namespace) -> int:
             f"monitor: error: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr
         )
         return EXIT_ERROR
+    optional = {spec.name for spec in request.profile.checks if spec.optional}
+    # The code comes from the verdict about to be printed, and is returned even when nobody reads
+    # it (stdout closed by `| head -1`): a closed pipe is not news about the deployment.
+    code = exit_code(verdict, optional)
     print(render_json(verdict) if args.output == "json" else render_text(verdict))
-    errors = [c for c in verdict.checks if c.classification is Classification.ERROR]
-    for check in errors:
-        print(f"monitor: error: {check.name}: {check.message}", file=sys.stderr)
-    # A failed verdict stands even if another check errored; otherwise an error is exit 3.
-    if errors and verdict.status is not VerdictStatus.FAIL:
-        return EXIT_ERROR
-    return exit_code(verdict.status)
+    for line in error_lines(verdict, optional):
+        print(line, file=sys.stderr)
+    return code

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
+from monitor.cliargs import check_url
 from monitor.config import load_settings
 from monitor.errors import ConfigError, MonitorError
 from monitor.grafana.client import Grafana, GrafanaError
@@ -29,8 +30,10 @@ def _say(line: str = "") -> None:
 
 
 def _grafana_spec(config: Path | None) -> GrafanaSpec:
-    settings = load_settings(config)
     url, token = os.environ.get("MONITOR_GRAFANA_URL"), os.environ.get("MONITOR_GRAFANA_TOKEN")
+    if url:
+        check_url(url, "MONITOR_GRAFANA_URL")
+    settings = load_settings(config)
     if settings.grafana is not None:
         spec = settings.grafana
         if url:

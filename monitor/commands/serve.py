@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from aiohttp import web
 from monitor.actions.notify import Notifier
 from monitor.api.app import create_app
 from monitor.cli import EXIT_ERROR
+from monitor.cliargs import check_url
 from monitor.config import load_settings
 from monitor.engine.process import EngineOptions, EngineProcess, run_engine
 from monitor.environments import Environments
@@ -28,19 +30,62 @@ from monitor.errors import InputError, MonitorError
 from monitor.profiles import Profile, load_profile
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
+from monitor.store.engine import async_url
 from monitor.telemetry import EngineMetrics, MonitorMetrics
 from monitor.timeparse import parse_duration_s
 from monitor.tracing import JsonFormatter, configure_tracing
 
 log = logging.getLogger("monitor.serve")
 DRAIN_TIMEOUT_S = 30.0
+LISTEN_BACKLOG = 128  # aiohttp's default for the sites it binds itself
 
 
 def _listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::]:8080
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError(f"--listen {value!r} must be HOST:PORT, e.g. 127.0.0.1:8080")
     return host, int(port)
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on every address of ``host``, bound before any other work.
+
+    A port already in use is one line naming it and the flag to change, before the database is
+    opened or migrated and before the engine starts; the sockets are then served as they are, so
+    no other process can take the port in between.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(
+            f"--listen {host}:{port}: cannot resolve {host!r} ({exc.strerror}); "
+            "use an address such as 0.0.0.0 or 127.0.0.1"
+        ) from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio does: one socket per family
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise InputError(
+                        f"port {port} on {host} is in use; choose another with --listen {host}:PORT"
+                    ) from None
+                raise InputError(
+                    f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --listen"
+                ) from None
+            sock.listen(LISTEN_BACKLOG)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 @cache
@@ -48,11 +93,9 @@ def _profile(name: str) -> Profile:
     return load_profile(name)
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace, listening: list[socket.socket]) -> None:
     host, port = _listen(args.listen)
     prometheus_url = args.prometheus_url or args.settings.prometheus_url
-    if not prometheus_url:
-        raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
     store = await Store.open(args.database)  # applies the migrations before the engine starts
     source = PrometheusSource(prometheus_url)
     owner = f"{socket.gethostname()}-{os.getpid()}"
@@ -87,7 +130,8 @@ async def _serve(args: argparse.Namespace) -> None:
         await runner.setup()
         workers = asyncio.ensure_future(engine)
         try:
-            await web.TCPSite(runner, host, port).start()
+            for sock in listening:
+                await web.SockSite(runner, sock).start()
             log.info(
                 "listening on http://%s:%d (replica %s, database %s, engine %s)",
                 host, port, owner, _redacted(args.database), args.engine,
@@ -116,8 +160,38 @@ async def _serve(args: argparse.Namespace) -> None:
             await store.close()
 
 
+def _check_arguments(args: argparse.Namespace) -> tuple[str, int]:
+    """Everything that can be wrong with the flags, before any work; ``(host, port)`` to listen on."""
+    listen = _listen(args.listen)
+    if not args.prometheus_url:  # checked as a URL as it was parsed, from the flag or the variable
+        raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
+    for name in ("MONITOR_PUBLIC_URL", "MONITOR_TRACE_URL"):
+        if value := os.environ.get(name):
+            check_url(value, name)
+    parse_duration_s(args.lease, "--lease")
+    async_url(args.database)
+    return listen
+
+
 def run_serve(args: argparse.Namespace) -> int:
-    """Run the daemon until SIGTERM or SIGINT; exit 3 on a start-up error."""
+    """Run the daemon until SIGTERM or SIGINT; exit 3 on a start-up error.
+
+    The arguments are checked and the port bound first: a mistake or a busy port is one line on
+    stderr, before the database is touched.
+    """
+    try:
+        sockets = bind(*_check_arguments(args))
+    except MonitorError as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        return _run(args, sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _run(args: argparse.Namespace, sockets: list[socket.socket]) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
@@ -136,7 +210,7 @@ def run_serve(args: argparse.Namespace) -> int:
             log.info(
                 "API tokens: %s", ", ".join(f"{t.name} ({'/'.join(t.scopes)})" for t in args.settings.tokens)
             )
-        asyncio.run(_serve(args))
+        asyncio.run(_serve(args, sockets))
     except MonitorError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -187,14 +187,39 @@ def _checks_of_look(
     request: AnalysisRequest, snapshot: TelemetrySnapshot | MonitorError | None
 ) -> list[CheckSpec]:
     """The profile's checks for this look: log and trace checks only when both versions sent that
-    signal (or, when reading them failed, to report the error)."""
+    signal (or, when reading that signal failed, to report the error)."""
     return [
         spec
         for spec in request.profile.checks
         if spec.signal in _METRIC_SIGNALS
         or isinstance(snapshot, MonitorError)
-        or (snapshot is not None and snapshot.engaged(spec.signal))
+        or (
+            snapshot is not None
+            and (snapshot.engaged(spec.signal) or snapshot.error(spec.signal) is not None)
+        )
     ]
+
+
+def _signal_errors(
+    snapshot: TelemetrySnapshot | MonitorError | None, specs: list[CheckSpec]
+) -> tuple[list[CheckResult], list[CheckSpec]]:
+    """Error results for the checks whose own signal could not be read, and the checks left to judge.
+
+    Each error is its signal's: a trace check names the trace backend that failed, and a log
+    check is judged as usual while only the traces are missing.
+    """
+    if isinstance(snapshot, MonitorError):
+        message = f"reading the telemetry aggregates failed: {snapshot}"
+        return [error_result(spec, message) for spec in specs], []
+    failed: list[CheckResult] = []
+    judged: list[CheckSpec] = []
+    for spec in specs:
+        error = snapshot.error(spec.signal) if snapshot is not None else None
+        if error is None:
+            judged.append(spec)
+        else:
+            failed.append(error_result(spec, f"reading {spec.signal.value} failed: {error}"))
+    return failed, judged
 
 
 async def evaluate_look(
@@ -226,11 +251,8 @@ async def evaluate_look(
     if isinstance(snapshot, TelemetrySnapshot):
         metrics = [_or_spans(m, snapshot, request) for m in metrics]
     telemetry_data: list[tuple[CheckSpec, LogData | TraceData]] = []
-    failed: list[CheckResult] = []
-    if isinstance(snapshot, MonitorError):
-        message = f"reading the telemetry aggregates failed: {snapshot}"
-        failed = [error_result(spec, message) for spec in telemetry_checks]
-    elif snapshot is not None and telemetry_checks:
+    failed, telemetry_checks = _signal_errors(snapshot, telemetry_checks)
+    if isinstance(snapshot, TelemetrySnapshot) and telemetry_checks:
         telemetry_data = await asyncio.to_thread(_telemetry_data, snapshot, telemetry_checks)
     look_alpha = per_look_alpha(profile.alpha, look, planned_looks, profile.decision.final_share)
     # An early fail must be clear in size as well as in sign: the run could still go on, and the

@@ -9,11 +9,12 @@ its window. Telemetry without ``deployment.environment.name`` is stored under th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from monitor.errors import MonitorError
 from monitor.judges.traces import OperationStats, TraceData
 from monitor.logs.counts import Level, LogData, TemplateCounts
 from monitor.models import Signal, Window
@@ -54,20 +55,38 @@ class TelemetryReader:
         return rows
 
     async def snapshot(self, versions: Versions) -> TelemetrySnapshot:
-        """Both signals' aggregates for one look: one read each, shared by every check."""
-        return TelemetrySnapshot(
-            versions, await self._rows(Signal.LOGS, versions), await self._rows(Signal.TRACES, versions)
-        )
+        """Both signals' aggregates for one look: one read each, shared by every check.
+
+        Each signal is read on its own: when one fails (Tempo down, say), the snapshot holds the
+        error for that signal only, and the other signal's checks are judged as usual.
+        """
+        rows: dict[Signal, list[TelemetryRow]] = {}
+        errors: dict[Signal, MonitorError] = {}
+        for signal in (Signal.LOGS, Signal.TRACES):
+            try:
+                rows[signal] = await self._rows(signal, versions)
+            except MonitorError as exc:
+                rows[signal], errors[signal] = [], exc
+        return TelemetrySnapshot(versions, rows[Signal.LOGS], rows[Signal.TRACES], errors)
 
 
 class TelemetrySnapshot:
     """The aggregates of one look, merged per version on demand (pure: no I/O)."""
 
     def __init__(
-        self, versions: Versions, log_rows: list[TelemetryRow], span_rows: list[TelemetryRow]
+        self,
+        versions: Versions,
+        log_rows: list[TelemetryRow],
+        span_rows: list[TelemetryRow],
+        errors: Mapping[Signal, MonitorError] | None = None,
     ) -> None:
         self._versions = versions
         self._rows = {Signal.LOGS: log_rows, Signal.TRACES: span_rows}
+        self._errors = dict(errors or {})
+
+    def error(self, signal: Signal) -> MonitorError | None:
+        """Why this signal could not be read (its backend's error), or None when it was."""
+        return self._errors.get(signal)
 
     def _payloads(self, signal: Signal, canary: bool) -> list[dict[str, Any]]:
         v = self._versions
