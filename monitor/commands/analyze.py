@@ -12,7 +12,7 @@ from pathlib import Path
 
 from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.cliargs import check_url
-from monitor.config import load_settings
+from monitor.config import Settings, load_settings
 from monitor.engine import AnalysisRequest, analyze
 from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
@@ -20,10 +20,8 @@ from monitor.models import Classification, Verdict, VerdictStatus, Window
 from monitor.otlp.pulled import PulledTelemetry
 from monitor.profiles import load_profile
 from monitor.profiles.model import TrafficPolicy
-from monitor.sources.jaeger import JaegerSource
-from monitor.sources.loki import DEFAULT_SELECTOR, LokiSource
+from monitor.sources.connect import loki_source, prometheus_source, trace_source
 from monitor.sources.prometheus import PrometheusSource
-from monitor.sources.tempo import TempoSource
 from monitor.timeparse import format_time, parse_duration_s, parse_time
 
 MAX_WINDOW_S = 7 * 86400.0
@@ -81,12 +79,15 @@ def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str) -> Win
     return Window(start, end)
 
 
-def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource]:
-    """Validate the arguments into a request and its metrics source; raise MonitorError."""
+def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource, Settings]:
+    """Validate the arguments into a request, its metrics source and the settings; raise MonitorError."""
     settings = load_settings(Path(args.config) if args.config else None)
     url = args.prometheus_url or settings.prometheus_url
     if not url:
-        raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
+        raise InputError(
+            "no Prometheus URL; pass --prometheus-url, set MONITOR_PROMETHEUS_URL "
+            "or prometheus.url in --config"
+        )
     if not args.prometheus_url:  # the flag was checked as it was parsed
         check_url(url, "MONITOR_PROMETHEUS_URL")
     canary_window = _window(args.start, args.end, "--start", "--end")
@@ -125,21 +126,15 @@ def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, Prometheus
         extra_matchers=settings.matchers,
         harm=Environments(settings.environments).harm(settings.environment),
     )
-    source = PrometheusSource(
-        url, timeout_s=settings.prometheus_timeout_s, max_attempts=settings.prometheus_max_attempts
-    )
-    return request, source
+    return request, prometheus_source(settings, url), settings  # with the configured credentials
 
 
-def pull_sources(args: argparse.Namespace) -> PulledTelemetry | None:
-    """Loki and Tempo to read logs and traces from, when their URLs are given."""
-    loki_url, tempo_url, jaeger_url = (getattr(args, f"{n}_url", None) for n in ("loki", "tempo", "jaeger"))
-    if tempo_url and jaeger_url:
-        raise InputError("pass --tempo-url or --jaeger-url, not both: traces come from one backend")
-    if not (loki_url or tempo_url or jaeger_url):
+def pull_sources(args: argparse.Namespace, settings: Settings) -> PulledTelemetry | None:
+    """Loki and Tempo (or Jaeger) to read logs and traces from: the flags' URLs, else the config's."""
+    loki = loki_source(settings, getattr(args, "loki_url", None), args.loki_selector)
+    traces = trace_source(settings, getattr(args, "tempo_url", None), getattr(args, "jaeger_url", None))
+    if loki is None and traces is None:
         return None
-    loki = LokiSource(loki_url, selector=args.loki_selector or DEFAULT_SELECTOR) if loki_url else None
-    traces = TempoSource(tempo_url) if tempo_url else JaegerSource(jaeger_url) if jaeger_url else None
     return PulledTelemetry(loki, traces)
 
 
@@ -157,8 +152,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     from monitor.report import render_json, render_text
 
     try:
-        request, source = build_request(args)
-        verdict = asyncio.run(_analyze(request, source, pull_sources(args)))
+        request, source, settings = build_request(args)
+        verdict = asyncio.run(_analyze(request, source, pull_sources(args, settings)))
     except MonitorError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -28,7 +28,7 @@ from monitor.engine.process import EngineOptions, EngineProcess, run_engine
 from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
 from monitor.profiles import Profile, load_profile
-from monitor.sources.prometheus import PrometheusSource
+from monitor.sources.connect import prometheus_source
 from monitor.store import Store
 from monitor.store.engine import async_url
 from monitor.telemetry import EngineMetrics, MonitorMetrics
@@ -97,7 +97,7 @@ async def _serve(args: argparse.Namespace, listening: list[socket.socket]) -> No
     host, port = _listen(args.listen)
     prometheus_url = args.prometheus_url or args.settings.prometheus_url
     store = await Store.open(args.database)  # applies the migrations before the engine starts
-    source = PrometheusSource(prometheus_url)
+    source = prometheus_source(args.settings, prometheus_url)  # with the configured credentials
     owner = f"{socket.gethostname()}-{os.getpid()}"
     settings = args.settings
     options = EngineOptions(

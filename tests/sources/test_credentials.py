@@ -10,6 +10,9 @@ refuses a request without the expected headers.
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +35,7 @@ from monitor.sources.jaeger import JaegerSource
 from monitor.sources.loki import LokiSource
 from monitor.sources.prometheus import PrometheusSource
 from monitor.sources.tempo import TempoSource
+from monitor.timeparse import format_time
 
 pytestmark = pytest.mark.prometheus
 
@@ -299,3 +303,31 @@ async def test_an_unreachable_source_names_its_url_without_secrets() -> None:
     assert "http://monitor:***@127.0.0.1:9/prom?token=***&x=1" in message
     assert "hunter22" not in message and "t0ken-value" not in message
     assert "hunter22" not in repr(source.__dict__) and "t0ken-value" not in repr(source.__dict__)
+
+
+def test_monitor_analyze_reads_a_guarded_prometheus_with_the_configs_credentials(
+    guarded_prometheus: GuardedPrometheus, tmp_path: Path
+) -> None:
+    (tmp_path / "prom-password").write_text(PASSWORD, encoding="utf-8")
+    config = _config(
+        tmp_path,
+        f"prometheus:\n  url: {guarded_prometheus.url}\n"
+        f"  basic_auth: {{username: {USER}, password_file: prom-password}}\n",
+    )
+    run = guarded_prometheus.run
+    argv = [
+        sys.executable, "-m", "monitor", "analyze", "--service", "aa",
+        "--canary-version", run.scenario.canary_version, "--baseline-version", run.scenario.baseline_version,
+        "--start", format_time(run.canary_window.start), "--end", format_time(run.canary_window.end),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    with_credentials = subprocess.run(
+        [*argv, "--config", str(config)], capture_output=True, text=True, env=env
+    )
+    assert with_credentials.returncode == 0, with_credentials.stderr  # the A/A run passes
+    assert "PASS" in with_credentials.stdout
+    without = subprocess.run(
+        [*argv, "--prometheus-url", guarded_prometheus.url], capture_output=True, text=True, env=env
+    )
+    assert without.returncode == 3 and "401" in without.stdout + without.stderr
+    assert PASSWORD not in with_credentials.stdout + with_credentials.stderr
