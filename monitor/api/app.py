@@ -18,6 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from monitor.actions.notify import Notifier
 from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.bodies import read_json
+from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
+from monitor.api.compression import compressed_bodies
 from monitor.api.documents import deployment_document, verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
 from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, SOURCE, STORE, TRACE_URL, VERDICTS
@@ -37,7 +39,9 @@ from monitor.store import Store
 from monitor.telemetry import EngineMetrics, MonitorMetrics
 from monitor.timeparse import format_time
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # JSON bodies; the OTLP routes have their own limits
+# The only routes that take a compressed body (inflated by the receiver, within its limit).
+COMPRESSED_PATHS = frozenset({"/v1/logs", "/v1/traces"})
 MAX_WAIT_S = 600.0
 # A long-poll re-reads at least this often, even when the feed reports no change.
 MAX_QUIET_S = 5.0
@@ -242,10 +246,13 @@ def create_app(
     notifier: Notifier | None = None,
 ) -> web.Application:
     """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication."""
-    middlewares: list[Middleware] = [problem_middleware, _store_errors]
+    # Compressed bodies are judged first, before authentication: a refused one is never read.
+    middlewares: list[Middleware] = [compressed_bodies(COMPRESSED_PATHS), problem_middleware, _store_errors]
     if tokens is not None:
-        middlewares.insert(1, auth_middleware(tokens))
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
+        middlewares.insert(2, auth_middleware(tokens))
+    app = web.Application(
+        middlewares=middlewares, client_max_size=MAX_BODY_BYTES, handler_args=COMPRESSION_HANDLER_ARGS
+    )
     app[STORE] = store
     app[ENVIRONMENTS] = environments or Environments()
     app[METRICS] = telemetry or MonitorMetrics(EngineMetrics())

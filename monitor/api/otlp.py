@@ -2,12 +2,23 @@
 
 Per the OTLP specification: protobuf or JSON (answered in kind), optional gzip, 200 with a
 ``partial_success`` naming what was rejected and why (records without ``service.name``, absurd
-timestamps, over a limit), 400 for a body that does not decode, 413 over the size limit, 415 for
-another media type, and 429 with ``Retry-After`` while the receiver is busy: work is bounded (a
-few requests decoded at once, a cap on the bytes waiting), so a burst gets backpressure instead
-of growing memory. Decoding and counting run in a worker thread; the aggregates are flushed to
-the store every ``FLUSH_S`` and when the daemon stops, so every replica's judges see them and a
-crash loses at most one flush interval.
+timestamps, over a limit), 400 for a body that does not decode, 413 over a size limit, 415 for
+another media type or content coding, and 429 with ``Retry-After`` while the receiver is busy.
+
+Work is bounded, so a burst gets backpressure instead of growing memory:
+
+* ``MAX_PENDING_BYTES`` (64 MiB) of bodies in flight, reserved *before* a body is read (its
+  ``Content-Length``, or ``MAX_BODY_BYTES`` until a body without one has been read): past it, 429
+  at once, the body left unread (and the connection closed, see :mod:`monitor.api.compression`);
+* ``MAX_BODY_BYTES`` (16 MiB) per body as sent, and again once inflated: a gzip or deflate body
+  is inflated here, in the worker, and inflating stops at the limit;
+* ``MAX_CONCURRENT`` (2) requests inflated, counted, decoded and aggregated at once, in worker
+  threads; what a body holds is counted from its bytes before it is decoded, and a request over
+  100,000 items (resources, scopes, records), 500,000 protobuf messages or 100,000 JSON objects
+  and arrays is refused with 413 (:mod:`monitor.otlp.census`).
+
+The aggregates are flushed to the store every ``FLUSH_S`` and when the daemon stops, so every
+replica's judges see them and a crash loses at most one flush interval.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TypeVar
 
 from aiohttp import web
@@ -34,6 +46,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from monitor.api.compression import IDENTITY, BodyError, content_coding, describe_size, inflate
 from monitor.api.keys import METRICS, STORE
 from monitor.errors import StoreError
 from monitor.otlp.aggregate import Accounting, Aggregator
@@ -78,16 +91,21 @@ class Receiver:
             seen, self._pairs_seen = self._pairs_seen, now
         return {k: v - seen.get(k, 0) for k, v in now.items() if v != seen.get(k, 0)}
 
-    async def process(self, size: int, work: Callable[[], Message]) -> Message:
-        """Run ``work`` in a thread within the budget; :class:`Busy` when over it."""
-        if self._pending_bytes + size > MAX_PENDING_BYTES:
+    def reserve(self, size_bytes: int) -> Reservation:
+        """Hold ``size_bytes`` of the budget until the returned reservation is left; :class:`Busy` when
+        the budget has no room."""
+        if self._pending_bytes + size_bytes > MAX_PENDING_BYTES:
             raise Busy()
-        self._pending_bytes += size
-        try:
-            async with self._workers:
-                return await asyncio.to_thread(work)
-        finally:
-            self._pending_bytes -= size
+        self._pending_bytes += size_bytes
+        return Reservation(self, size_bytes)
+
+    def _release(self, size_bytes: int) -> None:
+        self._pending_bytes -= size_bytes
+
+    async def process(self, work: Callable[[], Message]) -> Message:
+        """Run ``work`` in a worker thread, at most ``MAX_CONCURRENT`` at once."""
+        async with self._workers:
+            return await asyncio.to_thread(work)
 
     async def flush(self, store: Store, metrics: MonitorMetrics | None = None) -> int:
         """Write the aggregates to the store; return how many it stored.
@@ -138,6 +156,27 @@ class Receiver:
         return len(items) - len(refused)
 
 
+class Reservation:
+    """Bytes of the receiver's budget one request holds, from before its body is read to its answer."""
+
+    def __init__(self, receiver: Receiver, size_bytes: int) -> None:
+        self._receiver, self.size_bytes = receiver, size_bytes
+
+    def shrink(self, size_bytes: int) -> None:
+        """Hold only ``size_bytes`` from now on (the body turned out smaller than reserved)."""
+        if size_bytes < self.size_bytes:
+            self._receiver._release(self.size_bytes - size_bytes)
+            self.size_bytes = size_bytes
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.shrink(0)
+
+
 class Busy(Exception):
     """The receiver's budget is spent: answer 429 and let the client back off."""
 
@@ -169,34 +208,34 @@ async def _receive(
     kind = JSON
     try:
         kind = media_type(request.headers.get("Content-Type"))
-        check_encoding(request.headers.get("Content-Encoding"))
-        too_big = PayloadError(f"body is over {MAX_BODY_BYTES // 2**20} MiB; send smaller batches", 413)
+        coding = content_coding(request)
+        check_encoding(coding)
+        too_big = PayloadError(f"body is over {describe_size(MAX_BODY_BYTES)}; send smaller batches", 413)
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             raise too_big
-        # Read as it is inflated, never more than the limit: a gzip bomb stops here.
-        raw = await _read_at_most(request, MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
-            raise too_big
-        if not raw and request.content_length:
-            raise PayloadError(
-                f"a {request.content_length}-byte body inflated to nothing; is the gzip corrupt?"
-            )
-        now = datetime.now(UTC)
-
-        aggregator = request.app[RECEIVER].aggregator
-
         receiver = request.app[RECEIVER]
+        aggregator = receiver.aggregator
+        # Reserved before the body is read: a burst is refused while its bodies are still unread.
+        announced = request.content_length if request.content_length is not None else MAX_BODY_BYTES
+        with receiver.reserve(announced) as held:
+            raw = await _read_at_most(request, MAX_BODY_BYTES + 1)
+            if len(raw) > MAX_BODY_BYTES:
+                raise too_big
+            held.shrink(len(raw))
+            now = datetime.now(UTC)
 
-        def work() -> Message:
-            account = add(aggregator, decode(raw, kind, new_request()), now)
-            metrics.otlp_records.labels(signal, "accepted").inc(account.accepted)
-            metrics.otlp_records.labels(signal, "rejected").inc(account.rejected)
-            for outcome, moved in receiver.pair_increments().items():
-                metrics.otlp_span_pairs.labels(outcome).inc(moved)
-            return respond(account)
+            def work() -> Message:
+                # Inflated here, within the limit: at most MAX_CONCURRENT inflated bodies at once.
+                body = raw if coding == IDENTITY else inflate(raw, coding, MAX_BODY_BYTES)
+                account = add(aggregator, decode(body, kind, new_request()), now)
+                metrics.otlp_records.labels(signal, "accepted").inc(account.accepted)
+                metrics.otlp_records.labels(signal, "rejected").inc(account.rejected)
+                for outcome, moved in receiver.pair_increments().items():
+                    metrics.otlp_span_pairs.labels(outcome).inc(moved)
+                return respond(account)
 
-        response = await request.app[RECEIVER].process(len(raw), work)
-    except PayloadError as exc:
+            response = await receiver.process(work)
+    except (PayloadError, BodyError) as exc:
         metrics.otlp_requests.labels(signal, str(exc.status)).inc()
         return _failure(kind, exc.status, str(exc))
     except Busy:
@@ -208,13 +247,12 @@ async def _receive(
     return web.Response(body=encode(response, kind), content_type=kind)
 
 
-async def _read_at_most(request: web.Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit and (chunk := await request.content.read(min(65536, limit - size))):
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+async def _read_at_most(request: web.Request, limit: int) -> bytearray:
+    # One growing buffer: joining chunks would hold every body twice while it is put together.
+    body = bytearray()
+    while len(body) < limit and (chunk := await request.content.read(min(65536, limit - len(body)))):
+        body += chunk
+    return body
 
 
 def _logs_response(account: Accounting) -> ExportLogsServiceResponse:

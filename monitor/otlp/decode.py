@@ -2,9 +2,15 @@
 
 Per the OTLP specification: ``application/x-protobuf`` or ``application/json``; OTLP/JSON writes
 trace and span ids as hex (not protobuf JSON's base64), enums as integers and 64-bit integers as
-strings, and unknown fields must be ignored. gzip is inflated by the HTTP server as the body
-streams in, and the receiver reads at most ``MAX_BODY_BYTES`` of it, so a small gzip bomb cannot
-take the memory.
+strings, and unknown fields must be ignored.
+
+Limits, each answered 413 (with a ``google.rpc.Status`` naming it):
+
+* ``MAX_BODY_BYTES`` (16 MiB) per body, after inflating a gzip or deflate one (which the receiver
+  does itself and stops at the limit, so a small gzip bomb cannot take the memory);
+* what the body holds, counted before it is decoded (:mod:`monitor.otlp.census`): at most
+  100,000 resource entries, scope entries and records together and 500,000 protobuf messages, or
+  100,000 JSON objects and arrays, since decoding is what multiplies a body's size in memory.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from monitor.errors import InputError
+from monitor.otlp.census import Malformed, json_overflow, protobuf_overflow
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -48,7 +55,7 @@ def media_type(content_type: str | None) -> str:
 
 
 def check_encoding(encoding: str | None) -> None:
-    """Accept the ``Content-Encoding`` values the HTTP server inflates as it streams the body."""
+    """Accept the ``Content-Encoding`` values the receiver inflates: gzip (OTLP's), deflate, none."""
     coding = (encoding or "identity").strip().lower()
     if coding not in ("identity", "gzip", "deflate"):
         raise PayloadError(f"Content-Encoding {encoding!r} is not supported; use gzip or none", 415)
@@ -73,14 +80,19 @@ def _hex_ids_to_base64(value: Any) -> Any:
     return value
 
 
-def decode(body: bytes, kind: str, message: M) -> M:
+def decode(body: bytes | bytearray, kind: str, message: M) -> M:
     """Parse ``body`` of media type ``kind`` into ``message`` (an empty request instance)."""
     if kind == PROTOBUF:
         try:
-            message.ParseFromString(body)
-        except DecodeError as exc:
+            overflow = protobuf_overflow(body, message)
+            if overflow is not None:
+                raise PayloadError(overflow.message, 413)
+            message.ParseFromString(body)  # type: ignore[arg-type]  # upb takes any buffer: no copy
+        except (Malformed, DecodeError) as exc:
             raise PayloadError(f"protobuf body does not parse as {message.DESCRIPTOR.name} ({exc})") from None
         return message
+    if (overflow := json_overflow(body)) is not None:
+        raise PayloadError(overflow.message, 413)
     try:
         document = json.loads(body or b"{}")
     except RecursionError:
