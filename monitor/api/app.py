@@ -43,6 +43,7 @@ MAX_BODY_BYTES = 1024 * 1024  # JSON bodies; the OTLP routes have their own limi
 # The only routes that take a compressed body (inflated by the receiver, within its limit).
 COMPRESSED_PATHS = frozenset({"/v1/logs", "/v1/traces"})
 MAX_WAIT_S = 600.0
+MAX_IDEMPOTENCY_KEY = 200  # the column's width
 # A long-poll re-reads at least this often, even when the feed reports no change.
 MAX_QUIET_S = 5.0
 
@@ -82,6 +83,8 @@ async def register(request: web.Request) -> web.Response:
     except ConfigError as exc:
         raise invalid("profile", str(exc)) from None
     key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
+        raise invalid("Idempotency-Key", f"at most {MAX_IDEMPOTENCY_KEY} printable characters")
     try:
         deployment, created = await request.app[STORE].register(
             spec,
@@ -196,16 +199,15 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready: the store answers. Prometheus is reported, not required.
+    """Ready: the store can take a write (answers, not read-only, its file still in place).
+    Prometheus is reported, not required.
 
     Every replica shares one Prometheus: taking them all out of the Service while it is down
     would only turn inconclusive verdicts into connection errors for the pipelines. The route
     needs no token, so what it says passes :func:`redact_text`: no password or token in a URL.
     """
-    try:
-        await request.app[STORE].list_deployments(limit=1)
-    except MonitorError as exc:
-        raise Problem(503, "Not ready", redact_text(str(exc))) from None
+    if (problem := await request.app[STORE].write_problem()) is not None:
+        raise Problem(503, "Not ready", redact_text(problem))
     try:
         await request.app[SOURCE].instant("vector(1)", datetime.now(UTC))
         prometheus = "ok"

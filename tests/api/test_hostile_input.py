@@ -129,3 +129,10 @@ async def test_a_cancel_reason_is_bounded_and_checked(client: TestClient[Any, An
     assert long.status == 200
     verdict = await (await client.get(f"/api/v1/deployments/{created['id']}/verdict")).json()
     assert len(verdict["summary"]) < 600
+
+
+async def test_an_idempotency_key_that_does_not_fit_is_a_400(client: TestClient[Any, Any]) -> None:
+    for key in ("k" * 201, "tab\there"):
+        answer = await client.post("/api/v1/deployments", json=BODY, headers={"Idempotency-Key": key})
+        assert answer.status == 400 and (await answer.json())["field"] == "Idempotency-Key"
+    await _nothing_registered(client)
