@@ -77,6 +77,9 @@ def _held(deployment_id: str, owner: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
+_READ_ONLY_TRANSACTION = "25006"  # SQLSTATE read_only_sql_transaction
+
+
 class Store:
     """Async access to the monitor's database. Create with :meth:`open`; close with :meth:`close`."""
 
@@ -160,7 +163,14 @@ class Store:
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         try:
             async with self._engine.begin() as connection:
-                yield connection
+                try:
+                    yield connection
+                except DBAPIError as exc:
+                    if getattr(exc.orig, "sqlstate", None) == _READ_ONLY_TRANSACTION:
+                        # A session opened while the database was read-only stays read-only after
+                        # it is writable again: drop it, so the pool opens a fresh one.
+                        await connection.invalidate()
+                    raise
         except IntegrityError:
             raise
         except (DBAPIError, OSError) as exc:

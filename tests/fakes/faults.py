@@ -9,10 +9,11 @@ Prometheus.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from monitor.actions.outbox import Deliverer
 from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from monitor.config import Settings, WebhookSpec
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
+from monitor.errors import MonitorError
 from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import load_profile
 from monitor.simulate import SimulatedPrometheus
@@ -125,8 +127,10 @@ async def run_to_the_end(
     *,
     step_s: float = 20,
     settings: SchedulerSettings | None = None,
+    between: Callable[[int], Awaitable[None]] | None = None,
 ) -> DeploymentStatus:
-    """Drive the engine and the outbox through the run and past every grace, as a daemon would."""
+    """Drive the engine and the outbox through the run and past every grace, as a daemon would
+    (riding out a failing database as its loops do); ``between(step)`` injects a fault."""
     settings = settings or SchedulerSettings(owner="engine", retry_grace_s=120, retry_s=15)
     deployment, _ = await store.register(spec, actor="pipeline")
     clock = Clock(spec.started_at)
@@ -134,9 +138,12 @@ async def run_to_the_end(
     scheduler = Scheduler(store, source, load_profile, settings, clock, notifier=notifier)
     deliverer = Deliverer(store, [webhook])
     end = spec.started_at + timedelta(seconds=spec.max_duration_s + settings.retry_grace_s + 60)
-    for _ in itertools.count():
-        await scheduler.run_once()
-        await deliverer.run_once()
+    for step in itertools.count():
+        if between is not None:
+            await between(step)
+        for loop in (scheduler.run_once, deliverer.run_once):
+            with contextlib.suppress(MonitorError):  # the database is away: the daemon polls again
+                await loop()
         if clock.now >= end:
             break
         clock.now += timedelta(seconds=step_s)
