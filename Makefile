@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench bench-traces fmt clean
+.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench bench-traces fuzz fmt clean
 
 setup: system-deps venv
 
@@ -51,6 +51,10 @@ rules: system-deps
 	cd alert_rules/tests && promtool test rules *.test.yml
 
 test: setup lint typecheck rules pytest
+
+# A fuzz campaign: 20,000 random examples per parser instead of make test's 60 (docs/testing.md).
+fuzz: venv
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz --hypothesis-show-statistics
 
 bench: setup
 	$(BIN)/python -m bench.detection

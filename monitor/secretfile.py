@@ -22,6 +22,12 @@ def read_secret(
             raise doc.error(
                 f"{where}.{file_key}", f"cannot read {file} ({exc.strerror})", "check the path"
             ) from None
+        except UnicodeDecodeError:
+            raise doc.error(f"{where}.{file_key}", f"{file} is not UTF-8 text", "save it as UTF-8") from None
+        except ValueError:  # a NUL or a lone surrogate: no file can have that name
+            raise doc.error(
+                f"{where}.{file_key}", f"{str(file)!a} cannot be a file name", "check the path"
+            ) from None
     if isinstance(entry.get(env_key), str):
         value = os.environ.get(str(entry[env_key]), "").strip()
         if not value:

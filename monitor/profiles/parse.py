@@ -23,7 +23,6 @@ from monitor.yamlfile import YamlDocument
 
 _E = TypeVar("_E", bound=StrEnum)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_PLACEHOLDER = re.compile(r"\$(\w+)")
 _QUERY_FIELDS = {
     ComparisonKind.COUNTS: ("events", "exposure"),
     ComparisonKind.DISTRIBUTION: ("buckets",),
@@ -104,8 +103,10 @@ class _Reader:
 
 def _check_template(doc: YamlDocument, path: str, template: str, labels: LabelNames) -> None:
     allowed = {"selector", "window", *labels.placeholders()}
-    for placeholder in _PLACEHOLDER.findall(template):
-        if placeholder not in allowed:
+    # The names string.Template itself finds, ${braced} ones included, and not the literal $$.
+    for match in Template.pattern.finditer(template):
+        placeholder = match.group("named") or match.group("braced")
+        if placeholder is not None and placeholder not in allowed:
             raise doc.error(
                 path,
                 f"unknown placeholder ${placeholder}",

@@ -182,7 +182,14 @@ def parse_rollback(doc: YamlDocument, path: Path) -> RollbackSpec:
             )
     kubeconfig = raw.get("kubeconfig")
     if kubeconfig is not None:
-        file = Path(str(kubeconfig)).expanduser()
+        try:
+            file = Path(str(kubeconfig)).expanduser()
+        except RuntimeError:  # ~user of no known user
+            raise doc.error(
+                "rollback.kubeconfig",
+                f"cannot find the home directory in {kubeconfig!r}",
+                "write the full path",
+            ) from None
         kubeconfig = str(file if file.is_absolute() else path.parent / file)
     context = raw.get("kube_context")
     return RollbackSpec(tuple(actions), kubeconfig, None if context is None else str(context))
