@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench bench-traces fuzz fmt clean
+.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench bench-traces fuzz probe fmt clean
 
 setup: system-deps venv
 
@@ -55,6 +55,10 @@ test: setup lint typecheck rules pytest
 # A fuzz campaign: 20,000 random examples per parser instead of make test's 60 (docs/testing.md).
 fuzz: venv
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz --hypothesis-show-statistics
+
+# The hardening campaign against a running daemon: a table of probes (bench/README.md).
+probe: venv
+	$(BIN)/python -m bench.hardening
 
 bench: setup
 	$(BIN)/python -m bench.detection
