@@ -6,10 +6,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ import asyncpg
 import pytest
 
 from monitor.simulate import Scenario, SimulatedPrometheus, simulate_into_prometheus
+from monitor.simulate.prometheus import free_port, wait_for_http
 
 
 def _load_by_path(name: str, path: Path) -> ModuleType:
@@ -144,3 +147,34 @@ async def postgres_database() -> AsyncIterator[str]:
     admin = await asyncpg.connect(POSTGRES)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
+
+
+Replica = tuple[str, "subprocess.Popen[bytes]"]
+
+
+@contextmanager
+def serve_replicas(count: int, *args: str) -> Iterator[list[Replica]]:
+    """``count`` real ``monitor serve`` processes with ``args`` on free ports, up; killed after."""
+    started: list[Replica] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}", *args],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            started.append((f"http://127.0.0.1:{port}", process))
+        for url, _ in started:
+            assert wait_for_http(f"{url}/healthz"), f"replica at {url} did not come up"
+        yield started
+    finally:
+        for _, process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def replicas_of() -> Callable[..., AbstractContextManager[list[Replica]]]:
+    """:func:`serve_replicas`, for tests in directories that cannot import this conftest."""
+    return serve_replicas

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,6 @@ import asyncpg
 import pytest
 
 from monitor.simulate import SimulatedPrometheus
-from monitor.simulate.prometheus import free_port, wait_for_http
 
 pytestmark = pytest.mark.prometheus
 
@@ -36,25 +34,11 @@ def database(postgres_database: str) -> str:
 
 @pytest.fixture
 def replicas(
-    prometheus: SimulatedPrometheus, database: str
+    prometheus: SimulatedPrometheus, database: str, replicas_of: Any
 ) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
-    started: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for _ in range(3):
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}",
-             "--prometheus-url", prometheus.url, "--database", database, "--insecure-no-auth",
-             "--lease", f"{LEASE_S:g}s"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append((f"http://127.0.0.1:{port}", process))
-    for url, _ in started:
-        assert wait_for_http(f"{url}/healthz"), f"replica at {url} did not come up"
-    yield started
-    for _, process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    args = ("--prometheus-url", prometheus.url, "--database", database, "--insecure-no-auth")
+    with replicas_of(3, *args, "--lease", f"{LEASE_S:g}s") as started:
+        yield started
 
 
 def _register(post_json: PostJson, url: str, service: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +23,6 @@ from fakes.faults import SECRET, FaultProxy, Hooks
 
 from monitor.config import WebhookSpec
 from monitor.simulate import SimulatedPrometheus
-from monitor.simulate.prometheus import free_port, wait_for_http
 from monitor.timeparse import format_time
 
 pytestmark = pytest.mark.prometheus
@@ -38,6 +36,7 @@ def replicas(
     hooks: tuple[Hooks, WebhookSpec],
     postgres_database: str,
     tmp_path: Path,
+    replicas_of: Any,
 ) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
     _, webhook = hooks
     (tmp_path / "hook-secret").write_text(SECRET)
@@ -45,23 +44,9 @@ def replicas(
     config.write_text(
         f"webhooks:\n  - {{name: pager, url: '{webhook.url}', secret_file: hook-secret}}\nsettle_s: 0\n"
     )
-    started: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for _ in range(2):
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "serve", "--listen", f"127.0.0.1:{port}",
-             "--prometheus-url", proxy[1], "--database", postgres_database, "--insecure-no-auth",
-             "--lease", f"{LEASE_S:g}s", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append((f"http://127.0.0.1:{port}", process))
-    for url, _ in started:
-        assert wait_for_http(f"{url}/healthz"), f"replica at {url} did not come up"
-    yield started
-    for _, process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    args = ("--prometheus-url", proxy[1], "--database", postgres_database, "--insecure-no-auth")
+    with replicas_of(2, *args, "--lease", f"{LEASE_S:g}s", "--config", str(config)) as started:
+        yield started
 
 
 async def test_a_replica_killed_mid_look_is_replaced_and_the_verdict_goes_out_once(
