@@ -61,10 +61,21 @@ def check_encoding(encoding: str | None) -> None:
         raise PayloadError(f"Content-Encoding {encoding!r} is not supported; use gzip or none", 415)
 
 
+def _unpaired_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _hex_ids_to_base64(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
+            if not key.isascii() and _unpaired_surrogate(key):
+                # upb fails on such a field name with a SystemError instead of a ParseError.
+                raise PayloadError(f"a key {key[:40]!a} is not valid UTF-8 text (a lone surrogate)")
             if key in _ID_KEYS and isinstance(item, str) and item:
                 if _HEX_ID.fullmatch(item):
                     item = base64.b64encode(bytes.fromhex(item)).decode()
