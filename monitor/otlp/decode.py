@@ -74,7 +74,6 @@ def _hex_ids_to_base64(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             if not key.isascii() and _unpaired_surrogate(key):
-                # upb fails on such a field name with a SystemError instead of a ParseError.
                 raise PayloadError(f"a key {key[:40]!a} is not valid UTF-8 text (a lone surrogate)")
             if key in _ID_KEYS and isinstance(item, str) and item:
                 if _HEX_ID.fullmatch(item):
@@ -88,6 +87,10 @@ def _hex_ids_to_base64(value: Any) -> Any:
         return out
     if isinstance(value, list):
         return [_hex_ids_to_base64(item) for item in value]
+    # json.loads lets lone surrogates through, and upb fails on one where it expects a message or
+    # a field name with a SystemError instead of a ParseError.
+    if isinstance(value, str) and not value.isascii() and _unpaired_surrogate(value):
+        raise PayloadError(f"text {value[:40]!a} is not valid UTF-8 (a lone surrogate)")
     return value
 
 
