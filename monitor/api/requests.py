@@ -59,7 +59,9 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
         raise invalid("body", "must be a JSON object")
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
-        raise invalid(unknown[0], f"unknown field; allowed: {', '.join(sorted(_FIELDS))}")
+        raise invalid(
+            unknown[0] or "body", f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(_FIELDS))}"
+        )
     environment = _text(body, "environment", max_len=100)
     defaults = environments.get(environment)
     if defaults is None:
