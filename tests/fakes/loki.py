@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .server import FakeServer, RecordedRequest, pick_headers, split_target
+from .server import PlainTextFake
 
 QUERY_RANGE = "/loki/api/v1/query_range"
 _SELECTOR = re.compile(r'\{service_name="((?:[^"\\]|\\.)*)"\} \| service_version="((?:[^"\\]|\\.)*)"')
@@ -52,7 +52,7 @@ def _unquote(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value)
 
 
-class LokiFake(FakeServer[RecordedRequest]):
+class LokiFake(PlainTextFake):
     """Loki's query API on ``127.0.0.1`` and a free port, served from a background thread."""
 
     _server_name = "loki-fake"
@@ -65,21 +65,11 @@ class LokiFake(FakeServer[RecordedRequest]):
         with self._lock:
             self._lines.append(line)
 
-    def fail_next(
-        self, method: str, path_prefix: str, status: int, times: int = 1, body: str = "scripted failure"
-    ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` and a plain-text ``body``."""
-        self._script_failure(method, path_prefix, status, times, body)
-
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        path, query = split_target(request.raw_path)
-        recorded = RecordedRequest(
-            request.method, path, query, pick_headers(request.headers, ("X-Scope-OrgID",)), None
-        )
+        path, query, failure = self._admit(request)
+        if failure is not None:
+            return failure
         with self._lock:
-            failure = self._record(recorded)
-            if failure is not None:
-                return web.Response(status=failure.status, text=str(failure.body))
             lines = list(self._lines)
         if request.method != "GET" or path != QUERY_RANGE:
             return web.Response(status=404, text="404 page not found\n")

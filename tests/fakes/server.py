@@ -310,3 +310,24 @@ class FakeServer(BackgroundHTTPServer, Generic[RecordedT]):
         lock held."""
         self._requests.append(recorded)
         return self._take_failure(recorded.method, recorded.path)
+
+
+class PlainTextFake(FakeServer[RecordedRequest]):
+    """A fake whose scripted failures answer plain text, as Loki's and Tempo's errors do."""
+
+    def fail_next(
+        self, method: str, path_prefix: str, status: int, times: int = 1, body: str = "scripted failure"
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``status`` and a plain-text ``body``."""
+        self._script_failure(method, path_prefix, status, times, body)
+
+    def _admit(self, request: web.Request) -> tuple[str, dict[str, list[str]], web.Response | None]:
+        """Record ``request``: its path, its query, and the scripted failure to answer, if any."""
+        path, query = split_target(request.raw_path)
+        recorded = RecordedRequest(
+            request.method, path, query, pick_headers(request.headers, ("X-Scope-OrgID",)), None
+        )
+        with self._lock:
+            failure = self._record(recorded)
+        answer = None if failure is None else web.Response(status=failure.status, text=str(failure.body))
+        return path, query, answer

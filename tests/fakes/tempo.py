@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .server import FakeServer, RecordedRequest, pick_headers, split_target
+from .server import PlainTextFake
 
 _QUERY = re.compile(
     r'\{ resource\.service\.name = "((?:[^"\\]|\\.)*)" && resource\.service\.version = "((?:[^"\\]|\\.)*)" \}'
@@ -53,7 +53,7 @@ def _unquote(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value)
 
 
-class TempoFake(FakeServer[RecordedRequest]):
+class TempoFake(PlainTextFake):
     """Tempo's query API on ``127.0.0.1`` and a free port, served from a background thread."""
 
     _server_name = "tempo-fake"
@@ -66,21 +66,11 @@ class TempoFake(FakeServer[RecordedRequest]):
         with self._lock:
             self._traces[trace.trace_id.hex()] = trace
 
-    def fail_next(
-        self, method: str, path_prefix: str, status: int, times: int = 1, body: str = "scripted failure"
-    ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` and a plain-text ``body``."""
-        self._script_failure(method, path_prefix, status, times, body)
-
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        path, query = split_target(request.raw_path)
-        recorded = RecordedRequest(
-            request.method, path, query, pick_headers(request.headers, ("X-Scope-OrgID",)), None
-        )
+        path, query, failure = self._admit(request)
+        if failure is not None:
+            return failure
         with self._lock:
-            failure = self._record(recorded)
-            if failure is not None:
-                return web.Response(status=failure.status, text=str(failure.body))
             traces = dict(self._traces)
         params = {key: values[-1] for key, values in query.items()}
         if request.method == "GET" and path == "/api/search":

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -27,11 +27,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from monitor.api import otlp
-from monitor.api.app import create_app
 from monitor.otlp.census import MAX_ITEMS, MAX_JSON_VALUES, MAX_MESSAGES
 from monitor.otlp.decode import PROTOBUF
 from monitor.simulate.prometheus import free_port, wait_for_http
-from monitor.store import Store
 
 PROTOBUF_HEADERS = {"Content-Type": PROTOBUF}
 EMPTY_RESOURCES = b"\x0a\x00" * 7_000_000  # 7 M empty ResourceSpans: 14 MB, under the 16 MiB limit
@@ -52,17 +50,6 @@ def _field(tag: int, payload: bytes) -> bytes:
 
 def _status(raw: bytes) -> str:
     return str(Status.FromString(raw).message)
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
-    app = create_app(store, None, None)  # type: ignore[arg-type]  # no Prometheus: OTLP only
-    test_client: TestClient[Any, Any] = TestClient(TestServer(app))
-    await test_client.start_server()
-    yield test_client
-    await test_client.close()
-    await store.close()
 
 
 async def test_millions_of_empty_resources_are_refused_naming_the_cap(client: TestClient[Any, Any]) -> None:

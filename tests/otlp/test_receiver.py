@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,17 +34,6 @@ from monitor.store import Store
 
 REQUESTS = 40
 Instrument = Callable[[str, str, str], AbstractContextManager[Any]]  # the conftest fixture
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
-    app = create_app(store, None, None)  # type: ignore[arg-type]  # no Prometheus: OTLP only
-    test_client: TestClient[Any, Any] = TestClient(TestServer(app))
-    await test_client.start_server()
-    yield test_client
-    await test_client.close()
-    await store.close()
 
 
 def _toy_service(instrument: Instrument, url: str, version: str, regression: bool) -> None:
