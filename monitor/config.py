@@ -13,6 +13,8 @@ Example ``--config`` file::
       headers: {X-Scope-OrgID: team-a}             # sent with every request; not for secrets
     loki: {url: https://loki.example.com, basic_auth: {username: "1234", password_env: LOKI_TOKEN}}
     tempo: {url: https://tempo.example.com}        # loki, tempo, jaeger: url and credentials as above
+    logs_from: receiver           # where the daemon reads logs: receiver (OTLP, default) or loki
+    traces_from: receiver         # where the daemon reads traces: receiver (default), tempo or jaeger
     traffic:
       expected_canary_share: 0.1  # overrides the profile's
     matchers:                     # extra label matchers added to every query
@@ -72,6 +74,8 @@ _TOP = {
     "pager",
     "rollback",
     "settle_s",
+    "logs_from",
+    "traces_from",
 }
 _ENV_FIELDS = {
     "profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page", "rollback", "harm",
@@ -79,6 +83,8 @@ _ENV_FIELDS = {
 _HARM_FIELDS = {"counts", "latency", "unproven"}
 SCOPES = ("read", "deploy", "ingest", "admin")
 _PULLED = ("loki", "tempo", "jaeger")  # in the order of Sources' fields
+LOGS_FROM = ("receiver", "loki")
+TRACES_FROM = ("receiver", "tempo", "jaeger")
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,10 @@ class Settings:
     # A look judges only time whose data have had time to arrive: the OTLP receiver's flush
     # interval (10 s) plus a Prometheus scrape and ingest (30 s).
     settle_s: float = 40.0
+    # Where the daemon reads logs and traces: the OTLP receiver's store, or a pulled backend
+    # (its section gives the URL and credentials).
+    logs_from: str = "receiver"
+    traces_from: str = "receiver"
 
     @property
     def prometheus_url(self) -> str | None:
@@ -211,7 +221,17 @@ def _from_file(path: Path) -> Settings:
         pager=parse_pager(doc, path),
         rollback=parse_rollback(doc, path),
         settle_s=_number(doc, doc.data, "settle_s", 40.0, 0.0, 3600.0),
+        logs_from=_choice(doc, "logs_from", LOGS_FROM),
+        traces_from=_choice(doc, "traces_from", TRACES_FROM),
     )
+
+
+def _choice(doc: YamlDocument, key: str, choices: tuple[str, ...]) -> str:
+    """The top-level ``key``, one of ``choices`` (the first is the default)."""
+    value = doc.data.get(key, choices[0])
+    if value not in choices:
+        raise doc.error(key, f"invalid value {value!r}", f"use one of: {', '.join(choices)}")
+    return str(value)
 
 
 def _environments(doc: YamlDocument, path: Path) -> tuple[EnvironmentDefaults, ...]:
