@@ -12,7 +12,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.telemetry import EngineMetrics, MonitorMetrics
+from monitor.own_metrics import EngineMetrics, MonitorMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = sorted((ROOT / "alert_rules").glob("*.rules.yml"))

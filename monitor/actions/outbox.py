@@ -29,9 +29,9 @@ from monitor.actions.webhook import WebhookChannel
 from monitor.config import Settings, WebhookSpec
 from monitor.errors import MonitorError
 from monitor.grafana.annotations import AnnotationChannel
+from monitor.own_metrics import EngineMetrics
 from monitor.rollback.plan import KIND as ROLLBACK
 from monitor.store import Delivery, Store
-from monitor.telemetry import EngineMetrics
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300.0

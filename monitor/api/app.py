@@ -32,11 +32,11 @@ from monitor.config import Settings, TokenSpec
 from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.models import DeploymentStatus
+from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles import BUILTIN_PROFILES, Profile, load_profile
 from monitor.redact import redact_text
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
-from monitor.telemetry import EngineMetrics, MonitorMetrics
 from monitor.timeparse import format_time
 
 MAX_BODY_BYTES = 1024 * 1024  # JSON bodies; the OTLP routes have their own limits

@@ -8,9 +8,9 @@ from aiohttp import web
 from monitor.actions.notify import Notifier
 from monitor.api.verdicts import VerdictCache
 from monitor.environments import Environments
+from monitor.own_metrics import MonitorMetrics
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
-from monitor.telemetry import MonitorMetrics
 
 STORE = web.AppKey("store", Store)
 SOURCE = web.AppKey("source", MetricsSource)

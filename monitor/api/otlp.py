@@ -60,8 +60,8 @@ from monitor.otlp.decode import (
     encode,
     media_type,
 )
+from monitor.own_metrics import MonitorMetrics
 from monitor.store import Store, TelemetryRow
-from monitor.telemetry import MonitorMetrics
 
 log = logging.getLogger(__name__)
 FLUSH_S = 10.0

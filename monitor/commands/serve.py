@@ -27,11 +27,11 @@ from monitor.config import load_settings
 from monitor.engine.process import EngineOptions, EngineProcess, run_engine
 from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
+from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles import Profile, load_profile
 from monitor.sources.connect import prometheus_source
 from monitor.store import Store
 from monitor.store.engine import async_url
-from monitor.telemetry import EngineMetrics, MonitorMetrics
 from monitor.timeparse import parse_duration_s
 from monitor.tracing import JsonFormatter, configure_tracing
 

@@ -37,10 +37,10 @@ from monitor.config import Settings, load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments
 from monitor.errors import MonitorError
+from monitor.own_metrics import EngineMetrics
 from monitor.profiles import Profile, load_profile
 from monitor.sources.connect import prometheus_source
 from monitor.store import Store
-from monitor.telemetry import EngineMetrics
 from monitor.tracing import JsonFormatter, configure_tracing
 
 log = logging.getLogger(__name__)

@@ -41,12 +41,12 @@ from monitor.models import (
     Window,
 )
 from monitor.otlp.views import TelemetryReader
+from monitor.own_metrics import EngineMetrics
 from monitor.profiles import Profile
 from monitor.profiles.model import HarmPolicy
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import OutboxItem, Store, StoredVerdict
-from monitor.telemetry import EngineMetrics
 from monitor.timeparse import format_time
 from monitor.tracing import tracer
 

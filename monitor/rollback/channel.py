@@ -19,13 +19,13 @@ import aiohttp
 from monitor.actions.channels import DELIVERED, Attempt, Outcome
 from monitor.actions.notify import Notifier
 from monitor.errors import NotFoundError
+from monitor.own_metrics import EngineMetrics
 from monitor.rollback import http
 from monitor.rollback.base import ActionError, ActionResult, Target
 from monitor.rollback.helm import helm_rollback
 from monitor.rollback.kubernetes import Kube, argo_rollouts_abort, deployment_undo
 from monitor.rollback.spec import ActionType, RollbackAction, RollbackSpec
 from monitor.store import Delivery, Store
-from monitor.telemetry import EngineMetrics
 
 log = logging.getLogger(__name__)
 EVENT = "rollback"

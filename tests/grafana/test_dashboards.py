@@ -42,9 +42,9 @@ from monitor.grafana.dashboards import (
 )
 from monitor.grafana.dashboards.__main__ import main
 from monitor.models import ComparisonKind, DeploymentSpec, Signal, Strategy
+from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles import BUILTIN_PROFILES, load_profile
 from monitor.simulate import PrometheusProcess, SimulatedPrometheus, backfill
-from monitor.telemetry import EngineMetrics, MonitorMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "dashboards"

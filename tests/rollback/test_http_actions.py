@@ -25,10 +25,10 @@ from monitor.config import Settings
 from monitor.environments import EnvironmentDefaults
 from monitor.models import Deployment, DeploymentSpec, Strategy
 from monitor.outputs import PagerSpec
+from monitor.own_metrics import EngineMetrics
 from monitor.rollback.spec import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
 from monitor.simulate.prometheus import free_port
 from monitor.store import Store, StoredVerdict
-from monitor.telemetry import EngineMetrics
 
 SECRET = "hook-secret-" * 3
 

@@ -16,9 +16,9 @@ from prometheus_client import generate_latest
 
 from monitor.api.otlp import Receiver
 from monitor.errors import StoreError
+from monitor.own_metrics import MonitorMetrics
 from monitor.store import Store, TelemetryRow
 from monitor.store.engine import create_engine
-from monitor.telemetry import MonitorMetrics
 
 MINUTE = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -16,12 +16,12 @@ from monitor.api.app import create_app
 from monitor.config import Settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import DeploymentSpec, Signal, Strategy
+from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles import load_profile
 from monitor.rollback.spec import ActionType, RollbackAction, RollbackSpec
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
-from monitor.telemetry import EngineMetrics, MonitorMetrics
 
 pytestmark = pytest.mark.prometheus
 
