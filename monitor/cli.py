@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.cliargs import url_type
+from monitor.exitcodes import EXIT_ERROR
 from monitor.pipes import stdout_may_close
-
-EXIT_PASS, EXIT_FAIL, EXIT_UNDECIDED, EXIT_ERROR = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):

@@ -10,12 +10,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
 from monitor.engine import AnalysisRequest, analyze
 from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
+from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.models import Classification, Verdict, VerdictStatus, Window
 from monitor.otlp.pulled import PulledTelemetry
 from monitor.profiles import load_profile

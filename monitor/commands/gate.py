@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.errors import InputError, MonitorError
+from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.judges.format import fmt_duration
 from monitor.timeparse import parse_duration_s
 

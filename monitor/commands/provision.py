@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 from monitor import __version__
-from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 from monitor.cliargs import check_url
 from monitor.config import load_settings
 from monitor.errors import ConfigError, MonitorError
+from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 from monitor.grafana.client import Grafana, GrafanaError
 from monitor.grafana.dashboards import build_dashboards
 from monitor.grafana.provision import Change, Desired, apply, plan

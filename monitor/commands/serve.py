@@ -21,12 +21,12 @@ from aiohttp import web
 
 from monitor.actions.notify import Notifier
 from monitor.api.app import create_app
-from monitor.cli import EXIT_ERROR
 from monitor.cliargs import check_url
 from monitor.config import load_settings
 from monitor.engine.process import EngineOptions, EngineProcess, run_engine
 from monitor.environments import Environments
 from monitor.errors import InputError, MonitorError
+from monitor.exitcodes import EXIT_ERROR
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles import Profile, load_profile
 from monitor.sources.connect import prometheus_source

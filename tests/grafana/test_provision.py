@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from fakes.grafana import ADMIN_TOKEN, VIEWER_TOKEN
 
-from monitor.cli import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, main
+from monitor.cli import main
+from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 from monitor.grafana.client import Grafana, GrafanaError
 from monitor.grafana.dashboards import build_dashboards
 from monitor.grafana.provision import Desired, apply, plan
