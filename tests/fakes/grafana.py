@@ -1,9 +1,9 @@
 """A fake Grafana HTTP server for tests.
 
-It stands in for Grafana 11.4 because no Grafana server can run on this machine. Its behaviour follows
-``/work/shared/reference/contracts.md`` §1 (Grafana HTTP API, with the checklist of §7), and it validates
-every request body against Grafana's published OpenAPI spec ``/work/shared/reference/grafana-openapi.json``
-(Swagger 2.0 of Grafana 11.4.0, basePath ``/api``). A body that does not match the spec is answered with
+It stands in for Grafana 11.4, which the tests cannot run. Its behaviour follows the Grafana contract of
+``docs/integrations.md``, and it validates every request body against the body schemas of Grafana's
+published OpenAPI spec (Swagger 2.0 of Grafana 11.4.0, basePath ``/api``), kept in
+``grafana_bodies.schema.json`` (``grafana_spec.py``). A body that does not match the spec is answered with
 400 and recorded in :attr:`GrafanaFake.violations`; so is a request whose method and path are not in the
 spec (answered with 404) and one the fake does not implement (501). Tests assert
 ``fake.violations == []``.
@@ -17,12 +17,12 @@ Implemented endpoints (below ``/api``; the spec's path templates):
 
 * ``GET /health`` (no authentication), and ``GET /frontend/settings`` (``buildInfo``; read by grafana-client's
   ``connect()`` and ``version``; a real endpoint that the spec does not document);
-* folders (§1.5): ``GET|POST /folders``, ``GET|PUT|DELETE /folders/{folder_uid}``, ``GET /folders/id/{id}``;
-* dashboards (§1.3): ``POST /dashboards/db``, ``GET|DELETE /dashboards/uid/{uid}``;
-* data sources (§1.6): ``GET|POST /datasources``, ``GET|PUT|DELETE /datasources/uid/{uid}``,
+* folders: ``GET|POST /folders``, ``GET|PUT|DELETE /folders/{folder_uid}``, ``GET /folders/id/{id}``;
+* dashboards: ``POST /dashboards/db``, ``GET|DELETE /dashboards/uid/{uid}``;
+* data sources: ``GET|POST /datasources``, ``GET|PUT|DELETE /datasources/uid/{uid}``,
   ``GET|DELETE /datasources/name/{name}``, ``GET /datasources/{id}``, ``GET /datasources/id/{name}``;
-* annotations (§1.7): ``GET|POST /annotations``, ``GET|PUT|PATCH|DELETE /annotations/{annotation_id}``;
-* alerting provisioning (§1.8): alert rules, rule groups, contact points and the notification policy tree.
+* annotations: ``GET|POST /annotations``, ``GET|PUT|PATCH|DELETE /annotations/{annotation_id}``;
+* alerting provisioning: alert rules, rule groups, contact points and the notification policy tree.
 
 Behaviour taken from Grafana's source where the contract is silent (each is marked at its code):
 
@@ -40,31 +40,25 @@ Behaviour taken from Grafana's source where the contract is silent (each is mark
 from __future__ import annotations
 
 import copy
-import functools
 import itertools
 import json
 import random
 import re
 import string
-import threading
 import urllib.error
-import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from aiohttp import web
-from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
 
+from .grafana_spec import GRAFANA_RELEASE, SpecOperation, load_spec
 from .server import FakeServer, pick_headers, split_target, status_phrase
 from .server import RecordedRequest as BaseRecordedRequest
 
-SPEC_PATH: Final = Path("/work/shared/reference/grafana-openapi.json")
-GRAFANA_VERSION: Final = "11.4.0"
+GRAFANA_VERSION: Final = GRAFANA_RELEASE
 ADMIN_TOKEN: Final = "admin-token"
 VIEWER_TOKEN: Final = "viewer-token"
 DEFAULT_TOKENS: Final[Mapping[str, str]] = {ADMIN_TOKEN: "Admin", VIEWER_TOKEN: "Viewer"}
@@ -130,217 +124,6 @@ _REQUIRED_SETTINGS: Final[Mapping[str, tuple[str, ...]]] = {
     "telegram": ("bottoken", "chatid"),
     "alertmanager": ("url",),
 }
-
-
-# --------------------------------------------------------------------------------------------------
-# The OpenAPI spec
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SpecOperation:
-    """One operation of the spec: method, path template (without basePath) and body parameter."""
-
-    method: str
-    template: str
-    operation_id: str
-    body_schema: Mapping[str, Any] | None
-    body_required: bool
-
-    @property
-    def body_name(self) -> str:
-        """The body's definition name (``SaveDashboardCommand``), or a description of an inline schema."""
-        if self.body_schema is None:
-            return ""
-        ref = self.body_schema.get("$ref")
-        return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else f"the {self.operation_id} body schema"
-
-
-class GrafanaSpec:
-    """Grafana's Swagger 2.0 document indexed by method and path template, with body validators.
-
-    Use :func:`load_spec`, which loads and indexes the 660 KB file once per process.
-    """
-
-    def __init__(self, document: Mapping[str, Any]) -> None:
-        self.base_path: str = str(document.get("basePath", "")).rstrip("/")
-        self.definitions: Obj = _patch_definitions(document.get("definitions", {}))
-        self.operations: dict[tuple[str, str], SpecOperation] = {}
-        self._templates: dict[int, list[tuple[tuple[int, ...], tuple[str, ...], str]]] = {}
-        for template, item in document["paths"].items():
-            shared = item.get("parameters", [])
-            for method, operation in item.items():
-                if method == "parameters" or not isinstance(operation, dict):
-                    continue
-                parameters = [*shared, *operation.get("parameters", [])]
-                body = next((p for p in parameters if p.get("in") == "body"), None)
-                key = (method.upper(), template)
-                self.operations[key] = SpecOperation(
-                    method=method.upper(),
-                    template=template,
-                    operation_id=str(operation.get("operationId", "")),
-                    body_schema=body.get("schema", {}) if body is not None else None,
-                    body_required=bool(body is not None and body.get("required")),
-                )
-            segments = tuple(template.strip("/").split("/"))
-            # Literal segments sort before parameters, position by position: the most specific template
-            # wins (``/folders/id/{folder_id}`` before ``/folders/{folder_uid}/counts``).
-            rank = tuple(1 if _is_parameter(s) else 0 for s in segments)
-            self._templates.setdefault(len(segments), []).append((rank, segments, template))
-        for candidates in self._templates.values():
-            candidates.sort()
-        self._validators: dict[tuple[str, str], Draft4Validator] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def paths(self) -> list[str]:
-        """Every path template of the spec."""
-        return sorted({template for _, template in self.operations})
-
-    def match(self, method: str, path: str) -> tuple[SpecOperation | None, str | None, dict[str, str]]:
-        """The operation for ``method`` on ``path`` (``/api/...``, percent-encoded as sent).
-
-        Returns (operation, template, path parameters). Without an operation for the method, the template
-        is the most specific one matching the path (None when no template matches).
-        """
-        method = method.upper()
-        if not path.startswith(self.base_path + "/"):
-            return None, None, {}
-        segments = [urllib.parse.unquote(s) for s in path[len(self.base_path) :].strip("/").split("/")]
-        fallback: tuple[str, dict[str, str]] | None = None
-        for _, template_segments, template in self._templates.get(len(segments), []):
-            params = _bind(template_segments, segments)
-            if params is None:
-                continue
-            operation = self.operations.get((method, template))
-            if operation is not None:
-                return operation, template, params
-            if fallback is None:
-                fallback = (template, params)
-        if fallback is None:
-            return None, None, {}
-        return None, fallback[0], fallback[1]
-
-    def validate_body(self, operation: SpecOperation, body: Any) -> list[str]:
-        """Problems of ``body`` against the operation's body schema, the most relevant first."""
-        if operation.body_schema is None:
-            return []
-        validator = self._validator(operation)
-        instance = _without_nulls(body)
-        errors = list(validator.iter_errors(instance))
-        if not errors:
-            return []
-        best = best_match(errors)
-        ordered = [best, *sorted((e for e in errors if e is not best), key=_error_sort_key)]
-        problems: list[str] = []
-        for error in ordered:
-            text = f"{_json_path(error.absolute_path)}: {_shorten(error.message)}"
-            if text not in problems:
-                problems.append(text)
-        return problems
-
-    def _validator(self, operation: SpecOperation) -> Draft4Validator:
-        key = (operation.method, operation.template)
-        with self._lock:
-            validator = self._validators.get(key)
-            if validator is None:
-                assert operation.body_schema is not None
-                schema = {**operation.body_schema, "definitions": self.definitions}
-                # Go's encoding/json rejects a malformed time.Time, so "date-time" is checked (RFC 3339);
-                # other formats ("int64", "duration", ...) are not checked by Grafana's decoder either.
-                validator = Draft4Validator(schema, format_checker=FormatChecker(formats=("date-time",)))
-                self._validators[key] = validator
-            return validator
-
-
-def load_spec(path: Path | str | None = None) -> GrafanaSpec:
-    """The indexed spec at ``path`` (default :data:`SPEC_PATH`), loaded once per process."""
-    return _load_spec(str(Path(path if path is not None else SPEC_PATH).resolve()))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_spec(path: str) -> GrafanaSpec:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"Grafana OpenAPI spec not found at {path} (see contracts.md §1.0)") from None
-    return GrafanaSpec(json.loads(text))
-
-
-def _patch_definitions(definitions: Mapping[str, Any]) -> Obj:
-    """The spec's definitions with the quirks that reject bodies Grafana accepts fixed, narrowly."""
-    patched: Obj = copy.deepcopy(dict(definitions))
-    # Quirk 1: go-swagger split "Enum: alertmanager, dingding, discord, ..." on commas without trimming,
-    # so EmbeddedContactPoint.type lists " email", " slack", " webhook", ... with a leading space, while
-    # Grafana expects (and its clients send) "webhook". Strip whitespace from string enum values.
-    _strip_enum_values(patched)
-    # Quirk 2: Route.matchers is documented as Matcher objects ({"Name", "Type", "Value"}), but the field
-    # is Alertmanager's config.Matchers, whose JSON form is a list of matcher strings
-    # (["severity=\"critical\""]); Grafana would reject the objects. Validate a list of strings.
-    for name in ("Route", "RouteExport"):
-        properties = patched.get(name, {}).get("properties", {})
-        if "matchers" in properties:
-            properties["matchers"] = {"type": "array", "items": {"type": "string"}}
-    # Not patched: relativeTimeRange.from/to are "Duration: int64 nanoseconds" in the spec but seconds on
-    # the wire (contracts.md §1.0); integers validate either way.
-    return patched
-
-
-def _strip_enum_values(node: Any) -> None:
-    if isinstance(node, dict):
-        values = node.get("enum")
-        if isinstance(values, list):
-            node["enum"] = [v.strip() if isinstance(v, str) else v for v in values]
-        for child in node.values():
-            _strip_enum_values(child)
-    elif isinstance(node, list):
-        for child in node:
-            _strip_enum_values(child)
-
-
-def _without_nulls(value: Any) -> Any:
-    """``value`` with null object members dropped.
-
-    Go's encoding/json treats ``null`` as "leave the zero value" for every field, so Grafana accepts
-    ``{"panelId": null}`` (grafana-client's ``add_annotation`` sends that) although Swagger 2.0 cannot say
-    "nullable". A null required member therefore reads as missing.
-    """
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
-def _is_parameter(segment: str) -> bool:
-    return segment.startswith("{") and segment.endswith("}")
-
-
-def _bind(template_segments: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
-    params: dict[str, str] = {}
-    for expected, actual in zip(template_segments, segments, strict=True):
-        if _is_parameter(expected):
-            if not actual:
-                return None
-            params[expected[1:-1]] = actual
-        elif expected != actual:
-            return None
-    return params
-
-
-def _json_path(path: Iterable[Any]) -> str:
-    text = "$"
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
-
-
-def _error_sort_key(error: ValidationError) -> list[str]:
-    return [str(p) for p in error.absolute_path]
-
-
-def _shorten(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------------------------------
@@ -461,6 +244,56 @@ _UNDOCUMENTED: Final[Mapping[tuple[str, str], SpecOperation]] = {
 }
 
 
+# What the fake serves: (method, spec path template) -> the GrafanaFake method that answers. Only these
+# operations' bodies are kept in grafana_bodies.schema.json (extract_grafana_schema.py reads this table).
+ROUTES: Final[Mapping[tuple[str, str], str]] = {
+    ("GET", "/health"): "_get_health",
+    ("GET", "/folders"): "_list_folders",
+    ("POST", "/folders"): "_create_folder",
+    ("GET", "/folders/{folder_uid}"): "_get_folder",
+    ("PUT", "/folders/{folder_uid}"): "_update_folder",
+    ("DELETE", "/folders/{folder_uid}"): "_delete_folder",
+    ("GET", "/folders/id/{folder_id}"): "_get_folder_by_id",
+    ("POST", "/dashboards/db"): "_save_dashboard",
+    ("GET", "/dashboards/uid/{uid}"): "_get_dashboard",
+    ("DELETE", "/dashboards/uid/{uid}"): "_delete_dashboard",
+    ("GET", "/datasources"): "_list_datasources",
+    ("POST", "/datasources"): "_add_datasource",
+    ("GET", "/datasources/uid/{uid}"): "_get_datasource_by_uid",
+    ("PUT", "/datasources/uid/{uid}"): "_update_datasource",
+    ("DELETE", "/datasources/uid/{uid}"): "_delete_datasource_by_uid",
+    ("GET", "/datasources/name/{name}"): "_get_datasource_by_name",
+    ("DELETE", "/datasources/name/{name}"): "_delete_datasource_by_name",
+    ("GET", "/datasources/{id}"): "_get_datasource_by_id",
+    ("GET", "/datasources/id/{name}"): "_get_datasource_id",
+    ("GET", "/annotations"): "_find_annotations",
+    ("POST", "/annotations"): "_add_annotation",
+    ("GET", "/annotations/{annotation_id}"): "_get_annotation",
+    ("PUT", "/annotations/{annotation_id}"): "_update_annotation",
+    ("PATCH", "/annotations/{annotation_id}"): "_update_annotation",
+    ("DELETE", "/annotations/{annotation_id}"): "_delete_annotation",
+    ("GET", "/v1/provisioning/alert-rules"): "_list_rules",
+    ("POST", "/v1/provisioning/alert-rules"): "_create_rule",
+    ("GET", "/v1/provisioning/alert-rules/{UID}"): "_get_rule",
+    ("PUT", "/v1/provisioning/alert-rules/{UID}"): "_update_rule",
+    ("DELETE", "/v1/provisioning/alert-rules/{UID}"): "_delete_rule",
+    ("GET", "/v1/provisioning/folder/{FolderUID}/rule-groups/{Group}"): "_get_group",
+    ("PUT", "/v1/provisioning/folder/{FolderUID}/rule-groups/{Group}"): "_put_group",
+    ("DELETE", "/v1/provisioning/folder/{FolderUID}/rule-groups/{Group}"): "_delete_group",
+    ("GET", "/v1/provisioning/contact-points"): "_list_contact_points",
+    ("POST", "/v1/provisioning/contact-points"): "_create_contact_point",
+    ("PUT", "/v1/provisioning/contact-points/{UID}"): "_update_contact_point",
+    ("DELETE", "/v1/provisioning/contact-points/{UID}"): "_delete_contact_point",
+    ("GET", "/v1/provisioning/policies"): "_get_policy",
+    ("PUT", "/v1/provisioning/policies"): "_put_policy",
+    ("DELETE", "/v1/provisioning/policies"): "_reset_policy",
+    ("GET", "/frontend/settings"): "_get_frontend_settings",
+}
+
+# The routes that are operations of the published spec, whose bodies grafana_bodies.schema.json keeps.
+DOCUMENTED_ROUTES: Final = frozenset(ROUTES) - frozenset(_UNDOCUMENTED)
+
+
 # --------------------------------------------------------------------------------------------------
 # The fake
 # --------------------------------------------------------------------------------------------------
@@ -471,10 +304,11 @@ class GrafanaFake(FakeServer[RecordedRequest]):
 
     ``tokens`` maps bearer tokens to roles (``Viewer``, ``Editor``, ``Admin``). ``folder_conflict_status``
     is what ``POST /api/folders`` answers for an existing uid: 412 ``version-mismatch`` (k8s-backed folders,
-    the default) or 409 (legacy store). ``grafana13=True`` reproduces the Grafana 13.2.2 observations of
-    contracts.md §1.3: an existing dashboard uid posted without ``overwrite`` and without
-    ``dashboard.version`` answers 412 ``name-exists`` "A dashboard with the same uid already exists", an
-    identical re-post keeps the version, and same-title dashboards in a folder are allowed.
+    the default) or 409 (legacy store). ``grafana13=True`` reproduces the Grafana 13.2.2
+    observations of ``docs/integrations.md`` (Grafana, dashboards): an existing dashboard uid posted without
+    ``overwrite`` and without ``dashboard.version`` answers 412 ``name-exists`` "A dashboard with the same
+    uid already exists", an identical re-post keeps the version, and same-title dashboards in a folder are
+    allowed.
     """
 
     _server_name = "grafana-fake"
@@ -485,7 +319,6 @@ class GrafanaFake(FakeServer[RecordedRequest]):
         tokens: Mapping[str, str] | None = None,
         folder_conflict_status: int = 412,
         grafana13: bool = False,
-        spec_path: Path | str | None = None,
         host: str = "127.0.0.1",
         port: int | None = None,
         version: str = GRAFANA_VERSION,
@@ -500,7 +333,7 @@ class GrafanaFake(FakeServer[RecordedRequest]):
         self._grafana13 = grafana13
         self._version = version
         super().__init__(host=host, port=port)
-        self.spec = load_spec(spec_path)
+        self.spec = load_spec()
         self._routes = self._build_routes()
         self.reset()
 
@@ -791,49 +624,7 @@ class GrafanaFake(FakeServer[RecordedRequest]):
         self._violations.append(SpecViolation(method, path, reason))
 
     def _build_routes(self) -> dict[tuple[str, str], Handler]:
-        routes: dict[tuple[str, str], Handler] = {
-            ("GET", "/health"): self._get_health,
-            ("GET", "/folders"): self._list_folders,
-            ("POST", "/folders"): self._create_folder,
-            ("GET", "/folders/{folder_uid}"): self._get_folder,
-            ("PUT", "/folders/{folder_uid}"): self._update_folder,
-            ("DELETE", "/folders/{folder_uid}"): self._delete_folder,
-            ("GET", "/folders/id/{folder_id}"): self._get_folder_by_id,
-            ("POST", "/dashboards/db"): self._save_dashboard,
-            ("GET", "/dashboards/uid/{uid}"): self._get_dashboard,
-            ("DELETE", "/dashboards/uid/{uid}"): self._delete_dashboard,
-            ("GET", "/datasources"): self._list_datasources,
-            ("POST", "/datasources"): self._add_datasource,
-            ("GET", "/datasources/uid/{uid}"): self._get_datasource_by_uid,
-            ("PUT", "/datasources/uid/{uid}"): self._update_datasource,
-            ("DELETE", "/datasources/uid/{uid}"): self._delete_datasource_by_uid,
-            ("GET", "/datasources/name/{name}"): self._get_datasource_by_name,
-            ("DELETE", "/datasources/name/{name}"): self._delete_datasource_by_name,
-            ("GET", "/datasources/{id}"): self._get_datasource_by_id,
-            ("GET", "/datasources/id/{name}"): self._get_datasource_id,
-            ("GET", "/annotations"): self._find_annotations,
-            ("POST", "/annotations"): self._add_annotation,
-            ("GET", "/annotations/{annotation_id}"): self._get_annotation,
-            ("PUT", "/annotations/{annotation_id}"): self._update_annotation,
-            ("PATCH", "/annotations/{annotation_id}"): self._update_annotation,
-            ("DELETE", "/annotations/{annotation_id}"): self._delete_annotation,
-            ("GET", "/v1/provisioning/alert-rules"): self._list_rules,
-            ("POST", "/v1/provisioning/alert-rules"): self._create_rule,
-            ("GET", "/v1/provisioning/alert-rules/{UID}"): self._get_rule,
-            ("PUT", "/v1/provisioning/alert-rules/{UID}"): self._update_rule,
-            ("DELETE", "/v1/provisioning/alert-rules/{UID}"): self._delete_rule,
-            ("GET", "/v1/provisioning/folder/{FolderUID}/rule-groups/{Group}"): self._get_group,
-            ("PUT", "/v1/provisioning/folder/{FolderUID}/rule-groups/{Group}"): self._put_group,
-            ("DELETE", "/v1/provisioning/folder/{FolderUID}/rule-groups/{Group}"): self._delete_group,
-            ("GET", "/v1/provisioning/contact-points"): self._list_contact_points,
-            ("POST", "/v1/provisioning/contact-points"): self._create_contact_point,
-            ("PUT", "/v1/provisioning/contact-points/{UID}"): self._update_contact_point,
-            ("DELETE", "/v1/provisioning/contact-points/{UID}"): self._delete_contact_point,
-            ("GET", "/v1/provisioning/policies"): self._get_policy,
-            ("PUT", "/v1/provisioning/policies"): self._put_policy,
-            ("DELETE", "/v1/provisioning/policies"): self._reset_policy,
-        }
-        routes[("GET", "/frontend/settings")] = self._get_frontend_settings
+        routes: dict[tuple[str, str], Handler] = {key: getattr(self, name) for key, name in ROUTES.items()}
         missing = sorted(
             f"{m} {t}"
             for m, t in routes
@@ -874,7 +665,7 @@ class GrafanaFake(FakeServer[RecordedRequest]):
             {"appUrl": self.url + "/", "appSubUrl": "", "buildInfo": build, "unifiedAlertingEnabled": True},
         )
 
-    # ---- folders (contracts.md §1.5; apierrors.ToFolderErrorResponse) ------------------------
+    # ---- folders (docs/integrations.md; apierrors.ToFolderErrorResponse) -------------------------
 
     def _folder_json(self, folder: Obj, role: str, *, with_parents: bool = True) -> Obj:
         can_write = _ROLE_RANK[role] >= _ROLE_RANK["Editor"]
@@ -1025,7 +816,7 @@ class GrafanaFake(FakeServer[RecordedRequest]):
         title = folder["title"]
         return _Reply(200, {"title": title, "message": f"Folder {title} deleted", "id": folder["id"]})
 
-    # ---- dashboards (contracts.md §1.3; dashboards/database.go, errors.go) -------------------
+    # ---- dashboards (docs/integrations.md; dashboards/database.go, errors.go) --------------------
 
     def _save_dashboard(self, request: _Request) -> _Reply:
         body = request.obj
@@ -1183,7 +974,7 @@ class GrafanaFake(FakeServer[RecordedRequest]):
             },
         )
 
-    # ---- data sources (contracts.md §1.6; pkg/api/datasources.go) ----------------------------
+    # ---- data sources (docs/integrations.md; pkg/api/datasources.go) -----------------------------
 
     def _datasource_json(self, ds: Obj) -> Obj:
         out = {k: copy.deepcopy(v) for k, v in ds.items() if k != "secureJsonData"}
@@ -1355,7 +1146,7 @@ class GrafanaFake(FakeServer[RecordedRequest]):
             self._datasource_or_404(self._datasource_named(request.params["name"]))
         )
 
-    # ---- annotations (contracts.md §1.7; pkg/api/annotations.go) -----------------------------
+    # ---- annotations (docs/integrations.md; pkg/api/annotations.go) ------------------------------
 
     def _add_annotation(self, request: _Request) -> _Reply:
         body = request.obj
@@ -1453,7 +1244,7 @@ class GrafanaFake(FakeServer[RecordedRequest]):
         del self._annotations[annotation["id"]]
         return _Reply(200, {"message": "Annotation deleted"})
 
-    # ---- alert rules and rule groups (contracts.md §1.8; api_provisioning.go) ----------------
+    # ---- alert rules and rule groups (docs/integrations.md; api_provisioning.go) -----------------
 
     def _group_json(self, key: tuple[str, str]) -> Obj:
         group = self._groups[key]

@@ -1,8 +1,8 @@
 """Tests of the fake Grafana HTTP server itself (``tests/fakes/grafana.py``).
 
-The fake stands in for Grafana 11.4 because no Grafana server can run on this machine. It follows
-``/work/shared/reference/contracts.md`` §1 (Grafana HTTP API) and validates every request body against
-Grafana's published OpenAPI spec ``/work/shared/reference/grafana-openapi.json``; these tests check that it
+The fake stands in for Grafana 11.4, which the tests cannot run. It follows the Grafana contract of
+``docs/integrations.md`` and validates every request body against the body schemas of Grafana's published
+OpenAPI spec (``tests/fakes/grafana_bodies.schema.json``); these tests check that it
 answers per the contract, rejects and records bodies the spec does not allow, and works from synchronous
 (grafana-client) and async (aiohttp) callers.
 """
@@ -16,7 +16,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakes.grafana import ADMIN_TOKEN, VIEWER_TOKEN, GrafanaFake, SpecViolation, load_spec
+from fakes.grafana import ADMIN_TOKEN, VIEWER_TOKEN, GrafanaFake, SpecViolation
+from fakes.grafana_spec import load_spec
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
@@ -261,7 +262,7 @@ def test_date_time_formats_are_checked(grafana: GrafanaFake) -> None:
     assert "date-time" in grafana.violations[0].reason
 
 
-# ---- dashboards (contracts.md §1.3) ------------------------------------------------------------------
+# ---- dashboards (docs/integrations.md) -----------------------------------------------------------
 
 
 def test_dashboard_create_and_get(grafana: GrafanaFake) -> None:
@@ -386,7 +387,7 @@ def test_dashboard_is_stored_as_posted(grafana: GrafanaFake) -> None:
     assert stored == {**model, "id": stored["id"], "version": 1}
 
 
-# ---- folders (contracts.md §1.5) --------------------------------------------------------------------
+# ---- folders (docs/integrations.md) --------------------------------------------------------------
 
 
 def test_folder_crud(grafana: GrafanaFake) -> None:
@@ -466,7 +467,7 @@ def test_nested_folders(grafana: GrafanaFake) -> None:
     assert grafana.api("POST", "/api/folders", {"title": "Orphan", "parentUid": "missing"})[0] == 404
 
 
-# ---- data sources (contracts.md §1.6) -----------------------------------------------------------------
+# ---- data sources (docs/integrations.md) ---------------------------------------------------------
 
 
 PROMETHEUS = {
@@ -522,7 +523,7 @@ def test_datasource_duplicates_are_409(grafana: GrafanaFake) -> None:
     assert grafana.api("PUT", "/api/datasources/uid/prometheus", {**PROMETHEUS, "version": 1})[0] == 409
 
 
-# ---- annotations (contracts.md §1.7) ------------------------------------------------------------------
+# ---- annotations (docs/integrations.md) ----------------------------------------------------------
 
 
 def test_annotations_post_and_query(grafana: GrafanaFake) -> None:
@@ -554,7 +555,7 @@ def test_annotations_post_and_query(grafana: GrafanaFake) -> None:
     assert grafana.violations == []
 
 
-# ---- alerting provisioning (contracts.md §1.8) -------------------------------------------------------
+# ---- alerting provisioning (docs/integrations.md) ------------------------------------------------
 
 
 def test_rule_group_put_get_and_provenance(grafana: GrafanaFake) -> None:
