@@ -139,13 +139,6 @@ async def test_verdicts_status_outbox_in_one_transaction(store: Store) -> None:
         await store.record_verdict(claimed.id, owner="replica-a", verdict=_verdict(3), next_look_at=None)
 
 
-async def test_migrations_are_idempotent(database_url: str) -> None:
-    first = await Store.open(database_url)
-    await first.close()
-    second = await Store.open(database_url)  # applied revisions are skipped
-    await second.close()
-
-
 async def test_a_schema_from_a_newer_version_is_a_clear_store_error(database_url: str) -> None:
     opened = await Store.open(database_url)
     async with opened._engine.begin() as connection:  # as a newer build's migration would leave it
@@ -163,12 +156,6 @@ async def test_unreachable_database_is_a_store_error() -> None:
 async def test_bad_database_url_names_the_fix() -> None:
     with pytest.raises(ConfigError, match=r"unsupported 'mysql'; use sqlite or postgresql"):
         await Store.open("mysql://x@y/z")
-
-
-async def test_replicas_opening_together_migrate_once(database_url: str) -> None:
-    stores = await asyncio.gather(*(Store.open(database_url) for _ in range(4)))
-    for opened in stores:
-        await opened.close()
 
 
 async def test_newest_per_service_and_environment_however_old(database_url: str) -> None:
