@@ -26,7 +26,7 @@ from bench.detection.report import Results, render, targets
 from bench.detection.runner import evaluate, jobs_for
 from bench.detection.telemetry import TelemetryPlan, aggregate_run
 from bench.results import RESULTS_DIR, write_results
-from monitor.otlp.views import TelemetryReader
+from monitor.otlp.stored import receiver_telemetry
 from monitor.simulate import SimulatedRun, simulate_into_prometheus
 from monitor.store import Store
 
@@ -142,7 +142,7 @@ async def _judge(url: str, args: argparse.Namespace, cells: Sequence[Cell], runs
         jobs = jobs_for(cells, runs)
         _log(f"Prometheus at {url}; {len(jobs)} evaluations, {args.concurrency} in flight")
         outcomes = await evaluate(
-            url, jobs, concurrency=args.concurrency, telemetry=TelemetryReader(store), profile=args.profile
+            url, jobs, concurrency=args.concurrency, telemetry=receiver_telemetry(store), profile=args.profile
         )
     finally:
         await store.close()

@@ -36,6 +36,7 @@ from monitor.api.otlp import RECEIVER
 from monitor.engine import AnalysisRequest, analyze
 from monitor.environments import Environments
 from monitor.models import Window
+from monitor.otlp.stored import receiver_telemetry
 from monitor.otlp.views import TelemetryReader
 from monitor.profiles import load_profile
 from monitor.simulate import Scenario, simulate_into_prometheus
@@ -167,7 +168,7 @@ async def _main(args: argparse.Namespace, workdir: Path) -> int:
             _log(f"sending {len(runs)} runs through the OTLP receiver ...")
             await _send(runs, store, source)
             _log("judging ...")
-            telemetry = TelemetryReader(store)
+            telemetry = receiver_telemetry(store)
             semaphore = asyncio.Semaphore(8)
 
             async def judged(run: Run) -> Outcome:

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import math
 
-from monitor.judges.traces import OperationStats
-from monitor.models import CheckData, CountsData, HistogramData, Signal
+from monitor.models import CheckData, CountsData, HistogramData, OperationStats, Signal
 from monitor.otlp.aggregate import SPAN_BUCKETS_S
 from monitor.otlp.views import TelemetrySnapshot
 from monitor.profiles import CheckSpec
 from monitor.profiles.model import FromSpans
-
-SELECTOR = "the versions' server spans (no metric series matched)"
-
 
 def span_data(
     spec: CheckSpec, snapshot: TelemetrySnapshot, period_s: float | None

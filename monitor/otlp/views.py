@@ -1,58 +1,45 @@
-"""The receiver's stored aggregates, merged into what the log and trace judges compare.
+"""A look's log and span aggregates, merged into what the log and trace judges compare.
 
-Rows are per service, environment, version and minute, possibly several per minute (one per
-flush and replica); they are summed here. A version's rows count when their minute starts inside
-its window. Telemetry without ``deployment.environment.name`` is stored under the environment
-``""`` and read for every environment, since many services do not set it.
+The aggregates come from a :class:`~monitor.sources.base.LogSource` and a
+:class:`~monitor.sources.base.TraceSource`: the receiver's store (:mod:`monitor.otlp.stored`) or a
+pulled backend (:mod:`monitor.otlp.pulled`). Rows are per version and minute, possibly several per
+minute (one per flush and replica); they are summed here. A version's rows count when their
+minute starts inside its window.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from monitor.errors import MonitorError
-from monitor.judges.traces import OperationStats, TraceData
 from monitor.logs.counts import Level, LogData, TemplateCounts
-from monitor.models import Signal, Window
+from monitor.models import OperationStats, Signal, TraceData, Window
 from monitor.otlp.aggregate import SPAN_BUCKETS_S
-from monitor.store import Store, TelemetryRow
+from monitor.sources.base import Aggregate, LogSource, TraceSource, Versions
 
-_KIND = {Signal.LOGS: "logs", Signal.TRACES: "spans"}
-
-
-@dataclass(frozen=True)
-class Versions:
-    """Which service to read, and each version with its window."""
-
-    service: str
-    environment: str
-    canary: str
-    canary_window: Window
-    baseline: str
-    baseline_window: Window
+__all__ = ["TelemetryReader", "TelemetrySnapshot", "Versions"]  # Versions: where callers have found it
 
 
-def _in(row: TelemetryRow, version: str, window: Window) -> bool:
+def _in(row: Aggregate, version: str, window: Window) -> bool:
     return row.version == version and window.start - timedelta(seconds=59) < row.minute < window.end
 
 
 class TelemetryReader:
-    """Reads logs and span aggregates of two versions from the store."""
+    """Reads a look's logs from a :class:`LogSource` and its spans from a :class:`TraceSource`.
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    Either may be None: that signal then has no data and its checks do not take part.
+    """
 
-    async def _rows(self, signal: Signal, versions: Versions) -> list[TelemetryRow]:
-        start = min(versions.canary_window.start, versions.baseline_window.start) - timedelta(minutes=1)
-        end = max(versions.canary_window.end, versions.baseline_window.end)
-        rows: list[TelemetryRow] = []
-        for environment in {versions.environment, ""}:
-            rows += await self._store.telemetry(_KIND[signal], versions.service, environment, start, end)
-        return rows
+    def __init__(self, logs: LogSource | None, traces: TraceSource | None) -> None:
+        self._logs, self._traces = logs, traces
+
+    async def _rows(self, signal: Signal, versions: Versions) -> list[Aggregate]:
+        if signal is Signal.LOGS:
+            return list(await self._logs.log_aggregates(versions)) if self._logs is not None else []
+        return list(await self._traces.span_aggregates(versions)) if self._traces is not None else []
 
     async def snapshot(self, versions: Versions) -> TelemetrySnapshot:
         """Both signals' aggregates for one look: one read each, shared by every check.
@@ -60,7 +47,7 @@ class TelemetryReader:
         Each signal is read on its own: when one fails (Tempo down, say), the snapshot holds the
         error for that signal only, and the other signal's checks are judged as usual.
         """
-        rows: dict[Signal, list[TelemetryRow]] = {}
+        rows: dict[Signal, list[Aggregate]] = {}
         errors: dict[Signal, MonitorError] = {}
         for signal in (Signal.LOGS, Signal.TRACES):
             try:
@@ -76,8 +63,8 @@ class TelemetrySnapshot:
     def __init__(
         self,
         versions: Versions,
-        log_rows: list[TelemetryRow],
-        span_rows: list[TelemetryRow],
+        log_rows: Sequence[Aggregate],
+        span_rows: Sequence[Aggregate],
         errors: Mapping[Signal, MonitorError] | None = None,
     ) -> None:
         self._versions = versions

@@ -1,23 +1,52 @@
-"""The sources a command reads, from its flags and the settings: URL, credentials and limits together.
+"""The sources a command reads, from its flags and the configured sources: URL, credentials, limits.
 
 A flag's URL wins over the settings' (``MONITOR_<NAME>_URL``, then the config file); the
 configured credentials go with whichever URL is used, so ``--prometheus-url`` may point at another
 address of the same, authenticated, Prometheus.
+
+The pulled log and trace backends are registered here by the name of their config section (which
+is also their name in ``logs_from``/``traces_from``): a new backend is its module in
+:mod:`monitor.sources` and one line in :data:`LOG_BACKENDS` or :data:`TRACE_BACKENDS`.
 """
 
 from __future__ import annotations
 
-from monitor.config import Settings
-from monitor.errors import InputError
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
+
+from monitor.errors import ConfigError, InputError
+from monitor.sources.base import LogBackend, TraceBackend
 from monitor.sources.jaeger import JaegerSource
 from monitor.sources.loki import DEFAULT_SELECTOR, LokiSource
 from monitor.sources.prometheus import PrometheusSource
+from monitor.sources.spec import Sources, SourceSpec
 from monitor.sources.tempo import TempoSource
 
+B = TypeVar("B", LogBackend, TraceBackend)
 
-def prometheus_source(settings: Settings, url: str | None = None) -> PrometheusSource:
+LOG_BACKENDS: Mapping[str, Callable[[str, SourceSpec], LogBackend]] = {
+    "loki": lambda url, spec: LokiSource(url, credentials=spec.credentials),
+}
+TRACE_BACKENDS: Mapping[str, Callable[[str, SourceSpec], TraceBackend]] = {
+    "tempo": lambda url, spec: TempoSource(url, credentials=spec.credentials),
+    "jaeger": lambda url, spec: JaegerSource(url, credentials=spec.credentials),
+}
+
+
+class SourceSettings(Protocol):
+    """What building a source reads of the settings: the source sections and Prometheus' limits."""
+
+    @property
+    def sources(self) -> Sources: ...
+    @property
+    def prometheus_timeout_s(self) -> float: ...
+    @property
+    def prometheus_max_attempts(self) -> int: ...
+
+
+def prometheus_source(settings: SourceSettings, url: str | None = None) -> PrometheusSource:
     """The Prometheus at ``url`` (a flag) or the configured one; :class:`InputError` if there is none."""
-    chosen = url or settings.prometheus_url
+    chosen = url or settings.sources.prometheus.url
     if not chosen:
         raise InputError(
             "no Prometheus URL; pass --prometheus-url, set MONITOR_PROMETHEUS_URL "
@@ -31,7 +60,9 @@ def prometheus_source(settings: Settings, url: str | None = None) -> PrometheusS
     )
 
 
-def loki_source(settings: Settings, url: str | None = None, selector: str | None = None) -> LokiSource | None:
+def loki_source(
+    settings: SourceSettings, url: str | None = None, selector: str | None = None
+) -> LokiSource | None:
     """The Loki at ``url`` (a flag) or the configured one; None when there is none."""
     chosen = url or settings.sources.loki.url
     if not chosen:
@@ -42,7 +73,7 @@ def loki_source(settings: Settings, url: str | None = None, selector: str | None
 
 
 def trace_source(
-    settings: Settings, tempo_url: str | None = None, jaeger_url: str | None = None
+    settings: SourceSettings, tempo_url: str | None = None, jaeger_url: str | None = None
 ) -> TempoSource | JaegerSource | None:
     """Tempo or Jaeger, from the flags or else the settings; both is an error (traces have one home)."""
     if tempo_url and jaeger_url:
@@ -59,3 +90,21 @@ def trace_source(
     if jaeger_url:
         return JaegerSource(jaeger_url, credentials=settings.sources.jaeger.credentials)
     return None
+
+
+def pulled_backend(
+    registry: Mapping[str, Callable[[str, SourceSpec], B]], kind: str, sources: Sources, key: str
+) -> B:
+    """The backend ``kind`` of ``registry``, configured by its section of ``sources``.
+
+    ``key`` names the setting that chose it (``logs_from``, ``traces_from``) in the errors.
+    """
+    if kind not in registry:
+        raise ConfigError(f"{key}: unknown source {kind!r}; use one of: receiver, {', '.join(registry)}")
+    spec: SourceSpec = getattr(sources, kind)
+    if not spec.url:
+        raise ConfigError(
+            f"{key} is {kind} but no {kind} URL is set; set {kind}.url in --config or "
+            f"MONITOR_{kind.upper()}_URL"
+        )
+    return registry[kind](spec.url, spec)

@@ -1,6 +1,6 @@
 """Jaeger as a pull source of traces: the v3 API (OTLP JSON), else the legacy ``/api/traces``.
 
-The v3 search (``/api/v3/traces``, Jaeger 1.x and 2.x) answers OTLP JSON, which goes straight to
+The v3 search (``/api/v3/traces``, Jaeger 1.x and 2.x) answers OTLP JSON, which goes as it is to
 the receiver's decoder. Older query services only have the legacy search, whose Jaeger-model
 traces (``operationName``, ``references``, ``startTime``/``duration`` in microseconds, tags,
 ``processes``) are converted to OTLP here. The search is by service; each span's version comes
@@ -14,11 +14,9 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from monitor.errors import QueryError
 from monitor.models import Window
-from monitor.otlp.decode import decode_document
 from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
 from monitor.sources.httpjson import get_json, session_for
 
@@ -84,8 +82,8 @@ class JaegerSource:
         self._max_traces = max_traces
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
-    async def traces(self, service: str, version: str, window: Window) -> list[ExportTraceServiceRequest]:
-        """Up to ``max_traces`` traces of the service in the window (every version's spans)."""
+    async def traces(self, service: str, version: str, window: Window) -> list[dict[str, Any]]:
+        """Up to ``max_traces`` traces of the service in the window (every version's spans), as OTLP/JSON."""
         async with session_for(self._endpoint, self._timeout) as session:
             try:
                 documents = await self._v3(session, service, window)
@@ -93,7 +91,7 @@ class JaegerSource:
                 if "(404)" not in str(exc):
                     raise
                 documents = await self._legacy(session, service, version, window)
-        return [decode_document(d, ExportTraceServiceRequest()) for d in documents]
+        return documents
 
     async def _v3(self, session: aiohttp.ClientSession, service: str, window: Window) -> list[dict[str, Any]]:
         params = {

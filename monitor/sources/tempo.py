@@ -1,22 +1,22 @@
 """Tempo as a pull source of traces: a TraceQL search per version, then each trace by id.
 
 At most ``max_traces`` traces per version and window are read (Tempo returns the most recent
-matches); their spans go through the receiver's aggregator, so the trace judges see the same
-kind of data whether spans were pushed or pulled. Tempo's ``/api/traces/<id>`` answers OTLP-like
-JSON under ``batches`` with ids in base64 or hex; both are accepted.
+matches); their spans go through the receiver's aggregator (:mod:`monitor.otlp.pulled`), so the
+trace judges see the same kind of data whether spans were pushed or pulled. Tempo's
+``/api/traces/<id>`` answers OTLP-like JSON under ``batches`` with ids in base64 or hex; both are
+accepted by the receiver's decoder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 import aiohttp
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from monitor.errors import QueryError
 from monitor.models import Window
-from monitor.otlp.decode import decode_document
 from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
 from monitor.sources.httpjson import get_json, session_for
 
@@ -45,8 +45,8 @@ class TempoSource:
             f'resource.service.version = "{_quoted(version)}" }}'
         )
 
-    async def traces(self, service: str, version: str, window: Window) -> list[ExportTraceServiceRequest]:
-        """Every span of up to ``max_traces`` matching traces, one request per trace."""
+    async def traces(self, service: str, version: str, window: Window) -> list[dict[str, Any]]:
+        """Every span of up to ``max_traces`` matching traces, one OTLP/JSON document per trace."""
         start, end = str(int(window.start.timestamp())), str(math.ceil(window.end.timestamp()))
         query = self.query(service, version)
         semaphore = asyncio.Semaphore(self._concurrency)
@@ -55,7 +55,7 @@ class TempoSource:
             found = await get_json(session, self._endpoint, "/api/search", params, f"Tempo search {query}")
             ids = [t["traceID"] for t in found.get("traces", []) if isinstance(t, dict) and "traceID" in t]
 
-            async def fetch(trace_id: str) -> ExportTraceServiceRequest:
+            async def fetch(trace_id: str) -> dict[str, Any]:
                 async with semaphore:
                     document = await get_json(
                         session, self._endpoint, f"/api/traces/{trace_id}", {"start": start, "end": end},
@@ -68,6 +68,6 @@ class TempoSource:
                 )
                 if not isinstance(batches, list):
                     raise QueryError(f"Tempo trace {trace_id}: 'batches' is not a list")
-                return decode_document({"resourceSpans": batches}, ExportTraceServiceRequest())
+                return {"resourceSpans": batches}
 
             return list(await asyncio.gather(*(fetch(t) for t in ids[: self._max_traces])))

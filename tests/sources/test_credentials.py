@@ -23,9 +23,11 @@ import aiohttp
 import bcrypt
 import pytest
 from fakes.guarded import LOG_LINE, SERVICE, TRACE_ID, VERSION, AuthenticatingProxy, GuardedTelemetry
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from monitor.config import load_settings
 from monitor.errors import BackendUnavailable, ConfigError, InputError, QueryError
+from monitor.otlp.decode import decode_document
 from monitor.simulate import SimulatedPrometheus, SimulatedRun
 from monitor.simulate.prometheus import PrometheusProcess, simulate_into_prometheus
 from monitor.simulate.scenario import Scenario
@@ -209,7 +211,8 @@ async def test_loki_tempo_and_jaeger_send_their_configured_credentials(
     jaeger = trace_source(settings, jaeger_url=telemetry["jaeger"].url)
     assert isinstance(tempo, TempoSource) and isinstance(jaeger, JaegerSource)
     for traces in (tempo, jaeger):
-        [request] = await traces.traces(SERVICE, VERSION, window)
+        [document] = await traces.traces(SERVICE, VERSION, window)
+        request = decode_document(document, ExportTraceServiceRequest())
         spans = [s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans]
         assert [s.trace_id.hex() for s in spans] == [TRACE_ID]
     for backend in telemetry.values():
