@@ -37,6 +37,8 @@ from monitor.config import Settings, load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments
 from monitor.errors import MonitorError
+from monitor.otlp.pulled import telemetry_reader
+from monitor.otlp.stored import StoredTelemetry
 from monitor.own_metrics import EngineMetrics
 from monitor.profiles import Profile, load_profile
 from monitor.sources.connect import prometheus_source
@@ -83,8 +85,11 @@ async def run_engine(
             settle_s=settings.settle_s,
         )
         scheduler = Scheduler(
-            store, source, profiles, placement, notifier=Notifier(settings), metrics=metrics
-        )
+            store, source, profiles, placement, notifier=Notifier(settings), metrics=metrics,
+            telemetry=telemetry_reader(
+                settings.sources, settings.logs_from, settings.traces_from, StoredTelemetry(store)
+            ),
+        )  # fmt: skip
         await asyncio.gather(scheduler.run(stop), deliverer.run(stop))
     finally:
         await deliverer.close()

@@ -40,6 +40,7 @@ from monitor.models import (
     VersionWindow,
     Window,
 )
+from monitor.otlp.stored import receiver_telemetry
 from monitor.otlp.views import TelemetryReader
 from monitor.own_metrics import EngineMetrics
 from monitor.profiles import Profile
@@ -147,12 +148,14 @@ class Scheduler:
         clock: Callable[[], datetime] = _utcnow,
         notifier: Notifier | None = None,
         metrics: EngineMetrics | None = None,
+        telemetry: TelemetryReader | None = None,
     ) -> None:
         self._store, self._source, self._profiles = store, source, profiles
         self._settings, self._clock = settings, clock
         self._notifier = notifier
         self._metrics = metrics
-        self._telemetry = TelemetryReader(store)
+        # Logs and traces: the receiver's store unless the config names a pulled backend.
+        self._telemetry = telemetry or receiver_telemetry(store)
 
     async def run_once(self) -> int:
         """Claim due deployments and evaluate their due looks; return how many looks were recorded."""
