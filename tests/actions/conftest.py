@@ -1,7 +1,7 @@
 """Receivers of pages: a real Alertmanager (Debian package) and a PagerDuty Events v2 fake.
 
 No PagerDuty server can run here: :class:`PagerDutyFake` follows the Events API v2 contract of
-``reference/contracts.md`` §5.6 (202 with the dedup key, 400 for an invalid event, scripted 429).
+``docs/integrations.md`` (202 with the dedup key, 400 for an invalid event, scripted 429).
 """
 
 from __future__ import annotations

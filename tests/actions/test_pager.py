@@ -2,7 +2,7 @@
 
 The Alertmanager is the Debian package's binary (fixture ``alertmanager``); the tests read the
 alerts back through its v2 API. PagerDuty cannot run here: ``pagerduty`` is a fake of the
-Events API v2 built from ``reference/contracts.md`` §5.6 (see ``conftest.py``).
+Events API v2 built from ``docs/integrations.md`` (see ``conftest.py``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Argo Rollouts' web metric and Flagger's webhooks, with the documented request shapes.
 
 No Argo Rollouts or Flagger controller runs here: the requests are built from their documented
-contracts (``shared/reference/contracts.md`` 5.1 and 5.2), and the checks are the decisions those
+contracts (``docs/integrations.md``), and the checks are the decisions those
 controllers take from our answers (2xx-only success for Argo, ``> 202`` = failure for Flagger).
 """
 

@@ -1,7 +1,7 @@
 """A fake Argo CD API server for tests.
 
-No Argo CD can run on this machine, so this fake is built from the documented contract
-(``/work/shared/reference/contracts.md`` §5.3 and §7 item 7) and Argo CD's application API
+The tests cannot run Argo CD, so this fake is built from the documented contract
+(``docs/integrations.md``, Argo CD) and Argo CD's application API
 (``server/application/application.proto`` served through grpc-gateway; ``server/application/application.go``
 ``Rollback``):
 
@@ -24,7 +24,7 @@ No Argo CD can run on this machine, so this fake is built from the documented co
     ``Succeeded`` and ``operation`` is cleared on the stored Application. With ``False`` the operation stays
     ``Running`` until :meth:`ArgoCDFake.complete_operation`. ``dryRun: true`` changes nothing;
 * ``POST /api/v1/applications/{name}/sync`` with ``{"revision": ..., "dryRun", "prune"}`` (the GitOps
-  alternative of §5.3; auto-sync does not block it) works the same way;
+  alternative; auto-sync does not block it) works the same way;
 * ``GET /api/version``.
 
 Errors use grpc-gateway's body ``{"error": msg, "code": <grpc code>, "message": msg}`` with the HTTP status

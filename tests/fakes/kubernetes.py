@@ -1,9 +1,9 @@
 """A fake Kubernetes API server for tests.
 
-No Kubernetes API server can run on this machine, so this fake is built from the documented contracts:
-``/work/shared/reference/contracts.md`` §5.1 (Argo Rollouts abort: merge-patch on the ``status`` subresource,
-404 → main resource fallback), §5.4 (Helm release storage), §6 (``pod-template-hash`` and revision
-conventions) and §7 item 7, plus the Kubernetes API conventions (``Status`` error objects, merge-patch,
+The tests cannot run a Kubernetes API server, so this fake is built from the documented contracts of
+``docs/integrations.md`` (Kubernetes and Argo Rollouts): Argo Rollouts abort (merge-patch on the ``status``
+subresource, 404 → main resource fallback), Helm release storage, the ``pod-template-hash`` and revision
+conventions, plus the Kubernetes API conventions (``Status`` error objects, merge-patch,
 strategic-merge-patch, JSON patch, the status subresource, discovery documents, ``resourceVersion``,
 ``metadata.generation``). Error messages are worded like the real API server's
 (``deployments.apps "checkout" not found``, ``... is forbidden: User "..." cannot patch resource

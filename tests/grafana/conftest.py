@@ -1,7 +1,7 @@
 """Fixtures for the Grafana tests: a fake Grafana 11.4 HTTP server (``tests/fakes/grafana.py``).
 
-No Grafana server can run on this machine; the fake follows contracts.md §1 and validates request bodies
-against Grafana's OpenAPI spec. Tests should end with ``assert grafana.violations == []``.
+No Grafana server can run on this machine; the fake follows ``docs/integrations.md`` and validates request
+bodies against Grafana's OpenAPI spec. Tests should end with ``assert grafana.violations == []``.
 """
 
 from __future__ import annotations

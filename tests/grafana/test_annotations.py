@@ -1,8 +1,8 @@
 """Deploy and verdict annotations: written with the event, delivered to Grafana through the outbox.
 
 No Grafana server can run here: the ``grafana`` fixture is a fake of Grafana 11.4 built from
-``reference/contracts.md`` §1.7 that validates every body against
-``reference/grafana-openapi.json`` (``tests/fakes/grafana.py``).
+``docs/integrations.md`` that validates every body against the request-body schemas of Grafana's
+published OpenAPI spec (``tests/fakes/grafana.py``).
 """
 
 from __future__ import annotations

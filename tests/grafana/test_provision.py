@@ -1,8 +1,8 @@
 """``monitor provision`` against a Grafana fake, and the provisioned rules on a real Prometheus.
 
 No Grafana server can run here: the ``grafana`` fixture is a fake of Grafana 11.4 built from
-``reference/contracts.md`` §1 that validates every request body against
-``reference/grafana-openapi.json`` (``tests/fakes/grafana.py``); each test ends by asserting
+``docs/integrations.md`` that validates every request body against the request-body schemas of
+Grafana's published OpenAPI spec (``tests/fakes/grafana.py``); each test ends by asserting
 that no request violated the spec. The rule expressions are run on the real Prometheus of
 ``tests/conftest.py``.
 """

@@ -2,7 +2,7 @@
 Argo CD API server (``tests/fakes/argocd.py``).
 
 No Kubernetes API server or Argo CD can run on this machine; both fakes are built from the documented
-contracts (contracts.md §5.1, §5.3, §5.4, §6 and §7) and the Kubernetes and Argo CD API conventions.
+contracts (``docs/integrations.md``) and the Kubernetes and Argo CD API conventions.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rollback actions against the Kubernetes API and Argo CD, run by the outbox.
 
 No Kubernetes API server or Argo CD can run here: ``kubernetes`` / ``make_kubernetes`` and
-``argocd`` are fakes built from their documented contracts (``reference/contracts.md`` §5 and the
+``argocd`` are fakes built from their documented contracts (``docs/integrations.md`` and the
 Kubernetes API conventions; ``tests/fakes/``). The clients are the real ones: kubernetes_asyncio
 for Rollouts and Deployments, helm-python-sdk (Helm v4's Go SDK) for Helm; the store is SQLite.
 """

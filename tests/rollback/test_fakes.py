@@ -1,7 +1,7 @@
 """Tests of the fake Kubernetes and Argo CD API servers (``tests/fakes/kubernetes.py`` and ``argocd.py``).
 
 No Kubernetes API server or Argo CD can run on this machine, so the fakes are built from the documented
-contracts (contracts.md §5.1, §5.3, §5.4, §6, §7); these tests pin the contract behaviour the rollback code
+contracts (``docs/integrations.md``); these tests pin the contract behaviour the rollback code
 relies on, through plain HTTP, through ``kubernetes_asyncio`` (the monitor's client) and through
 ``helm_python`` (Helm v4's Go SDK, which needs TLS to send a bearer token).
 """
