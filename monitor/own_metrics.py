@@ -19,16 +19,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
 from datetime import UTC, datetime
+from typing import Protocol
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from monitor.actions.channels import Outcome
 from monitor.errors import StoreError
 from monitor.models import DeploymentStatus, Verdict, VerdictStatus
 from monitor.otlp.pairing import PairingCounts
-from monitor.rollback.spec import RollbackAction
 from monitor.store import Store
+
+
+class ScopedAction(Protocol):
+    """A configured rollback action, as far as its counters need it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    def applies_to(self, service: str, environment: str) -> bool: ...
+
 
 RECENT_DEPLOYMENTS = 200  # monitor_deployments{status} counts the newest ones
 OTLP_DROP_REASONS = ("refused", "backlog")  # why monitor_otlp_dropped_aggregates counted
@@ -93,17 +105,18 @@ class EngineMetrics:
             ["service", "environment", "action", "outcome"],
             registry=r,
         )
-        self._rollback_actions: tuple[RollbackAction, ...] = ()
+        self._rollback_actions: tuple[ScopedAction, ...] = ()
         for outcome in LOOK_OUTCOMES:
             self.evaluations.labels(outcome)
 
-    def expect_channels(self, channels: Iterable[str]) -> None:
+    def expect_channels(self, channels: Iterable[str], outcomes: Iterable[str]) -> None:
         """Export the delivery counters of ``channels`` at 0, so a first attempt is an increase."""
+        outcomes = tuple(outcomes)
         for channel in channels:
-            for outcome in Outcome:
-                self.deliveries.labels(channel, outcome.value)
+            for outcome in outcomes:
+                self.deliveries.labels(channel, outcome)
 
-    def expect_rollback_actions(self, actions: Iterable[RollbackAction]) -> None:
+    def expect_rollback_actions(self, actions: Iterable[ScopedAction]) -> None:
         """The configured rollback actions: each look exports their counters at 0 for its service."""
         self._rollback_actions = tuple(actions)
 

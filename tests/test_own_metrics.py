@@ -11,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.actions.outbox import Deliverer, channels_for
 from monitor.api.app import create_app
+from monitor.channels.outbox import Deliverer
+from monitor.channels.registry import channels_for
 from monitor.config import Settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import DeploymentSpec, Signal, Strategy

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.actions.notify import Notifier
 from monitor.api.app import create_app
 from monitor.api.report_page import render_report
+from monitor.channels.notify import Notifier
 from monitor.config import Settings, WebhookSpec
 from monitor.engine import AnalysisRequest, analyze
 from monitor.engine.scheduler import Scheduler, SchedulerSettings

@@ -15,7 +15,6 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.actions.notify import Notifier
 from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.bodies import read_json
 from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
@@ -28,6 +27,7 @@ from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import deployment_spec
 from monitor.api.verdicts import VerdictCache
+from monitor.channels.notify import Notifier
 from monitor.config import Settings, TokenSpec
 from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError

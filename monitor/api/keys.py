@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.actions.notify import Notifier
 from monitor.api.verdicts import VerdictCache
+from monitor.channels.notify import Notifier
 from monitor.environments import Environments
 from monitor.own_metrics import MonitorMetrics
 from monitor.sources.base import MetricsSource

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
-from monitor.actions.notify import Notifier
 from monitor.api.app import create_app
+from monitor.channels.notify import Notifier
 from monitor.cliargs import check_url
 from monitor.config import load_settings
 from monitor.engine.process import EngineOptions, EngineProcess, run_engine

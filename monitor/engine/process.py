@@ -31,8 +31,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from monitor.actions.notify import Notifier
-from monitor.actions.outbox import Deliverer, channels_for
+from monitor.channels.notify import Notifier
+from monitor.channels.outbox import Deliverer
+from monitor.channels.registry import channels_for
 from monitor.config import Settings, load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from monitor.actions.notify import Notifier
+from monitor.channels.notify import Notifier
 from monitor.engine.evaluate import evaluate_look
 from monitor.engine.replay import look_times
 from monitor.engine.request import AnalysisRequest

@@ -9,10 +9,10 @@ from typing import Any
 
 import aiohttp
 
-from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from monitor.redact import redact_text, redact_url
 from monitor.rollback.base import ActionError, ActionResult, Target
 from monitor.rollback.spec import RollbackAction
+from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 _RETRYABLE = frozenset({408, 409, 423, 425, 429})
 

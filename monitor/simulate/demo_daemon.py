@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from monitor.simulate.prometheus import free_port, wait_for_http
 from monitor.simulate.scenario import SimulatedRun
 from monitor.timeparse import format_time

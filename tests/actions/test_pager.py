@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from monitor.actions.notify import Notifier
-from monitor.actions.outbox import Deliverer, channels_for
-from monitor.actions.pager import ALERT_NAME, dedup_key
+from monitor.channels.notify import Notifier
+from monitor.channels.outbox import Deliverer
+from monitor.channels.pager import ALERT_NAME, dedup_key
+from monitor.channels.registry import channels_for
 from monitor.config import Settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import EnvironmentDefaults, Environments

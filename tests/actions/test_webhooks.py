@@ -1,7 +1,7 @@
 """Signed webhook delivery from the outbox: retries, a receiver that is down, a restart.
 
 The receiver is a small aiohttp server of the test's own: it stands for any webhook endpoint,
-verifies the signature with :func:`monitor.actions.signing.verify` and answers as scripted.
+verifies the signature with :func:`monitor.signing.verify` and answers as scripted.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.actions.outbox import Deliverer, backoff_s
-from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
-from monitor.actions.webhook import webhook_items
-from monitor.config import WebhookSpec
+from monitor.channels.outbox import Deliverer, backoff_s
+from monitor.channels.registry import channels_for
+from monitor.channels.webhook import webhook_items
+from monitor.config import Settings, WebhookSpec
 from monitor.models import DeploymentSpec, Strategy
+from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from monitor.simulate.prometheus import free_port
 from monitor.store import Store, StoredVerdict
 
@@ -106,7 +107,7 @@ async def test_retries_with_backoff_until_acknowledged(store: Store, clock: Any)
     port = free_port()
     runner = await _start(receiver, port)
     hook = WebhookSpec("pager", f"http://127.0.0.1:{port}/hook", SECRET)
-    deliverer = Deliverer(store, [hook], clock=clock)
+    deliverer = Deliverer(store, channels=channels_for(Settings(webhooks=(hook,))), clock=clock)
     try:
         deployment_id = await _final_fail(store, [hook])
         assert await deliverer.run_once() == 0  # 503
@@ -135,7 +136,7 @@ async def test_a_receiver_down_for_ten_minutes_gets_the_event_after_a_restart(
     url = f"sqlite:///{tmp_path / 'monitor.db'}"
     store = await Store.open(url, clock=clock)
     await _final_fail(store, [hook])
-    deliverer = Deliverer(store, [hook], clock=clock)
+    deliverer = Deliverer(store, channels=channels_for(Settings(webhooks=(hook,))), clock=clock)
     for _ in range(6):  # ten minutes of refused connections, retried with backoff
         await deliverer.run_once()
         clock.advance(100)
@@ -147,7 +148,8 @@ async def test_a_receiver_down_for_ten_minutes_gets_the_event_after_a_restart(
     reopened = await Store.open(url, clock=clock)
     try:
         clock.advance(300)  # past the longest backoff
-        assert await Deliverer(reopened, [hook], clock=clock).run_once() == 1
+        channels = channels_for(Settings(webhooks=(hook,)))
+        assert await Deliverer(reopened, channels=channels, clock=clock).run_once() == 1
     finally:
         await runner.cleanup()
         await reopened.close()

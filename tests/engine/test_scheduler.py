@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.actions.notify import Notifier
+from monitor.channels.notify import Notifier
 from monitor.config import Settings, WebhookSpec
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import DeploymentSpec, DeploymentStatus, Strategy

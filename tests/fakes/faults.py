@@ -21,14 +21,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from monitor.actions.notify import Notifier
-from monitor.actions.outbox import Deliverer
-from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from monitor.channels.notify import Notifier
+from monitor.channels.outbox import Deliverer
+from monitor.channels.registry import channels_for
 from monitor.config import Settings, WebhookSpec
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.errors import MonitorError
 from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import load_profile
+from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from monitor.simulate import SimulatedPrometheus
 from monitor.simulate.prometheus import free_port
 from monitor.sources.prometheus import PrometheusSource
@@ -136,7 +137,7 @@ async def run_to_the_end(
     clock = Clock(spec.started_at)
     notifier = Notifier(Settings(webhooks=(webhook,)))
     scheduler = Scheduler(store, source, load_profile, settings, clock, notifier=notifier)
-    deliverer = Deliverer(store, [webhook])
+    deliverer = Deliverer(store, channels=channels_for(Settings(webhooks=(webhook,))))
     end = spec.started_at + timedelta(seconds=spec.max_duration_s + settings.retry_grace_s + 60)
     for step in itertools.count():
         if between is not None:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from fakes.faults import SECRET, Clock, Hooks, serve, spec_of
 
-from monitor.actions.notify import Notifier
-from monitor.actions.outbox import Deliverer
+from monitor.channels.notify import Notifier
+from monitor.channels.outbox import Deliverer
+from monitor.channels.registry import channels_for
 from monitor.config import Settings, WebhookSpec
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import DeploymentStatus
@@ -47,7 +48,7 @@ async def test_a_final_verdict_waits_out_a_dead_receiver_and_arrives_once(
     finally:
         await source.close()
     assert (await store.get(deployment.id)).status is DeploymentStatus.FAIL
-    deliverer = Deliverer(store, [webhook], clock=outbox_clock)
+    deliverer = Deliverer(store, channels=channels_for(Settings(webhooks=(webhook,))), clock=outbox_clock)
     for _ in range(10):  # ten minutes of refused connections
         assert await deliverer.run_once() == 0
         outbox_clock.now += timedelta(minutes=1)
@@ -57,7 +58,7 @@ async def test_a_final_verdict_waits_out_a_dead_receiver_and_arrives_once(
     _, runner = await serve(receiver.handle, port)
     reopened = await Store.open(url, clock=outbox_clock)
     try:
-        again = Deliverer(reopened, [webhook], clock=outbox_clock)
+        again = Deliverer(reopened, channels=channels_for(Settings(webhooks=(webhook,))), clock=outbox_clock)
         outbox_clock.now += timedelta(minutes=5)  # past the longest backoff
         assert await again.run_once() == 1
         outbox_clock.now += timedelta(hours=1)

@@ -17,9 +17,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from fakes.grafana import ADMIN_TOKEN, VIEWER_TOKEN
 
-from monitor.actions.notify import Notifier
-from monitor.actions.outbox import Deliverer, channels_for
 from monitor.api.app import create_app
+from monitor.channels.notify import Notifier
+from monitor.channels.outbox import Deliverer
+from monitor.channels.registry import channels_for
 from monitor.config import Settings
 from monitor.outputs import GrafanaSpec
 from monitor.sources.prometheus import PrometheusSource

@@ -30,8 +30,8 @@ from grafana_foundation_sdk.models import dashboard as sdk_model
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.channels.annotation import annotation_tags
 from monitor.engine import fetch
-from monitor.grafana.annotations import annotation_tags
 from monitor.grafana.dashboards import (
     REGENERATE,
     build_dashboards,

@@ -19,13 +19,13 @@ import pytest
 from fakes.argocd import ADMIN_TOKEN as ARGOCD_TOKEN
 from fakes.kubernetes import ADMIN_TOKEN, container_template
 
-from monitor.actions.notify import Notifier
-from monitor.actions.outbox import Deliverer, channels_for
+from monitor.channels.notify import Notifier
+from monitor.channels.outbox import Deliverer
+from monitor.channels.registry import channels_for
 from monitor.config import Settings
 from monitor.environments import EnvironmentDefaults
 from monitor.models import Deployment, DeploymentSpec, Strategy
 from monitor.rollback.base import Target
-from monitor.rollback.channel import RollbackChannel
 from monitor.rollback.spec import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
 from monitor.simulate.prometheus import free_port
 from monitor.store import Delivery, Store, StoredVerdict
@@ -88,7 +88,7 @@ async def _events(store: Store, deployment_id: str) -> list[str]:
 
 async def _redeliver(store: Store, settings: Settings, deployment: Deployment, action: str) -> None:
     """The same request again, as after a crash between acting and acknowledging it."""
-    channel = RollbackChannel(store, settings.rollback, Notifier(settings))
+    channel = channels_for(settings, store)["rollback"]
     item = Delivery(0, deployment.id, f"rollback:{action}", "key", Target.of(deployment, action).to_json(), 2)
     try:
         async with aiohttp.ClientSession() as session:

@@ -18,15 +18,16 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.actions.notify import Notifier
-from monitor.actions.outbox import Deliverer, channels_for
-from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from monitor.channels.notify import Notifier
+from monitor.channels.outbox import Deliverer
+from monitor.channels.registry import channels_for
 from monitor.config import Settings
 from monitor.environments import EnvironmentDefaults
 from monitor.models import Deployment, DeploymentSpec, Strategy
 from monitor.outputs import PagerSpec
 from monitor.own_metrics import EngineMetrics
 from monitor.rollback.spec import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
+from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from monitor.simulate.prometheus import free_port
 from monitor.store import Store, StoredVerdict
 

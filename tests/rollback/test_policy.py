@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from monitor.actions.notify import Notifier
+from monitor.channels.notify import Notifier
 from monitor.config import Settings, load_settings
 from monitor.environments import Environments
 from monitor.errors import ConfigError

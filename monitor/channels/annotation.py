@@ -15,12 +15,13 @@ from datetime import datetime
 
 import aiohttp
 
-from monitor.actions.channels import Attempt, post_json
+from monitor.channels.base import Attempt, Event, Final, Registered, Setup, post_json
+from monitor.channels.registry import register
 from monitor.models import DeploymentSpec
-from monitor.outputs import GrafanaSpec
 from monitor.store import Delivery, OutboxItem
 
-KIND = "grafana:annotation"
+CHANNEL = "grafana"
+KIND = f"{CHANNEL}:annotation"
 TAG = "deploy-monitor"
 
 
@@ -78,11 +79,41 @@ def _with_link(text: str, report_url: str | None) -> str:
 class AnnotationChannel:
     """POSTs stored annotations to Grafana with the service-account token."""
 
-    def __init__(self, grafana: GrafanaSpec) -> None:
-        self._url = grafana.url.rstrip("/") + "/api/annotations"
-        self._headers = {"Authorization": f"Bearer {grafana.token}"}
-        if grafana.org_id is not None:
-            self._headers["X-Grafana-Org-Id"] = str(grafana.org_id)
+    kind = CHANNEL
+
+    def __init__(self, url: str, token: str, org_id: int | None = None, *, annotates: bool = True) -> None:
+        self._annotates = annotates
+        self._url = url.rstrip("/") + "/api/annotations"
+        self._headers = {"Authorization": f"Bearer {token}"}
+        if org_id is not None:
+            self._headers["X-Grafana-Org-Id"] = str(org_id)
+
+    def items(self, event: Event) -> list[OutboxItem]:
+        if not self._annotates:
+            return []
+        if isinstance(event, Registered):
+            return [deploy_started(event.deployment_id, event.spec, event.report_url)]
+        if isinstance(event, Final):
+            deployment = event.deployment
+            return [
+                verdict_final(
+                    deployment.id, deployment.spec, event.verdict, event.at, event.summary, event.report_url
+                )
+            ]
+        return []
 
     async def send(self, session: aiohttp.ClientSession, item: Delivery) -> Attempt:
         return await post_json(session, self._url, item.payload_json.encode(), self._headers, retry_404=False)
+
+    async def close(self) -> None:
+        """Nothing to release: sessions belong to the outbox worker."""
+
+
+def _build(setup: Setup) -> AnnotationChannel | None:
+    grafana = setup.settings.grafana
+    if grafana is None:
+        return None
+    return AnnotationChannel(grafana.url, grafana.token, grafana.org_id, annotates=grafana.annotations)
+
+
+register(CHANNEL, _build)

@@ -1,4 +1,4 @@
-"""Signed webhooks of final verdicts (see :mod:`monitor.actions.signing` and docs/webhooks.md)."""
+"""Signed webhooks of final verdicts (see :mod:`monitor.signing` and docs/webhooks.md)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from monitor.actions.channels import Attempt, Outcome, post_json
-from monitor.actions.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from monitor.channels.base import Attempt, Event, Final, Outcome, Setup, post_json
+from monitor.channels.registry import register
 from monitor.config import WebhookSpec
 from monitor.models import Deployment
+from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from monitor.store import Delivery, OutboxItem
 
 KIND = "webhook"
@@ -31,8 +32,16 @@ def webhook_items(
 class WebhookChannel:
     """POSTs the verdict document, signed with the webhook's secret, to the webhook's URL."""
 
+    kind = KIND
+
     def __init__(self, webhooks: Sequence[WebhookSpec]) -> None:
+        self._webhooks = tuple(webhooks)
         self._hooks = {hook.name: hook for hook in webhooks}
+
+    def items(self, event: Event) -> list[OutboxItem]:
+        if not isinstance(event, Final):
+            return []
+        return webhook_items(self._webhooks, event.deployment, event.verdict, event.document_json)
 
     async def send(self, session: aiohttp.ClientSession, item: Delivery) -> Attempt:
         hook = self._hooks.get(item.kind.partition(":")[2])
@@ -48,3 +57,15 @@ class WebhookChannel:
             SIGNATURE_HEADER: sign(hook.secret, timestamp, body),
         }
         return await post_json(session, hook.url, body, headers)
+
+    async def close(self) -> None:
+        """Nothing to release: sessions belong to the outbox worker."""
+
+
+def _build(setup: Setup) -> WebhookChannel:
+    # Always built, even without webhooks: an item of a webhook removed from the config is kept
+    # (retried) rather than reported as an unknown channel.
+    return WebhookChannel(setup.settings.webhooks)
+
+
+register(KIND, _build)

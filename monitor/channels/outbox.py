@@ -2,13 +2,13 @@
 
 Items are written in the same transaction as the event that triggers them (a registration, a
 final verdict: :meth:`monitor.store.Store.record_verdict`), so none is lost across a crash or a
-restart; this worker sends them through their channel (:mod:`monitor.actions.channels`). A 2xx
-acknowledges; a refused connection, a timeout, a 5xx or a transient 4xx (408, 429, ...) is
-retried after ``min(2**attempt, 300)`` seconds, indefinitely: a receiver down for ten minutes
-gets the event when it is back. Any other answer (400, 401, 403, ...) cannot succeed by
-retrying: the item is abandoned and the deployment's audit trail records why. Retries may
-deliver twice; idempotency keys (webhooks), labels (Alertmanager) and dedup keys (PagerDuty)
-let receivers drop the duplicate.
+restart; this worker sends them through the channel of their kind (built by
+:mod:`monitor.channels.registry`; it knows no channel itself). A 2xx acknowledges; a refused
+connection, a timeout, a 5xx or a transient 4xx (408, 429, ...) is retried after
+``min(2**attempt, 300)`` seconds, indefinitely: a receiver down for ten minutes gets the event
+when it is back. Any other answer (400, 401, 403, ...) cannot succeed by retrying: the item is
+abandoned and the deployment's audit trail records why. Retries may deliver twice; idempotency
+keys (webhooks), labels (Alertmanager) and dedup keys (PagerDuty) let receivers drop the duplicate.
 """
 
 from __future__ import annotations
@@ -16,21 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from monitor.actions.channels import Attempt, Channel, Outcome
-from monitor.actions.notify import Notifier
-from monitor.actions.pager import ALERTMANAGER, PAGERDUTY, AlertmanagerChannel, PagerDutyChannel
-from monitor.actions.webhook import KIND as WEBHOOK
-from monitor.actions.webhook import WebhookChannel
-from monitor.config import Settings, WebhookSpec
+from monitor.channels.base import Attempt, Channel, Outcome
 from monitor.errors import MonitorError
-from monitor.grafana.annotations import AnnotationChannel
 from monitor.own_metrics import EngineMetrics
-from monitor.rollback.plan import KIND as ROLLBACK
 from monitor.store import Delivery, Store
 
 log = logging.getLogger(__name__)
@@ -47,52 +40,31 @@ def backoff_s(attempts: int) -> float:
     return min(2.0 ** max(attempts, 0), MAX_BACKOFF_S)
 
 
-def channels_for(
-    settings: Settings, store: Store | None = None, metrics: EngineMetrics | None = None
-) -> dict[str, Channel]:
-    """The configured channels by the first part of an outbox item's kind (rollbacks need ``store``)."""
-    channels: dict[str, Channel] = {WEBHOOK: WebhookChannel(settings.webhooks)}
-    if store is not None and settings.rollback.actions:
-        from monitor.rollback.channel import RollbackChannel  # its Kubernetes client loads only when needed
-
-        channels[ROLLBACK] = RollbackChannel(store, settings.rollback, Notifier(settings), metrics)
-    if settings.grafana is not None:
-        channels["grafana"] = AnnotationChannel(settings.grafana)
-    pager = settings.pager
-    if pager is not None and pager.alertmanager_url:
-        channels[ALERTMANAGER] = AlertmanagerChannel(pager.alertmanager_url)
-    if pager is not None and pager.pagerduty_routing_key:
-        channels[PAGERDUTY] = PagerDutyChannel(pager.pagerduty_routing_key, pager.pagerduty_url)
-    return channels
-
-
 class Deliverer:
-    """Sends claimed outbox items through their channels."""
+    """Sends claimed outbox items through the channels of their kinds
+    (:func:`monitor.channels.registry.channels_for`)."""
 
     def __init__(
         self,
         store: Store,
-        webhooks: Sequence[WebhookSpec] = (),
         *,
-        channels: Mapping[str, Channel] | None = None,
+        channels: Mapping[str, Channel],
         timeout_s: float = 10.0,
         clock: Callable[[], datetime] = _utcnow,
         metrics: EngineMetrics | None = None,
     ) -> None:
         self._store = store
-        self._channels = dict(channels) if channels is not None else {WEBHOOK: WebhookChannel(webhooks)}
+        self._channels = dict(channels)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._clock = clock
         self._metrics = metrics
         if metrics is not None:
-            metrics.expect_channels(self._channels)
+            metrics.expect_channels(self._channels, [outcome.value for outcome in Outcome])
 
     async def close(self) -> None:
         """Release what channels hold open (the rollback channel's Kubernetes client)."""
         for channel in self._channels.values():
-            close = getattr(channel, "close", None)
-            if close is not None:
-                await close()
+            await channel.close()
 
     async def run_once(self) -> int:
         """Attempt every due item once; return how many were acknowledged."""

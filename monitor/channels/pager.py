@@ -15,14 +15,15 @@ through the same Alertmanager independently.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
 
-from monitor.actions.channels import Attempt, Outcome, post_json
+from monitor.channels.base import Attempt, Event, Final, Outcome, Resolved, Setup, post_json
+from monitor.channels.registry import register
 from monitor.models import Deployment
-from monitor.outputs import PagerSpec
 from monitor.store import Delivery, OutboxItem
 
 ALERTMANAGER = "alertmanager"
@@ -115,39 +116,73 @@ def pagerduty_event(page: PageContext, resolved: bool = False) -> dict[str, obje
     return event
 
 
-def page_items(pager: PagerSpec, page: PageContext, *, resolved_by: str | None = None) -> list[OutboxItem]:
-    """Outbox items that trigger (``resolved_by`` None) or resolve the page of ``page.deployment``.
-
-    ``resolved_by`` names what resolved it (a passing deployment's id, a rollback), which keeps
-    the idempotency keys of several resolutions distinct.
-    """
+def _page_key(page: PageContext, resolved_by: str | None) -> str:
+    """The idempotency key's stem of a trigger (``resolved_by`` None) or of one resolution."""
     action = "trigger" if resolved_by is None else f"resolve:{resolved_by}"
-    resolved = resolved_by is not None
-    items: list[OutboxItem] = []
-    key = f"{page.deployment.id}:page:{action}"
-    if pager.alertmanager_url:
-        body = [alertmanager_alert(page, pager.alert_ttl_s, resolved)]
-        items.append(OutboxItem(ALERTMANAGER, f"{key}:{ALERTMANAGER}", json.dumps(body)))
-    if pager.pagerduty_routing_key:
-        items.append(OutboxItem(PAGERDUTY, f"{key}:{PAGERDUTY}", json.dumps(pagerduty_event(page, resolved))))
-    return items
+    return f"{page.deployment.id}:page:{action}"
 
 
-class AlertmanagerChannel:
+class _Pager(ABC):
+    """What both pagers share: which events page, and which resolve a page."""
+
+    kind: str
+
+    def __init__(self, setup: Setup) -> None:
+        self._setup = setup
+
+    def items(self, event: Event) -> list[OutboxItem]:
+        if isinstance(event, Final):
+            deployment = event.deployment
+            if event.verdict != "fail" or not self._setup.pages(deployment.spec.environment):
+                return []
+            page = PageContext(deployment, event.at, event.summary, event.report_url)
+            return [self._item(page, None)]
+        if isinstance(event, Resolved):
+            deployment = event.deployment
+            if not self._setup.pages(deployment.spec.environment):
+                return []
+            page = PageContext(deployment, event.at, event.reason, event.report_url)
+            return [self._item(page, event.resolved_by)]
+        return []
+
+    @abstractmethod
+    def _item(self, page: PageContext, resolved_by: str | None) -> OutboxItem:
+        """The pager's body for a trigger (``resolved_by`` None) or a resolution."""
+
+    async def close(self) -> None:  # noqa: B027 - nothing to release: sessions belong to the outbox worker
+        """Release nothing."""
+
+
+class AlertmanagerChannel(_Pager):
     """POSTs stored alerts to ``<alertmanager>/api/v2/alerts``."""
 
-    def __init__(self, url: str) -> None:
+    kind = ALERTMANAGER
+
+    def __init__(self, setup: Setup, url: str, alert_ttl_s: float) -> None:
+        super().__init__(setup)
+        self._ttl_s = alert_ttl_s
         self._url = url.rstrip("/") + "/api/v2/alerts"
+
+    def _item(self, page: PageContext, resolved_by: str | None) -> OutboxItem:
+        body = [alertmanager_alert(page, self._ttl_s, resolved_by is not None)]
+        return OutboxItem(ALERTMANAGER, f"{_page_key(page, resolved_by)}:{ALERTMANAGER}", json.dumps(body))
 
     async def send(self, session: aiohttp.ClientSession, item: Delivery) -> Attempt:
         return await post_json(session, self._url, item.payload_json.encode(), {}, retry_404=False)
 
 
-class PagerDutyChannel:
+class PagerDutyChannel(_Pager):
     """POSTs stored events to the Events v2 endpoint with the routing key."""
 
-    def __init__(self, routing_key: str, url: str) -> None:
+    kind = PAGERDUTY
+
+    def __init__(self, setup: Setup, routing_key: str, url: str) -> None:
+        super().__init__(setup)
         self._routing_key, self._url = routing_key, url
+
+    def _item(self, page: PageContext, resolved_by: str | None) -> OutboxItem:
+        body = json.dumps(pagerduty_event(page, resolved_by is not None))
+        return OutboxItem(PAGERDUTY, f"{_page_key(page, resolved_by)}:{PAGERDUTY}", body)
 
     async def send(self, session: aiohttp.ClientSession, item: Delivery) -> Attempt:
         event = {"routing_key": self._routing_key, **json.loads(item.payload_json)}
@@ -156,3 +191,21 @@ class PagerDutyChannel:
             # Never let an echoed secret reach the logs or the audit trail.
             return Attempt(attempt.outcome, attempt.detail.replace(self._routing_key, "<routing key>"))
         return attempt
+
+
+def _alertmanager(setup: Setup) -> AlertmanagerChannel | None:
+    pager = setup.settings.pager
+    if pager is None or not pager.alertmanager_url:
+        return None
+    return AlertmanagerChannel(setup, pager.alertmanager_url, pager.alert_ttl_s)
+
+
+def _pagerduty(setup: Setup) -> PagerDutyChannel | None:
+    pager = setup.settings.pager
+    if pager is None or not pager.pagerduty_routing_key:
+        return None
+    return PagerDutyChannel(setup, pager.pagerduty_routing_key, pager.pagerduty_url)
+
+
+register(ALERTMANAGER, _alertmanager)
+register(PAGERDUTY, _pagerduty)
