@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EVENT = "rollback"
-# What the audit trail says before a non-idempotent rollback acts, followed by the position.
+STARTED_FROM = "started_from"  # the audit-trail field of the position a rollback starts from
+# What the audit trail tells people before a non-idempotent rollback acts, followed by the position.
 _STARTS = {ActionType.HELM: "rolling back from revision ", ActionType.ARGOCD: "rolling back from history "}
 
 
@@ -115,22 +116,25 @@ class RollbackChannel:
         return await run_action(session, self._kube, self._spec, action, target, key, resume)
 
     async def _resume(self, store: Store, action: RollbackAction, target: Target) -> Resume:
-        """Where an earlier attempt started (from the audit trail), and how to record a start.
+        """Where an earlier attempt started (a field of the audit trail), and how to record a start.
 
         The start is recorded before acting, so a retry after an unacknowledged success does
         not roll back once more.
         """
         from monitor.rollback.run import Resume
 
-        prefix = f"{action.name} ({action.type}): {_STARTS[action.type]}"
         started = [
-            int(e.message.removeprefix(prefix))
+            position
             for e in await store.events(target.deployment_id)
-            if e.kind == EVENT and e.message.startswith(prefix)
+            if e.kind == EVENT
+            and e.data.get("action") == action.name
+            and isinstance(position := e.data.get(STARTED_FROM), int)
         ]
 
         async def mark(position: int) -> None:
-            await store.add_event(target.deployment_id, EVENT, "monitor", f"{prefix}{position}")
+            message = f"{action.name} ({action.type}): {_STARTS[action.type]}{position}"
+            data = {"action": action.name, STARTED_FROM: position}
+            await store.add_event(target.deployment_id, EVENT, "monitor", message, data)
 
         return Resume(max(started, default=None), mark)
 

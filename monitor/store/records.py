@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One entry of a deployment's audit trail: who did what, or which verdict changed."""
+    """One entry of a deployment's audit trail: who did what, or which verdict changed.
+
+    ``message`` is for people; ``data`` holds what a component reads back (JSON values).
+    """
 
     at: datetime
     kind: str
     actor: str
     message: str
+    data: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -177,11 +177,22 @@ class Store:
             raise _unavailable(exc) from exc
 
     async def _event(
-        self, connection: AsyncConnection, deployment_id: str, kind: str, actor: str, message: str
+        self,
+        connection: AsyncConnection,
+        deployment_id: str,
+        kind: str,
+        actor: str,
+        message: str,
+        data: Mapping[str, object] | None = None,
     ) -> None:
         await connection.execute(
             insert(events).values(
-                deployment_id=deployment_id, at=self._clock(), kind=kind, actor=actor, message=message
+                deployment_id=deployment_id,
+                at=self._clock(),
+                kind=kind,
+                actor=actor,
+                message=message,
+                data=dict(data) if data else None,
             )
         )
 
@@ -360,7 +371,7 @@ class Store:
         query = select(events).where(events.c.deployment_id == deployment_id).order_by(events.c.id)
         async with self._transaction() as connection:
             return [
-                AuditEvent(rows.aware(r.at), r.kind, r.actor, r.message)
+                AuditEvent(rows.aware(r.at), r.kind, r.actor, r.message, r.data or {})
                 for r in (await connection.execute(query)).all()
             ]
 
@@ -524,10 +535,17 @@ class Store:
             ) from exc
         self._changed(deployment_id)
 
-    async def add_event(self, deployment_id: str, kind: str, actor: str, message: str) -> None:
-        """Append an entry to a deployment's audit trail."""
+    async def add_event(
+        self,
+        deployment_id: str,
+        kind: str,
+        actor: str,
+        message: str,
+        data: Mapping[str, object] | None = None,
+    ) -> None:
+        """Append an entry to a deployment's audit trail; ``data`` holds JSON fields to read back."""
         async with self._writing() as connection:
-            await self._event(connection, deployment_id, kind, actor, message)
+            await self._event(connection, deployment_id, kind, actor, message, data)
 
     async def enqueue(self, deployment_id: str, items: Sequence[OutboxItem]) -> int:
         """Add outbox items outside a verdict; one already queued (same key) is left as it is."""

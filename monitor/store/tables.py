@@ -76,6 +76,9 @@ events = Table(
     Column("kind", String(50), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("message", Text, nullable=False),
+    # State a component keeps in the trail as fields (a rollback's starting revision), so it is
+    # read back without parsing the message, which is for people.
+    Column("data", JSON),
     Index("ix_events_deployment", "deployment_id", "id"),
 )
 
