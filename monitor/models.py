@@ -7,6 +7,7 @@ module boundary.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +19,6 @@ class Signal(StrEnum):
     METRICS = "metrics"
     LOGS = "logs"
     TRACES = "traces"
-    PROBE = "probe"
 
 
 class ComparisonKind(StrEnum):
@@ -134,6 +134,34 @@ class SamplesData:
 
 
 CheckData = CountsData | HistogramData | SamplesData
+
+
+@dataclass(frozen=True)
+class OperationStats:
+    """One operation's spans of one version over the window."""
+
+    count: int
+    errors: int = 0
+    buckets: tuple[int, ...] = ()
+    exceptions: Mapping[str, int] = field(default_factory=dict)
+    exemplars: tuple[str, ...] = ()
+    calls: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TraceData:
+    """Both versions' operations; ``bucket_bounds_s`` are the upper bounds of ``buckets`` but the last.
+
+    ``canary_callers`` and ``baseline_callers`` are the calls to each version as its callers saw
+    them (client spans paired with the version's server spans, or attributed by address), named
+    ``"<caller service>: <client operation> -> <callee operation>"``.
+    """
+
+    bucket_bounds_s: tuple[float, ...]
+    canary: Mapping[str, OperationStats]
+    baseline: Mapping[str, OperationStats]
+    canary_callers: Mapping[str, OperationStats] = field(default_factory=dict)
+    baseline_callers: Mapping[str, OperationStats] = field(default_factory=dict)
 
 
 # --- statistics ----------------------------------------------------------------------------

@@ -34,9 +34,8 @@ from scipy.stats import binomtest, chi2_contingency
 from bench.detection import promql
 from bench.detection.client import RangeClient
 from bench.detection.outcome import Decision, Status
-from monitor.judges.traces import TraceData
 from monitor.logs.counts import Level, LogData
-from monitor.models import HistogramData, Signal, Window
+from monitor.models import HistogramData, Signal, TraceData, Window
 from monitor.otlp.views import TelemetryReader, Versions
 from monitor.simulate import SimulatedRun
 from monitor.stats.quantiles import quantile

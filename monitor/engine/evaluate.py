@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from monitor.engine.fetch import Fetched, fetch_check, selector
+from monitor.checks.kind import CheckKind, Judging, Look, VersionQuery, judge_safely
+from monitor.checks.metric import MetricPair
+from monitor.checks.registry import kind_for
 from monitor.engine.request import AnalysisRequest
-from monitor.engine.spans import SELECTOR as SPANS
 from monitor.engine.spans import span_data
 from monitor.errors import MonitorError
-from monitor.judges import decide, judge_check
-from monitor.judges.checks import achievable_p, error_result
-from monitor.judges.telemetry import judge_telemetry, telemetry_min_p
-from monitor.judges.traces import TraceData
+from monitor.judges import decide
+from monitor.judges.checks import error_result
 from monitor.logs.counts import LogData
 from monitor.models import (
+    CheckData,
     CheckResult,
     Classification,
     Signal,
+    TraceData,
     Verdict,
     VerdictStatus,
     VersionWindow,
@@ -27,113 +29,115 @@ from monitor.models import (
 )
 from monitor.otlp.views import TelemetryReader, TelemetrySnapshot, Versions
 from monitor.profiles import CheckSpec
+from monitor.profiles.templates import selector
 from monitor.sources.base import MetricsSource
 from monitor.stats import Claim, allocate, per_look_alpha
 from monitor.tracing import tracer
 
-_METRIC_SIGNALS = (Signal.METRICS, Signal.PROBE)
-
 
 @dataclass(frozen=True)
-class _MetricData:
-    """One metric check's data for both versions, or the error fetching it."""
+class _Read:
+    """One check's data for this look, or the error reading them."""
 
     spec: CheckSpec
-    canary: Fetched | None = None
-    baseline: Fetched | None = None
+    kind: CheckKind[Any]
+    data: Any = None
     error: CheckResult | None = None
 
 
-async def _fetch_one(
-    source: MetricsSource, request: AnalysisRequest, spec: CheckSpec, windows: tuple[Window, Window]
-) -> _MetricData:
-    """Both versions' data for one metric check; a failure becomes an error result."""
+class _LookAggregates:
+    """The look's snapshot of log and span aggregates, each signal merged once (off the event loop)."""
+
+    def __init__(self, snapshot: TelemetrySnapshot, period_s: float | None) -> None:
+        self._snapshot = snapshot
+        self._period_s = period_s
+        self._logs: asyncio.Future[LogData] | None = None
+        self._traces: asyncio.Future[TraceData] | None = None
+
+    async def logs(self) -> LogData:
+        if self._logs is None:
+            self._logs = asyncio.ensure_future(asyncio.to_thread(self._snapshot.logs))
+        return await self._logs
+
+    async def traces(self) -> TraceData:
+        if self._traces is None:
+            self._traces = asyncio.ensure_future(asyncio.to_thread(self._snapshot.traces))
+        return await self._traces
+
+    def server_spans(self, spec: CheckSpec) -> tuple[CheckData, CheckData] | None:
+        return span_data(spec, self._snapshot, self._period_s)
+
+
+def _look(
+    source: MetricsSource,
+    request: AnalysisRequest,
+    windows: tuple[Window, Window],
+    snapshot: TelemetrySnapshot | MonitorError | None,
+) -> Look:
     profile = request.profile
     canary_sel = selector(profile, request.service, request.canary_version, request.extra_matchers)
     baseline_sel = selector(profile, request.service, request.baseline_version, request.extra_matchers)
     # Periods only line up when both versions share the window (canary mode).
     period_s = profile.decision.period_s if request.baseline_window is None else None
-    with tracer().start_as_current_span(f"check {spec.name}"):
-        try:
-            canary, baseline = await asyncio.gather(
-                fetch_check(source, spec, profile, canary_sel, windows[0], period_s),
-                fetch_check(source, spec, profile, baseline_sel, windows[1], period_s),
-            )
-        except MonitorError as exc:
-            return _MetricData(spec, error=error_result(spec, str(exc)))
-        except Exception as exc:  # one broken check must never take the others down
-            message = f"internal error while fetching ({type(exc).__name__}: {exc})"
-            return _MetricData(spec, error=error_result(spec, message))
-    return _MetricData(spec, canary, baseline)
+    aggregates = _LookAggregates(snapshot, period_s) if isinstance(snapshot, TelemetrySnapshot) else None
+    return Look(
+        source, profile, VersionQuery(canary_sel, windows[0]), VersionQuery(baseline_sel, windows[1]),
+        period_s, aggregates,
+    )  # fmt: skip
 
 
-def _or_spans(m: _MetricData, snapshot: TelemetrySnapshot, request: AnalysisRequest) -> _MetricData:
-    """A check without any series for either version reads the versions' server spans, if it may."""
-    if m.canary is None or m.baseline is None or m.canary.matched or m.baseline.matched:
-        return m
-    period_s = request.profile.decision.period_s if request.baseline_window is None else None
-    data = span_data(m.spec, snapshot, period_s)
-    if data is None:
-        return m
-    return _MetricData(m.spec, Fetched(data[0], True, SPANS), Fetched(data[1], True, SPANS))
+async def _read(spec: CheckSpec, look: Look) -> _Read:
+    """One check's data; a failure becomes an error result."""
+    kind = kind_for(spec)
+    try:
+        return _Read(spec, kind, await kind.fetch(spec, look))
+    except MonitorError as exc:
+        return _Read(spec, kind, error=error_result(spec, str(exc)))
+    except Exception as exc:  # one broken check must never take the others down
+        message = f"internal error while fetching ({type(exc).__name__}: {exc})"
+        return _Read(spec, kind, error=error_result(spec, message))
 
 
 def _judge_look(
     request: AnalysisRequest,
-    metrics: list[_MetricData],
-    telemetry: list[tuple[CheckSpec, LogData | TraceData]],
+    reads: list[_Read],
     look_alpha: float,
     window_ratio: float | None,
     relevance: float,
 ) -> list[CheckResult]:
     """Split the look's alpha over the checks that can use it, then judge every check (CPU work)."""
     profile = request.profile
-    claims: dict[str, Claim] = {}
-    for m in metrics:
-        if m.canary is not None and m.baseline is not None:
-            min_p = achievable_p(m.spec, m.canary.data, m.baseline.data)
-            claims[m.spec.name] = Claim(m.spec.alpha_weight, m.spec.critical, min_p)
-    for spec, data in telemetry:
-        claims[spec.name] = Claim(spec.alpha_weight, spec.critical, telemetry_min_p(spec, data))
+    claims = {
+        r.spec.name: Claim(r.spec.alpha_weight, r.spec.critical, r.kind.min_p(r.spec, r.data))
+        for r in reads
+        if r.error is None
+    }
     levels = allocate(look_alpha, claims, profile.decision.critical_share)
     results: list[CheckResult] = []
-    for m in metrics:
-        if m.error is not None or m.canary is None or m.baseline is None:
-            results.append(m.error or error_result(m.spec, "no data fetched"))
+    for r in reads:
+        if r.error is not None:
+            results.append(r.error)
             continue
-        result = judge_check(
-            m.spec, m.canary.data, m.baseline.data, alpha=levels.get(m.spec.name, look_alpha),
-            traffic=profile.traffic, window_ratio=window_ratio, relevance=relevance,
-        )  # fmt: skip
-        if result.classification is Classification.NODATA:
-            result = replace(result, message=result.message + _unmatched(m.canary, m.baseline))
-        elif m.canary.selector == SPANS:
-            result = replace(result, message=f"{result.message} (from server spans: no metric series)")
-        results.append(result)
-    for spec, data in telemetry:
-        results.append(judge_telemetry(spec, data, levels.get(spec.name, look_alpha), relevance))
+        judging = Judging(levels.get(r.spec.name, look_alpha), profile.traffic, window_ratio, relevance)
+        results.append(judge_safely(r.kind, r.spec, r.data, judging))
     return results
 
 
-def _missing_versions(
-    request: AnalysisRequest, metrics: list[_MetricData], results: list[CheckResult]
-) -> set[str]:
-    """Versions whose selector matched no series at all, for required checks without data."""
+def _missing_versions(request: AnalysisRequest, reads: list[_Read], results: list[CheckResult]) -> set[str]:
+    """Versions whose selector matched no series at all, for required metric checks without data."""
     missing: set[str] = set()
     by_name = {r.name: r for r in results}
-    for m in metrics:
-        result = by_name[m.spec.name]
-        if m.spec.optional or result.classification is not Classification.NODATA:
+    for r in reads:
+        if r.spec.optional or by_name[r.spec.name].classification is not Classification.NODATA:
             continue
-        for version, fetched in ((request.canary_version, m.canary), (request.baseline_version, m.baseline)):
-            if fetched is not None and not fetched.matched:
-                missing.add(version)
+        if isinstance(r.data, MetricPair):
+            for version, fetched in (
+                (request.canary_version, r.data.canary),
+                (request.baseline_version, r.data.baseline),
+            ):
+                if not fetched.matched:
+                    missing.add(version)
     return missing
-
-
-def _unmatched(*fetched: Fetched) -> str:
-    missing = [f"{{{f.selector}}}" for f in fetched if not f.matched]
-    return f"; no series matched {' nor '.join(missing)}" if missing else ""
 
 
 async def _version_hint(
@@ -152,16 +156,6 @@ async def _version_hint(
     return f"; {missing_text} {verb} no data, versions with data: {', '.join(sorted(known))}"
 
 
-def _telemetry_data(
-    snapshot: TelemetrySnapshot, specs: list[CheckSpec]
-) -> list[tuple[CheckSpec, LogData | TraceData]]:
-    """Each log and trace check with its signal's data for this look (each signal merged once)."""
-    data: dict[Signal, LogData | TraceData] = {}
-    for signal in {spec.signal for spec in specs}:
-        data[signal] = snapshot.logs() if signal is Signal.LOGS else snapshot.traces()
-    return [(spec, data[spec.signal]) for spec in specs]
-
-
 def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:
     return Versions(
         request.service, request.environment or "", request.canary_version, windows[0],
@@ -174,7 +168,7 @@ async def _snapshot(
 ) -> TelemetrySnapshot | MonitorError | None:
     """The look's log and trace aggregates, the error reading them, or None without telemetry."""
     checks = request.profile.checks
-    if telemetry is None or all(s.signal in _METRIC_SIGNALS and s.from_spans is None for s in checks):
+    if telemetry is None or all(s.signal is Signal.METRICS and s.from_spans is None for s in checks):
         return None
     try:
         with tracer().start_as_current_span("read telemetry aggregates"):
@@ -191,7 +185,7 @@ def _checks_of_look(
     return [
         spec
         for spec in request.profile.checks
-        if spec.signal in _METRIC_SIGNALS
+        if spec.signal is Signal.METRICS
         or isinstance(snapshot, MonitorError)
         or (
             snapshot is not None
@@ -243,17 +237,13 @@ async def evaluate_look(
     windows = request.windows_at(at)
     snapshot = await _snapshot(telemetry, request, windows)
     checks = _checks_of_look(request, snapshot)
-    metric_checks = [spec for spec in checks if spec.signal in _METRIC_SIGNALS]
-    telemetry_checks = [spec for spec in checks if spec not in metric_checks]
-    metrics = list(
-        await asyncio.gather(*(_fetch_one(source, request, spec, windows) for spec in metric_checks))
+    # Metric checks first, then logs and traces: the order of the verdict's checks.
+    metric_checks = [spec for spec in checks if spec.signal is Signal.METRICS]
+    failed, aggregate_checks = _signal_errors(
+        snapshot, [spec for spec in checks if spec not in metric_checks]
     )
-    if isinstance(snapshot, TelemetrySnapshot):
-        metrics = [_or_spans(m, snapshot, request) for m in metrics]
-    telemetry_data: list[tuple[CheckSpec, LogData | TraceData]] = []
-    failed, telemetry_checks = _signal_errors(snapshot, telemetry_checks)
-    if isinstance(snapshot, TelemetrySnapshot) and telemetry_checks:
-        telemetry_data = await asyncio.to_thread(_telemetry_data, snapshot, telemetry_checks)
+    current = _look(source, request, windows, snapshot)
+    reads = list(await asyncio.gather(*(_read(spec, current) for spec in metric_checks + aggregate_checks)))
     look_alpha = per_look_alpha(profile.alpha, look, planned_looks, profile.decision.final_share)
     # An early fail must be clear in size as well as in sign: the run could still go on, and the
     # first minutes' estimates are noisy. The last look decides on the estimate itself.
@@ -263,11 +253,9 @@ async def evaluate_look(
     # The statistics are CPU work: off the event loop, so the API keeps answering while a
     # replica evaluates hundreds of deployments.
     with tracer().start_as_current_span("judge checks"):
-        results = await asyncio.to_thread(
-            _judge_look, request, metrics, telemetry_data, look_alpha, window_ratio, relevance
-        )
+        results = await asyncio.to_thread(_judge_look, request, reads, look_alpha, window_ratio, relevance)
     results += failed
-    missing = _missing_versions(request, metrics, results)
+    missing = _missing_versions(request, reads, results)
     elapsed_s = windows[0].duration_s
     decision = decide(
         results,

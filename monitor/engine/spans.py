@@ -16,6 +16,7 @@ from monitor.otlp.views import TelemetrySnapshot
 from monitor.profiles import CheckSpec
 from monitor.profiles.model import FromSpans
 
+
 def span_data(
     spec: CheckSpec, snapshot: TelemetrySnapshot, period_s: float | None
 ) -> tuple[CheckData, CheckData] | None:

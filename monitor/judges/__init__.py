@@ -1,6 +1,5 @@
 """Pure judges: check data -> :class:`CheckResult` -> :class:`Verdict`. No I/O."""
 
-from monitor.judges.checks import judge_check
 from monitor.judges.score import decide
 
-__all__ = ["decide", "judge_check"]
+__all__ = ["decide"]

@@ -6,8 +6,6 @@ from dataclasses import replace
 
 from monitor.judges.format import fmt_p, fmt_ratio, fmt_value
 from monitor.models import (
-    CheckData,
-    CheckPurpose,
     CheckResult,
     Classification,
     Comparison,
@@ -21,7 +19,7 @@ from monitor.profiles import CheckSpec, TrafficPolicy
 from monitor.stats import compare_counts, compare_distribution, compare_samples
 from monitor.stats.autocorr import batch_means
 from monitor.stats.counts import counts_test
-from monitor.stats.distribution import min_p_value as distribution_min_p
+from monitor.stats.distribution import min_p_value as histogram_min_p
 
 
 def result_from(
@@ -194,62 +192,36 @@ def _nodata_message(spec: CheckSpec, canary_n: float, baseline_n: float, unit: s
     )
 
 
-def achievable_p(spec: CheckSpec, canary: CheckData, baseline: CheckData) -> float:
-    """The smallest p-value this check's data could give: 1 when it cannot judge at all.
+def counts_min_p(spec: CheckSpec, canary: CountsData, baseline: CountsData) -> float:
+    """The smallest p-value a counts check could give on this data: 1 when it cannot judge at all.
 
     What a check may claim of a look's false-alarm budget (:func:`monitor.stats.allocate`): a
     check below its data minimum, or with no events on either side, gives its share back.
     """
+    if not spec.decisive or min(canary.exposure, baseline.exposure) < spec.min_data:
+        return 1.0
+    test = counts_test(canary, baseline)
+    sides = [s for s in (True, False) if _regresses(spec.direction, up=s)]
+    return min(1.0, len(sides) * min(test.min_p_value(above=s) for s in sides))
+
+
+def distribution_min_p(spec: CheckSpec, canary: HistogramData, baseline: HistogramData) -> float:
+    """The smallest p-value a histogram check could give on this data (1: it cannot judge)."""
+    if not spec.decisive or min(canary.total, baseline.total) < spec.min_data:
+        return 1.0
+    return histogram_min_p(canary, baseline, spec.direction)
+
+
+def samples_min_p(spec: CheckSpec, canary: SamplesData, baseline: SamplesData) -> float:
+    """0 when a time-series check has enough independent batches to judge, else 1.
+
+    A rank test on distinct values can reach any level, so only the data minimum matters.
+    """
     if not spec.decisive:
         return 1.0
-    if isinstance(canary, CountsData) and isinstance(baseline, CountsData):
-        if min(canary.exposure, baseline.exposure) < spec.min_data:
-            return 1.0
-        test = counts_test(canary, baseline)
-        sides = [s for s in (True, False) if _regresses(spec.direction, up=s)]
-        return min(1.0, len(sides) * min(test.min_p_value(above=s) for s in sides))
-    if isinstance(canary, HistogramData) and isinstance(baseline, HistogramData):
-        if min(canary.total, baseline.total) < spec.min_data:
-            return 1.0
-        return distribution_min_p(canary, baseline, spec.direction)
-    if isinstance(canary, SamplesData) and isinstance(baseline, SamplesData):
-        enough = min(len(batch_means(canary.values)), len(batch_means(baseline.values))) >= spec.min_data
-        return 0.0 if enough else 1.0  # a rank test on distinct values: any level is reachable
-    return 1.0
+    enough = min(len(batch_means(canary.values)), len(batch_means(baseline.values))) >= spec.min_data
+    return 0.0 if enough else 1.0
 
 
 def _regresses(direction: Direction, *, up: bool) -> bool:
     return direction is Direction.EITHER or (direction is Direction.INCREASE) == up
-
-
-def judge_check(
-    spec: CheckSpec,
-    canary: CheckData,
-    baseline: CheckData,
-    *,
-    alpha: float,
-    traffic: TrafficPolicy,
-    window_ratio: float | None = None,
-    relevance: float = 0.5,
-) -> CheckResult:
-    """Judge one check; a failure inside becomes an ``error`` result instead of an exception.
-
-    ``alpha`` is the level its test may spend at this look; ``relevance`` how sure its effect
-    size must be to regress (0.5: the estimate; early looks ask for a one-sided bound).
-    """
-    try:
-        if (
-            spec.purpose is CheckPurpose.TRAFFIC
-            and isinstance(canary, CountsData)
-            and isinstance(baseline, CountsData)
-        ):
-            return judge_traffic(spec, canary, baseline, traffic, window_ratio)
-        if isinstance(canary, CountsData) and isinstance(baseline, CountsData):
-            return judge_counts(spec, canary, baseline, alpha, relevance)
-        if isinstance(canary, HistogramData) and isinstance(baseline, HistogramData):
-            return judge_distribution(spec, canary, baseline, alpha, relevance)
-        if isinstance(canary, SamplesData) and isinstance(baseline, SamplesData):
-            return judge_samples(spec, canary, baseline, alpha)
-        return error_result(spec, "canary and baseline data are of different kinds")
-    except Exception as exc:  # one check raising is an error result, never a crash
-        return error_result(spec, f"could not be judged ({type(exc).__name__}: {exc})")

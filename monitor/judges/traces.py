@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from monitor.judges.checks import result_from
 from monitor.judges.format import fmt_ratio, fmt_value
@@ -30,6 +30,8 @@ from monitor.models import (
     Direction,
     Evidence,
     HistogramData,
+    OperationStats,
+    TraceData,
 )
 from monitor.profiles import CheckSpec
 from monitor.profiles.model import NewItems
@@ -39,34 +41,6 @@ from monitor.stats.distribution import boundary_tests
 from monitor.stats.distribution import min_p_value as distribution_min_p
 
 MAX_EVIDENCE = 10
-
-
-@dataclass(frozen=True)
-class OperationStats:
-    """One operation's spans of one version over the window."""
-
-    count: int
-    errors: int = 0
-    buckets: tuple[int, ...] = ()
-    exceptions: Mapping[str, int] = field(default_factory=dict)
-    exemplars: tuple[str, ...] = ()
-    calls: Mapping[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TraceData:
-    """Both versions' operations; ``bucket_bounds_s`` are the upper bounds of ``buckets`` but the last.
-
-    ``canary_callers`` and ``baseline_callers`` are the calls to each version as its callers saw
-    them (client spans paired with the version's server spans, or attributed by address), named
-    ``"<caller service>: <client operation> -> <callee operation>"``.
-    """
-
-    bucket_bounds_s: tuple[float, ...]
-    canary: Mapping[str, OperationStats]
-    baseline: Mapping[str, OperationStats]
-    canary_callers: Mapping[str, OperationStats] = field(default_factory=dict)
-    baseline_callers: Mapping[str, OperationStats] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

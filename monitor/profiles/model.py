@@ -74,19 +74,6 @@ class CheckSpec:
         return max(self.weight, 1.0) if self.critical else self.weight
 
 
-# Checks of logs and traces, judged from the OTLP receiver's aggregates rather than queried:
-# their names select the judge.
-TELEMETRY_CHECKS: dict[str, tuple[Signal, ComparisonKind]] = {
-    "log_templates": (Signal.LOGS, ComparisonKind.COUNTS),
-    "log_error_rate": (Signal.LOGS, ComparisonKind.COUNTS),
-    "trace_latency": (Signal.TRACES, ComparisonKind.DISTRIBUTION),
-    "trace_errors": (Signal.TRACES, ComparisonKind.COUNTS),
-    "trace_fanout": (Signal.TRACES, ComparisonKind.COUNTS),
-    "trace_exceptions": (Signal.TRACES, ComparisonKind.COUNTS),
-    "trace_operations": (Signal.TRACES, ComparisonKind.COUNTS),
-}
-
-
 @dataclass(frozen=True)
 class DecisionPolicy:
     """How check results become a verdict, and how the false-alarm budget is spent.

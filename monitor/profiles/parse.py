@@ -7,9 +7,9 @@ from enum import StrEnum
 from string import Template
 from typing import Any, TypeVar
 
+from monitor.checks.registry import known_check_names
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
 from monitor.profiles.model import (
-    TELEMETRY_CHECKS,
     CheckSpec,
     DecisionPolicy,
     FromSpans,
@@ -144,7 +144,7 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) ->
     needed = ("exposure",) if purpose is CheckPurpose.TRAFFIC else _QUERY_FIELDS[comparison]
     if signal is not Signal.METRICS:
         # Logs and traces come from the OTLP receiver's aggregates: the judge is named, not queried.
-        known = {n: kind for n, (sig, kind) in TELEMETRY_CHECKS.items() if sig is signal}
+        known = known_check_names(signal)
         if name not in known:
             raise doc.error(
                 f"{path}.name", f"no {signal.value} check {name!r}", f"use one of {', '.join(sorted(known))}"

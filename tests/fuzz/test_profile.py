@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 
 from fuzz.profiles import fuzz_profile
 from fuzz.strategies import NUMBERS, TEXT, YAML_HOSTILE, YAML_TEXT, YAML_VALUES, corrupted, mutated
+from monitor.checks.registry import registrations
 from monitor.errors import ConfigError
 from monitor.models import ComparisonKind, Signal
 from monitor.profiles import BUILTIN_PROFILES, Profile, load_profile
-from monitor.profiles.model import TELEMETRY_CHECKS
 from monitor.profiles.parse import parse_profile
 from monitor.yamlfile import parse_yaml
 
@@ -41,8 +41,9 @@ _TEMPLATES = ["sum(rate(x{$selector}[$window]))", "x{$selector} ${foo}", "x{${se
               "x{$selector} $é", "x{$selector} ${", "no selector"]  # fmt: skip
 PLAUSIBLE = st.sampled_from(
     [*(k.value for k in ComparisonKind), *(s.value for s in Signal), "regression", "traffic", "increase",
-     "decrease", "latency", "errors", "requests", "regress", *TELEMETRY_CHECKS, "http_error_ratio",
-     "Bad-Name", *_TEMPLATES, "", True, False, None, 0, 0.5, 1, 95, 100, 1e12, -1, [0.5], []]
+     "decrease", "latency", "errors", "requests", "regress", *(r.key for r in registrations()),
+     "http_error_ratio", "Bad-Name", *_TEMPLATES, "", True, False, None, 0, 0.5, 1, 95, 100, 1e12, -1,
+     [0.5], []]
 )  # fmt: skip
 KEYS = st.sampled_from(
     ["name", "comparison", "signal", "purpose", "events", "exposure", "buckets", "series", "direction",

@@ -31,7 +31,6 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.channels.annotation import annotation_tags
-from monitor.engine import fetch
 from monitor.grafana.dashboards import (
     REGENERATE,
     build_dashboards,
@@ -43,7 +42,7 @@ from monitor.grafana.dashboards import (
 from monitor.grafana.dashboards.__main__ import main
 from monitor.models import ComparisonKind, DeploymentSpec, Signal, Strategy
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
-from monitor.profiles import BUILTIN_PROFILES, load_profile
+from monitor.profiles import BUILTIN_PROFILES, load_profile, templates
 from monitor.simulate import PrometheusProcess, SimulatedPrometheus, backfill
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -378,11 +377,11 @@ def test_detail_lists_the_log_and_trace_checks() -> None:
 def test_rendering_is_the_engines(name: str) -> None:
     """With a fixed window, the dashboards render every template exactly as the engine's ``render()``."""
     profile = load_profile(name)
-    matchers = fetch.selector(profile, "checkout", "v2")
+    matchers = templates.selector(profile, "checkout", "v2")
     for check in profile.checks:
         for template in (check.events, check.exposure, check.buckets, check.series):
             if template is not None:
-                assert promql.render(template, profile, matchers, "600s") == fetch.render(
+                assert promql.render(template, profile, matchers, "600s") == templates.render(
                     template, profile, matchers, 600.0
                 )
     assert promql.selected_metric(profile) in {

@@ -6,10 +6,13 @@ import math
 
 import pytest
 
-from monitor.judges import judge_check
-from monitor.judges.checks import achievable_p
+from monitor.checks.kind import Judging, judge_safely
+from monitor.checks.metric import Fetched, MetricPair
+from monitor.checks.registry import kind_for
 from monitor.models import (
+    CheckData,
     CheckPurpose,
+    CheckResult,
     Classification,
     ComparisonKind,
     CountsData,
@@ -20,6 +23,21 @@ from monitor.profiles import CheckSpec, TrafficPolicy
 from monitor.stats import Claim, allocate, per_look_alpha
 
 ERRORS = CheckSpec("http_error_ratio", ComparisonKind.COUNTS, critical=True, allowed_effect=0.5, unit="ratio")
+
+
+def _pair(canary: CheckData, baseline: CheckData) -> MetricPair:
+    return MetricPair(Fetched(canary, True, "c"), Fetched(baseline, True, "b"))
+
+
+def judge_check(
+    spec: CheckSpec, canary: CheckData, baseline: CheckData, *, alpha: float, traffic: TrafficPolicy
+) -> CheckResult:
+    """A metric check judged through its registered kind, as a look judges it."""
+    return judge_safely(kind_for(spec), spec, _pair(canary, baseline), Judging(alpha, traffic))
+
+
+def achievable_p(spec: CheckSpec, canary: CheckData, baseline: CheckData) -> float:
+    return float(kind_for(spec).min_p(spec, _pair(canary, baseline)))
 
 
 def test_counts_message_has_effect_and_both_values() -> None:

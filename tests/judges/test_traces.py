@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.judges.traces import (
-    OperationStats,
-    TraceData,
     judge_trace_errors,
     judge_trace_exceptions,
     judge_trace_fanout,
     judge_trace_latency,
     judge_trace_operations,
 )
-from monitor.models import Classification, ComparisonKind, Signal
+from monitor.models import Classification, ComparisonKind, OperationStats, Signal, TraceData
 from monitor.otlp.aggregate import SPAN_BUCKETS_S
 from monitor.profiles import CheckSpec, load_profile
 from monitor.stats import Claim, allocate, per_look_alpha

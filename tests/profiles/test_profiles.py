@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.engine.fetch import render, selector
 from monitor.errors import ConfigError
 from monitor.models import CheckPurpose, ComparisonKind
 from monitor.profiles import BUILTIN_PROFILES, load_profile
+from monitor.profiles.templates import render, selector
 
 VALID = """\
 name: custom

@@ -1,7 +1,7 @@
 """A profile's query templates as Grafana PromQL: the same rendering as the engine, with variables.
 
-The engine (:mod:`monitor.engine.fetch`) replaces ``$selector`` with one version's label matchers
-and ``$window`` with a window length. Here the matchers name Grafana variables
+The engine replaces ``$selector`` with one version's label matchers and ``$window`` with a window
+length (:mod:`monitor.profiles.templates`). Here the matchers name Grafana variables
 (``service_name="$service", service_version="$version"``) and the window is ``$__rate_interval``,
 so a panel shows what the engine judges, version by version, as time goes by.
 """
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from string import Template
 
-from monitor.engine.fetch import selector
 from monitor.models import CheckPurpose, Signal
-from monitor.profiles import CheckSpec, Profile
+from monitor.profiles import CheckSpec, Profile, templates
 
 RATE_INTERVAL = "$__rate_interval"
 CANARY_VARIABLE = "version"
@@ -28,14 +26,12 @@ _SELECTED_METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{\$selector")
 
 def version_matchers(profile: Profile, variable: str) -> str:
     """Label matchers of the service and the version held by the Grafana variable ``variable``."""
-    return selector(profile, "$service", f"${variable}")
+    return templates.selector(profile, "$service", f"${variable}")
 
 
 def render(template: str, profile: Profile, matchers: str, window: str = RATE_INTERVAL) -> str:
-    """Substitute ``$selector``, ``$window`` and ``$<key>_label`` as the engine's ``render()`` does."""
-    values = {"selector": matchers, "window": window}
-    values.update(profile.labels.placeholders())
-    return Template(template).substitute(values)
+    """The engine's rendering (:func:`monitor.profiles.templates.render`) over Grafana's rate interval."""
+    return templates.render(template, profile, matchers, window)
 
 
 def metric_checks(profile: Profile) -> tuple[CheckSpec, ...]:
