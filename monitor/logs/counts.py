@@ -1,19 +1,15 @@
 """Per-template log counts of two versions, the input of the log judge.
 
 Both versions' lines are mined into one template set (so a template means the same thing on
-both sides) and counted per template, with the most severe level each template was logged at
-and one redacted example line. The exposure is what the counts are per: requests when the
-metrics know them, else all log lines of that version.
+both sides: :mod:`monitor.otlp.aggregate`) and counted per template, with the most severe level
+each template was logged at and one redacted example line. The exposure is what the counts are
+per: requests when the server spans know them, else all log lines of that version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
-
-from monitor.logs.mining import TemplateMiner
-from monitor.logs.redact import redact
 
 
 class Level(IntEnum):
@@ -69,48 +65,7 @@ class LogData:
     canary_exposure: float
     baseline_exposure: float
     exposure_unit: str = "lines"
+    # Every line each version logged, whatever the exposure's unit: the log judges' data minimum
+    # applies to both, so a baseline that logged too little leaves the check without data.
     canary_lines: int = 0
     baseline_lines: int = 0
-
-
-EXAMPLE_CHARS = 500
-
-
-@dataclass
-class _Tally:
-    level: Level = Level.TRACE
-    counts: list[int] = field(default_factory=lambda: [0, 0])
-    example: str = ""
-
-
-def count_templates(
-    canary: Iterable[tuple[str, Level]],
-    baseline: Iterable[tuple[str, Level]],
-    *,
-    canary_exposure: float | None = None,
-    baseline_exposure: float | None = None,
-    exposure_unit: str = "requests",
-    miner: TemplateMiner | None = None,
-) -> LogData:
-    """Mine ``(message, level)`` lines of both versions into one template set and count them.
-
-    Without exposures, each version's line count is its exposure (unit ``lines``).
-    """
-    miner = miner or TemplateMiner()
-    tallies: dict[int, _Tally] = {}
-    lines = [0, 0]
-    for side, stream in ((1, baseline), (0, canary)):  # examples prefer the canary's lines
-        for message, level in stream:
-            tally = tallies.setdefault(miner.add(message), _Tally())
-            tally.counts[side] += 1
-            tally.level = max(tally.level, level)
-            if not tally.example or (side == 0 and tally.counts[0] == 1):
-                tally.example = redact(message)[:EXAMPLE_CHARS]
-            lines[side] += 1
-    templates = tuple(
-        TemplateCounts(miner.template(tid).text, t.level, t.counts[0], t.counts[1], t.example)
-        for tid, t in tallies.items()
-    )
-    if canary_exposure is None or baseline_exposure is None:
-        return LogData(templates, lines[0], lines[1], "lines", lines[0], lines[1])
-    return LogData(templates, canary_exposure, baseline_exposure, exposure_unit, lines[0], lines[1])

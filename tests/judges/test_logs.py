@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from monitor.judges.logs import judge_log_errors, judge_log_templates
-from monitor.logs.counts import Level, LogData, TemplateCounts, count_templates
+from monitor.logs.counts import Level, LogData, TemplateCounts
 from monitor.models import Classification, ComparisonKind, Signal
 from monitor.profiles import CheckSpec, load_profile
 from monitor.stats import Claim, allocate, per_look_alpha
@@ -88,20 +88,6 @@ def test_error_rate_per_request() -> None:
 def test_too_few_lines_is_nodata() -> None:
     result = judge_log_templates(TEMPLATES, _data(canary=50, baseline=50), ALPHA)
     assert result.classification is Classification.NODATA
-
-
-def test_both_versions_share_one_template_set() -> None:
-    baseline = [(f"user {i} logged in", Level.INFO) for i in range(30)]
-    canary = [(f"user {i} logged in", Level.INFO) for i in range(5)] + [
-        (f"db timeout after {i} ms password=hunter{i}", Level.ERROR) for i in range(3)
-    ]
-    data = count_templates(canary, baseline)
-    by_text = {t.template: t for t in data.templates}
-    assert by_text["user <NUM> logged in"].canary == 5 and by_text["user <NUM> logged in"].baseline == 30
-    timeout = next(t for t in data.templates if t.template.startswith("db timeout"))
-    assert (timeout.canary, timeout.baseline, timeout.level) == (3, 0, Level.ERROR)
-    assert "hunter" not in timeout.example and "<REDACTED>" in timeout.example
-    assert (data.canary_exposure, data.baseline_exposure, data.exposure_unit) == (8, 30, "lines")
 
 
 def test_levels_parse_from_names_and_otlp_numbers() -> None:
