@@ -15,6 +15,8 @@ Example ``--config`` file::
     tempo: {url: https://tempo.example.com}        # loki, tempo, jaeger: url and credentials as above
     logs_from: receiver           # where the daemon reads logs: receiver (OTLP, default) or loki
     traces_from: receiver         # where the daemon reads traces: receiver (default), tempo or jaeger
+    logs_from: receiver           # where the daemon reads logs: receiver (OTLP, default) or loki
+    traces_from: receiver         # where the daemon reads traces: receiver (default), tempo or jaeger
     traffic:
       expected_canary_share: 0.1  # overrides the profile's
     matchers:                     # extra label matchers added to every query
@@ -37,7 +39,8 @@ Environment variables (lower precedence than flags, higher than the file):
 credentials go with whichever of its URLs is used; user info in a flag's or variable's URL
 (``http://user:password@host``) is basic auth, and may not be combined with configured credentials.
 The source sections are described in :mod:`monitor.sources.spec`, ``public_url``, ``grafana`` and
-``pager`` in :mod:`monitor.outputs`, ``rollback`` in :mod:`monitor.rollback.spec`.
+``pager`` in :mod:`monitor.settings.grafana` and :mod:`monitor.settings.pager`, ``rollback`` in
+:mod:`monitor.rollback.spec`.
 """
 
 from __future__ import annotations
@@ -46,45 +49,35 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal, get_args
+
+from pydantic import BeforeValidator, Field, field_validator
 
 from monitor.environments import BUILTIN, EnvironmentDefaults
-from monitor.outputs import GrafanaSpec, PagerSpec, parse_grafana, parse_pager, parse_public_url
-from monitor.profiles.model import HarmPolicy, Unproven
-from monitor.rollback.spec import RollbackPolicy, RollbackSpec, parse_rollback
+from monitor.profiles.model import Unproven
+from monitor.rollback.spec import RollbackPolicy, RollbackSection, RollbackSpec, rollback_spec
 from monitor.secretfile import read_secret
-from monitor.sources.spec import SOURCE_FIELDS, URL_VARIABLES, Sources, parse_source
+from monitor.settings.base import BaseUrl, Fix, HttpUrl, Lax, Section, invalid, validate
+from monitor.settings.grafana import GrafanaSection, GrafanaSpec, grafana_spec
+from monitor.settings.pager import PagerSection, PagerSpec, pager_spec
+from monitor.sources.spec import (
+    URL_VARIABLES,
+    PrometheusSection,
+    Sources,
+    SourceSection,
+    source_spec,
+)
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
-_TOP = {
-    "environment",
-    "profile",
-    "prometheus",
-    "loki",
-    "tempo",
-    "jaeger",
-    "traffic",
-    "matchers",
-    "tokens",
-    "environments",
-    "webhooks",
-    "trace_url",
-    "public_url",
-    "grafana",
-    "pager",
-    "rollback",
-    "settle_s",
-    "logs_from",
-    "traces_from",
-}
-_ENV_FIELDS = {
-    "profile", "warmup_s", "interval_s", "min_duration_s", "max_duration_s", "page", "rollback", "harm",
-}  # fmt: skip
-_HARM_FIELDS = {"counts", "latency", "unproven"}
-SCOPES = ("read", "deploy", "ingest", "admin")
-_PULLED = ("loki", "tempo", "jaeger")  # in the order of Sources' fields
-LOGS_FROM = ("receiver", "loki")
-TRACES_FROM = ("receiver", "tempo", "jaeger")
+Scope = Literal["read", "deploy", "ingest", "admin"]
+SCOPES: tuple[str, ...] = get_args(Scope)
+Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
+_VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+_WEEK_S = 7 * 86400
+LogsFrom = Literal["receiver", "loki"]
+TracesFrom = Literal["receiver", "tempo", "jaeger"]
+LOGS_FROM: tuple[str, ...] = get_args(LogsFrom)
+TRACES_FROM: tuple[str, ...] = get_args(TracesFrom)
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,7 @@ class WebhookSpec:
     name: str
     url: str
     secret: str = field(repr=False)
-    verdicts: tuple[str, ...] = ("pass", "marginal", "fail", "inconclusive")
+    verdicts: tuple[str, ...] = _VERDICTS
     environments: tuple[str, ...] = ()  # empty: every environment
 
 
@@ -140,232 +133,196 @@ class Settings:
         return self.sources.prometheus.url
 
 
-def _number(
-    doc: YamlDocument,
-    section: dict[str, object],
-    path: str,
-    default: float,
-    low: float,
-    high: float,
-) -> float:
-    key = path.rsplit(".", 1)[-1]
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise doc.error(path, f"invalid value {value!r}", f"use a number in [{low:g}, {high:g}]")
-    return float(value)
+ProfileName = Annotated[str, Fix("write e.g. 'profile: otel-http'")]
 
 
-def _section(doc: YamlDocument, key: str, known: set[str]) -> dict[str, object]:
-    value = doc.data.get(key) or {}
-    if not isinstance(value, dict):
-        raise doc.error(key, "expected a mapping", "indent its fields under it")
-    for name in value:
-        if name not in known:
-            raise doc.error(f"{key}.{name}", "unknown field", f"use one of: {', '.join(sorted(known))}")
-    return value
+class TrafficSection(Section):
+    """``traffic:``: overrides of the profile's traffic policy."""
+
+    expected_canary_share: float | None = Field(None, ge=1e-6, le=1, description="overrides the profile's")
+
+
+class HarmSection(Section):
+    """``harm:`` of an environment: what a pass must rule out (ratios canary/baseline)."""
+
+    counts: float | None = Field(None, ge=1, le=1000, description="e.g. 2.0: twice the error ratio")
+    latency: float | None = Field(None, ge=1, le=1000, description="e.g. 1.25: a quantile 25% slower")
+    unproven: Annotated[Unproven, Lax, Fix("write inconclusive or warn")] | None = None
+
+
+def _off(value: object) -> object:
+    return RollbackPolicy.OFF.value if value is False else value  # YAML 1.1 reads an unquoted `off` as false
+
+
+class EnvironmentSection(Section):
+    """One entry of ``environments:``: defaults of the deployments into it.
+
+    The bounds are the API's: a value it would refuse fails here, at start, not per registration.
+    """
+
+    profile: Annotated[str, Fix("write a profile name")] | None = None
+    warmup_s: float | None = Field(None, ge=0, le=_WEEK_S)
+    interval_s: float | None = Field(None, ge=10, le=3600)
+    min_duration_s: float | None = Field(None, ge=0, le=_WEEK_S)
+    max_duration_s: float | None = Field(None, ge=0, le=_WEEK_S)
+    page: bool | None = Field(None, description="a final fail pages instead of only informing")
+    rollback: (
+        Annotated[RollbackPolicy, Lax, BeforeValidator(_off), Fix("write auto, signal or off")] | None
+    ) = None
+    harm: (
+        Annotated[HarmSection, Fix("write e.g. 'harm: {counts: 2.0, latency: 1.25, unproven: inconclusive}'")]
+        | None
+    ) = None
+
+
+class WebhookSection(Section):
+    """One entry of ``webhooks:``: final verdicts, HMAC-signed (docs/webhooks.md)."""
+
+    name: Annotated[str, Field(min_length=1), Fix("name the webhook")]
+    url: HttpUrl
+    secret_file: str | None = None
+    secret_env: str | None = None
+    verdicts: Annotated[list[Verdict], Fix(f"list some of: {', '.join(_VERDICTS)}")] = Field(
+        default_factory=lambda: list(_VERDICTS)
+    )
+    environments: Annotated[list[str], Fix("list environment names")] = Field(
+        default_factory=list, description="empty: every environment"
+    )
+
+
+class TokenSection(Section):
+    """One entry of ``tokens:``: an API token of ``monitor serve`` (never inline: a file or a variable)."""
+
+    name: Annotated[str, Field(min_length=1), Fix("name the token (it is the actor in the audit trail)")]
+    scopes: Annotated[list[Scope], Field(min_length=1), Fix(f"list some of: {', '.join(SCOPES)}")]
+    token_file: str | None = None
+    token_env: str | None = None
+
+
+class ConfigFile(Section):
+    """The config file (``--config``, ``MONITOR_CONFIG``): every section is optional."""
+
+    environment: str | None = Field(None, description="the default environment of analyze")
+    profile: ProfileName | None = Field(None, description="a built-in name or a path (relative to this file)")
+    prometheus: PrometheusSection | None = None
+    loki: SourceSection | None = None
+    tempo: SourceSection | None = None
+    jaeger: SourceSection | None = None
+    traffic: TrafficSection | None = None
+    matchers: dict[str, Annotated[str, Fix("quote the label value")]] | None = Field(
+        None, description="extra label matchers added to every query"
+    )
+    tokens: (
+        Annotated[list[TokenSection], Fix("list entries with name, scopes and token_file or token_env")]
+        | None
+    ) = None
+    environments: (
+        Annotated[
+            dict[str, EnvironmentSection | None], Fix("write e.g. 'production: {max_duration_s: 3600}'")
+        ]
+        | None
+    ) = None
+    webhooks: (
+        Annotated[list[WebhookSection], Fix("list entries with name, url and secret_file or secret_env")]
+        | None
+    ) = None
+    trace_url: str | None = Field(None, description="links to exemplar traces: a URL with {trace_id}")
+    public_url: BaseUrl | None = Field(None, description="the monitor as users reach it (report links)")
+    grafana: GrafanaSection | None = None
+    pager: PagerSection | None = None
+    rollback: RollbackSection | None = None
+    settle_s: float = Field(40.0, ge=0, le=3600, description="a look waits this long for its data")
+    logs_from: LogsFrom = Field(
+        "receiver", description="where the daemon reads logs: the OTLP receiver or loki"
+    )
+    traces_from: TracesFrom = Field(
+        "receiver", description="where the daemon reads traces: the OTLP receiver, tempo or jaeger"
+    )
+
+    @field_validator("trace_url")
+    @classmethod
+    def _trace_link(cls, value: str) -> str:
+        if "{trace_id}" not in value:
+            raise invalid(
+                f"invalid {value!r}", "write a URL with {trace_id}, e.g. https://tempo/trace/{trace_id}"
+            )
+        return value
 
 
 def _from_file(path: Path) -> Settings:
     doc = load_yaml_file(path)
-    for key in doc.data:
-        if key not in _TOP:
-            raise doc.error(str(key), "unknown field", f"use one of: {', '.join(sorted(_TOP))}")
-    prometheus = _section(doc, "prometheus", {"timeout_s", "max_attempts", *SOURCE_FIELDS})
-    traffic = _section(doc, "traffic", {"expected_canary_share"})
-    raw_matchers = doc.data.get("matchers")
-    # Any label name is a field of matchers; what is not a mapping is refused by _section.
-    matchers = _section(doc, "matchers", set(raw_matchers) if isinstance(raw_matchers, dict) else set())
-    for name, value in matchers.items():
-        if not isinstance(value, str):
-            raise doc.error(f"matchers.{name}", f"expected a string, got {value!r}", "quote the label value")
-    profile = doc.data.get("profile")
-    if profile is not None and not isinstance(profile, str):
-        raise doc.error(
-            "profile",
-            f"expected a name or path, got {profile!r}",
-            "write e.g. 'profile: otel-http'",
-        )
-    if profile and profile.endswith((".yaml", ".yml")) and not Path(profile).is_absolute():
-        profile = str(path.parent / profile)
-    environment = doc.data.get("environment")
-    share = traffic.get("expected_canary_share")
-    tokens = _tokens(doc, path)
-    trace_url = doc.data.get("trace_url")
-    if trace_url is not None and (not isinstance(trace_url, str) or "{trace_id}" not in trace_url):
-        raise doc.error(
-            "trace_url",
-            f"invalid {trace_url!r}",
-            "write a URL with {trace_id}, e.g. https://tempo/trace/{trace_id}",
-        )
+    config = validate(doc, ConfigFile)
+    prometheus = config.prometheus or PrometheusSection.model_validate({})
+    share = config.traffic.expected_canary_share if config.traffic else None
     return Settings(
         sources=Sources(
-            parse_source(
-                doc, path, "prometheus", {k: v for k, v in prometheus.items() if k in SOURCE_FIELDS}
-            ),
-            *(parse_source(doc, path, name, _section(doc, name, set(SOURCE_FIELDS))) for name in _PULLED),
+            source_spec(doc, path, "prometheus", config.prometheus),
+            source_spec(doc, path, "loki", config.loki),
+            source_spec(doc, path, "tempo", config.tempo),
+            source_spec(doc, path, "jaeger", config.jaeger),
         ),
-        trace_url=trace_url,
-        environment=str(environment) if environment is not None else None,
-        profile=profile,
-        prometheus_timeout_s=_number(doc, prometheus, "prometheus.timeout_s", 10.0, 0.1, 600.0),
-        prometheus_max_attempts=int(_number(doc, prometheus, "prometheus.max_attempts", 3, 1, 20)),
-        expected_canary_share=(
-            None if share is None else _number(doc, traffic, "traffic.expected_canary_share", 0.0, 1e-6, 1.0)
-        ),
-        matchers=tuple(sorted((str(k), str(v)) for k, v in matchers.items())),
-        tokens=tokens,
-        environments=_environments(doc, path),
-        webhooks=_webhooks(doc, path),
-        public_url=parse_public_url(doc),
-        grafana=parse_grafana(doc, path),
-        pager=parse_pager(doc, path),
-        rollback=parse_rollback(doc, path),
-        settle_s=_number(doc, doc.data, "settle_s", 40.0, 0.0, 3600.0),
-        logs_from=_choice(doc, "logs_from", LOGS_FROM),
-        traces_from=_choice(doc, "traces_from", TRACES_FROM),
+        trace_url=config.trace_url,
+        environment=config.environment,
+        profile=_profile_path(config.profile, path),
+        prometheus_timeout_s=prometheus.timeout_s,
+        prometheus_max_attempts=prometheus.max_attempts,
+        expected_canary_share=share,
+        matchers=tuple(sorted((config.matchers or {}).items())),
+        tokens=_tokens(doc, path, config.tokens or []),
+        environments=_environments(path, config.environments or {}),
+        webhooks=tuple(_webhook(doc, path, f"webhooks[{i}]", w) for i, w in enumerate(config.webhooks or [])),
+        public_url=config.public_url,
+        grafana=grafana_spec(doc, path, config.grafana),
+        pager=pager_spec(doc, path, config.pager),
+        rollback=rollback_spec(doc, path, config.rollback),
+        settle_s=config.settle_s,
+        logs_from=config.logs_from,
+        traces_from=config.traces_from,
     )
 
 
-def _choice(doc: YamlDocument, key: str, choices: tuple[str, ...]) -> str:
-    """The top-level ``key``, one of ``choices`` (the first is the default)."""
-    value = doc.data.get(key, choices[0])
-    if value not in choices:
-        raise doc.error(key, f"invalid value {value!r}", f"use one of: {', '.join(choices)}")
-    return str(value)
+def _profile_path(profile: str | None, config: Path) -> str | None:
+    """A profile file's path is relative to the config file; a built-in name stays a name."""
+    if profile and profile.endswith((".yaml", ".yml")) and not Path(profile).is_absolute():
+        return str(config.parent / profile)
+    return profile
 
 
-def _environments(doc: YamlDocument, path: Path) -> tuple[EnvironmentDefaults, ...]:
+def _environments(path: Path, raw: dict[str, EnvironmentSection | None]) -> tuple[EnvironmentDefaults, ...]:
     """``environments:`` mapping names to defaults; a built-in name starts from its built-in values."""
-    raw = doc.data.get("environments") or {}
-    if not isinstance(raw, dict):
-        raise doc.error(
-            "environments", "expected a mapping", "write e.g. 'production: {max_duration_s: 3600}'"
-        )
     builtins = {env.name: env for env in BUILTIN}
     result: list[EnvironmentDefaults] = []
-    for name, values in raw.items():
-        where = f"environments.{name}"
-        section = values or {}
-        if not isinstance(section, dict):
-            raise doc.error(where, "expected a mapping", f"write e.g. '{name}: {{max_duration_s: 3600}}'")
-        for key in section:
-            if key not in _ENV_FIELDS:
-                raise doc.error(
-                    f"{where}.{key}", "unknown field", f"use one of: {', '.join(sorted(_ENV_FIELDS))}"
-                )
-        base = builtins.get(str(name), EnvironmentDefaults(str(name)))
-        fields: dict[str, Any] = {}
-        for key, value in section.items():
-            if key == "profile":
-                if not isinstance(value, str):
-                    raise doc.error(
-                        f"{where}.profile", f"expected a name or path, got {value!r}", "write a profile name"
-                    )
-                if value.endswith((".yaml", ".yml")) and not Path(value).is_absolute():
-                    value = str(path.parent / value)  # like the top-level profile: relative to this file
-                fields[key] = value
-            elif key == "rollback":
-                if value is False:  # YAML 1.1 reads an unquoted `off` as false
-                    value = RollbackPolicy.OFF.value
-                # A tuple, not a set: `in` compares, so a list or mapping here is refused, not a TypeError.
-                if value not in tuple(p.value for p in RollbackPolicy):
-                    raise doc.error(f"{where}.rollback", f"invalid {value!r}", "write auto, signal or off")
-                fields[key] = RollbackPolicy(value)
-            elif key == "harm":
-                fields[key] = _harm(doc, f"{where}.harm", value, base.harm)
-            elif key == "page":
-                if not isinstance(value, bool):
-                    raise doc.error(f"{where}.page", f"invalid {value!r}", "write true or false")
-                fields[key] = value
-            else:
-                # The API's bounds: a value it would refuse must fail here, at start, not per registration.
-                low, high = (10.0, 3600.0) if key == "interval_s" else (0.0, 7 * 86400.0)
-                fields[key] = _number(doc, section, f"{where}.{key}", 0.0, low, high)
-        result.append(replace(base, **fields))
+    for name, section in raw.items():
+        base = builtins.get(name, EnvironmentDefaults(name))
+        given = (section or EnvironmentSection.model_validate({})).model_dump(
+            exclude_none=True, exclude={"harm", "profile"}
+        )
+        if section is not None and section.profile is not None:
+            given["profile"] = _profile_path(section.profile, path)
+        if section is not None and section.harm is not None:
+            given["harm"] = replace(base.harm, **section.harm.model_dump(exclude_none=True))
+        result.append(replace(base, **given))
     return tuple(result)
 
 
-def _harm(doc: YamlDocument, where: str, value: Any, base: HarmPolicy) -> HarmPolicy:
-    """``harm: {counts: 2.0, latency: 1.25, unproven: inconclusive|warn}`` (each optional)."""
-    example = "write e.g. 'harm: {counts: 2.0, latency: 1.25, unproven: inconclusive}'"
-    if not isinstance(value, dict):
-        raise doc.error(where, "expected a mapping", example)
-    for key in value:
-        if key not in _HARM_FIELDS:
-            raise doc.error(
-                f"{where}.{key}", "unknown field", f"use one of: {', '.join(sorted(_HARM_FIELDS))}"
-            )
-    fields: dict[str, Any] = {}
-    for key in ("counts", "latency"):
-        if key in value:
-            fields[key] = _number(doc, value, f"{where}.{key}", 0.0, 1.0, 1000.0)
-    if "unproven" in value:
-        if value["unproven"] not in tuple(u.value for u in Unproven):
-            raise doc.error(
-                f"{where}.unproven", f"invalid {value['unproven']!r}", "write inconclusive or warn"
-            )
-        fields["unproven"] = Unproven(value["unproven"])
-    return replace(base, **fields)
+def _webhook(doc: YamlDocument, path: Path, where: str, section: WebhookSection) -> WebhookSpec:
+    secret = read_secret(doc, where, section.model_dump(), path, prefix="secret")
+    return WebhookSpec(
+        section.name, section.url, secret, tuple(section.verdicts), tuple(section.environments)
+    )
 
 
-def _webhooks(doc: YamlDocument, path: Path) -> tuple[WebhookSpec, ...]:
-    """``webhooks:`` entries ``{name, url, secret_file | secret_env, verdicts?, environments?}``."""
-    raw = doc.data.get("webhooks") or []
-    if not isinstance(raw, list):
-        raise doc.error(
-            "webhooks", "expected a list", "list entries with name, url and secret_file or secret_env"
-        )
-    known = {"name", "url", "secret_file", "secret_env", "verdicts", "environments"}
-    hooks: list[WebhookSpec] = []
-    for index, entry in enumerate(raw):
-        where = f"webhooks[{index}]"
-        if not isinstance(entry, dict) or set(entry) - known:
-            raise doc.error(where, "invalid entry", f"use the fields {', '.join(sorted(known))}")
-        name, url = entry.get("name"), entry.get("url")
-        if not isinstance(name, str) or not name:
-            raise doc.error(f"{where}.name", "missing", "name the webhook")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise doc.error(f"{where}.url", f"invalid {url!r}", "use an http:// or https:// URL")
-        secret = read_secret(doc, where, entry, path, prefix="secret")
-        verdicts = entry.get("verdicts", ["pass", "marginal", "fail", "inconclusive"])
-        if not isinstance(verdicts, list) or not all(
-            v in ("pass", "marginal", "fail", "inconclusive") for v in verdicts
-        ):
-            raise doc.error(
-                f"{where}.verdicts",
-                f"invalid {verdicts!r}",
-                "list some of: pass, marginal, fail, inconclusive",
-            )
-        envs = entry.get("environments", [])
-        if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
-            raise doc.error(f"{where}.environments", f"invalid {envs!r}", "list environment names")
-        hooks.append(WebhookSpec(name, url, secret, tuple(verdicts), tuple(envs)))
-    return tuple(hooks)
-
-
-def _tokens(doc: YamlDocument, path: Path) -> tuple[TokenSpec, ...]:
-    """``tokens:`` entries ``{name, scopes, token_file | token_env}``; secrets are read here."""
-    raw = doc.data.get("tokens") or []
-    if not isinstance(raw, list):
-        raise doc.error(
-            "tokens", "expected a list", "list entries with name, scopes and token_file or token_env"
-        )
+def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tuple[TokenSpec, ...]:
+    """The API tokens; their secrets are read here."""
     tokens: list[TokenSpec] = []
-    for index, entry in enumerate(raw):
+    for index, section in enumerate(sections):
         where = f"tokens[{index}]"
-        if not isinstance(entry, dict) or set(entry) - {"name", "scopes", "token_file", "token_env"}:
-            raise doc.error(where, "invalid entry", "use the fields name, scopes and token_file or token_env")
-        name, scopes = entry.get("name"), entry.get("scopes")
-        if not isinstance(name, str) or not name:
-            raise doc.error(f"{where}.name", "missing", "name the token (it is the actor in the audit trail)")
-        if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
-            raise doc.error(f"{where}.scopes", f"invalid {scopes!r}", f"list some of: {', '.join(SCOPES)}")
-        secret = read_secret(doc, where, entry, path)
+        secret = read_secret(doc, where, section.model_dump(), path)
         if len(secret) < 16:
             raise doc.error(
                 where, "the token is shorter than 16 characters", "generate one: openssl rand -hex 32"
             )
-        tokens.append(TokenSpec(name=name, scopes=tuple(scopes), secret=secret))
+        tokens.append(TokenSpec(name=section.name, scopes=tuple(section.scopes), secret=secret))
     return tuple(tokens)
 
 

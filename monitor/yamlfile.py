@@ -19,15 +19,20 @@ class YamlDocument:
     data: dict[str, Any]
     lines: dict[str, int]
 
-    def where(self, path: str) -> str:
-        """``file:line`` of ``path``, falling back to its closest parent, then to the file."""
+    def line(self, path: str) -> int | None:
+        """The line of ``path``, or of its closest parent that has one; None when none has."""
         probe = path
         while probe:
             if probe in self.lines:
-                return f"{self.source}:{self.lines[probe]}"
+                return self.lines[probe]
             cut = max(probe.rfind("."), probe.rfind("["))
             probe = probe[:cut] if cut > 0 else ""
-        return self.source
+        return None
+
+    def where(self, path: str) -> str:
+        """``file:line`` of ``path``, falling back to its closest parent, then to the file."""
+        line = self.line(path)
+        return self.source if line is None else f"{self.source}:{line}"
 
     def error(self, path: str, problem: str, fix: str) -> ConfigError:
         """A :class:`ConfigError` naming the place, the field, the problem and the fix."""

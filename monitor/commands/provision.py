@@ -22,7 +22,7 @@ from monitor.grafana.client import Grafana, GrafanaError
 from monitor.grafana.dashboards import build_dashboards
 from monitor.grafana.provision import Change, Desired, apply, plan
 from monitor.grafana.rules import load_rule_groups
-from monitor.outputs import GrafanaSpec
+from monitor.settings.grafana import GrafanaSpec
 
 
 def _say(line: str = "") -> None:

@@ -16,7 +16,7 @@ from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaException, TokenAuth
 
 from monitor.errors import MonitorError
-from monitor.outputs import GrafanaSpec
+from monitor.settings.grafana import GrafanaSpec
 from monitor.redact import redact_text, redact_url
 
 _FIXES = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from monitor.grafana.client import Grafana, GrafanaError
 from monitor.grafana.rules import SOURCE_LABEL, PromGroup, grafana_rule_group
-from monitor.outputs import ContactPointSpec, GrafanaSpec
+from monitor.settings.grafana import ContactPointSpec, GrafanaSpec
 
 OWNER_TAG = "deploy-monitor"  # dashboards carrying it are ours to overwrite
 CONTACT_POINT_UID = "deploy-monitor-pager"

@@ -24,12 +24,15 @@ for each registration label (``-``, ``.`` and ``/`` in keys read as ``_``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
 
 from monitor.secretfile import read_secret
+from monitor.settings.base import Fix, HttpUrl, Section
 from monitor.yamlfile import YamlDocument
 
 
@@ -50,23 +53,6 @@ class RollbackPolicy(StrEnum):
     AUTO = "auto"
     SIGNAL = "signal"
     OFF = "off"
-
-
-_FIELDS: dict[ActionType, dict[str, bool]] = {  # field -> required
-    ActionType.WEBHOOK: {"url": True},
-    ActionType.ARGO_ROLLOUTS: {"namespace": True, "rollout": True},
-    ActionType.KUBERNETES_DEPLOYMENT: {"namespace": True, "deployment": True, "version_label": False},
-    ActionType.HELM: {"namespace": True, "release": True},
-    ActionType.ARGOCD: {"url": True, "application": True, "app_namespace": False},
-    ActionType.FEATURE_FLAG: {"url": True, "method": False, "body": False, "flag_label": False},
-}
-_SECRETS: dict[ActionType, tuple[str, bool]] = {  # secret prefix, required
-    ActionType.WEBHOOK: ("secret", True),
-    ActionType.ARGOCD: ("token", True),
-    ActionType.FEATURE_FLAG: ("token", False),
-}
-_COMMON = {"name", "type", "environments", "services", "dry_run"}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -101,89 +87,160 @@ class RollbackSpec:
     kube_context: str | None = None
 
 
-def _strings(doc: YamlDocument, where: str, value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise doc.error(where, f"invalid {value!r}", "list names, e.g. [production]")
-    return tuple(value)
+Template = Annotated[str, Field(min_length=1)]
+Names = Annotated[list[str], Fix("list names, e.g. [production]")]
 
 
-def _action(doc: YamlDocument, where: str, raw: object, path: Path) -> RollbackAction:
-    if not isinstance(raw, dict):
-        raise doc.error(where, "expected a mapping", "write {name: ..., type: ..., ...}")
-    kind_raw = raw.get("type")
-    try:
-        kind = ActionType(str(kind_raw))
-    except ValueError:
-        raise doc.error(
-            f"{where}.type", f"unknown action type {kind_raw!r}", f"use one of: {', '.join(ActionType)}"
-        ) from None
-    name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise doc.error(f"{where}.name", f"invalid {name!r}", "use lower-case letters, digits, - or _")
-    fields = _FIELDS[kind]
-    prefix, secret_required = _SECRETS.get(kind, ("", False))
-    secret_keys = {f"{prefix}_file", f"{prefix}_env"} if prefix else set()
-    known = _COMMON | set(fields) | secret_keys
-    for key in raw:
-        if key not in known:
-            raise doc.error(
-                f"{where}.{key}", "unknown field", f"{kind} actions take: {', '.join(sorted(known))}"
-            )
-    params: list[tuple[str, str]] = []
-    for key, required in fields.items():
-        value = raw.get(key)
-        if value is None:
-            if required:
-                raise doc.error(f"{where}.{key}", "missing", f"{kind} actions need {key}")
-            continue
-        if not isinstance(value, str) or not value:
-            raise doc.error(f"{where}.{key}", f"invalid {value!r}", "write a non-empty string")
-        if key == "url" and not value.startswith(("http://", "https://")):
-            raise doc.error(f"{where}.url", f"invalid {value!r}", "use an http:// or https:// URL")
-        params.append((key, value))
-    secret = None
-    if prefix and (secret_required or secret_keys & set(raw)):
-        secret = read_secret(doc, where, raw, path, prefix=prefix)
-    dry_run = raw.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise doc.error(f"{where}.dry_run", f"invalid {dry_run!r}", "write true or false")
-    return RollbackAction(
-        name=name,
-        type=kind,
-        params=tuple(params),
-        secret=secret,
-        environments=_strings(doc, f"{where}.environments", raw.get("environments")),
-        services=_strings(doc, f"{where}.services", raw.get("services")),
-        dry_run=dry_run,
-    )
+class _Action(Section):
+    """What every action has: a name, a type, its scope, and dry_run."""
+
+    # The secret's fields (``<prefix>_file``, ``<prefix>_env``) and whether it is required.
+    secret_prefix: ClassVar[str] = ""
+    secret_required: ClassVar[bool] = False
+    _common: ClassVar[frozenset[str]] = frozenset({"name", "type", "environments", "services", "dry_run"})
+
+    name: Annotated[
+        str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$"), Fix("use lower-case letters, digits, - or _")
+    ]
+    environments: Names | None = Field(None, description="empty: every environment")
+    services: Names | None = Field(None, description="empty: every service")
+    dry_run: bool = Field(False, description="log what the action would do, do nothing")
+
+    @classmethod
+    def _kind(cls) -> str:
+        return str(cls.model_fields["type"].default)
+
+    @classmethod
+    def unknown_field_fix(cls) -> str:
+        return f"{cls._kind()} actions take: {', '.join(sorted(cls.model_fields))}"
+
+    @classmethod
+    def missing_fix(cls, name: str) -> str:
+        return f"{cls._kind()} actions need {name}"
+
+    def params(self) -> tuple[tuple[str, str], ...]:
+        """The action's own text fields that are set: its targets, as templates."""
+        secret_keys = {f"{self.secret_prefix}_file", f"{self.secret_prefix}_env"}
+        return tuple(
+            (key, value)
+            for key, value in self
+            if key not in self._common and key not in secret_keys and isinstance(value, str)
+        )
+
+    def wants_secret(self) -> bool:
+        """Whether a secret is to be read: required, or named although optional."""
+        keys = (f"{self.secret_prefix}_file", f"{self.secret_prefix}_env")
+        return bool(self.secret_prefix) and (
+            self.secret_required or any(getattr(self, k) is not None for k in keys)
+        )
 
 
-def parse_rollback(doc: YamlDocument, path: Path) -> RollbackSpec:
-    """The ``rollback:`` section (empty when absent)."""
-    raw = doc.data.get("rollback")
-    if raw is None:
+class WebhookAction(_Action):
+    """Signal a pipeline: a signed POST (docs/rollback.md)."""
+
+    secret_prefix, secret_required = "secret", True
+    type: Literal["webhook"] = "webhook"
+    url: HttpUrl
+    secret_file: str | None = None
+    secret_env: str | None = None
+
+
+class ArgoRolloutsAction(_Action):
+    """Abort an Argo Rollouts rollout."""
+
+    type: Literal["argo-rollouts"] = "argo-rollouts"
+    namespace: Template
+    rollout: Template
+
+
+class KubernetesDeploymentAction(_Action):
+    """Roll a Deployment back to its previous revision."""
+
+    type: Literal["kubernetes-deployment"] = "kubernetes-deployment"
+    namespace: Template
+    deployment: Template
+    version_label: Template | None = None
+
+
+class HelmAction(_Action):
+    """Roll a Helm release back."""
+
+    type: Literal["helm"] = "helm"
+    namespace: Template
+    release: Template
+
+
+class ArgoCDAction(_Action):
+    """Roll an Argo CD application back."""
+
+    secret_prefix, secret_required = "token", True
+    type: Literal["argocd"] = "argocd"
+    url: HttpUrl
+    application: Template
+    app_namespace: Template | None = None
+    token_file: str | None = None
+    token_env: str | None = None
+
+
+class FeatureFlagAction(_Action):
+    """Turn a feature flag off through its service's HTTP API."""
+
+    secret_prefix, secret_required = "token", False
+    type: Literal["feature-flag"] = "feature-flag"
+    url: HttpUrl
+    method: Template | None = None
+    body: Template | None = None
+    flag_label: Template | None = None
+    token_file: str | None = None
+    token_env: str | None = None
+
+
+Action = Annotated[
+    WebhookAction
+    | ArgoRolloutsAction
+    | KubernetesDeploymentAction
+    | HelmAction
+    | ArgoCDAction
+    | FeatureFlagAction,
+    Field(discriminator="type"),
+]
+
+
+class RollbackSection(Section):
+    """``rollback:``: the actions, and the cluster they act on."""
+
+    actions: Annotated[list[Action], Fix("list actions with name and type")] | None = None
+    kubeconfig: str | None = Field(None, description="relative to the config file; a pod uses its account")
+    kube_context: str | None = None
+
+
+def rollback_spec(doc: YamlDocument, path: Path, section: RollbackSection | None) -> RollbackSpec:
+    """The validated ``rollback:`` section as a :class:`RollbackSpec`; secrets are read here."""
+    if section is None:
         return RollbackSpec()
-    if not isinstance(raw, dict):
-        raise doc.error("rollback", "expected a mapping", "write actions: [...] under it")
-    for key in raw:
-        if key not in {"actions", "kubeconfig", "kube_context"}:
-            raise doc.error(f"rollback.{key}", "unknown field", "use actions, kubeconfig or kube_context")
-    actions_raw = raw.get("actions") or []
-    if not isinstance(actions_raw, list):
-        raise doc.error("rollback.actions", "expected a list", "list actions with name and type")
-    actions = [_action(doc, f"rollback.actions[{i}]", item, path) for i, item in enumerate(actions_raw)]
-    names = [a.name for a in actions]
-    for index, action in enumerate(actions):
-        if names.index(action.name) != index:
-            raise doc.error(
-                f"rollback.actions[{index}].name", f"duplicate name {action.name!r}", "rename one"
+    actions: list[RollbackAction] = []
+    for index, raw in enumerate(section.actions or ()):
+        where = f"rollback.actions[{index}]"
+        if raw.name in (a.name for a in actions):
+            raise doc.error(f"{where}.name", f"duplicate name {raw.name!r}", "rename one")
+        secret = None
+        if raw.wants_secret():
+            secret = read_secret(doc, where, raw.model_dump(), path, prefix=raw.secret_prefix)
+        actions.append(
+            RollbackAction(
+                name=raw.name,
+                type=ActionType(raw.type),
+                params=raw.params(),
+                secret=secret,
+                environments=tuple(raw.environments or ()),
+                services=tuple(raw.services or ()),
+                dry_run=raw.dry_run,
             )
-    kubeconfig = raw.get("kubeconfig")
+        )
+    kubeconfig = section.kubeconfig
     if kubeconfig is not None:
         try:
-            file = Path(str(kubeconfig)).expanduser()
+            file = Path(kubeconfig).expanduser()
         except RuntimeError:  # ~user of no known user
             raise doc.error(
                 "rollback.kubeconfig",
@@ -191,5 +248,4 @@ def parse_rollback(doc: YamlDocument, path: Path) -> RollbackSpec:
                 "write the full path",
             ) from None
         kubeconfig = str(file if file.is_absolute() else path.parent / file)
-    context = raw.get("kube_context")
-    return RollbackSpec(tuple(actions), kubeconfig, None if context is None else str(context))
+    return RollbackSpec(tuple(actions), kubeconfig, section.kube_context)

@@ -24,7 +24,7 @@ from monitor.config import Settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import EnvironmentDefaults, Environments
 from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
-from monitor.outputs import PagerSpec
+from monitor.settings.pager import PagerSpec
 from monitor.profiles import load_profile
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource

@@ -22,7 +22,7 @@ from monitor.channels.notify import Notifier
 from monitor.channels.outbox import Deliverer
 from monitor.channels.registry import channels_for
 from monitor.config import Settings
-from monitor.outputs import GrafanaSpec
+from monitor.settings.grafana import GrafanaSpec
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store, StoredVerdict
 

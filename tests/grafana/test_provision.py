@@ -27,7 +27,7 @@ from monitor.grafana.client import Grafana, GrafanaError
 from monitor.grafana.dashboards import build_dashboards
 from monitor.grafana.provision import Desired, apply, plan
 from monitor.grafana.rules import grafana_rule_group, load_rule_groups
-from monitor.outputs import GrafanaSpec
+from monitor.settings.grafana import GrafanaSpec
 from monitor.simulate import SimulatedPrometheus
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,273 @@
+"""What every config model shares, and the one translation of pydantic's errors into a ConfigError.
+
+Models are strict and closed: a YAML ``yes`` is not a string, ``"5"`` is not a number, and a field
+the model does not declare is an error listing the ones it does. A validation error becomes a
+:class:`~monitor.errors.ConfigError` naming ``file:line``, the field path (``checks[0].weight``), the
+problem and the fix, like every hand-written check before it: the fix comes from the error's kind and
+the field's own declaration (its bounds, its choices, a :class:`Fix` attached to it), or from the
+validator that raised :func:`invalid`.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import annotated_types
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from monitor.errors import ConfigError
+from monitor.yamlfile import YamlDocument
+
+_M = TypeVar("_M", bound=BaseModel)
+# An enum field takes the enum's value as YAML writes it (strict mode would want the enum object).
+Lax = Field(strict=False)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Field metadata: what to write instead, shown with any error of that field."""
+
+    text: str
+
+
+class Section(BaseModel):
+    """A mapping of the config file or a profile: closed, strict, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
+
+    @classmethod
+    def unknown_field_fix(cls) -> str:
+        """The fix shown for a field this model does not declare."""
+        return f"use one of: {', '.join(sorted(cls.model_fields))}"
+
+    @classmethod
+    def missing_fix(cls, name: str) -> str:
+        """The fix shown when the required field ``name`` is absent (a :class:`Fix` on it wins)."""
+        return f"add '{name}: ...'"
+
+
+def invalid(problem: str, fix: str, field: str | None = None) -> PydanticCustomError:
+    """The error a validator raises: ``field '<path>': <problem>; <fix>``.
+
+    ``field`` names a part of the validated value (a model validator's field, a mapping's key),
+    appended to the path pydantic reports.
+    """
+    return PydanticCustomError("config", "{problem}; {fix}", {"problem": problem, "fix": fix, "field": field})
+
+
+def _http_url(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")):
+        raise invalid(f"invalid {value!r}", "use an http:// or https:// URL")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# A base URL: paths are appended to it, so a trailing slash is dropped.
+BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(lambda url: url.rstrip("/"))]
+
+
+def shown(value: object) -> str:
+    """``repr`` of an offending value, cut short: an error line stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a pydantic location points: the field path, and the declaration of the field there."""
+
+    path: str
+    owner: type[BaseModel] | None
+    annotation: Any
+    metadata: tuple[object, ...]
+
+
+def _unwrap(annotation: Any) -> tuple[Any, tuple[object, ...]]:
+    """The type inside ``Annotated`` and ``X | None``, with the metadata found on the way."""
+    metadata: list[object] = []
+    while True:
+        if typing.get_origin(annotation) is Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            for item in extra:
+                metadata.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+            continue
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if _is_union(annotation) and len(members) == 1:
+            annotation = members[0]
+            continue
+        return annotation, tuple(metadata)
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _tag_member(annotation: Any, tag: object) -> Any | None:
+    """The member of a tagged union whose ``type`` literal is ``tag``."""
+    for member in typing.get_args(annotation):
+        core, _ = _unwrap(member)
+        if isinstance(core, type) and issubclass(core, BaseModel) and "type" in core.model_fields:
+            choices = typing.get_args(core.model_fields["type"].annotation)
+            if tag in choices:
+                return member
+    return None
+
+
+def _tags(annotation: Any) -> list[object]:
+    """The ``type`` literals of a tagged union's members."""
+    tags: list[object] = []
+    for member in typing.get_args(annotation):
+        core, _ = _unwrap(member)
+        if isinstance(core, type) and issubclass(core, BaseModel) and "type" in core.model_fields:
+            tags.extend(typing.get_args(core.model_fields["type"].annotation))
+    return tags
+
+
+def _place(model: type[BaseModel], loc: Sequence[int | str], prefix: str) -> _Place:
+    """Walk ``loc`` through the model's declarations, skipping the steps pydantic adds (union tags)."""
+    path, owner = prefix, None
+    metadata: tuple[object, ...] = ()
+    annotation: Any = Any
+    current: Any = model
+    for item in loc:
+        core, extra = _unwrap(current)
+        metadata = (*metadata, *extra)
+        if _is_union(core) and (member := _tag_member(core, item)) is not None:
+            current = member
+            continue
+        if _is_union(core):  # the tag itself: one of the members' literals
+            path = f"{path}.{item}" if path else str(item)
+            current = typing.Literal[tuple(_tags(core))]
+            metadata = ()
+            continue
+        if isinstance(core, type) and issubclass(core, BaseModel):
+            owner = core
+            field = core.model_fields.get(str(item))
+            annotation, metadata = (field.annotation, tuple(field.metadata)) if field else (Any, ())
+            current = annotation
+        elif item == "[key]":  # a mapping's key, not its value
+            continue
+        else:
+            # An item of a list or a mapping: a Fix declared on the collection still applies.
+            args = typing.get_args(core)
+            current = args[-1] if args else Any
+            collection = typing.get_origin(core) in (list, tuple, dict)
+            metadata = tuple(m for m in metadata if isinstance(m, Fix)) if collection else ()
+        if isinstance(item, int) and _is_sequence(core):
+            path = f"{path}[{item}]"
+        else:
+            path = f"{path}.{item}" if path else str(item)
+    core, extra = _unwrap(current)
+    return _Place(path, owner, core, (*metadata, *extra))
+
+
+def _is_sequence(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (list, tuple)
+
+
+def _bounds(metadata: tuple[object, ...]) -> str | None:
+    low = next((str(m.ge) for m in metadata if isinstance(m, annotated_types.Ge)), None)
+    low = low or next((f"({m.gt}" for m in metadata if isinstance(m, annotated_types.Gt)), None)
+    high = next((str(m.le) for m in metadata if isinstance(m, annotated_types.Le)), None)
+    high = high or next((f"{m.lt})" for m in metadata if isinstance(m, annotated_types.Lt)), None)
+    if low is None and high is None:
+        return None
+    opening = "" if (low or "").startswith("(") else "["
+    closing = "" if (high or "").endswith(")") else "]"
+    return f"{opening}{low or '-inf'}, {high or 'inf'}{closing}"
+
+
+def _choices(annotation: Any) -> str | None:
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return ", ".join(str(e.value) for e in annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return ", ".join(str(a) for a in typing.get_args(annotation))
+    return None
+
+
+def _problem_and_fix(error: ErrorDetails, place: _Place) -> tuple[str, str]:
+    """The words for one error: what is wrong with the value, and what to write instead."""
+    kind, value = error["type"], error.get("input")
+    ctx = error.get("ctx") or {}
+    declared = next((m.text for m in reversed(place.metadata) if isinstance(m, Fix)), None)
+    bounds = _bounds(place.metadata)
+    if kind == "config":
+        return str(ctx["problem"]), str(ctx["fix"])
+    if kind == "extra_forbidden":
+        return "unknown field", place.owner.unknown_field_fix() if place.owner and issubclass(
+            place.owner, Section
+        ) else "remove it"
+    if kind == "invalid_key":
+        return f"the key {shown(value)} is not a string", "quote it"
+    if kind == "missing":
+        name = place.path.rsplit(".", 1)[-1]
+        owner = place.owner if place.owner and issubclass(place.owner, Section) else Section
+        return "missing", declared or owner.missing_fix(name)
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return f"{shown(value)} is out of range", declared or f"use a value in {bounds}"
+    if kind in ("float_type", "int_type", "int_from_float", "finite_number", "float_parsing", "int_parsing"):
+        return f"expected a number, got {shown(value)}", declared or (
+            f"write a number in {bounds}" if bounds else "write a number"
+        )
+    if kind == "bool_type":
+        return f"expected true or false, got {shown(value)}", declared or "write true or false"
+    if kind == "string_type":
+        return f"expected a string, got {shown(value)}", declared or "quote the value"
+    if kind in ("enum", "literal_error", "union_tag_invalid", "union_tag_not_found"):
+        expected = str(ctx.get("expected_tags", "")).replace("'", "")
+        choices = _choices(place.annotation) or expected or str(ctx.get("expected", ""))
+        if kind.startswith("union_tag"):
+            value = ctx.get("tag")
+        problem = "missing" if kind == "union_tag_not_found" else f"{shown(value)} is not allowed"
+        return problem, declared or f"use one of: {choices}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping, got {shown(value)}", declared or "indent its fields under it"
+    if kind in ("list_type", "tuple_type"):
+        return f"expected a list, got {shown(value)}", declared or "write a YAML list, e.g. [a, b]"
+    if kind in ("string_too_short", "too_short"):
+        return "empty", declared or "write a non-empty value"
+    if kind in ("string_too_long", "too_long"):
+        return "too long", declared or f"keep it to {ctx.get('max_length')}"
+    if kind == "string_pattern_mismatch":
+        return f"invalid {shown(value)}", declared or f"match {ctx.get('pattern')}"
+    return f"invalid {shown(value)} ({error['msg']})", declared or "see the documentation of the field"
+
+
+def _loc(error: ErrorDetails) -> tuple[int | str, ...]:
+    """The error's location, down to the field a validator or a union's tag names."""
+    ctx = error.get("ctx") or {}
+    field = ctx.get("field") if error["type"] == "config" else None
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        field = str(ctx.get("discriminator", "")).strip("'") or None
+    return (*error["loc"], field) if field is not None else tuple(error["loc"])
+
+
+def config_error(
+    doc: YamlDocument, model: type[BaseModel], exc: ValidationError, prefix: str = ""
+) -> ConfigError:
+    """The first problem in document order, as a ConfigError naming line, field and fix."""
+    errors = exc.errors(include_url=False)
+    places = [_place(model, _loc(error), prefix) for error in errors]
+    first = min(range(len(errors)), key=lambda i: doc.line(places[i].path) or 1 << 30)
+    problem, fix = _problem_and_fix(errors[first], places[first])
+    more = len(errors) - 1
+    if more:
+        fix += f" (and {more} more problem{'s' if more > 1 else ''} after it)"
+    return doc.error(places[first].path, problem, fix)
+
+
+def validate(
+    doc: YamlDocument, model: type[_M], data: Mapping[Any, Any] | None = None, prefix: str = ""
+) -> _M:
+    """``data`` (default: the whole document) as ``model``; a :class:`ConfigError` when invalid."""
+    try:
+        return model.model_validate(doc.data if data is None else data)
+    except ValidationError as exc:
+        raise config_error(doc, model, exc, prefix) from None
