@@ -4,6 +4,10 @@ The port is deliberate: ``wilcox.test`` finds its Hodges-Lehmann estimate and in
 ends with ``uniroot``, and on the step functions involved the point Brent's method lands
 on depends on the exact sequence of steps. Reproducing R's numbers (as Kayenta does)
 requires reproducing R's iteration, which scipy's ``brentq`` does not promise.
+
+:mod:`monitor.stats.exact` needs no R parity but uses it too: ``brentq`` would do there, and
+importing ``scipy.optimize`` would add about 0.2 s to every ``monitor analyze`` (twice what
+``scipy.special``, the only part of scipy on that path, costs).
 """
 
 from __future__ import annotations
