@@ -6,7 +6,7 @@ on depends on the exact sequence of steps. Reproducing R's numbers (as Kayenta d
 requires reproducing R's iteration, which scipy's ``brentq`` does not promise.
 
 :mod:`monitor.stats.exact` needs no R parity but uses it too: ``brentq`` would do there, and
-importing ``scipy.optimize`` would add about 0.2 s to every ``monitor analyze`` (twice what
+importing ``scipy.optimize`` would add about 0.2 s to every ``monitor analyze`` (as much again as
 ``scipy.special``, the only part of scipy on that path, costs).
 """
 
