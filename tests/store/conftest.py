@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from monitor.models import DeploymentSpec, Strategy
 from monitor.store import Store
 
 POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -45,3 +47,21 @@ async def store(database_url: str, clock: Any) -> AsyncIterator[Store]:
     opened = await Store.open(database_url, clock=clock)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def spec() -> DeploymentSpec:
+    """A canary of checkout v2 against v1 in production."""
+    return DeploymentSpec(
+        service="checkout",
+        environment="production",
+        version="v2",
+        baseline_version="v1",
+        strategy=Strategy.CANARY,
+        started_at=datetime(2026, 11, 26, 9, 58, tzinfo=UTC),
+        profile="otel-http",
+        warmup_s=60,
+        interval_s=60,
+        min_duration_s=600,
+        max_duration_s=1800,
+    )

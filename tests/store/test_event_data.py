@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from monitor.models import DeploymentSpec, Strategy
+from monitor.models import DeploymentSpec
 from monitor.store import Store
 from monitor.store.migrate import downgrade
 
-SPEC = DeploymentSpec(
-    service="checkout",
-    environment="production",
-    version="v2",
-    baseline_version="v1",
-    strategy=Strategy.CANARY,
-    started_at=datetime(2026, 11, 26, 9, 58, tzinfo=UTC),
-    profile="otel-http",
-    warmup_s=60,
-    interval_s=60,
-    min_duration_s=600,
-    max_duration_s=1800,
-)
 
-
-async def test_event_fields_are_read_back_as_written(store: Store) -> None:
-    deployment, _ = await store.register(SPEC, actor="test")
+async def test_event_fields_are_read_back_as_written(store: Store, spec: DeploymentSpec) -> None:
+    deployment, _ = await store.register(spec, actor="test")
     await store.add_event(deployment.id, "rollback", "monitor", "helm (helm): started", {"started_from": 7})
     await store.add_event(deployment.id, "note", "sre", "looked at it")
     *_, started, note = await store.events(deployment.id)
@@ -32,11 +16,13 @@ async def test_event_fields_are_read_back_as_written(store: Store) -> None:
     assert note.data == {}
 
 
-async def test_the_upgrade_moves_a_rollback_start_from_its_message_into_fields(database_url: str) -> None:
+async def test_the_upgrade_moves_a_rollback_start_from_its_message_into_fields(
+    database_url: str, spec: DeploymentSpec
+) -> None:
     """A rollback in flight across the upgrade keeps its guard against rolling back twice."""
     store = await Store.open(database_url)
     try:
-        deployment, _ = await store.register(SPEC, actor="test")
+        deployment, _ = await store.register(spec, actor="test")
         await store.add_event(
             deployment.id, "rollback", "monitor", "helm (helm): rolling back from revision 12"
         )
