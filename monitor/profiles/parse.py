@@ -1,11 +1,16 @@
-"""Validation of profile YAML into :class:`~monitor.profiles.model.Profile`."""
+"""Profile YAML as a pydantic model (:class:`ProfileFile`), validated into a :class:`Profile`.
+
+The model checks each field (types, bounds, choices, unknown fields); :func:`parse_profile` then checks
+what spans fields: the queries a comparison needs and their placeholders, the names of log and trace
+checks (from the check registry), ``from_spans`` against the comparison, unique check names.
+"""
 
 from __future__ import annotations
 
-import re
-from enum import StrEnum
 from string import Template
-from typing import Any, TypeVar
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
 
 from monitor.checks.registry import known_check_names
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
@@ -18,87 +23,94 @@ from monitor.profiles.model import (
     Profile,
     TrafficPolicy,
 )
+from monitor.settings.base import Fix, Lax, Section, invalid, validate
 from monitor.stats.multiple import CRITICAL_SHARE, EARLY_RELEVANCE, FINAL_SHARE
 from monitor.yamlfile import YamlDocument
 
-_E = TypeVar("_E", bound=StrEnum)
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = r"^[a-z][a-z0-9_]*$"
 _QUERY_FIELDS = {
     ComparisonKind.COUNTS: ("events", "exposure"),
     ComparisonKind.DISTRIBUTION: ("buckets",),
     ComparisonKind.SAMPLES: ("series",),
 }
-_CHECK_FIELDS = {
-    "name", "comparison", "signal", "purpose", "description", "events", "exposure", "buckets",
-    "series", "direction", "critical", "weight", "allowed_effect", "negligible_value", "min_data", "optional",
-    "quantiles", "unit", "allowed_decrease", "new_items", "from_spans",
-}  # fmt: skip
-_TOP_FIELDS = {"name", "description", "labels", "alpha", "decision", "traffic", "checks"}
+_QUERY = "a PromQL template with $selector and $window"
 
 
-class _Reader:
-    """Typed access to one mapping of the document, raising errors that point at the field."""
+class CheckSection(Section):
+    """One check of a profile; which query fields it needs depends on ``comparison``."""
 
-    def __init__(self, doc: YamlDocument, data: dict[str, Any], path: str, known: set[str]) -> None:
-        self.doc, self.data, self.path = doc, data, path
-        for key in data:
-            if str(key) not in known:
-                raise doc.error(
-                    self._at(str(key)), "unknown field", f"use one of: {', '.join(sorted(known))}"
-                )
+    name: Annotated[str, Field(pattern=_NAME), Fix("use lower_snake_case, e.g. http_error_ratio")]
+    comparison: Annotated[ComparisonKind, Lax]
+    signal: Annotated[Signal, Lax] = Signal.METRICS
+    purpose: Annotated[CheckPurpose, Lax] = CheckPurpose.REGRESSION
+    description: str | None = None
+    events: str | None = Field(None, description=f"counts: the events, {_QUERY}")
+    exposure: str | None = Field(None, description=f"counts: what the events are a share of, {_QUERY}")
+    buckets: str | None = Field(None, description=f"distribution: histogram buckets by le, {_QUERY}")
+    series: str | None = Field(None, description=f"samples: one value per series, {_QUERY}")
+    direction: Annotated[Direction, Lax] = Direction.INCREASE
+    critical: bool = False
+    weight: float | None = Field(None, ge=0.0, le=100.0, description="default 1 (0 for a traffic check)")
+    allowed_effect: float = Field(0.0, ge=0.0, le=100.0, description="the relative increase tolerated")
+    negligible_value: float = Field(0.0, ge=0.0, le=1e18, description="never fail at or below this value")
+    min_data: float = Field(1.0, ge=0.0, le=1e12)
+    optional: bool = False
+    quantiles: Annotated[
+        list[Annotated[float, Field(gt=0, lt=1)]],
+        Field(min_length=1),
+        Fix("list quantiles strictly between 0 and 1, e.g. [0.5, 0.9, 0.99]"),
+    ] = Field(default_factory=lambda: [0.5, 0.9, 0.99])
+    unit: str | None = None
+    allowed_decrease: float | None = Field(None, ge=0.0, le=0.999, description="the relative fall tolerated")
+    new_items: Annotated[NewItems, Lax] = NewItems.REGRESS
+    from_spans: Annotated[FromSpans, Lax] | None = None
 
-    def _at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+    @classmethod
+    def missing_fix(cls, name: str) -> str:
+        if name == "comparison":
+            return f"add 'comparison: <one of {', '.join(ComparisonKind)}>'"
+        return super().missing_fix(name)
 
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.doc.error(
-                self._at(key),
-                f"expected a number, got {value!r}",
-                f"write a number in [{low}, {high}]",
-            )
-        if not low <= value <= high:
-            raise self.doc.error(self._at(key), f"{value} is out of range", f"use a value in [{low}, {high}]")
-        return float(value)
 
-    def optional_number(self, key: str, low: float, high: float) -> float | None:
-        return None if self.data.get(key) is None else self.number(key, 0.0, low, high)
+class DecisionSection(Section):
+    """``decision:``: how check results become a verdict, and how the false-alarm budget is spent."""
 
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.doc.error(
-                self._at(key), f"expected true or false, got {value!r}", "write true or false"
-            )
-        return value
+    pass_score: float = Field(95.0, ge=0.0, le=100.0)
+    marginal_score: float = Field(75.0, ge=0.0, le=100.0)
+    early_pass: bool = True
+    min_duration_s: float = Field(600.0, ge=0.0, le=7 * 86400.0)
+    period_s: float = Field(300.0, ge=0.0, le=86400.0, description="canary mode: per-period traffic split")
+    final_share: float = Field(FINAL_SHARE, ge=0.05, le=1.0)
+    critical_share: float = Field(CRITICAL_SHARE, ge=0.0, le=1.0)
+    early_relevance: float = Field(EARLY_RELEVANCE, ge=0.5, le=0.999)
 
-    def text(self, key: str, default: str | None = None) -> str | None:
-        value = self.data.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise self.doc.error(self._at(key), f"expected a string, got {value!r}", "quote the value")
-        return value
+    @model_validator(mode="after")
+    def _ordered_scores(self) -> Self:
+        if self.marginal_score > self.pass_score:
+            raise invalid("above pass_score", "make marginal_score <= pass_score", field="marginal_score")
+        return self
 
-    def choice(self, key: str, enum: type[_E], default: _E | None) -> _E:
-        value = self.data.get(key)
-        if value is None:
-            if default is None:
-                options = ", ".join(e.value for e in enum)
-                raise self.doc.error(self._at(key), "missing", f"add '{key}: <one of {options}>'")
-            return default
-        try:
-            return enum(value)
-        except ValueError:
-            options = ", ".join(e.value for e in enum)
-            raise self.doc.error(
-                self._at(key), f"{value!r} is not allowed", f"use one of: {options}"
-            ) from None
 
-    def mapping(self, key: str, known: set[str]) -> _Reader:
-        value = self.data.get(key) or {}
-        if not isinstance(value, dict):
-            raise self.doc.error(self._at(key), "expected a mapping", "indent its fields under it")
-        return _Reader(self.doc, value, self._at(key), known)
+class TrafficSection(Section):
+    """``traffic:``: what share of traffic the canary should get, and how far off makes a run suspect."""
+
+    expected_canary_share: float | None = Field(None, ge=1e-6, le=1.0)
+    tolerance_factor: float = Field(2.0, ge=1.0, le=1000.0)
+
+
+class ProfileFile(Section):
+    """An analysis profile (see :mod:`monitor.profiles`)."""
+
+    name: Annotated[str, Field(min_length=1), Fix("add 'name: <profile name>' at the top")]
+    description: str | None = None
+    labels: Annotated[
+        dict[str, Annotated[str, Field(min_length=1)]],
+        Fix("write e.g. 'service: service_name' (a mapping of keys to label names)"),
+    ]
+    alpha: float = Field(0.01, ge=1e-9, le=0.2, description="the run's false-alarm budget")
+    decision: DecisionSection | None = None
+    traffic: TrafficSection | None = None
+    checks: Annotated[list[CheckSection], Field(min_length=1), Fix("list at least one check under 'checks'")]
 
 
 def _check_template(doc: YamlDocument, path: str, template: str, labels: LabelNames) -> None:
@@ -126,21 +138,9 @@ def _check_template(doc: YamlDocument, path: str, template: str, labels: LabelNa
         )
 
 
-def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) -> CheckSpec:
+def _parse_check(doc: YamlDocument, raw: CheckSection, index: int, labels: LabelNames) -> CheckSpec:
     path = f"checks[{index}]"
-    if not isinstance(raw, dict):
-        raise doc.error(path, "expected a mapping", "write each check as 'name: ..., comparison: ...'")
-    r = _Reader(doc, raw, path, _CHECK_FIELDS)
-    name = r.text("name")
-    if name is None or not _NAME.match(name):
-        raise doc.error(
-            f"{path}.name",
-            f"invalid check name {name!r}",
-            "use lower_snake_case, e.g. http_error_ratio",
-        )
-    comparison = r.choice("comparison", ComparisonKind, None)
-    purpose = r.choice("purpose", CheckPurpose, CheckPurpose.REGRESSION)
-    signal = r.choice("signal", Signal, Signal.METRICS)
+    name, comparison, purpose, signal = raw.name, raw.comparison, raw.purpose, raw.signal
     needed = ("exposure",) if purpose is CheckPurpose.TRAFFIC else _QUERY_FIELDS[comparison]
     if signal is not Signal.METRICS:
         # Logs and traces come from the OTLP receiver's aggregates: the judge is named, not queried.
@@ -157,69 +157,48 @@ def _parse_check(doc: YamlDocument, raw: Any, index: int, labels: LabelNames) ->
         raise doc.error(
             f"{path}.purpose", "a traffic check compares request counts", "set 'comparison: counts'"
         )
-    queries: dict[str, str | None] = {}
-    for key in ("events", "exposure", "buckets", "series"):
-        template = r.text(key)
-        if key in needed:
-            if not template:
-                raise doc.error(
-                    f"{path}.{key}",
-                    "missing",
-                    f"a {comparison.value} check needs a '{key}' PromQL template",
-                )
-            _check_template(doc, f"{path}.{key}", template, labels)
-        queries[key] = template
-    quantiles = raw.get("quantiles", [0.5, 0.9, 0.99])
-    if (
-        not isinstance(quantiles, list)
-        or not quantiles
-        or not all(isinstance(q, int | float) and not isinstance(q, bool) and 0 < q < 1 for q in quantiles)
-    ):
-        raise doc.error(
-            f"{path}.quantiles",
-            f"invalid {quantiles!r}",
-            "list quantiles strictly between 0 and 1, e.g. [0.5, 0.9, 0.99]",
-        )
+    queries: dict[str, str | None] = {
+        key: getattr(raw, key) for key in ("events", "exposure", "buckets", "series")
+    }
+    for key in needed:
+        template = queries[key]
+        if not template:
+            raise doc.error(
+                f"{path}.{key}", "missing", f"a {comparison.value} check needs a '{key}' PromQL template"
+            )
+        _check_template(doc, f"{path}.{key}", template, labels)
     return CheckSpec(
         name=name,
         comparison=comparison,
         signal=signal,
         purpose=purpose,
-        description=r.text("description", "") or "",
+        description=raw.description or "",
         events=queries["events"],
         exposure=queries["exposure"],
         buckets=queries["buckets"],
         series=queries["series"],
-        direction=r.choice("direction", Direction, Direction.INCREASE),
-        critical=r.flag("critical", False),
-        weight=r.number("weight", 0.0 if purpose is CheckPurpose.TRAFFIC else 1.0, 0.0, 100.0),
-        allowed_effect=r.number("allowed_effect", 0.0, 0.0, 100.0),
-        negligible_value=r.number("negligible_value", 0.0, 0.0, 1e18),
-        min_data=r.number("min_data", 1.0, 0.0, 1e12),
-        optional=r.flag("optional", False),
-        quantiles=tuple(float(q) for q in quantiles),
-        unit=r.text("unit", "") or "",
-        allowed_decrease=(
-            None if raw.get("allowed_decrease") is None else r.number("allowed_decrease", 0.0, 0.0, 0.999)
-        ),
-        new_items=r.choice("new_items", NewItems, NewItems.REGRESS),
-        from_spans=_from_spans(doc, r, path, comparison, purpose, signal, queries),
+        direction=raw.direction,
+        critical=raw.critical,
+        weight=(0.0 if purpose is CheckPurpose.TRAFFIC else 1.0) if raw.weight is None else raw.weight,
+        allowed_effect=raw.allowed_effect,
+        negligible_value=raw.negligible_value,
+        min_data=raw.min_data,
+        optional=raw.optional,
+        quantiles=tuple(raw.quantiles),
+        unit=raw.unit or "",
+        allowed_decrease=raw.allowed_decrease,
+        new_items=raw.new_items,
+        from_spans=_from_spans(doc, raw, path, queries),
     )
 
 
 def _from_spans(
-    doc: YamlDocument,
-    r: _Reader,
-    path: str,
-    comparison: ComparisonKind,
-    purpose: CheckPurpose,
-    signal: Signal,
-    queries: dict[str, str | None],
+    doc: YamlDocument, raw: CheckSection, path: str, queries: dict[str, str | None]
 ) -> FromSpans | None:
     """What the check reads from server spans without series; it must fit the comparison."""
-    if r.data.get("from_spans") is None:
+    value, comparison, purpose, signal = raw.from_spans, raw.comparison, raw.purpose, raw.signal
+    if value is None:
         return None
-    value = r.choice("from_spans", FromSpans, None)
     fits = {
         FromSpans.LATENCY: comparison is ComparisonKind.DISTRIBUTION,
         FromSpans.ERRORS: comparison is ComparisonKind.COUNTS and queries.get("events") is not None,
@@ -236,34 +215,15 @@ def _from_spans(
 
 def parse_profile(doc: YamlDocument) -> Profile:
     """Validate a profile document; raise :class:`~monitor.errors.ConfigError` naming the field."""
-    r = _Reader(doc, doc.data, "", _TOP_FIELDS)
-    name = r.text("name")
-    if not name:
-        raise doc.error("name", "missing", "add 'name: <profile name>' at the top")
-    labels_raw = doc.data.get("labels") or {}
-    if not isinstance(labels_raw, dict) or not all(isinstance(v, str) and v for v in labels_raw.values()):
-        raise doc.error(
-            "labels",
-            "expected a mapping of keys to label names",
-            "write e.g. 'service: service_name'",
-        )
-    names = {str(k): str(v) for k, v in labels_raw.items()}
+    raw = validate(doc, ProfileFile)
+    names = dict(raw.labels)
     for key in ("service", "version"):
         if key not in names:
             raise doc.error("labels", f"no label for '{key}'", f"add '{key}: <label name>' under labels")
     labels = LabelNames(
         service=names.pop("service"), version=names.pop("version"), others=tuple(sorted(names.items()))
     )
-    decision = r.mapping(
-        "decision",
-        {"pass_score", "marginal_score", "early_pass", "min_duration_s", "period_s", "final_share",
-         "critical_share", "early_relevance"},
-    )  # fmt: skip
-    traffic = r.mapping("traffic", {"expected_canary_share", "tolerance_factor"})
-    raw_checks = doc.data.get("checks")
-    if not isinstance(raw_checks, list) or not raw_checks:
-        raise doc.error("checks", "missing or empty", "list at least one check under 'checks'")
-    checks = tuple(_parse_check(doc, raw, i, labels) for i, raw in enumerate(raw_checks))
+    checks = tuple(_parse_check(doc, check, i, labels) for i, check in enumerate(raw.checks))
     seen: set[str] = set()
     for i, check in enumerate(checks):
         if check.name in seen:
@@ -273,29 +233,15 @@ def parse_profile(doc: YamlDocument) -> Profile:
                 "give every check its own name",
             )
         seen.add(check.name)
-    pass_score = decision.number("pass_score", 95.0, 0.0, 100.0)
-    marginal_score = decision.number("marginal_score", 75.0, 0.0, 100.0)
-    if marginal_score > pass_score:
-        raise doc.error("decision.marginal_score", "above pass_score", "make marginal_score <= pass_score")
+    decision = raw.decision or DecisionSection.model_validate({})
+    traffic = raw.traffic or TrafficSection.model_validate({})
     return Profile(
-        name=name,
+        name=raw.name,
         source=doc.source,
-        description=r.text("description", "") or "",
+        description=raw.description or "",
         labels=labels,
-        alpha=r.number("alpha", 0.01, 1e-9, 0.2),
+        alpha=raw.alpha,
         checks=checks,
-        decision=DecisionPolicy(
-            pass_score=pass_score,
-            marginal_score=marginal_score,
-            early_pass=decision.flag("early_pass", True),
-            min_duration_s=decision.number("min_duration_s", 600.0, 0.0, 7 * 86400.0),
-            period_s=decision.number("period_s", 300.0, 0.0, 86400.0),
-            final_share=decision.number("final_share", FINAL_SHARE, 0.05, 1.0),
-            critical_share=decision.number("critical_share", CRITICAL_SHARE, 0.0, 1.0),
-            early_relevance=decision.number("early_relevance", EARLY_RELEVANCE, 0.5, 0.999),
-        ),
-        traffic=TrafficPolicy(
-            expected_canary_share=traffic.optional_number("expected_canary_share", 1e-6, 1.0),
-            tolerance_factor=traffic.number("tolerance_factor", 2.0, 1.0, 1000.0),
-        ),
+        decision=DecisionPolicy(**decision.model_dump()),
+        traffic=TrafficPolicy(**traffic.model_dump()),
     )
