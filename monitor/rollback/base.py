@@ -12,11 +12,15 @@ from monitor.models import Deployment
 
 
 class ActionError(MonitorError):
-    """An action failed; ``retryable`` when trying again may succeed (timeouts, 5xx, conflicts)."""
+    """An action failed; ``retryable`` when trying again may succeed (timeouts, 5xx, conflicts).
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    ``status`` is the HTTP status the acted-on API answered, when one did.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.status = status
 
 
 @dataclass(frozen=True)

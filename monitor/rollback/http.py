@@ -33,7 +33,7 @@ async def _request(
 
 def _raise_for(status: int, body: str, what: str) -> None:
     if not 200 <= status < 300:
-        raise ActionError(f"{what}: HTTP {status} {body[:300]}", retryable=_retryable(status))
+        raise ActionError(f"{what}: HTTP {status} {body[:300]}", retryable=_retryable(status), status=status)
 
 
 async def webhook(
@@ -101,7 +101,7 @@ async def argocd(
         session, "GET", f"{base}/api/v1/applications/{app}", what, headers=headers, params=query
     )
     if status == 404:
-        raise ActionError(f"{what} not found ({_argocd_message(text)})", retryable=False)
+        raise ActionError(f"{what} not found ({_argocd_message(text)})", retryable=False, status=status)
     _raise_for(status, _argocd_message(text), what)
     application = json.loads(text)
     history = sorted((application.get("status") or {}).get("history") or [], key=lambda h: int(h["id"]))
@@ -129,6 +129,7 @@ async def argocd(
             f"{what}: Argo CD refuses to roll back while auto-sync is enabled ({_argocd_message(text)}); "
             "disable automated sync for the application, or revert in Git and let it sync",
             retryable=False,
+            status=status,
         )
     _raise_for(status, _argocd_message(text), f"{what} rollback")
     return ActionResult(f"rolled {what} back to history {previous['id']} ({previous.get('revision')})")

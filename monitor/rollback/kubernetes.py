@@ -73,7 +73,8 @@ def _failure(exc: ApiException, what: str) -> ActionError:
     }
     fix = fixes.get(status, "")
     message = f"{what}: HTTP {status} {reason}" + (f" ({fix})" if fix else "")
-    return ActionError(message, retryable=status == 0 or status >= 500 or status in _RETRYABLE)
+    retryable = status == 0 or status >= 500 or status in _RETRYABLE
+    return ActionError(message, retryable=retryable, status=status or None)
 
 
 async def _argo_rollouts_abort(
