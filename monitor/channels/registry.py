@@ -31,14 +31,20 @@ def register(kind: str, factory: ChannelFactory) -> None:
 def kinds() -> tuple[str, ...]:
     """The registered channel kinds."""
     _load_builtin()
-    return tuple(_FACTORIES)
+    return tuple(sorted(_FACTORIES, key=_rank))
 
 
 def build(setup: Setup) -> dict[str, Channel]:
-    """The channels ``setup`` configures, by kind."""
+    """The channels ``setup`` configures, by kind, in the order of :data:`BUILTIN` (others after)."""
     _load_builtin()
-    built = {kind: factory(setup) for kind, factory in _FACTORIES.items()}
+    built = {kind: _FACTORIES[kind](setup) for kind in sorted(_FACTORIES, key=_rank)}
     return {kind: channel for kind, channel in built.items() if channel is not None}
+
+
+def _rank(kind: str) -> int:
+    # Whichever channel module was imported first, items are written in one order.
+    module = _FACTORIES[kind].__module__.rpartition(".")[2]
+    return BUILTIN.index(module) if module in BUILTIN else len(BUILTIN)
 
 
 def channels_for(
