@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.cliargs import url_type
+from monitor.envvars import env, env_flag, help_epilog
 from monitor.exitcodes import EXIT_ERROR
 from monitor.pipes import stdout_may_close
 
@@ -23,7 +23,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``monitor`` command line."""
-    parser = _Parser(prog="monitor", description="Deployment health monitor.")
+    parser = _Parser(
+        prog="monitor",
+        description="Deployment health monitor.",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     analyze = commands.add_parser(
         "analyze",
@@ -58,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--output", choices=("text", "json"), default="text")
     analyze.add_argument(
-        "--loki-url", metavar="URL", default=os.environ.get("MONITOR_LOKI_URL") or None,
+        "--loki-url", metavar="URL", default=env("MONITOR_LOKI_URL"),
         type=url_type("MONITOR_LOKI_URL"),
         help="also judge logs read from this Loki (env MONITOR_LOKI_URL)",
     )  # fmt: skip
@@ -69,46 +74,44 @@ def build_parser() -> argparse.ArgumentParser:
         "or as structured metadata",
     )  # fmt: skip
     analyze.add_argument(
-        "--tempo-url", metavar="URL", default=os.environ.get("MONITOR_TEMPO_URL") or None,
+        "--tempo-url", metavar="URL", default=env("MONITOR_TEMPO_URL"),
         type=url_type("MONITOR_TEMPO_URL"),
         help="also judge traces read from this Tempo (env MONITOR_TEMPO_URL)",
     )  # fmt: skip
     analyze.add_argument(
-        "--jaeger-url", metavar="URL", default=os.environ.get("MONITOR_JAEGER_URL") or None,
+        "--jaeger-url", metavar="URL", default=env("MONITOR_JAEGER_URL"),
         type=url_type("MONITOR_JAEGER_URL"),
         help="or from this Jaeger query service, v3 API or legacy (env MONITOR_JAEGER_URL)",
     )  # fmt: skip
 
     serve = commands.add_parser("serve", help="run the daemon: the HTTP API and the engine loop")
+    serve.add_argument("--listen", metavar="HOST:PORT", default=env("MONITOR_LISTEN"))
     serve.add_argument(
-        "--listen", metavar="HOST:PORT", default=os.environ.get("MONITOR_LISTEN", "127.0.0.1:8080")
-    )
-    serve.add_argument(
-        "--prometheus-url", metavar="URL", default=os.environ.get("MONITOR_PROMETHEUS_URL") or None,
+        "--prometheus-url", metavar="URL", default=env("MONITOR_PROMETHEUS_URL"),
         type=url_type("MONITOR_PROMETHEUS_URL"), help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)",
     )  # fmt: skip
     serve.add_argument(
-        "--database", metavar="URL", default=os.environ.get("MONITOR_DATABASE", "sqlite:///monitor.db"),
+        "--database", metavar="URL", default=env("MONITOR_DATABASE"),
         help="sqlite:///FILE (default sqlite:///monitor.db) or postgresql://... for several replicas",
     )  # fmt: skip
     serve.add_argument(
-        "--config", metavar="FILE", default=os.environ.get("MONITOR_CONFIG"),
+        "--config", metavar="FILE", default=env("MONITOR_CONFIG"),
         help="settings YAML, with the API tokens under tokens: (env MONITOR_CONFIG)",
     )  # fmt: skip
     serve.add_argument(
-        "--lease", metavar="DURATION", default=os.environ.get("MONITOR_LEASE", "30s"),
+        "--lease", metavar="DURATION", default=env("MONITOR_LEASE"),
         help="how long a replica holds a deployment without renewing (30s); a dead one is replaced after it",
     )  # fmt: skip
     serve.add_argument(
         "--engine",
         choices=("process", "inline"),
-        default=os.environ.get("MONITOR_ENGINE", "process"),
+        default=env("MONITOR_ENGINE"),
         help="run the evaluation engine in its own process (default; keeps the API responsive) "
         "or inline in the API's process (env MONITOR_ENGINE)",
     )
     serve.add_argument(
         "--insecure-no-auth", action="store_true",
-        default=os.environ.get("MONITOR_INSECURE_NO_AUTH") == "1",
+        default=env_flag("MONITOR_INSECURE_NO_AUTH"),
         help="serve without API tokens (local development only)",
     )  # fmt: skip
 
@@ -118,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exit codes: 0 pass, 1 fail, 2 marginal, inconclusive or timeout, 3 error.",
     )
     gate.add_argument(
-        "--url", metavar="URL", default=os.environ.get("MONITOR_URL") or "http://127.0.0.1:8080",
+        "--url", metavar="URL", default=env("MONITOR_URL"),
         type=url_type("MONITOR_URL"), help="the daemon's base URL (env MONITOR_URL; http://127.0.0.1:8080)",
     )  # fmt: skip
     gate.add_argument("--deployment-id", metavar="ID", help="attach to a registered deployment instead")
@@ -136,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prefixed key (rollback/feature-flag=...) is metadata for rollback actions",
     )  # fmt: skip
     gate.add_argument(
-        "--idempotency-key", metavar="KEY", default=os.environ.get("MONITOR_IDEMPOTENCY_KEY"),
+        "--idempotency-key", metavar="KEY", default=env("MONITOR_IDEMPOTENCY_KEY"),
         help="registers at most once per key (e.g. the CI build id); default: one per gate run",
     )  # fmt: skip
     gate.add_argument(
@@ -153,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--config", metavar="FILE", type=Path, default=_env_path("MONITOR_CONFIG"))
     provision.add_argument(
         "--rules-dir", metavar="DIR", type=Path,
-        default=Path(os.environ.get("MONITOR_RULES_DIR", "alert_rules")),
+        default=env("MONITOR_RULES_DIR"),
         help="Prometheus rule files to provision as Grafana rules (env MONITOR_RULES_DIR; alert_rules)",
     )  # fmt: skip
     provision.add_argument("--no-rules", action="store_true", help="leave alert rules out")
@@ -165,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
+    value = env(name)
     return Path(value) if value else None
 
 

@@ -9,11 +9,11 @@ it and fails with an error that names neither the flag nor the fix; it is cheape
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from monitor import envvars
 from monitor.errors import InputError
 
 _SCHEMES = ("http", "https")
@@ -75,7 +75,7 @@ def url_type(env: str | None = None) -> Callable[[str], str]:
         problem = url_problem(value)
         if problem is None:
             return value
-        if env is not None and os.environ.get(env) == value:
+        if env is not None and envvars.env(env) == value:
             problem += f" (the value of {env})"
         raise argparse.ArgumentTypeError(problem)
 

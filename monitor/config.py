@@ -33,11 +33,12 @@ Example ``--config`` file::
       - {name: jenkins, scopes: [read, deploy], token_file: /run/secrets/jenkins-token}
       - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
 
-Environment variables (lower precedence than flags, higher than the file):
-``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``, ``MONITOR_JAEGER_URL``,
-``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``, ``MONITOR_PUBLIC_URL``. A source's
-credentials go with whichever of its URLs is used; user info in a flag's or variable's URL
-(``http://user:password@host``) is basic auth, and may not be combined with configured credentials.
+Environment variables (lower precedence than flags, higher than the file; all listed in
+:mod:`monitor.envvars`): ``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``,
+``MONITOR_JAEGER_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``,
+``MONITOR_PUBLIC_URL``. A source's credentials go with whichever of its URLs is used; user info in a
+flag's or variable's URL (``http://user:password@host``) is basic auth, and may not be combined with
+configured credentials.
 The source sections are described in :mod:`monitor.sources.spec`, ``public_url``, ``grafana`` and
 ``pager`` in :mod:`monitor.settings.grafana` and :mod:`monitor.settings.pager`, ``rollback`` in
 :mod:`monitor.rollback.spec`.
@@ -45,7 +46,6 @@ The source sections are described in :mod:`monitor.sources.spec`, ``public_url``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,6 +54,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BeforeValidator, Field, field_validator
 
 from monitor.environments import BUILTIN, EnvironmentDefaults
+from monitor.envvars import env
 from monitor.profiles.model import Unproven
 from monitor.rollback.spec import RollbackPolicy, RollbackSection, RollbackSpec, rollback_spec
 from monitor.secretfile import read_secret
@@ -327,19 +328,18 @@ def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tupl
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the config file (if any), then let environment variables override it."""
-    env = os.environ if environ is None else environ
+    """Read the config file (if any), then let environment variables (:mod:`monitor.envvars`) override it."""
     settings = _from_file(path) if path is not None else Settings()
     # Only what the environment may override is replaced: every other field carries over as read.
     sources = {
-        name: replace(spec, url=env.get(URL_VARIABLES[name]) or spec.url)
+        name: replace(spec, url=env(URL_VARIABLES[name], environ) or spec.url)
         for name, spec in vars(settings.sources).items()
     }
     return replace(
         settings,
         sources=Sources(**sources),
-        trace_url=env.get("MONITOR_TRACE_URL") or settings.trace_url,
-        environment=env.get("MONITOR_ENVIRONMENT") or settings.environment,
-        profile=env.get("MONITOR_PROFILE") or settings.profile,
-        public_url=(env.get("MONITOR_PUBLIC_URL") or settings.public_url or "").rstrip("/") or None,
+        trace_url=env("MONITOR_TRACE_URL", environ) or settings.trace_url,
+        environment=env("MONITOR_ENVIRONMENT", environ) or settings.environment,
+        profile=env("MONITOR_PROFILE", environ) or settings.profile,
+        public_url=(env("MONITOR_PUBLIC_URL", environ) or settings.public_url or "").rstrip("/") or None,
     )

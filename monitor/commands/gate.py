@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -18,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from monitor.envvars import env
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.judges.format import fmt_duration
@@ -100,7 +100,7 @@ def _token(args: argparse.Namespace) -> str:
             return Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise InputError(f"--token-file {args.token_file}: {exc.strerror}") from None
-    return os.environ.get("MONITOR_TOKEN", "").strip()
+    return (env("MONITOR_TOKEN") or "").strip()
 
 
 def _worst(document: dict[str, Any]) -> str:

@@ -9,13 +9,13 @@ rerun picks up where it stopped, since unchanged objects are not written again.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from monitor import __version__
 from monitor.cliargs import check_url
 from monitor.config import load_settings
+from monitor.envvars import env
 from monitor.errors import ConfigError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 from monitor.grafana.client import Grafana, GrafanaError
@@ -30,7 +30,7 @@ def _say(line: str = "") -> None:
 
 
 def _grafana_spec(config: Path | None) -> GrafanaSpec:
-    url, token = os.environ.get("MONITOR_GRAFANA_URL"), os.environ.get("MONITOR_GRAFANA_TOKEN")
+    url, token = env("MONITOR_GRAFANA_URL"), env("MONITOR_GRAFANA_TOKEN")
     if url:
         check_url(url, "MONITOR_GRAFANA_URL")
     settings = load_settings(config)

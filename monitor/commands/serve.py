@@ -25,6 +25,7 @@ from monitor.cliargs import check_url
 from monitor.config import load_settings
 from monitor.engine.process import EngineOptions, EngineProcess, run_engine
 from monitor.environments import Environments
+from monitor.envvars import env
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
@@ -166,7 +167,7 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, int]:
     if not args.prometheus_url:  # checked as a URL as it was parsed, from the flag or the variable
         raise InputError("no Prometheus URL; pass --prometheus-url or set MONITOR_PROMETHEUS_URL")
     for name in ("MONITOR_PUBLIC_URL", "MONITOR_TRACE_URL"):
-        if value := os.environ.get(name):
+        if value := env(name):
             check_url(value, name)
     parse_duration_s(args.lease, "--lease")
     async_url(args.database)
