@@ -79,7 +79,11 @@ def _bound(b: Bound | None) -> dict[str, Any] | None:
 
 
 def verdict_document(verdict: Verdict) -> dict[str, Any]:
-    """The verdict as the JSON document of DESIGN.md (schema: ``monitor/schema/verdict.schema.json``)."""
+    """The verdict as its published JSON document (schema: ``monitor/schema/verdict.schema.json``).
+
+    The one builder of that document: the CLI prints it, the daemon stores it per look, and the API
+    builds a deployment's document before its first look with it too.
+    """
     return {
         "deployment_id": verdict.deployment_id,
         "service": verdict.service,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import time
@@ -19,9 +18,9 @@ from monitor.api.auth import ACTOR, auth_middleware
 from monitor.api.bodies import read_json
 from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
 from monitor.api.compression import compressed_bodies
-from monitor.api.documents import deployment_document, verdict_document
+from monitor.api.documents import deployment_document, deployment_verdict_document
 from monitor.api.integrations import argo_verdict, flagger_hook
-from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, SOURCE, STORE, TRACE_URL, VERDICTS
+from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, STORE, TRACE_URL, VERDICTS
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
@@ -33,7 +32,7 @@ from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.models import DeploymentStatus
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
-from monitor.profiles import BUILTIN_PROFILES, Profile, load_profile
+from monitor.profiles.catalog import ProfileCatalog
 from monitor.redact import redact_text
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
@@ -54,13 +53,6 @@ def _json(body: object, status: int = 200, headers: dict[str, str] | None = None
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _known_profile(name: str) -> Profile:
-    # Parsing a profile's YAML costs more than the rest of a registration; profiles do not change
-    # while the daemon runs (the engine loads them the same way).
-    return load_profile(name)
-
-
 def _digest(body: object) -> str:
     """The request as sent, canonically: what makes a retry with the same key the same request."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -70,7 +62,8 @@ async def register(request: web.Request) -> web.Response:
     """``POST /api/v1/deployments``: 201 for a new deployment, 200 for a repeated Idempotency-Key."""
     body = await read_json(request)
     spec = deployment_spec(body, datetime.now(UTC), request.app[ENVIRONMENTS])
-    allowed = set(BUILTIN_PROFILES) | request.app[ENVIRONMENTS].profiles
+    profiles = request.app[PROFILES]
+    allowed = profiles.available
     if spec.profile not in allowed:
         # Never a path from a caller: the daemon would read any file it can.
         raise invalid(
@@ -79,7 +72,7 @@ async def register(request: web.Request) -> web.Response:
             "(other profiles are added under environments: in the daemon's config)",
         )
     try:
-        _known_profile(spec.profile)
+        profiles.get(spec.profile)
     except ConfigError as exc:
         raise invalid("profile", str(exc)) from None
     key = request.headers.get("Idempotency-Key")
@@ -152,7 +145,7 @@ async def report(request: web.Request) -> web.Response:
     """``GET /api/v1/deployments/{id}/report``: the HTML report an SRE reads."""
     store = request.app[STORE]
     deployment = await store.get(request.match_info["id"])
-    verdict = verdict_document(deployment, await store.latest_verdict(deployment.id))
+    verdict = deployment_verdict_document(deployment, await store.latest_verdict(deployment.id))
     page = render_report(
         deployment, verdict, await store.look_history(deployment.id), await store.events(deployment.id),
         request.app[TRACE_URL],
@@ -246,8 +239,13 @@ def create_app(
     telemetry: MonitorMetrics | None = None,
     trace_url: str | None = None,
     notifier: Notifier | None = None,
+    profiles: ProfileCatalog | None = None,
 ) -> web.Application:
-    """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication."""
+    """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication.
+
+    ``profiles`` is the daemon's one catalog, shared with an engine in this process; by default the
+    built-ins and those ``environments`` name.
+    """
     # Compressed bodies are judged first, before authentication: a refused one is never read.
     middlewares: list[Middleware] = [compressed_bodies(COMPRESSED_PATHS), problem_middleware, _store_errors]
     if tokens is not None:
@@ -257,6 +255,7 @@ def create_app(
     )
     app[STORE] = store
     app[ENVIRONMENTS] = environments or Environments()
+    app[PROFILES] = profiles or ProfileCatalog(app[ENVIRONMENTS].profiles)
     app[METRICS] = telemetry or MonitorMetrics(EngineMetrics())
     app[SOURCE] = source
     app[TRACE_URL] = trace_url or ""

@@ -1,11 +1,13 @@
-"""JSON documents the API returns for deployments, and the verdict before the first look."""
+"""JSON documents the API returns for deployments, and their verdict documents (even before the first
+look, built like every other verdict document by :func:`monitor.report.verdict_document`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from monitor.models import Deployment, DeploymentStatus
+from monitor.models import Deployment, DeploymentStatus, Verdict, VerdictStatus, VersionWindow, Window
+from monitor.report import verdict_document
 from monitor.store import StoredVerdict
 from monitor.timeparse import format_time
 
@@ -47,12 +49,12 @@ def verdict_json(deployment: Deployment, stored: StoredVerdict | None) -> tuple[
         interim: dict[str, Any] = json.loads(stored.document_json)
         interim["summary"] = f"{interim.get('summary', '')}; now {deployment.status_reason}"
         return stored.status, json.dumps(interim)
-    document = _without_look(deployment)
-    return str(document["verdict"]), json.dumps(document)
+    verdict = _before_first_look(deployment)
+    return verdict.status.value, json.dumps(verdict_document(verdict))
 
 
-def verdict_document(deployment: Deployment, stored: StoredVerdict | None) -> dict[str, Any]:
-    """The verdict JSON (one schema with the CLI's) for a deployment, even before its first look.
+def deployment_verdict_document(deployment: Deployment, stored: StoredVerdict | None) -> dict[str, Any]:
+    """The verdict document (one schema with the CLI's) of a deployment, even before its first look.
 
     A cancelled deployment reads as ``inconclusive`` with the reason: the verdict schema has no
     ``cancelled``, and a pipeline must not read a cancelled analysis as a pass.
@@ -61,9 +63,9 @@ def verdict_document(deployment: Deployment, stored: StoredVerdict | None) -> di
     return document
 
 
-def _without_look(deployment: Deployment) -> dict[str, Any]:
+def _before_first_look(deployment: Deployment) -> Verdict:
     spec = deployment.spec
-    window = {"start": format_time(spec.started_at), "end": format_time(spec.started_at)}
+    window = Window(spec.started_at, spec.started_at)
     cancelled = deployment.status is DeploymentStatus.CANCELLED
     first_look = format_time(deployment.next_look_at) if deployment.next_look_at else "soon"
     waiting = (
@@ -71,15 +73,15 @@ def _without_look(deployment: Deployment) -> dict[str, Any]:
         if deployment.status_reason
         else f"waiting for the first look at {first_look}"
     )
-    return {
-        "deployment_id": deployment.id,
-        "service": spec.service,
-        "environment": spec.environment,
-        "canary": {"version": spec.version, **window},
-        "baseline": {"version": spec.baseline_version, **window},
-        "verdict": "inconclusive" if cancelled else "running",
-        "score": 0,
-        "decided_at": format_time(deployment.updated_at) if cancelled else None,
-        "summary": f"cancelled: {deployment.status_reason}" if cancelled else waiting,
-        "checks": [],
-    }
+    return Verdict(
+        service=spec.service,
+        environment=spec.environment,
+        canary=VersionWindow(spec.version, window),
+        baseline=VersionWindow(spec.baseline_version, window),
+        status=VerdictStatus.INCONCLUSIVE if cancelled else VerdictStatus.RUNNING,
+        score=0.0,
+        summary=f"cancelled: {deployment.status_reason}" if cancelled else waiting,
+        checks=(),
+        decided_at=deployment.updated_at if cancelled else None,
+        deployment_id=deployment.id,
+    )

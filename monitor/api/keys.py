@@ -9,12 +9,14 @@ from monitor.api.verdicts import VerdictCache
 from monitor.channels.notify import Notifier
 from monitor.environments import Environments
 from monitor.own_metrics import MonitorMetrics
+from monitor.profiles.catalog import ProfileCatalog
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
 
 STORE = web.AppKey("store", Store)
 SOURCE = web.AppKey("source", MetricsSource)
 ENVIRONMENTS = web.AppKey("environments", Environments)
+PROFILES = web.AppKey("profiles", ProfileCatalog)
 METRICS = web.AppKey("metrics", MonitorMetrics)
 VERDICTS = web.AppKey("verdicts", VerdictCache)
 NOTIFIER = web.AppKey("notifier", Notifier)

@@ -6,20 +6,18 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Collection
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
 from monitor.engine import AnalysisRequest, analyze
-from monitor.environments import Environments
+from monitor.engine.request import RequestDefaults, build_request
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.models import Classification, Verdict, VerdictStatus, Window
 from monitor.otlp.pulled import PulledTelemetry
 from monitor.profiles import load_profile
-from monitor.profiles.model import TrafficPolicy
 from monitor.sources.connect import loki_source, prometheus_source, trace_source
 from monitor.sources.prometheus import PrometheusSource
 from monitor.timeparse import format_time, parse_duration_s, parse_time
@@ -79,7 +77,7 @@ def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str) -> Win
     return Window(start, end)
 
 
-def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource, Settings]:
+def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource, Settings]:
     """Validate the arguments into a request, its metrics source and the settings; raise MonitorError."""
     settings = load_settings(Path(args.config) if args.config else None)
     url = args.prometheus_url or settings.prometheus_url
@@ -108,23 +106,16 @@ def build_request(args: argparse.Namespace) -> tuple[AnalysisRequest, Prometheus
                 f"--interval {args.interval} makes {looks:.0f} looks over the window (at most {MAX_LOOKS}); "
                 "raise --interval"
             )
-    profile = load_profile(args.profile or settings.profile)
-    if settings.expected_canary_share is not None:
-        profile = replace(
-            profile,
-            traffic=TrafficPolicy(settings.expected_canary_share, profile.traffic.tolerance_factor),
-        )
-    request = AnalysisRequest(
+    request = build_request(
+        RequestDefaults.from_settings(settings),
+        load_profile(args.profile or settings.profile),
         service=args.service,
         canary_version=args.canary_version,
         baseline_version=args.baseline_version,
         canary_window=canary_window,
         baseline_window=baseline_window,
-        profile=profile,
         interval_s=interval_s,
         environment=settings.environment,
-        extra_matchers=settings.matchers,
-        harm=Environments(settings.environments).harm(settings.environment),
     )
     return request, prometheus_source(settings, url), settings  # with the configured credentials
 
@@ -152,7 +143,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from monitor.report import render_json, render_text
 
     try:
-        request, source, settings = build_request(args)
+        request, source, settings = request_from_args(args)
         verdict = asyncio.run(_analyze(request, source, pull_sources(args, settings)))
     except MonitorError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)

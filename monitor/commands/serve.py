@@ -13,7 +13,6 @@ import sys
 import tempfile
 from collections.abc import Awaitable
 from dataclasses import replace
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,7 +28,7 @@ from monitor.envvars import env
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
-from monitor.profiles import Profile, load_profile
+from monitor.profiles.catalog import ProfileCatalog
 from monitor.sources.connect import prometheus_source
 from monitor.store import Store
 from monitor.store.engine import async_url
@@ -89,11 +88,6 @@ def bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-@cache
-def _profile(name: str) -> Profile:
-    return load_profile(name)
-
-
 async def _serve(args: argparse.Namespace, listening: list[socket.socket]) -> None:
     host, port = _listen(args.listen)
     prometheus_url = args.prometheus_url or args.settings.prometheus_url
@@ -105,6 +99,8 @@ async def _serve(args: argparse.Namespace, listening: list[socket.socket]) -> No
         database_url=args.database, prometheus_url=prometheus_url, config_path=args.config, owner=owner,
         lease_s=parse_duration_s(args.lease, "--lease"),
     )  # fmt: skip
+    environments = Environments(settings.environments)
+    profiles = ProfileCatalog(environments.profiles)  # the API's and an inline engine's
     with tempfile.TemporaryDirectory(prefix="monitor-engine-") as sockets:
         stop = asyncio.Event()
         if args.engine == "process":
@@ -115,9 +111,8 @@ async def _serve(args: argparse.Namespace, listening: list[socket.socket]) -> No
         else:
             child, metrics = None, EngineMetrics()
             telemetry = MonitorMetrics(metrics)
-            engine = run_engine(options, settings, _profile, stop, metrics)
+            engine = run_engine(options, settings, profiles, stop, metrics)
         tokens = None if args.insecure_no_auth else settings.tokens
-        environments = Environments(settings.environments)
         app = create_app(
             store,
             source,
@@ -126,6 +121,7 @@ async def _serve(args: argparse.Namespace, listening: list[socket.socket]) -> No
             telemetry,
             trace_url=settings.trace_url,
             notifier=Notifier(settings, environments),
+            profiles=profiles,
         )
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

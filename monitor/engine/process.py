@@ -22,9 +22,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -35,13 +33,14 @@ from monitor.channels.notify import Notifier
 from monitor.channels.outbox import Deliverer
 from monitor.channels.registry import channels_for
 from monitor.config import Settings, load_settings
+from monitor.engine.request import RequestDefaults
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments
 from monitor.errors import MonitorError
 from monitor.otlp.pulled import telemetry_reader
 from monitor.otlp.stored import StoredTelemetry
 from monitor.own_metrics import EngineMetrics
-from monitor.profiles import Profile, load_profile
+from monitor.profiles.catalog import ProfileCatalog
 from monitor.sources.connect import prometheus_source
 from monitor.store import Store
 from monitor.tracing import JsonFormatter, configure_tracing
@@ -66,10 +65,20 @@ class EngineOptions:
     parent_pid: int = 0
 
 
+def scheduler_settings(options: EngineOptions, settings: Settings) -> SchedulerSettings:
+    """This replica's share of the work, and what the config adds to every analysis."""
+    return SchedulerSettings(
+        owner=options.owner,
+        lease_s=options.lease_s,
+        request=RequestDefaults.from_settings(settings),
+        settle_s=settings.settle_s,
+    )
+
+
 async def run_engine(
     options: EngineOptions,
     settings: Settings,
-    profiles: Callable[[str], Profile],
+    profiles: ProfileCatalog,
     stop: asyncio.Event,
     metrics: EngineMetrics,
 ) -> None:
@@ -78,15 +87,9 @@ async def run_engine(
     source = prometheus_source(settings, options.prometheus_url)  # with the configured credentials
     deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
     try:
-        placement = SchedulerSettings(
-            owner=options.owner,
-            lease_s=options.lease_s,
-            matchers=settings.matchers,
-            environments=Environments(settings.environments),
-            settle_s=settings.settle_s,
-        )
+        placement = scheduler_settings(options, settings)
         scheduler = Scheduler(
-            store, source, profiles, placement, notifier=Notifier(settings), metrics=metrics,
+            store, source, profiles.get, placement, notifier=Notifier(settings), metrics=metrics,
             telemetry=telemetry_reader(
                 settings.sources, settings.logs_from, settings.traces_from, StoredTelemetry(store)
             ),
@@ -129,7 +132,8 @@ async def _child(options: EngineOptions) -> None:
     metrics = EngineMetrics()
     runner = await _serve_metrics(metrics, options.metrics_socket) if options.metrics_socket else None
     try:
-        await run_engine(options, settings, cache(load_profile), stop, metrics)
+        catalog = ProfileCatalog(Environments(settings.environments).profiles)
+        await run_engine(options, settings, catalog, stop, metrics)
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -26,15 +26,13 @@ from datetime import UTC, datetime, timedelta
 from monitor.channels.notify import Notifier
 from monitor.engine.evaluate import evaluate_look
 from monitor.engine.replay import look_times
-from monitor.engine.request import AnalysisRequest
-from monitor.environments import Environments
+from monitor.engine.request import AnalysisRequest, RequestDefaults, deployment_request
 from monitor.errors import ConflictError, MonitorError
 from monitor.models import (
     CheckResult,
     Classification,
     Deployment,
     DeploymentStatus,
-    Strategy,
     Verdict,
     VerdictStatus,
     VersionWindow,
@@ -44,7 +42,6 @@ from monitor.otlp.stored import receiver_telemetry
 from monitor.otlp.views import TelemetryReader
 from monitor.own_metrics import EngineMetrics
 from monitor.profiles import Profile
-from monitor.profiles.model import HarmPolicy
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import OutboxItem, Store, StoredVerdict
@@ -69,10 +66,8 @@ class SchedulerSettings:
     # Catching up a long-missed deployment is done in slices, so a replica returns to its poll
     # (and can take over a dead replica's deployments) every few seconds.
     max_looks_per_claim: int = 30
-    # The config's ``matchers:`` (e.g. cluster: eu-1), added to every query before the labels'.
-    matchers: tuple[tuple[str, str], ...] = ()
-    # What a pass must rule out, per environment.
-    environments: Environments = field(default_factory=Environments)
+    # What the config adds to every analysis: matchers, the expected canary share, harm limits.
+    request: RequestDefaults = field(default_factory=RequestDefaults)
     # A look at time t is judged once t + settle_s has passed, live or catching up, so data still
     # in flight (the receiver's flush, a Prometheus scrape) cannot shape a verdict.
     settle_s: float = 0.0
@@ -80,37 +75,6 @@ class SchedulerSettings:
     # how often: an outage delays a verdict by at most the grace, and is never retried forever.
     retry_grace_s: float = 300.0
     retry_s: float = 15.0
-
-
-def analysis_request(
-    deployment: Deployment,
-    profile: Profile,
-    matchers: tuple[tuple[str, str], ...] = (),
-    harm: HarmPolicy | None = None,
-) -> AnalysisRequest:
-    """The analysis a deployment asks for: canary mode for canaries, before/after otherwise."""
-    spec = deployment.spec
-    start = spec.started_at + timedelta(seconds=spec.warmup_s)
-    window = Window(start, start + timedelta(seconds=spec.max_duration_s))
-    baseline = None
-    if spec.strategy is not Strategy.CANARY:
-        # The old version's window just before the switch, as long as the analysis may run.
-        baseline = Window(spec.started_at - timedelta(seconds=spec.max_duration_s), spec.started_at)
-    decision = replace(profile.decision, min_duration_s=spec.min_duration_s)
-    return AnalysisRequest(
-        service=spec.service,
-        canary_version=spec.version,
-        baseline_version=spec.baseline_version,
-        canary_window=window,
-        profile=replace(profile, decision=decision),
-        baseline_window=baseline,
-        interval_s=spec.interval_s,
-        environment=spec.environment,
-        deployment_id=deployment.id,
-        # Prefixed label keys ("rollback/...") are metadata for actions, not matchers.
-        extra_matchers=(*matchers, *((k, v) for k, v in spec.labels if "/" not in k)),
-        harm=harm or HarmPolicy(),
-    )
 
 
 def blocking_errors(verdict: Verdict, profile: Profile) -> list[CheckResult]:
@@ -223,13 +187,13 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_s)
 
+    def request_for(self, deployment: Deployment) -> AnalysisRequest:
+        """The analysis of ``deployment`` with this replica's profiles and the config's defaults."""
+        profile = self._profiles(deployment.spec.profile)
+        return deployment_request(deployment, profile, self._settings.request)
+
     async def _advance(self, deployment: Deployment) -> int:
-        request = analysis_request(
-            deployment,
-            self._profiles(deployment.spec.profile),
-            self._settings.matchers,
-            self._settings.environments.harm(deployment.spec.environment),
-        )
+        request = self.request_for(deployment)
         times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
         now = self._clock()
         recorded = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from monitor.api.documents import verdict_document
+from monitor.api.documents import deployment_verdict_document
 from monitor.commands.gate import _worst
 from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
 from monitor.store import StoredVerdict
@@ -22,11 +22,11 @@ def _deployment(status: DeploymentStatus, reason: str) -> Deployment:
 
 
 def test_before_the_first_look_the_summary_names_the_trouble() -> None:
-    document = verdict_document(_deployment(DeploymentStatus.PENDING, TROUBLE), None)
+    document = deployment_verdict_document(_deployment(DeploymentStatus.PENDING, TROUBLE), None)
     assert document["verdict"] == "running"
     assert document["summary"] == f"waiting for the first look: {TROUBLE}"
     assert _worst(document) == document["summary"]  # the gate's progress line
-    calm = verdict_document(_deployment(DeploymentStatus.PENDING, ""), None)
+    calm = deployment_verdict_document(_deployment(DeploymentStatus.PENDING, ""), None)
     assert calm["summary"].startswith("waiting for the first look at 2026-01-01T00:00:00Z")
 
 
@@ -34,9 +34,9 @@ def test_after_a_look_the_interim_summary_adds_the_trouble_and_a_final_one_stand
     checks = [{"name": "http_latency", "classification": "pass", "message": "ok"}]
     body = {"verdict": "running", "summary": "running after 5m: score 1 so far", "checks": checks}
     interim = StoredVerdict(5, AT, "running", 1.0, False, json.dumps(body))
-    document = verdict_document(_deployment(DeploymentStatus.RUNNING, TROUBLE), interim)
+    document = deployment_verdict_document(_deployment(DeploymentStatus.RUNNING, TROUBLE), interim)
     assert document["summary"] == f"running after 5m: score 1 so far; now {TROUBLE}"
     assert _worst(document) == TROUBLE
     final = StoredVerdict(30, AT, "fail", 0.0, True, json.dumps({**body, "verdict": "fail"}))
-    ended = verdict_document(_deployment(DeploymentStatus.FAIL, "verdict fail"), final)
+    ended = deployment_verdict_document(_deployment(DeploymentStatus.FAIL, "verdict fail"), final)
     assert ended["summary"] == body["summary"]

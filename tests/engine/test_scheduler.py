@@ -13,9 +13,13 @@ import pytest
 
 from monitor.channels.notify import Notifier
 from monitor.config import Settings, WebhookSpec
+from monitor.engine.process import EngineOptions, scheduler_settings
+from monitor.engine.request import RequestDefaults, deployment_request
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
-from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
+from monitor.environments import Environments
+from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import load_profile
+from monitor.profiles.catalog import ProfileCatalog
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
@@ -151,21 +155,41 @@ async def test_a_final_verdict_writes_its_webhook_notifications(
     assert json.loads(item.payload_json)["verdict"] == "fail"
 
 
+def _deployment(labels: tuple[tuple[str, str], ...] = ()) -> Deployment:
+    at = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    spec = DeploymentSpec(
+        "checkout", "production", "v2", "v1", Strategy.CANARY, at, "otel-http", 0, 60, 600, 1800, labels
+    )
+    return Deployment("d-1", spec, DeploymentStatus.RUNNING, "", at, at)
+
+
 def test_prefixed_labels_are_metadata_not_query_matchers() -> None:
     """``rollback/feature-flag`` names a flag for the rollback actions; it must not filter the metrics."""
-    from monitor.engine.scheduler import analysis_request
-    from monitor.models import Deployment
-
-    spec = DeploymentSpec(
-        "checkout", "production", "v2", "v1", Strategy.CANARY, datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
-        "otel-http", 0, 60, 600, 1800, (("region", "eu-1"), ("rollback/feature-flag", "new-checkout")),
-    )  # fmt: skip
-    at = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-    deployment = Deployment("d-1", spec, DeploymentStatus.RUNNING, "", at, at)
-    assert analysis_request(deployment, load_profile("otel-http")).extra_matchers == (("region", "eu-1"),)
+    deployment = _deployment((("region", "eu-1"), ("rollback/feature-flag", "new-checkout")))
+    assert deployment_request(deployment, load_profile("otel-http")).extra_matchers == (("region", "eu-1"),)
     # The config's matchers come first, for every deployment.
-    configured = analysis_request(deployment, load_profile("otel-http"), (("cluster", "eu"),))
+    configured = deployment_request(
+        deployment, load_profile("otel-http"), RequestDefaults(matchers=(("cluster", "eu"),))
+    )
     assert configured.extra_matchers == (("cluster", "eu"), ("region", "eu-1"))
+
+
+def test_the_daemon_judges_traffic_with_the_configured_canary_share() -> None:
+    """``traffic.expected_canary_share`` in the config reaches the daemon's requests, as it does
+    ``monitor analyze``'s: both build them with :func:`monitor.engine.request.build_request`."""
+    settings = Settings(expected_canary_share=0.1, matchers=(("cluster", "eu"),))
+    options = EngineOptions("sqlite:///unused.db", "http://prometheus:9090", None, "replica-a", 30.0)
+    profile = load_profile("otel-http")
+    assert profile.traffic.expected_canary_share != 0.1  # the profile alone would not say 0.1
+    catalog = ProfileCatalog()
+    scheduler = Scheduler(None, None, catalog.get, scheduler_settings(options, settings))  # type: ignore[arg-type]
+    request = scheduler.request_for(_deployment())
+    assert request.profile.traffic.expected_canary_share == 0.1
+    assert request.profile.traffic.tolerance_factor == profile.traffic.tolerance_factor
+    assert request.extra_matchers == (("cluster", "eu"),)
+    assert request.harm == Environments().harm("production")
+    # The registration's minimum duration still replaces the profile's.
+    assert request.profile.decision.min_duration_s == 600
 
 
 async def test_production_does_not_pass_a_run_that_cannot_rule_out_harm(
