@@ -1,9 +1,9 @@
 """Talking to Grafana through grafana-client: retries, and errors an operator can act on.
 
-Every call retries connection errors, timeouts and 5xx answers (``attempts`` times, with
-backoff); a 404 reads as "absent" where the caller expects it; anything else becomes a
-:class:`GrafanaError` whose message says what to fix (a token without rights, a conflicting
-object, a URL that is not Grafana).
+Every call retries connection errors, timeouts, 429 and 5xx answers (``attempts`` times, by the
+shared policy of :mod:`monitor.retry`); a 404 reads as "absent" where the caller expects it;
+anything else becomes a :class:`GrafanaError` whose message says what to fix (a token without
+rights, a conflicting object, a URL that is not Grafana) and whose fields say what Grafana answered.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaException, TokenAuth
 
 from monitor.errors import MonitorError
-from monitor.settings.grafana import GrafanaSpec
 from monitor.redact import redact_text, redact_url
+from monitor.retry import Retry, RetryPolicy, retry_sync, retryable_status
+from monitor.outputs import GrafanaSpec
 
 _FIXES = {
     401: "Grafana rejected the token: check grafana.token_file or token_env (a service-account token)",
@@ -31,11 +32,15 @@ _FIXES = {
 
 
 class GrafanaError(MonitorError):
-    """Grafana answered with an error that retrying does not fix, or never answered."""
+    """Grafana answered with an error that retrying does not fix, or never answered.
 
-    def __init__(self, message: str, status: int = 0) -> None:
+    ``status`` is the HTTP status (0 when no answer came), ``url`` Grafana's address as shown,
+    ``body`` Grafana's own message.
+    """
+
+    def __init__(self, message: str, status: int = 0, *, url: str = "", body: str = "") -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.url, self.body = status, url, body
 
 
 def _message(exc: GrafanaException) -> str:
@@ -60,29 +65,37 @@ class Grafana:
         self.api: Any = GrafanaApi.from_url(spec.url, credential=TokenAuth(spec.token), timeout=timeout_s)
         if spec.org_id is not None:
             self.api.client.s.headers["X-Grafana-Org-Id"] = str(spec.org_id)
-        self._attempts, self._sleep = attempts, sleep
+        self._policy = RetryPolicy(attempts=attempts, backoff_s=0.5, max_backoff_s=5.0)
+        self._sleep = sleep
 
     def call(self, what: str, method: Callable[..., Any], *args: Any, absent_ok: bool = False) -> Any:
         """``method(*args)``; None for a 404 when ``absent_ok``; :class:`GrafanaError` otherwise."""
-        for attempt in range(1, self._attempts + 1):
+
+        def attempt() -> Any:
             try:
                 return method(*args)
             except GrafanaException as exc:
                 status = int(exc.status_code or 0)
                 if status == 404 and absent_ok:
                     return None
-                if status and status < 500:
+                message = _message(exc)
+                if status and not retryable_status(status):
                     fix = _FIXES.get(status, "")
-                    detail = f"{what}: HTTP {status} {_message(exc)}" + (f" ({fix})" if fix else "")
-                    raise GrafanaError(detail, status) from None
-                problem = f"HTTP {status} {_message(exc)}" if status else f"{type(exc).__name__}: {exc}"
+                    detail = f"{what}: HTTP {status} {message}" + (f" ({fix})" if fix else "")
+                    raise GrafanaError(detail, status, url=self.url, body=message) from None
+                problem = f"HTTP {status} {message}" if status else f"{type(exc).__name__}: {exc}"
+                raise Retry(problem, status=status or None) from None
             except OSError as exc:  # niquests' connection errors
-                problem = f"{type(exc).__name__}: {exc}"
-            if attempt < self._attempts:
-                self._sleep(min(2.0 ** (attempt - 1) * 0.5, 5.0))
-        raise GrafanaError(
-            f"{what}: Grafana at {self.url} did not answer ({problem}) after {self._attempts} attempts"
-        )
+                raise Retry(f"{type(exc).__name__}: {exc}") from None
+
+        try:
+            return retry_sync(self._policy, attempt, sleep=self._sleep)
+        except Retry as last:
+            raise GrafanaError(
+                f"{what}: Grafana at {self.url} did not answer ({last.problem}) "
+                f"after {self._policy.attempts} attempts",
+                last.status or 0, url=self.url,
+            ) from None  # fmt: skip
 
     def check_is_grafana(self) -> str:
         """The Grafana version from ``GET /api/health``; refuses anything that is not Grafana."""

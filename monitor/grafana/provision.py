@@ -234,7 +234,7 @@ def _dashboard(grafana: Grafana, spec: GrafanaSpec, name: str, model: dict[str, 
         try:
             grafana.call(f"save dashboard {uid}", api.dashboard.update_dashboard, body)
         except GrafanaError as exc:
-            if exc.status in (400, 404) and "folder" in str(exc).lower():
+            if exc.status in (400, 404) and "folder" in exc.body.lower():
                 raise GrafanaError(
                     f"save dashboard {uid}: the folder {spec.folder_uid!r} disappeared while provisioning; "
                     "rerun monitor provision to recreate it",
