@@ -15,10 +15,15 @@ message that says what to do::
     │   └── NotFoundError       no such deployment
     └── SimulationError         the simulator or the local Prometheus it drives failed
 
-The CLI maps every ``MonitorError`` to exit code 3 with its message on one line.
+The CLI maps every ``MonitorError`` to exit code 3 with its message on one line. A
+:class:`SourceError` also carries what went wrong as fields, like httpx's ``.request`` and
+``.response``: the URL it asked (credentials masked), the HTTP status (None when no answer came)
+and an excerpt of the body; code decides on those, never on the message's wording.
 """
 
 from __future__ import annotations
+
+BODY_EXCERPT_CHARS = 300  # of an error answer kept on a SourceError
 
 
 class MonitorError(Exception):
@@ -34,7 +39,16 @@ class ConfigError(MonitorError):
 
 
 class SourceError(MonitorError):
-    """A telemetry backend could not answer."""
+    """A telemetry backend could not answer.
+
+    ``url`` is the address asked, fit for messages (credentials masked); ``status`` the HTTP
+    status of the answer, None when none came (refused, timed out); ``body`` an excerpt of the
+    answer with secrets scrubbed.
+    """
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.url, self.status, self.body = url, status, body[:BODY_EXCERPT_CHARS]
 
 
 class BackendUnavailable(SourceError):

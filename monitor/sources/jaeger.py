@@ -88,7 +88,7 @@ class JaegerSource:
             try:
                 documents = await self._v3(session, service, window)
             except QueryError as exc:
-                if "(404)" not in str(exc):
+                if exc.status != 404:  # only a query service without the v3 API falls back
                     raise
                 documents = await self._legacy(session, service, version, window)
         return documents

@@ -3,7 +3,9 @@
 Errors are translated here: an unreachable server or one still failing after the retries
 is :class:`BackendUnavailable` naming the URL; a rejected query (``bad_data``, ``execution``)
 is :class:`QueryError` with Prometheus' own reason. Only failures that may pass on a retry
-(connection errors, timeouts, 429, 5xx other than the query's own fault) are retried.
+(connection errors, timeouts, 429, 5xx other than the query's own fault) are retried, by the
+shared policy of :mod:`monitor.retry` (``max_attempts``, exponential backoff with jitter,
+``Retry-After`` honoured).
 
 Credentials (:class:`~monitor.sources.credentials.Credentials`, or user info in the URL) go with
 every request; messages name the URL as :attr:`PrometheusSource.url` shows it, secrets masked.
@@ -20,12 +22,10 @@ import aiohttp
 
 from monitor.errors import BackendUnavailable, QueryError
 from monitor.models import Window
-from monitor.sources.base import InstantSample, Labels, RangeSeries
+from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status
+from monitor.sources.base import MAX_POINTS, InstantSample, Labels, RangeSeries
 from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
 from monitor.tracing import tracer
-
-MAX_POINTS = 11_000
-_RETRYABLE_STATUS = {408, 429, 499, 500, 502, 503, 504}
 
 
 def choose_step_s(window_s: float, wanted_step_s: float) -> float:
@@ -167,52 +167,64 @@ class PrometheusSource:
             return await self._get_with_retries(path, params, query)
 
     async def _get_with_retries(self, path: str, params: dict[str, str], query: str) -> dict[str, Any]:
-        last_problem = ""
-        for attempt in range(1, self._max_attempts + 1):
+        shown_url = self._endpoint.shown_url_for(path)
+
+        async def attempt() -> dict[str, Any]:
             try:
                 async with (
                     self._semaphore,
                     self._client().post(self._endpoint.url_for(path), data=params) as response,
                 ):
                     status = response.status
+                    after_s = retry_after_s(response.headers.get("Retry-After"))
                     try:
                         body: Any = await response.json(content_type=None)
                     except ValueError:
                         body = None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 shown = self._endpoint.scrub(str(exc))
-                last_problem = f"{type(exc).__name__}: {shown}" if shown else type(exc).__name__
-            else:
-                if (
-                    isinstance(body, dict)
-                    and body.get("status") == "success"
-                    and isinstance(body.get("data"), dict)
-                ):
-                    result: dict[str, Any] = body["data"]
-                    return result
-                if status in (401, 403):
-                    raise BackendUnavailable(
-                        f"Prometheus at {self.url} refused the credentials (HTTP {status}); check "
-                        f"{self._auth_hint()}"
-                    )
-                if not isinstance(body, dict):
-                    # A proxy's error page or a wrong path: no Prometheus API answered.
-                    last_problem = f"HTTP {status} without a Prometheus API response"
-                    if status not in _RETRYABLE_STATUS:
-                        raise BackendUnavailable(
-                            f"{self._endpoint.shown_url_for(path)} answered {last_problem}; check "
-                            "--prometheus-url (the server's base URL, e.g. http://prometheus:9090)"
-                        )
-                else:
-                    error_type = str(body.get("errorType", ""))
-                    message = self._endpoint.scrub(str(body.get("error", f"HTTP {status}")))
-                    if status not in _RETRYABLE_STATUS or error_type in ("bad_data", "execution"):
-                        reason = f"({error_type or status}): {message}"
-                        raise QueryError(f"Prometheus rejected the query {reason}; query: {query}")
-                    last_problem = f"HTTP {status} {error_type}: {message}"
-            if attempt < self._max_attempts:
-                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
-        raise BackendUnavailable(
-            f"Prometheus at {self.url} failed after {self._max_attempts} attempts ({last_problem}); "
-            "check --prometheus-url and that the server is up"
-        )
+                raise Retry(f"{type(exc).__name__}: {shown}" if shown else type(exc).__name__) from None
+            return self._answer(status, body, after_s, shown_url, query)
+
+        policy = RetryPolicy(attempts=self._max_attempts, backoff_s=self._backoff_s)
+        try:
+            return await retry_async(policy, attempt)
+        except Retry as last:
+            raise BackendUnavailable(
+                f"Prometheus at {self.url} failed after {self._max_attempts} attempts ({last.problem}); "
+                "check --prometheus-url and that the server is up",
+                url=self.url, status=last.status,
+            ) from None  # fmt: skip
+
+    def _answer(
+        self, status: int, body: Any, after_s: float | None, shown_url: str, query: str
+    ) -> dict[str, Any]:
+        """The ``data`` of a successful answer; :class:`Retry` for a failure that may pass, else the error."""
+        if isinstance(body, dict) and body.get("status") == "success" and isinstance(body.get("data"), dict):
+            result: dict[str, Any] = body["data"]
+            return result
+        if status in (401, 403):
+            raise BackendUnavailable(
+                f"Prometheus at {self.url} refused the credentials (HTTP {status}); "
+                f"check {self._auth_hint()}",
+                url=self.url, status=status,
+            )  # fmt: skip
+        if not isinstance(body, dict):
+            # A proxy's error page or a wrong path: no Prometheus API answered.
+            problem = f"HTTP {status} without a Prometheus API response"
+            if retryable_status(status):
+                raise Retry(problem, status=status, retry_after_s=after_s)
+            raise BackendUnavailable(
+                f"{shown_url} answered {problem}; check "
+                "--prometheus-url (the server's base URL, e.g. http://prometheus:9090)",
+                url=shown_url, status=status,
+            )  # fmt: skip
+        error_type = str(body.get("errorType", ""))
+        message = self._endpoint.scrub(str(body.get("error", f"HTTP {status}")))
+        if not retryable_status(status) or error_type in ("bad_data", "execution"):
+            reason = f"({error_type or status}): {message}"
+            raise QueryError(
+                f"Prometheus rejected the query {reason}; query: {query}",
+                url=shown_url, status=status, body=message,
+            )  # fmt: skip
+        raise Retry(f"HTTP {status} {error_type}: {message}", status=status, retry_after_s=after_s)
