@@ -21,14 +21,11 @@ from monitor.envvars import env
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.judges.format import fmt_duration
+from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status
 from monitor.timeparse import parse_duration_s
 
 _EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "marginal": EXIT_UNDECIDED, "inconclusive": EXIT_UNDECIDED}
 LONG_POLL_S = 30.0
-
-
-class _Transient(Exception):
-    """The daemon could not answer now (down, restarting, 5xx): try again."""
 
 
 def _say(line: str) -> None:
@@ -38,31 +35,34 @@ def _say(line: str) -> None:
 async def _call(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
     try:
         async with session.request(method, url, **kwargs) as response:
+            if retryable_status(response.status):  # down, restarting, overloaded: try again
+                after_s = retry_after_s(response.headers.get("Retry-After"))
+                raise Retry(f"HTTP {response.status}", status=response.status, retry_after_s=after_s)
             body: Any = await response.json(content_type=None)
-            if response.status >= 500:
-                raise _Transient(f"HTTP {response.status}")
             if response.status >= 400:
                 detail = body.get("detail") if isinstance(body, dict) else body
                 raise InputError(f"{method} {url}: HTTP {response.status}: {detail}")
             if not isinstance(body, dict):
-                raise _Transient(f"unexpected answer {body!r}")
+                raise Retry(f"unexpected answer {body!r}")
             return body
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+        raise Retry(f"{type(exc).__name__}: {exc}") from exc
 
 
 async def _retrying(deadline: float, call: Any) -> dict[str, Any]:
-    delay = 1.0
-    while True:
-        try:
-            result: dict[str, Any] = await call()
-            return result
-        except _Transient as exc:
-            if time.monotonic() + delay > deadline:
-                raise MonitorError(f"the monitor did not answer before --timeout ({exc})") from exc
-            _say(f"monitor unreachable ({exc}); retrying in {delay:.0f}s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 15.0)
+    """``await call()``, retried by the shared policy until it answers or ``deadline`` comes."""
+
+    def announce(failure: Retry, wait_s: float) -> None:
+        _say(f"monitor unreachable ({failure.problem}); retrying in {wait_s:.0f}s")
+
+    policy = RetryPolicy(
+        attempts=None, backoff_s=1.0, max_backoff_s=15.0, budget_s=deadline - time.monotonic()
+    )
+    try:
+        result: dict[str, Any] = await retry_async(policy, call, on_retry=announce)
+    except Retry as last:
+        raise MonitorError(f"the monitor did not answer before --timeout ({last.problem})") from None
+    return result
 
 
 def _registration(args: argparse.Namespace) -> dict[str, Any]:
