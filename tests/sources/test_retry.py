@@ -59,6 +59,13 @@ async def server() -> AsyncIterator[tuple[Script, str]]:
     await test_server.close()
 
 
+class Waits(list[float]):
+    """The waits a policy asked for, instead of sleeping them."""
+
+    async def sleep(self, wait_s: float) -> None:
+        self.append(wait_s)
+
+
 def test_which_statuses_are_retried() -> None:
     assert all(retryable_status(s) for s in (408, 429, 499, 500, 502, 503, 504, 599))
     assert not any(retryable_status(s) for s in (200, 400, 401, 403, 404, 409, 412, 422))
@@ -73,17 +80,15 @@ def test_retry_after_reads_seconds_and_dates() -> None:
 
 async def test_the_policy_counts_attempts_and_reraises_the_last_retry() -> None:
     calls: list[int] = []
-    waits: list[float] = []
-
-    async def sleep(wait_s: float) -> None:
-        waits.append(wait_s)
+    waits = Waits()
 
     async def attempt() -> str:
         calls.append(1)
         raise Retry(f"down {len(calls)}")
 
+    policy = RetryPolicy(attempts=4, backoff_s=0.5, max_backoff_s=1.5)
     with pytest.raises(Retry, match="down 4"):
-        await retry_async(RetryPolicy(attempts=4, backoff_s=0.5, max_backoff_s=1.5), attempt, sleep=sleep)
+        await retry_async(policy, attempt, sleep=waits.sleep)
     assert len(calls) == 4 and len(waits) == 3
     # Exponential from 0.5 s with up to 0.5 s of jitter, capped at 1.5 s.
     assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 1.5 and waits[2] == 1.5
@@ -91,10 +96,7 @@ async def test_the_policy_counts_attempts_and_reraises_the_last_retry() -> None:
 
 async def test_other_errors_are_not_retried_and_retry_after_is_honoured() -> None:
     calls: list[int] = []
-    waits: list[float] = []
-
-    async def sleep(wait_s: float) -> None:
-        waits.append(wait_s)
+    waits = Waits()
 
     async def attempt() -> str:
         calls.append(1)
@@ -106,7 +108,7 @@ async def test_other_errors_are_not_retried_and_retry_after_is_honoured() -> Non
 
     policy = RetryPolicy(attempts=5, backoff_s=0.1, max_retry_after_s=20.0)
     with pytest.raises(ValueError, match="a bug"):
-        await retry_async(policy, attempt, sleep=sleep)
+        await retry_async(policy, attempt, sleep=waits.sleep)
     assert len(calls) == 3 and waits == [4.0, 20.0]
 
 
