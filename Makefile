@@ -38,6 +38,7 @@ lint: venv
 	$(BIN)/ruff check monitor tests bench helm
 	$(BIN)/ruff format --check monitor tests bench helm
 	$(BIN)/python -m monitor.grafana.dashboards --check
+	$(BIN)/python -m monitor.schema --check
 	$(BIN)/python helm/sync.py --check
 
 typecheck: venv

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.envvars import env
@@ -168,7 +168,15 @@ class EnvironmentSection(Section):
     max_duration_s: float | None = Field(None, ge=0, le=_WEEK_S)
     page: bool | None = Field(None, description="a final fail pages instead of only informing")
     rollback: (
-        Annotated[RollbackPolicy, Lax, BeforeValidator(_off), Fix("write auto, signal or off")] | None
+        Annotated[
+            RollbackPolicy,
+            Lax,
+            BeforeValidator(_off),
+            Fix("write auto, signal or off"),
+            # An unquoted off is YAML 1.1's false: editors must accept what the monitor accepts.
+            WithJsonSchema({"enum": [*RollbackPolicy, False], "description": "auto, signal or off"}),
+        ]
+        | None
     ) = None
     harm: (
         Annotated[HarmSection, Fix("write e.g. 'harm: {counts: 2.0, latency: 1.25, unproven: inconclusive}'")]

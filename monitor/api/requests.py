@@ -13,7 +13,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from monitor.api.bodies import text_problem
@@ -99,13 +107,26 @@ def _strategy(value: object) -> object:
 
 Text = Annotated[str, Field(min_length=1, max_length=200), _text(200)]
 Seconds = Annotated[float, BeforeValidator(_number_of_seconds)]
+
+
 # Fixed bounds; max_duration_s lies in [interval_s, MAX_DURATION_S] and min_duration_s in
 # [0, max_duration_s], both once the environment's defaults are known (deployment_spec).
 _RANGES_S = {"warmup_s": (0.0, MAX_DURATION_S), "interval_s": (10.0, 3600.0)}
+# The bounds sit inside the validator, where the schema shows them as minimum and maximum.
+WarmupS = Annotated[
+    float,
+    Field(ge=_RANGES_S["warmup_s"][0], le=_RANGES_S["warmup_s"][1]),
+    BeforeValidator(_number_of_seconds),
+]
+IntervalS = Annotated[
+    float,
+    Field(ge=_RANGES_S["interval_s"][0], le=_RANGES_S["interval_s"][1]),
+    BeforeValidator(_number_of_seconds),
+]
 
 
 class RegistrationBody(BaseModel):
-    """``POST /api/v1/deployments``: a deployment to analyse; what it leaves out, its environment gives."""
+    """POST /api/v1/deployments: a deployment to analyse; what it leaves out, its environment gives."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="DeploymentRequest")
 
@@ -116,23 +137,21 @@ class RegistrationBody(BaseModel):
     version: Text
     baseline_version: Text = Field(description="must differ from version")
     strategy: Annotated[Strategy, BeforeValidator(_strategy)] = Strategy.CANARY
-    started_at: Annotated[datetime, BeforeValidator(_start)] | None = Field(
-        None, description="RFC 3339 or Unix seconds, within 365 days of now; default now"
+    started_at: Annotated[datetime, BeforeValidator(_start), WithJsonSchema({"type": "string"})] | None = (
+        Field(None, description="RFC 3339 or Unix seconds, within 365 days of now; default now")
     )
     profile: Text | None = Field(
         None,
         description="otel-http, prometheus-http, or a profile an environment names in the daemon's "
         "config; never a path",
     )
-    warmup_s: Annotated[Seconds, Field(ge=_RANGES_S["warmup_s"][0], le=_RANGES_S["warmup_s"][1])] | None = (
-        None
+    warmup_s: WarmupS | None = None
+    interval_s: IntervalS | None = None
+    min_duration_s: Seconds | None = Field(
+        None, description="at most max_duration_s", json_schema_extra={"minimum": 0}
     )
-    interval_s: (
-        Annotated[Seconds, Field(ge=_RANGES_S["interval_s"][0], le=_RANGES_S["interval_s"][1])] | None
-    ) = None
-    min_duration_s: Seconds | None = Field(None, description="at least 0, at most max_duration_s")
     max_duration_s: Seconds | None = Field(
-        None, description=f"at least interval_s, at most {MAX_DURATION_S:g}"
+        None, description="at least interval_s", json_schema_extra={"maximum": MAX_DURATION_S}
     )
     labels: Annotated[dict[str, str], BeforeValidator(_labels)] = Field(
         default_factory=dict,

@@ -1,0 +1,122 @@
+"""JSON Schemas generated from the models that validate or mirror each document.
+
+``config.schema.json`` (the config file, :class:`monitor.config.ConfigFile`), ``profile.schema.json``
+(profiles, :class:`monitor.profiles.parse.ProfileFile`), ``verdict.schema.json`` (the verdict
+document, :class:`monitor.schema.verdict.VerdictDocument`), and the request bodies among the OpenAPI
+document's components (``monitor/api/openapi.json``). ``python -m monitor.schema`` writes them;
+``--check`` lists the files that differ from the models and exits 1 (``make lint``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_BASE = "https://deploy-health-monitor.dev/schema"
+HERE = Path(__file__).parent
+OPENAPI = HERE.parent / "api" / "openapi.json"
+
+
+def _document_schema(model: type[BaseModel], name: str, title: str) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    return {"$schema": SCHEMA_DIALECT, "$id": f"{SCHEMA_BASE}/{name}", "title": title, **schema}
+
+
+def config_schema() -> dict[str, Any]:
+    """The config file (``monitor.yaml``)."""
+    from monitor.config import ConfigFile
+
+    return _document_schema(ConfigFile, "config.schema.json", "Deployment monitor config file")
+
+
+def profile_schema() -> dict[str, Any]:
+    """An analysis profile."""
+    from monitor.profiles.parse import ProfileFile
+
+    return _document_schema(ProfileFile, "profile.schema.json", "Deployment monitor analysis profile")
+
+
+def verdict_schema() -> dict[str, Any]:
+    """The verdict document of the CLI's ``--output json``, the API and webhooks."""
+    from monitor.schema.verdict import VerdictDocument
+
+    return _document_schema(VerdictDocument, "verdict.schema.json", "Deployment verdict")
+
+
+def _openapi_30(node: Any) -> Any:
+    """A JSON Schema (2020-12) node in OpenAPI 3.0's dialect: ``nullable``, component references."""
+    if isinstance(node, list):
+        return [_openapi_30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _openapi_30(value) for key, value in node.items() if key != "title"}
+    options = node.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del node["anyOf"]
+        inner = rest[0] if len(rest) == 1 else {"anyOf": rest}
+        if "$ref" in inner:  # 3.0 ignores a $ref's siblings: wrap it
+            inner = {"allOf": [inner]}
+        node = {**inner, **node, "nullable": True}
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if isinstance(node.get("$ref"), str):
+        node["$ref"] = node["$ref"].replace("#/$defs/", "#/components/schemas/")
+    return node
+
+
+def _request_bodies() -> dict[str, type[BaseModel]]:
+    from monitor.api.requests import RegistrationBody
+
+    return {"DeploymentRequest": RegistrationBody}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document with its request bodies' component schemas generated from their models."""
+    document: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    components = document["components"]["schemas"]
+    for name, model in _request_bodies().items():
+        schema = model.model_json_schema()
+        for def_name, definition in schema.pop("$defs", {}).items():
+            components[def_name] = _openapi_30(definition)
+        components[name] = _openapi_30(schema)
+    return document
+
+
+def _dumps(document: dict[str, Any], indent: int | None = 2) -> str:
+    return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
+
+
+GENERATED: dict[Path, Callable[[], dict[str, Any]]] = {
+    HERE / "config.schema.json": config_schema,
+    HERE / "profile.schema.json": profile_schema,
+    HERE / "verdict.schema.json": verdict_schema,
+    OPENAPI: openapi_document,
+}
+
+
+def render() -> dict[Path, str]:
+    """Every generated file's text."""
+    return {path: _dumps(build()) for path, build in GENERATED.items()}
+
+
+def drift() -> list[Path]:
+    """The generated files whose text differs from what the models give."""
+    return [
+        path
+        for path, text in render().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+
+
+def load(name: str) -> dict[str, Any]:
+    """A published schema by file name (``verdict.schema.json``)."""
+    loaded: dict[str, Any] = json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
+    return loaded

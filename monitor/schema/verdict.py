@@ -1,0 +1,99 @@
+"""The verdict document as a model: the source of ``verdict.schema.json``.
+
+The document itself is built by :func:`monitor.report.verdict_document` (the CLI's ``--output
+json``, the API, webhooks); this model mirrors it field for field so that its schema is generated
+rather than written by hand, and the tests validate documents the monitor produces against it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Ratio = float | None  # null: unbounded or not measured
+Verdict = Literal["pass", "marginal", "fail", "inconclusive", "running"]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VersionWindow(_Closed):
+    """A version and the window its data come from."""
+
+    version: str = Field(min_length=1)
+    start: datetime
+    end: datetime
+
+
+class Measurement(_Closed):
+    """One version's value of a check and how much data it rests on."""
+
+    value: Ratio
+    n: float = Field(ge=0)
+
+
+class Bound(_Closed):
+    """What a pass rules out: a one-sided confidence bound, at confidence, on the ratio canary/baseline
+    of quantity (empty: the check's own ratio) in the harmful direction (an upper bound for increases).
+    effect null means unbounded (no events yet). negligible: the canary's own rate is bounded below
+    the check's absolute floor."""
+
+    effect: Ratio
+    estimate: Ratio
+    quantity: str
+    confidence: float = Field(gt=0, lt=1)
+    negligible: bool
+
+
+class Evidence(_Closed):
+    """A finding behind a check's result (a log template, an operation, a quantile)."""
+
+    label: str
+    detail: str = ""
+    baseline: Ratio = None
+    canary: Ratio = None
+    unit: str = ""
+
+
+class Check(_Closed):
+    """One check's result."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    signal: Literal["metrics", "logs", "traces"]
+    comparison: Literal["counts", "distribution", "samples"]
+    purpose: Literal["regression", "traffic"] = "regression"
+    classification: Literal["pass", "high", "low", "nodata", "error"]
+    critical: bool
+    weight: float = Field(ge=0)
+    unit: str = ""
+    baseline: Measurement
+    canary: Measurement
+    effect: Ratio
+    interval: tuple[Ratio, Ratio] | None
+    p_value: Annotated[float, Field(ge=0, le=1)] | None
+    conclusive: bool = True
+    bound: Bound | None = None
+    message: str = Field(min_length=1)
+    evidence: list[Evidence]
+
+
+class VerdictDocument(_Closed):
+    """One schema for the CLI's --output json, the HTTP API and webhooks. effect is a ratio
+    canary/baseline for counts and distribution comparisons and a location shift (canary - baseline,
+    in the check's unit) for samples; interval is its confidence interval."""
+
+    model_config = ConfigDict(title="Deployment verdict")
+
+    deployment_id: str | None
+    service: str = Field(min_length=1)
+    environment: str | None
+    canary: VersionWindow
+    baseline: VersionWindow
+    verdict: Verdict
+    score: float = Field(ge=0, le=100)
+    decided_at: datetime | None
+    summary: str = Field(min_length=1)
+    checks: list[Check]
