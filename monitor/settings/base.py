@@ -40,7 +40,8 @@ class Fix:
 class Section(BaseModel):
     """A mapping of the config file or a profile: closed, strict, immutable."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
+    # Built on first use: a command that reads no config file pays nothing for the config's models.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     @classmethod
     def unknown_field_fix(cls) -> str:
