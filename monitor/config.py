@@ -15,8 +15,6 @@ Example ``--config`` file::
     tempo: {url: https://tempo.example.com}        # loki, tempo, jaeger: url and credentials as above
     logs_from: receiver           # where the daemon reads logs: receiver (OTLP, default) or loki
     traces_from: receiver         # where the daemon reads traces: receiver (default), tempo or jaeger
-    logs_from: receiver           # where the daemon reads logs: receiver (OTLP, default) or loki
-    traces_from: receiver         # where the daemon reads traces: receiver (default), tempo or jaeger
     traffic:
       expected_canary_share: 0.1  # overrides the profile's
     matchers:                     # extra label matchers added to every query
