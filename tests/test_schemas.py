@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,28 +12,13 @@ import pytest
 import yaml
 
 from monitor.api.documents import deployment_verdict_document
-from monitor.models import (
-    CheckResult,
-    Classification,
-    ComparisonKind,
-    Deployment,
-    DeploymentSpec,
-    DeploymentStatus,
-    Signal,
-    Strategy,
-    Verdict,
-    VerdictStatus,
-    VersionWindow,
-    Window,
-)
+from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import BUILTIN_PROFILES
-from monitor.report import verdict_document
 from monitor.schema import OPENAPI, drift, load
 from monitor.schema.__main__ import main
 
 ROOT = Path(__file__).parents[1]
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-WINDOW = Window(AT, datetime(2026, 1, 1, 0, 20, tzinfo=UTC))
 
 
 def _valid(document: Any, schema: dict[str, Any]) -> bool:
@@ -86,48 +70,17 @@ def test_editors_flag_what_the_monitor_refuses(document: dict[str, Any], schema:
     assert not _valid(document, load(schema))
 
 
-def _verdict() -> Verdict:
-    check = CheckResult(
-        name="http_error_ratio",
-        signal=Signal.METRICS,
-        comparison=ComparisonKind.COUNTS,
-        classification=Classification.HIGH,
-        critical=True,
-        weight=2.0,
-        message="errors only in the canary",
-        baseline_value=0.0,
-        baseline_n=90_000,
-        canary_value=0.004,
-        canary_n=10_000,
-        effect=math.inf,
-        interval=(3.2, math.inf),
-        p_value=1e-12,
-        unit="ratio",
-    )
-    return Verdict(
-        service="checkout",
-        environment="production",
-        canary=VersionWindow("v2", WINDOW),
-        baseline=VersionWindow("v1", WINDOW),
-        status=VerdictStatus.FAIL,
-        score=0.0,
-        summary="fail after 3m: http_error_ratio regressed",
-        checks=(check,),
-        decided_at=WINDOW.end,
-    )
-
-
-def test_verdict_documents_of_the_cli_and_the_api_validate() -> None:
+def test_verdict_documents_of_the_api_validate() -> None:
+    """The CLI's documents are validated against the schema in tests/test_report.py and test_analyze.py."""
     schema = load("verdict.schema.json")
-    document = json.loads(json.dumps(verdict_document(_verdict())))
-    assert _valid(document, schema)
     spec = DeploymentSpec(
         "checkout", "production", "v2", "v1", Strategy.CANARY, AT, "otel-http", 0, 60, 600, 1800
     )
     pending = Deployment("d-1", spec, DeploymentStatus.PENDING, "", AT, AT, looks_done=0, next_look_at=AT)
-    assert _valid(json.loads(json.dumps(deployment_verdict_document(pending, None))), schema)
-    broken = {**document, "verdict": "maybe"}
-    assert not _valid(broken, schema)
+    document = json.loads(json.dumps(deployment_verdict_document(pending, None)))
+    assert _valid(document, schema)
+    assert not _valid({**document, "verdict": "maybe"}, schema)
+    assert not _valid({**document, "score": 101}, schema)
 
 
 def test_the_openapi_request_body_is_the_models() -> None:
