@@ -110,49 +110,38 @@ def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
-def _tag_member(annotation: Any, tag: object) -> Any | None:
-    """The member of a tagged union whose ``type`` literal is ``tag``."""
+def _members_by_tag(annotation: Any) -> dict[object, Any]:
+    """A tagged union's members by the value of their ``type`` literal."""
+    members: dict[object, Any] = {}
     for member in typing.get_args(annotation):
         core, _ = _unwrap(member)
         if isinstance(core, type) and issubclass(core, BaseModel) and "type" in core.model_fields:
-            choices = typing.get_args(core.model_fields["type"].annotation)
-            if tag in choices:
-                return member
-    return None
-
-
-def _tags(annotation: Any) -> list[object]:
-    """The ``type`` literals of a tagged union's members."""
-    tags: list[object] = []
-    for member in typing.get_args(annotation):
-        core, _ = _unwrap(member)
-        if isinstance(core, type) and issubclass(core, BaseModel) and "type" in core.model_fields:
-            tags.extend(typing.get_args(core.model_fields["type"].annotation))
-    return tags
+            members.update(dict.fromkeys(typing.get_args(core.model_fields["type"].annotation), member))
+    return members
 
 
 def _place(model: type[BaseModel], loc: Sequence[int | str], prefix: str) -> _Place:
     """Walk ``loc`` through the model's declarations, skipping the steps pydantic adds (union tags)."""
     path, owner = prefix, None
     metadata: tuple[object, ...] = ()
-    annotation: Any = Any
     current: Any = model
     for item in loc:
         core, extra = _unwrap(current)
         metadata = (*metadata, *extra)
-        if _is_union(core) and (member := _tag_member(core, item)) is not None:
-            current = member
-            continue
-        if _is_union(core):  # the tag itself: one of the members' literals
+        if _is_union(core):
+            members = _members_by_tag(core)
+            if item in members:  # the step pydantic adds: the member the tag chose
+                current = members[item]
+                continue
+            # The tag itself: one of the members' literals.
             path = f"{path}.{item}" if path else str(item)
-            current = typing.Literal[tuple(_tags(core))]
+            current = typing.Literal[tuple(members)]
             metadata = ()
             continue
         if isinstance(core, type) and issubclass(core, BaseModel):
             owner = core
             field = core.model_fields.get(str(item))
-            annotation, metadata = (field.annotation, tuple(field.metadata)) if field else (Any, ())
-            current = annotation
+            current, metadata = (field.annotation, tuple(field.metadata)) if field else (Any, ())
         elif item == "[key]":  # a mapping's key, not its value
             continue
         else:
