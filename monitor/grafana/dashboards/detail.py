@@ -103,12 +103,12 @@ def _verdict(profile: Profile) -> list[PanelBuilder]:
     return [
         verdict,
         version,
-        markdown("Checks from logs and traces", _telemetry_note(profile), width=16, height=5),
+        markdown("Checks from logs and traces", _log_and_trace_note(profile), width=16, height=5),
     ]
 
 
-def _telemetry_note(profile: Profile) -> str:
-    checks = promql.telemetry_checks(profile)
+def _log_and_trace_note(profile: Profile) -> str:
+    checks = promql.log_and_trace_checks(profile)
     if not checks:
         return f"Every check of the {profile.name} profile comes from Prometheus."
     rows = "\n".join(f"| `{c.name}` | {c.signal.value} | {c.description} |" for c in checks)

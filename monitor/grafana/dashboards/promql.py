@@ -39,7 +39,7 @@ def metric_checks(profile: Profile) -> tuple[CheckSpec, ...]:
     return tuple(check for check in profile.checks if check.signal is Signal.METRICS)
 
 
-def telemetry_checks(profile: Profile) -> tuple[CheckSpec, ...]:
+def log_and_trace_checks(profile: Profile) -> tuple[CheckSpec, ...]:
     """The checks judged from the OTLP receiver's logs and spans (not in Prometheus)."""
     return tuple(check for check in profile.checks if check.signal is not Signal.METRICS)
 
