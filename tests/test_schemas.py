@@ -83,7 +83,7 @@ def test_verdict_documents_of_the_api_validate() -> None:
     assert not _valid({**document, "score": 101}, schema)
 
 
-def test_the_openapi_request_body_is_the_models() -> None:
+def test_the_openapi_request_body_and_verdict_are_the_models() -> None:
     spec = json.loads(OPENAPI.read_text(encoding="utf-8"))
     body = spec["components"]["schemas"]["DeploymentRequest"]
     assert body["additionalProperties"] is False
@@ -91,4 +91,8 @@ def test_the_openapi_request_body_is_the_models() -> None:
         body["properties"]["interval_s"]["minimum"] == 10 and body["properties"]["labels"]["type"] == "object"
     )
     assert spec["components"]["schemas"]["Strategy"]["enum"] == ["canary", "bluegreen", "rolling"]
-    assert "anyOf" not in json.dumps(body) and "$defs" not in json.dumps(spec)  # OpenAPI 3.0's dialect
+    verdict = spec["components"]["schemas"]["Verdict"]  # the same model as verdict.schema.json
+    assert set(verdict["required"]) == set(load("verdict.schema.json")["required"])
+    assert verdict["properties"]["checks"]["items"] == {"$ref": "#/components/schemas/Check"}
+    text = json.dumps(spec)
+    assert "$defs" not in text and "prefixItems" not in text and '{"type": "null"}' not in text  # OpenAPI 3.0

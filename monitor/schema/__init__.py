@@ -2,8 +2,8 @@
 
 ``config.schema.json`` (the config file, :class:`monitor.config.ConfigFile`), ``profile.schema.json``
 (profiles, :class:`monitor.profiles.parse.ProfileFile`), ``verdict.schema.json`` (the verdict
-document, :class:`monitor.schema.verdict.VerdictDocument`), and the request bodies among the OpenAPI
-document's components (``monitor/api/openapi.json``). ``python -m monitor.schema`` writes them;
+document, :class:`monitor.schema.verdict.VerdictDocument`), and the request bodies and the verdict among
+the OpenAPI document's components (``monitor/api/openapi.json``). ``python -m monitor.schema`` writes them;
 ``--check`` lists the files that differ from the models and exits 1 (``make lint``).
 """
 
@@ -67,22 +67,27 @@ def _openapi_30(node: Any) -> Any:
         node = {**inner, **node, "nullable": True}
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    if "prefixItems" in node:  # a fixed-length tuple: 3.0 knows only one item schema
+        items = node.pop("prefixItems")
+        node["items"] = items[0] if all(item == items[0] for item in items) else {"anyOf": items}
     if isinstance(node.get("$ref"), str):
         node["$ref"] = node["$ref"].replace("#/$defs/", "#/components/schemas/")
     return node
 
 
-def _request_bodies() -> dict[str, type[BaseModel]]:
+def _components() -> dict[str, type[BaseModel]]:
+    """The OpenAPI components that have a model: the request bodies, and the verdict document."""
     from monitor.api.requests import RegistrationBody
+    from monitor.schema.verdict import VerdictDocument
 
-    return {"DeploymentRequest": RegistrationBody}
+    return {"DeploymentRequest": RegistrationBody, "Verdict": VerdictDocument}
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document with its request bodies' component schemas generated from their models."""
+    """The OpenAPI document with the component schemas that have a model generated from it."""
     document: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
     components = document["components"]["schemas"]
-    for name, model in _request_bodies().items():
+    for name, model in _components().items():
         schema = model.model_json_schema()
         for def_name, definition in schema.pop("$defs", {}).items():
             components[def_name] = _openapi_30(definition)
