@@ -51,7 +51,7 @@ async def store(database_url: str, clock: Any) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def spec() -> DeploymentSpec:
-    """A canary of checkout v2 against v1 in production."""
+    """A canary of checkout v2 against v1 in production, with a label."""
     return DeploymentSpec(
         service="checkout",
         environment="production",
@@ -64,4 +64,5 @@ def spec() -> DeploymentSpec:
         interval_s=60,
         min_duration_s=600,
         max_duration_s=1800,
+        labels=(("region", "eu-1"),),
     )

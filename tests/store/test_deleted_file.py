@@ -20,24 +20,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.api.app import create_app
 from monitor.errors import StoreError
-from monitor.models import DeploymentSpec, Strategy
+from monitor.models import DeploymentSpec
 from monitor.store import Store, TelemetryRow
 
 POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-SPEC = DeploymentSpec(
-    service="checkout",
-    environment="production",
-    version="v2",
-    baseline_version="v1",
-    strategy=Strategy.CANARY,
-    started_at=datetime(2026, 11, 26, 9, 58, tzinfo=UTC),
-    profile="otel-http",
-    warmup_s=60,
-    interval_s=60,
-    min_duration_s=600,
-    max_duration_s=1800,
-)
 
 
 @pytest.fixture
@@ -48,25 +34,25 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[tuple[Store, Path]]:
     await store.close()
 
 
-async def test_a_healthy_database_can_be_written(store: Store) -> None:
+async def test_a_healthy_database_can_be_written(store: Store, spec: DeploymentSpec) -> None:
     assert await store.write_problem() is None
-    await store.register(SPEC, actor="ci")
+    await store.register(spec, actor="ci")
 
 
 async def test_a_deleted_file_refuses_writes_and_fails_the_health_check(
-    sqlite_store: tuple[Store, Path], caplog: pytest.LogCaptureFixture
+    sqlite_store: tuple[Store, Path], caplog: pytest.LogCaptureFixture, spec: DeploymentSpec
 ) -> None:
     store, path = sqlite_store
-    kept, _ = await store.register(SPEC, actor="ci")
+    kept, _ = await store.register(spec, actor="ci")
     path.unlink()
     for _ in range(2):
         with pytest.raises(StoreError, match=rf"database file {path} was deleted.*restart the monitor"):
-            await store.register(SPEC, actor="ci", idempotency_key="after-delete")
+            await store.register(spec, actor="ci", idempotency_key="after-delete")
     with pytest.raises(StoreError, match="was deleted"):
         await store.cancel(kept.id, actor="sre", reason="manual")
     with pytest.raises(StoreError, match="was deleted"):
         await store.add_telemetry(
-            [TelemetryRow("logs", "checkout", "production", "v2", SPEC.started_at, "{}")]
+            [TelemetryRow("logs", "checkout", "production", "v2", spec.started_at, "{}")]
         )
     problem = await store.write_problem()
     assert problem is not None and f"{path} was deleted" in problem
@@ -74,13 +60,15 @@ async def test_a_deleted_file_refuses_writes_and_fails_the_health_check(
     assert len(errors) == 1  # logged once, however many writes are refused
 
 
-async def test_a_replaced_file_refuses_writes(sqlite_store: tuple[Store, Path], tmp_path: Path) -> None:
+async def test_a_replaced_file_refuses_writes(
+    sqlite_store: tuple[Store, Path], tmp_path: Path, spec: DeploymentSpec
+) -> None:
     store, path = sqlite_store
     other = await Store.open(f"sqlite:///{tmp_path / 'other.db'}")
     await other.close()
     os.replace(tmp_path / "other.db", path)
     with pytest.raises(StoreError, match=rf"{path} was replaced by another file"):
-        await store.register(SPEC, actor="ci")
+        await store.register(spec, actor="ci")
     assert "replaced by another file" in (await store.write_problem() or "")
 
 
@@ -97,7 +85,7 @@ async def test_a_read_only_file_fails_the_health_check(sqlite_store: tuple[Store
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_read_only_postgresql_fails_the_health_check_and_refuses_writes(
-    store: Store, database_url: str
+    store: Store, database_url: str, spec: DeploymentSpec
 ) -> None:
     name = database_url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(POSTGRES)
@@ -110,7 +98,7 @@ async def test_a_read_only_postgresql_fails_the_health_check_and_refuses_writes(
         problem = await read_only.write_problem()
         assert problem is not None and "read-only" in problem and "primary" in problem
         with pytest.raises(StoreError, match="read-only transaction"):
-            await read_only.register(SPEC, actor="ci")
+            await read_only.register(spec, actor="ci")
     finally:
         await read_only.close()
 

@@ -10,24 +10,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from monitor.errors import ConfigError, ConflictError, NotFoundError, StoreError
-from monitor.models import DeploymentSpec, DeploymentStatus, Strategy
+from monitor.models import DeploymentSpec, DeploymentStatus
 from monitor.store import OutboxItem, Store, StoredVerdict
 from monitor.store.tables import outbox, verdicts
-
-SPEC = DeploymentSpec(
-    service="checkout",
-    environment="production",
-    version="v2",
-    baseline_version="v1",
-    strategy=Strategy.CANARY,
-    started_at=datetime(2026, 11, 26, 9, 58, tzinfo=UTC),
-    profile="otel-http",
-    warmup_s=60,
-    interval_s=60,
-    min_duration_s=600,
-    max_duration_s=1800,
-    labels=(("region", "eu-1"),),
-)
 
 
 def _verdict(look: int, status: str = "running", final: bool = False) -> StoredVerdict:
@@ -36,42 +21,44 @@ def _verdict(look: int, status: str = "running", final: bool = False) -> StoredV
     )
 
 
-async def test_register_and_read_back(store: Store) -> None:
-    deployment, created = await store.register(SPEC, actor="ci-token")
+async def test_register_and_read_back(store: Store, spec: DeploymentSpec) -> None:
+    deployment, created = await store.register(spec, actor="ci-token")
     assert created
     again = await store.get(deployment.id)
     assert again == deployment
-    assert again.spec == SPEC
+    assert again.spec == spec
     assert again.status is DeploymentStatus.PENDING
     # First look after warm-up plus one interval.
     assert again.next_look_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     assert [e.kind for e in await store.events(deployment.id)] == ["registered"]
 
 
-async def test_idempotency_key_same_body_same_deployment_other_body_conflict(store: Store) -> None:
-    first, created = await store.register(SPEC, actor="ci", idempotency_key="build-42")
-    second, created_again = await store.register(SPEC, actor="ci", idempotency_key="build-42")
+async def test_idempotency_key_same_body_same_deployment_other_body_conflict(
+    store: Store, spec: DeploymentSpec
+) -> None:
+    first, created = await store.register(spec, actor="ci", idempotency_key="build-42")
+    second, created_again = await store.register(spec, actor="ci", idempotency_key="build-42")
     assert created and not created_again
     assert second.id == first.id
     with pytest.raises(ConflictError, match=r"build-42.*different deployment"):
-        await store.register(replace(SPEC, version="v3"), actor="ci", idempotency_key="build-42")
+        await store.register(replace(spec, version="v3"), actor="ci", idempotency_key="build-42")
 
 
-async def test_newer_deployment_supersedes_the_active_one(store: Store) -> None:
-    old, _ = await store.register(SPEC, actor="ci")
-    new, _ = await store.register(replace(SPEC, version="v3", baseline_version="v2"), actor="ci")
+async def test_newer_deployment_supersedes_the_active_one(store: Store, spec: DeploymentSpec) -> None:
+    old, _ = await store.register(spec, actor="ci")
+    new, _ = await store.register(replace(spec, version="v3", baseline_version="v2"), actor="ci")
     old_now = await store.get(old.id)
     assert old_now.status is DeploymentStatus.CANCELLED
     assert new.id in old_now.status_reason
     assert [e.kind for e in await store.events(old.id)] == ["registered", "cancelled"]
     # Another environment is left alone.
-    other, _ = await store.register(replace(SPEC, environment="staging"), actor="ci")
+    other, _ = await store.register(replace(spec, environment="staging"), actor="ci")
     assert (await store.get(new.id)).status is DeploymentStatus.PENDING
     assert (await store.get(other.id)).status is DeploymentStatus.PENDING
 
 
-async def test_cancel_and_unknown_ids(store: Store) -> None:
-    deployment, _ = await store.register(SPEC, actor="ci")
+async def test_cancel_and_unknown_ids(store: Store, spec: DeploymentSpec) -> None:
+    deployment, _ = await store.register(spec, actor="ci")
     cancelled = await store.cancel(deployment.id, actor="sre", reason="manual rollback")
     assert cancelled.status is DeploymentStatus.CANCELLED
     assert cancelled.status_reason == "manual rollback"
@@ -81,8 +68,10 @@ async def test_cancel_and_unknown_ids(store: Store) -> None:
     assert [d.id for d in listed] == [deployment.id]
 
 
-async def test_only_one_replica_holds_a_lease_until_it_expires(store: Store, clock: object) -> None:
-    deployment, _ = await store.register(SPEC, actor="ci")
+async def test_only_one_replica_holds_a_lease_until_it_expires(
+    store: Store, clock: object, spec: DeploymentSpec
+) -> None:
+    deployment, _ = await store.register(spec, actor="ci")
     first, second = await asyncio.gather(
         store.claim_due("replica-a", lease_s=30), store.claim_due("replica-b", lease_s=30)
     )
@@ -98,14 +87,14 @@ async def test_only_one_replica_holds_a_lease_until_it_expires(store: Store, clo
         await store.record_verdict(deployment.id, owner=holder, verdict=_verdict(1), next_look_at=None)
 
 
-async def test_not_due_deployments_are_not_claimed(store: Store, clock: object) -> None:
-    await store.register(SPEC, actor="ci")
+async def test_not_due_deployments_are_not_claimed(store: Store, clock: object, spec: DeploymentSpec) -> None:
+    await store.register(spec, actor="ci")
     clock.now = datetime(2026, 11, 26, 9, 59, tzinfo=UTC)  # type: ignore[attr-defined]
     assert await store.claim_due("replica-a", lease_s=30) == []
 
 
-async def test_verdicts_status_outbox_in_one_transaction(store: Store) -> None:
-    deployment, _ = await store.register(SPEC, actor="ci")
+async def test_verdicts_status_outbox_in_one_transaction(store: Store, spec: DeploymentSpec) -> None:
+    deployment, _ = await store.register(spec, actor="ci")
     [claimed] = await store.claim_due("replica-a", lease_s=30)
     running_next = datetime(2026, 11, 26, 10, 1, tzinfo=UTC)
     await store.record_verdict(claimed.id, owner="replica-a", verdict=_verdict(1), next_look_at=running_next)
@@ -158,7 +147,9 @@ async def test_bad_database_url_names_the_fix() -> None:
         await Store.open("mysql://x@y/z")
 
 
-async def test_newest_per_service_and_environment_however_old(database_url: str) -> None:
+async def test_newest_per_service_and_environment_however_old(
+    database_url: str, spec: DeploymentSpec
+) -> None:
     ticks = iter(range(1000))
 
     def clock() -> datetime:
@@ -171,10 +162,10 @@ async def test_newest_per_service_and_environment_however_old(database_url: str)
             ("checkout", "production", "v1"), ("checkout", "production", "v2"), ("checkout", "staging", "v3"),
             ("cart", "production", "c1"),
         ]:  # fmt: skip
-            spec = replace(SPEC, service=service, environment=environment, version=version)
+            spec = replace(spec, service=service, environment=environment, version=version)
             registered[(service, environment)] = (await store.register(spec, actor="t"))[0].id
         for i in range(5):  # many newer deployments of another service do not push these out
-            await store.register(replace(SPEC, service=f"busy-{i}"), actor="t")
+            await store.register(replace(spec, service=f"busy-{i}"), actor="t")
         newest = {(d.spec.service, d.spec.environment): d.id for d in await store.newest_per_service()}
         assert {k: newest[k] for k in registered} == registered
         assert len(newest) == len(registered) + 5
