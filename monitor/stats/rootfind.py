@@ -5,9 +5,9 @@ ends with ``uniroot``, and on the step functions involved the point Brent's meth
 on depends on the exact sequence of steps. Reproducing R's numbers (as Kayenta does)
 requires reproducing R's iteration, which scipy's ``brentq`` does not promise.
 
-:mod:`monitor.stats.exact` needs no R parity but uses it too: ``brentq`` would do there, and
-importing ``scipy.optimize`` would add about 0.2 s to every ``monitor analyze`` (as much again as
-``scipy.special``, the only part of scipy on that path, costs).
+:mod:`monitor.stats.exact` needs no R parity but uses it too: ``brentq`` would do there, but
+importing ``scipy.optimize`` would add about 0.2 s to every ``monitor analyze``, whose whole
+start-up budget is 0.5 s.
 """
 
 from __future__ import annotations
