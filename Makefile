@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo test lint typecheck rules pytest bench bench-traces fuzz probe fmt clean
+.PHONY: setup system-deps venv demo test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean
 
 setup: system-deps venv
 
@@ -52,6 +52,12 @@ rules: system-deps
 	cd alert_rules/tests && promtool test rules *.test.yml
 
 test: setup lint typecheck rules pytest
+
+# The inner loop, under a minute: units, fakes and in-process servers; no Prometheus, Alertmanager,
+# PostgreSQL or subprocesses, nothing slow (the tiers: CONTRIBUTING.md). `make test` runs it all.
+FAST := not (slow or prometheus or alertmanager or postgres or subprocess)
+test-fast: venv
+	$(BIN)/pytest -q -m "$(FAST)"
 
 # A fuzz campaign: 20,000 random examples per parser instead of make test's 60 (docs/testing.md).
 fuzz: venv

@@ -53,6 +53,17 @@ SCENARIOS: tuple[Scenario, ...] = _load_by_path("tests_scenarios", _TESTS / "sce
 _load_by_path("fakes", _TESTS / "fakes")
 
 
+# The test tiers (tests/tiers.py): markers added before -m deselects, so they count.
+TIERS: ModuleType = _load_by_path("tests_tiers", _TESTS / "tiers.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in TIERS.tier_markers(item, _TESTS):
+            item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def scenarios() -> tuple[Scenario, ...]:
     """The test scenario set (names are also the service label values)."""
