@@ -24,8 +24,8 @@ from monitor.config import Settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import EnvironmentDefaults, Environments
 from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
-from monitor.settings.pager import PagerSpec
 from monitor.profiles import load_profile
+from monitor.settings.pager import PagerSpec
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store, StoredVerdict
