@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -31,6 +31,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
+
+if TYPE_CHECKING:
+    from urllib3.util.retry import Retry as Urllib3Retry
 
 T = TypeVar("T")
 _RETRYABLE_4XX = frozenset({408, 429, 499})  # timeout, too many requests, client closed (proxies)
@@ -146,3 +149,15 @@ def retry_sync(
         sleep=sleep, before_sleep=_before_sleep(on_retry),
     )  # fmt: skip
     return retrying(attempt)
+
+
+def urllib3_retry(policy: RetryPolicy) -> Urllib3Retry:
+    """The policy for a client that retries inside urllib3 (prometheus-api-client): the same
+    attempts, backoff, jitter, retryable statuses and ``Retry-After``; the last answer is returned."""
+    from urllib3.util.retry import Retry as Urllib3Retry  # only the clients that need it pay for it
+
+    return Urllib3Retry(
+        total=(policy.attempts or 1) - 1, status_forcelist=(*_RETRYABLE_4XX, *range(500, 600)),
+        backoff_factor=policy.backoff_s, backoff_max=policy.max_backoff_s, backoff_jitter=policy.backoff_s,
+        respect_retry_after_header=True, retry_after_max=int(policy.max_retry_after_s), raise_on_status=False,
+    )  # fmt: skip

@@ -22,7 +22,7 @@ import aiohttp
 
 from monitor.errors import BackendUnavailable, QueryError
 from monitor.models import Window
-from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status
+from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status, urllib3_retry
 from monitor.sources.base import MAX_POINTS, InstantSample, Labels, RangeSeries
 from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
 from monitor.tracing import tracer
@@ -131,14 +131,20 @@ class PrometheusSource:
 
         The client is synchronous, so it runs in a worker thread, off the event loop. Used
         only on the no-data path (to name the versions that do have data), where an extra
-        import and round trip cost nothing that matters.
+        import and round trip cost nothing that matters. Its urllib3 retries follow the shared policy.
         """
+        policy = RetryPolicy(attempts=self._max_attempts, backoff_s=self._backoff_s)
 
         def fetch() -> list[str]:
             from prometheus_api_client import PrometheusConnect
 
             endpoint = self._endpoint
-            client = PrometheusConnect(url=endpoint.root, headers=endpoint.headers(), timeout=self._timeout_s)
+            client = PrometheusConnect(
+                url=endpoint.root,
+                headers=endpoint.headers(),
+                timeout=self._timeout_s,
+                retry=urllib3_retry(policy),
+            )
             params = {
                 **endpoint.query_params(),
                 "match[]": match,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -18,6 +18,7 @@ from grafana_client.client import GrafanaException
 from monitor.commands import gate
 from monitor.errors import BackendUnavailable, QueryError
 from monitor.grafana.client import Grafana, GrafanaError
+from monitor.models import Window
 from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retry_sync, retryable_status
 from monitor.sources.credentials import Endpoint
 from monitor.sources.httpjson import get_json, session_for
@@ -169,6 +170,25 @@ async def test_prometheus_waits_as_long_as_a_429_asks(server: tuple[Script, str]
     finally:
         await source.close()
     assert script.requests == 2 and time.monotonic() - started >= 1.0
+
+
+async def test_label_values_follow_the_same_policy(server: tuple[Script, str]) -> None:
+    script, url = server
+    script.success = {"status": "success", "data": ["v1", "v2"]}
+    script.fail(503, times=2)
+    source = PrometheusSource(url, max_attempts=3, backoff_s=0.01)
+    now = datetime.now(UTC)
+    window = Window(now - timedelta(hours=1), now)
+    try:
+        assert await source.label_values("version", '{job="aa"}', window) == ["v1", "v2"]
+        assert script.requests == 3
+        script.requests = 0
+        script.fail(500, times=3)
+        with pytest.raises(BackendUnavailable, match="500"):
+            await source.label_values("version", '{job="aa"}', window)
+        assert script.requests == 3
+    finally:
+        await source.close()
 
 
 async def test_pulled_sources_retry_once_and_carry_the_status(server: tuple[Script, str]) -> None:
