@@ -72,7 +72,7 @@ class Judging:
 
 
 class CheckKind(Protocol[D]):
-    """One kind of check: registered under a key (:mod:`monitor.checks.registry`)."""
+    """One kind of check: registered under a key (:mod:`monitor.profiles.kinds`)."""
 
     async def fetch(self, spec: CheckSpec, look: Look) -> D:
         """Both versions' data for ``spec`` at this look; a ``MonitorError`` when the backend fails."""

@@ -2,7 +2,8 @@
 
 The model checks each field (types, bounds, choices, unknown fields); :func:`parse_profile` then checks
 what spans fields: the queries a comparison needs and their placeholders, the names of log and trace
-checks (from the check registry), ``from_spans`` against the comparison, unique check names.
+checks (from the check registry, :mod:`monitor.profiles.kinds`), ``from_spans`` against the comparison,
+unique check names.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from monitor.checks.registry import known_check_names
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
+from monitor.profiles.kinds import known_check_names
 from monitor.profiles.model import (
     CheckSpec,
     DecisionPolicy,

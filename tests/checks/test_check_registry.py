@@ -8,16 +8,17 @@ from monitor.checks import registry
 from monitor.checks.counts import COUNTS
 from monitor.checks.kind import Judging
 from monitor.checks.metric import SPANS, Fetched, MetricPair
-from monitor.checks.registry import kind_for, known_check_names, register, registrations
+from monitor.checks.registry import kind_for, load
 from monitor.models import CheckPurpose, Classification, ComparisonKind, CountsData, Signal
-from monitor.profiles import CheckSpec, TrafficPolicy, load_profile
+from monitor.profiles import CheckSpec, TrafficPolicy, kinds, load_profile
+from monitor.profiles.kinds import known_check_names, register, registrations
 
 ERRORS = CheckSpec("http_error_ratio", ComparisonKind.COUNTS, min_data=100)
 
 
 def test_every_registered_kind_loads_and_implements_the_protocol() -> None:
     for registration in registrations():
-        kind = registration.load()
+        kind = load(registration)
         for method in ("fetch", "min_p", "judge"):
             assert callable(getattr(kind, method)), (registration.key, method)
 
@@ -33,7 +34,7 @@ def test_a_metric_check_is_found_by_its_comparison_a_log_check_by_its_name() -> 
     assert kind_for(ERRORS) is COUNTS
     assert kind_for(traffic) is not COUNTS
     templates = CheckSpec("log_templates", ComparisonKind.COUNTS, Signal.LOGS)
-    assert kind_for(templates) is registry._REGISTERED[(Signal.LOGS, "log_templates")].load()
+    assert kind_for(templates) is load(kinds._REGISTERED[(Signal.LOGS, "log_templates")])
     with pytest.raises(LookupError, match="no logs check kind 'log_volume'"):
         kind_for(CheckSpec("log_volume", ComparisonKind.COUNTS, Signal.LOGS))
 
@@ -48,7 +49,7 @@ def test_the_parser_lists_names_by_signal() -> None:
 
 
 def test_a_new_kind_is_one_registration(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_REGISTERED", dict(registry._REGISTERED))
+    monkeypatch.setattr(kinds, "_REGISTERED", dict(kinds._REGISTERED))
     monkeypatch.setattr(registry, "_LOADED", {})
     register("log_volume", Signal.LOGS, ComparisonKind.COUNTS, "monitor.checks.counts:COUNTS")
     assert "log_volume" in known_check_names(Signal.LOGS)

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 
 from fuzz.profiles import fuzz_profile
 from fuzz.strategies import NUMBERS, TEXT, YAML_HOSTILE, YAML_TEXT, YAML_VALUES, corrupted, mutated
-from monitor.checks.registry import registrations
 from monitor.errors import ConfigError
 from monitor.models import ComparisonKind, Signal
 from monitor.profiles import BUILTIN_PROFILES, Profile, load_profile
+from monitor.profiles.kinds import registrations
 from monitor.profiles.parse import parse_profile
 from monitor.yamlfile import parse_yaml
 
