@@ -18,7 +18,7 @@ from grafana_client.client import GrafanaException, TokenAuth
 from monitor.errors import MonitorError
 from monitor.redact import redact_text, redact_url
 from monitor.retry import Retry, RetryPolicy, retry_sync, retryable_status
-from monitor.outputs import GrafanaSpec
+from monitor.settings.grafana import GrafanaSpec
 
 _FIXES = {
     401: "Grafana rejected the token: check grafana.token_file or token_env (a service-account token)",
