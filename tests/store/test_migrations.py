@@ -10,31 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select, text
 
-from monitor.models import DeploymentSpec, Strategy
+from monitor.models import DeploymentSpec
 from monitor.store import Store
 from monitor.store.migrate import alembic_config
 from monitor.store.tables import metadata
 
-SPEC = DeploymentSpec(
-    service="checkout",
-    environment="production",
-    version="v2",
-    baseline_version="v1",
-    strategy=Strategy.CANARY,
-    started_at=datetime(2026, 11, 26, 9, 58, tzinfo=UTC),
-    profile="otel-http",
-    warmup_s=60,
-    interval_s=60,
-    min_duration_s=600,
-    max_duration_s=1800,
-)
 _SCRIPTS = ScriptDirectory.from_config(alembic_config())
 HEAD = _SCRIPTS.get_current_head()
 REVISIONS = [script.revision for script in reversed(list(_SCRIPTS.walk_revisions()))]  # oldest first
@@ -80,10 +66,12 @@ async def _state(store: Store) -> tuple[list[str], dict[str, Any], dict[str, int
     return versions, schema, counts
 
 
-async def test_migrations_are_idempotent(database_url: str, migrations_run: Any) -> None:
+async def test_migrations_are_idempotent(
+    database_url: str, migrations_run: Any, spec: DeploymentSpec
+) -> None:
     first = await Store.open(database_url)
     try:
-        await first.register(SPEC, actor="test")
+        await first.register(spec, actor="test")
         before = await _state(first)
     finally:
         await first.close()
@@ -103,7 +91,9 @@ async def test_migrations_are_idempotent(database_url: str, migrations_run: Any)
     assert after == before  # the same revision, tables, columns, indexes and row counts
 
 
-async def test_replicas_opening_together_migrate_once(database_url: str, migrations_run: Any) -> None:
+async def test_replicas_opening_together_migrate_once(
+    database_url: str, migrations_run: Any, spec: DeploymentSpec
+) -> None:
     replicas = 4
     stores = await asyncio.gather(*(Store.open(database_url) for _ in range(replicas)))
     try:
@@ -111,7 +101,7 @@ async def test_replicas_opening_together_migrate_once(database_url: str, migrati
         assert migrations_run() == REVISIONS
         # And every replica works on the one schema.
         for index, opened in enumerate(stores):
-            await opened.register(replace(SPEC, version=f"v{index + 2}"), actor=f"replica-{index}")
+            await opened.register(replace(spec, version=f"v{index + 2}"), actor=f"replica-{index}")
         versions, _, counts = await _state(stores[0])
         assert versions == [HEAD]
         assert counts["deployments"] == replicas
