@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -120,9 +120,9 @@ def _members_by_tag(annotation: Any) -> dict[object, Any]:
     return members
 
 
-def _place(model: type[BaseModel], loc: Sequence[int | str], prefix: str) -> _Place:
+def _place(model: type[BaseModel], loc: Sequence[int | str]) -> _Place:
     """Walk ``loc`` through the model's declarations, skipping the steps pydantic adds (union tags)."""
-    path, owner = prefix, None
+    path, owner = "", None
     metadata: tuple[object, ...] = ()
     current: Any = model
     for item in loc:
@@ -239,12 +239,10 @@ def _loc(error: ErrorDetails) -> tuple[int | str, ...]:
     return (*error["loc"], field) if field is not None else tuple(error["loc"])
 
 
-def config_error(
-    doc: YamlDocument, model: type[BaseModel], exc: ValidationError, prefix: str = ""
-) -> ConfigError:
+def config_error(doc: YamlDocument, model: type[BaseModel], exc: ValidationError) -> ConfigError:
     """The first problem in document order, as a ConfigError naming line, field and fix."""
     errors = exc.errors(include_url=False)
-    places = [_place(model, _loc(error), prefix) for error in errors]
+    places = [_place(model, _loc(error)) for error in errors]
     first = min(range(len(errors)), key=lambda i: doc.line(places[i].path) or 1 << 30)
     problem, fix = _problem_and_fix(errors[first], places[first])
     more = len(errors) - 1
@@ -253,11 +251,9 @@ def config_error(
     return doc.error(places[first].path, problem, fix)
 
 
-def validate(
-    doc: YamlDocument, model: type[_M], data: Mapping[Any, Any] | None = None, prefix: str = ""
-) -> _M:
-    """``data`` (default: the whole document) as ``model``; a :class:`ConfigError` when invalid."""
+def validate(doc: YamlDocument, model: type[_M]) -> _M:
+    """The document as ``model``; a :class:`ConfigError` naming line, field and fix when invalid."""
     try:
-        return model.model_validate(doc.data if data is None else data)
+        return model.model_validate(doc.data)
     except ValidationError as exc:
-        raise config_error(doc, model, exc, prefix) from None
+        raise config_error(doc, model, exc) from None
