@@ -136,6 +136,10 @@ class SamplesData:
 CheckData = CountsData | HistogramData | SamplesData
 
 
+# Upper bounds of the span duration buckets the receiver counts (the last bucket is unbounded).
+SPAN_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
 @dataclass(frozen=True)
 class OperationStats:
     """One operation's spans of one version over the window."""

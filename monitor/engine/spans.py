@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 
-from monitor.models import CheckData, CountsData, HistogramData, OperationStats, Signal
-from monitor.otlp.aggregate import SPAN_BUCKETS_S
+from monitor.models import SPAN_BUCKETS_S, CheckData, CountsData, HistogramData, OperationStats, Signal
 from monitor.otlp.views import TelemetrySnapshot
 from monitor.profiles import CheckSpec
 from monitor.profiles.model import FromSpans

@@ -33,9 +33,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from monitor.logs.counts import Level
 from monitor.logs.mining import TemplateMiner
 from monitor.logs.redact import redact
+from monitor.models import SPAN_BUCKETS_S
 from monitor.otlp.pairing import AddressBook, ClientSide, Pairing, ServerSide
 
-SPAN_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 MAX_KEYS = 5_000  # service x environment x version x minute, between two flushes
 MAX_TEMPLATES = 2_000  # per key
 MAX_OPERATIONS = 500  # per key

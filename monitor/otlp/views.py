@@ -16,8 +16,7 @@ from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.logs.counts import Level, LogData, TemplateCounts
-from monitor.models import OperationStats, Signal, TraceData, Window
-from monitor.otlp.aggregate import SPAN_BUCKETS_S
+from monitor.models import SPAN_BUCKETS_S, OperationStats, Signal, TraceData, Window
 from monitor.sources.base import Aggregate, LogSource, TraceSource, Versions
 
 __all__ = ["TelemetryReader", "TelemetrySnapshot", "Versions"]  # Versions: where callers have found it
