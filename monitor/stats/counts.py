@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import math
 
-from scipy.special import gammaincinv, ndtri
-
 from monitor.models import Bound, Classification, Comparison, ComparisonKind, CountsData, Direction
 from monitor.stats.exact import PeriodCounts, RateRatioTest, whole
+from monitor.stats.special import gammaincinv, ndtri
 
 HARM_CONFIDENCE = 0.95
 

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtri
 
 from monitor.models import Bound, Classification, Comparison, ComparisonKind, Direction, HistogramData
 from monitor.stats.exact import hypergeom_log_pmf, hypergeom_stratum, tail, whole
 from monitor.stats.multiple import tarone
 from monitor.stats.quantiles import quantile, quantile_bounds
+from monitor.stats.special import ndtri
 
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
 HARM_CONFIDENCE = 0.95

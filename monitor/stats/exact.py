@@ -28,10 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-# scipy.special only: scipy.stats, .signal and .optimize would double `monitor analyze`'s start-up.
-from scipy.special import bdtr, bdtrc, betaincinv, gammaln
-
 from monitor.stats.rootfind import zeroin
+
+# scipy.special's ufuncs only (see special.py): scipy.stats, .signal and .optimize would double
+# `monitor analyze`'s start-up.
+from monitor.stats.special import bdtr, bdtrc, betaincinv, gammaln
 
 _WIDTH_SD = 15.0
 _FFT_FROM = 250_000  # product of lengths above which FFT beats direct convolution

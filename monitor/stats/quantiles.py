@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import bdtr, bdtrik, ndtri
 
 from monitor.models import HistogramData
+from monitor.stats.special import bdtr, bdtrik, ndtri
 
 
 def _probit(share: float, n: float) -> float:
