@@ -1,0 +1,68 @@
+"""``monitor analyze`` stays fast to start: what it imports, checked in a fresh interpreter.
+
+A one-shot analysis spends most of its time importing (bench/analyze_latency.py); the daemon's
+modules (the store and SQLAlchemy, aiohttp's server, the OTLP receiver) must stay off its path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# Packages the daemon needs and a one-shot analysis must not import, with why they are heavy.
+DAEMON_ONLY = (
+    "monitor.store",  # the store: SQLAlchemy and Alembic
+    "sqlalchemy",
+    "alembic",
+    "aiohttp.web",  # the API's server
+    "monitor.api",
+    "monitor.otlp.aggregate",  # the receiver's aggregator: protobuf and the log template miner
+    "drain3",
+    "google.protobuf",
+    "kubernetes_asyncio",  # rollback actions
+    "grafana_client",  # provisioning
+    "pandas",
+)
+
+
+def _imported(code: str) -> set[str]:
+    """The modules loaded after running ``code`` in a fresh interpreter."""
+    listing = "import sys; print('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{listing}"], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(result.stdout.split())
+
+
+def _offending(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(f"{p}.") for p in DAEMON_ONLY))
+
+
+def test_the_analyze_command_imports_none_of_the_daemon() -> None:
+    """The parser and the command's module, as ``python -m monitor analyze`` loads them."""
+    modules = _imported("import monitor.cli, monitor.commands.analyze, monitor.report")
+    assert "monitor.commands.analyze" in modules and "monitor.engine.evaluate" in modules
+    assert _offending(modules) == []
+    # scipy.special's package import alone costs more than the rest (see monitor/stats/special.py).
+    assert "scipy.special._ufuncs" in modules and "scipy.special._support_alternative_backends" not in modules
+
+
+def test_a_whole_analysis_imports_none_of_the_daemon() -> None:
+    """A run to its verdict (Prometheus refuses: every check errors, the command exits 3) loads
+    nothing from the daemon on the way, lazily imported modules included."""
+    run = (
+        "from monitor.cli import main\n"
+        "code = main(['analyze', '--prometheus-url', 'http://127.0.0.1:9', '--service', 's',"
+        " '--canary-version', 'v2', '--baseline-version', 'v1',"
+        " '--start', '2026-01-01T00:00:00Z', '--end', '2026-01-01T00:20:00Z', '--output', 'json'])\n"
+        "assert code == 3, code"
+    )
+    modules = _imported(run)
+    assert "monitor.judges.checks" in modules
+    assert _offending(modules) == []
+
+
+def test_the_check_sees_a_daemon_import() -> None:
+    """The same check flags the store when something imports it (a pass above means something)."""
+    flagged = _offending(_imported("import monitor.commands.analyze, monitor.store"))
+    assert "monitor.store" in flagged and "sqlalchemy" in flagged
