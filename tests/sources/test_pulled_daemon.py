@@ -16,15 +16,16 @@ from pathlib import Path
 import pytest
 from fakes.loki import QUERY_RANGE, LogLine, LokiFake
 
-from monitor.config import load_settings
+from monitor.config import LOGS_FROM, TRACES_FROM, load_settings
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.errors import ConfigError
 from monitor.models import DeploymentSpec, Strategy, Window
-from monitor.otlp.pulled import PulledLogs, telemetry_reader
+from monitor.otlp.pulled import RECEIVER, PulledLogs, telemetry_reader
 from monitor.otlp.stored import StoredTelemetry
 from monitor.otlp.views import TelemetryReader
 from monitor.profiles import load_profile
 from monitor.simulate import SimulatedPrometheus
+from monitor.sources.connect import LOG_BACKENDS, TRACE_BACKENDS
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
 
@@ -117,3 +118,9 @@ def test_the_pulled_backends_are_chosen_by_config(tmp_path: Path) -> None:
     assert type(traces).__name__ == "PulledTraces" and traces.backend.url == "http://jaeger:16686"  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match=r"logs_from is loki but no loki URL is set"):
         telemetry_reader(load_settings(config, environ={}).sources, "loki", "receiver", receiver)
+
+
+def test_the_config_offers_exactly_the_registered_backends() -> None:
+    """``logs_from``/``traces_from`` choices (and so the published schema) follow the registry."""
+    assert set(LOGS_FROM) == {RECEIVER, *LOG_BACKENDS}
+    assert set(TRACES_FROM) == {RECEIVER, *TRACE_BACKENDS}
