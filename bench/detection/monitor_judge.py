@@ -7,8 +7,8 @@ environment): a run that would pass without ruling out harm ends inconclusive.
 from __future__ import annotations
 
 from bench.detection.outcome import Decision, Status
-from monitor.engine import AnalysisRequest, analyze
-from monitor.environments import Environments
+from monitor.engine import analyze
+from monitor.engine.request import RequestDefaults, build_request
 from monitor.models import Classification
 from monitor.otlp.views import TelemetryReader
 from monitor.profiles import Profile
@@ -29,15 +29,15 @@ async def judge_run(
     decision as shaped by the backend.
     """
     sc = run.scenario
-    request = AnalysisRequest(
+    request = build_request(
+        RequestDefaults(),
+        profile,
         service=sc.name,
         canary_version=sc.canary_version,
         baseline_version=sc.baseline_version,
         canary_window=run.canary_window,
-        profile=profile,
         interval_s=LOOK_INTERVAL_S,
         environment=ENVIRONMENT,
-        harm=Environments().harm(ENVIRONMENT),
     )
     verdict = await analyze(request, source, telemetry=telemetry)
     decided_at = verdict.decided_at or run.canary_window.end

@@ -33,8 +33,8 @@ from bench.results import RESULTS_DIR, write_results
 from bench.traces.system import Fault, Run, generate
 from monitor.api.app import create_app
 from monitor.api.otlp import RECEIVER
-from monitor.engine import AnalysisRequest, analyze
-from monitor.environments import Environments
+from monitor.engine import analyze
+from monitor.engine.request import RequestDefaults, build_request
 from monitor.models import Window
 from monitor.otlp.stored import receiver_telemetry
 from monitor.otlp.views import TelemetryReader
@@ -94,10 +94,9 @@ async def _send(runs: Sequence[Run], store: Store, source: PrometheusSource) -> 
 
 async def _judge(run: Run, source: PrometheusSource, telemetry: TelemetryReader) -> Outcome:
     window = Window(run.start, run.start + timedelta(seconds=run.duration_s))
-    request = AnalysisRequest(
-        service=run.service("cart"), canary_version="v2", baseline_version="v1", canary_window=window,
-        profile=load_profile("otel-http"), interval_s=60, environment="production",
-        harm=Environments().harm("production"),
+    request = build_request(
+        RequestDefaults(), load_profile("otel-http"), service=run.service("cart"), canary_version="v2",
+        baseline_version="v1", canary_window=window, interval_s=60, environment="production",
     )  # fmt: skip
     verdict = await analyze(request, source, telemetry=telemetry)
     decided = verdict.decided_at or window.end
