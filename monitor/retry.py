@@ -39,9 +39,15 @@ T = TypeVar("T")
 _RETRYABLE_4XX = frozenset({408, 429, 499})  # timeout, too many requests, client closed (proxies)
 
 
-def retryable_status(status: int) -> bool:
-    """Whether an HTTP answer with ``status`` may pass on a retry: 408, 429, 499 and every 5xx."""
-    return status in _RETRYABLE_4XX or status >= 500
+# What a write's receiver answers while another writer or its own start-up is in the way: a conflict,
+# a lock, "too early". A retry of a read never meets these; deliveries and rollbacks add them.
+WRITE_CONFLICTS = frozenset({409, 423, 425})
+
+
+def retryable_status(status: int, also: frozenset[int] = frozenset()) -> bool:
+    """Whether an HTTP answer with ``status`` may pass on a retry: 408, 429, 499, every 5xx, and
+    the caller's own transient statuses ``also`` (e.g. :data:`WRITE_CONFLICTS`)."""
+    return status in _RETRYABLE_4XX or status >= 500 or status in also
 
 
 def retry_after_s(header: str | None, now: datetime | None = None) -> float | None:
@@ -154,10 +160,17 @@ def retry_sync(
 def urllib3_retry(policy: RetryPolicy) -> Urllib3Retry:
     """The policy for a client that retries inside urllib3 (prometheus-api-client): the same
     attempts, backoff, jitter, retryable statuses and ``Retry-After``; the last answer is returned."""
+    import inspect
+
     from urllib3.util.retry import Retry as Urllib3Retry  # only the clients that need it pay for it
 
+    options: dict[str, object] = {}
+    # Retry-After's cap came with urllib3 2.7 (and urllib3-future); older releases wait as long as
+    # the server asks, which the attempts still bound.
+    if "retry_after_max" in inspect.signature(Urllib3Retry).parameters:
+        options["retry_after_max"] = int(policy.max_retry_after_s)
     return Urllib3Retry(
         total=(policy.attempts or 1) - 1, status_forcelist=(*_RETRYABLE_4XX, *range(500, 600)),
         backoff_factor=policy.backoff_s, backoff_max=policy.max_backoff_s, backoff_jitter=policy.backoff_s,
-        respect_retry_after_header=True, retry_after_max=int(policy.max_retry_after_s), raise_on_status=False,
+        respect_retry_after_header=True, raise_on_status=False, **options,  # type: ignore[arg-type]
     )  # fmt: skip

@@ -28,6 +28,7 @@ from monitor.environments import Environments
 from monitor.models import Deployment, DeploymentSpec
 from monitor.own_metrics import EngineMetrics
 from monitor.redact import redact_text
+from monitor.retry import WRITE_CONFLICTS, retryable_status
 from monitor.store import Delivery, OutboxItem, Store
 
 
@@ -134,8 +135,9 @@ ChannelFactory = Callable[[Setup], Channel | None]
 """Builds a channel from the setup, or None when the settings do not configure it."""
 
 
-# Statuses worth retrying: the receiver is busy, rate-limiting or briefly inconsistent.
-_RETRYABLE_4XX = frozenset({404, 408, 409, 423, 425, 429})
+# Besides the shared policy's: the receiver is briefly inconsistent (a conflict, a lock, a route that
+# appears after its deploy).
+_ALSO_RETRYABLE = WRITE_CONFLICTS | {404}
 
 
 def judge_status(status: int, body: str = "", *, retry_404: bool = True) -> Attempt:
@@ -147,7 +149,7 @@ def judge_status(status: int, body: str = "", *, retry_404: bool = True) -> Atte
     if 200 <= status < 300:
         return DELIVERED
     detail = f"HTTP {status}" + (f": {body[:300]}" if body else "")
-    if status >= 500 or (status in _RETRYABLE_4XX and (status != 404 or retry_404)):
+    if retryable_status(status, _ALSO_RETRYABLE if retry_404 else WRITE_CONFLICTS):
         return Attempt(Outcome.FAILED, detail)
     return Attempt(Outcome.ABANDONED, detail)
 

@@ -10,15 +10,14 @@ from typing import Any
 import aiohttp
 
 from monitor.redact import redact_text, redact_url
+from monitor.retry import WRITE_CONFLICTS, retryable_status
 from monitor.rollback.base import ActionError, ActionResult, Target
 from monitor.rollback.spec import RollbackAction
 from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
-_RETRYABLE = frozenset({408, 409, 423, 425, 429})
-
 
 def _retryable(status: int) -> bool:
-    return status >= 500 or status in _RETRYABLE
+    return retryable_status(status, WRITE_CONFLICTS)
 
 
 async def _request(

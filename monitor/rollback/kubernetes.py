@@ -17,12 +17,14 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from monitor.retry import retryable_status
 from monitor.rollback.base import ActionError, ActionResult, Target
 from monitor.rollback.spec import RollbackAction, RollbackSpec
 
 REVISION = "deployment.kubernetes.io/revision"
 MERGE_PATCH = "application/merge-patch+json"
-_RETRYABLE = frozenset({408, 409, 429})
+# A conflict is another writer's resourceVersion winning: the next attempt reads the new one.
+_CONFLICT = frozenset({409})
 
 
 class Kube:
@@ -73,7 +75,7 @@ def _failure(exc: ApiException, what: str) -> ActionError:
     }
     fix = fixes.get(status, "")
     message = f"{what}: HTTP {status} {reason}" + (f" ({fix})" if fix else "")
-    retryable = status == 0 or status >= 500 or status in _RETRYABLE
+    retryable = status == 0 or retryable_status(status, _CONFLICT)
     return ActionError(message, retryable=retryable, status=status or None)
 
 

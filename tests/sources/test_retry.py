@@ -19,7 +19,15 @@ from monitor.commands import gate
 from monitor.errors import BackendUnavailable, QueryError
 from monitor.grafana.client import Grafana, GrafanaError
 from monitor.models import Window
-from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retry_sync, retryable_status
+from monitor.retry import (
+    WRITE_CONFLICTS,
+    Retry,
+    RetryPolicy,
+    retry_after_s,
+    retry_async,
+    retry_sync,
+    retryable_status,
+)
 from monitor.sources.credentials import Endpoint
 from monitor.sources.httpjson import get_json, session_for
 from monitor.sources.prometheus import PrometheusSource
@@ -70,6 +78,12 @@ class Waits(list[float]):
 def test_which_statuses_are_retried() -> None:
     assert all(retryable_status(s) for s in (408, 429, 499, 500, 502, 503, 504, 599))
     assert not any(retryable_status(s) for s in (200, 400, 401, 403, 404, 409, 412, 422))
+
+
+def test_writers_add_their_transient_statuses_to_the_shared_ones() -> None:
+    """Deliveries and rollbacks retry a conflict or a lock too; the shared statuses stay retried."""
+    assert all(retryable_status(s, WRITE_CONFLICTS) for s in (409, 423, 425, 429, 503))
+    assert not any(retryable_status(s, WRITE_CONFLICTS) for s in (400, 404, 412, 422))
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:
