@@ -27,6 +27,11 @@ MARKS: dict[str, tuple[str, str]] = {
     "test_alert_rules.py": ("subprocess", "runs promtool"),
     "commands/test_cli_startup.py": ("subprocess", "runs the CLI in subprocesses"),
     "otlp/test_amplification.py": ("subprocess", "runs a daemon and measures its memory"),
+    "commands/test_analyze_imports.py": (
+        "subprocess",
+        "runs the CLI in fresh interpreters to see their imports",
+    ),
+    "bench/test_logs_smoke.py": ("subprocess", "runs the log bench as a command"),
     "stats/test_exact.py::test_sums_of_strata_by_fft_agree_with_direct_convolution": (
         "slow",
         "a sweep of stratum sizes",

@@ -20,7 +20,7 @@ class Traffic(MetricKind[CountsData]):
         return await fetch_counts(spec, look, version)
 
     def min_p_of(self, spec: CheckSpec, canary: CountsData, baseline: CountsData) -> float:
-        """1: a traffic check is never decisive, so it claims none of the false-alarm budget."""
+        """As a counts check's; a traffic check is never decisive, so it claims no false-alarm budget."""
         return counts_min_p(spec, canary, baseline)
 
     def judge_of(

@@ -114,7 +114,8 @@ def _log_and_trace_note(profile: Profile) -> str:
     rows = "\n".join(f"| `{c.name}` | {c.signal.value} | {c.description} |" for c in checks)
     return (
         f"These checks of the {profile.name} profile are judged from the logs and spans the services send "
-        "to the monitor's OTLP receiver (`POST /v1/logs`, `/v1/traces`): they are not in Prometheus. "
+        "to the monitor's OTLP receiver (`POST /v1/logs`, `/v1/traces`), or pulls from Loki, Tempo or "
+        "Jaeger when configured (`logs_from`, `traces_from`): they are not in Prometheus. "
         "Their results and evidence (log templates, exemplar traces) appear in the verdict report "
         "(`GET /api/v1/deployments/{id}/report`).\n\n"
         f"| check | signal | what it compares |\n|---|---|---|\n{rows}\n"
