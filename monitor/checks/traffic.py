@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from monitor.checks.counts import fetch_counts
-from monitor.checks.kind import Judging, Look, VersionQuery
-from monitor.checks.metric import Fetched, MetricKind
-from monitor.judges.checks import counts_min_p, judge_traffic
+from monitor.checks.counts import Counts
+from monitor.checks.kind import Judging
+from monitor.judges.checks import judge_traffic
 from monitor.models import CheckResult, CountsData
 from monitor.profiles.model import CheckSpec
 
 
-class Traffic(MetricKind[CountsData]):
-    """Reads each version's exposure as a counts check does; judged against the traffic policy."""
-
-    data_type = CountsData
-
-    async def fetch_version(self, spec: CheckSpec, look: Look, version: VersionQuery) -> Fetched:
-        """See :func:`monitor.checks.counts.fetch_counts`."""
-        return await fetch_counts(spec, look, version)
-
-    def min_p_of(self, spec: CheckSpec, canary: CountsData, baseline: CountsData) -> float:
-        """As a counts check's; a traffic check is never decisive, so it claims no false-alarm budget."""
-        return counts_min_p(spec, canary, baseline)
+class Traffic(Counts):
+    """Reads each version's exposure as a counts check does (and so claims like one: a traffic check
+    is never decisive, so it takes no false-alarm budget); judged against the traffic policy."""
 
     def judge_of(
         self, spec: CheckSpec, canary: CountsData, baseline: CountsData, judging: Judging
