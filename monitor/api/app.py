@@ -24,7 +24,8 @@ from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, 
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
-from monitor.api.requests import deployment_spec
+from monitor.api.requests import MAX_REASON, CancelBody, deployment_spec
+from monitor.api.validation import validated
 from monitor.api.verdicts import VerdictCache
 from monitor.channels.notify import Notifier
 from monitor.config import Settings, TokenSpec
@@ -161,9 +162,9 @@ async def cancel(request: web.Request) -> web.Response:
     await store.get(request.match_info["id"])
     reason = "cancelled through the API"
     if request.can_read_body:
-        body = await read_json(request)
-        if isinstance(body, dict) and isinstance(body.get("reason"), str):
-            reason = body["reason"][:500]
+        body = validated(CancelBody, await read_json(request))
+        if body.reason is not None:
+            reason = body.reason[:MAX_REASON]
     deployment = await store.cancel(
         request.match_info["id"], actor=request.get(ACTOR, "anonymous"), reason=reason
     )

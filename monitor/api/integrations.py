@@ -19,13 +19,14 @@ with the ``read`` scope is enough; see :mod:`monitor.api.auth`).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
 from monitor.api.bodies import read_json
 from monitor.api.keys import STORE, VERDICTS
 from monitor.api.problems import Problem, invalid
+from monitor.api.requests import FlaggerPayload
+from monitor.api.validation import validated
 from monitor.models import Deployment
 from monitor.store import Store
 
@@ -86,19 +87,11 @@ async def flagger_hook(request: web.Request) -> web.Response:
         raise Problem(
             404, "Not found", f"unknown Flagger hook {hook!r}; use one of {', '.join(FLAGGER_HOOKS)}"
         )
-    payload: Any = await read_json(request)
-    metadata = payload.get("metadata") if isinstance(payload, dict) else None
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("service"), str):
-        raise invalid("metadata.service", "set the webhook's metadata: {service: ..., environment: ...}")
-    for key in ("environment", "version"):
-        if metadata.get(key) is not None and not isinstance(metadata[key], str):
-            raise invalid(f"metadata.{key}", f"must be a string, got {metadata[key]!r}")
-    store = request.app[STORE]
-    deployment = await _newest(
-        store, metadata["service"], metadata.get("environment"), metadata.get("version")
-    )
+    payload = validated(FlaggerPayload, await read_json(request))
+    metadata = payload.metadata
+    deployment = await _newest(request.app[STORE], metadata.service, metadata.environment, metadata.version)
     entry, headers = await request.app[VERDICTS].read(deployment.id)
     document = entry.document()
     status = _flagger_status(hook, document["verdict"])
-    flagger = {key: payload.get(key) for key in ("name", "namespace", "phase")}
+    flagger = {"name": payload.name, "namespace": payload.namespace, "phase": payload.phase}
     return _json({"hook": hook, **document, "flagger": flagger}, status, headers)

@@ -2,30 +2,24 @@
 
 :class:`RegistrationBody` declares the registration body (its JSON Schema is the OpenAPI
 document's ``DeploymentRequest``); :func:`deployment_spec` validates a body with it and fills what
-the body leaves out from the environment's defaults. Every error becomes one
-:class:`~monitor.api.problems.Problem` through :func:`problem_from` (the first, in field order).
+the body leaves out from the environment's defaults. :class:`CancelBody` is a cancel's optional
+body, :class:`FlaggerPayload` what Flagger's webhooks send. Every error becomes one
+:class:`~monitor.api.problems.Problem` through :func:`monitor.api.validation.validated`.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    WithJsonSchema,
-)
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
 
 from monitor.api.bodies import text_problem
 from monitor.api.problems import Problem, invalid
+from monitor.api.validation import Body, refuse, validated
 from monitor.environments import Environments
 from monitor.errors import InputError
 from monitor.models import DeploymentSpec, Strategy
@@ -35,24 +29,20 @@ MAX_DURATION_S = 7 * 86400.0
 MAX_START_OFFSET = timedelta(days=365)  # a deployment that started longer ago (or later) is a mistake
 MAX_LABELS = 20
 MAX_LABEL_KEY, MAX_LABEL_VALUE = 100, 200
+MAX_REASON = 500  # characters of a cancel's reason kept
 
 # Labels are PromQL matchers; prefixed keys ("rollback/feature-flag") are metadata only.
 _MATCHER_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METADATA_KEY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 
 
-def _refuse(detail: str, field: str | None = None) -> PydanticCustomError:
-    """A validator's error: ``detail`` for the field it validates (or ``field`` below it)."""
-    return PydanticCustomError("request", "{detail}", {"detail": detail, "field": field})
-
-
 def _text(max_len: int) -> BeforeValidator:
     def check(value: object) -> object:
         if not isinstance(value, str) or not value.strip() or len(value) > max_len:
             shown = repr(value)[:80]
-            raise _refuse(f"must be a non-empty string of at most {max_len} characters, got {shown}")
+            raise refuse(f"must be a non-empty string of at most {max_len} characters, got {shown}")
         if (problem := text_problem(value)) is not None or value != value.strip():
-            raise _refuse(f"{problem or 'has leading or trailing whitespace'}; send plain text")
+            raise refuse(f"{problem or 'has leading or trailing whitespace'}; send plain text")
         return value
 
     return BeforeValidator(check)
@@ -60,7 +50,7 @@ def _text(max_len: int) -> BeforeValidator:
 
 def _number_of_seconds(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _refuse(f"must be a number of seconds, got {value!r}")
+        raise refuse(f"must be a number of seconds, got {value!r}")
     return float(value)
 
 
@@ -69,9 +59,9 @@ def _start(value: object, info: ValidationInfo) -> datetime:
     try:
         started_at = parse_time(str(value), "started_at")
     except (InputError, OverflowError, ValueError) as exc:
-        raise _refuse(str(exc)) from None
+        raise refuse(str(exc)) from None
     if abs(started_at - now) > MAX_START_OFFSET:
-        raise _refuse(f"must lie within {MAX_START_OFFSET.days} days of now; omit it to mean now")
+        raise refuse(f"must lie within {MAX_START_OFFSET.days} days of now; omit it to mean now")
     return started_at.astimezone(UTC)
 
 
@@ -79,19 +69,19 @@ def _labels(value: object) -> object:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
-        raise _refuse('must be an object of string label values, e.g. {"region": "eu-1"}')
+        raise refuse('must be an object of string label values, e.g. {"region": "eu-1"}')
     if len(value) > MAX_LABELS:
-        raise _refuse(f"at most {MAX_LABELS} labels, got {len(value)}")
+        raise refuse(f"at most {MAX_LABELS} labels, got {len(value)}")
     for key, text in value.items():
         if len(key) > MAX_LABEL_KEY or len(text) > MAX_LABEL_VALUE:
-            raise _refuse(
+            raise refuse(
                 f"keys of at most {MAX_LABEL_KEY} and values of at most {MAX_LABEL_VALUE} characters",
                 key[:MAX_LABEL_KEY],
             )
         if (problem := text_problem(text)) is not None:
-            raise _refuse(f"{problem}; send plain text", key)
+            raise refuse(f"{problem}; send plain text", key)
         if not (_MATCHER_KEY.fullmatch(key) or _METADATA_KEY.fullmatch(key)):
-            raise _refuse(
+            raise refuse(
                 "is neither a Prometheus label name (a query matcher, e.g. region) nor a prefixed "
                 "key (metadata for rollback actions, e.g. rollback/feature-flag)",
                 key,
@@ -101,7 +91,7 @@ def _labels(value: object) -> object:
 
 def _strategy(value: object) -> object:
     if value not in tuple(s.value for s in Strategy):  # a tuple: an unhashable value is refused too
-        raise _refuse(f"must be one of {', '.join(s.value for s in Strategy)}")
+        raise refuse(f"must be one of {', '.join(s.value for s in Strategy)}")
     return Strategy(str(value))
 
 
@@ -125,10 +115,10 @@ IntervalS = Annotated[
 ]
 
 
-class RegistrationBody(BaseModel):
+class RegistrationBody(Body):
     """POST /api/v1/deployments: a deployment to analyse; what it leaves out, its environment gives."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="DeploymentRequest")
+    model_config = ConfigDict(title="DeploymentRequest")
 
     service: Text
     environment: Annotated[str, Field(min_length=1, max_length=100), _text(100)] = Field(
@@ -159,27 +149,58 @@ class RegistrationBody(BaseModel):
         f"are metadata for rollback actions; at most {MAX_LABELS}",
     )
 
-
-def problem_from(error: ErrorDetails, model: type[BaseModel]) -> Problem:
-    """One pydantic error as a 400 naming the field (``labels.region``), with the same words as ever."""
-    loc = [str(part) for part in error["loc"]]
-    ctx = error.get("ctx") or {}
-    kind, value = error["type"], error.get("input")
-    if kind == "request":
-        field = ".".join([*loc, ctx["field"]] if ctx.get("field") is not None else loc)
-        return invalid(field or "body", str(ctx["detail"]))
-    field = ".".join(loc)
-    if kind == "extra_forbidden":
-        allowed = ", ".join(sorted(model.model_fields))
-        return invalid(field or "body", f"unknown field {loc[-1]!r}; allowed: {allowed}")
-    if kind == "missing":
-        return invalid(field, "required; a non-empty string")
-    if kind in ("greater_than_equal", "less_than_equal") and loc[0] in _RANGES_S:
-        low, high = _RANGES_S[loc[0]]
+    @classmethod
+    def range_problem(cls, field: str, value: Any) -> Problem | None:
+        """The bounds of a duration, in seconds, as the refusal of an out-of-range default says them."""
+        if field not in _RANGES_S:
+            return None
+        low, high = _RANGES_S[field]
         return invalid(field, f"must be between {low:g} and {high:g} seconds, got {value:g}")
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return invalid("body", "must be a JSON object")
-    return invalid(field or "body", f"invalid: {error['msg']}")
+
+
+class CancelBody(Body):
+    """POST /api/v1/deployments/{id}/cancel: an optional body saying why."""
+
+    model_config = ConfigDict(title="CancelRequest")
+
+    reason: str | None = Field(
+        None,
+        description=f"why, for the audit trail and the verdict; the first {MAX_REASON} characters are kept",
+    )
+
+
+_SET_METADATA = "set the webhook's metadata: {service: ..., environment: ...}"
+
+
+class FlaggerMetadata(Body):
+    """A Flagger webhook's ``metadata``: which registered deployment it asks about. Other keys
+    (a load tester's ``cmd``) are let through: one canary's webhooks often share them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    service: str = Field(description="the service the deployment was registered with")
+    environment: str | None = Field(None, description="narrows to this environment")
+    version: str | None = Field(None, description="narrows to this canary version")
+    token: str | None = Field(
+        None, description="an API token with the read scope, for Flagger cannot send headers"
+    )
+
+
+class FlaggerPayload(Body):
+    """What Flagger POSTs to a webhook (``CanaryWebhookPayload``); the newest deployment of
+    ``metadata.service`` answers. Fields a later Flagger adds are let through."""
+
+    model_config = ConfigDict(extra="allow")
+    required_hints: ClassVar[Mapping[str, str]] = {
+        "metadata": _SET_METADATA,
+        "metadata.service": _SET_METADATA,
+    }
+
+    name: str | None = Field(None, description="the Canary's name")
+    namespace: str | None = Field(None, description="the Canary's namespace")
+    phase: str | None = Field(None, description="the Canary's phase (Progressing, Promoting…)")
+    checksum: str | None = Field(None, description="a hash of the Canary's tracked configuration")
+    metadata: FlaggerMetadata
 
 
 def _between(field: str, value: float, low: float, high: float) -> float:
@@ -193,12 +214,7 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
 
     Values the body leaves out come from the environment's defaults.
     """
-    if not isinstance(body, dict):
-        raise invalid("body", "must be a JSON object")
-    try:
-        raw = RegistrationBody.model_validate(body, context={"now": now})
-    except ValidationError as exc:
-        raise problem_from(exc.errors(include_url=False)[0], RegistrationBody) from None
+    raw = validated(RegistrationBody, body, {"now": now})
     defaults = environments.get(raw.environment)
     if defaults is None:
         raise invalid(
