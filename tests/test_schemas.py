@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from monitor.api.documents import deployment_verdict_document
+from monitor.api.integrations import FLAGGER_HOOKS
 from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import BUILTIN_PROFILES
-from monitor.schema import OPENAPI, drift, load
+from monitor.schema import OPENAPI, drift, load, openapi_components
 from monitor.schema.__main__ import main
 
 ROOT = Path(__file__).parents[1]
@@ -96,3 +97,38 @@ def test_the_openapi_request_body_and_verdict_are_the_models() -> None:
     assert verdict["properties"]["checks"]["items"] == {"$ref": "#/components/schemas/Check"}
     text = json.dumps(spec)
     assert "$defs" not in text and "prefixItems" not in text and '{"type": "null"}' not in text  # OpenAPI 3.0
+
+
+def test_every_openapi_component_is_generated_from_a_model() -> None:
+    spec = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    assert spec["components"]["schemas"] == openapi_components()
+    schemas = spec["components"]["schemas"]
+    assert schemas["Problem"]["properties"]["title"] == {"minLength": 1, "type": "string"}  # a property, kept
+    assert (
+        "field" not in schemas["Problem"]["required"]
+        and "default" not in schemas["Problem"]["properties"]["field"]
+    )
+    assert schemas["Deployment"]["properties"]["status"] == {"$ref": "#/components/schemas/DeploymentStatus"}
+    assert schemas["FlaggerPayload"]["required"] == ["metadata"]
+    assert schemas["FlaggerPayload"]["additionalProperties"] is True  # fields a later Flagger adds
+    assert set(schemas["FlaggerVerdict"]["required"]) == set(schemas["Verdict"]["required"]) | {
+        "hook",
+        "flagger",
+    }
+    hook = spec["paths"]["/api/v1/integrations/flagger/{hook}"]["post"]["parameters"][0]
+    assert hook["schema"]["enum"] == list(FLAGGER_HOOKS)
+
+
+def test_check_reports_an_openapi_component_edited_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.schema as schema
+
+    spec = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    spec["components"]["schemas"]["Deployment"]["required"].remove("links")
+    edited = tmp_path / "openapi.json"
+    edited.write_text(json.dumps(spec, indent=2) + "\n")
+    monkeypatch.setattr(schema, "OPENAPI", edited)
+    monkeypatch.setattr(schema, "GENERATED", {edited: schema.openapi_document})
+    assert schema.drift() == [edited]
+    assert "links" in schema.openapi_document()["components"]["schemas"]["Deployment"]["required"]

@@ -2,8 +2,9 @@
 
 ``config.schema.json`` (the config file, :class:`monitor.config.ConfigFile`), ``profile.schema.json``
 (profiles, :class:`monitor.profiles.parse.ProfileFile`), ``verdict.schema.json`` (the verdict
-document, :class:`monitor.schema.verdict.VerdictDocument`), and the request bodies and the verdict among
-the OpenAPI document's components (``monitor/api/openapi.json``). ``python -m monitor.schema`` writes them;
+document, :class:`monitor.schema.verdict.VerdictDocument`), and every component schema of the OpenAPI
+document (``monitor/api/openapi.json``): the request bodies' models and the response documents'
+mirrors (:mod:`monitor.schema.responses`). ``python -m monitor.schema`` writes them;
 ``--check`` lists the files that differ from the models and exits 1 (``make lint``).
 """
 
@@ -56,7 +57,14 @@ def _openapi_30(node: Any) -> Any:
         return [_openapi_30(item) for item in node]
     if not isinstance(node, dict):
         return node
-    node = {key: _openapi_30(value) for key, value in node.items() if key != "title"}
+    node = {
+        # Property names are names, not keywords: a property called "title" stays.
+        key: {name: _openapi_30(s) for name, s in value.items()}
+        if key == "properties"
+        else _openapi_30(value)
+        for key, value in node.items()
+        if key != "title"
+    }
     options = node.get("anyOf")
     if isinstance(options, list) and {"type": "null"} in options:
         rest = [option for option in options if option != {"type": "null"}]
@@ -76,22 +84,51 @@ def _openapi_30(node: Any) -> Any:
 
 
 def _components() -> dict[str, type[BaseModel]]:
-    """The OpenAPI components that have a model: the request bodies, and the verdict document."""
-    from monitor.api.requests import RegistrationBody
+    """Every OpenAPI component schema, by name, and its model: the request bodies the API validates
+    with, and the mirrors of the documents it answers with."""
+    from monitor.api.requests import CancelBody, FlaggerPayload, RegistrationBody
+    from monitor.schema import responses
     from monitor.schema.verdict import VerdictDocument
 
-    return {"DeploymentRequest": RegistrationBody, "Verdict": VerdictDocument}
+    return {
+        "DeploymentRequest": RegistrationBody,
+        "CancelRequest": CancelBody,
+        "FlaggerPayload": FlaggerPayload,
+        "Deployment": responses.Deployment,
+        "DeploymentList": responses.DeploymentList,
+        "Events": responses.Events,
+        "Verdict": VerdictDocument,
+        "FlaggerVerdict": responses.FlaggerVerdict,
+        "Problem": responses.Problem,
+    }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document with the component schemas that have a model generated from it."""
-    document: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    components = document["components"]["schemas"]
+def openapi_components() -> dict[str, Any]:
+    """The component schemas, in OpenAPI 3.0's dialect; the models' nested definitions beside them
+    (one name, one schema: two models may share a definition, never differ on it)."""
+    components: dict[str, Any] = {}
+
+    def add(name: str, schema: dict[str, Any]) -> None:
+        converted = _openapi_30(schema)
+        if components.setdefault(name, converted) != converted:
+            raise ValueError(f"two models define the OpenAPI component {name!r} differently")
+
     for name, model in _components().items():
         schema = model.model_json_schema()
         for def_name, definition in schema.pop("$defs", {}).items():
-            components[def_name] = _openapi_30(definition)
-        components[name] = _openapi_30(schema)
+            add(def_name, definition)
+        add(name, schema)
+    return dict(sorted(components.items()))
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, its component schemas all generated from the models."""
+    from monitor.api.integrations import FLAGGER_HOOKS
+
+    document: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    document["components"]["schemas"] = openapi_components()
+    hook = document["paths"]["/api/v1/integrations/flagger/{hook}"]["post"]["parameters"][0]
+    hook["schema"] = {"type": "string", "enum": list(FLAGGER_HOOKS)}
     return document
 
 

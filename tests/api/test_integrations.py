@@ -111,3 +111,30 @@ async def test_flagger_hook_needs_the_service_in_its_metadata(client: TestClient
     assert answer.status == 400 and (await answer.json())["field"] == "metadata.service"
     unknown_hook = await client.post("/api/v1/integrations/flagger/launch", json=FLAGGER)
     assert unknown_hook.status == 404
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "words"),
+    [
+        ({k: v for k, v in FLAGGER.items() if k != "metadata"}, "metadata", "set the webhook's metadata"),
+        ({**FLAGGER, "metadata": "checkout"}, "metadata", "must be a JSON object"),
+        ({**FLAGGER, "metadata": {"service": 7}}, "metadata.service", "must be a string, got 7"),
+        ({**FLAGGER, "name": ["checkout"]}, "name", "must be a string"),
+        (["checkout"], "body", "must be a JSON object"),
+    ],
+)
+async def test_a_flagger_payload_at_fault_is_a_400_naming_the_field(
+    client: TestClient[Any, Any], payload: Any, field: str, words: str
+) -> None:
+    answer = await client.post("/api/v1/integrations/flagger/rollout", json=payload)
+    problem = await answer.json()
+    assert answer.status == 400 and problem["field"] == field and words in problem["detail"]
+
+
+async def test_flagger_fields_and_metadata_keys_the_monitor_does_not_use_are_let_through(
+    client: TestClient[Any, Any],
+) -> None:
+    await client.post("/api/v1/deployments", json=BODY)
+    payload = {**FLAGGER, "type": "rollout", "metadata": {**FLAGGER["metadata"], "cmd": "hey -z 1m"}}
+    answer = await client.post("/api/v1/integrations/flagger/rollout", json=payload)
+    assert answer.status == 200 and "hey -z" not in await answer.text()
