@@ -119,6 +119,21 @@ def test_every_openapi_component_is_generated_from_a_model() -> None:
     assert hook["schema"]["enum"] == list(FLAGGER_HOOKS)
 
 
+def test_query_parameters_are_generated_from_the_query_models() -> None:
+    paths = json.loads(OPENAPI.read_text(encoding="utf-8"))["paths"]
+    listed = {p["name"]: p for p in paths["/api/v1/deployments"]["get"]["parameters"]}
+    assert listed["status"]["schema"] == {"$ref": "#/components/schemas/DeploymentStatus"}  # never null
+    verdict = paths["/api/v1/deployments/{id}/verdict"]["get"]["parameters"]
+    assert verdict[0] == {"$ref": "#/components/parameters/id"}  # path parameters stay
+    assert verdict[1]["name"] == "wait_s" and (
+        verdict[1]["schema"]["minimum"],
+        verdict[1]["schema"]["maximum"],
+    ) == (0, 600)
+    argo = paths["/api/v1/integrations/argo-rollouts/verdict"]["get"]["parameters"]
+    assert [p["name"] for p in argo] == ["deployment_id", "service", "environment", "version"]
+    assert not any(p["required"] or "default" in p["schema"] for p in argo)
+
+
 def test_check_reports_an_openapi_component_edited_by_hand(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

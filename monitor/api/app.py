@@ -23,6 +23,7 @@ from monitor.api.integrations import argo_verdict, flagger_hook
 from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, STORE, TRACE_URL, VERDICTS
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
+from monitor.api.queries import ListQuery, VerdictQuery
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import MAX_REASON, CancelBody, deployment_spec
 from monitor.api.validation import validated
@@ -31,7 +32,6 @@ from monitor.channels.notify import Notifier
 from monitor.config import Settings, TokenSpec
 from monitor.environments import Environments
 from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
-from monitor.models import DeploymentStatus
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles.catalog import ProfileCatalog
 from monitor.redact import redact_text
@@ -42,7 +42,6 @@ from monitor.timeparse import format_time
 MAX_BODY_BYTES = 1024 * 1024  # JSON bodies; the OTLP routes have their own limits
 # The only routes that take a compressed body (inflated by the receiver, within its limit).
 COMPRESSED_PATHS = frozenset({"/v1/logs", "/v1/traces"})
-MAX_WAIT_S = 600.0
 MAX_IDEMPOTENCY_KEY = 200  # the column's width
 # A long-poll re-reads at least this often, even when the feed reports no change.
 MAX_QUIET_S = 5.0
@@ -95,12 +94,8 @@ async def register(request: web.Request) -> web.Response:
 
 async def list_deployments(request: web.Request) -> web.Response:
     """``GET /api/v1/deployments[?service=&status=]``."""
-    status_raw = request.query.get("status")
-    try:
-        status = DeploymentStatus(status_raw) if status_raw else None
-    except ValueError:
-        raise invalid("status", f"must be one of {', '.join(s.value for s in DeploymentStatus)}") from None
-    found = await request.app[STORE].list_deployments(service=request.query.get("service"), status=status)
+    query = validated(ListQuery, dict(request.query))
+    found = await request.app[STORE].list_deployments(service=query.service, status=query.status)
     return _json({"deployments": [deployment_document(d) for d in found]})
 
 
@@ -112,12 +107,7 @@ async def get_deployment(request: web.Request) -> web.Response:
 
 async def get_verdict(request: web.Request) -> web.Response:
     """``GET /api/v1/deployments/{id}/verdict?wait_s=N``: long-polls until the verdict is final."""
-    try:
-        wait_s = float(request.query.get("wait_s", "0"))
-    except ValueError:
-        raise invalid("wait_s", "must be a number of seconds") from None
-    if not 0 <= wait_s <= MAX_WAIT_S:
-        raise invalid("wait_s", f"must be between 0 and {MAX_WAIT_S:g}")
+    wait_s = validated(VerdictQuery, dict(request.query)).wait_s
     verdicts, deployment_id = request.app[VERDICTS], request.match_info["id"]
     deadline = time.monotonic() + wait_s
     while True:

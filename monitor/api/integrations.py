@@ -24,7 +24,8 @@ from aiohttp import web
 
 from monitor.api.bodies import read_json
 from monitor.api.keys import STORE, VERDICTS
-from monitor.api.problems import Problem, invalid
+from monitor.api.problems import Problem
+from monitor.api.queries import ArgoQuery
 from monitor.api.requests import FlaggerPayload
 from monitor.api.validation import validated
 from monitor.models import Deployment
@@ -67,15 +68,14 @@ async def argo_verdict(request: web.Request) -> web.Response:
     """``GET /api/v1/integrations/argo-rollouts/verdict``: by ``deployment_id``, or the newest by
     ``service`` (with ``environment`` and ``version``)."""
     store, verdicts = request.app[STORE], request.app[VERDICTS]
-    query = request.query
-    if "deployment_id" in query:
+    query = validated(ArgoQuery, dict(request.query))
+    if query.deployment_id is not None:
         # By id, the last known verdict answers while the database is away: a 503 would count
         # as a measurement error, and enough of those abort the rollout.
-        entry, headers = await verdicts.read(query["deployment_id"])
+        entry, headers = await verdicts.read(query.deployment_id)
         return web.Response(body=entry.body, content_type="application/json", headers=headers)
-    if "service" not in query:
-        raise invalid("deployment_id", "pass deployment_id, or service (with environment and version)")
-    deployment = await _newest(store, query["service"], query.get("environment"), query.get("version"))
+    assert query.service is not None  # ArgoQuery requires one of the two
+    deployment = await _newest(store, query.service, query.environment, query.version)
     entry, headers = await verdicts.read(deployment.id)
     return web.Response(body=entry.body, content_type="application/json", headers=headers)
 

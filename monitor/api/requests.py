@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, WithJso
 
 from monitor.api.bodies import text_problem
 from monitor.api.problems import Problem, invalid
-from monitor.api.validation import Body, refuse, validated
+from monitor.api.validation import Body, one_of, refuse, validated
 from monitor.environments import Environments
 from monitor.errors import InputError
 from monitor.models import DeploymentSpec, Strategy
@@ -89,12 +89,6 @@ def _labels(value: object) -> object:
     return value
 
 
-def _strategy(value: object) -> object:
-    if value not in tuple(s.value for s in Strategy):  # a tuple: an unhashable value is refused too
-        raise refuse(f"must be one of {', '.join(s.value for s in Strategy)}")
-    return Strategy(str(value))
-
-
 Text = Annotated[str, Field(min_length=1, max_length=200), _text(200)]
 Seconds = Annotated[float, BeforeValidator(_number_of_seconds)]
 
@@ -126,7 +120,7 @@ class RegistrationBody(Body):
     )
     version: Text
     baseline_version: Text = Field(description="must differ from version")
-    strategy: Annotated[Strategy, BeforeValidator(_strategy)] = Strategy.CANARY
+    strategy: Annotated[Strategy, one_of(Strategy)] = Strategy.CANARY
     started_at: Annotated[datetime, BeforeValidator(_start), WithJsonSchema({"type": "string"})] | None = (
         Field(None, description="RFC 3339 or Unix seconds, within 365 days of now; default now")
     )

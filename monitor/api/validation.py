@@ -9,9 +9,10 @@ Validators raise :func:`refuse` to put their own words in the detail.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from monitor.api.problems import Problem, invalid
@@ -25,6 +26,18 @@ Model = TypeVar("Model", bound="Body")
 def refuse(detail: str, field: str | None = None) -> PydanticCustomError:
     """A validator's error: ``detail`` for the field it validates (or ``field`` below it)."""
     return PydanticCustomError("request", "{detail}", {"detail": detail, "field": field})
+
+
+def one_of(enum: type[Enum]) -> BeforeValidator:
+    """A validator taking one of ``enum``'s values, refusing anything else by listing them."""
+    values = tuple(member.value for member in enum)  # a tuple: an unhashable value is refused too
+
+    def check(value: object) -> Enum:
+        if value not in values:
+            raise refuse(f"must be one of {', '.join(map(str, values))}")
+        return enum(value)
+
+    return BeforeValidator(check)
 
 
 class Body(BaseModel):

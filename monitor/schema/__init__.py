@@ -4,8 +4,9 @@
 (profiles, :class:`monitor.profiles.parse.ProfileFile`), ``verdict.schema.json`` (the verdict
 document, :class:`monitor.schema.verdict.VerdictDocument`), and every component schema of the OpenAPI
 document (``monitor/api/openapi.json``): the request bodies' models and the response documents'
-mirrors (:mod:`monitor.schema.responses`). ``python -m monitor.schema`` writes them;
-``--check`` lists the files that differ from the models and exits 1 (``make lint``).
+mirrors (:mod:`monitor.schema.responses`); and the operations' query parameters, from
+:mod:`monitor.api.queries`. ``python -m monitor.schema`` writes them; ``--check`` lists the files
+that differ from the models and exits 1 (``make lint``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,33 @@ def _components() -> dict[str, type[BaseModel]]:
     }
 
 
+def _queries() -> dict[tuple[str, str], type[BaseModel]]:
+    """The operations that read query parameters, and the model that validates them."""
+    from monitor.api.queries import ArgoQuery, ListQuery, VerdictQuery
+
+    return {
+        ("/api/v1/deployments", "get"): ListQuery,
+        ("/api/v1/deployments/{id}/verdict", "get"): VerdictQuery,
+        ("/api/v1/integrations/argo-rollouts/verdict", "get"): ArgoQuery,
+    }
+
+
+def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """A query model's fields as OpenAPI parameters: absent, never null, when the model says None."""
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = _openapi_30(field)
+        parameter = {"name": name, "in": "query", "required": name in schema.get("required", ())}
+        if "description" in field:
+            parameter["description"] = field.pop("description")
+        if "default" in field and field["default"] is None:
+            del field["default"]
+        if field.pop("nullable", False) and list(field) == ["allOf"] and len(field["allOf"]) == 1:
+            field = field["allOf"][0]  # the wrapper of a nullable reference
+        parameters.append({**parameter, "schema": field})
+    return parameters
+
+
 def openapi_components() -> dict[str, Any]:
     """The component schemas, in OpenAPI 3.0's dialect; the models' nested definitions beside them
     (one name, one schema: two models may share a definition, never differ on it)."""
@@ -118,17 +146,24 @@ def openapi_components() -> dict[str, Any]:
         for def_name, definition in schema.pop("$defs", {}).items():
             add(def_name, definition)
         add(name, schema)
+    for query in _queries().values():
+        for def_name, definition in query.model_json_schema().get("$defs", {}).items():
+            add(def_name, definition)
     return dict(sorted(components.items()))
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document, its component schemas all generated from the models."""
+    """The OpenAPI document, its component schemas and query parameters generated from the models."""
     from monitor.api.integrations import FLAGGER_HOOKS
 
     document: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
     document["components"]["schemas"] = openapi_components()
     hook = document["paths"]["/api/v1/integrations/flagger/{hook}"]["post"]["parameters"][0]
     hook["schema"] = {"type": "string", "enum": list(FLAGGER_HOOKS)}
+    for (path, method), query in _queries().items():
+        operation = document["paths"][path][method]
+        others = [p for p in operation.get("parameters", ()) if p.get("in") != "query"]
+        operation["parameters"] = others + _query_parameters(query.model_json_schema())
     return document
 
 

@@ -112,3 +112,35 @@ async def test_a_cancel_body_at_fault_is_a_400_and_cancels_nothing(
     assert problem["field"] == field and words in problem["detail"]
     assert (await (await client.get(path)).json())["status"] == "pending"
     assert (await client.post(f"{path}/cancel")).status == 200  # the body is optional
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field", "words"),
+    [
+        ("/api/v1/deployments", {"status": "done"}, "status", "one of pending, running, pass"),
+        ("/api/v1/deployments/d-1/verdict", {"wait_s": "nan"}, "wait_s", "between 0 and 600"),
+        (
+            "/api/v1/integrations/argo-rollouts/verdict",
+            {"environment": "production"},
+            "deployment_id",
+            "or service",
+        ),
+    ],
+)
+async def test_a_query_parameter_at_fault_is_a_400_naming_it(
+    client: TestClient[Any, Any], path: str, params: dict[str, str], field: str, words: str
+) -> None:
+    problem = await _conforms(await client.get(path, params=params), 400, "Problem")
+    assert problem["field"] == field and words in problem["detail"]
+
+
+async def test_query_parameters_a_route_does_not_read_are_ignored(client: TestClient[Any, Any]) -> None:
+    created = await (await client.post("/api/v1/deployments", json=BODY)).json()
+    listed = await client.get("/api/v1/deployments", params={"status": "", "page": "2"})  # ?status= is any
+    assert [d["id"] for d in (await _conforms(listed, 200, "DeploymentList"))["deployments"]] == [
+        created["id"]
+    ]
+    params = {"deployment_id": created["id"], "cache": "no"}
+    await _conforms(
+        await client.get("/api/v1/integrations/argo-rollouts/verdict", params=params), 200, "Verdict"
+    )

@@ -1,0 +1,69 @@
+"""Query parameters as pydantic models, validated like the request bodies: a 400 names the parameter.
+
+Parameters a route does not read are ignored, as HTTP clients and proxies add their own. Each
+model is the source of its operation's query parameters in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from monitor.api.validation import Body, one_of, refuse
+from monitor.models import DeploymentStatus
+
+MAX_WAIT_S = 600.0
+
+
+class Query(Body):
+    """Query parameters: text, each read once (the first of a repeated one); others ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ListQuery(Query):
+    """GET /api/v1/deployments: which deployments to list."""
+
+    service: str | None = Field(None, description="only this service's deployments")
+    status: Annotated[DeploymentStatus, one_of(DeploymentStatus)] | None = Field(
+        None, description="only deployments in this status"
+    )
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _empty_is_any(cls, value: object) -> object:
+        return None if value == "" else value  # ?status= lists every status, as it always has
+
+
+def _wait_s(value: object) -> float:
+    try:
+        wait_s = float(str(value))
+    except ValueError:
+        raise refuse("must be a number of seconds") from None
+    if not 0 <= wait_s <= MAX_WAIT_S:  # NaN too
+        raise refuse(f"must be between 0 and {MAX_WAIT_S:g}")
+    return wait_s
+
+
+class VerdictQuery(Query):
+    """GET /api/v1/deployments/{id}/verdict: how long to wait for a final verdict."""
+
+    wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S), BeforeValidator(_wait_s)] = Field(
+        0.0, description="Long-poll until the verdict is final or this many seconds pass"
+    )
+
+
+class ArgoQuery(Query):
+    """GET /api/v1/integrations/argo-rollouts/verdict: a deployment by id, or the newest of a service."""
+
+    deployment_id: str | None = Field(None, description="the deployment; or name it by service")
+    service: str | None = Field(None, description="the newest deployment of this service")
+    environment: str | None = Field(None, description="with service: in this environment")
+    version: str | None = Field(None, description="with service: of this canary version")
+
+    @model_validator(mode="after")
+    def _named(self) -> ArgoQuery:
+        if self.deployment_id is None and self.service is None:
+            raise refuse("pass deployment_id, or service (with environment and version)", "deployment_id")
+        return self
