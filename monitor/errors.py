@@ -31,7 +31,16 @@ class MonitorError(Exception):
 
 
 class InputError(MonitorError):
-    """Invalid user input such as an unparseable time or a window that is too long."""
+    """Invalid user input such as an unparseable time or a window that is too long.
+
+    ``problem`` and ``fix`` are the message's parts when the raiser gave them (else ``problem`` is
+    the message and ``fix`` empty): a caller that words its own message, such as a config error
+    naming file and line, reads them instead of taking the message apart.
+    """
+
+    def __init__(self, message: str, *, problem: str = "", fix: str = "") -> None:
+        super().__init__(message)
+        self.problem, self.fix = problem or message, fix
 
 
 class ConfigError(MonitorError):

@@ -27,8 +27,8 @@ def _error(tmp_path: Path, text: str) -> str:
         ),
         (
             "prometheus:\n  max_attempts: 2.5\n",
-            "monitor.yaml:2: field 'prometheus.max_attempts': expected a number, got 2.5; "
-            "write a number in [1, 20]",
+            "monitor.yaml:2: field 'prometheus.max_attempts': expected a whole number, got 2.5; "
+            "write a whole number in [1, 20]",
         ),
         (
             "logs_from: tempo\n",
@@ -50,10 +50,20 @@ def _error(tmp_path: Path, text: str) -> str:
             "list some of: pass, marginal, fail, inconclusive",
         ),
         (
-            "matchers: {cluster: 5}\n",
-            "field 'matchers.cluster': expected a string, got 5; quote the label value",
+            "matchers: {cluster: yes}\n",
+            "field 'matchers.cluster': expected text, got true; quote the label value",
         ),
+        ("matchers: {cluster: 5}\n", "field 'matchers.cluster': expected text, got 5; quote it: \"5\""),
+        ("environment: 2024\n", "field 'environment': expected text, got 2024; quote it: \"2024\""),
         ("1: x\n", "monitor.yaml:1: field '1': the key 1 is not a string; quote it"),
+        (
+            "environments:\n  production: {}\n  5: {max_duration_s: 60}\n",
+            "monitor.yaml:3: field 'environments.5': the key 5 is not a string; quote it",
+        ),
+        (
+            "grafana: {url: https://g, token_env: X, org_id: 1.5}\n",
+            "field 'grafana.org_id': expected a whole number, got 1.5; write the organisation's number",
+        ),
         (
             "grafana: {url: https://g, token_env: X, folder_uid: 'a b'}\n",
             "field 'grafana.folder_uid': invalid 'a b'; use at most 40 letters, digits, '-' or '_'",
@@ -78,3 +88,39 @@ def test_a_validator_names_the_field_it_is_about(tmp_path: Path) -> None:
     assert message == "monitor.yaml:1: field 'pager': no destination; set alertmanager_url and/or pagerduty"
     message = _error(tmp_path, "loki:\n  headers:\n    Authorization: Bearer x\n")
     assert message.startswith("monitor.yaml:3: field 'loki.headers.Authorization': header Authorization")
+
+
+def test_an_integral_float_is_a_whole_number_of_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text("prometheus: {max_attempts: 3.0}\n")
+    attempts = load_settings(path, environ={}).prometheus_max_attempts
+    assert attempts == 3 and isinstance(attempts, int)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fix"),
+    [
+        (
+            "pager: {pagerduty: R0UTINGKEYSECRET}\n",
+            "pager.pagerduty",
+            "use one of: routing_key_env, routing_key_file, url",
+        ),
+        (
+            "grafana:\n  url: https://g\n  token_env: X\n  contact_point:\n    type: pagerduty\n"
+            "    secure_settings: {integrationKey: R0UTINGKEYSECRET}\n",
+            "grafana.contact_point.secure_settings.integrationKey",
+            "use one of: secret_env, secret_file",
+        ),
+        (
+            "loki: {url: https://l, basic_auth: 'monitor:R0UTINGKEYSECRET'}\n",
+            "loki.basic_auth",
+            "use one of: password_env, password_file, username",
+        ),
+    ],
+)
+def test_a_value_given_for_a_mapping_is_named_by_its_type_never_shown(
+    tmp_path: Path, text: str, field: str, fix: str
+) -> None:
+    message = _error(tmp_path, text)
+    assert "R0UTINGKEYSECRET" not in message
+    assert f"field '{field}': expected a mapping, got a string; {fix}" in message

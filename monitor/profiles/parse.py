@@ -102,7 +102,7 @@ class TrafficSection(Section):
 class ProfileFile(Section):
     """An analysis profile (see :mod:`monitor.profiles`)."""
 
-    name: Annotated[str, Field(min_length=1), Fix("add 'name: <profile name>' at the top")]
+    name: Annotated[str, Field(min_length=1)]
     description: str | None = None
     labels: Annotated[
         dict[str, Annotated[str, Field(min_length=1)]],
@@ -112,6 +112,11 @@ class ProfileFile(Section):
     decision: DecisionSection | None = None
     traffic: TrafficSection | None = None
     checks: Annotated[list[CheckSection], Field(min_length=1), Fix("list at least one check under 'checks'")]
+
+    @classmethod
+    def missing_fix(cls, name: str) -> str:
+        # Only for a missing name: a name of the wrong type gets its type's fix.
+        return "add 'name: <profile name>' at the top" if name == "name" else super().missing_fix(name)
 
 
 def _check_template(doc: YamlDocument, path: str, template: str, labels: LabelNames) -> None:

@@ -18,11 +18,12 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import annotated_types
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from monitor.errors import ConfigError
+from monitor.redact import redact_url
 from monitor.yamlfile import YamlDocument
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -65,10 +66,18 @@ def invalid(problem: str, fix: str, field: str | None = None) -> PydanticCustomE
 
 def _http_url(value: str) -> str:
     if not value.lower().startswith(("http://", "https://")):
-        raise invalid(f"invalid {value!r}", "use an http:// or https:// URL")
+        # A webhook's or a rollback hook's URL may hold a token: shown masked, as every URL is.
+        raise invalid(f"invalid {redact_url(value)!r}", "use an http:// or https:// URL")
     return value
 
 
+def _integral(value: object) -> object:
+    # YAML writes 3.0 for some generators; a whole number is what was meant (2.5 stays refused).
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A count: a whole number, written 3 or 3.0.
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 # A base URL: paths are appended to it, so a trailing slash is dropped.
 BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(lambda url: url.rstrip("/"))]
@@ -78,6 +87,25 @@ def shown(value: object) -> str:
     """``repr`` of an offending value, cut short: an error line stays one readable line."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _kind_of(value: object) -> str:
+    """What a value is, without its content: a mapping's or model's field may be given a secret."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "a mapping" if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -138,12 +166,12 @@ def _place(model: type[BaseModel], loc: Sequence[int | str]) -> _Place:
             current = typing.Literal[tuple(members)]
             metadata = ()
             continue
+        if item == "[key]":  # a mapping's key, not its value (which may be a model: test this first)
+            continue
         if isinstance(core, type) and issubclass(core, BaseModel):
             owner = core
             field = core.model_fields.get(str(item))
             current, metadata = (field.annotation, tuple(field.metadata)) if field else (Any, ())
-        elif item == "[key]":  # a mapping's key, not its value
-            continue
         else:
             # An item of a list or a mapping: a Fix declared on the collection still applies.
             args = typing.get_args(core)
@@ -194,7 +222,7 @@ def _problem_and_fix(error: ErrorDetails, place: _Place) -> tuple[str, str]:
         return "unknown field", place.owner.unknown_field_fix() if place.owner and issubclass(
             place.owner, Section
         ) else "remove it"
-    if kind == "invalid_key":
+    if kind == "invalid_key" or (kind == "string_type" and error["loc"][-1:] == ("[key]",)):
         return f"the key {shown(value)} is not a string", "quote it"
     if kind == "missing":
         name = place.path.rsplit(".", 1)[-1]
@@ -202,32 +230,51 @@ def _problem_and_fix(error: ErrorDetails, place: _Place) -> tuple[str, str]:
         return "missing", declared or owner.missing_fix(name)
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         return f"{shown(value)} is out of range", declared or f"use a value in {bounds}"
+    # A value of the wrong type is named by its type unless it is a number or a boolean: the field
+    # may be one a secret was pasted into by mistake.
+    got = (
+        shown(value)
+        if _is_number(value)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else _kind_of(value)
+    )
+    if kind in ("int_type", "int_from_float", "int_parsing") and place.annotation is int:
+        return f"expected a whole number, got {got}", declared or (
+            f"write a whole number in {bounds}" if bounds else "write a whole number"
+        )
     if kind in ("float_type", "int_type", "int_from_float", "finite_number", "float_parsing", "int_parsing"):
-        return f"expected a number, got {shown(value)}", declared or (
+        return f"expected a number, got {got}", declared or (
             f"write a number in {bounds}" if bounds else "write a number"
         )
     if kind == "bool_type":
-        return f"expected true or false, got {shown(value)}", declared or "write true or false"
+        return f"expected true or false, got {got}", declared or "write true or false"
     if kind == "string_type":
-        return f"expected a string, got {shown(value)}", declared or "quote the value"
+        # YAML reads 2024 as a number: quoting it is the whole fix, whatever the field's own advice.
+        if _is_number(value):
+            return f"expected text, got {got}", f'quote it: "{value}"'
+        return f"expected text, got {got}", declared or "quote the value"
     if kind in ("enum", "literal_error", "union_tag_invalid", "union_tag_not_found"):
         expected = str(ctx.get("expected_tags", "")).replace("'", "")
         choices = _choices(place.annotation) or expected or str(ctx.get("expected", ""))
         if kind.startswith("union_tag"):
             value = ctx.get("tag")
-        problem = "missing" if kind == "union_tag_not_found" else f"{shown(value)} is not allowed"
+        choice = shown(value) if isinstance(value, str) or value is None else got
+        problem = "missing" if kind == "union_tag_not_found" else f"{choice} is not allowed"
         return problem, declared or f"use one of: {choices}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"expected a mapping, got {shown(value)}", declared or "indent its fields under it"
+        model = place.annotation
+        fields = model.unknown_field_fix() if isinstance(model, type) and issubclass(model, Section) else None
+        return f"expected a mapping, got {got}", declared or fields or "indent its fields under it"
     if kind in ("list_type", "tuple_type"):
-        return f"expected a list, got {shown(value)}", declared or "write a YAML list, e.g. [a, b]"
+        return f"expected a list, got {got}", declared or "write a YAML list, e.g. [a, b]"
     if kind in ("string_too_short", "too_short"):
         return "empty", declared or "write a non-empty value"
     if kind in ("string_too_long", "too_long"):
         return "too long", declared or f"keep it to {ctx.get('max_length')}"
     if kind == "string_pattern_mismatch":
         return f"invalid {shown(value)}", declared or f"match {ctx.get('pattern')}"
-    return f"invalid {shown(value)} ({error['msg']})", declared or "see the documentation of the field"
+    return f"invalid {got} ({error['msg']})", declared or "see the documentation of the field"
 
 
 def _loc(error: ErrorDetails) -> tuple[int | str, ...]:

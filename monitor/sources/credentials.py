@@ -56,20 +56,22 @@ class Credentials:
     origin: str = ""
 
     def __post_init__(self) -> None:
-        where = self.origin or "credentials"
         if self.bearer_token is not None and self.username is not None:
-            raise InputError(f"{where}: a bearer token and basic auth are both set; keep one")
+            raise self._error("a bearer token and basic auth are both set", "keep one")
         if self.username is not None and (":" in self.username or _has_control(self.username)):
-            raise InputError(
-                f"{where}: the user name {self.username!r} may not hold ':' or control characters"
-            )
+            raise self._error(f"the user name {self.username!r} may not hold ':' or control characters")
         for secret, what in ((self.bearer_token, "the bearer token"), (self.password, "the password")):
             if secret is not None and _has_control(secret):
-                raise InputError(f"{where}: {what} holds a control character; write it on one line")
+                raise self._error(f"{what} holds a control character", "write it on one line")
         for name, value in self.headers:
             problem = header_problem(name, value)
             if problem:
-                raise InputError(f"{where}: {problem[0]}; {problem[1]}")
+                raise self._error(*problem)
+
+    def _error(self, problem: str, fix: str = "") -> InputError:
+        """``<origin>: <problem>; <fix>``, the parts kept as fields for a caller naming file and line."""
+        where = self.origin or "credentials"
+        return InputError(f"{where}: {problem}{f'; {fix}' if fix else ''}", problem=problem, fix=fix)
 
     @property
     def authenticates(self) -> bool:
@@ -114,19 +116,21 @@ class Endpoint:
         display = redact_url(url.rstrip("/"))
         scheme, sep, rest = url.partition("://")
         if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
-            raise InputError(
-                f"{what} {display!r} is not an http:// or https:// URL; write e.g. http://host:9090"
+            problem, fix = (
+                f"{what} {display!r} is not an http:// or https:// URL",
+                "write e.g. http://host:9090",
             )
+            raise InputError(f"{problem}; {fix}", problem=problem, fix=fix)
         rest, _, _fragment = rest.partition("#")
         rest, _, query = rest.partition("?")
         netloc, slash, path = rest.partition("/")
         userinfo, at, host = netloc.rpartition("@")
         if at:
             if credentials.authenticates:
-                raise InputError(
-                    f"{what} {display!r} holds a user name and {credentials.origin or 'credentials'} "
-                    "are configured too; keep one (the config file's, to keep the password out of the URL)"
-                )
+                others = credentials.origin or "credentials"
+                problem = f"{what} {display!r} holds a user name and {others} are configured too"
+                fix = "keep one (the config file's, to keep the password out of the URL)"
+                raise InputError(f"{problem}; {fix}", problem=problem, fix=fix)
             user, _, password = userinfo.partition(":")
             credentials = Credentials(
                 username=unquote(user), password=unquote(password), headers=credentials.headers,

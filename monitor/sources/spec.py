@@ -22,7 +22,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from monitor.errors import InputError
 from monitor.redact import redact_url
 from monitor.secretfile import read_secret
-from monitor.settings.base import Fix, Section, invalid
+from monitor.settings.base import Fix, Section, WholeNumber, invalid
 from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint, header_problem
 from monitor.yamlfile import YamlDocument
 
@@ -99,7 +99,7 @@ class SourceSection(Section):
         try:
             endpoint = Endpoint.parse(raw)
         except InputError as exc:
-            raise invalid(str(exc).split("; ")[0], f"write e.g. '{_EXAMPLE}'") from None
+            raise invalid(exc.problem, f"write e.g. '{_EXAMPLE}'") from None
         if endpoint.credentials.authenticates:
             raise invalid(
                 f"{endpoint.display} holds a user name or password",
@@ -131,7 +131,7 @@ class PrometheusSection(SourceSection):
     """``prometheus``: a source, and how long and how often a query is tried."""
 
     timeout_s: float = Field(10.0, ge=0.1, le=600, description="per request")
-    max_attempts: int = Field(3, ge=1, le=20, description="tries of a failing query")
+    max_attempts: WholeNumber = Field(3, ge=1, le=20, description="tries of a failing query")
 
 
 def _secret(doc: YamlDocument, path: Path, where: str, entry: dict[str, object], prefix: str) -> str:
@@ -165,6 +165,5 @@ def source_spec(doc: YamlDocument, path: Path, name: str, section: SourceSection
             origin=origin,
         )
     except InputError as exc:  # a user name with ':', a secret with a control character
-        problem, _, fix = str(exc).removeprefix(f"{origin}: ").partition("; ")
-        raise doc.error(origin, problem, fix or "fix the value") from None
+        raise doc.error(origin, exc.problem, exc.fix or "fix the value") from None
     return SourceSpec(url=section.url, credentials=credentials)

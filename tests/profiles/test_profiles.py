@@ -166,3 +166,20 @@ def test_a_log_check_needs_no_query(tmp_path: Path) -> None:
     path.write_text(VALID.rstrip("\n") + "\n  - {name: log_templates, comparison: counts, signal: logs}\n")
     profile = load_profile(str(path))
     assert profile.checks[-1].signal.value == "logs" and profile.checks[-1].events is None
+
+
+@pytest.mark.parametrize(
+    ("first_line", "expected"),
+    [
+        ("name: 5", "field 'name': expected text, got 5; quote it: \"5\""),
+        ("description: a profile", "field 'name': missing; add 'name: <profile name>' at the top"),
+    ],
+)
+def test_a_name_of_the_wrong_type_gets_the_type_fix_and_a_missing_one_its_own(
+    tmp_path: Path, first_line: str, expected: str
+) -> None:
+    path = tmp_path / "named.yaml"
+    path.write_text(VALID.replace("name: custom", first_line, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_profile(str(path))
+    assert expected in str(caught.value)

@@ -32,7 +32,7 @@ from monitor.simulate import SimulatedPrometheus, SimulatedRun
 from monitor.simulate.prometheus import PrometheusProcess, simulate_into_prometheus
 from monitor.simulate.scenario import Scenario
 from monitor.sources.connect import loki_source, prometheus_source, trace_source
-from monitor.sources.credentials import Credentials
+from monitor.sources.credentials import Credentials, Endpoint
 from monitor.sources.jaeger import JaegerSource
 from monitor.sources.loki import LokiSource
 from monitor.sources.prometheus import PrometheusSource
@@ -256,6 +256,18 @@ async def test_loki_tempo_and_jaeger_send_their_configured_credentials(
         ),
         ('loki: {headers: {X-Scope-OrgID: "a\\r\\nX-Evil: 1"}}\n', {}, "holds a control character"),
         (
+            "prometheus: {bearer_token_file: token}\n",
+            {"token": "secret-\x01value"},
+            "field 'prometheus.bearer_token_file': the bearer token holds a control character; "
+            "write it on one line",
+        ),
+        (
+            "loki: {basic_auth: {username: 'a:b', password_file: p}}\n",
+            {"p": "secret-value"},
+            "field 'loki.basic_auth': the user name 'a:b' may not hold ':' or control characters; "
+            "fix the value",
+        ),
+        (
             "prometheus: {url: 'http://admin:hunter22@prometheus:9090'}\n",
             {},
             "field 'prometheus.url': http://admin:***@prometheus:9090 holds a user name or password",
@@ -277,6 +289,18 @@ def test_config_errors_name_the_field_and_file(
     assert "secret-value" not in message and "hunter22" not in message
     if "missing-token" in section:
         assert str(tmp_path / "missing-token") in message  # the file it could not read
+
+
+def test_credential_and_url_errors_carry_their_problem_and_fix_as_fields() -> None:
+    with pytest.raises(InputError) as both:
+        Credentials(bearer_token="t", username="u", origin="loki.basic_auth")
+    assert str(both.value) == "loki.basic_auth: a bearer token and basic auth are both set; keep one"
+    assert (both.value.problem, both.value.fix) == ("a bearer token and basic auth are both set", "keep one")
+    with pytest.raises(InputError) as scheme:
+        Endpoint.parse("ftp://ci:hunter22@host/")
+    assert scheme.value.problem == "the URL 'ftp://ci:***@host' is not an http:// or https:// URL"
+    assert scheme.value.fix == "write e.g. http://host:9090"
+    assert str(scheme.value) == f"{scheme.value.problem}; {scheme.value.fix}"
 
 
 def test_flags_and_variables_override_the_files_urls_and_keep_its_credentials(tmp_path: Path) -> None:
