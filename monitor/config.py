@@ -34,7 +34,8 @@ Example ``--config`` file::
 Environment variables (lower precedence than flags, higher than the file; all listed in
 :mod:`monitor.envvars`): ``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``,
 ``MONITOR_JAEGER_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``,
-``MONITOR_PUBLIC_URL``. A source's credentials go with whichever of its URLs is used; user info in a
+``MONITOR_PUBLIC_URL``, ``MONITOR_GRAFANA_URL`` (the ``grafana:`` section's URL). A source's
+credentials go with whichever of its URLs is used; user info in a
 flag's or variable's URL (``http://user:password@host``) is basic auth, and may not be combined with
 configured credentials.
 The source sections are described in :mod:`monitor.sources.spec`, ``public_url``, ``grafana`` and
@@ -51,9 +52,11 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
+from monitor.cliargs import check_url
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.envvars import env
 from monitor.profiles.model import Unproven
+from monitor.redact import redact_url
 from monitor.rollback.spec import RollbackPolicy, RollbackSection, RollbackSpec, rollback_spec
 from monitor.secretfile import read_secret
 from monitor.settings.base import BaseUrl, Fix, HttpUrl, Lax, Section, invalid, validate
@@ -251,13 +254,13 @@ class ConfigFile(Section):
     def _trace_link(cls, value: str) -> str:
         if "{trace_id}" not in value:
             raise invalid(
-                f"invalid {value!r}", "write a URL with {trace_id}, e.g. https://tempo/trace/{trace_id}"
+                f"invalid {redact_url(value)!r}",
+                "write a URL with {trace_id}, e.g. https://tempo/trace/{trace_id}",
             )
         return value
 
 
-def _from_file(path: Path) -> Settings:
-    doc = load_yaml_file(path)
+def _from_file(doc: YamlDocument, path: Path) -> Settings:
     config = validate(doc, ConfigFile)
     prometheus = config.prometheus or PrometheusSection.model_validate({})
     share = config.traffic.expected_canary_share if config.traffic else None
@@ -333,19 +336,50 @@ def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tupl
     return tuple(tokens)
 
 
+def _grafana(spec: GrafanaSpec | None, environ: Mapping[str, str] | None) -> GrafanaSpec | None:
+    """The ``grafana:`` section with ``MONITOR_GRAFANA_URL`` (if set) as its URL.
+
+    Without a section the variable alone configures nothing here: a Grafana needs a token, and only
+    ``monitor provision`` takes one from the environment (``MONITOR_GRAFANA_TOKEN``).
+    """
+    url = env("MONITOR_GRAFANA_URL", environ)
+    if spec is None or not url:
+        return spec
+    return replace(spec, url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"))
+
+
+def _require_pulled_urls(doc: YamlDocument, settings: Settings) -> None:
+    """A pulled backend chosen by ``logs_from``/``traces_from`` has a URL: caught when the file is
+    read, not when the daemon's engine first builds its sources (and restarts, failing, forever)."""
+    for key, backend in (("logs_from", settings.logs_from), ("traces_from", settings.traces_from)):
+        if backend != "receiver" and not getattr(settings.sources, backend).url:
+            raise doc.error(
+                key,
+                f"{backend} is chosen but no {backend} URL is set",
+                f"set {backend}.url or {URL_VARIABLES[backend]}",
+            )
+
+
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the config file (if any), then let environment variables (:mod:`monitor.envvars`) override it."""
-    settings = _from_file(path) if path is not None else Settings()
+    doc, settings = None, Settings()
+    if path is not None:
+        doc = load_yaml_file(path)
+        settings = _from_file(doc, path)
     # Only what the environment may override is replaced: every other field carries over as read.
     sources = {
         name: replace(spec, url=env(URL_VARIABLES[name], environ) or spec.url)
         for name, spec in vars(settings.sources).items()
     }
-    return replace(
+    settings = replace(
         settings,
         sources=Sources(**sources),
         trace_url=env("MONITOR_TRACE_URL", environ) or settings.trace_url,
         environment=env("MONITOR_ENVIRONMENT", environ) or settings.environment,
         profile=env("MONITOR_PROFILE", environ) or settings.profile,
         public_url=(env("MONITOR_PUBLIC_URL", environ) or settings.public_url or "").rstrip("/") or None,
+        grafana=_grafana(settings.grafana, environ),
     )
+    if doc is not None:  # without a file both read from the receiver
+        _require_pulled_urls(doc, settings)
+    return settings

@@ -3,7 +3,7 @@
 A variable sits between a flag and the config file: a flag wins over it, it wins over the file.
 The command line (:mod:`monitor.cli`), the settings (:mod:`monitor.config`) and the commands read
 variables only through :func:`env` and :func:`env_flag`, so this table is the whole list; ``monitor
---help`` prints it and docs/operations.md lists it (a test keeps both in step).
+--help`` prints it and docs/configuration.md lists it (a test keeps both in step).
 
 Not listed: variables a config file names for a secret (``token_env: NAME``), and OpenTelemetry's
 own ``OTEL_EXPORTER_OTLP_*`` (docs/operations.md).
@@ -49,7 +49,7 @@ VARIABLES = (
     Variable(
         "MONITOR_RULES_DIR", "provision --rules-dir", "Prometheus rule files to provision", "alert_rules"
     ),
-    Variable("MONITOR_GRAFANA_URL", "provision, grafana.url", "the Grafana to provision"),
+    Variable("MONITOR_GRAFANA_URL", "grafana.url", "the Grafana to annotate and provision"),
     Variable("MONITOR_GRAFANA_TOKEN", "provision", "its token, when the config has no grafana: section"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
@@ -82,7 +82,7 @@ def help_epilog() -> str:
 
 
 def markdown_table() -> str:
-    """The table for docs/operations.md."""
+    """The table for docs/configuration.md."""
     rows = ["| variable | sets | | default |", "|---|---|---|---|"]
     for v in VARIABLES:
         rows.append(

@@ -124,3 +124,47 @@ def test_a_value_given_for_a_mapping_is_named_by_its_type_never_shown(
     message = _error(tmp_path, text)
     assert "R0UTINGKEYSECRET" not in message
     assert f"field '{field}': expected a mapping, got a string; {fix}" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rollback:\n  actions:\n    - {name: undo, type: webhook, url: 'ftp://hooks/x?token=R0UTINGKEYSECRET'}\n",
+        "webhooks:\n  - {name: a, url: 'ftp://ci:R0UTINGKEYSECRET@hooks/x', secret_env: X}\n",
+        "trace_url: 'https://ci:R0UTINGKEYSECRET@grafana/explore'\n",
+        "logs_from: {R0UTINGKEYSECRET: 1}\n",
+    ],
+)
+def test_a_url_or_value_refused_is_shown_with_its_secrets_masked(tmp_path: Path, text: str) -> None:
+    message = _error(tmp_path, text)
+    assert "R0UTINGKEYSECRET" not in message
+    assert "field '" in message
+
+
+@pytest.mark.parametrize(("setting", "backend"), [("logs_from", "loki"), ("traces_from", "tempo")])
+def test_a_pulled_backend_without_its_url_is_refused_when_the_file_is_read(
+    tmp_path: Path, setting: str, backend: str
+) -> None:
+    text = f"settle_s: 30\n{setting}: {backend}\n"
+    assert _error(tmp_path, text) == (
+        f"monitor.yaml:2: field '{setting}': {backend} is chosen but no {backend} URL is set; "
+        f"set {backend}.url or MONITOR_{backend.upper()}_URL"
+    )
+    path = tmp_path / "monitor.yaml"
+    url = f"http://{backend}:3100"
+    settings = load_settings(path, environ={f"MONITOR_{backend.upper()}_URL": url})
+    assert getattr(settings.sources, backend).url == url
+    path.write_text(f"{setting}: {backend}\n{backend}: {{url: {url}}}\n")
+    assert getattr(load_settings(path, environ={}), setting) == backend
+
+
+def test_monitor_grafana_url_overrides_the_grafana_section_for_every_command(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("t\n")
+    path = tmp_path / "monitor.yaml"
+    path.write_text("grafana: {url: https://file-grafana, token_file: token}\n")
+    grafana = load_settings(path, environ={"MONITOR_GRAFANA_URL": "https://env-grafana/"}).grafana
+    assert grafana is not None and grafana.url == "https://env-grafana" and grafana.token == "t"
+    grafana = load_settings(path, environ={}).grafana
+    assert grafana is not None and grafana.url == "https://file-grafana"
+    # Without a grafana: section the variable alone configures no Grafana (it has no token).
+    assert load_settings(None, environ={"MONITOR_GRAFANA_URL": "https://env-grafana"}).grafana is None

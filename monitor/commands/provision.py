@@ -30,17 +30,13 @@ def _say(line: str = "") -> None:
 
 
 def _grafana_spec(config: Path | None) -> GrafanaSpec:
-    url, token = env("MONITOR_GRAFANA_URL"), env("MONITOR_GRAFANA_TOKEN")
-    if url:
-        check_url(url, "MONITOR_GRAFANA_URL")
-    settings = load_settings(config)
+    settings = load_settings(config)  # MONITOR_GRAFANA_URL is applied there, over the file's grafana.url
     if settings.grafana is not None:
-        spec = settings.grafana
-        if url:
-            spec = GrafanaSpec(**{**spec.__dict__, "url": url.rstrip("/")})
-        return spec
+        return settings.grafana
+    # Without a grafana: section, the two variables alone name a Grafana to provision.
+    url, token = env("MONITOR_GRAFANA_URL"), env("MONITOR_GRAFANA_TOKEN")
     if url and token:
-        return GrafanaSpec(url=url.rstrip("/"), token=token.strip())
+        return GrafanaSpec(url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"), token=token.strip())
     raise ConfigError(
         "no Grafana to provision: add a grafana: section (url, token_file) to the config passed with "
         "--config, or set MONITOR_GRAFANA_URL and MONITOR_GRAFANA_TOKEN"

@@ -27,6 +27,7 @@ from monitor.profiles import load_profile
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.connect import LOG_BACKENDS, TRACE_BACKENDS
 from monitor.sources.prometheus import PrometheusSource
+from monitor.sources.spec import Sources
 from monitor.store import Store
 
 pytestmark = pytest.mark.prometheus
@@ -116,8 +117,13 @@ def test_the_pulled_backends_are_chosen_by_config(tmp_path: Path) -> None:
     logs, traces = reader._logs, reader._traces
     assert isinstance(logs, PulledLogs) and logs.backend.url == "http://loki:3100"
     assert type(traces).__name__ == "PulledTraces" and traces.backend.url == "http://jaeger:16686"  # type: ignore[union-attr]
+    # Caught when the file is read (monitor.yaml:1), and again by the reader if it is built without.
+    with pytest.raises(
+        ConfigError, match=r"yaml:1: field 'logs_from': loki is chosen but no loki URL is set"
+    ):
+        load_settings(config, environ={})
     with pytest.raises(ConfigError, match=r"logs_from is loki but no loki URL is set"):
-        telemetry_reader(load_settings(config, environ={}).sources, "loki", "receiver", receiver)
+        telemetry_reader(Sources(), "loki", "receiver", receiver)
 
 
 def test_the_config_offers_exactly_the_registered_backends() -> None:
