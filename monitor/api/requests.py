@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
 
 from monitor.api.bodies import text_problem
 from monitor.api.problems import Problem, invalid
@@ -63,6 +63,18 @@ def _start(value: object, info: ValidationInfo) -> datetime:
     if abs(started_at - now) > MAX_START_OFFSET:
         raise refuse(f"must lie within {MAX_START_OFFSET.days} days of now; omit it to mean now")
     return started_at.astimezone(UTC)
+
+
+def _unknown_environment(name: str, environments: Environments) -> str:
+    return f"unknown {name!r}; configured: {', '.join(environments.names)}"
+
+
+def _known_environment(value: str, info: ValidationInfo) -> str:
+    # Checked in field order, before the fields after it, as the registration always did.
+    environments: Environments | None = (info.context or {}).get("environments")
+    if environments is not None and environments.get(value) is None:
+        raise refuse(_unknown_environment(value, environments))
+    return value
 
 
 def _labels(value: object) -> object:
@@ -115,9 +127,9 @@ class RegistrationBody(Body):
     model_config = ConfigDict(title="DeploymentRequest")
 
     service: Text
-    environment: Annotated[str, Field(min_length=1, max_length=100), _text(100)] = Field(
-        description="production, staging, testing, development, or one configured under environments:"
-    )
+    environment: Annotated[
+        str, Field(min_length=1, max_length=100), _text(100), AfterValidator(_known_environment)
+    ] = Field(description="production, staging, testing, development, or one configured under environments:")
     version: Text
     baseline_version: Text = Field(description="must differ from version")
     strategy: Annotated[Strategy, one_of(Strategy)] = Strategy.CANARY
@@ -208,12 +220,10 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
 
     Values the body leaves out come from the environment's defaults.
     """
-    raw = validated(RegistrationBody, body, {"now": now})
+    raw = validated(RegistrationBody, body, {"now": now, "environments": environments})
     defaults = environments.get(raw.environment)
-    if defaults is None:
-        raise invalid(
-            "environment", f"unknown {raw.environment!r}; configured: {', '.join(environments.names)}"
-        )
+    if defaults is None:  # refused by the model already; here for the type
+        raise invalid("environment", _unknown_environment(raw.environment, environments))
     if raw.version == raw.baseline_version:
         raise invalid("baseline_version", "must differ from version")
     interval_s = defaults.interval_s if raw.interval_s is None else raw.interval_s

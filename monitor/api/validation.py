@@ -1,7 +1,7 @@
 """The one translation of a request's pydantic validation error into a 400 naming the field.
 
 Every request body (and query) model derives from :class:`Body`; :func:`validated` validates a
-parsed document with one and raises the first error, in field order, as a
+parsed document with one and raises the first error (an unknown field, else in field order) as a
 :class:`~monitor.api.problems.Problem` whose ``field`` is the dotted path (``metadata.service``).
 Validators raise :func:`refuse` to put their own words in the detail.
 """
@@ -84,4 +84,7 @@ def validated(model: type[Model], document: object, context: dict[str, Any] | No
     try:
         return model.model_validate(document, context=context)
     except ValidationError as exc:
-        raise problem_from(exc.errors(include_url=False)[0], model) from None
+        errors = exc.errors(include_url=False)
+        # An unknown field first (the alphabetically first, as ever): a typo explains the other errors.
+        unknown = sorted((e for e in errors if e["type"] == "extra_forbidden"), key=lambda e: str(e["loc"]))
+        raise problem_from((unknown or errors)[0], model) from None
