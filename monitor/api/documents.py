@@ -48,6 +48,7 @@ def verdict_json(deployment: Deployment, stored: StoredVerdict | None) -> tuple[
         # A later look is waiting on a failing backend: the summary says so while it lasts.
         interim: dict[str, Any] = json.loads(stored.document_json)
         interim["summary"] = f"{interim.get('summary', '')}; now {deployment.status_reason}"
+        interim["waiting_on"] = deployment.status_reason
         return stored.status, json.dumps(interim)
     verdict = _before_first_look(deployment)
     return verdict.status.value, json.dumps(verdict_document(verdict))

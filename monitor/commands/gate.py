@@ -104,10 +104,8 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def _worst(document: dict[str, Any]) -> str:
-    # While a look waits on a failing backend the daemon appends "; now <why>" to the summary.
-    _, _, waiting = str(document.get("summary") or "").partition("; now ")
-    if waiting:
-        return waiting
+    if document.get("waiting_on"):  # a look waits on a failing backend
+        return str(document["waiting_on"])
     checks = document.get("checks") or []
     bad = [c for c in checks if c.get("classification") in ("high", "low", "error")]
     chosen = bad[0] if bad else (checks[0] if checks else None)

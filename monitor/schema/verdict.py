@@ -96,4 +96,8 @@ class VerdictDocument(_Closed):
     score: float = Field(ge=0, le=100)
     decided_at: datetime | None
     summary: str = Field(min_length=1)
+    waiting_on: str | None = Field(
+        None,
+        description="the HTTP API's interim verdict only: why the next look is late (a failing backend)",
+    )
     checks: list[Check]

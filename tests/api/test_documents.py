@@ -36,7 +36,9 @@ def test_after_a_look_the_interim_summary_adds_the_trouble_and_a_final_one_stand
     interim = StoredVerdict(5, AT, "running", 1.0, False, json.dumps(body))
     document = deployment_verdict_document(_deployment(DeploymentStatus.RUNNING, TROUBLE), interim)
     assert document["summary"] == f"running after 5m: score 1 so far; now {TROUBLE}"
-    assert _worst(document) == TROUBLE
+    assert document["waiting_on"] == TROUBLE and _worst(document) == TROUBLE
+    # The gate reads the field, not the prose: a summary that happens to say "; now" is not trouble.
+    assert _worst({**document, "waiting_on": None}) == "http_latency: ok"
     final = StoredVerdict(30, AT, "fail", 0.0, True, json.dumps({**body, "verdict": "fail"}))
     ended = deployment_verdict_document(_deployment(DeploymentStatus.FAIL, "verdict fail"), final)
-    assert ended["summary"] == body["summary"]
+    assert ended["summary"] == body["summary"] and "waiting_on" not in ended
