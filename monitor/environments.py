@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from monitor.profiles.model import HarmPolicy, Unproven
-from monitor.rollback.spec import RollbackPolicy
+from monitor.rollback.configured import RollbackPolicy
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.cli import build_parser
 from monitor.envvars import VARIABLES, env, env_flag, markdown_table
-from monitor.sources.spec import URL_VARIABLES
+from monitor.sources.configured import URL_VARIABLES
 
 ROOT = Path(__file__).parents[1]
 # Not settings: OpenTelemetry's own variables, a secret's variable named by the config file, and

@@ -79,7 +79,7 @@ def test_the_production_config_example_loads_with_every_section() -> None:
     """The example config is valid: every section parses, with secrets from the environment."""
     from monitor.config import load_settings
     from monitor.environments import Environments
-    from monitor.rollback.spec import RollbackPolicy
+    from monitor.rollback.configured import RollbackPolicy
 
     text = (EXAMPLES / "config" / "monitor.yaml").read_text()
     variables = set(re.findall(r"(?:token_env|secret_env|routing_key_env): (\w+)", text))

@@ -19,7 +19,7 @@ from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import DeploymentSpec, Signal, Strategy
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles import load_profile
-from monitor.rollback.spec import ActionType, RollbackAction, RollbackSpec
+from monitor.rollback.configured import ActionType, RollbackAction, RollbackSpec
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store

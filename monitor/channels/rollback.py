@@ -21,8 +21,8 @@ from monitor.channels.base import DELIVERED, Attempt, Event, Final, Outcome, Set
 from monitor.channels.registry import register
 from monitor.errors import NotFoundError
 from monitor.rollback.base import ActionError, ActionResult, Target
+from monitor.rollback.configured import ActionType, RollbackAction
 from monitor.rollback.plan import KIND, rollback_items
-from monitor.rollback.spec import ActionType, RollbackAction
 from monitor.store import Delivery, OutboxItem, Store
 
 if TYPE_CHECKING:

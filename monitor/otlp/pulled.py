@@ -28,8 +28,8 @@ from monitor.otlp.aggregate import Aggregator
 from monitor.otlp.decode import decode_document
 from monitor.otlp.views import TelemetryReader
 from monitor.sources.base import LogBackend, LogSource, TraceBackend, TraceSource, Versions
+from monitor.sources.configured import Sources
 from monitor.sources.connect import LOG_BACKENDS, TRACE_BACKENDS, pulled_backend
-from monitor.sources.spec import Sources
 
 RECEIVER = "receiver"  # logs_from / traces_from: the OTLP receiver's store
 

@@ -16,7 +16,7 @@ from typing import Any
 import helm_python as helm
 
 from monitor.rollback.base import ActionError, ActionResult, Target
-from monitor.rollback.spec import RollbackAction, RollbackSpec
+from monitor.rollback.configured import RollbackAction, RollbackSpec
 
 
 def _revision(release: dict[str, Any]) -> int:

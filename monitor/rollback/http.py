@@ -12,7 +12,7 @@ import aiohttp
 from monitor.redact import redact_text, redact_url
 from monitor.retry import WRITE_CONFLICTS, retryable_status
 from monitor.rollback.base import ActionError, ActionResult, Target
-from monitor.rollback.spec import RollbackAction
+from monitor.rollback.configured import RollbackAction
 from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 

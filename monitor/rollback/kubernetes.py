@@ -19,7 +19,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from monitor.retry import retryable_status
 from monitor.rollback.base import ActionError, ActionResult, Target
-from monitor.rollback.spec import RollbackAction, RollbackSpec
+from monitor.rollback.configured import RollbackAction, RollbackSpec
 
 REVISION = "deployment.kubernetes.io/revision"
 MERGE_PATCH = "application/merge-patch+json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from monitor.models import Deployment
 from monitor.rollback.base import Target
-from monitor.rollback.spec import ActionType, RollbackPolicy, RollbackSpec
+from monitor.rollback.configured import ActionType, RollbackPolicy, RollbackSpec
 from monitor.store import OutboxItem
 
 KIND = "rollback"

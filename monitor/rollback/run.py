@@ -15,9 +15,9 @@ import aiohttp
 
 from monitor.rollback import http
 from monitor.rollback.base import ActionResult, Target
+from monitor.rollback.configured import ActionType, RollbackAction, RollbackSpec
 from monitor.rollback.helm import helm_rollback
 from monitor.rollback.kubernetes import Kube, argo_rollouts_abort, deployment_undo
-from monitor.rollback.spec import ActionType, RollbackAction, RollbackSpec
 
 
 @dataclass(frozen=True)

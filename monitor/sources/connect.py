@@ -16,10 +16,10 @@ from typing import Protocol, TypeVar
 
 from monitor.errors import ConfigError, InputError
 from monitor.sources.base import LogBackend, TraceBackend
+from monitor.sources.configured import Sources, SourceSpec
 from monitor.sources.jaeger import JaegerSource
 from monitor.sources.loki import DEFAULT_SELECTOR, LokiSource
 from monitor.sources.prometheus import PrometheusSource
-from monitor.sources.spec import Sources, SourceSpec
 from monitor.sources.tempo import TempoSource
 
 B = TypeVar("B", LogBackend, TraceBackend)

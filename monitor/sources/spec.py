@@ -13,7 +13,6 @@ the config file); a URL in the file may not carry a user name or password.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Self
 
@@ -23,32 +22,13 @@ from monitor.errors import InputError
 from monitor.redact import redact_url
 from monitor.secretfile import read_secret
 from monitor.settings.base import Fix, Section, WholeNumber, invalid
-from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint, header_problem
+from monitor.sources.configured import SourceSpec
+from monitor.sources.credentials import Credentials, Endpoint, header_problem
 from monitor.yamlfile import YamlDocument
 
-SOURCE_NAMES = ("prometheus", "loki", "tempo", "jaeger")
-URL_VARIABLES = {name: f"MONITOR_{name.upper()}_URL" for name in SOURCE_NAMES}
 _AUTH_KEYS = ("bearer_token_file", "bearer_token_env", "basic_auth")
 _EXAMPLE = "url: http://prometheus:9090"
 _BASIC_EXAMPLE = "write e.g. 'basic_auth: {username: monitor, password_file: /run/secrets/password}'"
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """One backend as configured: its URL (None: given by a flag or variable, or unused) and credentials."""
-
-    url: str | None = None
-    credentials: Credentials = NO_CREDENTIALS
-
-
-@dataclass(frozen=True)
-class Sources:
-    """The configured telemetry backends."""
-
-    prometheus: SourceSpec = SourceSpec()
-    loki: SourceSpec = SourceSpec()
-    tempo: SourceSpec = SourceSpec()
-    jaeger: SourceSpec = SourceSpec()
 
 
 def _one_of(section: Section, prefix: str) -> None:

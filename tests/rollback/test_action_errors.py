@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from monitor.rollback.base import ActionError, Target
+from monitor.rollback.configured import ActionType, RollbackAction
 from monitor.rollback.http import feature_flag
-from monitor.rollback.spec import ActionType, RollbackAction
 
 TARGET = Target("d-1", "checkout", "production", "v2", "v1", {"rollback/feature-flag": "new-cart"}, "flags")
 

@@ -26,7 +26,7 @@ from monitor.config import Settings
 from monitor.environments import EnvironmentDefaults
 from monitor.models import Deployment, DeploymentSpec, Strategy
 from monitor.rollback.base import Target
-from monitor.rollback.spec import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
+from monitor.rollback.configured import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
 from monitor.simulate.prometheus import free_port
 from monitor.store import Delivery, Store, StoredVerdict
 

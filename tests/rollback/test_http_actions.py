@@ -25,7 +25,7 @@ from monitor.config import Settings
 from monitor.environments import EnvironmentDefaults
 from monitor.models import Deployment, DeploymentSpec, Strategy
 from monitor.own_metrics import EngineMetrics
-from monitor.rollback.spec import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
+from monitor.rollback.configured import ActionType, RollbackAction, RollbackPolicy, RollbackSpec
 from monitor.settings.pager import PagerSpec
 from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from monitor.simulate.prometheus import free_port

@@ -15,7 +15,7 @@ from monitor.environments import Environments
 from monitor.errors import ConfigError
 from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
 from monitor.rollback.base import ActionError, Target
-from monitor.rollback.spec import ActionType, RollbackPolicy
+from monitor.rollback.configured import ActionType, RollbackPolicy
 from monitor.store import Store
 
 CONFIG = """\

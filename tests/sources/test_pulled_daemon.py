@@ -25,9 +25,9 @@ from monitor.otlp.stored import StoredTelemetry
 from monitor.otlp.views import TelemetryReader
 from monitor.profiles import load_profile
 from monitor.simulate import SimulatedPrometheus
+from monitor.sources.configured import Sources
 from monitor.sources.connect import LOG_BACKENDS, TRACE_BACKENDS
 from monitor.sources.prometheus import PrometheusSource
-from monitor.sources.spec import Sources
 from monitor.store import Store
 
 pytestmark = pytest.mark.prometheus
