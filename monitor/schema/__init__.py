@@ -1,6 +1,6 @@
 """JSON Schemas generated from the models that validate or mirror each document.
 
-``config.schema.json`` (the config file, :class:`monitor.config.ConfigFile`), ``profile.schema.json``
+``config.schema.json`` (the config file, :class:`monitor.config.file.ConfigFile`), ``profile.schema.json``
 (profiles, :class:`monitor.profiles.parse.ProfileFile`), ``verdict.schema.json`` (the verdict
 document, :class:`monitor.schema.verdict.VerdictDocument`), and every component schema of the OpenAPI
 document (``monitor/api/openapi.json``): the request bodies' models and the response documents'
@@ -33,7 +33,7 @@ def _document_schema(model: type[BaseModel], name: str, title: str) -> dict[str,
 
 def config_schema() -> dict[str, Any]:
     """The config file (``monitor.yaml``)."""
-    from monitor.config import ConfigFile
+    from monitor.config.file import ConfigFile
 
     return _document_schema(ConfigFile, "config.schema.json", "Deployment monitor config file")
 

@@ -1,138 +1,42 @@
-"""Settings from a YAML file and the environment, parsed once into typed objects.
+"""The config file's models (pydantic), validated into :class:`~monitor.config.Settings`.
 
-Example ``--config`` file::
-
-    environment: production
-    profile: otel-http            # built-in name or a path (relative to this file)
-    prometheus:
-      url: https://prometheus.example.com          # --prometheus-url and MONITOR_PROMETHEUS_URL win
-      timeout_s: 10
-      max_attempts: 3
-      bearer_token_file: /run/secrets/prometheus   # or bearer_token_env: VARIABLE (never inline)
-      # basic_auth: {username: monitor, password_file: /run/secrets/prom-password}   # or password_env
-      headers: {X-Scope-OrgID: team-a}             # sent with every request; not for secrets
-    loki: {url: https://loki.example.com, basic_auth: {username: "1234", password_env: LOKI_TOKEN}}
-    tempo: {url: https://tempo.example.com}        # loki, tempo, jaeger: url and credentials as above
-    logs_from: receiver           # where the daemon reads logs: receiver (OTLP, default) or loki
-    traces_from: receiver         # where the daemon reads traces: receiver (default), tempo or jaeger
-    traffic:
-      expected_canary_share: 0.1  # overrides the profile's
-    matchers:                     # extra label matchers added to every query
-      cluster: eu-1
-    trace_url: https://grafana.example.com/explore?traceId={trace_id}   # links to exemplar traces
-    settle_s: 40                  # a look waits this long after its time for the data to arrive
-    webhooks:                     # final verdicts, HMAC-signed (docs/webhooks.md)
-      - {name: deploys, url: https://hooks.example.com/d, secret_file: /run/secrets/hook, verdicts: [fail]}
-    environments:                 # per-environment defaults (monitor/environments.py)
-      production:
-        max_duration_s: 3600
-        harm: {counts: 2.0, latency: 1.25, unproven: inconclusive}   # what a pass must rule out
-    tokens:                       # API tokens of monitor serve (never inline: a file or a variable)
-      - {name: jenkins, scopes: [read, deploy], token_file: /run/secrets/jenkins-token}
-      - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
-
-Environment variables (lower precedence than flags, higher than the file; all listed in
-:mod:`monitor.envvars`): ``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``,
-``MONITOR_JAEGER_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``,
-``MONITOR_PUBLIC_URL``, ``MONITOR_GRAFANA_URL`` (the ``grafana:`` section's URL). A source's
-credentials go with whichever of its URLs is used; user info in a
-flag's or variable's URL (``http://user:password@host``) is basic auth, and may not be combined with
-configured credentials.
-The source sections are described in :mod:`monitor.sources.spec`, ``public_url``, ``grafana`` and
-``pager`` in :mod:`monitor.settings.grafana` and :mod:`monitor.settings.pager`, ``rollback`` in
-:mod:`monitor.rollback.spec`.
+The file's format is described in :mod:`monitor.config`; reading it is :func:`read_config_file`,
+called by :func:`monitor.config.load_settings` when a file is given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
-from monitor.cliargs import check_url
+from monitor.config import (
+    SCOPES,
+    VERDICTS,
+    LogsFrom,
+    Scope,
+    Settings,
+    TokenSpec,
+    TracesFrom,
+    Verdict,
+    WebhookSpec,
+)
 from monitor.environments import BUILTIN, EnvironmentDefaults
-from monitor.envvars import env
 from monitor.profiles.model import Unproven
 from monitor.redact import redact_url
-from monitor.rollback.spec import RollbackPolicy, RollbackSection, RollbackSpec, rollback_spec
+from monitor.rollback.configured import RollbackPolicy
+from monitor.rollback.spec import RollbackSection, rollback_spec
 from monitor.secretfile import read_secret
 from monitor.settings.base import BaseUrl, Fix, HttpUrl, Lax, Section, invalid, validate
-from monitor.settings.grafana import GrafanaSection, GrafanaSpec, grafana_spec
-from monitor.settings.pager import PagerSection, PagerSpec, pager_spec
-from monitor.sources.spec import (
-    URL_VARIABLES,
-    PrometheusSection,
-    Sources,
-    SourceSection,
-    source_spec,
-)
+from monitor.settings.grafana import GrafanaSection, grafana_spec
+from monitor.settings.pager import PagerSection, pager_spec
+from monitor.sources.configured import URL_VARIABLES, Sources
+from monitor.sources.spec import PrometheusSection, SourceSection, source_spec
 from monitor.yamlfile import YamlDocument, load_yaml_file
 
-Scope = Literal["read", "deploy", "ingest", "admin"]
-SCOPES: tuple[str, ...] = get_args(Scope)
-Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
-_VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 _WEEK_S = 7 * 86400
-LogsFrom = Literal["receiver", "loki"]
-TracesFrom = Literal["receiver", "tempo", "jaeger"]
-LOGS_FROM: tuple[str, ...] = get_args(LogsFrom)
-TRACES_FROM: tuple[str, ...] = get_args(TracesFrom)
-
-
-@dataclass(frozen=True)
-class WebhookSpec:
-    """Where final verdicts are sent, signed with a shared secret (never printed)."""
-
-    name: str
-    url: str
-    secret: str = field(repr=False)
-    verdicts: tuple[str, ...] = _VERDICTS
-    environments: tuple[str, ...] = ()  # empty: every environment
-
-
-@dataclass(frozen=True)
-class TokenSpec:
-    """An API token: who it is, what it may do, and its secret (never printed)."""
-
-    name: str
-    scopes: tuple[str, ...]
-    secret: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the monitor reads from its config file and environment."""
-
-    sources: Sources = field(default_factory=Sources)  # Prometheus, Loki, Tempo, Jaeger: URLs and credentials
-    trace_url: str | None = None  # e.g. https://grafana/explore?...{trace_id}: links exemplar traces
-    environment: str | None = None
-    profile: str | None = None
-    prometheus_timeout_s: float = 10.0
-    prometheus_max_attempts: int = 3
-    expected_canary_share: float | None = None
-    matchers: tuple[tuple[str, str], ...] = ()
-    tokens: tuple[TokenSpec, ...] = ()
-    environments: tuple[EnvironmentDefaults, ...] = ()
-    webhooks: tuple[WebhookSpec, ...] = ()
-    public_url: str | None = None  # the monitor as users reach it: report links in annotations and pages
-    grafana: GrafanaSpec | None = None
-    pager: PagerSpec | None = None
-    rollback: RollbackSpec = field(default_factory=RollbackSpec)
-    # A look judges only time whose data have had time to arrive: the OTLP receiver's flush
-    # interval (10 s) plus a Prometheus scrape and ingest (30 s).
-    settle_s: float = 40.0
-    # Where the daemon reads logs and traces: the OTLP receiver's store, or a pulled backend
-    # (its section gives the URL and credentials).
-    logs_from: str = "receiver"
-    traces_from: str = "receiver"
-
-    @property
-    def prometheus_url(self) -> str | None:
-        """Prometheus' base URL from the environment or the file (a flag, read by the caller, wins)."""
-        return self.sources.prometheus.url
 
 
 ProfileName = Annotated[str, Fix("write e.g. 'profile: otel-http'")]
@@ -192,8 +96,8 @@ class WebhookSection(Section):
     url: HttpUrl
     secret_file: str | None = None
     secret_env: str | None = None
-    verdicts: Annotated[list[Verdict], Fix(f"list some of: {', '.join(_VERDICTS)}")] = Field(
-        default_factory=lambda: list(_VERDICTS)
+    verdicts: Annotated[list[Verdict], Fix(f"list some of: {', '.join(VERDICTS)}")] = Field(
+        default_factory=lambda: list(VERDICTS)
     )
     environments: Annotated[list[str], Fix("list environment names")] = Field(
         default_factory=list, description="empty: every environment"
@@ -336,19 +240,14 @@ def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tupl
     return tuple(tokens)
 
 
-def _grafana(spec: GrafanaSpec | None, environ: Mapping[str, str] | None) -> GrafanaSpec | None:
-    """The ``grafana:`` section with ``MONITOR_GRAFANA_URL`` (if set) as its URL.
-
-    Without a section the variable alone configures nothing here: a Grafana needs a token, and only
-    ``monitor provision`` takes one from the environment (``MONITOR_GRAFANA_TOKEN``).
-    """
-    url = env("MONITOR_GRAFANA_URL", environ)
-    if spec is None or not url:
-        return spec
-    return replace(spec, url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"))
+def read_config_file(path: Path) -> tuple[YamlDocument, Settings]:
+    """The file at ``path`` parsed and validated; :class:`~monitor.errors.ConfigError` naming the
+    file, line, field and fix when it is not valid."""
+    doc = load_yaml_file(path)
+    return doc, _from_file(doc, path)
 
 
-def _require_pulled_urls(doc: YamlDocument, settings: Settings) -> None:
+def require_pulled_urls(doc: YamlDocument, settings: Settings) -> None:
     """A pulled backend chosen by ``logs_from``/``traces_from`` has a URL: caught when the file is
     read, not when the daemon's engine first builds its sources (and restarts, failing, forever)."""
     for key, backend in (("logs_from", settings.logs_from), ("traces_from", settings.traces_from)):
@@ -358,28 +257,3 @@ def _require_pulled_urls(doc: YamlDocument, settings: Settings) -> None:
                 f"{backend} is chosen but no {backend} URL is set",
                 f"set {backend}.url or {URL_VARIABLES[backend]}",
             )
-
-
-def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the config file (if any), then let environment variables (:mod:`monitor.envvars`) override it."""
-    doc, settings = None, Settings()
-    if path is not None:
-        doc = load_yaml_file(path)
-        settings = _from_file(doc, path)
-    # Only what the environment may override is replaced: every other field carries over as read.
-    sources = {
-        name: replace(spec, url=env(URL_VARIABLES[name], environ) or spec.url)
-        for name, spec in vars(settings.sources).items()
-    }
-    settings = replace(
-        settings,
-        sources=Sources(**sources),
-        trace_url=env("MONITOR_TRACE_URL", environ) or settings.trace_url,
-        environment=env("MONITOR_ENVIRONMENT", environ) or settings.environment,
-        profile=env("MONITOR_PROFILE", environ) or settings.profile,
-        public_url=(env("MONITOR_PUBLIC_URL", environ) or settings.public_url or "").rstrip("/") or None,
-        grafana=_grafana(settings.grafana, environ),
-    )
-    if doc is not None:  # without a file both read from the receiver
-        _require_pulled_urls(doc, settings)
-    return settings
