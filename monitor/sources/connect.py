@@ -12,24 +12,45 @@ is also their name in ``logs_from``/``traces_from``): a new backend is its modul
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from monitor.errors import ConfigError, InputError
 from monitor.sources.base import LogBackend, TraceBackend
 from monitor.sources.configured import Sources, SourceSpec
-from monitor.sources.jaeger import JaegerSource
-from monitor.sources.loki import DEFAULT_SELECTOR, LokiSource
 from monitor.sources.prometheus import PrometheusSource
-from monitor.sources.tempo import TempoSource
+
+if TYPE_CHECKING:
+    from monitor.sources.jaeger import JaegerSource
+    from monitor.sources.loki import LokiSource
+    from monitor.sources.tempo import TempoSource
 
 B = TypeVar("B", LogBackend, TraceBackend)
 
-LOG_BACKENDS: Mapping[str, Callable[[str, SourceSpec], LogBackend]] = {
-    "loki": lambda url, spec: LokiSource(url, credentials=spec.credentials),
-}
+
+# The pulled backends' modules are imported when one is used: a metrics-only monitor analyze
+# would otherwise spend 6 ms of its start on them (bench/analyze_latency.py).
+def _loki(url: str, spec: SourceSpec, selector: str | None = None) -> LokiSource:
+    from monitor.sources.loki import DEFAULT_SELECTOR, LokiSource
+
+    return LokiSource(url, selector=selector or DEFAULT_SELECTOR, credentials=spec.credentials)
+
+
+def _tempo(url: str, spec: SourceSpec) -> TempoSource:
+    from monitor.sources.tempo import TempoSource
+
+    return TempoSource(url, credentials=spec.credentials)
+
+
+def _jaeger(url: str, spec: SourceSpec) -> JaegerSource:
+    from monitor.sources.jaeger import JaegerSource
+
+    return JaegerSource(url, credentials=spec.credentials)
+
+
+LOG_BACKENDS: Mapping[str, Callable[[str, SourceSpec], LogBackend]] = {"loki": _loki}
 TRACE_BACKENDS: Mapping[str, Callable[[str, SourceSpec], TraceBackend]] = {
-    "tempo": lambda url, spec: TempoSource(url, credentials=spec.credentials),
-    "jaeger": lambda url, spec: JaegerSource(url, credentials=spec.credentials),
+    "tempo": _tempo,
+    "jaeger": _jaeger,
 }
 
 
@@ -67,9 +88,7 @@ def loki_source(
     chosen = url or settings.sources.loki.url
     if not chosen:
         return None
-    return LokiSource(
-        chosen, selector=selector or DEFAULT_SELECTOR, credentials=settings.sources.loki.credentials
-    )
+    return _loki(chosen, settings.sources.loki, selector)
 
 
 def trace_source(
@@ -86,9 +105,9 @@ def trace_source(
                 "MONITOR_JAEGER_URL): traces come from one backend, keep one"
             )
     if tempo_url:
-        return TempoSource(tempo_url, credentials=settings.sources.tempo.credentials)
+        return _tempo(tempo_url, settings.sources.tempo)
     if jaeger_url:
-        return JaegerSource(jaeger_url, credentials=settings.sources.jaeger.credentials)
+        return _jaeger(jaeger_url, settings.sources.jaeger)
     return None
 
 
