@@ -119,6 +119,11 @@ async def test_flagger_hook_needs_the_service_in_its_metadata(client: TestClient
         ({k: v for k, v in FLAGGER.items() if k != "metadata"}, "metadata", "set the webhook's metadata"),
         ({**FLAGGER, "metadata": "checkout"}, "metadata", "must be a JSON object"),
         ({**FLAGGER, "metadata": {"service": 7}}, "metadata.service", "must be a string, got 7"),
+        (  # a token is never echoed, even one of the wrong type
+            {**FLAGGER, "metadata": {"service": "checkout", "token": 123456789}},
+            "metadata.token",
+            "must be a string, got a number",
+        ),
         ({**FLAGGER, "name": ["checkout"]}, "name", "must be a string"),
         (["checkout"], "body", "must be a JSON object"),
     ],
