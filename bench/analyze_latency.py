@@ -1,13 +1,15 @@
 """Wall time of ``monitor analyze`` with the default profile against a local Prometheus.
 
-Run: ``.venv/bin/python -m bench.analyze_latency [--runs 20]``. Interpreter start is included:
-each run is a fresh ``python -m monitor analyze`` process, as a pipeline step would start it,
+Run: ``.venv/bin/python -m bench.analyze_latency [--runs 20] [--baseline DIR]``. Interpreter start
+is included: each run is a fresh ``python -m monitor analyze`` process, as a pipeline step would start it,
 against a real Prometheus holding one simulated 20-minute canary deployment. Measured in the same
 run, interleaved so that a change in the machine's load hits all alike:
 
 * ``python -c pass``: a bare interpreter, the floor;
 * ``python -c "import monitor"``: the package's own start (the installed path finder included);
-* ``python -m monitor analyze ...``: the whole command, verdict printed.
+* ``python -m monitor analyze ...``: the whole command, verdict printed;
+* with ``--baseline DIR``, the same command run from ``DIR``, another checkout of the repository
+  (e.g. ``git archive REV | tar -x -C DIR``): a before/after comparison in one run.
 
 The table gives median and 90th percentile wall time per command, the ratio of each median to the
 bare interpreter's, and the median CPU time (user + system: what a busy machine's other work does
@@ -30,14 +32,15 @@ from monitor.simulate import Scenario, simulate_into_prometheus
 from monitor.timeparse import format_time
 
 TARGET_S = 0.5
+ANALYZE = "python -m monitor analyze (otel-http)"
 SERVICE = "checkout"
 
 
-def _run_s(argv: list[str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one run of ``argv``."""
+def _run_s(argv: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run of ``argv`` (in ``cwd``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, cwd=cwd)
     wall_s = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall_s, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -68,6 +71,11 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=20, help="runs of each command (20)")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="DIR",
+        help="also time the command from this checkout of another revision (its monitor package "
+        "comes first on the path: python -m puts the working directory there)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         process, runs = simulate_into_prometheus([Scenario(SERVICE, seed=1)], Path(tmp))
@@ -81,16 +89,18 @@ def main() -> int:
             if subprocess.run([sys.executable, *analyze], capture_output=True, check=False).returncode > 2:
                 print("monitor analyze ended with an error; not a valid measurement", file=sys.stderr)
                 return 2
-            commands = {
-                "python -c pass": [sys.executable, "-c", "pass"],
-                'python -c "import monitor"': [sys.executable, "-c", "import monitor"],
-                "python -m monitor analyze (otel-http)": [sys.executable, *analyze],
+            commands: dict[str, tuple[list[str], Path | None]] = {
+                "python -c pass": ([sys.executable, "-c", "pass"], None),
+                'python -c "import monitor"': ([sys.executable, "-c", "import monitor"], None),
+                ANALYZE: ([sys.executable, *analyze], None),
             }
+            if args.baseline is not None:
+                commands[f"{ANALYZE}, baseline"] = ([sys.executable, *analyze], args.baseline.resolve())
             times: dict[str, list[float]] = {label: [] for label in commands}
             cpu: dict[str, list[float]] = {label: [] for label in commands}
             for _ in range(args.runs):
-                for label, argv in commands.items():
-                    wall_s, cpu_s = _run_s(argv)
+                for label, (argv, cwd) in commands.items():
+                    wall_s, cpu_s = _run_s(argv, cwd)
                     times[label].append(wall_s)
                     cpu[label].append(cpu_s)
             imports = slowest_imports(analyze, 8)
@@ -103,7 +113,7 @@ def main() -> int:
             f"| {label} | {len(measured)} | {median:.3f} | {_p90(measured):.3f} | {median / bare:.1f}x "
             f"| {statistics.median(cpu[label]):.3f} |"
         )
-    median_analyze = statistics.median(times["python -m monitor analyze (otel-http)"])
+    median_analyze = statistics.median(times[ANALYZE])
     verdict = "met" if median_analyze <= TARGET_S else "missed"
     print(f"\ntarget: median at most {TARGET_S} s, {verdict} ({median_analyze:.3f} s)")
     print("\nslowest imports of the command, two levels deep (cumulative ms):")
