@@ -6,9 +6,12 @@ modules (the store and SQLAlchemy, aiohttp's server, the OTLP receiver) must sta
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 # Packages the daemon needs and a one-shot analysis must not import, with why they are heavy.
 DAEMON_ONLY = (
@@ -87,3 +90,17 @@ def test_the_check_sees_a_daemon_import() -> None:
     """The same check flags the store when something imports it (a pass above means something)."""
     flagged = _offending(_imported("import monitor.commands.analyze, monitor.store"))
     assert "monitor.store" in flagged and "sqlalchemy" in flagged
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_the_command_loads_numpy_with_one_blas_thread() -> None:
+    """OpenBLAS's thread pool costs a one-shot run its start (monitor/cli.py); no child inherits it."""
+    code = (
+        "import os\nfrom monitor.cli import _one_blas_thread\nwith _one_blas_thread():\n"
+        "    import monitor.commands.analyze\n"
+        "print(len(os.listdir('/proc/self/task')), 'OPENBLAS_NUM_THREADS' in os.environ)"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    argv = [sys.executable, "-c", code]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, env=environ)
+    assert result.stdout.split() == ["1", "False"]
