@@ -40,7 +40,8 @@ flag's or variable's URL (``http://user:password@host``) is basic auth, and may 
 configured credentials.
 The source sections are described in :mod:`monitor.sources.spec`, ``public_url``, ``grafana`` and
 ``pager`` in :mod:`monitor.settings.grafana` and :mod:`monitor.settings.pager`, ``rollback`` in
-:mod:`monitor.rollback.spec`.
+:mod:`monitor.rollback.spec`. The file's models are :mod:`monitor.config.file`, imported only when
+a file is read: a command without one needs no pydantic.
 """
 
 from __future__ import annotations
