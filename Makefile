@@ -39,6 +39,7 @@ lint: venv
 	$(BIN)/ruff format --check monitor tests bench helm
 	$(BIN)/python -m monitor.grafana.dashboards --check
 	$(BIN)/python -m monitor.schema --check
+	$(BIN)/python -m monitor.profiles.generate --check
 	$(BIN)/python helm/sync.py --check
 
 typecheck: venv

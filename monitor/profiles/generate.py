@@ -1,7 +1,7 @@
 """Write :mod:`monitor.profiles.builtin`: the built-in profiles as Python objects.
 
-Run ``python -m monitor.profiles.generate`` after editing a built-in profile's YAML (then
-``ruff format monitor/profiles/builtin.py``). The YAML stays the source: it is what users copy and
+Run ``python -m monitor.profiles.generate`` after editing a built-in profile's YAML (``--check``,
+in ``make lint``, reports a stale module). The YAML stays the source: it is what users copy and
 what the tests validate; the generated module only spares ``monitor analyze`` the YAML parser and
 the validation models on every start (about a third of its time, bench/analyze_latency.py).
 ``tests/profiles`` fails when the module no longer equals the parsed YAML.
@@ -9,7 +9,9 @@ the validation models on every start (about a third of its time, bench/analyze_l
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import subprocess
 import sys
 from enum import Enum
 from importlib import resources
@@ -85,10 +87,29 @@ def module_text() -> str:
     )
 
 
-def main() -> int:
-    """Write the module."""
-    TARGET.write_text(module_text(), encoding="utf-8")
-    print(f"wrote {TARGET.name}; now run ruff format on it", file=sys.stderr)
+def _formatted(text: str) -> str:
+    """``text`` as ``ruff format`` writes it (the checked-in module is formatted)."""
+    ruff = Path(sys.executable).with_name("ruff")
+    done = subprocess.run(
+        [str(ruff) if ruff.exists() else "ruff", "format", "--stdin-filename", str(TARGET), "-"],
+        input=text, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the module, or with ``--check`` say whether it is current (exit 1 when stale)."""
+    parser = argparse.ArgumentParser(prog="python -m monitor.profiles.generate", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="report a stale module instead of writing it")
+    args = parser.parse_args(argv)
+    text = _formatted(module_text())
+    if args.check:
+        if TARGET.read_text(encoding="utf-8") != text:
+            print(f"{TARGET.name} is stale: run python -m monitor.profiles.generate", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    print(f"wrote {TARGET.name}", file=sys.stderr)
     return 0
 
 
