@@ -103,7 +103,7 @@ class JaegerSource:
         )
         result = found.get("result", found) if isinstance(found, dict) else {}
         if not isinstance(result, dict) or not isinstance(result.get("resourceSpans", []), list):
-            raise QueryError(f"Jaeger v3 search {service}: no resourceSpans in the answer")
+            raise QueryError(f"Jaeger v3 search {service}: no resourceSpans in the answer", url=self.url)
         return [{"resourceSpans": result.get("resourceSpans", [])}]
 
     async def _legacy(

@@ -101,7 +101,8 @@ class LokiSource:
                 if data.get("resultType") != "streams":
                     raise QueryError(
                         f"Loki answered {data.get('resultType')!r} to {query}; use a log query (streams) "
-                        "or a metric query with count_over_time (matrix)"
+                        "or a metric query with count_over_time (matrix)",
+                        url=self.url,
                     )
                 page = sorted(
                     (int(value[0]), str(value[1]), _level(stream.get("stream", {}), str(value[1])))

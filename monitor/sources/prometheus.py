@@ -90,7 +90,8 @@ class PrometheusSource:
             if kind != "vector":
                 raise QueryError(
                     f"the query returned a {kind}, not an instant vector; drop the range selector or wrap "
-                    f"it in a function such as increase(): {query}"
+                    f"it in a function such as increase(): {query}",
+                    url=self.url,
                 )
             return [
                 InstantSample(_labels(item.get("metric", {})), _parse_value(item["value"][1]))
@@ -98,7 +99,7 @@ class PrometheusSource:
             ]
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise QueryError(
-                f"Prometheus at {self.url} sent a malformed result ({exc!r}) for: {query}"
+                f"Prometheus at {self.url} sent a malformed result ({exc!r}) for: {query}", url=self.url
             ) from exc
 
     async def range(self, query: str, window: Window, step_s: float) -> list[RangeSeries]:
@@ -112,7 +113,9 @@ class PrometheusSource:
         }
         data = await self._get("/api/v1/query_range", params, query)
         if data.get("resultType") != "matrix":
-            raise QueryError(f"the query returned a {data.get('resultType')}, not a range result: {query}")
+            raise QueryError(
+                f"the query returned a {data.get('resultType')}, not a range result: {query}", url=self.url
+            )
         try:
             return [
                 RangeSeries(
@@ -123,7 +126,7 @@ class PrometheusSource:
             ]
         except (KeyError, TypeError, ValueError) as exc:
             raise QueryError(
-                f"Prometheus at {self.url} sent a malformed result ({exc!r}) for: {query}"
+                f"Prometheus at {self.url} sent a malformed result ({exc!r}) for: {query}", url=self.url
             ) from exc
 
     async def label_values(self, label: str, match: str, window: Window) -> list[str]:
@@ -158,7 +161,7 @@ class PrometheusSource:
         except Exception as exc:  # requests' and the client's errors alike: translate at the boundary
             problem = self._endpoint.scrub(str(exc))
             raise BackendUnavailable(
-                f"Prometheus at {self.url}: listing {label} values failed ({problem})"
+                f"Prometheus at {self.url}: listing {label} values failed ({problem})", url=self.url
             ) from None
 
     def _auth_hint(self) -> str:

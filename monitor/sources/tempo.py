@@ -67,7 +67,7 @@ class TempoSource:
                     else []
                 )
                 if not isinstance(batches, list):
-                    raise QueryError(f"Tempo trace {trace_id}: 'batches' is not a list")
+                    raise QueryError(f"Tempo trace {trace_id}: 'batches' is not a list", url=self.url)
                 return {"resourceSpans": batches}
 
             return list(await asyncio.gather(*(fetch(t) for t in ids[: self._max_traces])))

@@ -75,10 +75,11 @@ async def test_unreachable_server_fails_after_bounded_retries() -> None:
 async def test_a_range_vector_from_an_instant_query_is_a_query_error(prometheus: SimulatedPrometheus) -> None:
     source = PrometheusSource(prometheus.url)
     try:
-        with pytest.raises(QueryError, match="not an instant vector"):
+        with pytest.raises(QueryError, match="not an instant vector") as caught:
             await source.instant(
                 'http_server_request_duration_seconds_count{service_name="aa"}[5m]',
                 prometheus.runs["aa"].canary_window.end,
             )
     finally:
         await source.close()
+    assert caught.value.url == source.url  # the error names the server it came from, as a field
