@@ -23,7 +23,7 @@ from monitor.api.integrations import argo_verdict, flagger_hook
 from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, STORE, TRACE_URL, VERDICTS
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
-from monitor.api.queries import ListQuery, VerdictQuery
+from monitor.api.queries import ListQuery, VerdictQuery, unknown_parameters
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import MAX_REASON, CancelBody, deployment_spec
 from monitor.api.validation import validated
@@ -210,6 +210,16 @@ async def _store_errors(request: web.Request, handler: Handler) -> web.StreamRes
         raise Problem(503, "Store unavailable", f"{exc}; retry shortly") from None
 
 
+@web.middleware
+async def _known_parameters(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resource = request.match_info.route.resource
+    if resource is not None and request.path.startswith("/api/") and request.query:
+        problem = unknown_parameters(resource.canonical, request.method, request.query.keys())
+        if problem is not None:
+            raise problem
+    return await handler(request)
+
+
 async def _end_long_polls(app: web.Application) -> None:
     app[VERDICTS].close()
 
@@ -238,7 +248,9 @@ def create_app(
     built-ins and those ``environments`` name.
     """
     # Compressed bodies are judged first, before authentication: a refused one is never read.
-    middlewares: list[Middleware] = [compressed_bodies(COMPRESSED_PATHS), problem_middleware, _store_errors]
+    middlewares: list[Middleware] = [
+        compressed_bodies(COMPRESSED_PATHS), problem_middleware, _known_parameters, _store_errors
+    ]  # fmt: skip
     if tokens is not None:
         middlewares.insert(2, auth_middleware(tokens))
     app = web.Application(

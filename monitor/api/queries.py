@@ -1,15 +1,18 @@
 """Query parameters as pydantic models, validated like the request bodies: a 400 names the parameter.
 
-Parameters a route does not read are ignored, as HTTP clients and proxies add their own. Each
-model is the source of its operation's query parameters in the OpenAPI document.
+A parameter the route does not take is a 400 naming it (:func:`unknown_parameters`, checked for
+every ``/api/`` route), so a misspelt ``?servce=`` is not silently a list of every service. Each
+model is the source of its operation's query parameters in the OpenAPI document (:data:`QUERIES`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from monitor.api.problems import Problem, invalid
 from monitor.api.validation import Body, one_of, refuse
 from monitor.models import DeploymentStatus
 
@@ -17,7 +20,8 @@ MAX_WAIT_S = 600.0
 
 
 class Query(Body):
-    """Query parameters: text, each read once (the first of a repeated one); others ignored."""
+    """Query parameters: text, each read once (the first of a repeated one). Unknown ones never get
+    here: :func:`unknown_parameters` refuses them first, naming the route's own."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -67,3 +71,22 @@ class ArgoQuery(Query):
         if self.deployment_id is None and self.service is None:
             raise refuse("pass deployment_id, or service (with environment and version)", "deployment_id")
         return self
+
+
+# (route, method) -> the model of its query parameters; every other API operation takes none.
+QUERIES: dict[tuple[str, str], type[Query]] = {
+    ("/api/v1/deployments", "get"): ListQuery,
+    ("/api/v1/deployments/{id}/verdict", "get"): VerdictQuery,
+    ("/api/v1/integrations/argo-rollouts/verdict", "get"): ArgoQuery,
+}
+
+
+def unknown_parameters(route: str, method: str, names: Iterable[str]) -> Problem | None:
+    """The 400 for the first parameter of ``names`` that ``method route`` does not take, or None."""
+    model = QUERIES.get((route, method.lower()))
+    taken = set(model.model_fields) if model is not None else set()
+    unknown = sorted(set(names) - taken)
+    if not unknown:
+        return None
+    takes = f"it takes {', '.join(sorted(taken))}" if taken else "it takes none"
+    return invalid(unknown[0], f"unknown query parameter of {method.upper()} {route}; {takes}")

@@ -106,13 +106,9 @@ def _components() -> dict[str, type[BaseModel]]:
 
 def _queries() -> dict[tuple[str, str], type[BaseModel]]:
     """The operations that read query parameters, and the model that validates them."""
-    from monitor.api.queries import ArgoQuery, ListQuery, VerdictQuery
+    from monitor.api.queries import QUERIES
 
-    return {
-        ("/api/v1/deployments", "get"): ListQuery,
-        ("/api/v1/deployments/{id}/verdict", "get"): VerdictQuery,
-        ("/api/v1/integrations/argo-rollouts/verdict", "get"): ArgoQuery,
-    }
+    return dict(QUERIES)
 
 
 def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -94,6 +94,21 @@ async def test_malformed_json_oversized_body_and_unknown_ids(client: TestClient[
     assert bad_wait.status == 400
 
 
+async def test_unknown_query_parameters_are_named(client: TestClient[Any, Any]) -> None:
+    """A misspelt filter is a 400 naming it, not a list of every service; routes without
+    parameters take none; the parameters a route reads still work."""
+    typo = await client.get("/api/v1/deployments", params={"servce": "checkout"})
+    problem = await typo.json()
+    assert typo.status == 400 and problem["field"] == "servce"
+    assert "it takes service, status" in problem["detail"]
+    created = await (await client.post("/api/v1/deployments", json=BODY)).json()
+    none = await client.get(f"/api/v1/deployments/{created['id']}", params={"verbose": "1"})
+    assert none.status == 400 and (await none.json())["detail"].endswith("it takes none")
+    known = await client.get("/api/v1/deployments", params={"service": "checkout", "status": ""})
+    assert known.status == 200
+    assert (await client.get("/healthz", params={"probe": "1"})).status == 200  # not an API route
+
+
 async def test_verdict_before_the_first_look_is_running(client: TestClient[Any, Any]) -> None:
     created = await (await client.post("/api/v1/deployments", json=BODY)).json()
     response = await client.get(f"/api/v1/deployments/{created['id']}/verdict", params={"wait_s": "1"})
