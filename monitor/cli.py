@@ -15,6 +15,56 @@ from monitor.exitcodes import EXIT_ERROR
 from monitor.pipes import stdout_may_close
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Epilogs as written (their examples keep their lines); each flag's help ends with its default.
+
+    A default is added when the help does not already say it, and only when there is one: None and
+    False (an unset flag) have nothing to show.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.required
+            or default in (None, False, argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _VersionAction(argparse.Action):
+    """``monitor --version``: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **_: object) -> None:
+        help_text = "print the version and exit"
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help_text)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"monitor {package_version()}")
+        parser.exit(0)
+
+
+def package_version() -> str:
+    """The installed package's version; ``monitor.__version__`` when it is not installed."""
+    from importlib import metadata  # imported here: only --version pays for it
+
+    try:
+        return metadata.version("monitor")
+    except metadata.PackageNotFoundError:
+        from monitor import __version__
+
+        return __version__
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with our error code (3) and a one-line reason."""
 
@@ -29,45 +79,53 @@ def build_parser() -> argparse.ArgumentParser:
         prog="monitor",
         description="Deployment health monitor.",
         epilog=help_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     analyze = commands.add_parser(
         "analyze",
         help="compare a canary version with its baseline once and print the verdict",
         description="Exit codes: 0 pass, 1 fail, 2 marginal or inconclusive, 3 error.",
+        epilog=ANALYZE_EXAMPLE,
+        formatter_class=_HelpFormatter,
     )
     analyze.add_argument(
         "--prometheus-url", metavar="URL", type=url_type(),
-        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)",
+        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL; default: prometheus.url in --config)",
     )  # fmt: skip
     analyze.add_argument(
         "--service", required=True, metavar="NAME", help="service name as labelled in the metrics"
     )
     analyze.add_argument("--canary-version", required=True, metavar="V", help="the new version")
     analyze.add_argument("--baseline-version", required=True, metavar="V", help="the version it replaces")
+    analyze.add_argument("--start", required=True, metavar="TIME", help=f"canary window start: {TIME_HELP}")
+    analyze.add_argument("--end", required=True, metavar="TIME", help=f"canary window end: {TIME_HELP}")
     analyze.add_argument(
-        "--start", required=True, metavar="TIME", help="canary window start: RFC 3339 or Unix seconds"
+        "--baseline-start", metavar="TIME",
+        help="before/after mode: baseline window start, a TIME as --start (default: none, the versions "
+        "side by side over --start..--end)",
+    )  # fmt: skip
+    analyze.add_argument(
+        "--baseline-end", metavar="TIME", help="before/after mode: baseline window end (default: none)"
     )
     analyze.add_argument(
-        "--end", required=True, metavar="TIME", help="canary window end: RFC 3339 or Unix seconds"
-    )
-    analyze.add_argument("--baseline-start", metavar="TIME", help="before/after mode: baseline window start")
-    analyze.add_argument("--baseline-end", metavar="TIME", help="before/after mode: baseline window end")
+        "--profile", metavar="NAME|PATH",
+        help="built-in profile name or profile file (default: the config's profile, else otel-http)",
+    )  # fmt: skip
     analyze.add_argument(
-        "--profile", metavar="NAME|PATH", help="built-in profile name or profile file (default otel-http)"
-    )
+        "--config", metavar="FILE",
+        help="settings YAML (environment, Prometheus timeouts, matchers) (default: none, built-in settings)",
+    )  # fmt: skip
     analyze.add_argument(
-        "--config", metavar="FILE", help="settings YAML (environment, Prometheus timeouts, matchers)"
-    )
-    analyze.add_argument(
-        "--interval", metavar="DURATION", help="replay the daemon's looks every DURATION (e.g. 60s, 1m)"
-    )
-    analyze.add_argument("--output", choices=("text", "json"), default="text")
+        "--interval", metavar="DURATION",
+        help="replay the daemon's looks every DURATION, e.g. 60s or 1m (default: one look at --end)",
+    )  # fmt: skip
+    analyze.add_argument("--output", choices=("text", "json"), default="text", help="verdict format")
     analyze.add_argument(
         "--loki-url", metavar="URL", default=env("MONITOR_LOKI_URL"),
         type=url_type("MONITOR_LOKI_URL"),
-        help="also judge logs read from this Loki (env MONITOR_LOKI_URL)",
+        help="also judge logs read from this Loki (env MONITOR_LOKI_URL; default: the config's, else none)",
     )  # fmt: skip
     analyze.add_argument(
         "--loki-selector", metavar="LOGQL",
@@ -78,75 +136,103 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--tempo-url", metavar="URL", default=env("MONITOR_TEMPO_URL"),
         type=url_type("MONITOR_TEMPO_URL"),
-        help="also judge traces read from this Tempo (env MONITOR_TEMPO_URL)",
+        help="also judge traces read from this Tempo (env MONITOR_TEMPO_URL; default: the config's)",
     )  # fmt: skip
     analyze.add_argument(
         "--jaeger-url", metavar="URL", default=env("MONITOR_JAEGER_URL"),
         type=url_type("MONITOR_JAEGER_URL"),
-        help="or from this Jaeger query service, v3 API or legacy (env MONITOR_JAEGER_URL)",
+        help="or from this Jaeger query service, v3 API or legacy (env MONITOR_JAEGER_URL; default: none)",
     )  # fmt: skip
 
-    serve = commands.add_parser("serve", help="run the daemon: the HTTP API and the engine loop")
-    serve.add_argument("--listen", metavar="HOST:PORT", default=env("MONITOR_LISTEN"))
+    serve = commands.add_parser(
+        "serve", help="run the daemon: the HTTP API and the engine loop", epilog=SERVE_EXAMPLE,
+        formatter_class=_HelpFormatter,
+    )  # fmt: skip
+    serve.add_argument(
+        "--listen", metavar="HOST:PORT", default=env("MONITOR_LISTEN"),
+        help="address to serve on (env MONITOR_LISTEN; default: 127.0.0.1:8080)",
+    )  # fmt: skip
     serve.add_argument(
         "--prometheus-url", metavar="URL", default=env("MONITOR_PROMETHEUS_URL"),
-        type=url_type("MONITOR_PROMETHEUS_URL"), help="Prometheus base URL (env MONITOR_PROMETHEUS_URL)",
+        type=url_type("MONITOR_PROMETHEUS_URL"),
+        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL; default: prometheus.url in --config)",
     )  # fmt: skip
     serve.add_argument(
         "--database", metavar="URL", default=env("MONITOR_DATABASE"),
-        help="sqlite:///FILE (default sqlite:///monitor.db) or postgresql://... for several replicas",
+        help="sqlite:///FILE or postgresql://... for several replicas (env MONITOR_DATABASE; "
+        "default: sqlite:///monitor.db)",
     )  # fmt: skip
     serve.add_argument(
         "--config", metavar="FILE", default=env("MONITOR_CONFIG"),
-        help="settings YAML, with the API tokens under tokens: (env MONITOR_CONFIG)",
+        help="settings YAML, with the API tokens under tokens: (env MONITOR_CONFIG; default: none)",
     )  # fmt: skip
     serve.add_argument(
         "--lease", metavar="DURATION", default=env("MONITOR_LEASE"),
-        help="how long a replica holds a deployment without renewing (30s); a dead one is replaced after it",
+        help="how long a replica holds a deployment without renewing; a dead one is replaced after it "
+        "(env MONITOR_LEASE; default: 30s)",
     )  # fmt: skip
     serve.add_argument(
         "--engine",
         choices=("process", "inline"),
         default=env("MONITOR_ENGINE"),
-        help="run the evaluation engine in its own process (default; keeps the API responsive) "
-        "or inline in the API's process (env MONITOR_ENGINE)",
+        help="run the evaluation engine in its own process (keeps the API responsive) "
+        "or inline in the API's process (env MONITOR_ENGINE; default: process)",
     )
     serve.add_argument(
         "--insecure-no-auth", action="store_true",
         default=env_flag("MONITOR_INSECURE_NO_AUTH"),
-        help="serve without API tokens (local development only)",
+        help="serve without API tokens, local development only (env MONITOR_INSECURE_NO_AUTH; default: off)",
     )  # fmt: skip
 
     gate = commands.add_parser(
         "gate",
         help="register a deployment with the daemon and wait for its verdict",
         description="Exit codes: 0 pass, 1 fail, 2 marginal, inconclusive or timeout, 3 error.",
+        epilog=GATE_EXAMPLE,
+        formatter_class=_HelpFormatter,
     )
     gate.add_argument(
         "--url", metavar="URL", default=env("MONITOR_URL"),
-        type=url_type("MONITOR_URL"), help="the daemon's base URL (env MONITOR_URL; http://127.0.0.1:8080)",
+        type=url_type("MONITOR_URL"),
+        help="the daemon's base URL (env MONITOR_URL; default: http://127.0.0.1:8080)",
     )  # fmt: skip
-    gate.add_argument("--deployment-id", metavar="ID", help="attach to a registered deployment instead")
-    gate.add_argument("--token-file", metavar="FILE", help="file holding the API token (env MONITOR_TOKEN)")
-    gate.add_argument("--service", metavar="NAME")
-    gate.add_argument("--environment", metavar="ENV")
-    gate.add_argument("--version", metavar="V")
-    gate.add_argument("--baseline-version", metavar="V")
-    gate.add_argument("--strategy", choices=("canary", "bluegreen", "rolling"), default="canary")
-    gate.add_argument("--started-at", metavar="TIME", help="when the deploy started (default now)")
-    gate.add_argument("--max-duration", metavar="DURATION", help="analyse for at most this long")
+    gate.add_argument(
+        "--deployment-id", metavar="ID",
+        help="attach to a registered deployment instead (default: register one)",
+    )  # fmt: skip
+    gate.add_argument(
+        "--token-file", metavar="FILE",
+        help="file holding the API token (default: the variable MONITOR_TOKEN, else no token)",
+    )  # fmt: skip
+    gate.add_argument("--service", metavar="NAME", help=f"service name in the metrics{_UNLESS_ID}")
+    gate.add_argument("--environment", metavar="ENV", help=f"e.g. staging or production{_UNLESS_ID}")
+    gate.add_argument("--version", metavar="V", help=f"the new version{_UNLESS_ID}")
+    gate.add_argument("--baseline-version", metavar="V", help=f"the version it replaces{_UNLESS_ID}")
+    gate.add_argument(
+        "--strategy", choices=("canary", "bluegreen", "rolling"), default="canary", help="how it is deployed"
+    )
+    gate.add_argument(
+        "--started-at", metavar="TIME",
+        help="when the deploy started: RFC 3339, Unix seconds, or now-5m (default: now)",
+    )  # fmt: skip
+    gate.add_argument(
+        "--max-duration", metavar="DURATION",
+        help="analyse for at most this long (default: the environment's maximum)",
+    )  # fmt: skip
     gate.add_argument(
         "--label", metavar="KEY=VALUE", action="append",
         help="a registration label (repeatable): a Prometheus label name adds a query matcher, a "
-        "prefixed key (rollback/feature-flag=...) is metadata for rollback actions",
+        "prefixed key (rollback/feature-flag=...) is metadata for rollback actions (default: none)",
     )  # fmt: skip
     gate.add_argument(
         "--idempotency-key", metavar="KEY", default=env("MONITOR_IDEMPOTENCY_KEY"),
-        help="registers at most once per key (e.g. the CI build id); default: one per gate run",
+        help="registers at most once per key, e.g. the CI build id (env MONITOR_IDEMPOTENCY_KEY; "
+        "default: one per gate run)",
     )  # fmt: skip
     gate.add_argument(
         "--timeout", metavar="DURATION", default="2h",
-        help="give up waiting after (2h: longer than production's default analysis of 62 minutes)",
+        help="give up waiting after this long, longer than production's default analysis of 62 minutes "
+        "(default: 2h)",
     )  # fmt: skip
     provision = commands.add_parser(
         "provision",
@@ -154,19 +240,46 @@ def build_parser() -> argparse.ArgumentParser:
         description="Idempotent; writes only what differs. Exit codes: 0 ok (or no drift), 1 drift "
         "found (with --check), 3 error. Grafana comes from the config's grafana: section, or from "
         "MONITOR_GRAFANA_URL and MONITOR_GRAFANA_TOKEN.",
+        epilog=PROVISION_EXAMPLE,
+        formatter_class=_HelpFormatter,
     )
-    provision.add_argument("--config", metavar="FILE", type=Path, default=_env_path("MONITOR_CONFIG"))
+    provision.add_argument(
+        "--config", metavar="FILE", type=Path, default=_env_path("MONITOR_CONFIG"),
+        help="settings YAML with the grafana: section (env MONITOR_CONFIG; default: none)",
+    )  # fmt: skip
     provision.add_argument(
         "--rules-dir", metavar="DIR", type=Path,
         default=env("MONITOR_RULES_DIR"),
-        help="Prometheus rule files to provision as Grafana rules (env MONITOR_RULES_DIR; alert_rules)",
+        help="Prometheus rule files to provision as Grafana rules "
+        "(env MONITOR_RULES_DIR; default: alert_rules)",
     )  # fmt: skip
     provision.add_argument("--no-rules", action="store_true", help="leave alert rules out")
-    provision.add_argument("--datasource-uid", metavar="UID", help="Prometheus data source of the rules")
+    provision.add_argument(
+        "--datasource-uid", metavar="UID",
+        help="Prometheus data source of the rules (default: the configured or default Prometheus)",
+    )  # fmt: skip
     mode = provision.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print what would change, with diffs")
     mode.add_argument("--check", action="store_true", help="like --dry-run; exit 1 when anything differs")
     return parser
+
+
+_UNLESS_ID = " (required unless --deployment-id)"
+TIME_HELP = "RFC 3339, Unix seconds, or relative: now, now-20m, now-1h30m"
+ANALYZE_EXAMPLE = """example:
+  monitor analyze --prometheus-url http://prometheus:9090 --service checkout \\
+      --canary-version v2 --baseline-version v1 --start now-30m --end now --interval 1m
+  monitor analyze --service checkout --canary-version v2 --baseline-version v1 \\
+      --start 2026-11-26T10:00:00Z --end 2026-11-26T10:30:00Z --output json"""
+SERVE_EXAMPLE = """example:
+  monitor serve --listen 0.0.0.0:8080 --prometheus-url http://prometheus:9090 \\
+      --database sqlite:///monitor.db --config monitor.yaml"""
+GATE_EXAMPLE = """example:
+  MONITOR_TOKEN=... monitor gate --url http://monitor:8080 --service checkout \\
+      --environment production --version v2 --baseline-version v1 --idempotency-key "$BUILD_TAG"
+"""
+PROVISION_EXAMPLE = """example:
+  monitor provision --config monitor.yaml --dry-run"""
 
 
 def _env_path(name: str) -> Path | None:

@@ -123,3 +123,35 @@ def test_settle_time_defaults_to_a_flush_and_a_scrape_and_is_bounded(tmp_path: P
     config.write_text("settle_s: -1\n")
     with pytest.raises(ConfigError, match=r"settle_s.*\[0, 3600\]"):
         load_settings(config, environ={})
+
+
+NOW = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("now", 0), ("now-20m", -1200), ("now-1h30m", -5400), ("now+5m", 300), ("NOW-1d", -86400)],
+)
+def test_relative_times_count_from_the_one_now_given(text: str, seconds: float) -> None:
+    assert (parse_time(text, "--start", NOW) - NOW).total_seconds() == seconds
+
+
+def test_absolute_times_are_still_accepted_beside_relative_ones() -> None:
+    assert parse_time("1700000000", "--start", NOW) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert parse_time("2026-11-26T09:00:00Z", "--end", NOW) == NOW.replace(hour=9)
+
+
+@pytest.mark.parametrize("text", ["now-20", "now - 20m", "yesterday", "now-m", "now*5m"])
+def test_a_bad_relative_time_names_the_flag_and_every_accepted_form(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_time(text, "--start", NOW)
+    assert str(caught.value) == (
+        f"--start {text!r} is not a time; use RFC 3339 (2026-11-26T10:00:00Z), Unix seconds, "
+        "or now, now-20m, now-1h30m, now+5m"
+    )
+
+
+def test_without_a_now_relative_times_are_refused() -> None:
+    """The API's started_at takes absolute times only: only the CLI resolves ``now``."""
+    with pytest.raises(InputError, match=r"'now-5m' is not a time; use RFC 3339 .* or Unix seconds$"):
+        parse_time("now-5m", "started_at")

@@ -69,13 +69,13 @@ def error_lines(verdict: Verdict, optional: Collection[str] = ()) -> list[str]:
     return lines
 
 
-def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str) -> Window:
-    start, end = parse_time(start_raw, start_flag), parse_time(end_raw, end_flag)
+def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str, now: datetime) -> Window:
+    start, end = parse_time(start_raw, start_flag, now), parse_time(end_raw, end_flag, now)
     if end <= start:
         raise InputError(f"{end_flag} {format_time(end)} is not after {start_flag} {format_time(start)}")
     if (end - start).total_seconds() > MAX_WINDOW_S:
         raise InputError(f"window {start_flag}..{end_flag} is longer than 7 days; analyse a shorter window")
-    if end > datetime.now(UTC) + _FUTURE_SLACK:
+    if end > now + _FUTURE_SLACK:
         raise InputError(f"{end_flag} {format_time(end)} is in the future; analyze looks at the past")
     return Window(start, end)
 
@@ -91,13 +91,14 @@ def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, Promet
         )
     if not args.prometheus_url:  # the flag was checked as it was parsed
         check_url(url, "MONITOR_PROMETHEUS_URL")
-    canary_window = _window(args.start, args.end, "--start", "--end")
+    now = datetime.now(UTC)  # once: --start now-20m --end now is exactly 20 minutes
+    canary_window = _window(args.start, args.end, "--start", "--end", now)
     baseline_window = None
     if (args.baseline_start is None) != (args.baseline_end is None):
         raise InputError("before/after mode needs both --baseline-start and --baseline-end")
     if args.baseline_start is not None:
         baseline_window = _window(
-            args.baseline_start, args.baseline_end, "--baseline-start", "--baseline-end"
+            args.baseline_start, args.baseline_end, "--baseline-start", "--baseline-end", now
         )
     interval_s = parse_duration_s(args.interval, "--interval") if args.interval else None
     if interval_s is not None:

@@ -12,6 +12,7 @@ import asyncio
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.judges.format import fmt_duration
 from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status
-from monitor.timeparse import parse_duration_s
+from monitor.timeparse import format_time, parse_duration_s, parse_time
 
 _EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "marginal": EXIT_UNDECIDED, "inconclusive": EXIT_UNDECIDED}
 LONG_POLL_S = 30.0
@@ -77,8 +78,8 @@ def _registration(args: argparse.Namespace) -> dict[str, Any]:
         "baseline_version": args.baseline_version,
         "strategy": args.strategy,
     }
-    if args.started_at:
-        body["started_at"] = args.started_at
+    if args.started_at:  # now-5m is resolved here; the daemon takes an absolute time
+        body["started_at"] = format_time(parse_time(args.started_at, "--started-at", datetime.now(UTC)))
     if args.max_duration:
         body["max_duration_s"] = parse_duration_s(args.max_duration, "--max-duration")
     labels: dict[str, str] = {}
