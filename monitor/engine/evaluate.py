@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.checks.kind import CheckKind, Judging, Look, VersionQuery, judge_safely
@@ -32,6 +33,7 @@ from monitor.profiles import CheckSpec
 from monitor.profiles.templates import selector
 from monitor.sources.base import MetricsSource
 from monitor.stats import Claim, allocate, per_look_alpha
+from monitor.timeparse import format_time
 from monitor.tracing import tracer
 
 
@@ -151,9 +153,41 @@ async def _version_hint(
         return ""
     missing_text = ", ".join(sorted(missing))
     if not known:
-        return f"; no series at all match {match}: check --service and the profile's labels"
+        return await _window_hint(source, request.service, match, window)
     verb = "has" if len(missing) == 1 else "have"
     return f"; {missing_text} {verb} no data, versions with data: {', '.join(sorted(known))}"
+
+
+_PROBE_AROUND = timedelta(days=7)
+_PROBE_POINTS = 1000
+
+
+async def _window_hint(source: MetricsSource, service: str, match: str, window: Window) -> str:
+    """Why nothing matched ``match`` in ``window``: the window, when the service's series have data
+    within a week of it (one range query), else the service name or the profile's labels.
+
+    ``last_over_time`` over one step sees every sample however sparse, so the extent is exact to a
+    step; without it a series scraped less often than the lookback would seem absent.
+    """
+    probe = Window(window.start - _PROBE_AROUND, window.end + _PROBE_AROUND)
+    step_s = float(math.ceil(probe.duration_s / _PROBE_POINTS))
+    try:
+        series = await source.range(f"count(last_over_time({match}[{step_s:g}s]))", probe, step_s)
+    except MonitorError:
+        series = []
+    times = [ts for s in series for ts, value in s.points if value == value and value > 0]
+    shown = f"{format_time(window.start)} and {format_time(window.end)}"
+    if not times:
+        return (
+            f"; no series at all match {match} between {shown} nor within a week of it: check --service, "
+            "the profile's labels and the window"
+        )
+    first = datetime.fromtimestamp(min(times) - step_s, UTC)
+    last = datetime.fromtimestamp(max(times), UTC)
+    return (
+        f"; no samples of service {service} between {shown}; its series have data from about "
+        f"{format_time(first)} to {format_time(last)}: check --start and --end"
+    )
 
 
 def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:

@@ -136,7 +136,23 @@ def test_unknown_service_says_nothing_matches(
     args = _args(prometheus, "aa")
     args[args.index("--service") + 1] = "no-such-service"
     assert main(args) == 2
-    assert 'no series at all match {service_name="no-such-service"}' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'no series at all match {service_name="no-such-service"}' in out
+    assert "check --service" in out
+
+
+def test_a_window_before_the_data_is_blamed_on_the_window_not_the_service(
+    prometheus: SimulatedPrometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = prometheus.runs["aa"]
+    start, end = run.canary_window.start - timedelta(hours=12), run.canary_window.start - timedelta(hours=11)
+    args = _args(prometheus, "aa")
+    args[args.index("--start") + 1], args[args.index("--end") + 1] = format_time(start), format_time(end)
+    assert main(args) == 2
+    out = capsys.readouterr().out
+    assert f"no samples of service aa between {format_time(start)} and {format_time(end)}" in out
+    assert "its series have data from about " in out and "check --start and --end" in out
+    assert "check --service" not in out
 
 
 def test_invalid_promql_exits_3_naming_check_and_prometheus_error(
