@@ -16,10 +16,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from monitor.api.problems import Problem, invalid
+from monitor.redact import is_secret_parameter
 
 _REQUIRED = "required; a non-empty string"
 _RANGE_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
-_SECRET_WORDS = ("token", "secret", "password")  # a field named so is never shown back
 _JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
 
 Model = TypeVar("Model", bound="Body")
@@ -73,7 +73,7 @@ def problem_from(error: ErrorDetails, model: type[Body]) -> Problem:
     if kind in _RANGE_ERRORS and (problem := model.range_problem(field, value)) is not None:
         return problem
     if kind == "string_type":
-        if any(word in loc[-1] for word in _SECRET_WORDS):  # Flagger's metadata.token: never echoed
+        if is_secret_parameter(str(loc[-1])):  # Flagger's metadata.token: never echoed
             return invalid(field, f"must be a string, got {_JSON_TYPES.get(type(value), 'another type')}")
         return invalid(field, f"must be a string, got {repr(value)[:80]}")
     if kind in ("model_type", "model_attributes_type", "dict_type"):
