@@ -250,6 +250,20 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class BucketCounts:
+    """Both versions' observations per histogram bucket, for people to see the distributions.
+
+    ``upper_bounds`` ascend (the last may be ``inf``); ``baseline`` and ``canary`` hold per-bucket
+    (not cumulative) counts of the same length. A verdict document carries at most a few dozen
+    buckets (:func:`monitor.judges.buckets.bucket_counts` merges neighbours beyond that).
+    """
+
+    upper_bounds: tuple[float, ...]
+    baseline: tuple[float, ...]
+    canary: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The judged outcome of one check, as published in the verdict JSON."""
 
@@ -272,6 +286,9 @@ class CheckResult:
     unit: str = ""
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
     bound: Bound | None = None
+    # The ratio canary/baseline tolerated below and above (None: that side never regresses).
+    allowed: tuple[float | None, float | None] | None = None
+    histogram: BucketCounts | None = None
 
 
 @dataclass(frozen=True)

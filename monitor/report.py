@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from monitor.judges.format import fmt_ratio, fmt_value
-from monitor.models import Bound, CheckResult, ComparisonKind, Evidence, Verdict, VersionWindow
+from monitor.models import Bound, BucketCounts, CheckResult, ComparisonKind, Evidence, Verdict, VersionWindow
 from monitor.redact import redact_text
 from monitor.timeparse import format_time
 
@@ -41,10 +41,24 @@ def _evidence(e: Evidence) -> dict[str, Any]:
     return item
 
 
+def _histogram(h: BucketCounts) -> dict[str, Any]:
+    # JSON has no infinity: the last bucket's +Inf bound is null.
+    return {
+        "le": [_finite(b) for b in h.upper_bounds],
+        "baseline": list(h.baseline),
+        "canary": list(h.canary),
+    }
+
+
 def _check(r: CheckResult) -> dict[str, Any]:
     interval = None
     if r.interval is not None:
         interval = [_finite(r.interval[0]), _finite(r.interval[1])]
+    optional: dict[str, Any] = {}
+    if r.allowed is not None:
+        optional["allowed"] = [_finite(r.allowed[0]), _finite(r.allowed[1])]
+    if r.histogram is not None:
+        optional["histogram"] = _histogram(r.histogram)
     return {
         "name": r.name,
         "signal": r.signal.value,
@@ -63,6 +77,7 @@ def _check(r: CheckResult) -> dict[str, Any]:
         "message": redact_text(r.message),
         "evidence": [_evidence(e) for e in r.evidence],
         "bound": _bound(r.bound),
+        **optional,
     }
 
 

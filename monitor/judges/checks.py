@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from monitor.judges.buckets import bucket_counts
 from monitor.judges.format import fmt_p, fmt_ratio, fmt_value
 from monitor.models import (
     CheckResult,
@@ -46,7 +47,15 @@ def result_from(
         unit=spec.unit,
         evidence=evidence,
         bound=comparison.bound,
+        allowed=allowed_range(spec),
     )
+
+
+def allowed_range(spec: CheckSpec) -> tuple[float | None, float | None]:
+    """The ratio canary/baseline ``spec`` tolerates below and above; None for a side that never regresses."""
+    lower = None if spec.direction is Direction.INCREASE else spec.lower_allowed
+    upper = None if spec.direction is Direction.DECREASE else 1.0 + spec.allowed_effect
+    return lower, upper
 
 
 def error_result(spec: CheckSpec, message: str) -> CheckResult:
@@ -112,7 +121,7 @@ def judge_distribution(
         f"({fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
         f"{verdict_words(spec, c)}; allowed {fmt_ratio(1 + spec.allowed_effect)}"
     )
-    return result_from(spec, c, message, evidence)
+    return replace(result_from(spec, c, message, evidence), histogram=bucket_counts(canary, baseline))
 
 
 def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float) -> CheckResult:

@@ -58,6 +58,16 @@ class Evidence(_Closed):
     unit: str = ""
 
 
+class Histogram(_Closed):
+    """Both versions' observations per bucket of a distribution check (per-bucket, not cumulative):
+    le holds the buckets' upper bounds, ascending, null for +Inf; at most a few dozen buckets,
+    neighbours merged beyond that."""
+
+    le: list[float | None] = Field(max_length=64)
+    baseline: list[Annotated[float, Field(ge=0)]] = Field(max_length=64)
+    canary: list[Annotated[float, Field(ge=0)]] = Field(max_length=64)
+
+
 class Check(_Closed):
     """One check's result."""
 
@@ -76,6 +86,12 @@ class Check(_Closed):
     p_value: Annotated[float, Field(ge=0, le=1)] | None
     conclusive: bool = True
     bound: Bound | None = None
+    allowed: tuple[Ratio, Ratio] | None = Field(
+        None,
+        description="the ratio canary/baseline tolerated below and above (for samples, of the medians); "
+        "null: that side never regresses",
+    )
+    histogram: Histogram | None = Field(None, description="distribution checks: both versions' buckets")
     message: str = Field(min_length=1)
     evidence: list[Evidence]
 

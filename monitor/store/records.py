@@ -53,6 +53,23 @@ class LookScore:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """One outbox item of a deployment and how its delivery stands (for the report's banner).
+
+    ``delivered_at`` and ``abandoned_at`` are None while the item waits for (another) attempt;
+    ``last_error`` is the receiver's answer to the latest failed attempt.
+    """
+
+    kind: str
+    idempotency_key: str
+    created_at: datetime
+    attempts: int
+    delivered_at: datetime | None
+    abandoned_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class Delivery:
     """An outbox item claimed for one delivery attempt."""
 

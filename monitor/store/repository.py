@@ -24,6 +24,7 @@ from monitor.store.records import (
     AuditEvent,
     Delivery,
     LookScore,
+    Notification,
     OutboxItem,
     RefusedRow,
     StoredVerdict,
@@ -656,6 +657,34 @@ class Store:
                 LookScore(r.look, rows.aware(r.at), r.status, r.score)
                 for r in (await connection.execute(query)).all()
             ]
+
+    async def look_documents(self, deployment_id: str) -> list[StoredVerdict]:
+        """Every recorded look's verdict with its document, oldest first: what the report charts."""
+        query = select(verdicts).where(verdicts.c.deployment_id == deployment_id).order_by(verdicts.c.look)
+        async with self._transaction() as connection:
+            return [
+                StoredVerdict(r.look, rows.aware(r.at), r.status, r.score, r.final, r.document)
+                for r in (await connection.execute(query)).all()
+            ]
+
+    async def notifications(self, deployment_id: str) -> list[Notification]:
+        """The deployment's outbox items (pages, rollbacks, webhooks) and how each delivery stands."""
+        query = (
+            select(outbox.c.kind, outbox.c.idempotency_key, outbox.c.created_at, outbox.c.attempts,
+                   outbox.c.delivered_at, outbox.c.abandoned_at, outbox.c.last_error)
+            .where(outbox.c.deployment_id == deployment_id)
+            .order_by(outbox.c.id)
+        )  # fmt: skip
+
+        def aware(moment: datetime | None) -> datetime | None:
+            return None if moment is None else rows.aware(moment)
+
+        async with self._transaction() as connection:
+            return [
+                Notification(r.kind, r.idempotency_key, rows.aware(r.created_at), r.attempts,
+                             aware(r.delivered_at), aware(r.abandoned_at), r.last_error)
+                for r in (await connection.execute(query)).all()
+            ]  # fmt: skip
 
     async def changed_since(self, since: datetime) -> list[tuple[str, datetime]]:
         """Ids and ``updated_at`` of the deployments updated at or after ``since``."""
