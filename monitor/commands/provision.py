@@ -1,9 +1,12 @@
 """``monitor provision``: make Grafana hold this repository's dashboards, alert rules and pager routing.
 
 Prints one line per object (create / update / unchanged); ``--dry-run`` and ``--check`` add the
-unified diff and write nothing (``--check`` exits 1 when anything differs). On an error it says
-what was applied before it and what was not, so no half-provisioned state goes unreported; a
-rerun picks up where it stopped, since unchanged objects are not written again.
+unified diff and write nothing (``--check`` exits 1 when anything differs). ``--dry-run`` needs no
+live Grafana: with none configured, or none answering, it says so and shows the plan against an
+empty Grafana (everything ``create``), so a first look at what would be provisioned needs no
+access. On an error it says what was applied before it and what was not, so no half-provisioned
+state goes unreported; a rerun picks up where it stopped, since unchanged objects are not written
+again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 from monitor.grafana.client import Grafana, GrafanaError
 from monitor.grafana.dashboards import build_dashboards
-from monitor.grafana.provision import Change, Desired, apply, plan
+from monitor.grafana.provision import (
+    UNKNOWN_DATASOURCE_UID,
+    Change,
+    Desired,
+    apply,
+    plan,
+    plan_against_empty,
+    unreached,
+)
 from monitor.grafana.rules import load_rule_groups
 from monitor.settings.grafana import GrafanaSpec
 
@@ -29,7 +40,8 @@ def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _grafana_spec(config: Path | None) -> GrafanaSpec:
+def _grafana_spec(config: Path | None) -> GrafanaSpec | None:
+    """The Grafana to provision; None when neither the config nor the variables name one."""
     settings = load_settings(config)  # MONITOR_GRAFANA_URL is applied there, over the file's grafana.url
     if settings.grafana is not None:
         return settings.grafana
@@ -37,23 +49,31 @@ def _grafana_spec(config: Path | None) -> GrafanaSpec:
     url, token = env("MONITOR_GRAFANA_URL"), env("MONITOR_GRAFANA_TOKEN")
     if url and token:
         return GrafanaSpec(url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"), token=token.strip())
-    raise ConfigError(
-        "no Grafana to provision: add a grafana: section (url, token_file) to the config passed with "
-        "--config, or set MONITOR_GRAFANA_URL and MONITOR_GRAFANA_TOKEN"
-    )
+    return None
+
+
+_NO_GRAFANA = (
+    "add a grafana: section (url, token_file) to the config passed with --config, or set "
+    "MONITOR_GRAFANA_URL and MONITOR_GRAFANA_TOKEN"
+)
+_ASSUMED_EMPTY = "the plan below assumes an empty Grafana, so every object reads 'create'"
 
 
 def run_provision(args: argparse.Namespace) -> int:
-    """Plan, print, and (unless ``--dry-run``/``--check``) apply; exit 0, 1 (drift with --check) or 3."""
+    """Plan, print, and (unless ``--dry-run``/``--check``) apply; exit 0, 1 (drift with --check) or 3.
+
+    ``--dry-run`` plans against an empty Grafana when none is configured or none answers, saying so.
+    """
     try:
         spec = _grafana_spec(args.config)
+        if spec is None and not args.dry_run:
+            raise ConfigError(f"no Grafana to provision: {_NO_GRAFANA}")
         groups = [] if args.no_rules else load_rule_groups(args.rules_dir)
         desired = Desired(
-            spec, build_dashboards(), groups, datasource_uid=args.datasource_uid, version=__version__
-        )
-        grafana = Grafana(spec)
-        _say(f"Grafana {grafana.url}: comparing folder {spec.folder_uid!r} with this repository")
-        changes = plan(grafana, desired)
+            spec or GrafanaSpec(url="", token=""), build_dashboards(), groups,
+            datasource_uid=args.datasource_uid, version=__version__,
+        )  # fmt: skip
+        changes = _plan(desired, configured=spec is not None, dry_run=args.dry_run)
     except MonitorError as exc:
         print(f"monitor provision: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -78,6 +98,30 @@ def run_provision(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     _say(f"provisioned: {len(applied)} written, {len(changes) - len(applied)} unchanged")
     return EXIT_PASS
+
+
+def _plan(desired: Desired, *, configured: bool, dry_run: bool) -> list[Change]:
+    """The plan against the configured Grafana; on a dry run, against an empty one when there is
+    none to ask, with a line saying why."""
+    spec = desired.spec
+    if not configured:
+        _say(f"no Grafana configured: {_ASSUMED_EMPTY} (to compare with yours, {_NO_GRAFANA})")
+        return _empty_plan(desired)
+    grafana = Grafana(spec)
+    if dry_run and (error := unreached(grafana)) is not None:
+        _say(f"Grafana was not reached: {error}; {_ASSUMED_EMPTY}")
+        return _empty_plan(desired)
+    _say(f"Grafana {grafana.url}: comparing folder {spec.folder_uid!r} with this repository")
+    return plan(grafana, desired)
+
+
+def _empty_plan(desired: Desired) -> list[Change]:
+    if desired.rule_groups and desired.datasource_uid is None and desired.spec.datasource is None:
+        _say(
+            f"the alert rules' data source reads {UNKNOWN_DATASOURCE_UID}: an empty Grafana has no "
+            "default Prometheus to query"
+        )
+    return plan_against_empty(desired)
 
 
 def _names(changes: list[Change]) -> str:

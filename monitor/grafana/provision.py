@@ -5,11 +5,14 @@
 and carries the write that applies it. :func:`apply` runs the writes in order (the folder
 first) and stops at the first error, so the caller can report exactly what was and was not
 done. Nothing is written when nothing differs, which keeps Grafana's dashboard version history
-meaningful: a second run in a row writes nothing.
+meaningful: a second run in a row writes nothing. :func:`plan_against_empty` plans without any
+Grafana, as if it held nothing, for a dry run where none can be reached: every object reads
+``create`` and no change carries a write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +25,9 @@ from monitor.settings.grafana import ContactPointSpec, GrafanaSpec
 
 OWNER_TAG = "deploy-monitor"  # dashboards carrying it are ours to overwrite
 CONTACT_POINT_UID = "deploy-monitor-pager"
+# The rules' data source when neither the config nor --datasource-uid names it and no Grafana can be
+# asked which Prometheus is its default (an empty one has none): shown in the plan's rule bodies.
+UNKNOWN_DATASOURCE_UID = "<set grafana.datasource or --datasource-uid>"
 
 
 @dataclass
@@ -122,6 +128,56 @@ def plan(grafana: Grafana, desired: Desired) -> list[Change]:
         changes.append(_contact_point(grafana, spec.contact_point))
         changes.append(_policy(grafana, spec.contact_point))
     return changes
+
+
+def plan_against_empty(desired: Desired) -> list[Change]:
+    """What :func:`plan` would say of a Grafana that holds nothing; sends no request.
+
+    For ``monitor provision --dry-run`` when no Grafana is configured or none answers: every object
+    reads ``create``, with its whole body as the diff. The changes carry no write (there is no
+    Grafana to write to), so :func:`apply` does nothing with them.
+    """
+    spec = desired.spec
+    datasource_uid = desired.datasource_uid or (spec.datasource.uid if spec.datasource else None)
+    known = dataclasses.replace(desired, datasource_uid=datasource_uid or UNKNOWN_DATASOURCE_UID)
+    return [dataclasses.replace(change, write=None) for change in plan(_EmptyGrafana(spec), known)]
+
+
+def unreached(grafana: Grafana) -> GrafanaError | None:
+    """The error when Grafana at ``grafana.url`` gives no answer at all (refused, timed out, no such
+    host) after the usual retries; None when it answered anything, even an error or a page that is
+    not Grafana's (:func:`plan` then reports that as it always does)."""
+    try:
+        grafana.call("GET /api/health", grafana.api.client.GET, "/health")
+    except GrafanaError as exc:
+        return exc if exc.status == 0 else None  # a status of 0: no answer came (Grafana.call)
+    except ValueError:  # an answer that is not JSON: reached
+        return None
+    return None
+
+
+class _Anything:
+    """Any grafana-client API object or method, by any attribute path; never called."""
+
+    def __getattr__(self, name: str) -> _Anything:
+        return self
+
+
+class _EmptyGrafana(Grafana):
+    """A Grafana that holds nothing: every call answers absent and none is sent.
+
+    Its calls never run the grafana-client method they are given, so planning against it needs no
+    server; :func:`plan_against_empty` drops the writes of the changes it yields.
+    """
+
+    def __init__(self, spec: GrafanaSpec) -> None:  # no API session: nothing is ever sent
+        self.url, self.api = spec.url, _Anything()
+
+    def call(self, what: str, method: Callable[..., Any], *args: Any, absent_ok: bool = False) -> Any:
+        return None
+
+    def check_is_grafana(self) -> str:
+        return "none"
 
 
 def apply(changes: Sequence[Change], progress: Callable[[Change], None] = lambda _: None) -> list[Change]:

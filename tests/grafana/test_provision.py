@@ -9,7 +9,9 @@ that no request violated the spec. The rule expressions are run on the real Prom
 
 from __future__ import annotations
 
+import functools
 import json
+import socket
 import threading
 import urllib.parse
 import urllib.request
@@ -21,11 +23,12 @@ from typing import Any
 import pytest
 from fakes.grafana import ADMIN_TOKEN, VIEWER_TOKEN
 
+import monitor.commands.provision as provision_command
 from monitor.cli import main
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 from monitor.grafana.client import Grafana, GrafanaError
 from monitor.grafana.dashboards import build_dashboards
-from monitor.grafana.provision import Desired, apply, plan
+from monitor.grafana.provision import Desired, apply, plan, plan_against_empty
 from monitor.grafana.rules import grafana_rule_group, load_rule_groups
 from monitor.settings.grafana import GrafanaSpec
 from monitor.simulate import SimulatedPrometheus
@@ -254,6 +257,97 @@ def test_no_grafana_configured_is_a_clear_error(tmp_path: Path, capsys: pytest.C
     config.write_text("environment: production\n")
     assert _provision(config) == EXIT_ERROR
     assert "add a grafana: section" in capsys.readouterr().err
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """The URL of a loopback port nothing listens on: connections to it are refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's Grafana client retries without waiting (the attempts are the same)."""
+    monkeypatch.setattr(provision_command, "Grafana", functools.partial(Grafana, sleep=lambda _: None))
+
+
+def _plan_lines(out: str) -> list[str]:
+    """The plan as printed: everything after the first line (which says what it compared with)."""
+    return out.splitlines()[1:]
+
+
+def test_a_dry_run_against_an_unreachable_grafana_shows_what_an_empty_grafana_gets(
+    grafana: Any,
+    closed_port_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_retry_waits: None,
+) -> None:
+    """The plan without Grafana is exactly the plan against an empty Grafana (the fake), diffs included."""
+    assert _provision(_config(tmp_path, closed_port_url, ADMIN_TOKEN), "--dry-run") == EXIT_PASS
+    offline = capsys.readouterr().out
+    first = offline.splitlines()[0]
+    assert first.startswith(f"Grafana was not reached: GET /api/health: Grafana at {closed_port_url} did not")
+    assert "Connection refused" in first and "assumes an empty Grafana" in first
+
+    assert _provision(_config(tmp_path, grafana.url, ADMIN_TOKEN), "--dry-run") == EXIT_PASS
+    online = capsys.readouterr().out
+    assert (
+        online.splitlines()[0]
+        == f"Grafana {grafana.url}: comparing folder 'deploy-monitor' with this repository"
+    )
+    assert _plan_lines(offline) == _plan_lines(online)
+    kinds = {line.split()[1] for line in _plan_lines(offline) if line.startswith("create ")}
+    assert kinds == {
+        "folder",
+        "datasource",
+        "dashboard",
+        "rule-group",
+        "contact-point",
+        "notification-policy",
+    }
+    assert "unchanged" not in offline and "update " not in offline
+    assert PD_KEY not in offline
+    assert grafana.writes() == 0
+    assert grafana.violations == []
+
+
+def test_a_dry_run_with_no_grafana_configured_plans_every_object_as_create(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text("environment: production\n")
+    assert _provision(config, "--dry-run") == EXIT_PASS
+    out = capsys.readouterr().out
+    assert out.startswith("no Grafana configured: the plan below assumes an empty Grafana")
+    assert "add a grafana: section" in out.splitlines()[0]
+    kinds = (["folder"], ["dashboard"], ["rule-group"])
+    actions = [line.split()[0] for line in out.splitlines() if line.split()[1:2] in kinds]
+    groups = load_rule_groups(RULES)
+    assert actions == ["create"] * (1 + len(build_dashboards()) + len(groups))
+    # An empty Grafana has no default Prometheus: the rules' data source is shown as to be set.
+    assert "the alert rules' data source reads <set grafana.datasource or --datasource-uid>" in out
+    assert '"datasourceUid": "<set grafana.datasource or --datasource-uid>"' in out
+    assert f"{len(groups) + 4} of {len(groups) + 4} objects differ" in out
+
+
+def test_check_still_needs_a_grafana_that_answers(
+    closed_port_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_retry_waits: None
+) -> None:
+    """Only --dry-run assumes an empty Grafana: --check (a CI drift check) errors when none answers."""
+    assert _provision(_config(tmp_path, closed_port_url, ADMIN_TOKEN), "--check") == EXIT_ERROR
+    assert "did not answer" in capsys.readouterr().err
+
+
+def test_the_plan_against_an_empty_grafana_carries_no_write() -> None:
+    spec = GrafanaSpec(url="", token="")
+    changes = plan_against_empty(Desired(spec, build_dashboards(), load_rule_groups(RULES)))
+    assert {change.action for change in changes} == {"create"}
+    assert all(change.write is None for change in changes)
+    assert apply(changes) == []
 
 
 def test_the_rules_as_provisioned_run_on_a_real_prometheus(prometheus: SimulatedPrometheus) -> None:
