@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
+from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.api.app import create_app
 from monitor.cli import build_parser
+from monitor.config import Settings
+from monitor.environments import Environments
+from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_UNDECIDED
+from monitor.store import Store
+from monitor.timeparse import parse_duration_s
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 
 
 def _gate(command: str) -> None:
@@ -20,14 +30,65 @@ def _gate(command: str) -> None:
     assert args.command == "gate" and args.service and args.environment
 
 
-def test_argo_rollouts_analysis_template() -> None:
+def _argo_metric() -> dict[str, Any]:
     doc = yaml.safe_load((EXAMPLES / "argo-rollouts" / "analysis-template.yaml").read_text())
     assert doc["kind"] == "AnalysisTemplate"
-    metric = doc["spec"]["metrics"][0]
+    (metric,) = doc["spec"]["metrics"]
+    return dict(metric)
+
+
+def test_argo_rollouts_analysis_template() -> None:
+    metric = _argo_metric()
     assert metric["successCondition"] == 'result.verdict == "pass"'
     assert metric["failureCondition"] == 'result.verdict == "fail"'
     assert metric["inconclusiveLimit"] == metric["count"] - 1  # "running" measurements must not pause it
-    assert "/api/v1/integrations/argo-rollouts/verdict?" in metric["provider"]["web"]["url"]
+    url = urlsplit(metric["provider"]["web"]["url"])
+    assert url.path == "/api/v1/integrations/argo-rollouts/verdict"
+    # The web metric registers on its first call: the query names the baseline (docs/pipelines.md).
+    assert set(parse_qs(url.query)) == {"service", "environment", "version", "baseline_version", "strategy"}
+
+
+def test_argo_rollouts_measures_until_after_production_s_last_look() -> None:
+    """Argo's web metric never stops early on success: its last measurement must read the final
+    verdict, so (count - 1) x interval reaches the last look of production's analysis (warm-up,
+    max duration, then the look's settle time, all from the first call, which registers), and
+    count x interval stays within a few minutes of it, not holding the rollout for nothing."""
+    metric = _argo_metric()
+    production = Environments().get("production")
+    assert production is not None
+    last_look_s = production.warmup_s + production.max_duration_s + Settings().settle_s
+    interval_s = parse_duration_s(metric["interval"], "interval")
+    assert (metric["count"] - 1) * interval_s >= last_look_s + interval_s / 2  # time to record it
+    assert production.max_duration_s <= metric["count"] * interval_s <= last_look_s + 5 * 60
+    # The example config changes production's rollback and paging, not its durations.
+    config = yaml.safe_load((EXAMPLES / "config" / "monitor.yaml").read_text())
+    assert not {"warmup_s", "max_duration_s", "interval_s"} & set(config["environments"]["production"])
+
+
+async def test_argo_rollouts_template_url_registers_then_reads(tmp_path: Path) -> None:
+    """The template's URL, its arguments filled in, against the real app without authentication:
+    the first measurement registers (201), the next reads the same deployment (200)."""
+    metric = _argo_metric()
+    args = {
+        "service": "checkout",
+        "version": "2.4.1",
+        "baseline-version": "2.4.0",
+        "environment": "production",
+    }
+    template = metric["provider"]["web"]["url"]
+    url = urlsplit(re.sub(r"\{\{args\.([a-z-]+)\}\}", lambda m: args[m.group(1)], template))
+    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+    client = TestClient(TestServer(create_app(store, None, None)))  # type: ignore[arg-type]  # no look runs
+    await client.start_server()
+    try:
+        first = await client.get(f"{url.path}?{url.query}")
+        assert first.status == 201, await first.text()
+        second = await client.get(f"{url.path}?{url.query}")
+        assert second.status == 200
+        assert (await first.json())["deployment_id"] == (await second.json())["deployment_id"]
+    finally:
+        await client.close()
+        await store.close()
 
 
 def test_flagger_canary_webhooks() -> None:
@@ -47,19 +108,50 @@ def test_argocd_postsync_job_runs_a_valid_gate() -> None:
     assert args.command == "gate" and args.max_duration == "30m"
 
 
-def test_github_actions_step_runs_a_valid_gate() -> None:
+def test_github_actions_installs_the_monitor_then_runs_a_valid_gate() -> None:
     doc = yaml.safe_load((EXAMPLES / "github-actions" / "deploy.yml").read_text())
-    step = next(s for s in doc["jobs"]["deploy"]["steps"] if s.get("name") == "Deployment health")
-    _gate(step["run"])
+    steps = doc["jobs"]["deploy"]["steps"]
+    names = [s.get("name") for s in steps]
+    install = steps[names.index("Install the monitor's CLI")]["run"]
+    # pip installs this repository's package, by its name, at the tag of its version.
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    requirement = install.split('"')[1]
+    assert requirement.startswith("deploy-health-monitor @ git+") and requirement.endswith(f"@v{version}")
+    assert names.index("Install the monitor's CLI") < names.index("Deployment health")
+    _gate(steps[names.index("Deployment health")]["run"])
+
+
+def _jenkinsfile() -> str:
+    """The Jenkinsfile without its comments (``//`` not after a ``:``, as in a URL)."""
+    return re.sub(r"(?<!:)//.*", "", (EXAMPLES / "jenkins" / "Jenkinsfile").read_text())
 
 
 def test_jenkinsfile_is_balanced_and_runs_a_valid_gate() -> None:
-    text = (EXAMPLES / "jenkins" / "Jenkinsfile").read_text()
-    code = re.sub(r"//.*", "", re.sub(r"'[^']*'", "''", text))  # drop string literals, then comments
-    assert code.count("{") == code.count("}") and code.count("(") == code.count(")")
-    command = re.search(r"script: '(monitor gate[^']*)'", text)
+    code = _jenkinsfile()
+    stripped = re.sub(r"'[^']*'", "''", code)  # string literals out
+    assert stripped.count("{") == stripped.count("}") and stripped.count("(") == stripped.count(")")
+    command = re.search(r"script: '(monitor gate[^']*)'", code)
     assert command is not None
     _gate(command.group(1))
+    # Both versions are defined before they are used: VERSION a parameter, PREVIOUS_VERSION read
+    # from what runs before the upgrade.
+    assert "string(name: 'VERSION'" in code
+    assert code.index("env.PREVIOUS_VERSION = sh(") < code.index("helm upgrade") < code.index("monitor gate")
+
+
+def test_jenkinsfile_maps_each_exit_code_and_rolls_back_once() -> None:
+    """exit 3 (error) fails the build, never downgraded to unstable; unstable only follows a human's
+    decision to keep an undecided (exit 2) version; helm rollback runs only when the monitor does not."""
+    code = _jenkinsfile()
+    assert (EXIT_FAIL, EXIT_UNDECIDED, EXIT_ERROR) == (1, 2, 3)
+    error_branch = re.search(r"code == 3\) \{([^}]*)\}", code)
+    assert error_branch is not None and "error(" in error_branch.group(1)
+    (unstable,) = re.finditer(r"unstable\(", code)
+    decide = code.index("stage('Decide')")
+    assert unstable.start() > code.index("input(", decide) > decide
+    rollback = code.index("helm rollback")
+    guard = code.rindex("if (env.MONITOR_ROLLS_BACK == 'true')", 0, rollback)
+    assert "error(" in code[guard:rollback]  # the monitor rolls back: the pipeline stops before its own
 
 
 def test_otel_collector_sends_traces_and_logs_to_the_receiver() -> None:

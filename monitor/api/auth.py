@@ -35,6 +35,7 @@ class _Known:
 
 
 FLAGGER_PREFIX = "/api/v1/integrations/flagger/"
+ARGO_VERDICT = "/api/v1/integrations/argo-rollouts/verdict"
 
 
 def _digest(secret: str) -> bytes:
@@ -50,6 +51,8 @@ def required_scope(request: web.Request) -> str | None:
         return "ingest"
     if request.path.startswith(FLAGGER_PREFIX):
         return "read"  # Flagger's hooks are POSTs that only read a verdict
+    if request.path == ARGO_VERDICT and "baseline_version" in request.query:
+        return "deploy"  # Argo's web metric registers the deployment on its first call
     return "deploy" if request.method in ("POST", "PUT", "PATCH", "DELETE") else "read"
 
 

@@ -12,6 +12,13 @@ hook, and its hooks ask different questions:
   promotion and asks again while it answers 412;
 * ``rollback`` (roll back now?): 200 only on ``fail``, which makes Flagger abort the canary.
 
+Argo's web metric may also *register* the deployment it asks about: with ``baseline_version``
+(and optionally ``strategy``, ``profile``) a call finding no deployment of that version replacing
+that baseline registers one, answering 201 with its verdict (``running``); the later calls find it
+and answer 200. Otherwise an AnalysisRun started before anyone registered would get 404s, which Argo
+counts as measurement Errors until ``consecutiveErrorLimit`` aborts the Rollout. Because such a GET
+writes, it needs the ``deploy`` scope (:func:`monitor.api.auth.required_scope`).
+
 Flagger cannot send headers: its hooks may carry the API token as ``metadata.token`` (a token
 with the ``read`` scope is enough; see :mod:`monitor.api.auth`).
 """
@@ -19,15 +26,18 @@ with the ``read`` scope is enough; see :mod:`monitor.api.auth`).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from aiohttp import web
 
+from monitor.api.auth import ACTOR
 from monitor.api.bodies import read_json
-from monitor.api.keys import STORE, VERDICTS
-from monitor.api.problems import Problem
+from monitor.api.keys import ENVIRONMENTS, NOTIFIER, PROFILES, STORE, VERDICTS
+from monitor.api.problems import Problem, invalid
 from monitor.api.queries import ArgoQuery
-from monitor.api.requests import FlaggerPayload
+from monitor.api.requests import FlaggerPayload, deployment_spec
 from monitor.api.validation import validated
+from monitor.errors import ConfigError
 from monitor.models import Deployment
 from monitor.store import Store
 
@@ -64,9 +74,43 @@ def _json(body: object, status: int = 200, headers: dict[str, str] | None = None
     )
 
 
+async def _registered(request: web.Request, query: ArgoQuery) -> tuple[Deployment, bool]:
+    """The newest deployment of the query's version when it replaces ``baseline_version``, else one
+    registered now (started now); and whether it is new.
+
+    Keyed by version and baseline, not by an idempotency key: a later rollout of the same pair
+    reads the earlier analysis (a retried Rollout does not pass a version its first run failed),
+    and a deployment registered anew by ``POST /api/v1/deployments`` is the newest, so it answers.
+    """
+    store = request.app[STORE]
+    assert query.service is not None and query.baseline_version is not None  # ArgoQuery checks
+    found = await store.list_deployments(
+        service=query.service, environment=query.environment, version=query.version, limit=1
+    )
+    if found and found[0].spec.baseline_version == query.baseline_version:
+        return found[0], False
+    fields = ("service", "environment", "version", "baseline_version", "strategy", "profile")
+    body = {name: value for name in fields if (value := getattr(query, name)) is not None}
+    spec = deployment_spec(body, datetime.now(UTC), request.app[ENVIRONMENTS])
+    profiles = request.app[PROFILES]
+    if spec.profile not in profiles.available:  # never a path from a caller
+        raise invalid(
+            "profile",
+            f"{spec.profile!r} is not available; use one of {', '.join(sorted(profiles.available))}",
+        )
+    try:
+        profiles.get(spec.profile)
+    except ConfigError as exc:
+        raise invalid("profile", str(exc)) from None
+    return await store.register(
+        spec, actor=request.get(ACTOR, "anonymous"), notify=request.app[NOTIFIER].registered
+    )
+
+
 async def argo_verdict(request: web.Request) -> web.Response:
     """``GET /api/v1/integrations/argo-rollouts/verdict``: by ``deployment_id``, or the newest by
-    ``service`` (with ``environment`` and ``version``)."""
+    ``service`` (with ``environment`` and ``version``); with ``baseline_version`` it registers the
+    deployment first when none matches (201)."""
     store, verdicts = request.app[STORE], request.app[VERDICTS]
     query = validated(ArgoQuery, dict(request.query))
     if query.deployment_id is not None:
@@ -75,9 +119,17 @@ async def argo_verdict(request: web.Request) -> web.Response:
         entry, headers = await verdicts.read(query.deployment_id)
         return web.Response(body=entry.body, content_type="application/json", headers=headers)
     assert query.service is not None  # ArgoQuery requires one of the two
-    deployment = await _newest(store, query.service, query.environment, query.version)
+    created = False
+    if query.baseline_version is None:
+        deployment = await _newest(store, query.service, query.environment, query.version)
+    else:
+        deployment, created = await _registered(request, query)
     entry, headers = await verdicts.read(deployment.id)
-    return web.Response(body=entry.body, content_type="application/json", headers=headers)
+    if created:
+        headers = {**headers, "Location": f"/api/v1/deployments/{deployment.id}"}
+    return web.Response(
+        status=201 if created else 200, body=entry.body, content_type="application/json", headers=headers
+    )
 
 
 async def flagger_hook(request: web.Request) -> web.Response:

@@ -65,11 +65,30 @@ class ArgoQuery(Query):
     service: str | None = Field(None, description="the newest deployment of this service")
     environment: str | None = Field(None, description="with service: in this environment")
     version: str | None = Field(None, description="with service: of this canary version")
+    baseline_version: str | None = Field(
+        None,
+        description="with service, environment and version: register the deployment on the first call "
+        "when the newest of that version replaces another baseline or none is registered (deploy scope)",
+    )
+    strategy: str | None = Field(
+        None, description="with baseline_version: canary (default), bluegreen, rolling"
+    )
+    profile: str | None = Field(None, description="with baseline_version: default the environment's")
 
     @model_validator(mode="after")
     def _named(self) -> ArgoQuery:
         if self.deployment_id is None and self.service is None:
             raise refuse("pass deployment_id, or service (with environment and version)", "deployment_id")
+        if self.baseline_version is None:  # a read: the registration's own fields make no sense
+            extra = next((n for n in ("strategy", "profile") if getattr(self, n) is not None), None)
+            if extra is not None:
+                raise refuse("applies only with baseline_version, when the call may register", extra)
+        elif self.deployment_id is not None:
+            raise refuse("names a registered deployment: leave out baseline_version", "deployment_id")
+        else:
+            missing = next((n for n in ("environment", "version") if getattr(self, n) is None), None)
+            if missing is not None:
+                raise refuse("is required with baseline_version (the call may register)", missing)
         return self
 
 
