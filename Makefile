@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean
+.PHONY: setup system-deps venv demo demo-up demo-down test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean
 
 setup: system-deps venv
 
@@ -33,6 +33,14 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/python -m monitor.simulate.demo
+
+# The demo's Prometheus and monitor serve left running (state, pids and logs in .demo/), to rerun the
+# printed commands and open the report; make demo-down stops them.
+demo-up: setup
+	$(BIN)/python -m monitor.simulate.demo_up up
+
+demo-down:
+	$(BIN)/python -m monitor.simulate.demo_up down
 
 lint: venv
 	$(BIN)/ruff check monitor tests bench helm

@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shlex
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,9 +20,16 @@ from typing import Any
 from aiohttp import web
 
 from monitor.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from monitor.simulate.demo_steps import (
+    gate_argv,
+    python_argv,
+    run_shown,
+    serve_argv,
+    shown,
+    write_daemon_config,
+)
 from monitor.simulate.prometheus import free_port, wait_for_http
 from monitor.simulate.scenario import SimulatedRun
-from monitor.timeparse import format_time
 
 
 class WebhookReceiver:
@@ -68,34 +73,22 @@ class WebhookReceiver:
 def run_daemon_demo(prometheus_url: str, run: SimulatedRun, workdir: Path) -> bool:
     """Run the daemon story for ``run`` (a failing canary); True when it went as designed."""
     token, secret = secrets.token_hex(16), secrets.token_hex(16)
-    (workdir / "ci.token").write_text(token)
     (workdir / "hook.secret").write_text(secret)
     receiver = WebhookReceiver(secret)
     hook_url = receiver.start()
-    config = workdir / "monitor.yaml"
-    config.write_text(
-        f"tokens:\n  - {{name: ci, scopes: [read, deploy], token_file: {workdir / 'ci.token'}}}\n"
+    webhooks = (
         f"webhooks:\n  - {{name: rollback, url: '{hook_url}', secret_file: {workdir / 'hook.secret'}, "
         "verdicts: [fail]}\n"
     )
+    config = write_daemon_config(workdir, token, webhooks)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    serve = [
-        "monitor", "serve", "--listen", f"127.0.0.1:{port}", "--prometheus-url", prometheus_url,
-        "--database", f"sqlite:///{workdir / 'monitor.db'}", "--config", str(config),
-    ]  # fmt: skip
-    print(f"$ {shlex.join(serve)} &", flush=True)
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli", *serve[1:]], stderr=subprocess.DEVNULL)
+    serve = serve_argv(port, prometheus_url, workdir / "monitor.db", config)
+    print(shown(serve, background=True), flush=True)
+    daemon = subprocess.Popen(python_argv(serve), stderr=subprocess.DEVNULL)
     try:
         wait_for_http(f"{url}/healthz")
-        gate = [
-            "monitor", "gate", "--url", url, "--token-file", str(workdir / "ci.token"),
-            "--service", run.scenario.name, "--environment", "production",
-            "--version", run.scenario.canary_version, "--baseline-version", run.scenario.baseline_version,
-            "--started-at", format_time(run.canary_window.start), "--max-duration", "20m", "--timeout", "60s",
-        ]  # fmt: skip
-        print(f"$ {shlex.join(gate)}", flush=True)
-        code = subprocess.call([sys.executable, "-m", "monitor.cli", *gate[1:]])
+        code = run_shown(gate_argv(url, workdir / "ci.token", run))
         print(
             f"exit code {code}: {'as designed' if code == 1 else 'NOT as designed (wanted 1)'}\n", flush=True
         )

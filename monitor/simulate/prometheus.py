@@ -85,7 +85,8 @@ class PrometheusProcess:
     go to ``workdir`` (kept) or, if omitted, to a temporary directory removed by :meth:`stop`.
     Without ``port`` a free loopback port is picked. ``web_config_yaml`` is Prometheus'
     ``--web.config.file`` (basic auth users, TLS); ``ready_headers`` then authenticate the
-    readiness probe.
+    readiness probe. ``detach`` leaves it running when this process exits (``make demo-up``): it
+    gets a session of its own and no stop at exit; whoever started it stops it by :attr:`pid`.
     """
 
     def __init__(
@@ -101,8 +102,10 @@ class PrometheusProcess:
         config_yaml: str = "scrape_configs: []\n",
         web_config_yaml: str | None = None,
         ready_headers: Mapping[str, str] | None = None,
+        detach: bool = False,
     ) -> None:
         self.data_dir = data_dir
+        self._detach = detach
         self._config_yaml = config_yaml
         self._web_config_yaml = web_config_yaml
         self._ready_headers = dict(ready_headers or {})
@@ -131,6 +134,13 @@ class PrometheusProcess:
         return self._dir / "prometheus.log"
 
     @property
+    def pid(self) -> int:
+        """The process id; only while running."""
+        if self._process is None:
+            raise SimulationError("Prometheus is not running; call start() or use it in a with block")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         """Whether the process was started and has not exited."""
         return self._process is not None and self._process.poll() is None
@@ -140,7 +150,8 @@ class PrometheusProcess:
         if self.running:
             return self
         executable = _executable(self._binary)
-        atexit.register(self.stop)
+        if not self._detach:
+            atexit.register(self.stop)
         try:
             self._start(executable)
         except BaseException:
@@ -167,8 +178,9 @@ class PrometheusProcess:
             args = [f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}"]
             args += ["--storage.tsdb.retention.time=100y", f"--web.listen-address={address}", *web_args]
             self._process = subprocess.Popen(
-                [executable, *args], stdin=subprocess.DEVNULL, stdout=self._log, stderr=STDOUT
-            )
+                [executable, *args], stdin=subprocess.DEVNULL, stdout=self._log, stderr=STDOUT,
+                start_new_session=self._detach,  # a closed terminal's hang-up does not reach it
+            )  # fmt: skip
             self._address = (self._host, port)
             if self._wait_ready():
                 return
@@ -250,12 +262,13 @@ class SimulatedPrometheus:
 
 
 def simulate_into_prometheus(
-    scenarios: Sequence[Scenario], workdir: Path, start_unix_s: int | None = None
+    scenarios: Sequence[Scenario], workdir: Path, start_unix_s: int | None = None, *, detach: bool = False
 ) -> tuple[PrometheusProcess, dict[str, SimulatedRun]]:
     """Generate ``scenarios``, backfill them into ``workdir/tsdb`` and return a Prometheus.
 
     The returned process is **not started**: use it in a ``with`` block (or call ``start()``
-    and ``stop()``). All runs share ``start_unix_s`` (default :func:`default_start_unix_s`).
+    and ``stop()``; ``detach``: see :class:`PrometheusProcess`). All runs share ``start_unix_s``
+    (default :func:`default_start_unix_s`).
     ``workdir/tsdb`` is replaced; ``workdir/metrics.om`` and the Prometheus log are kept.
     """
     names = [s.name for s in scenarios]
@@ -275,4 +288,4 @@ def simulate_into_prometheus(
     tsdb = workdir / "tsdb"
     shutil.rmtree(tsdb, ignore_errors=True)
     backfill(openmetrics_path, tsdb)
-    return PrometheusProcess(tsdb, workdir=workdir), runs
+    return PrometheusProcess(tsdb, workdir=workdir, detach=detach), runs
