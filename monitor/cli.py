@@ -259,8 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Prometheus data source of the rules (default: the configured or default Prometheus)",
     )  # fmt: skip
     mode = provision.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="print what would change, with diffs")
-    mode.add_argument("--check", action="store_true", help="like --dry-run; exit 1 when anything differs")
+    mode.add_argument(
+        "--dry-run", action="store_true",
+        help="print what would change, with diffs (no Grafana configured or answering: an empty one's plan)",
+    )  # fmt: skip
+    mode.add_argument(
+        "--check", action="store_true", help="like --dry-run, Grafana required; exit 1 when anything differs"
+    )
     return parser
 
 
