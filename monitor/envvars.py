@@ -36,6 +36,11 @@ VARIABLES = (
     Variable("MONITOR_ENVIRONMENT", "environment", "the environment analyze judges for"),
     Variable("MONITOR_TRACE_URL", "trace_url", "links to exemplar traces, a URL with {trace_id}"),
     Variable("MONITOR_PUBLIC_URL", "public_url", "the monitor as users reach it, for report links"),
+    Variable(
+        "MONITOR_REPORT_LINK_KEY_FILE",
+        "report_links.key_file",
+        "a file holding the key that signs expiring report links",
+    ),
     Variable("MONITOR_LISTEN", "serve --listen", "the address the API listens on", "127.0.0.1:8080"),
     Variable(
         "MONITOR_DATABASE", "serve --database", "sqlite:///FILE or postgresql://...", "sqlite:///monitor.db"

@@ -1,4 +1,5 @@
-"""Routes of the deployments API: register, list, read, wait for the verdict, cancel, health."""
+"""Routes of the deployments API: register, list, read, wait for the verdict, cancel, health; the
+HTML report and index pages, and fresh signed report links."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.api.auth import ACTOR, auth_middleware
+from monitor.api.auth import ACTOR, INDEX_ROUTE, auth_middleware
 from monitor.api.bodies import read_json
 from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
 from monitor.api.compression import compressed_bodies
 from monitor.api.documents import deployment_document, deployment_verdict_document
+from monitor.api.index_page import deployments_index
 from monitor.api.integrations import argo_verdict, flagger_hook
 from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, STORE, TRACE_URL, VERDICTS
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
@@ -35,6 +37,7 @@ from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundErr
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles.catalog import ProfileCatalog
 from monitor.redact import redact_text
+from monitor.reportlinks import signed_report_url
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
 from monitor.timeparse import format_time
@@ -137,13 +140,30 @@ async def report(request: web.Request) -> web.Response:
     store = request.app[STORE]
     deployment = await store.get(request.match_info["id"])
     verdict = deployment_verdict_document(deployment, await store.latest_verdict(deployment.id))
+    from monitor.api.report_data import report_context  # the report's reads, beside its rendering
+
     page = render_report(
         deployment, verdict, await store.look_history(deployment.id), await store.events(deployment.id),
-        request.app[TRACE_URL],
+        request.app[TRACE_URL], **await report_context(request.app, deployment),
     )  # fmt: skip
     response = web.Response(text=page, content_type="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
+
+
+async def report_link(request: web.Request) -> web.Response:
+    """``GET /api/v1/deployments/{id}/report-link``: a fresh signed link to the report (the gate
+    prints it). Needs a token: a signed link cannot make another, so none outlives its lifetime.
+
+    Absolute when ``public_url`` is configured, else the path; plain (``expires_at`` null) when no
+    report-link key is configured.
+    """
+    deployment = await request.app[STORE].get(request.match_info["id"])
+    notifier, now_s = request.app[NOTIFIER], time.time()
+    links = notifier.report_links
+    url = signed_report_url(notifier.public_url or "", deployment.id, links, now_s)
+    expires_at = format_time(datetime.fromtimestamp(int(now_s + links.lifetime_s), UTC)) if links else None
+    return _json({"deployment_id": deployment.id, "url": url, "expires_at": expires_at})
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -245,14 +265,16 @@ def create_app(
     """The aiohttp application over ``store`` and ``source``; ``tokens`` None means no authentication.
 
     ``profiles`` is the daemon's one catalog, shared with an engine in this process; by default the
-    built-ins and those ``environments`` name.
+    built-ins and those ``environments`` name. The ``notifier``'s settings give the report-link key
+    that signed links are checked with (and links made with).
     """
+    notifier = notifier or Notifier(Settings())
     # Compressed bodies are judged first, before authentication: a refused one is never read.
     middlewares: list[Middleware] = [
         compressed_bodies(COMPRESSED_PATHS), problem_middleware, _known_parameters, _store_errors
     ]  # fmt: skip
     if tokens is not None:
-        middlewares.insert(2, auth_middleware(tokens))
+        middlewares.insert(2, auth_middleware(tokens, notifier.report_links))
     app = web.Application(
         middlewares=middlewares, client_max_size=MAX_BODY_BYTES, handler_args=COMPRESSION_HANDLER_ARGS
     )
@@ -262,7 +284,7 @@ def create_app(
     app[METRICS] = telemetry or MonitorMetrics(EngineMetrics())
     app[SOURCE] = source
     app[TRACE_URL] = trace_url or ""
-    app[NOTIFIER] = notifier or Notifier(Settings())
+    app[NOTIFIER] = notifier
     app[VERDICTS] = VerdictCache(store)
     app.cleanup_ctx.append(_verdict_feed)
     app.on_shutdown.append(_end_long_polls)
@@ -270,11 +292,13 @@ def create_app(
     app.cleanup_ctx.append(flusher)
     app.router.add_post("/api/v1/deployments", register)
     app.router.add_get("/api/v1/deployments", list_deployments)
+    app.router.add_get(INDEX_ROUTE, deployments_index)  # before {id}, which would take "index"
     app.router.add_get("/api/v1/deployments/{id}", get_deployment)
     app.router.add_get("/api/v1/deployments/{id}/verdict", get_verdict)
     app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)
     app.router.add_get("/api/v1/deployments/{id}/report", report)
     app.router.add_get("/api/v1/deployments/{id}/events", get_events)
+    app.router.add_get("/api/v1/deployments/{id}/report-link", report_link)
     app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
     app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
     app.router.add_post("/v1/logs", receive_logs)

@@ -7,14 +7,23 @@ SHA-256 digests, so lengths leak nothing either). A request without a valid toke
 logged: only their names appear, as the actor of what they did. Flagger's webhooks cannot send
 headers, so its hooks (which only read verdicts, scope ``read``) may carry the token as
 ``metadata.token`` in the body instead.
+
+A browser cannot send a header either: when a report-link key is configured, a GET of one
+deployment's report, verdict, events or document (or of the deployments index page) may carry a
+signed, expiring link's ``exp`` and ``sig`` instead (:mod:`monitor.reportlinks`). Such a request's
+actor is ``signed-link``; it reads only what the link names, never writes. A link that expired
+or does not match gets 401 saying how to get a fresh one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -22,8 +31,33 @@ from aiohttp.typedefs import Handler, Middleware
 from monitor.api.bodies import parse_json
 from monitor.api.problems import Problem
 from monitor.config import TokenSpec
+from monitor.reportlinks import (
+    EXPIRES_PARAMETER,
+    INDEX_SUBJECT,
+    SIGNATURE_PARAMETER,
+    LinkCheck,
+    LinkKey,
+    check_link,
+)
+from monitor.timeparse import format_time
 
 ACTOR = web.RequestKey("actor", str)
+# "?exp=..&sig=.." when the request came through a signed link, else "" (unset without
+# authentication: read it with request.get(LINK_QUERY, "")). Links the report renders to the
+# deployment's other documents append it, so they open in the same browser too.
+LINK_QUERY = web.RequestKey("link_query", str)
+SIGNED_LINK_ACTOR = "signed-link"
+INDEX_ROUTE = "/api/v1/deployments/index"
+# The GET routes a signed link of a deployment opens: its report and the documents it links to.
+SIGNED_ROUTES = frozenset(
+    {
+        "/api/v1/deployments/{id}",
+        "/api/v1/deployments/{id}/verdict",
+        "/api/v1/deployments/{id}/report",
+        "/api/v1/deployments/{id}/events",
+    }
+)
+_FRESH_LINK = "ask for a fresh link: monitor report-link"
 _PUBLIC = frozenset({"/healthz", "/readyz", "/api/v1/openapi.json"})
 
 
@@ -67,16 +101,72 @@ async def _flagger_token(request: web.Request) -> str:
     return token.strip() if isinstance(token, str) else ""
 
 
-def auth_middleware(tokens: Sequence[TokenSpec]) -> Middleware:
-    """A middleware enforcing ``tokens``; ``admin`` implies every scope."""
+def _link_subject(request: web.Request) -> str | None:
+    """What a signed link must name to open this request: its deployment, the index, or None when
+    no link opens it (a write, another route)."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else ""
+    if route in SIGNED_ROUTES:
+        return request.match_info["id"]
+    return INDEX_SUBJECT if route == INDEX_ROUTE else None
+
+
+def _unauthorized(request: web.Request, detail: str) -> web.Response:
+    response = Problem(401, "Unauthorized", detail).response(request.path)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="monitor"'
+    return response
+
+
+def _signed_link(request: web.Request, links: LinkKey, now_s: float) -> web.Response | None:
+    """None when the request's signed link opens it (actor and :data:`LINK_QUERY` set), else the
+    answer saying why not."""
+    subject = _link_subject(request)
+    if subject is None:
+        raise Problem(
+            403,
+            "Forbidden",
+            f"a signed link opens only GET of one deployment's report, verdict, events and document, or of "
+            f"{INDEX_ROUTE}; send Authorization: Bearer <token> for {request.method} {request.path}",
+        )
+    expires = request.query.get(EXPIRES_PARAMETER, "")
+    presented = request.query.get(SIGNATURE_PARAMETER, "")
+    check = check_link(links, subject, expires, presented, now_s)
+    what = "the index link" if subject == INDEX_SUBJECT else f"the link of deployment {subject}"
+    fresh = f"{_FRESH_LINK} {'--index' if subject == INDEX_SUBJECT else subject}"
+    if check is LinkCheck.EXPIRED:
+        expired_at = format_time(datetime.fromtimestamp(int(expires), UTC))
+        return _unauthorized(request, f"{what} expired at {expired_at}; {fresh}")
+    if check is LinkCheck.INVALID:
+        return _unauthorized(
+            request,
+            f"{what} has a wrong signature (altered, made for another deployment, or signed with a "
+            f"replaced key); {fresh}",
+        )
+    request[ACTOR] = SIGNED_LINK_ACTOR
+    request[LINK_QUERY] = "?" + urlencode({EXPIRES_PARAMETER: expires, SIGNATURE_PARAMETER: presented})
+    return None
+
+
+def auth_middleware(
+    tokens: Sequence[TokenSpec], links: LinkKey | None = None, clock: Callable[[], float] = time.time
+) -> Middleware:
+    """A middleware enforcing ``tokens``; ``admin`` implies every scope. With ``links``, a GET of a
+    deployment's report and documents may present a signed link instead (see the module)."""
     known = tuple(_Known(t.name, frozenset(t.scopes), _digest(t.secret)) for t in tokens)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         scope = required_scope(request)
+        request[LINK_QUERY] = ""
         if scope is None:
             return await handler(request)
         header = request.headers.get("Authorization", "")
+        signed = SIGNATURE_PARAMETER in request.query and not header
+        if signed and links is not None:
+            refused = _signed_link(request, links, clock())
+            return refused if refused is not None else await handler(request)
         presented = header[7:].strip() if header[:7].lower() == "bearer " else ""
         if not presented and request.path.startswith(FLAGGER_PREFIX) and request.method == "POST":
             presented = await _flagger_token(request)
@@ -86,12 +176,10 @@ def auth_middleware(tokens: Sequence[TokenSpec]) -> Middleware:
             if hmac.compare_digest(digest, token.digest) and presented:
                 match = token
         if match is None:
-            problem = Problem(
-                401, "Unauthorized", "send Authorization: Bearer <token> with a configured token"
-            )
-            response = problem.response(request.path)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="monitor"'
-            return response
+            detail = "send Authorization: Bearer <token> with a configured token"
+            if signed:  # links is None: the monitor has no key to check the link with
+                detail = f"this monitor signs no report links (no report_links key configured); {detail}"
+            return _unauthorized(request, detail)
         if scope not in match.scopes and "admin" not in match.scopes:
             raise Problem(
                 403, "Forbidden", f"token {match.name!r} lacks the {scope!r} scope for {request.method}"

@@ -8,7 +8,7 @@ model is the source of its operation's query parameters in the OpenAPI document 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -50,12 +50,30 @@ def _wait_s(value: object) -> float:
     return wait_s
 
 
+def _link_expiry() -> Any:
+    return Field(None, description="signed link: when it expires, Unix seconds")
+
+
+def _link_signature() -> Any:
+    return Field(None, description="signed link: HMAC-SHA256 of '<id>.<exp>' (index: 'index.<exp>'), hex")
+
+
+class SignedLinkQuery(Query):
+    """A route a signed report link opens (:mod:`monitor.reportlinks`): its expiry and signature,
+    checked by the authentication before the handler runs (each such model declares the two last)."""
+
+    exp: str | None = _link_expiry()
+    sig: str | None = _link_signature()
+
+
 class VerdictQuery(Query):
     """GET /api/v1/deployments/{id}/verdict: how long to wait for a final verdict."""
 
     wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S), BeforeValidator(_wait_s)] = Field(
         0.0, description="Long-poll until the verdict is final or this many seconds pass"
     )
+    exp: str | None = _link_expiry()
+    sig: str | None = _link_signature()
 
 
 class ArgoQuery(Query):
@@ -92,10 +110,44 @@ class ArgoQuery(Query):
         return self
 
 
+MAX_INDEX_ROWS = 500
+
+
+def _rows(value: object) -> int:
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_INDEX_ROWS):
+        raise refuse(f"must be a whole number from 1 to {MAX_INDEX_ROWS}")
+    return int(text)
+
+
+class IndexQuery(Query):
+    """GET /api/v1/deployments/index: which deployments the index page lists, newest first."""
+
+    service: str | None = Field(None, description="only this service's deployments")
+    environment: str | None = Field(None, description="only deployments into this environment")
+    verdict: Annotated[DeploymentStatus, one_of(DeploymentStatus)] | None = Field(
+        None, description="only deployments with this verdict (or status: running, pending, cancelled)"
+    )
+    limit: Annotated[int, Field(ge=1, le=MAX_INDEX_ROWS), BeforeValidator(_rows)] = Field(
+        100, description="at most this many rows"
+    )
+    exp: str | None = _link_expiry()
+    sig: str | None = _link_signature()
+
+    @field_validator("service", "environment", "verdict", mode="before")
+    @classmethod
+    def _empty_is_any(cls, value: object) -> object:
+        return None if value == "" else value  # an empty box of the page's filter form: any
+
+
 # (route, method) -> the model of its query parameters; every other API operation takes none.
 QUERIES: dict[tuple[str, str], type[Query]] = {
     ("/api/v1/deployments", "get"): ListQuery,
+    ("/api/v1/deployments/index", "get"): IndexQuery,
+    ("/api/v1/deployments/{id}", "get"): SignedLinkQuery,
     ("/api/v1/deployments/{id}/verdict", "get"): VerdictQuery,
+    ("/api/v1/deployments/{id}/report", "get"): SignedLinkQuery,
+    ("/api/v1/deployments/{id}/events", "get"): SignedLinkQuery,
     ("/api/v1/integrations/argo-rollouts/verdict", "get"): ArgoQuery,
 }
 

@@ -7,7 +7,8 @@ verdict filter, an environment's paging and rollback policy) is the channel's ow
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from monitor.channels.base import Channel, Event, Final, Registered, Resolved, Setup
@@ -15,6 +16,7 @@ from monitor.channels.registry import build
 from monitor.config import Settings
 from monitor.environments import Environments
 from monitor.models import Deployment, DeploymentSpec
+from monitor.reportlinks import LinkKey, signed_report_url
 from monitor.store import OutboxItem
 
 
@@ -27,19 +29,39 @@ class Notifier:
         environments: Environments | None = None,
         *,
         channels: Mapping[str, Channel] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
+        self._clock = clock
         self._setup = Setup(settings, environments or Environments(settings.environments))
         self._channels = tuple((build(self._setup) if channels is None else channels).values())
 
+    @property
+    def public_url(self) -> str | None:
+        """The monitor as users reach it (``public_url``), or None."""
+        return self._settings.public_url
+
+    @property
+    def report_links(self) -> LinkKey | None:
+        """The key report links are signed with; None: links are plain URLs that need a token."""
+        return self._settings.report_links
+
     def report_url(self, deployment_id: str) -> str | None:
-        """The verdict report's address, when ``public_url`` is configured."""
+        """The verdict report's address, when ``public_url`` is configured: signed, and valid for
+        the key's lifetime from now, when a report-link key is configured."""
         base = self._settings.public_url
-        return f"{base}/api/v1/deployments/{deployment_id}/report" if base else None
+        if not base:
+            return None
+        return signed_report_url(base, deployment_id, self._settings.report_links, self._clock())
 
     def pages(self, environment: str) -> bool:
         """True when a final fail in ``environment`` pages (the environment's policy and a pager)."""
         return self._setup.pages(environment)
+
+    @property
+    def grafana_url(self) -> str | None:
+        """The Grafana the dashboards are provisioned to (the report links its detail dashboard), or None."""
+        return self._settings.grafana.url if self._settings.grafana else None
 
     def items(self, event: Event) -> list[OutboxItem]:
         """Every channel's items for ``event``."""

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
+from monitor.api.access_log import RedactingAccessLogger
 from monitor.api.app import create_app
 from monitor.channels.notify import Notifier
 from monitor.cliargs import check_url
@@ -123,7 +124,7 @@ async def _serve(args: argparse.Namespace, listening: list[socket.socket]) -> No
             notifier=Notifier(settings, environments),
             profiles=profiles,
         )
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web.AppRunner(app, handle_signals=False, access_log_class=RedactingAccessLogger)
         await runner.setup()
         workers = asyncio.ensure_future(engine)
         try:

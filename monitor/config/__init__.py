@@ -30,12 +30,16 @@ Example ``--config`` file::
     tokens:                       # API tokens of monitor serve (never inline: a file or a variable)
       - {name: jenkins, scopes: [read, deploy], token_file: /run/secrets/jenkins-token}
       - {name: grafana, scopes: [read], token_env: MONITOR_GRAFANA_TOKEN}
+    report_links:                 # signed, expiring report links a browser opens (docs/security.md)
+      key_file: /run/secrets/report-link-key   # at least 32 characters: openssl rand -hex 32
+      lifetime_s: 604800          # how long a new link works (default 7 days)
 
 Environment variables (lower precedence than flags, higher than the file; all listed in
 :mod:`monitor.envvars`): ``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``,
 ``MONITOR_JAEGER_URL``, ``MONITOR_PROFILE``, ``MONITOR_ENVIRONMENT``, ``MONITOR_TRACE_URL``,
-``MONITOR_PUBLIC_URL``, ``MONITOR_GRAFANA_URL`` (the ``grafana:`` section's URL). A source's
-credentials go with whichever of its URLs is used; user info in a
+``MONITOR_PUBLIC_URL``, ``MONITOR_GRAFANA_URL`` (the ``grafana:`` section's URL),
+``MONITOR_REPORT_LINK_KEY_FILE`` (the report-link key's file; wins over ``report_links.key_file``).
+A source's credentials go with whichever of its URLs is used; user info in a
 flag's or variable's URL (``http://user:password@host``) is basic auth, and may not be combined with
 configured credentials.
 The source sections are described in :mod:`monitor.sources.spec`, ``public_url``, ``grafana`` and
@@ -53,6 +57,8 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from monitor.cliargs import check_url
 from monitor.envvars import env
+from monitor.errors import ConfigError
+from monitor.reportlinks import DEFAULT_LIFETIME_S, LinkKey, key_problem
 from monitor.rollback.configured import RollbackSpec
 from monitor.sources.configured import URL_VARIABLES, Sources
 
@@ -107,6 +113,7 @@ class Settings:
     environments: tuple[EnvironmentDefaults, ...] = ()
     webhooks: tuple[WebhookSpec, ...] = ()
     public_url: str | None = None  # the monitor as users reach it: report links in annotations and pages
+    report_links: LinkKey | None = None  # None: report links are plain URLs that need a token
     grafana: GrafanaSpec | None = None
     pager: PagerSpec | None = None
     rollback: RollbackSpec = field(default_factory=RollbackSpec)
@@ -136,6 +143,34 @@ def _grafana(spec: GrafanaSpec | None, environ: Mapping[str, str] | None) -> Gra
     return replace(spec, url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"))
 
 
+KEY_FILE_VARIABLE = "MONITOR_REPORT_LINK_KEY_FILE"
+
+
+def read_link_key(file: Path, named_by: str, lifetime_s: float = DEFAULT_LIFETIME_S) -> LinkKey:
+    """The report-link key in ``file`` (``named_by`` says where the name came from, for errors).
+
+    Refused, naming the file, when it cannot be read or is too short to resist guessing.
+    """
+    try:
+        secret = file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{named_by}: cannot read {file} ({exc.strerror}); check the path") from None
+    except (UnicodeDecodeError, ValueError):  # not text, or a name no file can have (a NUL)
+        raise ConfigError(f"{named_by}: {str(file)!a} is not a readable text file; check the path") from None
+    if (problem := key_problem(secret)) is not None:
+        raise ConfigError(f"{named_by}: {file}: {problem}; generate one: openssl rand -hex 32 > {file}")
+    return LinkKey(secret.encode(), lifetime_s)
+
+
+def _report_links(settings: Settings, environ: Mapping[str, str] | None) -> LinkKey | None:
+    """The link key of ``MONITOR_REPORT_LINK_KEY_FILE`` when set without a ``report_links:`` section
+    (a section reads the variable itself: it wins over ``key_file``)."""
+    file = env(KEY_FILE_VARIABLE, environ)
+    if settings.report_links is not None or not file:
+        return settings.report_links
+    return read_link_key(Path(file), KEY_FILE_VARIABLE)
+
+
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the config file (if any), then let environment variables (:mod:`monitor.envvars`) override it."""
     doc, settings = None, Settings()
@@ -144,7 +179,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         # them, a tenth of its start (bench/analyze_latency.py).
         from monitor.config.file import read_config_file, require_pulled_urls
 
-        doc, settings = read_config_file(path)
+        doc, settings = read_config_file(path, environ)
     # Only what the environment may override is replaced: every other field carries over as read.
     sources = {
         name: replace(spec, url=env(URL_VARIABLES[name], environ) or spec.url)
@@ -158,6 +193,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         profile=env("MONITOR_PROFILE", environ) or settings.profile,
         public_url=(env("MONITOR_PUBLIC_URL", environ) or settings.public_url or "").rstrip("/") or None,
         grafana=_grafana(settings.grafana, environ),
+        report_links=_report_links(settings, environ),
     )
     if doc is not None:  # without a file both read from the receiver
         require_pulled_urls(doc, settings)

@@ -6,6 +6,7 @@ called by :func:`monitor.config.load_settings` when a file is given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
 from monitor.config import (
+    KEY_FILE_VARIABLE,
     SCOPES,
     VERDICTS,
     LogsFrom,
@@ -22,10 +24,13 @@ from monitor.config import (
     TracesFrom,
     Verdict,
     WebhookSpec,
+    read_link_key,
 )
 from monitor.environments import BUILTIN, EnvironmentDefaults
+from monitor.envvars import env
 from monitor.profiles.model import Unproven
 from monitor.redact import redact_url
+from monitor.reportlinks import DEFAULT_LIFETIME_S, LinkKey, key_problem
 from monitor.rollback.configured import RollbackPolicy
 from monitor.rollback.spec import RollbackSection, rollback_spec
 from monitor.secretfile import read_secret
@@ -113,6 +118,19 @@ class TokenSection(Section):
     token_env: str | None = None
 
 
+class ReportLinksSection(Section):
+    """``report_links:``: signed, expiring report links (docs/security.md)."""
+
+    key_file: str | None = Field(
+        None,
+        description="a file holding the signing key, at least 32 characters (openssl rand -hex 32); "
+        f"{KEY_FILE_VARIABLE} wins over it",
+    )
+    lifetime_s: float = Field(
+        DEFAULT_LIFETIME_S, ge=60, le=90 * 86400, description="how long a new link works (default 7 days)"
+    )
+
+
 class ConfigFile(Section):
     """The config file (``--config``, ``MONITOR_CONFIG``): every section is optional."""
 
@@ -142,6 +160,7 @@ class ConfigFile(Section):
     ) = None
     trace_url: str | None = Field(None, description="links to exemplar traces: a URL with {trace_id}")
     public_url: BaseUrl | None = Field(None, description="the monitor as users reach it (report links)")
+    report_links: ReportLinksSection | None = None
     grafana: GrafanaSection | None = None
     pager: PagerSection | None = None
     rollback: RollbackSection | None = None
@@ -164,7 +183,7 @@ class ConfigFile(Section):
         return value
 
 
-def _from_file(doc: YamlDocument, path: Path) -> Settings:
+def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None) -> Settings:
     config = validate(doc, ConfigFile)
     prometheus = config.prometheus or PrometheusSection.model_validate({})
     share = config.traffic.expected_canary_share if config.traffic else None
@@ -186,6 +205,7 @@ def _from_file(doc: YamlDocument, path: Path) -> Settings:
         environments=_environments(path, config.environments or {}),
         webhooks=tuple(_webhook(doc, path, f"webhooks[{i}]", w) for i, w in enumerate(config.webhooks or [])),
         public_url=config.public_url,
+        report_links=_report_links(doc, path, config.report_links, environ),
         grafana=grafana_spec(doc, path, config.grafana),
         pager=pager_spec(doc, path, config.pager),
         rollback=rollback_spec(doc, path, config.rollback),
@@ -226,6 +246,24 @@ def _webhook(doc: YamlDocument, path: Path, where: str, section: WebhookSection)
     )
 
 
+def _report_links(
+    doc: YamlDocument, path: Path, section: ReportLinksSection | None, environ: Mapping[str, str] | None
+) -> LinkKey | None:
+    """The report-link key: the variable's file if set, else ``key_file``; None without the section."""
+    if section is None:
+        return None
+    if variable := env(KEY_FILE_VARIABLE, environ):
+        return read_link_key(Path(variable), KEY_FILE_VARIABLE, section.lifetime_s)
+    if section.key_file is None:
+        raise doc.error("report_links", "no key", f"set report_links.key_file or {KEY_FILE_VARIABLE}")
+    secret = read_secret(doc, "report_links", section.model_dump(), path, prefix="key")
+    if (problem := key_problem(secret)) is not None:
+        raise doc.error(
+            "report_links.key_file", f"{section.key_file}: {problem}", "generate one: openssl rand -hex 32"
+        )
+    return LinkKey(secret.encode(), section.lifetime_s)
+
+
 def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tuple[TokenSpec, ...]:
     """The API tokens; their secrets are read here."""
     tokens: list[TokenSpec] = []
@@ -240,11 +278,12 @@ def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tupl
     return tuple(tokens)
 
 
-def read_config_file(path: Path) -> tuple[YamlDocument, Settings]:
+def read_config_file(path: Path, environ: Mapping[str, str] | None = None) -> tuple[YamlDocument, Settings]:
     """The file at ``path`` parsed and validated; :class:`~monitor.errors.ConfigError` naming the
-    file, line, field and fix when it is not valid."""
+    file, line, field and fix when it is not valid. ``environ`` (default: the process's) gives the
+    variables that decide which files are read."""
     doc = load_yaml_file(path)
-    return doc, _from_file(doc, path)
+    return doc, _from_file(doc, path, environ)
 
 
 def require_pulled_urls(doc: YamlDocument, settings: Settings) -> None:
