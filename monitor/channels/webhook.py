@@ -1,7 +1,13 @@
-"""Signed webhooks of final verdicts (see :mod:`monitor.signing` and docs/webhooks.md)."""
+"""Signed webhooks of final verdicts (see :mod:`monitor.signing` and docs/webhooks.md).
+
+The body is the verdict document with ``report_url`` added: the report's address (signed and
+expiring when a report-link key is configured, :mod:`monitor.reportlinks`), null without
+``public_url``.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 
@@ -18,11 +24,17 @@ KIND = "webhook"
 
 
 def webhook_items(
-    webhooks: Sequence[WebhookSpec], deployment: Deployment, verdict: str, document_json: str
+    webhooks: Sequence[WebhookSpec],
+    deployment: Deployment,
+    verdict: str,
+    document_json: str,
+    report_url: str | None = None,
 ) -> list[OutboxItem]:
-    """The webhook deliveries a final ``verdict`` of ``deployment`` triggers."""
+    """The webhook deliveries a final ``verdict`` of ``deployment`` triggers: the verdict document
+    with its ``report_url``."""
+    body = json.dumps({**json.loads(document_json), "report_url": report_url})
     return [
-        OutboxItem(f"{KIND}:{hook.name}", f"{deployment.id}:{hook.name}:final", document_json)
+        OutboxItem(f"{KIND}:{hook.name}", f"{deployment.id}:{hook.name}:final", body)
         for hook in webhooks
         if verdict in hook.verdicts
         and (not hook.environments or deployment.spec.environment in hook.environments)
@@ -41,7 +53,9 @@ class WebhookChannel:
     def items(self, event: Event) -> list[OutboxItem]:
         if not isinstance(event, Final):
             return []
-        return webhook_items(self._webhooks, event.deployment, event.verdict, event.document_json)
+        return webhook_items(
+            self._webhooks, event.deployment, event.verdict, event.document_json, event.report_url
+        )
 
     async def send(self, session: aiohttp.ClientSession, item: Delivery) -> Attempt:
         hook = self._hooks.get(item.kind.partition(":")[2])

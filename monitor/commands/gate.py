@@ -1,7 +1,8 @@
 """``monitor gate``: register a deployment (or attach to one), wait for its verdict, exit by it.
 
-It prints a progress line per look, then the summary and the checks, and exits 0/1/2/3 as
-``monitor analyze`` does. Connection failures and 5xx answers are retried with backoff until
+It prints a progress line per look, then the summary and the checks, and last the report's
+address (a signed, expiring link a browser opens, when the daemon has a report-link key), and
+exits 0/1/2/3 as ``monitor analyze`` does. Connection failures and 5xx answers are retried with backoff until
 ``--timeout``, so the gate rides out a daemon restart.
 """
 
@@ -115,6 +116,20 @@ def _worst(document: dict[str, Any]) -> str:
     return f"{chosen['name']}: {chosen['message']}"
 
 
+async def _report_line(session: aiohttp.ClientSession, base: str, deployment_id: str) -> str:
+    """``report: <url>``: a fresh signed link from the daemon, else the plain address (a daemon
+    without the route, or unreachable now: the verdict is known, so the gate does not wait)."""
+    url = f"{base}/api/v1/deployments/{deployment_id}/report"
+    try:
+        answer = await _call(session, "GET", f"{url}-link")
+    except (Retry, MonitorError):
+        return f"report: {url}"
+    link = str(answer.get("url") or url)
+    link = base + link if link.startswith("/") else link  # no public_url: a path on the daemon
+    expires = f" (expires {answer['expires_at']})" if answer.get("expires_at") else ""
+    return f"report: {link}{expires}"
+
+
 async def _gate(args: argparse.Namespace) -> int:
     base = args.url.rstrip("/")
     timeout_s = parse_duration_s(args.timeout, "--timeout")
@@ -155,9 +170,11 @@ async def _gate(args: argparse.Namespace) -> int:
                 _say(f"verdict: {status.upper()}  {document.get('summary', '')}")
                 for check in document.get("checks") or []:
                     _say(f"- {check['name']} [{check['classification']}]: {check['message']}")
+                _say(await _report_line(session, base, deployment_id))
                 return _EXIT[status]
             if time.monotonic() >= deadline:
                 _say(f"no final verdict within --timeout {args.timeout}; the deployment keeps running")
+                _say(await _report_line(session, base, deployment_id))
                 return EXIT_UNDECIDED
 
 

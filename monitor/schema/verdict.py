@@ -116,4 +116,9 @@ class VerdictDocument(_Closed):
         None,
         description="the HTTP API's interim verdict only: why the next look is late (a failing backend)",
     )
+    report_url: str | None = Field(
+        None,
+        description="webhook deliveries only: the report's address, signed and expiring when report "
+        "links are configured (docs/security.md); null without public_url",
+    )
     checks: list[Check]
