@@ -234,6 +234,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up waiting after this long, longer than production's default analysis of 62 minutes "
         "(default: 2h)",
     )  # fmt: skip
+    link = commands.add_parser(
+        "report-link",
+        help="print a fresh signed, expiring link to a deployment's report (or to the index page)",
+        description="Signs with the daemon's report-link key on its public_url; asks no daemon. "
+        "Exit codes: 0 printed, 3 error.",
+        epilog=REPORT_LINK_EXAMPLE,
+        formatter_class=_HelpFormatter,
+    )
+    link.add_argument(
+        "deployment_id", metavar="ID", nargs="?", help="the deployment's id (required unless --index)"
+    )
+    link.add_argument("--index", action="store_true", help="a link to the deployments index page instead")
+    link.add_argument(
+        "--lifetime", metavar="DURATION",
+        help="how long the link works, e.g. 24h, at most 90 days (default: report_links.lifetime_s, 7 days)",
+    )  # fmt: skip
+    link.add_argument(
+        "--config", metavar="FILE", type=Path, default=_env_path("MONITOR_CONFIG"),
+        help="settings YAML with report_links: and public_url (env MONITOR_CONFIG; default: none)",
+    )  # fmt: skip
     provision = commands.add_parser(
         "provision",
         help="provision Grafana: folder, data source, dashboards, alert rules, pager routing",
@@ -283,6 +303,10 @@ GATE_EXAMPLE = """example:
   MONITOR_TOKEN=... monitor gate --url http://monitor:8080 --service checkout \\
       --environment production --version v2 --baseline-version v1 --idempotency-key "$BUILD_TAG"
 """
+REPORT_LINK_EXAMPLE = """example:
+  monitor report-link --config monitor.yaml 7f9c2e4a-... --lifetime 24h
+  MONITOR_REPORT_LINK_KEY_FILE=/run/secrets/report-link-key MONITOR_PUBLIC_URL=https://monitor.example.com \\
+      monitor report-link --index"""
 PROVISION_EXAMPLE = """example:
   monitor provision --config monitor.yaml --dry-run"""
 
@@ -335,6 +359,10 @@ def _run(args: argparse.Namespace) -> int:
         from monitor.commands.gate import run_gate
 
         return run_gate(args)
+    if args.command == "report-link":
+        from monitor.commands.report_link import run_report_link
+
+        return run_report_link(args)
     if args.command == "provision":
         from monitor.commands.provision import run_provision
 

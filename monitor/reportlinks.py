@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 DEFAULT_LIFETIME_S = 7 * 86400.0
 MIN_KEY_CHARS = 32  # `openssl rand -hex 32` writes 64
 INDEX_SUBJECT = "index"
+INDEX_PATH = "/api/v1/deployments/index"  # the page an index link opens
 EXPIRES_PARAMETER, SIGNATURE_PARAMETER = "exp", "sig"
 _SIGNATURE_HEX_CHARS = 64
 
@@ -64,6 +65,11 @@ def signed_report_url(
     """``base`` + the report's path, signed when a ``key`` is configured (else plain, as without links)."""
     url = base.rstrip("/") + report_path(deployment_id)
     return url if key is None else f"{url}?{link_query(key, deployment_id, now_s, lifetime_s)}"
+
+
+def signed_index_url(base: str, key: LinkKey, now_s: float, lifetime_s: float | None = None) -> str:
+    """``base`` + the deployments index page's path, signed for :data:`INDEX_SUBJECT`."""
+    return f"{base.rstrip('/')}{INDEX_PATH}?{link_query(key, INDEX_SUBJECT, now_s, lifetime_s)}"
 
 
 def check_link(key: LinkKey, subject: str, expires: str, presented: str, now_s: float) -> LinkCheck:

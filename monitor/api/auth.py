@@ -33,6 +33,7 @@ from monitor.api.problems import Problem
 from monitor.config import TokenSpec
 from monitor.reportlinks import (
     EXPIRES_PARAMETER,
+    INDEX_PATH,
     INDEX_SUBJECT,
     SIGNATURE_PARAMETER,
     LinkCheck,
@@ -47,7 +48,7 @@ ACTOR = web.RequestKey("actor", str)
 # deployment's other documents append it, so they open in the same browser too.
 LINK_QUERY = web.RequestKey("link_query", str)
 SIGNED_LINK_ACTOR = "signed-link"
-INDEX_ROUTE = "/api/v1/deployments/index"
+INDEX_ROUTE = INDEX_PATH
 # The GET routes a signed link of a deployment opens: its report and the documents it links to.
 SIGNED_ROUTES = frozenset(
     {
