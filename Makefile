@@ -10,12 +10,14 @@ STAMP := $(VENV)/.installed
 
 setup: system-deps venv
 
-# Prometheus and Alertmanager come from Debian's packages, installed only when missing.
+# Prometheus, Alertmanager and Chromium (the report's browser tests) come from Debian's packages,
+# installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

@@ -32,6 +32,10 @@ MARKS: dict[str, tuple[str, str]] = {
         "runs the CLI in fresh interpreters to see their imports",
     ),
     "bench/test_logs_smoke.py": ("subprocess", "runs the log bench as a command"),
+    "api/test_report_browser.py::test_chromium_renders_each_report": (
+        "subprocess",
+        "renders the report in headless Chromium",
+    ),
     "stats/test_exact.py::test_sums_of_strata_by_fft_agree_with_direct_convolution": (
         "slow",
         "a sweep of stratum sizes",

@@ -35,8 +35,8 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
-        if tag == "circle":
-            self.circles += 1
+        if tag == "circle" and str(found.get("class", "")).startswith("look "):
+            self.circles += 1  # the score chart's points (the checks' charts have their own)
         if tag == "script":
             self.scripts += 1
         if found.get("id"):

@@ -33,6 +33,11 @@ from monitor.models import ComparisonKind
 from monitor.profiles import CheckSpec, Profile
 
 STEM = "deployment-detail"
+# The report of the deployment these variables show: the report's link here sets both variables
+# (var-deployment, var-monitor_url); the monitor's default address until it does.
+MONITOR_URL_VARIABLE, DEPLOYMENT_VARIABLE = "monitor_url", "deployment"
+DEFAULT_MONITOR_URL = "http://127.0.0.1:8080"
+REPORT_LINK = f"${{{MONITOR_URL_VARIABLE}}}/api/v1/deployments/${{{DEPLOYMENT_VARIABLE}}}/report"
 CANARY_COLOR = "orange"
 BASELINE_COLOR = "blue"
 CURRENT = (
@@ -51,6 +56,9 @@ def build(profile: Profile) -> dict[str, object]:
     )
     for variable in _variables(profile):
         board.variable(variable)
+    for text in _report_variables():
+        board.variable(text)
+    board.builder.link(report_link())
     for annotation in deploy_annotations("service:$service"):
         board.annotation(annotation)
     board.row("Verdict")
@@ -81,6 +89,30 @@ def _variables(profile: Profile) -> list[sdk.QueryVariable]:
             promql.BASELINE_VARIABLE, "Baseline version", versions, sort=model.VariableSort.NATURAL_ASC
         ),
     ]
+
+
+def _report_variables() -> list[sdk.TextBoxVariable]:
+    return [
+        sdk.TextBoxVariable(DEPLOYMENT_VARIABLE)
+        .label("Deployment id")
+        .description("The monitor's deployment id: the Verdict report link opens its report"),
+        sdk.TextBoxVariable(MONITOR_URL_VARIABLE)
+        .label("Monitor URL")
+        .description("The monitor as users reach it (its public_url)")
+        .default_value(DEFAULT_MONITOR_URL),
+    ]
+
+
+def report_link() -> sdk.DashboardLink:
+    """The link to the monitor's report of the deployment in ``$deployment``, in a new tab."""
+    return (
+        sdk.DashboardLink("Verdict report")
+        .type(model.DashboardLinkType.LINK)
+        .url(REPORT_LINK)
+        .tooltip("The monitor's report of this deployment: every check's looks, the actions taken")
+        .icon("doc")
+        .target_blank(True)
+    )
 
 
 def _verdict(profile: Profile) -> list[PanelBuilder]:
