@@ -102,8 +102,10 @@ async def test_unknown_query_parameters_are_named(client: TestClient[Any, Any]) 
     assert typo.status == 400 and problem["field"] == "servce"
     assert "it takes service, status" in problem["detail"]
     created = await (await client.post("/api/v1/deployments", json=BODY)).json()
-    none = await client.get(f"/api/v1/deployments/{created['id']}", params={"verbose": "1"})
+    none = await client.post(f"/api/v1/deployments/{created['id']}/cancel", params={"verbose": "1"})
     assert none.status == 400 and (await none.json())["detail"].endswith("it takes none")
+    signed = await client.get(f"/api/v1/deployments/{created['id']}", params={"verbose": "1"})
+    assert signed.status == 400 and (await signed.json())["detail"].endswith("it takes exp, sig")  # a link's
     known = await client.get("/api/v1/deployments", params={"service": "checkout", "status": ""})
     assert known.status == 200
     assert (await client.get("/healthz", params={"probe": "1"})).status == 200  # not an API route
