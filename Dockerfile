@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The deployment health monitor's image: `docker build -t deploy-monitor .`
+# The deployment health monitor's image, the Helm chart's default: `make image`, which runs
+# `docker build -t deploy-monitor:<version> .` with the package version of pyproject.toml.
 # Build stage: the project's wheel and a wheel of every dependency, built from the source.
 # Final stage: python:3.11-slim with those wheels installed, no compiler, no source tree, user 10001.
 # tests/helm/test_dockerfile.py checks this structure and performs the same build without Docker.

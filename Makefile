@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo demo-up demo-down test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean
+.PHONY: setup system-deps venv demo demo-up demo-down test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean dist image
+
+# The package version (pyproject.toml): the image's tag, and the chart's appVersion (helm/sync.py).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 
 setup: system-deps venv
 
@@ -83,6 +86,14 @@ bench: setup
 
 bench-traces: setup
 	$(BIN)/python -m bench.traces
+
+# The sdist and the wheel, into dist/ (what `pip install` from the repository builds as well).
+dist: venv
+	$(BIN)/python -m build --outdir dist .
+
+# The image the Helm chart runs by default, deploy-monitor:<version> (docs/helm.md). Needs Docker.
+image:
+	docker build -t deploy-monitor:$(VERSION) .
 
 fmt: venv
 	$(BIN)/ruff format monitor tests bench helm

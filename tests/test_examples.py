@@ -185,3 +185,58 @@ def test_the_production_config_example_loads_with_every_section() -> None:
     assert [a.name for a in settings.rollback.actions] == ["jenkins", "rollouts", "flags"]
     assert Environments(settings.environments).get("production").rollback is RollbackPolicy.AUTO  # type: ignore[union-attr]
     assert len(settings.tokens) == 4
+
+
+# The monitor's two addresses in every example and page: the chart's Service as `helm install
+# deploy-monitor ./helm/monitor --namespace monitoring` names it (docs/helm.md; tests/helm renders it),
+# and one public host (an ingress, the chart's ingress.host). Loopback is a local daemon or a
+# port-forward; the JSON Schemas' `$id` base is a name, not a host anyone reaches.
+IN_CLUSTER_URL = "http://deploy-monitor.monitoring.svc:8080"
+PUBLIC_URL = "https://deploy-monitor.example.com"
+_LOCAL = ("http://127.0.0.1:", "http://localhost:")
+_SCHEMA_IDS = "https://deploy-health-monitor.dev/schema/"
+_API_PATHS = ("/api/v1/deployments", "/api/v1/integrations", "/v1/logs", "/v1/traces", "/healthz", "/readyz")
+
+
+def _documents() -> list[Path]:
+    return [
+        *sorted(p for p in EXAMPLES.rglob("*") if p.is_file()),
+        *sorted((ROOT / "docs").glob("*.md")),
+        ROOT / "README.md",
+        ROOT / "helm" / "monitor" / "templates" / "NOTES.txt",
+        ROOT / "helm" / "monitor" / "values.yaml",
+    ]
+
+
+def _monitor_urls() -> list[tuple[str, str]]:
+    """(file:line, URL) of every URL that reaches the monitor: its host is named after it, or its
+    path is one of the monitor's routes. A templated rest (``{{args.service}}``) is cut off."""
+    found = []
+    for path in _documents():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in re.finditer(r"https?://[^\s\"'`)<>\]\\]+", line):
+                url = match.group(0).split("{{")[0]
+                parts = urlsplit(url)
+                first_label = (parts.hostname or "").split(".")[0]
+                if ("monitor" in first_label and first_label != "monitoring") or parts.path.startswith(
+                    _API_PATHS
+                ):
+                    found.append((f"{path.relative_to(ROOT)}:{number}", url))
+    return found
+
+
+def test_examples_and_docs_reach_the_monitor_at_one_of_its_two_addresses() -> None:
+    found = _monitor_urls()
+    wrong = [
+        f"{where}: {url}"
+        for where, url in found
+        if not (
+            url.startswith((f"{IN_CLUSTER_URL}/", f"{PUBLIC_URL}/", *_LOCAL, _SCHEMA_IDS))
+            or url in (IN_CLUSTER_URL, PUBLIC_URL)
+        )
+    ]
+    assert not wrong, f"use {IN_CLUSTER_URL} (in the cluster) or {PUBLIC_URL} (outside):\n" + "\n".join(wrong)
+    # The check sees the examples' addresses: both kinds are there.
+    urls = {url for _, url in found}
+    assert any(u.startswith(IN_CLUSTER_URL) for u in urls) and any(u.startswith(PUBLIC_URL) for u in urls)
+    assert any(where.startswith("examples/argo-rollouts") for where, _ in found)

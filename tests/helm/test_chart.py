@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -251,7 +252,9 @@ def test_every_manifest_is_valid_kubernetes(chart: helm_python.Chart, values_nam
 
 def test_default_values_render_the_least(chart: helm_python.Chart) -> None:
     manifests = render(chart, {})
-    assert sorted(m["kind"] for m in manifests) == ["ConfigMap", "Deployment", "Service", "ServiceAccount"]
+    assert sorted(m["kind"] for m in manifests) == [
+        "ConfigMap", "Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount"
+    ]  # fmt: skip
     assert pod_spec(manifests)["automountServiceAccountToken"] is False
     assert one(manifests, "Deployment")["spec"]["replicas"] == 1
 
@@ -261,7 +264,7 @@ def test_max_values_render_every_kind(chart: helm_python.Chart) -> None:
     kinds = {m["kind"] for m in manifests}
     assert kinds == {
         "ConfigMap", "Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "ServiceMonitor",
-        "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget",
+        "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget", "Ingress",
     }  # fmt: skip
     for manifest in manifests:
         labels = manifest["metadata"]["labels"]
@@ -320,29 +323,45 @@ def test_image_defaults_to_the_app_version(chart: helm_python.Chart) -> None:
     assert container(render(chart, {"image": {"tag": "abc"}}))["image"] == "deploy-monitor:abc"
 
 
-def test_sqlite_by_default_on_a_volume_with_one_pod_at_a_time(chart: helm_python.Chart) -> None:
+def test_sqlite_by_default_on_a_claim_with_one_pod_at_a_time(chart: helm_python.Chart) -> None:
+    """The history survives a restart: SQLite's file is on a ReadWriteOnce claim, which one pod
+    uses at a time (one replica, and Recreate: the old pod lets go before the new one mounts it)."""
     manifests = render(chart, {})
     assert env(manifests)["MONITOR_DATABASE"] == {
         "name": "MONITOR_DATABASE",
         "value": "sqlite:////var/lib/monitor/monitor.db",
     }
+    claim = one(manifests, "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == f"{RELEASE}-data"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert "storageClassName" not in claim["spec"]  # the cluster's default class
     data = volumes(manifests)[mounts(manifests)["/var/lib/monitor"]["name"]]
-    assert data["emptyDir"] == {}
-    assert one(manifests, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    assert data == {"name": "data", "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}}
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"} and deployment["spec"]["replicas"] == 1
+    # The pod's group owns the mounted volume, so user 10001 writes the database on it.
+    assert pod_spec(manifests)["securityContext"]["fsGroup"] == 10001
 
 
-def test_sqlite_persistence_creates_or_reuses_a_claim(chart: helm_python.Chart) -> None:
-    manifests = render(chart, {"database": {"persistence": {"enabled": True, "size": "5Gi"}}})
+def test_sqlite_persistence_sized_reused_or_off(chart: helm_python.Chart) -> None:
+    values = {"database": {"persistence": {"size": "5Gi", "storageClass": "fast"}}}
+    manifests = render(chart, values)
     claim = one(manifests, "PersistentVolumeClaim")
     assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
-    data = volumes(manifests)[mounts(manifests)["/var/lib/monitor"]["name"]]
-    assert data["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["storageClassName"] == "fast"
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
-    manifests = render(chart, {"database": {"persistence": {"enabled": True, "existingClaim": "mine"}}})
+    manifests = render(chart, {"database": {"persistence": {"existingClaim": "mine"}}})
     assert not of_kind(manifests, "PersistentVolumeClaim")
     assert volumes(manifests)["data"]["persistentVolumeClaim"] == {"claimName": "mine"}
+
+    manifests = render(chart, {"database": {"persistence": {"enabled": False}}})
+    assert not of_kind(manifests, "PersistentVolumeClaim")
+    assert volumes(manifests)["data"]["emptyDir"] == {}
+    assert "history goes with the pod" in notes(chart, {"database": {"persistence": {"enabled": False}}})
+    assert f"PersistentVolumeClaim {RELEASE}-data" in notes(chart, {})
 
 
 def test_postgresql_url_comes_from_the_secret(chart: helm_python.Chart) -> None:
@@ -599,18 +618,28 @@ def test_schema_rejects_typos_and_unknown_values(
 # --- Prometheus, Grafana, network -----------------------------------------------------------------
 
 
-def test_prometheus_rule_carries_exactly_the_alert_rules(chart: helm_python.Chart, tmp_path: Path) -> None:
-    assert not of_kind(render(chart, {}), "PrometheusRule")
-    rule = one(
-        render(chart, {"prometheusRule": {"enabled": True, "labels": {"release": "kps"}}}), "PrometheusRule"
-    )
-    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
-    assert rule["metadata"]["labels"]["release"] == "kps"
-    expected = [
+RUNBOOKS = "https://git.example.com/platform/deploy-health-monitor/blob/main"
+
+
+def _alert_rule_groups() -> list[dict[str, Any]]:
+    return [
         group
         for path in sorted((ROOT / "alert_rules").glob("*.rules.yml"))
         for group in yaml.safe_load(path.read_text())["groups"]
     ]
+
+
+def test_prometheus_rule_carries_exactly_the_alert_rules(chart: helm_python.Chart, tmp_path: Path) -> None:
+    """The groups of alert_rules/, each runbook_url made absolute under runbookBaseUrl."""
+    assert not of_kind(render(chart, {}), "PrometheusRule")
+    values = {"prometheusRule": {"enabled": True, "labels": {"release": "kps"}, "runbookBaseUrl": RUNBOOKS}}
+    rule = one(render(chart, values), "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "kps"
+    expected = _alert_rule_groups()
+    for group in expected:
+        for alert in group["rules"]:
+            alert["annotations"]["runbook_url"] = f"{RUNBOOKS}/{alert['annotations']['runbook_url']}"
     assert rule["spec"]["groups"] == expected
     assert set(rule["spec"]) == {"groups"}
     # As Prometheus loads them: the re-serialized rules still pass promtool.
@@ -622,17 +651,16 @@ def test_prometheus_rule_carries_exactly_the_alert_rules(chart: helm_python.Char
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_prometheus_rule_can_link_runbooks_absolutely(chart: helm_python.Chart) -> None:
-    base = "https://git.example.com/platform/deploy-health-monitor/blob/main"
-    values = {"prometheusRule": {"enabled": True, "runbookBaseUrl": base + "/"}}
-    groups = one(render(chart, values), "PrometheusRule")["spec"]["groups"]
-    plain = one(render(chart, {"prometheusRule": {"enabled": True}}), "PrometheusRule")["spec"]["groups"]
-    for group, original in zip(groups, plain, strict=True):
-        for rule, source in zip(group["rules"], original["rules"], strict=True):
-            assert (
-                rule["annotations"].pop("runbook_url") == f"{base}/{source['annotations'].pop('runbook_url')}"
-            )
-            assert rule == source
+def test_prometheus_rule_links_runbooks_absolutely_or_refuses(chart: helm_python.Chart) -> None:
+    """A relative runbook_url is no link an on-call can open from a page: the base URL is required."""
+    values = {"prometheusRule": {"enabled": True, "runbookBaseUrl": RUNBOOKS + "/"}}  # one slash, not two
+    for group in one(render(chart, values), "PrometheusRule")["spec"]["groups"]:
+        for alert in group["rules"]:
+            url = alert["annotations"]["runbook_url"]
+            assert url == f"{RUNBOOKS}/docs/runbooks.md#{alert['alert'].lower()}", url
+    # The rule lives in the template, not the schema: the template's message says what to set.
+    with pytest.raises(helm_python.HelmRenderError, match=r"set prometheusRule\.runbookBaseUrl to where"):
+        render(chart, {"prometheusRule": {"enabled": True}})
 
 
 def test_service_monitor_scrapes_as_job_deploy_monitor_with_a_token(chart: helm_python.Chart) -> None:
@@ -708,3 +736,147 @@ def test_network_policy_admits_port_8080_and_leaves_egress_open(chart: helm_pyth
     assert restricted["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert restricted["spec"]["egress"] == values["networkPolicy"]["egressRules"]
     assert restricted["spec"]["podSelector"] == one(render(chart, values), "Deployment")["spec"]["selector"]
+
+
+# --- Ingress, public URL, signed report links -----------------------------------------------------
+
+
+def test_ingress_is_off_by_default_and_routes_the_host_to_the_service(chart: helm_python.Chart) -> None:
+    assert not of_kind(render(chart, {}), "Ingress")
+    values = _max_values()
+    manifests = render(chart, values)
+    ingress, service = one(manifests, "Ingress"), one(manifests, "Service")
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    assert spec["tls"] == [{"hosts": ["deploy-monitor.example.com"], "secretName": "deploy-monitor-tls"}]
+    (rule,) = spec["rules"]
+    assert rule["host"] == "deploy-monitor.example.com"
+    backend = {"service": {"name": service["metadata"]["name"], "port": {"name": "http"}}}
+    assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix", "backend": backend}]
+    assert service["spec"]["ports"][0]["name"] == "http"
+
+    plain = one(
+        render(chart, {"ingress": {"enabled": True, "host": "monitor.internal", "paths": [
+            {"path": "/api", "pathType": "Prefix"}, {"path": "/healthz", "pathType": "Exact"}
+        ]}}),
+        "Ingress",
+    )  # fmt: skip
+    assert "tls" not in plain["spec"] and "ingressClassName" not in plain["spec"]
+    assert [p["path"] for p in plain["spec"]["rules"][0]["http"]["paths"]] == ["/api", "/healthz"]
+    kubernetes_validate.validate(plain, KUBERNETES_VERSION, strict=True)
+    with pytest.raises(helm_python.HelmRenderError, match=r"set ingress\.host"):
+        render(chart, {"ingress": {"enabled": True, "host": ""}})
+    with pytest.raises(helm_python.HelmValuesError, match="pathType"):
+        chart.validate_schema({"ingress": {"paths": [{"path": "/", "pathType": "Regex"}]}})
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, None),
+        ({"publicUrl": "https://monitor.example.org"}, "https://monitor.example.org"),
+        ({"ingress": {"enabled": True, "host": "m.example.org"}}, "http://m.example.org"),
+        (
+            {"ingress": {"enabled": True, "host": "m.example.org", "tls": {"enabled": True}}},
+            "https://m.example.org",
+        ),
+        # The config's own public_url is not overridden by the ingress' default...
+        ({"ingress": {"enabled": True}, "config": {"public_url": "https://other.example.org"}}, None),
+        # ...but an explicit publicUrl is the chart's word.
+        ({"publicUrl": "https://a.example.org", "ingress": {"enabled": True}}, "https://a.example.org"),
+    ],
+)
+def test_public_url_from_the_value_or_the_ingress(
+    chart: helm_python.Chart, values: dict[str, Any], expected: str | None
+) -> None:
+    variables = env(render(chart, values))
+    assert variables.get("MONITOR_PUBLIC_URL", {}).get("value") == expected
+    if expected is not None:
+        assert f"From outside (MONITOR_PUBLIC_URL, the base of report links): {expected}" in notes(
+            chart, values
+        )
+
+
+def test_report_link_key_is_a_read_only_file_named_by_its_variable(chart: helm_python.Chart) -> None:
+    """The key from an existing Secret (the chart creates none), one file, read-only, and only it."""
+    assert "MONITOR_REPORT_LINK_KEY_FILE" not in env(render(chart, {}))
+    assert "report-links" not in volumes(render(chart, {}))
+    manifests = render(chart, {"reportLinks": {"existingSecret": "links", "key": "k"}})
+    path = env(manifests)["MONITOR_REPORT_LINK_KEY_FILE"]["value"]
+    directory, name = path.rsplit("/", 1)
+    mount = mounts(manifests)[directory]
+    assert mount["readOnly"] is True and name == "k"
+    assert volumes(manifests)[mount["name"]]["secret"] == {
+        "secretName": "links",
+        "defaultMode": 0o440,
+        "items": [{"key": "k", "path": "k"}],
+    }
+    assert not of_kind(manifests, "Secret")
+    assert pod_spec(manifests)["automountServiceAccountToken"] is False  # nothing else widened
+    # The variable is the monitor's own (monitor/envvars.py), as the other MONITOR_* it sets.
+    from monitor.envvars import VARIABLES
+
+    known = {variable.name for variable in VARIABLES}
+    assert {"MONITOR_REPORT_LINK_KEY_FILE", "MONITOR_PUBLIC_URL"} <= known
+    assert {name for name in env(render(chart, _max_values())) if name.startswith("MONITOR_")} <= known
+
+
+# --- One address, and runbooks that find the pods -------------------------------------------------
+
+
+def _documented_install() -> tuple[str, str]:
+    """The release and namespace of docs/helm.md's `helm install` command."""
+    text = (ROOT / "docs" / "helm.md").read_text()
+    match = re.search(r"^helm install (\S+) \./helm/monitor (?:-n|--namespace) (\S+)", text, re.M)
+    assert match is not None, "docs/helm.md: no `helm install RELEASE ./helm/monitor --namespace NS`"
+    return match.group(1), match.group(2)
+
+
+def test_the_documented_install_serves_at_the_address_the_examples_use(chart: helm_python.Chart) -> None:
+    """tests/test_examples.py holds every example to http://deploy-monitor.monitoring.svc:8080: the
+    Service that docs/helm.md's install command creates."""
+    release, namespace = _documented_install()
+    rendered = chart.render({}, name=release, namespace=namespace)
+    service = next(
+        doc
+        for path, text in rendered.items()
+        if path.endswith("service.yaml")
+        for doc in yaml.safe_load_all(text)
+    )
+    url = f"http://{service['metadata']['name']}.{namespace}.svc:{service['spec']['ports'][0]['port']}"
+    assert url == "http://deploy-monitor.monitoring.svc:8080"
+    notes_text = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
+    assert f"In the cluster: {url}" in notes_text and f"monitor gate --url {url}" in notes_text
+    assert url in (ROOT / "docs" / "pipelines.md").read_text()
+
+
+def _selectors(text: str) -> list[str]:
+    """The label selectors of ``kubectl ... -l SELECTOR`` commands in ``text``."""
+    return re.findall(r"kubectl[^`\n]*?\s(?:-l|--selector)[ =]([^\s`]+)", text)
+
+
+def test_runbook_selectors_select_the_chart_s_pods(chart: helm_python.Chart) -> None:
+    release, namespace = _documented_install()
+    rendered = chart.render({}, name=release, namespace=namespace)
+    deployment = next(
+        doc
+        for path, text in rendered.items()
+        if path.endswith("deployment.yaml")
+        for doc in yaml.safe_load_all(text)
+    )
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    texts = {"docs/runbooks.md": (ROOT / "docs" / "runbooks.md").read_text()}
+    for group in _alert_rule_groups():
+        for alert in group["rules"]:
+            texts[f"alert {alert['alert']}"] = " ".join(map(str, alert["annotations"].values()))
+    found = {where: _selectors(text) for where, text in texts.items()}
+    assert found["docs/runbooks.md"], "docs/runbooks.md has no kubectl -l command"
+    for where, selectors in found.items():
+        for selector in selectors:
+            wanted = dict(pair.split("=", 1) for pair in selector.split(","))
+            assert wanted.items() <= labels.items(), f"{where}: -l {selector} selects no pod of {labels}"
+    # And in the namespace the chart is installed in.
+    for command in re.findall(r"kubectl[^`\n]*", texts["docs/runbooks.md"]):
+        if " -l " in command:
+            assert f"-n {namespace}" in command, command

@@ -27,12 +27,14 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import dockerfile
+import yaml
 from docker.utils.build import exclude_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -271,3 +273,25 @@ def _wait_for(url: str, daemon: subprocess.Popen[bytes], log: Path, seconds: flo
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
+
+
+# --- One image name -------------------------------------------------------------------------------
+
+
+def test_make_image_builds_the_chart_s_default_image_as_the_docs_say() -> None:
+    """The chart runs deploy-monitor:<appVersion> unless told otherwise; `make image` must build
+    exactly that tag, and docs/helm.md must say the same command, for the package version."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    chart = yaml.safe_load((ROOT / "helm" / "monitor" / "Chart.yaml").read_text())
+    values = yaml.safe_load((ROOT / "helm" / "monitor" / "values.yaml").read_text())
+    assert chart["appVersion"] == version
+    assert values["image"]["tag"] == ""  # the chart's appVersion
+    image = f"{values['image']['repository']}:{chart['appVersion']}"
+    assert image == f"deploy-monitor:{version}"
+
+    dry_run = subprocess.run(["make", "-n", "image"], cwd=ROOT, capture_output=True, text=True)
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert shlex.split(dry_run.stdout) == ["docker", "build", "-t", image, "."]
+    helm_md = (ROOT / "docs" / "helm.md").read_text()
+    assert f"make image        # docker build -t {image} ." in helm_md
+    assert "`make image`" in DOCKERFILE.read_text()

@@ -58,6 +58,20 @@ app.kubernetes.io/part-of: deploy-health-monitor
 sqlite:////var/lib/monitor/monitor.db
 {{- end }}
 
+{{/* The monitor as people reach it: publicUrl, else the ingress' host unless the config says. */}}
+{{- define "monitor.publicUrl" -}}
+{{- if .Values.publicUrl }}
+{{- .Values.publicUrl }}
+{{- else if and .Values.ingress.enabled (not .Values.config.public_url) }}
+{{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host }}
+{{- end }}
+{{- end }}
+
+{{/* Where the report-link key is mounted (a directory of one file). */}}
+{{- define "monitor.reportLinkDir" -}}
+/etc/monitor/report-links
+{{- end }}
+
 {{/* Rollback actions and the Kubernetes rules they need ------------------------------------- */}}
 
 {{- define "monitor.rollbackActions" -}}
@@ -113,6 +127,12 @@ sqlite:////var/lib/monitor/monitor.db
 {{- end }}
 {{- if and .Values.serviceMonitor.enabled (not (or .Values.serviceMonitor.tokenSecret.name .Values.existingSecret)) (not .Values.insecureNoAuth) }}
 {{- fail "serviceMonitor.enabled: /metrics needs a token with the read scope; set existingSecret (or serviceMonitor.tokenSecret.name) to the Secret holding it under serviceMonitor.tokenSecret.key, and list that token in config.tokens" }}
+{{- end }}
+{{- if and .Values.prometheusRule.enabled (not .Values.prometheusRule.runbookBaseUrl) }}
+{{- fail "prometheusRule.enabled: set prometheusRule.runbookBaseUrl to where the repository is browsed (e.g. https://git.example.com/platform/deploy-health-monitor/blob/main), so each alert's runbook_url is an absolute link to docs/runbooks.md" }}
+{{- end }}
+{{- if and .Values.ingress.enabled (not .Values.ingress.host) }}
+{{- fail "ingress.enabled: set ingress.host to the host name people and pipelines reach the monitor at" }}
 {{- end }}
 {{- if and .Values.rbac.create .Values.rbac.namespaces }}
 {{- range (include "monitor.rollbackActions" . | fromJsonArray) }}
