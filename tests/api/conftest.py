@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.api.app import create_app
+from monitor.channels.notify import Notifier
 from monitor.config import TokenSpec
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
@@ -19,14 +20,19 @@ ClientFactory = Callable[[Sequence[TokenSpec] | None], Awaitable[TestClient[Any,
 
 
 @pytest.fixture
-async def make_client(prometheus: SimulatedPrometheus, tmp_path: Path) -> AsyncIterator[ClientFactory]:
-    """Build a started test client with the given tokens (None: no authentication)."""
+async def open_client(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[TestClient[Any, Any]]]]:
+    """``open_client(prometheus_url, tokens, notifier=None)``: a started test client over its own
+    SQLite store; every one closed at the end."""
     opened: list[tuple[TestClient[Any, Any], PrometheusSource, Store]] = []
 
-    async def make(tokens: Sequence[TokenSpec] | None) -> TestClient[Any, Any]:
+    async def make(
+        prometheus_url: str, tokens: Sequence[TokenSpec] | None, notifier: Notifier | None = None
+    ) -> TestClient[Any, Any]:
         store = await Store.open(f"sqlite:///{tmp_path / f'monitor-{len(opened)}.db'}")
-        source = PrometheusSource(prometheus.url)
-        client: TestClient[Any, Any] = TestClient(TestServer(create_app(store, source, tokens)))
+        source = PrometheusSource(prometheus_url)
+        client: TestClient[Any, Any] = TestClient(
+            TestServer(create_app(store, source, tokens, notifier=notifier))
+        )
         await client.start_server()
         opened.append((client, source, store))
         return client
@@ -36,3 +42,9 @@ async def make_client(prometheus: SimulatedPrometheus, tmp_path: Path) -> AsyncI
         await client.close()
         await source.close()
         await store.close()
+
+
+@pytest.fixture
+def make_client(prometheus: SimulatedPrometheus, open_client: Callable[..., Any]) -> ClientFactory:
+    """Build a started test client with the given tokens (None: no authentication)."""
+    return lambda tokens: open_client(prometheus.url, tokens)

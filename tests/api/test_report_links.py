@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +20,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.api.access_log import RedactingAccessLogger
-from monitor.api.app import create_app
 from monitor.api.auth import ACTOR, LINK_QUERY, auth_middleware
 from monitor.api.keys import STORE
 from monitor.channels.notify import Notifier
@@ -36,7 +34,6 @@ from monitor.reportlinks import (
     signature,
     signed_report_url,
 )
-from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
 
 KEY = LinkKey(b"k" * 64, lifetime_s=3600)
@@ -51,26 +48,16 @@ Factory = Callable[[LinkKey | None], Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
-async def make_client(tmp_path: Path) -> AsyncIterator[Factory]:
-    """A started daemon with read and deploy tokens and the given link key (None: no links)."""
-    opened: list[tuple[TestClient[Any, Any], PrometheusSource, Store]] = []
+def make_client(open_client: Callable[..., Awaitable[TestClient[Any, Any]]]) -> Factory:
+    """A started daemon with read and deploy tokens and the given link key (None: no links); no
+    Prometheus is asked, so its source points at a closed port."""
+    tokens = [TokenSpec("grafana", ("read",), READER), TokenSpec("jenkins", ("read", "deploy"), DEPLOYER)]
 
-    async def make(key: LinkKey | None) -> TestClient[Any, Any]:
-        store = await Store.open(f"sqlite:///{tmp_path / f'monitor-{len(opened)}.db'}")
-        source = PrometheusSource("http://127.0.0.1:9")
-        tokens = [TokenSpec("grafana", ("read",), READER), TokenSpec("jenkins", ("read", "deploy"), DEPLOYER)]
+    def with_key(key: LinkKey | None) -> Awaitable[TestClient[Any, Any]]:
         settings = Settings(public_url="https://monitor.example.com", report_links=key)
-        app = create_app(store, source, tokens, notifier=Notifier(settings))
-        client: TestClient[Any, Any] = TestClient(TestServer(app))
-        await client.start_server()
-        opened.append((client, source, store))
-        return client
+        return open_client("http://127.0.0.1:9", tokens, Notifier(settings))
 
-    yield make
-    for client, source, store in opened:
-        await client.close()
-        await source.close()
-        await store.close()
+    return with_key
 
 
 async def _register(client: TestClient[Any, Any], spec: DeploymentSpec = SPEC) -> str:
