@@ -88,7 +88,7 @@ SCENARIOS = {
                      "pass after 10 min: no check regressed and every critical check rules out harm"),
     "inconclusive": Scenario("search", 10, VerdictStatus.INCONCLUSIVE, 600, 30, 0.026, False, False,
                              "inconclusive after 10 min: too little canary traffic to rule out harm "
-                             "(http_error_ratio 2.6x baseline, not yet conclusive)"),
+                             "(http_error_ratio not yet conclusive)"),
     "rollback": Scenario("payments", 5, VerdictStatus.FAIL, 30_000, 3_300, 0.04, False, True,
                          "fail after 5 min: http_error_ratio regressed (4.0x baseline); rolled back"),
 }  # fmt: skip

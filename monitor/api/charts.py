@@ -87,12 +87,17 @@ def linear_ticks(scale: Scale, label: Callable[[float], str], count: int = 4) ->
 _RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
 
-def ratio_ticks(scale: Scale, count: int = 6) -> list[Tick]:
-    """Ticks at familiar ratios inside a log ``scale``, thinned to about ``count``, always with 1x."""
+def ratio_ticks(scale: Scale, count: int = 6, min_gap: float = 12.0) -> list[Tick]:
+    """Ticks at familiar ratios inside a log ``scale``: about ``count``, at least ``min_gap`` pixels
+    apart (so labels do not overlap), always with 1x."""
     inside = [r for r in _RATIO_TICKS if scale.low <= r <= scale.high]
     while len(inside) > count:
         inside = [r for i, r in enumerate(inside) if i % 2 == 0 or r == 1.0]
-    return [Tick(scale(r), f"{r:g}x") for r in inside]
+    kept = [1.0] if 1.0 in inside else []
+    for ratio in sorted(inside, key=lambda r: abs(math.log(r))):  # outwards from 1x
+        if all(abs(scale(ratio) - scale(k)) >= min_gap for k in kept):
+            kept.append(ratio)
+    return [Tick(scale(r), f"{r:g}x") for r in sorted(kept)]
 
 
 def polyline(points: Sequence[tuple[float, float]]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,7 +46,10 @@ def test_ticks_are_round_and_inside_the_domain() -> None:
     assert [t.label for t in ticks] == ["0%", "2%", "4%", "6%"]
     assert all(0.0 <= t.at <= 90.0 for t in ticks)
     ratio = ratio_ticks(Scale(*ratio_domain([2.59, 7.1, 1.25]), 120.0, 0.0, log=True))
-    assert "1x" in [t.label for t in ratio] and "1.25x" in [t.label for t in ratio]
+    assert [t.label for t in ratio] == ["1x", "1.5x", "2x", "3x", "5x"]
+    crowded = ratio_ticks(Scale(0.8, 1.6, 40.0, 0.0, log=True), count=10)
+    assert "1x" in [t.label for t in crowded]
+    assert all(abs(a.at - b.at) >= 12 for a, b in pairwise(crowded))  # labels apart
 
 
 def test_band_path_goes_along_the_top_and_back_along_the_bottom() -> None:
