@@ -240,3 +240,19 @@ def test_examples_and_docs_reach_the_monitor_at_one_of_its_two_addresses() -> No
     urls = {url for _, url in found}
     assert any(u.startswith(IN_CLUSTER_URL) for u in urls) and any(u.startswith(PUBLIC_URL) for u in urls)
     assert any(where.startswith("examples/argo-rollouts") for where, _ in found)
+
+
+def test_install_instructions_name_the_package_and_its_version() -> None:
+    """pip/pipx lines in README, docs and examples install this package at the tag of its version."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = [
+        (path.name, line)
+        for path in _documents()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.search(r"\b(pipx install|pip install)\b.*git\+", line)
+    ]
+    assert len(lines) >= 4, lines  # README and docs/pipelines.md (pipx, pip), the GitHub Actions example
+    for where, line in lines:
+        assert f".git@v{project['version']}" in line, f"{where}: {line.strip()}"
+        if "pip install" in line and "pipx" not in line:
+            assert f"{project['name']} @ git+" in line, f"{where}: {line.strip()}"
