@@ -130,7 +130,15 @@ def test_query_parameters_are_generated_from_the_query_models() -> None:
         verdict[1]["schema"]["maximum"],
     ) == (0, 600)
     argo = paths["/api/v1/integrations/argo-rollouts/verdict"]["get"]["parameters"]
-    assert [p["name"] for p in argo] == ["deployment_id", "service", "environment", "version"]
+    assert [p["name"] for p in argo] == [
+        "deployment_id",
+        "service",
+        "environment",
+        "version",
+        "baseline_version",
+        "strategy",
+        "profile",
+    ]
     assert not any(p["required"] or "default" in p["schema"] for p in argo)
 
 
