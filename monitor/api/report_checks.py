@@ -280,3 +280,31 @@ def series_of(name: str, looks: Sequence[tuple[int, Document]]) -> list[LookOf]:
                 found.append(LookOf(look, check))
                 break
     return found
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One look of a findings strip: where, its CSS class (the look's result), the findings' count."""
+
+    look: int
+    x: float
+    width: float
+    css: str
+    count: int
+    title: str
+
+
+def findings_strip(series: Sequence[LookOf]) -> tuple[Cell, ...]:
+    """A log or trace check's findings look by look (new templates, changed operations): how many,
+    and each look's result, so a finding's first appearance shows."""
+    if not series or series[-1].check["signal"] == "metrics":
+        return ()
+    slot = PLOT_WIDTH / len(series)
+    cells = []
+    for i, s in enumerate(series):
+        count = len(s.check.get("evidence") or ())
+        labels = "; ".join(str(e["label"]) for e in (s.check.get("evidence") or ())[:3])
+        title = f"look {s.look}: {count} finding{'s' if count != 1 else ''}{': ' + labels if labels else ''}"
+        width = round(max(slot - 2, 1.0), 1)
+        cells.append(Cell(s.look, round(i * slot, 1), width, _marker_css(s.check), count, title))
+    return tuple(cells)

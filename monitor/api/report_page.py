@@ -27,10 +27,12 @@ from monitor.api.report_checks import (
     PLOT_HEIGHT,
     PLOT_WIDTH,
     VALUES_HEIGHT,
+    Cell,
     EffectChart,
     State,
     ValuesChart,
     effect_chart,
+    findings_strip,
     series_of,
     state,
     values_chart,
@@ -154,6 +156,7 @@ class CheckView:
     interval_text: str
     effect: EffectChart | None
     values: ValuesChart | None
+    findings: tuple[Cell, ...]
     histogram: Histogram | None
     queries: tuple[tuple[str, str], ...]
 
@@ -198,6 +201,7 @@ def check_views(
                 check, state(check), _effect(check), _interval(check),
                 effect_chart(series, decided, verdict["verdict"]) if series else None,
                 values_chart(series) if series else None,
+                findings_strip(series),
                 histogram(check),
                 _queries(profile, check["name"], deployment, window_s),
             )

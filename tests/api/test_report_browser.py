@@ -36,7 +36,7 @@ from bench.report_screenshots import (
     serving,
 )
 from monitor.api.report_checks import PLOT_HEIGHT, PLOT_WIDTH
-from monitor.api.report_page import CHART_HEIGHT, CHART_WIDTH
+from monitor.api.report_page import CHART_HEIGHT, CHART_WIDTH, render_report
 from monitor.profiles import load_profile
 from monitor.report import verdict_document
 from monitor.store import Store, StoredVerdict
@@ -141,6 +141,7 @@ def _check_scenario(name: str, page: Page) -> None:
         trace_links = [href for href in page.links.values() if TRACE_ID in href]
         assert trace_links == [f"https://grafana.example.com/explore?traceId={TRACE_ID}"]
         assert "payment gateway timeout after 5000 ms" in page.text
+        assert page.svgs.count("findings-strip") == 1  # the log templates check, look by look
     if name == "rollback":
         actions = page.text_by_id["actions"]
         for words in ("Rollback requested (helm-payments)", "Rollback done", "Page sent", "Page resolved"):
@@ -193,3 +194,16 @@ async def test_chromium_renders_each_report(
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == (1280, 2400)
     assert png.stat().st_size > 50_000  # a page of charts, not a blank one
+
+
+async def test_link_query_signs_the_pages_own_json_links(reports: tuple[str, dict[str, str], Store]) -> None:
+    """A report opened by a signed link links its JSON documents with the same signature."""
+    _, urls, store = reports
+    deployment = await store.get(urls["pass"].rsplit("/", 2)[-2])
+    stored = await store.latest_verdict(deployment.id)
+    assert stored is not None
+    html = render_report(deployment, json.loads(stored.document_json), [], [], link_query="exp=1&sig=ab")
+    links = parse(html).links
+    base = f"/api/v1/deployments/{deployment.id}"
+    assert links[f"{base}/verdict?exp=1&sig=ab"] and links[f"{base}?exp=1&sig=ab"]
+    assert "grafana-link" not in links  # no Grafana configured: no link to it

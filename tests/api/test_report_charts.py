@@ -11,7 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 from monitor.api import report_format
 from monitor.api.charts import Scale, band_path, linear_ticks, nice_step, ratio_domain, ratio_ticks
 from monitor.api.report_actions import banner
-from monitor.api.report_checks import PLOT_HEIGHT, PLOT_WIDTH, LookOf, effect_chart, state, values_chart
+from monitor.api.report_checks import (
+    PLOT_HEIGHT,
+    PLOT_WIDTH,
+    LookOf,
+    effect_chart,
+    findings_strip,
+    state,
+    values_chart,
+)
 from monitor.api.report_latency import HISTOGRAM_HEIGHT, histogram
 from monitor.api.report_sources import check_queries, dashboard_url
 from monitor.profiles import load_profile
@@ -177,3 +185,13 @@ def test_check_queries_are_the_profiles_promql_for_each_version() -> None:
         "exposure, baseline (v1)",
     ]
     assert '"checkout"' in queries[0][1] and '"v2"' in queries[0][1] and "[600s]" in queries[0][1]
+
+
+def test_findings_strip_counts_each_looks_findings() -> None:
+    quiet = _check(signal="logs", classification="pass", conclusive=True, evidence=[])
+    finding = {"label": "new ERROR: payment gateway timeout", "baseline": 0, "canary": 12}
+    found = _check(signal="logs", classification="high", conclusive=True, evidence=[finding])
+    cells = findings_strip([LookOf(1, quiet), LookOf(2, found)])
+    assert [(c.look, c.count, c.css) for c in cells] == [(1, 0, "pass"), (2, 1, "fail")]
+    assert cells[1].x == PLOT_WIDTH / 2 and "payment gateway timeout" in cells[1].title
+    assert findings_strip([LookOf(1, _check())]) == ()  # a metrics check has its charts instead
