@@ -833,20 +833,28 @@ def _documented_install() -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def _installed(chart: helm_python.Chart) -> tuple[str, list[Manifest], str]:
+    """The namespace, objects and notes of docs/helm.md's install command, with default values."""
+    release, namespace = _documented_install()
+    rendered = chart.render({}, name=release, namespace=namespace)
+    objects = [
+        doc
+        for path, text in sorted(rendered.items())
+        if not path.endswith("NOTES.txt")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+    notes_text = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
+    return namespace, objects, notes_text
+
+
 def test_the_documented_install_serves_at_the_address_the_examples_use(chart: helm_python.Chart) -> None:
     """tests/test_examples.py holds every example to http://deploy-monitor.monitoring.svc:8080: the
     Service that docs/helm.md's install command creates."""
-    release, namespace = _documented_install()
-    rendered = chart.render({}, name=release, namespace=namespace)
-    service = next(
-        doc
-        for path, text in rendered.items()
-        if path.endswith("service.yaml")
-        for doc in yaml.safe_load_all(text)
-    )
+    namespace, objects, notes_text = _installed(chart)
+    service = one(objects, "Service")
     url = f"http://{service['metadata']['name']}.{namespace}.svc:{service['spec']['ports'][0]['port']}"
     assert url == "http://deploy-monitor.monitoring.svc:8080"
-    notes_text = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
     assert f"In the cluster: {url}" in notes_text and f"monitor gate --url {url}" in notes_text
     assert url in (ROOT / "docs" / "pipelines.md").read_text()
 
@@ -857,15 +865,8 @@ def _selectors(text: str) -> list[str]:
 
 
 def test_runbook_selectors_select_the_chart_s_pods(chart: helm_python.Chart) -> None:
-    release, namespace = _documented_install()
-    rendered = chart.render({}, name=release, namespace=namespace)
-    deployment = next(
-        doc
-        for path, text in rendered.items()
-        if path.endswith("deployment.yaml")
-        for doc in yaml.safe_load_all(text)
-    )
-    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    namespace, objects, _ = _installed(chart)
+    labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
     texts = {"docs/runbooks.md": (ROOT / "docs" / "runbooks.md").read_text()}
     for group in _alert_rule_groups():
         for alert in group["rules"]:
