@@ -149,9 +149,14 @@ def test_jenkinsfile_maps_each_exit_code_and_rolls_back_once() -> None:
     (unstable,) = re.finditer(r"unstable\(", code)
     decide = code.index("stage('Decide')")
     assert unstable.start() > code.index("input(", decide) > decide
-    rollback = code.index("helm rollback")
-    guard = code.rindex("if (env.MONITOR_ROLLS_BACK == 'true')", 0, rollback)
-    assert "error(" in code[guard:rollback]  # the monitor rolls back: the pipeline stops before its own
+    # The monitor rolls back: the gate's stage stops the build on exit 1 before the pipeline's own.
+    fail_branch = re.search(r"code == 1 && env\.MONITOR_ROLLS_BACK == 'true'\) \{([^}]*)\}", code)
+    assert fail_branch is not None and "error(" in fail_branch.group(1)
+    (rollback,) = re.finditer(r"helm rollback", code)
+    stage = code.rindex("stage(", 0, rollback.start())
+    assert code.index(
+        "when { expression { env.HEALTH_EXIT == '1' && env.MONITOR_ROLLS_BACK != 'true' } }", stage
+    ) < (rollback.start())
 
 
 def test_otel_collector_sends_traces_and_logs_to_the_receiver() -> None:
