@@ -80,16 +80,22 @@ def test_demo_up_leaves_a_report_to_open_and_commands_that_work_and_demo_down_st
     assert len(_live_processes_of_groups(pids)) >= 2  # Prometheus, the daemon (and its engine)
 
     lines = up.stdout.splitlines()
-    [report_url] = [line.strip() for line in lines if re.fullmatch(r"   http://\S+/report", line)]
-    token = (demo_state / "ci.token").read_text().strip()
+    [report_link] = [line.split()[-1] for line in lines if line.startswith("   the bad canary's report:")]
+    [index_link] = [line.split()[-1] for line in lines if line.startswith("   every deployment:")]
+    for link in (report_link, index_link):  # signed: a browser opens them without the token
+        with urllib.request.urlopen(link, timeout=10) as response:
+            assert response.status == 200
+            assert "payments" in response.read().decode()
+    report_url, _, query = report_link.partition("?")
+    assert query.startswith("exp=") and "&sig=" in query
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(report_url, timeout=10)
     assert refused.value.code == 401
+    token = (demo_state / "ci.token").read_text().strip()
     request = urllib.request.Request(report_url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
-        assert "payments" in response.read().decode()
-    [curl] = [line for line in lines if line.startswith("$ curl") and report_url in line]
+    [curl] = [line for line in lines if line.startswith("$ curl")]
     assert f"$(cat {demo_state / 'ci.token'})" in curl
 
     analyses = [shlex.split(line[2:]) for line in lines if line.startswith("$ monitor analyze")]
@@ -99,7 +105,7 @@ def test_demo_up_leaves_a_report_to_open_and_commands_that_work_and_demo_down_st
     assert codes == [EXIT_PASS, EXIT_FAIL]
 
     again = _demo("up", demo_state)
-    assert again.returncode == 0 and "already running" in again.stdout and report_url in again.stdout
+    assert again.returncode == 0 and "already running" in again.stdout and report_link in again.stdout
     assert {int((demo_state / f"{name}.pid").read_text()) for name in PROCESSES} == pids
 
     down = _demo("down", demo_state)

@@ -74,12 +74,19 @@ def gate_argv(url: str, token_file: Path, run: SimulatedRun, *, timeout: str = "
     ]  # fmt: skip
 
 
-def write_daemon_config(workdir: Path, token: str, webhook_yaml: str = "") -> Path:
+def write_daemon_config(workdir: Path, token: str, more_yaml: str = "") -> Path:
     """``workdir/monitor.yaml``: one API token (``workdir/ci.token``, read and deploy scopes) and
-    the ``webhooks:`` section ``webhook_yaml`` if given; return its path."""
+    the sections ``more_yaml`` if given; return its path."""
     token_file = workdir / "ci.token"
     token_file.write_text(token)
     config = workdir / "monitor.yaml"
     tokens = f"tokens:\n  - {{name: ci, scopes: [read, deploy], token_file: {token_file}}}\n"
-    config.write_text(tokens + webhook_yaml)
+    config.write_text(tokens + more_yaml)
     return config
+
+
+def report_link_argv(config: Path, deployment_id: str | None) -> list[str]:
+    """``monitor report-link``: a fresh signed link to ``deployment_id``'s report, or (None) to the
+    deployments index page, from ``config``'s key file and public URL."""
+    target = [deployment_id] if deployment_id else ["--index"]
+    return ["monitor", "report-link", "--config", str(config), *target]

@@ -1,8 +1,9 @@
 """``make demo-up`` and ``make demo-down``: the demo's Prometheus and daemon left running, to try by hand.
 
 ``up`` backfills the demo's simulated deployments into a Prometheus, starts ``monitor serve`` on
-SQLite with an API token, registers the bad ``payments`` canary with ``monitor gate`` so that there
-is a report to open, and prints the report URL, the commands to rerun and how to stop everything.
+SQLite with an API token and a report-link key, registers the bad ``payments`` canary with ``monitor
+gate`` so that there is a report to open, and prints signed links to it and to the deployments
+index (a browser opens them without the token), the commands to rerun and how to stop everything.
 Both processes run in sessions of their own, so closing the terminal does not stop them; their
 process ids go to ``<state dir>/<name>.pid`` and everything else they need (data, config, token,
 logs) into the state dir too (``.demo/`` by default). ``down`` stops exactly those processes, with
@@ -22,22 +23,27 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import MonitorError, SimulationError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
+from monitor.reportlinks import DEFAULT_LIFETIME_S
 from monitor.simulate.demo import SCENARIOS, SIMULATED
 from monitor.simulate.demo_steps import (
     analyze_argv,
     gate_argv,
     heading,
     python_argv,
+    report_link_argv,
     run_shown,
     serve_argv,
     shown,
     write_daemon_config,
 )
 from monitor.simulate.prometheus import free_port, simulate_into_prometheus, wait_for_http
+from monitor.simulate.scenario import SimulatedRun
 
 STATE_DIR = Path(".demo")
 PROCESSES = ("prometheus", "serve")  # each one's pid file is <state dir>/<name>.pid
@@ -78,7 +84,7 @@ def up(state: Path) -> int:
         stale.unlink()
     heading("make demo-up: what is simulated", SIMULATED)
     try:
-        instructions = _start(state)
+        instructions = _instructions(_start(state))
     except BaseException:
         _stop_all(state, quiet=True)
         raise
@@ -87,16 +93,31 @@ def up(state: Path) -> int:
     return EXIT_PASS
 
 
-def _start(state: Path) -> str:
+@dataclass(frozen=True)
+class _Started:
+    """What :func:`_start` left running, for the instructions."""
+
+    state: Path
+    prometheus_url: str
+    url: str  # monitor serve's
+    runs: Mapping[str, SimulatedRun]
+    gate: list[str]
+    deployment_id: str
+
+
+def _start(state: Path) -> _Started:
     prometheus, runs = simulate_into_prometheus(SCENARIOS, state / "prometheus", detach=True)
     prometheus.start()
     _write_pid(state, "prometheus", prometheus.pid)
     print(f"Prometheus is serving them at {prometheus.url}", flush=True)
 
     token = secrets.token_hex(16)
-    config = write_daemon_config(state, token)
+    (state / "report-link.key").write_text(secrets.token_hex(32))  # signs links a browser opens
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    config = write_daemon_config(
+        state, token, f"public_url: {url}\nreport_links: {{key_file: {state / 'report-link.key'}}}\n"
+    )
     serve = serve_argv(port, prometheus.url, state / "monitor.db", config)
     heading(
         "monitor serve, in the background, and monitor gate registering the bad canary",
@@ -117,26 +138,41 @@ def _start(state: Path) -> str:
     gate = gate_argv(url, state / "ci.token", runs["payments"])
     code = run_shown(gate)
     print(f"exit code {code}: {'as designed' if code == EXIT_FAIL else 'NOT as designed (wanted 1)'}")
-    report = f"{url}/api/v1/deployments/{_latest_deployment(url, token, 'payments')}/report"
-    header = f'-H "Authorization: Bearer $(cat {shlex.quote(str(state / "ci.token"))})"'
+    return _Started(state, prometheus.url, url, runs, gate, _latest_deployment(url, token, "payments"))
+
+
+def _instructions(up: _Started) -> str:
+    """What to open and rerun, with the links signed now by ``monitor report-link`` (printed too)."""
+    config, token_file = up.state / "monitor.yaml", up.state / "ci.token"
+    report_link, index_link = (report_link_argv(config, d) for d in (up.deployment_id, None))
+    header = f'-H "Authorization: Bearer $(cat {shlex.quote(str(token_file))})"'
     return "\n".join(
         [
             "\n== The demo is up: try it ==",
-            f"   Prometheus  {prometheus.url}   (log {prometheus.log_path})",
-            f"   monitor     {url}   (log {state / 'serve.log'}; API token in {state / 'ci.token'})",
+            f"   Prometheus  {up.prometheus_url}   (log {up.state / 'prometheus' / 'prometheus.log'})",
+            f"   monitor     {up.url}   (log {up.state / 'serve.log'}; API token in {token_file})",
             "",
-            "The bad canary's report (every route but /healthz needs the token; curl sends it):",
-            f"   {report}",
-            f"$ curl -s {header} {report} > report.html   # then open report.html",
+            f"Open in a browser, no token needed (signed links, {DEFAULT_LIFETIME_S / 86400:g} days valid):",
+            f"   the bad canary's report:  {_run_quietly(report_link)}",
+            f"   every deployment:         {_run_quietly(index_link)}",
             "",
             "Rerun what the demo ran ('monitor' is .venv/bin/monitor; . .venv/bin/activate puts it on PATH):",
-            *(shown(analyze_argv(prometheus.url, runs[name])) for name in ("checkout", "payments")),
-            f"{shown(gate)}   # registers it again",
-            f"$ curl -s {header} {url}/api/v1/deployments   # every registered deployment, as JSON",
+            *(shown(analyze_argv(up.prometheus_url, up.runs[name])) for name in ("checkout", "payments")),
+            f"{shown(up.gate)}   # registers it again",
+            f"{shown(report_link)}   # a fresh signed link",
+            f"$ curl -s {header} {up.url}/api/v1/deployments/{up.deployment_id}   # the API, with the token",
             "",
             "Stop it all: make demo-down",
         ]
     )
+
+
+def _run_quietly(argv: list[str]) -> str:
+    """The stdout of the ``monitor ...`` command ``argv``, stripped."""
+    result = subprocess.run(python_argv(argv), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SimulationError(f"{shlex.join(argv)} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
 
 
 def _latest_deployment(url: str, token: str, service: str) -> str:
