@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.api.auth import ACTOR, INDEX_ROUTE, auth_middleware
+from monitor.api.auth import ACTOR, INDEX_ROUTE, LINK_QUERY, auth_middleware
 from monitor.api.bodies import read_json
 from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
 from monitor.api.compression import compressed_bodies
@@ -26,6 +26,7 @@ from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, 
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.queries import ListQuery, VerdictQuery, unknown_parameters
+from monitor.api.report_data import report_context
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import MAX_REASON, CancelBody, deployment_spec
 from monitor.api.validation import validated
@@ -140,12 +141,8 @@ async def report(request: web.Request) -> web.Response:
     store = request.app[STORE]
     deployment = await store.get(request.match_info["id"])
     verdict = deployment_verdict_document(deployment, await store.latest_verdict(deployment.id))
-    from monitor.api.report_data import report_context  # the report's reads, beside its rendering
-
-    page = render_report(
-        deployment, verdict, await store.look_history(deployment.id), await store.events(deployment.id),
-        request.app[TRACE_URL], **await report_context(request.app, deployment),
-    )  # fmt: skip
+    context = await report_context(request.app, deployment)
+    page = render_report(deployment, verdict, link_query=request.get(LINK_QUERY, ""), **context)
     response = web.Response(text=page, content_type="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response

@@ -46,6 +46,8 @@ from monitor.redact import redact_text
 from monitor.store import AuditEvent, LookScore, Notification, StoredVerdict
 
 CHART_WIDTH, CHART_HEIGHT = 640, 120
+# The verdicts whose score weighs evidence; the page shows no number for the others.
+SCORED_VERDICTS = frozenset({"pass", "marginal", "fail"})
 # Served with the page: nothing but inline styles may load, so injected markup could do nothing.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
 # Links to traces leave the page; nothing else may be loaded from elsewhere.
@@ -228,15 +230,16 @@ def render_report(
     ``looks`` are every look's stored verdict (the charts), ``notifications`` the deployment's
     outbox items (the banner of rollbacks and pages), ``profile`` its profile (each check's PromQL),
     ``grafana_url`` where the detail dashboard is linked, ``monitor_url`` the monitor's public
-    address (for the dashboard's link back). ``link_query`` (``exp=...&sig=...``) is appended to
-    the page's own links to the JSON documents, so a signed report link's documents open too.
+    address (for the dashboard's link back). ``link_query`` (``?exp=...&sig=...`` or empty, as
+    :data:`monitor.api.auth.LINK_QUERY` holds it) is appended to the page's own links to the JSON
+    documents, so a signed report link's documents open too.
     """
     document = deployment_document(deployment)
     checks = check_views(verdict, looks, document, profile)
     points = score_chart(history)
     actions: list[Action] = banner(events, notifications)
     grafana = dashboard_url(grafana_url, document, verdict, monitor_url) if grafana_url else None
-    suffix = f"?{link_query}" if link_query else ""
+    suffix = f"?{link_query.lstrip('?')}" if link_query else ""
     return (
         _environment()
         .get_template("report.html")
@@ -244,6 +247,8 @@ def render_report(
             deployment=document,
             verdict=verdict,
             final=verdict["verdict"] != "running",
+            # An inconclusive or cancelled run's score measures nothing: a 100 would read as healthy.
+            scored=verdict["verdict"] in SCORED_VERDICTS,
             checks=checks,
             points=points,
             polyline=" ".join(f"{p.x},{p.y}" for p in points),

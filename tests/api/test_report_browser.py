@@ -133,6 +133,9 @@ def _check_scenario(name: str, page: Page) -> None:
         assert "not yet conclusive (" in page.text_by_id["checks"]
         assert "allowed 1.25x)" in page.text_by_id["checks"]
         assert "actions" not in page.text_by_id
+        assert page.text_by_id["score"] == "no score: inconclusive"  # not a healthy-looking 100
+    else:
+        assert float(page.text_by_id["score"]) >= 0
     if name == "pass":
         assert "regressed" not in page.text_by_id["checks"] and "actions" not in page.text_by_id
     if name == "fail":

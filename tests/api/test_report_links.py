@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -271,3 +272,17 @@ async def test_the_access_log_masks_the_signature(caplog: pytest.LogCaptureFixtu
     signature_hex = parse_qs(urlsplit(url).query)["sig"][0]
     assert signature_hex not in caplog.text
     assert "sig=***" in caplog.text and "exp=" in caplog.text and "?plain=1" in caplog.text
+
+
+async def test_the_json_links_of_a_report_opened_by_a_signed_link_open_too(make_client: Factory) -> None:
+    client = await make_client(KEY)
+    deployment_id = await _register(client)
+    page = await client.get(_signed(f"/api/v1/deployments/{deployment_id}/report", deployment_id))
+    assert page.status == 200
+    html = await page.text()
+    links = re.findall(r'href="(/api/v1/deployments/[^"]+)"', html)
+    json_links = [unescape(link) for link in links if "/report" not in link]
+    assert len(json_links) == 2, links  # the verdict and the deployment documents
+    for link in json_links:
+        assert link.count("?") == 1 and "sig=" in link, link
+        assert (await client.get(link)).status == 200, link
