@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo demo-up demo-down test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean dist image
+.PHONY: setup system-deps venv demo demo-up demo-down test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean dist image screenshots
 
 # The package version (pyproject.toml): the image's tag, and the chart's appVersion (helm/sync.py).
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
@@ -46,6 +46,10 @@ demo-up: setup
 
 demo-down:
 	$(BIN)/python -m monitor.simulate.demo_up down
+
+# The report's screenshots in docs/img/, rendered by headless Chromium from the real daemon's pages.
+screenshots: setup
+	$(BIN)/python -m bench.report_screenshots
 
 lint: venv
 	$(BIN)/ruff check monitor tests bench helm
