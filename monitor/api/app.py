@@ -4,7 +4,6 @@ HTML report and index pages, and fresh signed report links."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -26,15 +25,16 @@ from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, 
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.queries import ListQuery, VerdictQuery, unknown_parameters
+from monitor.api.registration import registrable_spec, request_digest
 from monitor.api.report_data import report_context
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
-from monitor.api.requests import MAX_REASON, CancelBody, deployment_spec
+from monitor.api.requests import MAX_REASON, CancelBody
 from monitor.api.validation import validated
 from monitor.api.verdicts import VerdictCache
 from monitor.channels.notify import Notifier
 from monitor.config import Settings, TokenSpec
 from monitor.environments import Environments
-from monitor.errors import ConfigError, ConflictError, MonitorError, NotFoundError, StoreError
+from monitor.errors import ConflictError, MonitorError, NotFoundError, StoreError
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles.catalog import ProfileCatalog
 from monitor.redact import redact_text
@@ -57,28 +57,10 @@ def _json(body: object, status: int = 200, headers: dict[str, str] | None = None
     )
 
 
-def _digest(body: object) -> str:
-    """The request as sent, canonically: what makes a retry with the same key the same request."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 async def register(request: web.Request) -> web.Response:
     """``POST /api/v1/deployments``: 201 for a new deployment, 200 for a repeated Idempotency-Key."""
     body = await read_json(request)
-    spec = deployment_spec(body, datetime.now(UTC), request.app[ENVIRONMENTS])
-    profiles = request.app[PROFILES]
-    allowed = profiles.available
-    if spec.profile not in allowed:
-        # Never a path from a caller: the daemon would read any file it can.
-        raise invalid(
-            "profile",
-            f"{spec.profile!r} is not available; use one of {', '.join(sorted(allowed))} "
-            "(other profiles are added under environments: in the daemon's config)",
-        )
-    try:
-        profiles.get(spec.profile)
-    except ConfigError as exc:
-        raise invalid("profile", str(exc)) from None
+    spec = registrable_spec(request.app, body)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
         raise invalid("Idempotency-Key", f"at most {MAX_IDEMPOTENCY_KEY} printable characters")
@@ -87,7 +69,7 @@ async def register(request: web.Request) -> web.Response:
             spec,
             actor=request.get(ACTOR, "anonymous"),
             idempotency_key=key,
-            request_digest=_digest(body),
+            request_digest=request_digest(body),
             notify=request.app[NOTIFIER].registered,
         )
     except ConflictError as exc:

@@ -26,18 +26,17 @@ with the ``read`` scope is enough; see :mod:`monitor.api.auth`).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from monitor.api.auth import ACTOR
 from monitor.api.bodies import read_json
-from monitor.api.keys import ENVIRONMENTS, NOTIFIER, PROFILES, STORE, VERDICTS
-from monitor.api.problems import Problem, invalid
+from monitor.api.keys import NOTIFIER, STORE, VERDICTS
+from monitor.api.problems import Problem
 from monitor.api.queries import ArgoQuery
-from monitor.api.requests import FlaggerPayload, deployment_spec
+from monitor.api.registration import registrable_spec, request_digest
+from monitor.api.requests import FlaggerPayload
 from monitor.api.validation import validated
-from monitor.errors import ConfigError
 from monitor.models import Deployment
 from monitor.store import Store
 
@@ -78,9 +77,10 @@ async def _registered(request: web.Request, query: ArgoQuery) -> tuple[Deploymen
     """The newest deployment of the query's version when it replaces ``baseline_version``, else one
     registered now (started now); and whether it is new.
 
-    Keyed by version and baseline, not by an idempotency key: a later rollout of the same pair
-    reads the earlier analysis (a retried Rollout does not pass a version its first run failed),
-    and a deployment registered anew by ``POST /api/v1/deployments`` is the newest, so it answers.
+    Keyed by version and baseline: a later rollout of the same pair reads the earlier analysis (a
+    retried Rollout does not pass a version its first run failed), and a deployment registered
+    anew by ``POST /api/v1/deployments`` is the newest, so it answers. Concurrent first calls
+    register one deployment (an idempotency key of what they saw).
     """
     store = request.app[STORE]
     assert query.service is not None and query.baseline_version is not None  # ArgoQuery checks
@@ -91,19 +91,19 @@ async def _registered(request: web.Request, query: ArgoQuery) -> tuple[Deploymen
         return found[0], False
     fields = ("service", "environment", "version", "baseline_version", "strategy", "profile")
     body = {name: value for name in fields if (value := getattr(query, name)) is not None}
-    spec = deployment_spec(body, datetime.now(UTC), request.app[ENVIRONMENTS])
-    profiles = request.app[PROFILES]
-    if spec.profile not in profiles.available:  # never a path from a caller
-        raise invalid(
-            "profile",
-            f"{spec.profile!r} is not available; use one of {', '.join(sorted(profiles.available))}",
-        )
-    try:
-        profiles.get(spec.profile)
-    except ConfigError as exc:
-        raise invalid("profile", str(exc)) from None
+    spec = registrable_spec(request.app, body)
+    # Two first calls at once (a retried measurement, two analysis runs) register one deployment:
+    # they saw the same newest deployment, which with the pair is the key (hashed to fit the
+    # column); a call after another registration sees another newest and registers anew.
+    newest = found[0].id if found else None
+    seen = [query.service, spec.environment, query.version, query.baseline_version, newest]
+    key = "argo-rollouts:" + request_digest(seen)
     return await store.register(
-        spec, actor=request.get(ACTOR, "anonymous"), notify=request.app[NOTIFIER].registered
+        spec,
+        actor=request.get(ACTOR, "anonymous"),
+        idempotency_key=key,
+        request_digest=key,
+        notify=request.app[NOTIFIER].registered,
     )
 
 

@@ -7,6 +7,7 @@ No Argo Rollouts controller runs here: the requests are the ones ``examples/argo
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -70,6 +71,25 @@ async def test_the_first_call_registers_and_later_calls_read_the_same_deployment
     final = await client.get(URL, params=ASK, headers=_bearer(DEPLOYER))
     assert final.status == 200 and (await final.json())["verdict"] == "inconclusive"
     assert len(await client.app[STORE].list_deployments(service="checkout")) == 1
+
+
+async def test_concurrent_first_calls_register_one_deployment(client: TestClient[Any, Any]) -> None:
+    answers = await asyncio.gather(
+        *(client.get(URL, params=ASK, headers=_bearer(DEPLOYER)) for _ in range(4))
+    )
+    assert sorted(a.status for a in answers) == [200, 200, 200, 201]
+    ids = {(await a.json())["deployment_id"] for a in answers}
+    assert len(ids) == 1
+    assert len(await client.app[STORE].list_deployments(service="checkout")) == 1
+
+
+async def test_going_back_to_an_earlier_baseline_registers_afresh(client: TestClient[Any, Any]) -> None:
+    first = await (await client.get(URL, params=ASK, headers=_bearer(DEPLOYER))).json()
+    other = await client.get(URL, params={**ASK, "baseline_version": "v0"}, headers=_bearer(DEPLOYER))
+    assert other.status == 201
+    back = await client.get(URL, params=ASK, headers=_bearer(DEPLOYER))
+    assert back.status == 201  # not the superseded first deployment
+    assert (await back.json())["deployment_id"] != first["deployment_id"]
 
 
 async def test_another_baseline_registers_a_new_deployment_that_supersedes(

@@ -1,0 +1,41 @@
+"""A registration request made a deployment: the spec, its profile's checks and the request digest,
+shared by ``POST /api/v1/deployments`` and Argo Rollouts' web metric that registers on first call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from monitor.api.keys import ENVIRONMENTS, PROFILES
+from monitor.api.problems import invalid
+from monitor.api.requests import deployment_spec
+from monitor.errors import ConfigError
+from monitor.models import DeploymentSpec
+
+
+def request_digest(body: object) -> str:
+    """The request as sent, canonically: what makes a retry with the same key the same request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def registrable_spec(app: web.Application, body: object) -> DeploymentSpec:
+    """The deployment ``body`` asks for, started now, with a profile the daemon offers and can load;
+    a 400 naming the field otherwise."""
+    spec = deployment_spec(body, datetime.now(UTC), app[ENVIRONMENTS])
+    profiles = app[PROFILES]
+    allowed = profiles.available
+    if spec.profile not in allowed:
+        # Never a path from a caller: the daemon would read any file it can.
+        raise invalid(
+            "profile",
+            f"{spec.profile!r} is not available; use one of {', '.join(sorted(allowed))} "
+            "(other profiles are added under environments: in the daemon's config)",
+        )
+    try:
+        profiles.get(spec.profile)
+    except ConfigError as exc:
+        raise invalid("profile", str(exc)) from None
+    return spec
