@@ -238,7 +238,7 @@ def render_report(
     checks = check_views(verdict, looks, document, profile)
     points = score_chart(history)
     actions: list[Action] = banner(events, notifications)
-    grafana = dashboard_url(grafana_url, document, verdict, monitor_url) if grafana_url else None
+    grafana = dashboard_url(grafana_url, document, verdict, monitor_url, link_query) if grafana_url else None
     suffix = f"?{link_query.lstrip('?')}" if link_query else ""
     return (
         _environment()

@@ -1,9 +1,10 @@
 """Where the report's numbers come from: the Grafana detail dashboard and each check's PromQL.
 
 The dashboard link fills every variable of the detail dashboard (service, environment, canary
-version, baseline version) and its ``deployment`` and ``monitor_url`` variables, whose
-"Verdict report" link leads back here. The PromQL is the profile's templates rendered as the
-engine renders them for one version over the whole window (:mod:`monitor.profiles.templates`).
+version, baseline version) and its ``deployment`` and ``monitor_url`` variables (and the signed
+link's, when the report was opened by one), whose "Verdict report" link leads back here. The
+PromQL is the profile's templates rendered as the engine renders them for one version over the
+whole window (:mod:`monitor.profiles.templates`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from monitor.grafana.dashboards.common import UIDS
-from monitor.grafana.dashboards.detail import DEPLOYMENT_VARIABLE, MONITOR_URL_VARIABLE, STEM
+from monitor.grafana.dashboards.detail import (
+    DEPLOYMENT_VARIABLE,
+    EXPIRES_VARIABLE,
+    MONITOR_URL_VARIABLE,
+    SIGNATURE_VARIABLE,
+    STEM,
+)
 from monitor.grafana.dashboards.promql import BASELINE_VARIABLE, CANARY_VARIABLE
 from monitor.profiles import CheckSpec, Profile
 from monitor.profiles.templates import render, selector
+from monitor.reportlinks import EXPIRES_PARAMETER, SIGNATURE_PARAMETER
 
 _QUERY_FIELDS = ("events", "exposure", "buckets", "series")
 
@@ -27,9 +35,14 @@ def _millis(moment: str) -> int:
 
 
 def dashboard_url(
-    grafana_url: str, deployment: Mapping[str, Any], verdict: Mapping[str, Any], monitor_url: str | None
+    grafana_url: str,
+    deployment: Mapping[str, Any],
+    verdict: Mapping[str, Any],
+    monitor_url: str | None,
+    link_query: str = "",
 ) -> str:
-    """The detail dashboard of this deployment's versions over both windows (a minute either side)."""
+    """The detail dashboard of this deployment's versions over both windows (a minute either side);
+    ``link_query`` (the signed link the report was opened with) goes along for the way back."""
     starts = [_millis(verdict[v]["start"]) for v in ("baseline", "canary")]
     ends = [_millis(verdict[v]["end"]) for v in ("baseline", "canary")]
     query: dict[str, str | int] = {
@@ -43,6 +56,10 @@ def dashboard_url(
     }
     if monitor_url:
         query[f"var-{MONITOR_URL_VARIABLE}"] = monitor_url
+    signed = parse_qs(link_query.lstrip("?"))
+    if signed.get(EXPIRES_PARAMETER) and signed.get(SIGNATURE_PARAMETER):
+        query[f"var-{EXPIRES_VARIABLE}"] = signed[EXPIRES_PARAMETER][0]
+        query[f"var-{SIGNATURE_VARIABLE}"] = signed[SIGNATURE_PARAMETER][0]
     return f"{grafana_url.rstrip('/')}/d/{UIDS[STEM]}/{STEM}?{urlencode(query)}"
 
 

@@ -6,6 +6,7 @@ only the store), so its source points at a closed port.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +25,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from monitor.api.access_log import RedactingAccessLogger
 from monitor.api.auth import ACTOR, LINK_QUERY, auth_middleware
 from monitor.api.keys import STORE
+from monitor.api.report_sources import dashboard_url
 from monitor.channels.notify import Notifier
 from monitor.config import Settings, TokenSpec
 from monitor.models import DeploymentSpec, Strategy
@@ -39,6 +42,7 @@ from monitor.store import Store
 
 KEY = LinkKey(b"k" * 64, lifetime_s=3600)
 READER = "r" * 32
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOYER = "d" * 32
 SPEC = DeploymentSpec(
     "checkout", "production", "v2", "v1", Strategy.CANARY, datetime(2026, 11, 26, 9, 59, tzinfo=UTC),
@@ -286,3 +290,40 @@ async def test_the_json_links_of_a_report_opened_by_a_signed_link_open_too(make_
     for link in json_links:
         assert link.count("?") == 1 and "sig=" in link, link
         assert (await client.get(link)).status == 200, link
+
+
+def _dashboard_report_link() -> str:
+    """The detail dashboard's "Verdict report" link as generated (dashboards/deployment-detail.json)."""
+    dashboard = json.loads((ROOT / "dashboards" / "deployment-detail.json").read_text())
+    (link,) = [link["url"] for link in dashboard["links"] if link["title"] == "Verdict report"]
+    url: str = link
+    return url
+
+
+def _interpolate(template: str, variables: dict[str, str]) -> str:
+    """Grafana's ``${name}`` substitution in a dashboard link (a missing variable is empty)."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: variables.get(m.group(1), ""), template)
+
+
+async def test_the_way_back_from_the_dashboard_carries_the_signed_link(make_client: Factory) -> None:
+    """Report → dashboard → report in a browser without a token: the dashboard link made by a report
+    opened by a signed link carries its expiry and signature in hidden variables, and the
+    dashboard's link back opens; without them it is the plain address, which needs a token."""
+    client = await make_client(KEY)
+    deployment_id = await _register(client)
+    signed = _signed(f"/api/v1/deployments/{deployment_id}/report", deployment_id)
+    document = {"id": deployment_id, "service": "checkout", "environment": "production", "version": "v2",
+                "baseline_version": "v1"}  # fmt: skip
+    windows = {"canary": {"start": "2026-11-26T10:00:00Z", "end": "2026-11-26T10:20:00Z"},
+               "baseline": {"start": "2026-11-26T09:40:00Z", "end": "2026-11-26T10:00:00Z"}}  # fmt: skip
+    for came_with, status in (("?" + signed.partition("?")[2], 200), ("", 401)):
+        to_grafana = dashboard_url("https://grafana.example.com", document, windows, "", came_with)
+        variables = {k.removeprefix("var-"): v[0] for k, v in parse_qs(urlsplit(to_grafana).query).items()}
+        back = urlsplit(_interpolate(_dashboard_report_link(), variables))
+        assert back.path == f"/api/v1/deployments/{deployment_id}/report"
+        answer = await client.get(f"{back.path}?{back.query}")
+        assert answer.status == status, await answer.text()
+        if status == 401:
+            assert "send Authorization: Bearer" in (await answer.json())["detail"]  # not "wrong signature"
+            bearer = {"Authorization": f"Bearer {READER}"}
+            assert (await client.get(f"{back.path}?{back.query}", headers=bearer)).status == 200

@@ -36,8 +36,14 @@ STEM = "deployment-detail"
 # The report of the deployment these variables show: the report's link here sets both variables
 # (var-deployment, var-monitor_url); the monitor's default address until it does.
 MONITOR_URL_VARIABLE, DEPLOYMENT_VARIABLE = "monitor_url", "deployment"
+# A report opened by a signed link passes its expiry and signature (hidden variables), so the way
+# back opens in a browser without a token too; empty, the link is the plain address.
+EXPIRES_VARIABLE, SIGNATURE_VARIABLE = "report_exp", "report_sig"
 DEFAULT_MONITOR_URL = "http://127.0.0.1:8080"
-REPORT_LINK = f"${{{MONITOR_URL_VARIABLE}}}/api/v1/deployments/${{{DEPLOYMENT_VARIABLE}}}/report"
+REPORT_LINK = (
+    f"${{{MONITOR_URL_VARIABLE}}}/api/v1/deployments/${{{DEPLOYMENT_VARIABLE}}}/report"
+    f"?exp=${{{EXPIRES_VARIABLE}}}&sig=${{{SIGNATURE_VARIABLE}}}"
+)
 CANARY_COLOR = "orange"
 BASELINE_COLOR = "blue"
 CURRENT = (
@@ -100,6 +106,13 @@ def _report_variables() -> list[sdk.TextBoxVariable]:
         .label("Monitor URL")
         .description("The monitor as users reach it (its public_url)")
         .default_value(DEFAULT_MONITOR_URL),
+        *(
+            sdk.TextBoxVariable(name).hide(model.VariableHide.HIDE_VARIABLE).description(description)
+            for name, description in (
+                (EXPIRES_VARIABLE, "The expiry of the signed report link the report came from"),
+                (SIGNATURE_VARIABLE, "The signature of the signed report link the report came from"),
+            )
+        ),
     ]
 
 
