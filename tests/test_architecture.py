@@ -30,6 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "config",
         "channels",
         "engine",
+        "backtest",
         "api",
         "commands schema simulate",
         "cli",

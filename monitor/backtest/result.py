@@ -1,0 +1,105 @@
+"""What a backtest found: typed value objects shared by the replay, the calibration, the
+suggestions and every output (terminal, CSV, JSON, HTML, the API).
+
+Pure data: nothing here reads Prometheus or formats for a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.models import Mode, VerdictStatus, Window
+
+
+@dataclass(frozen=True)
+class PastDeploy:
+    """A version change found in the history: ``version`` replacing ``baseline_version``.
+
+    ``overlap`` is when both versions served (a canary phase), None for a plain switch; ``start``
+    is when ``version`` first appeared.
+    """
+
+    version: str
+    baseline_version: str
+    start: datetime
+    overlap: Window | None = None
+
+    @property
+    def mode(self) -> Mode:
+        """Canary mode when both versions ran at once, before/after otherwise."""
+        return Mode.CANARY if self.overlap is not None else Mode.BEFORE_AFTER
+
+
+@dataclass(frozen=True)
+class ReplayedLook:
+    """One look of a replayed deploy, as the daemon would have recorded it."""
+
+    look: int
+    at: datetime
+    status: VerdictStatus
+    score: float
+    # check name -> (classification, effect, interval low, interval high); None where not computed
+    checks: tuple[tuple[str, str, float | None, float | None, float | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplayedDeploy:
+    """A past deploy replayed look by look through the daemon's decision code."""
+
+    deploy: PastDeploy
+    mode: Mode
+    canary_window: Window
+    baseline_window: Window | None
+    verdict: VerdictStatus
+    decided_at: datetime | None
+    looks: tuple[ReplayedLook, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class CheckCalibration:
+    """One check's behaviour on A/A windows (the same version on both sides).
+
+    ``false_alarms`` of ``trials`` A/A runs failed the check; ``rate_interval`` is the two-sided
+    95 % Clopper-Pearson interval of the false-alarm rate. ``detectable_effect`` is the smallest
+    effect (ratio for counts and distributions, shift in the check's unit for samples) the check
+    would catch with 80 % power at the observed traffic; None when it could not be estimated.
+    """
+
+    check: str
+    trials: int
+    false_alarms: int
+    rate_interval: tuple[float, float]
+    detectable_effect: float | None = None
+    baseline: str = "previous"  # which baseline choice the A/A runs used (see Suggestion.baseline)
+
+    @property
+    def rate(self) -> float:
+        return self.false_alarms / self.trials if self.trials else 0.0
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A setting for one check that would have kept false alarms at or under the target."""
+
+    check: str
+    allowance: float | None  # the relative or absolute allowance, in the profile's own terms
+    min_duration_s: float | None
+    baseline: str | None  # "previous", "day", "week": the before/after baseline that alarmed least
+    reason: str
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Everything one backtest of one service found."""
+
+    service: str
+    environment: str | None
+    profile: str
+    span: Window
+    deploys: tuple[ReplayedDeploy, ...] = ()
+    calibration: tuple[CheckCalibration, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
+    false_alarm_target: float = 0.01
+    warnings: tuple[str, ...] = field(default_factory=tuple)
