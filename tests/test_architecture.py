@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "errors",
-        "models yamlfile timeparse redact signing reportlinks retry envvars exitcodes",
+        "models yamlfile timeparse redact signing reportlinks retry envvars exitcodes charts",
         "secretfile tracing stats cliargs pipes",
         "settings logs",
         "profiles store",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.api import report_format
-from monitor.api.charts import (
+from monitor.charts import (
     Scale,
     Tick,
     band_path,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.api.charts import Scale, Tick, linear_ticks
+from monitor.charts import Scale, Tick, linear_ticks
 from monitor.judges.format import fmt_value
 
 HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 520, 130

@@ -3,7 +3,7 @@
 Rendered on the server from every look's verdict document, the audit trail and the outbox, with
 Jinja2's autoescaping (service names, messages and labels come from API callers). The page is
 self-contained: no scripts, no external assets, inline SVG charts (geometry in
-:mod:`monitor.api.charts` and the ``report_*`` modules beside this one).
+:mod:`monitor.charts` and the ``report_*`` modules beside this one).
 Every value printed passes :func:`~monitor.redact.redact_text` (Jinja's ``finalize``): an audit
 event or a stored document that quotes a URL shows it without password or token.
 """
