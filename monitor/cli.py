@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitor.cliargs import url_type
+from monitor.cliargs import BASELINE_CHOICES, url_type
 from monitor.envvars import env, env_flag, help_epilog
 from monitor.exitcodes import EXIT_ERROR
 from monitor.pipes import stdout_may_close
@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--baseline-end", metavar="TIME", help="before/after mode: baseline window end (default: none)"
     )
+    analyze.add_argument(
+        "--baseline", choices=BASELINE_CHOICES,
+        help="before/after mode instead of --baseline-start/--baseline-end: the baseline version just "
+        "before --start for as long (previous), over --start..--end a day or a week earlier (day, week), "
+        "or auto: the profile's calibration, else previous (default: none)",
+    )  # fmt: skip
     analyze.add_argument(
         "--profile", metavar="NAME|PATH",
         help="built-in profile name or profile file (default: the config's profile, else otel-http)",
@@ -211,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--strategy", choices=("canary", "bluegreen", "rolling"), default="canary", help="how it is deployed"
     )
+    gate.add_argument(
+        "--baseline", choices=BASELINE_CHOICES,
+        help="bluegreen and rolling: the old version's window just before the deploy (previous), the same "
+        "window a day or a week earlier (day, week), or auto (default: the environment's, else previous)",
+    )  # fmt: skip
     gate.add_argument(
         "--started-at", metavar="TIME",
         help="when the deploy started: RFC 3339, Unix seconds, or now-5m (default: now)",

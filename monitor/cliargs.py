@@ -15,8 +15,11 @@ from urllib.parse import urlsplit
 
 from monitor import envvars
 from monitor.errors import InputError
+from monitor.models import BaselineChoice
 
 _SCHEMES = ("http", "https")
+# ``--baseline`` of analyze and gate: the before/after baseline windows, and auto.
+BASELINE_CHOICES = tuple(choice.value for choice in BaselineChoice)
 
 
 def _shown(value: str) -> str:

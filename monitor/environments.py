@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.models import BaselineChoice
 from monitor.profiles.model import HarmPolicy, Unproven
 from monitor.rollback.configured import RollbackPolicy
 
@@ -27,6 +28,8 @@ class EnvironmentDefaults:
     rollback: RollbackPolicy = RollbackPolicy.OFF  # on a final fail: act (auto), signal pipelines, or not
     # What a pass must rule out: lower environments pass with a warning when it cannot.
     harm: HarmPolicy = field(default_factory=HarmPolicy)
+    # Before/after strategies: which window the old version is judged over (auto: the calibration's).
+    baseline: BaselineChoice = BaselineChoice.PREVIOUS
 
 
 BUILTIN = (

@@ -71,6 +71,30 @@ class Mode(StrEnum):
     BEFORE_AFTER = "before_after"
 
 
+class BaselineChoice(StrEnum):
+    """Which window the old version is judged over in before/after mode (DESIGN.md, Baselines).
+
+    ``previous``: the window just before the deploy, as long as the analysis. ``day`` and ``week``:
+    the canary's own window 24 hours or 7 days earlier, so both sides see the same time of day (and
+    day of week) and a daily traffic cycle does not read as a regression. ``auto`` is a setting, not
+    a window: ``previous`` unless a calibration (a backtest's profile override) names another;
+    :func:`monitor.engine.request.resolve_baseline` turns it into one of the three.
+    """
+
+    PREVIOUS = "previous"
+    DAY = "day"
+    WEEK = "week"
+    AUTO = "auto"
+
+    @property
+    def offset_s(self) -> float | None:
+        """How far back a seasonal baseline lies; None for ``previous`` (and the unresolved ``auto``)."""
+        return _SEASONAL_OFFSETS_S.get(self)
+
+
+_SEASONAL_OFFSETS_S = {BaselineChoice.DAY: 86400.0, BaselineChoice.WEEK: 7 * 86400.0}
+
+
 @dataclass(frozen=True)
 class Window:
     """A half-open time interval ``[start, end)`` with timezone-aware datetimes."""
@@ -305,6 +329,8 @@ class Verdict:
     checks: tuple[CheckResult, ...]
     decided_at: datetime | None = None
     deployment_id: str | None = None
+    # Before/after mode: which baseline window was chosen (None: canary mode, or a window given by hand).
+    baseline_choice: BaselineChoice | None = None
 
     @property
     def final(self) -> bool:
@@ -354,6 +380,9 @@ class DeploymentSpec:
     min_duration_s: float
     max_duration_s: float
     labels: tuple[tuple[str, str], ...] = ()
+    # Before/after strategies only (a canary is judged beside its baseline); ``auto`` is resolved
+    # when the analysis is built, against the profile's calibration.
+    baseline: BaselineChoice = BaselineChoice.PREVIOUS
 
 
 @dataclass(frozen=True)

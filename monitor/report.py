@@ -29,6 +29,13 @@ def _version(vw: VersionWindow) -> dict[str, Any]:
     }
 
 
+def _baseline(verdict: Verdict) -> dict[str, Any]:
+    document = _version(verdict.baseline)
+    if verdict.baseline_choice is not None:  # before/after: which window (previous, day, week)
+        document["choice"] = verdict.baseline_choice.value
+    return document
+
+
 def _evidence(e: Evidence) -> dict[str, Any]:
     item: dict[str, Any] = {
         "label": e.label,
@@ -104,7 +111,7 @@ def verdict_document(verdict: Verdict) -> dict[str, Any]:
         "service": verdict.service,
         "environment": verdict.environment,
         "canary": _version(verdict.canary),
-        "baseline": _version(verdict.baseline),
+        "baseline": _baseline(verdict),
         "verdict": verdict.status.value,
         "score": verdict.score,
         "decided_at": format_time(verdict.decided_at) if verdict.decided_at else None,

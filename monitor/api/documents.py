@@ -23,6 +23,7 @@ def deployment_document(deployment: Deployment) -> dict[str, Any]:
         "version": spec.version,
         "baseline_version": spec.baseline_version,
         "strategy": spec.strategy.value,
+        "baseline": spec.baseline.value,
         "started_at": format_time(spec.started_at),
         "profile": spec.profile,
         "warmup_s": spec.warmup_s,

@@ -20,9 +20,10 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Validat
 from monitor.api.bodies import text_problem
 from monitor.api.problems import Problem, invalid
 from monitor.api.validation import Body, one_of, refuse, validated
+from monitor.engine.request import seasonal_problem
 from monitor.environments import Environments
 from monitor.errors import InputError
-from monitor.models import DeploymentSpec, Strategy
+from monitor.models import BaselineChoice, DeploymentSpec, Strategy, Window
 from monitor.timeparse import parse_time
 
 MAX_DURATION_S = 7 * 86400.0
@@ -133,6 +134,12 @@ class RegistrationBody(Body):
     version: Text
     baseline_version: Text = Field(description="must differ from version")
     strategy: Annotated[Strategy, one_of(Strategy)] = Strategy.CANARY
+    baseline: Annotated[BaselineChoice, one_of(BaselineChoice)] | None = Field(
+        None,
+        description="bluegreen and rolling: the old version's window just before the deploy (previous), "
+        "the same window a day or a week earlier (day, week; baseline_version must be what served then), "
+        "or auto (the profile's calibration, else previous); default the environment's",
+    )
     started_at: Annotated[datetime, BeforeValidator(_start), WithJsonSchema({"type": "string"})] | None = (
         Field(None, description="RFC 3339 or Unix seconds, within 365 days of now; default now")
     )
@@ -239,17 +246,27 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
         0.0,
         max_duration_s,
     )
+    started_at = (now if raw.started_at is None else raw.started_at).astimezone(UTC)
+    warmup_s = defaults.warmup_s if raw.warmup_s is None else raw.warmup_s
+    baseline = defaults.baseline if raw.baseline is None else raw.baseline
+    if raw.strategy is not Strategy.CANARY:
+        # A seasonal baseline named outright must fit before the switch (auto falls back instead).
+        start = started_at + timedelta(seconds=warmup_s)
+        analysed = Window(start, start + timedelta(seconds=max_duration_s))
+        if (problem := seasonal_problem(baseline, analysed, started_at)) is not None:
+            raise invalid("baseline", f"{problem} (warmup_s plus max_duration_s)")
     return DeploymentSpec(
         service=raw.service,
         environment=raw.environment,
         version=raw.version,
         baseline_version=raw.baseline_version,
         strategy=raw.strategy,
-        started_at=(now if raw.started_at is None else raw.started_at).astimezone(UTC),
+        started_at=started_at,
         profile=defaults.profile if raw.profile is None else raw.profile,
-        warmup_s=defaults.warmup_s if raw.warmup_s is None else raw.warmup_s,
+        warmup_s=warmup_s,
         interval_s=interval_s,
         min_duration_s=min_duration_s,
         max_duration_s=max_duration_s,
         labels=tuple(sorted(raw.labels.items())),
+        baseline=baseline,
     )

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
 from monitor.engine import AnalysisRequest, analyze
-from monitor.engine.request import RequestDefaults, build_request
+from monitor.engine.request import RequestDefaults, baseline_window, build_request, resolve_baseline
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
-from monitor.models import Classification, Verdict, VerdictStatus, Window
+from monitor.models import BaselineChoice, Classification, Verdict, VerdictStatus, Window
 from monitor.profiles import load_profile
 from monitor.sources.connect import loki_source, prometheus_source, trace_source
 from monitor.sources.prometheus import PrometheusSource
@@ -80,6 +80,31 @@ def _window(start_raw: str, end_raw: str, start_flag: str, end_flag: str, now: d
     return Window(start, end)
 
 
+def _baseline(
+    args: argparse.Namespace, canary_window: Window, now: datetime, calibrated: str | None
+) -> tuple[Window | None, BaselineChoice | None]:
+    """The baseline window of before/after mode (None: canary mode), and the choice that made it.
+
+    ``--baseline`` chooses it relative to the canary window, whose start is taken as the switch;
+    ``--baseline-start``/``--baseline-end`` give it by hand (no choice to name).
+    """
+    explicit = args.baseline_start is not None or args.baseline_end is not None
+    if getattr(args, "baseline", None):
+        if explicit:
+            raise InputError(
+                f"--baseline {args.baseline} chooses the baseline window itself; "
+                "leave out --baseline-start and --baseline-end"
+            )
+        choice = resolve_baseline(BaselineChoice(args.baseline), calibrated)
+        return baseline_window(choice, canary_window, canary_window.start), choice
+    if (args.baseline_start is None) != (args.baseline_end is None):
+        raise InputError("before/after mode needs both --baseline-start and --baseline-end")
+    if args.baseline_start is None:
+        return None, None
+    window = _window(args.baseline_start, args.baseline_end, "--baseline-start", "--baseline-end", now)
+    return window, None
+
+
 def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource, Settings]:
     """Validate the arguments into a request, its metrics source and the settings; raise MonitorError."""
     settings = load_settings(Path(args.config) if args.config else None)
@@ -93,13 +118,8 @@ def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, Promet
         check_url(url, "MONITOR_PROMETHEUS_URL")
     now = datetime.now(UTC)  # once: --start now-20m --end now is exactly 20 minutes
     canary_window = _window(args.start, args.end, "--start", "--end", now)
-    baseline_window = None
-    if (args.baseline_start is None) != (args.baseline_end is None):
-        raise InputError("before/after mode needs both --baseline-start and --baseline-end")
-    if args.baseline_start is not None:
-        baseline_window = _window(
-            args.baseline_start, args.baseline_end, "--baseline-start", "--baseline-end", now
-        )
+    profile = load_profile(args.profile or settings.profile)
+    baseline, choice = _baseline(args, canary_window, now, profile.baseline)
     interval_s = parse_duration_s(args.interval, "--interval") if args.interval else None
     if interval_s is not None:
         if interval_s < MIN_INTERVAL_S:
@@ -112,14 +132,15 @@ def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, Promet
             )
     request = build_request(
         RequestDefaults.from_settings(settings),
-        load_profile(args.profile or settings.profile),
+        profile,
         service=args.service,
         canary_version=args.canary_version,
         baseline_version=args.baseline_version,
         canary_window=canary_window,
-        baseline_window=baseline_window,
+        baseline_window=baseline,
         interval_s=interval_s,
         environment=settings.environment,
+        baseline_choice=choice,
     )
     return request, prometheus_source(settings, url), settings  # with the configured credentials
 

@@ -79,6 +79,8 @@ def _registration(args: argparse.Namespace) -> dict[str, Any]:
         "baseline_version": args.baseline_version,
         "strategy": args.strategy,
     }
+    if getattr(args, "baseline", None):  # else the environment's default
+        body["baseline"] = args.baseline
     if args.started_at:  # now-5m is resolved here; the daemon takes an absolute time
         body["started_at"] = format_time(parse_time(args.started_at, "--started-at", datetime.now(UTC)))
     if args.max_duration:

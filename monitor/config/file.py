@@ -28,6 +28,7 @@ from monitor.config import (
 )
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.envvars import env
+from monitor.models import BaselineChoice
 from monitor.profiles.model import Unproven
 from monitor.redact import redact_url
 from monitor.reportlinks import DEFAULT_LIFETIME_S, LinkKey, key_problem
@@ -92,6 +93,12 @@ class EnvironmentSection(Section):
         Annotated[HarmSection, Fix("write e.g. 'harm: {counts: 2.0, latency: 1.25, unproven: inconclusive}'")]
         | None
     ) = None
+    baseline: Annotated[BaselineChoice, Lax, Fix("write previous, day, week or auto")] | None = Field(
+        None,
+        description="before/after strategies: the old version's window just before the deploy "
+        "(previous, the default), the same window a day or a week earlier, or auto (a backtest's "
+        "calibration in the profile, else previous)",
+    )
 
 
 class WebhookSection(Section):

@@ -314,4 +314,5 @@ async def evaluate_look(
         checks=tuple(results),
         decided_at=None if decision.status is VerdictStatus.RUNNING else at,
         deployment_id=request.deployment_id,
+        baseline_choice=request.baseline_choice if request.baseline_window is not None else None,
     )

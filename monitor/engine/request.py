@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor.environments import Environments
-from monitor.models import Deployment, Mode, Strategy, Window
+from monitor.errors import InputError
+from monitor.models import BaselineChoice, Deployment, Mode, Strategy, Window
 from monitor.profiles import Profile
 from monitor.profiles.model import HarmPolicy, TrafficPolicy
 
@@ -28,8 +29,10 @@ class AnalysisRequest:
     """A canary-vs-baseline analysis.
 
     ``baseline_window`` None means canary mode: both versions over ``canary_window``. Otherwise
-    before/after mode: the baseline version over its own (fixed) window. ``harm`` is what a
-    pass must rule out, from the environment.
+    before/after mode: the baseline version over its own window, fixed (``previous``, or a window
+    given by hand) or, for a seasonal ``baseline_choice`` (``day``, ``week``), the canary's window
+    as far back as the choice says, growing with it look by look. ``harm`` is what a pass must
+    rule out, from the environment.
     """
 
     service: str
@@ -43,6 +46,7 @@ class AnalysisRequest:
     deployment_id: str | None = None
     extra_matchers: tuple[tuple[str, str], ...] = ()
     harm: HarmPolicy = field(default_factory=HarmPolicy)
+    baseline_choice: BaselineChoice | None = None
 
     @property
     def mode(self) -> Mode:
@@ -51,7 +55,64 @@ class AnalysisRequest:
     def windows_at(self, at: datetime) -> tuple[Window, Window]:
         """``(canary, baseline)`` windows as seen by a look at time ``at``."""
         canary = Window(self.canary_window.start, at)
+        offset_s = self.baseline_choice.offset_s if self.baseline_choice and self.baseline_window else None
+        if offset_s is not None:
+            # The same minutes a day (week) earlier: each look compares like time of day with like.
+            back = timedelta(seconds=offset_s)
+            return canary, Window(canary.start - back, canary.end - back)
         return canary, (self.baseline_window or canary)
+
+
+def resolve_baseline(choice: BaselineChoice, suggestion: str | None) -> BaselineChoice:
+    """The concrete baseline of a setting: ``choice`` itself, unless it is ``auto``.
+
+    ``auto`` is ``previous`` unless ``suggestion`` (a calibration's: the ``baseline`` a backtest
+    found to alarm least on the service's own history, kept in the profile it wrote) names
+    ``previous``, ``day`` or ``week``; anything else it may say is ignored, as no calibration.
+    """
+    if choice is not BaselineChoice.AUTO:
+        return choice
+    concrete = {c.value: c for c in BaselineChoice if c is not BaselineChoice.AUTO}
+    return concrete.get(suggestion or "", BaselineChoice.PREVIOUS)
+
+
+def seasonal_problem(choice: BaselineChoice, canary_window: Window, switched_at: datetime) -> str | None:
+    """Why a seasonal ``choice`` cannot serve ``canary_window`` after a switch at ``switched_at``, or None.
+
+    The window a day (week) earlier must end before the switch: past it, the old version's data
+    would stop (or, in a rolling deploy, mix with the new one's) halfway through the comparison.
+    """
+    offset_s = choice.offset_s
+    if offset_s is None:
+        return None
+    reach_s = (canary_window.end - switched_at).total_seconds()
+    if reach_s <= offset_s:
+        return None
+    return (
+        f"the {choice.value} baseline needs the analysis to end within {offset_s / 3600:g} h of the "
+        f"switch, and it ends {reach_s / 3600:g} h after; shorten it or use the week baseline"
+        if choice is BaselineChoice.DAY
+        else "the week baseline needs the analysis to end within 7 days of the switch; shorten it"
+    )
+
+
+def baseline_window(choice: BaselineChoice, canary_window: Window, switched_at: datetime) -> Window:
+    """The old version's window for a before/after analysis of ``canary_window`` (a pure function).
+
+    ``previous``: just before ``switched_at`` (the deploy), as long as the canary window. ``day``,
+    ``week``: the canary window itself, 24 hours or 7 days earlier. :class:`InputError` for
+    ``auto`` (resolve it first) and for a seasonal window that would reach past the switch.
+    """
+    if choice is BaselineChoice.AUTO:
+        raise InputError("baseline auto must be resolved first (resolve_baseline)")
+    if (problem := seasonal_problem(choice, canary_window, switched_at)) is not None:
+        raise InputError(problem)
+    offset_s = choice.offset_s
+    if offset_s is None:
+        length = timedelta(seconds=canary_window.duration_s)
+        return Window(switched_at - length, switched_at)
+    back = timedelta(seconds=offset_s)
+    return Window(canary_window.start - back, canary_window.end - back)
 
 
 @dataclass(frozen=True)
@@ -97,8 +158,13 @@ def build_request(
     environment: str | None = None,
     deployment_id: str | None = None,
     labels: Iterable[tuple[str, str]] = (),
+    baseline_choice: BaselineChoice | None = None,
 ) -> AnalysisRequest:
-    """The request for one analysis; ``labels`` are a registration's (prefixed keys are skipped)."""
+    """The request for one analysis; ``labels`` are a registration's (prefixed keys are skipped).
+
+    ``baseline_choice`` names how ``baseline_window`` was chosen (:func:`baseline_window`), for the
+    verdict document; a seasonal choice also makes the baseline window follow the canary's looks.
+    """
     return AnalysisRequest(
         service=service,
         canary_version=canary_version,
@@ -112,20 +178,30 @@ def build_request(
         # Prefixed label keys ("rollback/...") are metadata for actions, not matchers.
         extra_matchers=(*defaults.matchers, *((k, v) for k, v in labels if "/" not in k)),
         harm=defaults.environments.harm(environment),
+        baseline_choice=baseline_choice,
     )
 
 
 def deployment_request(
     deployment: Deployment, profile: Profile, defaults: RequestDefaults | None = None
 ) -> AnalysisRequest:
-    """The analysis a registered deployment asks for: canary mode for canaries, before/after otherwise."""
+    """The analysis a registered deployment asks for: canary mode for canaries, before/after otherwise.
+
+    Before/after, the old version's window is the registration's baseline choice (``auto``: the
+    profile's calibration, else ``previous``, the window just before the switch as long as the
+    analysis may run).
+    """
     spec = deployment.spec
     start = spec.started_at + timedelta(seconds=spec.warmup_s)
     window = Window(start, start + timedelta(seconds=spec.max_duration_s))
-    baseline = None
+    baseline, choice = None, None
     if spec.strategy is not Strategy.CANARY:
-        # The old version's window just before the switch, as long as the analysis may run.
-        baseline = Window(spec.started_at - timedelta(seconds=spec.max_duration_s), spec.started_at)
+        choice = resolve_baseline(spec.baseline, profile.baseline)
+        if spec.baseline is BaselineChoice.AUTO and seasonal_problem(choice, window, spec.started_at):
+            # A registration asking for a seasonal baseline by name was refused when too long;
+            # one that left it to the calibration gets the plain window instead.
+            choice = BaselineChoice.PREVIOUS
+        baseline = baseline_window(choice, window, spec.started_at)
     decision = replace(profile.decision, min_duration_s=spec.min_duration_s)
     return build_request(
         defaults or RequestDefaults(),
@@ -139,4 +215,5 @@ def deployment_request(
         environment=spec.environment,
         deployment_id=deployment.id,
         labels=spec.labels,
+        baseline_choice=choice,
     )

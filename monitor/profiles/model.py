@@ -157,3 +157,6 @@ class Profile:
     description: str = ""
     decision: DecisionPolicy = field(default_factory=DecisionPolicy)
     traffic: TrafficPolicy = field(default_factory=TrafficPolicy)
+    # A calibration's before/after baseline ("previous", "day", "week"), written by a backtest into
+    # the profile it suggests; an environment or registration asking for ``auto`` gets it.
+    baseline: str | None = None

@@ -9,7 +9,7 @@ unique check names.
 from __future__ import annotations
 
 from string import Template
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -111,6 +111,11 @@ class ProfileFile(Section):
     alpha: float = Field(0.01, ge=1e-9, le=0.2, description="the run's false-alarm budget")
     decision: DecisionSection | None = None
     traffic: TrafficSection | None = None
+    baseline: Literal["previous", "day", "week"] | None = Field(
+        None,
+        description="before/after mode: the baseline a calibration (monitor backtest) found to alarm "
+        "least; used where an environment or registration asks for baseline auto",
+    )
     checks: Annotated[list[CheckSection], Field(min_length=1), Fix("list at least one check under 'checks'")]
 
     @classmethod
@@ -250,4 +255,5 @@ def parse_profile(doc: YamlDocument) -> Profile:
         checks=checks,
         decision=DecisionPolicy(**decision.model_dump()),
         traffic=TrafficPolicy(**traffic.model_dump()),
+        baseline=raw.baseline,
     )

@@ -10,7 +10,7 @@ are generated, and the tests validate documents the API serves against them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -46,6 +46,10 @@ class Deployment(_Closed):
     version: str = Field(min_length=1)
     baseline_version: str = Field(min_length=1)
     strategy: Strategy
+    baseline: Literal["previous", "day", "week", "auto"] = Field(
+        description="before/after strategies: which window the old version is judged over (auto: the "
+        "profile's calibration, else previous; the verdict's baseline.choice says which)"
+    )
     started_at: datetime
     profile: str = Field(min_length=1)
     warmup_s: float = Field(ge=0)

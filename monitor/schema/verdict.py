@@ -28,6 +28,16 @@ class VersionWindow(_Closed):
     end: datetime
 
 
+class BaselineWindow(VersionWindow):
+    """The baseline version and its window; in before/after mode, how that window was chosen."""
+
+    choice: Literal["previous", "day", "week"] | None = Field(
+        None,
+        description="before/after mode: previous (the window just before the deploy), day or week (the "
+        "canary's window 24 hours or 7 days earlier); absent in canary mode and for a window given by hand",
+    )
+
+
 class Measurement(_Closed):
     """One version's value of a check and how much data it rests on."""
 
@@ -107,7 +117,7 @@ class VerdictDocument(_Closed):
     service: str = Field(min_length=1)
     environment: str | None
     canary: VersionWindow
-    baseline: VersionWindow
+    baseline: BaselineWindow
     verdict: Verdict
     score: float = Field(ge=0, le=100)
     decided_at: datetime | None

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
+from monitor.models import BaselineChoice, Deployment, DeploymentSpec, DeploymentStatus, Strategy
 
 
 def aware(moment: datetime) -> datetime:
@@ -25,6 +25,7 @@ def spec_values(spec: DeploymentSpec) -> dict[str, Any]:
         "version": spec.version,
         "baseline_version": spec.baseline_version,
         "strategy": spec.strategy.value,
+        "baseline": spec.baseline.value,
         "started_at": spec.started_at,
         "profile": spec.profile,
         "warmup_s": spec.warmup_s,
@@ -39,6 +40,10 @@ def request_hash(spec: DeploymentSpec) -> str:
     """A stable digest of what was asked for: same key and same body means the same deployment."""
     values = spec_values(spec)
     values["started_at"] = aware(spec.started_at).isoformat()
+    if spec.baseline is BaselineChoice.PREVIOUS:
+        # The default leaves the digest as it was before the field existed: a registration retried
+        # with its idempotency key across an upgrade still matches.
+        del values["baseline"]
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
@@ -51,6 +56,7 @@ def deployment(row: Row[Any]) -> Deployment:
         version=m["version"],
         baseline_version=m["baseline_version"],
         strategy=Strategy(m["strategy"]),
+        baseline=BaselineChoice(m["baseline"]),
         started_at=aware(m["started_at"]),
         profile=m["profile"],
         warmup_s=m["warmup_s"],

@@ -29,6 +29,8 @@ deployments = Table(
     Column("version", String(200), nullable=False),
     Column("baseline_version", String(200), nullable=False),
     Column("strategy", String(20), nullable=False),
+    # Before/after strategies' baseline window (models.BaselineChoice); older rows were all previous.
+    Column("baseline", String(20), nullable=False, server_default="previous"),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("profile", String(500), nullable=False),
     Column("warmup_s", Float, nullable=False),
