@@ -82,7 +82,8 @@ def check_link(key: LinkKey, subject: str, expires: str, presented: str, now_s: 
         expires_s = int(expires) if expires.isascii() and expires.isdigit() else -1
     except ValueError:  # more digits than int() takes
         expires_s = -1
-    if expires_s < 0 or len(presented) != _SIGNATURE_HEX_CHARS:
+    # compare_digest refuses non-ASCII text (TypeError): such a signature is simply wrong.
+    if expires_s < 0 or len(presented) != _SIGNATURE_HEX_CHARS or not presented.isascii():
         return LinkCheck.INVALID
     if not hmac.compare_digest(signature(key, subject, expires_s), presented.lower()):
         return LinkCheck.INVALID

@@ -162,8 +162,9 @@ def test_the_report_page_masks_urls_stored_before_redaction() -> None:
     event = AuditEvent(at, "rollback", "engine", f"POST {SECRET_URL}")
     html = render_report(deployment, verdict, [], [event])
     assert PASSWORD not in html and TOKEN not in html
-    # summary, status reason, check message, evidence detail and audit event: all shown, all masked
-    assert html.count("monitor:***@127.0.0.1:9/prometheus?token=***&amp;org=7") == 5
+    # summary, status reason, check message (in the table and in its own section), evidence detail
+    # and audit event: all shown, all masked
+    assert html.count("monitor:***@127.0.0.1:9/prometheus?token=***&amp;org=7") == 6
 
 
 async def test_the_verdict_of_monitor_analyze_shows_no_secret(prometheus: SimulatedPrometheus) -> None:

@@ -231,6 +231,12 @@ async def _verdict_feed(app: web.Application) -> AsyncIterator[None]:
     await feed
 
 
+async def _no_referrer(_: web.Request, response: web.StreamResponse) -> None:
+    # A page opened by a signed link would hand its link to the next page as Referer (its own
+    # JSON links, a trace or dashboard link elsewhere): no response lets the browser send one.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+
+
 def create_app(
     store: Store,
     source: MetricsSource,
@@ -267,6 +273,7 @@ def create_app(
     app[VERDICTS] = VerdictCache(store)
     app.cleanup_ctx.append(_verdict_feed)
     app.on_shutdown.append(_end_long_polls)
+    app.on_response_prepare.append(_no_referrer)
     app[RECEIVER] = Receiver()
     app.cleanup_ctx.append(flusher)
     app.router.add_post("/api/v1/deployments", register)

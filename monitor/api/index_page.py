@@ -24,7 +24,7 @@ from monitor.api.queries import IndexQuery
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, _environment
 from monitor.api.validation import validated
 from monitor.models import Deployment, DeploymentStatus
-from monitor.reportlinks import LinkKey, signed_report_url
+from monitor.reportlinks import EXPIRES_PARAMETER, LinkKey, signed_report_url
 from monitor.timeparse import format_time
 
 
@@ -38,8 +38,13 @@ def render_index(
     """The page listing ``deployments`` (already filtered and ordered) as ``query`` asked.
 
     ``links`` signs each row's report link; ``link_query`` is the signed index link the page was
-    opened with (``""`` with a token), kept by the filter form.
+    opened with (``""`` with a token), kept by the filter form. A row's link expires with that
+    index link at the latest: a link may not mint links that outlive it.
     """
+    lifetime_s = None  # the key's
+    came_with = dict(parse_qsl(link_query.lstrip("?")))
+    if came_with.get(EXPIRES_PARAMETER, "").isdigit():
+        lifetime_s = min(float(links.lifetime_s if links else 0), int(came_with[EXPIRES_PARAMETER]) - now_s)
     rows = [
         {
             "id": d.id,
@@ -51,7 +56,7 @@ def render_index(
             "status_reason": d.status_reason,
             "started_at": format_time(d.spec.started_at),
             "updated_at": format_time(d.updated_at),
-            "report": escape(signed_report_url("", d.id, links, now_s)),
+            "report": escape(signed_report_url("", d.id, links, now_s, lifetime_s)),
         }
         for d in deployments
     ]

@@ -154,7 +154,8 @@ QUERIES: dict[tuple[str, str], type[Query]] = {
 
 def unknown_parameters(route: str, method: str, names: Iterable[str]) -> Problem | None:
     """The 400 for the first parameter of ``names`` that ``method route`` does not take, or None."""
-    model = QUERIES.get((route, method.lower()))
+    # aiohttp answers HEAD with the GET handler: it takes what GET takes.
+    model = QUERIES.get((route, "get" if method.upper() == "HEAD" else method.lower()))
     taken = set(model.model_fields) if model is not None else set()
     unknown = sorted(set(names) - taken)
     if not unknown:

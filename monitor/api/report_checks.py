@@ -142,6 +142,9 @@ def state(check: Document) -> State:
     if relative is None:  # e.g. log templates: nothing new, so no ratio to size
         return State("pass", "pass") if check.get("conclusive", True) else State("sofar", "ok so far")
     if upper is not None and relative > upper:
+        if check.get("conclusive", True) and (check.get("bound") or {}).get("negligible"):
+            # Settled the other way: the canary's own rate is bounded under the check's floor.
+            return State("pass", f"pass: negligible rate ({_estimate_text(check, relative)})")
         words = f"{_estimate_text(check, relative)}, allowed {_allowed_text(check, upper)}"
         return State("unsettled", f"not yet conclusive ({words})")
     if lower is not None and relative < lower:

@@ -235,7 +235,11 @@ def render_report(
     documents, so a signed report link's documents open too.
     """
     document = deployment_document(deployment)
-    checks = check_views(verdict, looks, document, profile)
+    # A deployment cancelled after some looks has a verdict without checks (a cancelled analysis
+    # judged nothing); its last look still shows what had been seen until then.
+    as_of_look = looks[-1].look if looks and not verdict["checks"] else None
+    shown = {**verdict, "checks": json.loads(looks[-1].document_json)["checks"]} if as_of_look else verdict
+    checks = check_views(shown, looks, document, profile)
     points = score_chart(history)
     actions: list[Action] = banner(events, notifications)
     grafana = dashboard_url(grafana_url, document, verdict, monitor_url, link_query) if grafana_url else None
@@ -250,6 +254,7 @@ def render_report(
             # An inconclusive or cancelled run's score measures nothing: a 100 would read as healthy.
             scored=verdict["verdict"] in SCORED_VERDICTS,
             checks=checks,
+            as_of_look=as_of_look,
             points=points,
             polyline=" ".join(f"{p.x},{p.y}" for p in points),
             chart_width=CHART_WIDTH,

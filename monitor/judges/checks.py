@@ -10,6 +10,7 @@ from monitor.models import (
     CheckResult,
     Classification,
     Comparison,
+    ComparisonKind,
     CountsData,
     Direction,
     Evidence,
@@ -52,8 +53,17 @@ def result_from(
 
 
 def allowed_range(spec: CheckSpec) -> tuple[float | None, float | None]:
-    """The ratio canary/baseline ``spec`` tolerates below and above; None for a side that never regresses."""
-    lower = None if spec.direction is Direction.INCREASE else spec.lower_allowed
+    """The ratio canary/baseline ``spec`` tolerates below and above; None for a side that never regresses.
+
+    A samples check's margin is symmetric around the baseline median (:func:`compare_samples`):
+    ``allowed_effect`` of it either way; ratios tolerate down to ``spec.lower_allowed``.
+    """
+    if spec.direction is Direction.INCREASE:
+        lower = None
+    elif spec.comparison is ComparisonKind.SAMPLES:
+        lower = 1.0 - spec.allowed_effect
+    else:
+        lower = spec.lower_allowed
     upper = None if spec.direction is Direction.DECREASE else 1.0 + spec.allowed_effect
     return lower, upper
 
@@ -144,13 +154,21 @@ def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, a
             )
         return result_from(spec, c, message)
     base = c.baseline_value or 0.0
-    relative = f" ({(c.effect or 0.0) / abs(base):+.0%})" if base else ""
+    share = (c.effect or 0.0) / abs(base) if base else 0.0
+    relative = f" ({share:+.0%})" if base else ""
     shift = fmt_value(c.effect, spec.unit)
+    # The samples judge's margin is symmetric: allowed_effect of the baseline either way.
+    beyond = (spec.direction is not Direction.DECREASE and share > spec.allowed_effect) or (
+        spec.direction is not Direction.INCREASE and share < -spec.allowed_effect
+    )
+    if c.classification in (Classification.HIGH, Classification.LOW):
+        words = "regressed"
+    else:
+        words = "not yet conclusive" if beyond else "ok"
     message = (
         f"{_label(spec)} shift {'+' if (c.effect or 0) >= 0 else ''}{shift}{relative} "
         f"(median {fmt_value(c.baseline_value, spec.unit)} -> {fmt_value(c.canary_value, spec.unit)}), "
-        f"{'regressed' if c.classification in (Classification.HIGH, Classification.LOW) else 'ok'}; "
-        f"allowed {spec.allowed_effect:+.0%}"
+        f"{words}; allowed {spec.allowed_effect:+.0%}"
     )
     return result_from(spec, c, message)
 

@@ -183,6 +183,27 @@ async def test_a_running_analysis_has_no_score_yet(reports: tuple[str, dict[str,
     assert 'http-equiv="refresh" content="60"' in html[:400], html[:400]
 
 
+async def test_a_cancelled_analysis_shows_its_last_look_without_a_score(
+    reports: tuple[str, dict[str, str], Store],
+) -> None:
+    base, _, store = reports
+    scenario = SCENARIOS["inconclusive"]
+    deployment, _ = await store.register(_spec(scenario), actor="ci")
+    await store.claim_due("running", lease_s=60)
+    verdict = _verdict(scenario, deployment.id, 1, look_results(scenario, load_profile("otel-http"), 1))
+    stored = StoredVerdict(1, verdict.canary.window.end, "running", verdict.score, False,
+                           json.dumps(verdict_document(verdict)))  # fmt: skip
+    later = verdict.canary.window.end + timedelta(seconds=INTERVAL_S)
+    await store.record_verdict(deployment.id, owner="running", verdict=stored, next_look_at=later)
+    await store.cancel(deployment.id, actor="ci", reason="rolled forward by hand")
+    async with aiohttp.ClientSession() as session:
+        page = parse(await (await session.get(f"{base}/api/v1/deployments/{deployment.id}/report")).text())
+    assert page.text_by_id["verdict"] == "INCONCLUSIVE"
+    assert page.text_by_id["score"] == "no score: inconclusive"
+    assert "As of look 1" in page.text_by_id["as-of"]
+    assert "http_error_ratio" in page.text_by_id["checks"]
+
+
 @pytest.mark.parametrize("name", NAMES)
 async def test_chromium_renders_each_report(
     reports: tuple[str, dict[str, str], Store], name: str, tmp_path: Path

@@ -78,6 +78,10 @@ def test_an_estimate_beyond_its_allowance_not_yet_conclusive_never_reads_as_a_pa
     assert state(older).text == "not yet conclusive (2.59x, allowed 1.25x)"
     shift = _check(comparison="samples", unit="s", effect=0.0007, baseline={"value": 0.002, "n": 24})
     assert state(shift).text == "not yet conclusive (+35%, allowed +25%)"
+    # Settled by the canary's own rate under the check's floor: a pass, said why.
+    negligible = _check(effect=4.0, conclusive=True, bound={"negligible": True, "effect": 9.0})
+    assert state(negligible).text == "pass: negligible rate (4.00x)" and state(negligible).css == "pass"
+    assert state(_check(effect=4.0, bound={"negligible": True})).css == "unsettled"  # not conclusive yet
 
 
 def test_effect_chart_places_band_allowance_and_decision() -> None:

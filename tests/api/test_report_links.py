@@ -273,9 +273,48 @@ async def test_the_access_log_masks_the_signature(caplog: pytest.LogCaptureFixtu
         url = _signed("/api/v1/deployments/dep-a/report", "dep-a")
         assert (await client.get(url)).status == 200
         assert (await client.get("/api/v1/deployments/dep-a/report?plain=1")).status == 200
+        # A browser following a link on a signed page names that page as Referer.
+        referer = {"Referer": f"https://monitor.example.com{url}"}
+        assert (await client.get("/api/v1/deployments/dep-a/report?from=page", headers=referer)).status == 200
     signature_hex = parse_qs(urlsplit(url).query)["sig"][0]
     assert signature_hex not in caplog.text
     assert "sig=***" in caplog.text and "exp=" in caplog.text and "?plain=1" in caplog.text
+    assert "https://monitor.example.com/api/v1/deployments/dep-a/report?exp=" in caplog.text  # Referer
+
+
+async def test_no_response_lets_a_browser_send_its_signed_address_on(make_client: Factory) -> None:
+    client = await make_client(KEY)
+    deployment_id = await _register(client)
+    for path in (f"/api/v1/deployments/{deployment_id}/report", f"/api/v1/deployments/{deployment_id}"):
+        answer = await client.get(_signed(path, deployment_id))
+        assert answer.status == 200 and answer.headers["Referrer-Policy"] == "no-referrer"
+    assert (await client.get("/healthz")).headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_an_index_link_mints_no_report_link_that_outlives_it(make_client: Factory) -> None:
+    client = await make_client(KEY)  # the key's lifetime: an hour
+    deployment_id = await _register(client)
+    now_s = time.time()
+    index = await client.get(_signed("/api/v1/deployments/index", INDEX_SUBJECT, now_s, lifetime_s=60))
+    assert index.status == 200
+    html = unescape(await index.text())
+    (row,) = re.findall(rf"/api/v1/deployments/{deployment_id}/report\?exp=(\d+)", html)
+    assert int(row) <= int(now_s + 60)
+    with_token = await client.get("/api/v1/deployments/index", headers={"Authorization": f"Bearer {READER}"})
+    (row,) = re.findall(
+        rf"/api/v1/deployments/{deployment_id}/report\?exp=(\d+)", unescape(await with_token.text())
+    )
+    assert int(row) >= int(now_s + 3600) - 5  # a token holder's rows last the key's lifetime
+
+
+async def test_odd_links_are_refused_and_head_opens_like_get(make_client: Factory) -> None:
+    client = await make_client(KEY)
+    deployment_id = await _register(client)
+    report = f"/api/v1/deployments/{deployment_id}/report"
+    exp = parse_qs(urlsplit(_signed(report, deployment_id)).query)["exp"][0]
+    odd = await client.get(f"{report}?exp={exp}&sig={'%C3%A9' * 64}")  # non-ASCII, the right length
+    assert odd.status == 401
+    assert (await client.head(_signed(report, deployment_id))).status == 200
 
 
 async def test_the_json_links_of_a_report_opened_by_a_signed_link_open_too(make_client: Factory) -> None:

@@ -289,7 +289,9 @@ def test_make_image_builds_the_chart_s_default_image_as_the_docs_say() -> None:
     image = f"{values['image']['repository']}:{chart['appVersion']}"
     assert image == f"deploy-monitor:{version}"
 
-    dry_run = subprocess.run(["make", "-n", "image"], cwd=ROOT, capture_output=True, text=True)
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", "image"], cwd=ROOT, capture_output=True, text=True
+    )
     assert dry_run.returncode == 0, dry_run.stderr
     assert shlex.split(dry_run.stdout) == ["docker", "build", "-t", image, "."]
     helm_md = (ROOT / "docs" / "helm.md").read_text()

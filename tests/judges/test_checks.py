@@ -16,6 +16,7 @@ from monitor.models import (
     Classification,
     ComparisonKind,
     CountsData,
+    Direction,
     HistogramData,
     SamplesData,
 )
@@ -48,6 +49,19 @@ def test_counts_message_has_effect_and_both_values() -> None:
     assert "5.00x baseline (0.20% -> 1.00%)" in result.message
     assert (result.baseline_n, result.canary_n) == (90_000, 10_000)
     assert result.baseline_value == 0.002 and result.canary_value == 0.01
+
+
+def test_a_samples_shift_beyond_its_allowance_but_not_significant_is_not_called_ok() -> None:
+    """Few, noisy points 40 % higher: beyond the 10 % allowance, not yet significant."""
+    cpu = CheckSpec("cpu", ComparisonKind.SAMPLES, allowed_effect=0.1, min_data=3, direction=Direction.EITHER)
+    baseline = SamplesData((1.0, 3.0, 0.5, 2.5, 1.5, 2.0))
+    canary = SamplesData((1.4, 4.2, 0.7, 3.5, 2.1, 2.8))
+    result = judge_check(cpu, canary, baseline, alpha=0.001, traffic=TrafficPolicy())
+    assert result.classification is Classification.PASS and not result.conclusive
+    assert "not yet conclusive; allowed +10%" in result.message
+    assert result.allowed == (0.9, 1.1)  # the judge's margin is symmetric around the baseline median
+    quiet = judge_check(cpu, baseline, baseline, alpha=0.001, traffic=TrafficPolicy())
+    assert "shift +0 (+0%)" in quiet.message and ", ok; allowed +10%" in quiet.message
 
 
 def test_mismatched_data_is_an_error_result_not_an_exception() -> None:
