@@ -12,6 +12,8 @@ import pytest
 from monitor.api.documents import deployment_document
 from monitor.api.problems import Problem
 from monitor.api.requests import deployment_spec
+from monitor.cli import build_parser
+from monitor.commands.gate import _registration
 from monitor.config import load_settings
 from monitor.environments import Environments
 from monitor.errors import ConfigError
@@ -79,3 +81,11 @@ def test_a_bad_baseline_in_the_config_names_the_line_and_the_choices(tmp_path: P
     message = str(caught.value)
     assert "environments.production.baseline" in message and "previous, day, week or auto" in message
     assert re.search(r"monitor\.yaml:3: ", message), message
+
+
+def test_gate_sends_the_baseline_only_when_given() -> None:
+    flags = ["gate", "--service", "checkout", "--environment", "staging", "--version", "v2"]
+    flags += ["--baseline-version", "v1", "--strategy", "rolling"]
+    parser = build_parser()
+    assert _registration(parser.parse_args([*flags, "--baseline", "day"]))["baseline"] == "day"
+    assert "baseline" not in _registration(parser.parse_args(flags))  # the environment's default
