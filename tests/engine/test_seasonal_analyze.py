@@ -149,6 +149,7 @@ def test_a_week_baseline_without_history_is_inconclusive_not_a_pass(
     """Nothing served a week ago: the seasonal baseline has no data, and says so."""
     code, document = _analyze(history, capsys, "--baseline", "week")
     assert (code, document["verdict"]) == (2, "inconclusive"), document["summary"]
+    assert "v1 has no data" in str(document["summary"])
 
 
 def test_a_baseline_choice_and_a_window_by_hand_are_refused_together(
