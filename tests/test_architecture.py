@@ -21,7 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for names in (
         "errors",
         "models yamlfile timeparse redact signing reportlinks retry envvars exitcodes charts",
-        "secretfile tracing stats cliargs pipes",
+        "secretfile tracing stats cliargs pipes htmlpage",
         "settings logs",
         "profiles store",
         "sources",

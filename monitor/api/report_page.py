@@ -39,6 +39,8 @@ from monitor.api.report_checks import (
 )
 from monitor.api.report_latency import HISTOGRAM_HEIGHT, HISTOGRAM_WIDTH, Histogram, histogram
 from monitor.api.report_sources import check_queries, dashboard_url
+from monitor.htmlpage import CONTENT_SECURITY_POLICY as CONTENT_SECURITY_POLICY  # served with the page
+from monitor.htmlpage import page_environment
 from monitor.judges.format import fmt_ratio, fmt_value
 from monitor.models import Deployment
 from monitor.profiles import Profile
@@ -48,8 +50,6 @@ from monitor.store import AuditEvent, LookScore, Notification, StoredVerdict
 CHART_WIDTH, CHART_HEIGHT = 640, 120
 # The verdicts whose score weighs evidence; the page shows no number for the others.
 SCORED_VERDICTS = frozenset({"pass", "marginal", "fail"})
-# Served with the page: nothing but inline styles may load, so injected markup could do nothing.
-CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
 # Links to traces leave the page; nothing else may be loaded from elsewhere.
 
 
@@ -64,23 +64,9 @@ class ChartPoint:
     status: str
 
 
-def _finalize(value: object) -> object:
-    # Markup is already escaped (and its text redacted by the filter that made it).
-    if isinstance(value, str) and not isinstance(value, Markup):
-        return redact_text(value)
-    return value
-
-
 @cache
 def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("monitor.api", "templates"),
-        autoescape=True,
-        finalize=_finalize,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = page_environment("monitor.api")
     environment.filters["value"] = fmt_value
     environment.filters["ratio"] = fmt_ratio
     environment.filters["time"] = report_format.when

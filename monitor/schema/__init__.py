@@ -2,8 +2,9 @@
 
 ``config.schema.json`` (the config file, :class:`monitor.config.file.ConfigFile`), ``profile.schema.json``
 (profiles, :class:`monitor.profiles.parse.ProfileFile`), ``verdict.schema.json`` (the verdict
-document, :class:`monitor.schema.verdict.VerdictDocument`), and every component schema of the OpenAPI
-document (``monitor/api/openapi.json``): the request bodies' models and the response documents'
+document, :class:`monitor.schema.verdict.VerdictDocument`), ``backtest.schema.json`` (``monitor
+backtest``'s JSON, :class:`monitor.schema.backtest.BacktestDocument`), and every component schema of
+the OpenAPI document (``monitor/api/openapi.json``): the request bodies' models and the response documents'
 mirrors (:mod:`monitor.schema.responses`); and the operations' query parameters, from
 :mod:`monitor.api.queries`. ``python -m monitor.schema`` writes them; ``--check`` lists the files
 that differ from the models and exits 1 (``make lint``).
@@ -52,6 +53,13 @@ def verdict_schema() -> dict[str, Any]:
     return _document_schema(VerdictDocument, "verdict.schema.json", "Deployment verdict")
 
 
+def backtest_schema() -> dict[str, Any]:
+    """The backtest document of ``monitor backtest --output json`` and the backtest API route."""
+    from monitor.schema.backtest import BacktestDocument
+
+    return _document_schema(BacktestDocument, "backtest.schema.json", "Deployment monitor backtest")
+
+
 def _openapi_30(node: Any) -> Any:
     """A JSON Schema (2020-12) node in OpenAPI 3.0's dialect: ``nullable``, component references."""
     if isinstance(node, list):
@@ -89,6 +97,7 @@ def _components() -> dict[str, type[BaseModel]]:
     with, and the mirrors of the documents it answers with."""
     from monitor.api.requests import CancelBody, FlaggerPayload, RegistrationBody
     from monitor.schema import responses
+    from monitor.schema.backtest import BacktestDocument
     from monitor.schema.verdict import VerdictDocument
 
     return {
@@ -101,6 +110,7 @@ def _components() -> dict[str, type[BaseModel]]:
         "Verdict": VerdictDocument,
         "FlaggerVerdict": responses.FlaggerVerdict,
         "Problem": responses.Problem,
+        "Backtest": BacktestDocument,
     }
 
 
@@ -171,6 +181,7 @@ GENERATED: dict[Path, Callable[[], dict[str, Any]]] = {
     HERE / "config.schema.json": config_schema,
     HERE / "profile.schema.json": profile_schema,
     HERE / "verdict.schema.json": verdict_schema,
+    HERE / "backtest.schema.json": backtest_schema,
     OPENAPI: openapi_document,
 }
 

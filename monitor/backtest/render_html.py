@@ -1,0 +1,195 @@
+"""A backtest as one self-contained HTML page: a verdict timeline of the past deploys, the
+false-alarm rate of each check with its 95 % interval, and the effect each check would detect.
+
+The deployment report's approach (:mod:`monitor.api.report_page`): rendered with Jinja2's
+autoescaping (service, version and check names come from the metrics' labels), every string
+redacted, no script and no external asset, inline SVG whose geometry comes from
+:mod:`monitor.charts` and is computed here, so it is tested without a browser. The page carries
+its Content-Security-Policy in a ``<meta>`` element: it is a file, served by no one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+
+import jinja2
+
+from monitor.backtest.render_json import decided_after_s
+from monitor.backtest.render_text import minutes, number, percent, rate_with_interval
+from monitor.backtest.result import Backtest, CheckCalibration
+from monitor.charts import Scale, Tick, linear_domain, linear_ticks
+from monitor.htmlpage import CONTENT_SECURITY_POLICY, page_environment
+from monitor.timeparse import format_time
+
+PLOT_WIDTH = 640
+TIMELINE_HEIGHT = 60
+ROW_HEIGHT = 22  # one check per row in the rate and detectable-effect charts
+_TIME_TICKS = 6
+
+
+@dataclass(frozen=True)
+class TimelineMark:
+    """A past deploy on the timeline: from its canary window's start to its decision (or end)."""
+
+    x: float
+    x_end: float
+    verdict: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The verdict timeline: the range across, one mark per deploy."""
+
+    marks: tuple[TimelineMark, ...]
+    ticks: tuple[Tick, ...]
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """One check's false-alarm rate: the point, its interval's whisker, in pixels across."""
+
+    y: float
+    label: str
+    x: float
+    low: float
+    high: float
+    over_target: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class RateChart:
+    """False-alarm rate by check, with the target as a line."""
+
+    rows: tuple[RateRow, ...]
+    ticks: tuple[Tick, ...]
+    target_x: float
+    height: float
+
+
+@dataclass(frozen=True)
+class EffectRow:
+    """One check's detectable effect (80 % power at the observed traffic)."""
+
+    y: float
+    label: str
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class EffectChart:
+    """Detectable effect by check: the smaller, the finer the check."""
+
+    rows: tuple[EffectRow, ...]
+    ticks: tuple[Tick, ...]
+    height: float
+
+
+def _seconds(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _time_ticks(scale: Scale) -> tuple[Tick, ...]:
+    """Evenly spread ticks labelled with the date (and the time when the range is short)."""
+    long_range = scale.high - scale.low > 3 * 86400
+    form = "%m-%d" if long_range else "%m-%d %H:%M"
+    step = (scale.high - scale.low) / _TIME_TICKS
+    return tuple(
+        Tick(scale(scale.low + i * step), datetime.fromtimestamp(scale.low + i * step, UTC).strftime(form))
+        for i in range(_TIME_TICKS + 1)
+    )
+
+
+def timeline(backtest: Backtest) -> Timeline:
+    """Each past deploy placed over the backtest's range (at least two pixels wide)."""
+    scale = Scale(_seconds(backtest.span.start), _seconds(backtest.span.end), 0.0, PLOT_WIDTH)
+    marks = []
+    for deploy in backtest.deploys:
+        start = scale(_seconds(deploy.canary_window.start))
+        end = scale(_seconds(deploy.decided_at or deploy.canary_window.end))
+        after = minutes(decided_after_s(deploy))
+        decided = f"decided after {after}" if after else "undecided"
+        label = (
+            f"{deploy.deploy.version} replacing {deploy.deploy.baseline_version}, "
+            f"{format_time(deploy.deploy.start)}: {deploy.verdict.value}, {decided}"
+        )
+        marks.append(TimelineMark(start, max(end, start + 2.0), deploy.verdict.value, label))
+    return Timeline(tuple(marks), _time_ticks(scale))
+
+
+def _label(calibration: CheckCalibration, several_baselines: bool) -> str:
+    return f"{calibration.check} ({calibration.baseline})" if several_baselines else calibration.check
+
+
+def rate_chart(backtest: Backtest) -> RateChart | None:
+    """False-alarm rate per check and baseline, whiskers over the 95 % interval; None without trials."""
+    measured = [c for c in backtest.calibration if c.trials]
+    if not measured:
+        return None
+    several = len({c.baseline for c in measured}) > 1
+    top = max([backtest.false_alarm_target, *(c.rate_interval[1] for c in measured)])
+    scale = Scale(0.0, min(max(top * 1.1, 0.01), 1.0), 0.0, PLOT_WIDTH)
+    rows = tuple(
+        RateRow(
+            y=(i + 0.5) * ROW_HEIGHT,
+            label=_label(c, several),
+            x=scale(c.rate),
+            low=scale(c.rate_interval[0]),
+            high=scale(c.rate_interval[1]),
+            over_target=c.rate > backtest.false_alarm_target,
+            text=f"{rate_with_interval(c)}, {c.false_alarms} of {c.trials}",
+        )
+        for i, c in enumerate(measured)
+    )
+    ticks = tuple(linear_ticks(scale, percent))
+    return RateChart(rows, ticks, scale(backtest.false_alarm_target), len(rows) * ROW_HEIGHT)
+
+
+def effect_chart(backtest: Backtest) -> EffectChart | None:
+    """Detectable effect per check (the first baseline's); None when no check has one."""
+    seen: dict[str, float] = {}
+    for c in backtest.calibration:
+        if c.detectable_effect is not None and math.isfinite(c.detectable_effect):
+            seen.setdefault(c.check, c.detectable_effect)
+    if not seen:
+        return None
+    scale = Scale(*linear_domain(list(seen.values()), include_zero=True), 0.0, PLOT_WIDTH)
+    rows = tuple(
+        EffectRow(y=(i + 0.5) * ROW_HEIGHT, label=name, x=scale(value), text=number(value))
+        for i, (name, value) in enumerate(seen.items())
+    )
+    return EffectChart(rows, tuple(linear_ticks(scale, number)), len(rows) * ROW_HEIGHT)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    environment = page_environment("monitor.backtest")
+    environment.filters["time"] = format_time
+    environment.filters["minutes"] = minutes
+    environment.filters["number"] = number
+    environment.filters["percent"] = percent
+    return environment
+
+
+def render_html(backtest: Backtest) -> str:
+    """The page, as one string of HTML."""
+    return (
+        _environment()
+        .get_template("backtest.html")
+        .render(
+            backtest=backtest,
+            csp=CONTENT_SECURITY_POLICY,
+            plot_width=PLOT_WIDTH,
+            timeline_height=TIMELINE_HEIGHT,
+            timeline=timeline(backtest),
+            rates=rate_chart(backtest),
+            effects=effect_chart(backtest),
+            decided_after=lambda d: minutes(decided_after_s(d)),
+            rate_text=rate_with_interval,
+        )
+    )
