@@ -297,7 +297,59 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--check", action="store_true", help="like --dry-run, Grafana required; exit 1 when anything differs"
     )
+    _add_backtest(commands)
     return parser
+
+
+def _add_backtest(commands: argparse._SubParsersAction[_Parser]) -> None:
+    backtest = commands.add_parser(
+        "backtest",
+        help="replay a profile over a service's history: past deploys, false alarms, suggested settings",
+        description="Finds the service's past deploys in its metrics and replays each as the daemon would "
+        "have judged it; judges stretches where one version ran alone against themselves (A/A) for each "
+        "check's false-alarm rate; suggests allowances that keep false alarms under the target. Progress "
+        "on stderr. Exit codes: 0 done, 3 error.",
+        epilog=BACKTEST_EXAMPLE,
+        formatter_class=_HelpFormatter,
+    )
+    backtest.add_argument(
+        "--prometheus-url", metavar="URL", type=url_type(),
+        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL; default: prometheus.url in --config)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--service", required=True, metavar="NAME", help="service name as labelled in the metrics"
+    )
+    backtest.add_argument(
+        "--environment", metavar="ENV", help="whose settings judge it (default: the config's environment)"
+    )
+    backtest.add_argument(
+        "--since", required=True, metavar="DURATION|TIME",
+        help=f"start of the range: a duration back from now (30d, 12h, 2w) or a TIME: {TIME_HELP}",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--until", metavar="TIME", default="now", help="end of the range, a TIME as --since"
+    )
+    backtest.add_argument(
+        "--profile", metavar="NAME|PATH",
+        help="built-in profile name or profile file (default: the config's profile, else otel-http)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--config", metavar="FILE",
+        help="settings YAML (environment, Prometheus timeouts, matchers) (default: none, built-in settings)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--output", choices=("text", "json", "csv", "html"), default="text",
+        help="what goes to stdout: tables, the JSON document, every look as CSV, or the HTML page",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--out", metavar="DIR",
+        help="write backtest.txt, .csv, .json, .html and the suggested profile override into DIR instead "
+        "(default: none, --output to stdout)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--false-alarm-target", metavar="SHARE", default="0.01",
+        help="the share of A/A runs a suggested setting may fail, e.g. 0.01 for 1 %%",
+    )  # fmt: skip
 
 
 _UNLESS_ID = " (required unless --deployment-id)"
@@ -320,6 +372,10 @@ REPORT_LINK_EXAMPLE = """example:
       monitor report-link --index"""
 PROVISION_EXAMPLE = """example:
   monitor provision --config monitor.yaml --dry-run"""
+BACKTEST_EXAMPLE = """example:
+  monitor backtest --prometheus-url http://prometheus:9090 --service checkout --since 30d
+  monitor backtest --service checkout --environment production --since 2026-11-01T00:00:00Z \\
+      --until now-1d --profile otel-http --out backtest-checkout/"""
 
 
 def _env_path(name: str) -> Path | None:
@@ -378,6 +434,10 @@ def _run(args: argparse.Namespace) -> int:
         from monitor.commands.provision import run_provision
 
         return run_provision(args)
+    if args.command == "backtest":
+        from monitor.commands.backtest import run_backtest
+
+        return run_backtest(args)
     return EXIT_ERROR  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -105,17 +105,24 @@ def _baseline(
     return window, None
 
 
-def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource, Settings]:
-    """Validate the arguments into a request, its metrics source and the settings; raise MonitorError."""
-    settings = load_settings(Path(args.config) if args.config else None)
-    url = args.prometheus_url or settings.prometheus_url
+def prometheus_url(flag: str | None, settings: Settings) -> str:
+    """The ``--prometheus-url`` flag's URL, else the configured one (checked); an error saying where
+    to set one when neither is."""
+    url = flag or settings.prometheus_url
     if not url:
         raise InputError(
             "no Prometheus URL; pass --prometheus-url, set MONITOR_PROMETHEUS_URL "
             "or prometheus.url in --config"
         )
-    if not args.prometheus_url:  # the flag was checked as it was parsed
+    if not flag:  # the flag was checked as it was parsed
         check_url(url, "MONITOR_PROMETHEUS_URL")
+    return url
+
+
+def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource, Settings]:
+    """Validate the arguments into a request, its metrics source and the settings; raise MonitorError."""
+    settings = load_settings(Path(args.config) if args.config else None)
+    url = prometheus_url(args.prometheus_url, settings)
     now = datetime.now(UTC)  # once: --start now-20m --end now is exactly 20 minutes
     canary_window = _window(args.start, args.end, "--start", "--end", now)
     profile = load_profile(args.profile or settings.profile)
