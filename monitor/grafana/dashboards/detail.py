@@ -44,6 +44,8 @@ REPORT_LINK = (
     f"${{{MONITOR_URL_VARIABLE}}}/api/v1/deployments/${{{DEPLOYMENT_VARIABLE}}}/report"
     f"?exp=${{{EXPIRES_VARIABLE}}}&sig=${{{SIGNATURE_VARIABLE}}}"
 )
+# The monitor's backtest of the service: how its profile judged the last 30 days (JSON, read scope).
+BACKTEST_LINK = f"${{{MONITOR_URL_VARIABLE}}}/api/v1/services/${{service}}/backtest?since=30d"
 CANARY_COLOR = "orange"
 BASELINE_COLOR = "blue"
 CURRENT = (
@@ -65,6 +67,7 @@ def build(profile: Profile) -> dict[str, object]:
     for text in _report_variables():
         board.variable(text)
     board.builder.link(report_link())
+    board.builder.link(backtest_link())
     for annotation in deploy_annotations("service:$service"):
         board.annotation(annotation)
     board.row("Verdict")
@@ -124,6 +127,21 @@ def report_link() -> sdk.DashboardLink:
         .url(REPORT_LINK)
         .tooltip("The monitor's report of this deployment: every check's looks, the actions taken")
         .icon("doc")
+        .target_blank(True)
+    )
+
+
+def backtest_link() -> sdk.DashboardLink:
+    """The link to the monitor's backtest of ``$service`` over the last 30 days, in a new tab."""
+    return (
+        sdk.DashboardLink("Backtest")
+        .type(model.DashboardLinkType.LINK)
+        .url(BACKTEST_LINK)
+        .tooltip(
+            "How the profile would have judged this service's deploys of the last 30 days, and how "
+            "often it alarms on the service's own noise (JSON; docs/backtest.md)"
+        )
+        .icon("info")
         .target_blank(True)
     )
 
