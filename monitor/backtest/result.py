@@ -17,13 +17,14 @@ class PastDeploy:
     """A version change found in the history: ``version`` replacing ``baseline_version``.
 
     ``overlap`` is when both versions served (a canary phase), None for a plain switch; ``start``
-    is when ``version`` first appeared.
+    is when ``version`` first appeared, ``end`` when it last served (None: still at the range's end).
     """
 
     version: str
     baseline_version: str
     start: datetime
     overlap: Window | None = None
+    end: datetime | None = None
 
     @property
     def mode(self) -> Mode:

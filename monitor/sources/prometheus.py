@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
@@ -26,6 +27,11 @@ from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retrya
 from monitor.sources.base import MAX_POINTS, InstantSample, Labels, RangeSeries
 from monitor.sources.credentials import NO_CREDENTIALS, Credentials, Endpoint
 from monitor.tracing import tracer
+
+if TYPE_CHECKING:  # imported lazily: only label listings and backtests use the client
+    from prometheus_api_client import PrometheusConnect
+
+T = TypeVar("T")
 
 
 def choose_step_s(window_s: float, wanted_step_s: float) -> float:
@@ -132,36 +138,47 @@ class PrometheusSource:
     async def label_values(self, label: str, match: str, window: Window) -> list[str]:
         """Values of ``label`` among series matching ``match``, through prometheus-api-client.
 
-        The client is synchronous, so it runs in a worker thread, off the event loop. Used
-        only on the no-data path (to name the versions that do have data), where an extra
-        import and round trip cost nothing that matters. Its urllib3 retries follow the shared policy.
+        Used only on the no-data path (to name the versions that do have data), where an extra
+        import and round trip cost nothing that matters.
+        """
+        params = {
+            "match[]": match,
+            "start": f"{window.start.timestamp():.3f}",
+            "end": f"{window.end.timestamp():.3f}",
+        }
+
+        def fetch(client: PrometheusConnect, extra: dict[str, str]) -> list[str]:
+            return [str(v) for v in client.get_label_values(label, params={**extra, **params})]
+
+        return await self.with_client(f"listing {label} values", fetch)
+
+    async def with_client(self, what: str, call: Callable[[PrometheusConnect, dict[str, str]], T]) -> T:
+        """``call(client, params)`` in a worker thread, with a prometheus-api-client on this source.
+
+        The client is synchronous, so it runs off the event loop, bounded by the same concurrency as
+        the source's own queries; it sends this source's credentials and headers, its URL's query
+        parameters are ``params`` (to merge into each request's), and its urllib3 retries follow the
+        shared policy. Any failure becomes :class:`BackendUnavailable` naming ``what``, secrets masked.
         """
         policy = RetryPolicy(attempts=self._max_attempts, backoff_s=self._backoff_s)
+        endpoint = self._endpoint
 
-        def fetch() -> list[str]:
-            from prometheus_api_client import PrometheusConnect
+        def run() -> T:
+            from prometheus_api_client import PrometheusConnect as Client
 
-            endpoint = self._endpoint
-            client = PrometheusConnect(
-                url=endpoint.root,
-                headers=endpoint.headers(),
-                timeout=self._timeout_s,
+            client = Client(
+                url=endpoint.root, headers=endpoint.headers(), timeout=self._timeout_s,
                 retry=urllib3_retry(policy),
-            )
-            params = {
-                **endpoint.query_params(),
-                "match[]": match,
-                "start": f"{window.start.timestamp():.3f}",
-                "end": f"{window.end.timestamp():.3f}",
-            }
-            return [str(v) for v in client.get_label_values(label, params=params)]
+            )  # fmt: skip
+            return call(client, endpoint.query_params())
 
         try:
-            return await asyncio.to_thread(fetch)
+            async with self._semaphore:
+                return await asyncio.to_thread(run)
         except Exception as exc:  # requests' and the client's errors alike: translate at the boundary
             problem = self._endpoint.scrub(str(exc))
             raise BackendUnavailable(
-                f"Prometheus at {self.url}: listing {label} values failed ({problem})", url=self.url
+                f"Prometheus at {self.url}: {what} failed ({problem})", url=self.url
             ) from None
 
     def _auth_hint(self) -> str:
