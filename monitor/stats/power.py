@@ -38,15 +38,25 @@ def detectable_ratio(
 ) -> float | None:
     """The smallest ratio of rates canary/baseline a one-sided test at ``alpha`` detects with ``power``.
 
-    Normal approximation on the log of the ratio of two Poisson rates: with ``rate`` the baseline's
-    events per exposure, the log-ratio's standard error is ``se = sqrt(1/(rate*n_c) + 1/(rate*n_b))``
-    (the canary's expected events approximated at the baseline's rate) and the detectable
-    log-ratio is ``(z_{1-alpha} + z_{power}) * se``. None without events to estimate it from.
+    Normal approximation on the log of the ratio of two Poisson rates, ``rate`` being the baseline's
+    events per exposure: a test that rejects when the estimated log-ratio exceeds ``z_{1-alpha}``
+    standard errors has power ``power`` at the ratio ``r`` with
+    ``log r = (z_{1-alpha} + z_{power}) * se(r)``, ``se(r) = sqrt(1/(r*rate*n_c) + 1/(rate*n_b))``
+    (the standard error where the canary's rate is ``r`` times the baseline's). ``r`` is found by
+    fixed-point iteration from ``r = 1``; it contracts, as ``se`` falls while ``r`` grows. None
+    without events to estimate it from.
     """
     if rate <= 0 or canary_exposure <= 0 or baseline_exposure <= 0:
         return None
-    se = math.sqrt(1.0 / (rate * canary_exposure) + 1.0 / (rate * baseline_exposure))
-    return math.exp((_z(1.0 - alpha) + _z(power)) * se)
+    z = _z(1.0 - alpha) + _z(power)
+    ratio = 1.0
+    for _ in range(100):
+        se = math.sqrt(1.0 / (ratio * rate * canary_exposure) + 1.0 / (rate * baseline_exposure))
+        following = math.exp(z * se)
+        if abs(following - ratio) <= 1e-9 * ratio:
+            break
+        ratio = following
+    return following
 
 
 def detectable_from_interval(half_width: float, alpha: float, power: float = POWER) -> float:
