@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TextIO, cast
+from typing import TextIO
 
 from monitor.backtest.render_csv import render_csv
 from monitor.backtest.render_json import render_json
 from monitor.backtest.render_text import render_text
 from monitor.backtest.result import Backtest
+from monitor.backtest.run import backtest as run_backtest_of
 from monitor.backtest.span import backtest_span
+from monitor.backtest.suggest import override_text
+from monitor.backtest.suggest import write_override as suggest_override
 from monitor.commands.analyze import prometheus_url
 from monitor.commands.progress import ProgressBar
 from monitor.config import Settings, load_settings
@@ -34,37 +36,11 @@ from monitor.profiles import Profile, load_profile
 from monitor.redact import redact_text
 from monitor.sources.connect import prometheus_source
 
-if TYPE_CHECKING:
-    from monitor.sources.prometheus import PrometheusSource
-
-OUTPUTS = ("text", "json", "csv", "html")
-DEFAULT_FALSE_ALARM_TARGET = 0.01
 MAX_FALSE_ALARM_TARGET = 0.5
 OVERRIDE_FILE = "profile-override.yaml"
 ProgressCallback = Callable[[int, int, str], None]
-
-
-class BacktestRun(Protocol):
-    """:func:`monitor.backtest.run.backtest`: the computation this command wraps."""
-
-    def __call__(
-        self,
-        source: PrometheusSource,
-        service: str,
-        environment: str | None,
-        since: datetime,
-        until: datetime,
-        profile: Profile,
-        settings: Settings,
-        *,
-        progress: ProgressCallback | None = None,
-        false_alarm_target: float = DEFAULT_FALSE_ALARM_TARGET,
-    ) -> Awaitable[Backtest]: ...
-
-
-def default_run() -> BacktestRun:
-    """The library's :func:`monitor.backtest.run.backtest`."""
-    return cast(BacktestRun, importlib.import_module("monitor.backtest.run").backtest)
+BacktestRun = Callable[..., Awaitable[Backtest]]
+""":func:`monitor.backtest.run.backtest`, or a test's stand-in with its signature."""
 
 
 def _renderers() -> dict[str, Callable[[Backtest], str]]:
@@ -158,10 +134,9 @@ def write_outputs(backtest: Backtest, directory: Path, profile: Profile) -> list
 
 def write_override(backtest: Backtest, profile: Profile, path: Path) -> Path:
     """The suggestions as a profile file the user reviews and passes as ``--profile``."""
-    suggest = importlib.import_module("monitor.backtest.suggest")
     span = (backtest.span.start, backtest.span.end)
-    text = suggest.override_text(profile, backtest.suggestions, service=backtest.service, span=span)
-    return cast(Path, suggest.write_override(path, text))
+    text = override_text(profile, backtest.suggestions, service=backtest.service, span=span)
+    return suggest_override(path, text)
 
 
 def run_backtest(
@@ -175,7 +150,7 @@ def run_backtest(
     bar = ProgressBar(err, label="backtest")
     try:
         plan = plan_from_args(args)
-        backtest = asyncio.run(compute(plan, run or default_run(), bar))
+        backtest = asyncio.run(compute(plan, run or run_backtest_of, bar))
         bar.close()
         for warning in backtest.warnings:
             print(f"monitor: warning: {redact_text(warning)}", file=err)

@@ -48,6 +48,7 @@ class BacktestDeploy(_Closed):
     version: str
     baseline_version: str = Field(description="the version it replaced")
     start: datetime = Field(description="when the version first served")
+    end: datetime | None = Field(description="when it last served; null: still serving at the range's end")
     overlap: BacktestWindow | None = Field(description="when both versions served (a canary phase)")
     mode: Mode
     canary_window: BacktestWindow

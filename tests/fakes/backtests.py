@@ -64,7 +64,7 @@ def sample_backtest(service: str = "checkout", warnings: tuple[str, ...] = ()) -
             summary="error-rate is 2.5x the baseline's",
         ),
         ReplayedDeploy(
-            deploy=PastDeploy("v3", "v1", switch_at),
+            deploy=PastDeploy("v3", "v1", switch_at, end=quiet_at),
             mode=Mode.BEFORE_AFTER,
             canary_window=Window(switch_at, switch_at + 20 * MINUTE),
             baseline_window=Window(switch_at - 20 * MINUTE, switch_at),
