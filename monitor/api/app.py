@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.api.auth import ACTOR, INDEX_ROUTE, LINK_QUERY, auth_middleware
+from monitor.api.backtest import add_backtest_route
 from monitor.api.bodies import read_json
 from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
 from monitor.api.compression import compressed_bodies
@@ -287,6 +288,7 @@ def create_app(
     app.router.add_get("/api/v1/deployments/{id}/report-link", report_link)
     app.router.add_get("/api/v1/integrations/argo-rollouts/verdict", argo_verdict)
     app.router.add_post("/api/v1/integrations/flagger/{hook}", flagger_hook)
+    add_backtest_route(app)  # GET /api/v1/services/{service}/backtest
     app.router.add_post("/v1/logs", receive_logs)
     app.router.add_post("/v1/traces", receive_traces)
     app.router.add_get("/api/v1/openapi.json", openapi)

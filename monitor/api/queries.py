@@ -8,13 +8,16 @@ model is the source of its operation's query parameters in the OpenAPI document 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from monitor.api.problems import Problem, invalid
 from monitor.api.validation import Body, one_of, refuse
-from monitor.models import DeploymentStatus
+from monitor.backtest.span import API_MAX_SPAN_S, backtest_span
+from monitor.errors import InputError
+from monitor.models import DeploymentStatus, Window
 
 MAX_WAIT_S = 600.0
 
@@ -140,6 +143,46 @@ class IndexQuery(Query):
         return None if value == "" else value  # an empty box of the page's filter form: any
 
 
+MAX_NAME = 200
+
+
+def _name(value: object) -> str:
+    text = str(value)
+    if not (0 < len(text) <= MAX_NAME and text.isprintable()):
+        raise refuse(f"at most {MAX_NAME} printable characters")
+    return text
+
+
+class BacktestQuery(Query):
+    """GET /api/v1/services/{service}/backtest: the range and how to judge it."""
+
+    since: str = Field(
+        "30d",
+        description="start of the range: a duration back from now (30d, 12h, 2w), RFC 3339, Unix seconds "
+        f"or now-30d; at most {API_MAX_SPAN_S / 86400:.0f} days before until",
+    )
+    until: str = Field("now", description="end of the range: RFC 3339, Unix seconds, now or now-1d")
+    environment: Annotated[str, BeforeValidator(_name)] | None = Field(
+        None, description="judge as a deployment into this environment would be (default: the config's)"
+    )
+    profile: Annotated[str, BeforeValidator(_name)] | None = Field(
+        None, description="a profile the daemon offers (default: the environment's)"
+    )
+
+    def span(self, now: datetime) -> Window:
+        """The range, resolved against ``now``; an :class:`InputError` naming the parameter."""
+        return backtest_span(self.since, self.until, now, max_span_s=API_MAX_SPAN_S, names=("since", "until"))
+
+    @model_validator(mode="after")
+    def _in_range(self) -> BacktestQuery:
+        try:
+            self.span(datetime.now(UTC))
+        except InputError as exc:
+            message = str(exc)
+            raise refuse(message, "until" if message.startswith("until") else "since") from None
+        return self
+
+
 # (route, method) -> the model of its query parameters; every other API operation takes none.
 QUERIES: dict[tuple[str, str], type[Query]] = {
     ("/api/v1/deployments", "get"): ListQuery,
@@ -149,6 +192,7 @@ QUERIES: dict[tuple[str, str], type[Query]] = {
     ("/api/v1/deployments/{id}/report", "get"): SignedLinkQuery,
     ("/api/v1/deployments/{id}/events", "get"): SignedLinkQuery,
     ("/api/v1/integrations/argo-rollouts/verdict", "get"): ArgoQuery,
+    ("/api/v1/services/{service}/backtest", "get"): BacktestQuery,
 }
 
 

@@ -37,6 +37,11 @@ class Notifier:
         self._channels = tuple((build(self._setup) if channels is None else channels).values())
 
     @property
+    def settings(self) -> Settings:
+        """The daemon's settings (a backtest through the API judges with them, as the engine does)."""
+        return self._settings
+
+    @property
     def public_url(self) -> str | None:
         """The monitor as users reach it (``public_url``), or None."""
         return self._settings.public_url

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.api.app import create_app
@@ -21,18 +22,22 @@ ClientFactory = Callable[[Sequence[TokenSpec] | None], Awaitable[TestClient[Any,
 
 @pytest.fixture
 async def open_client(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[TestClient[Any, Any]]]]:
-    """``open_client(prometheus_url, tokens, notifier=None)``: a started test client over its own
-    SQLite store; every one closed at the end."""
+    """``open_client(prometheus_url, tokens, notifier=None, prepare=None)``: a started test client over
+    its own SQLite store (``prepare(app)`` first, if given); every one closed at the end."""
     opened: list[tuple[TestClient[Any, Any], PrometheusSource, Store]] = []
 
     async def make(
-        prometheus_url: str, tokens: Sequence[TokenSpec] | None, notifier: Notifier | None = None
+        prometheus_url: str,
+        tokens: Sequence[TokenSpec] | None,
+        notifier: Notifier | None = None,
+        prepare: Callable[[web.Application], None] | None = None,
     ) -> TestClient[Any, Any]:
         store = await Store.open(f"sqlite:///{tmp_path / f'monitor-{len(opened)}.db'}")
         source = PrometheusSource(prometheus_url)
-        client: TestClient[Any, Any] = TestClient(
-            TestServer(create_app(store, source, tokens, notifier=notifier))
-        )
+        app = create_app(store, source, tokens, notifier=notifier)
+        if prepare is not None:  # before the application starts, while its state may change
+            prepare(app)
+        client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         opened.append((client, source, store))
         return client

@@ -1,0 +1,134 @@
+"""``GET /api/v1/services/{service}/backtest``: the daemon's backtest of a service, as the JSON
+document ``monitor backtest --output json`` prints (``monitor/schema/backtest.schema.json``).
+
+A backtest reads days of Prometheus history and replays hundreds of analyses: the route is bounded.
+The range is at most 90 days (:class:`~monitor.api.queries.BacktestQuery`); one backtest runs at a
+time per service, environment and profile, and a caller who asks while it runs waits for it and gets
+its result; results are kept for :data:`CACHE_TTL_S`, so every dashboard opening the link within
+that time reads the same one; and at most :data:`MAX_RUNNING` backtests run at once in a replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from monitor.api.keys import ENVIRONMENTS, NOTIFIER, PROFILES, SOURCE
+from monitor.api.problems import Problem, invalid
+from monitor.api.queries import MAX_NAME, BacktestQuery
+from monitor.api.validation import validated
+from monitor.backtest.render_json import backtest_document
+from monitor.backtest.run import backtest as run_backtest
+from monitor.errors import ConfigError, InputError, SourceError
+from monitor.profiles import DEFAULT_PROFILE
+from monitor.redact import redact_text
+from monitor.sources.prometheus import PrometheusSource
+
+ROUTE = "/api/v1/services/{service}/backtest"
+CACHE_TTL_S = 300.0
+CACHE_ENTRIES = 32
+MAX_RUNNING = 2
+Key = tuple[str, str | None, str, str, str]  # service, environment, profile, since, until (as asked)
+
+
+@dataclass
+class Backtests:
+    """The replica's backtests: a lock per (service, environment, profile), recent documents, a bound.
+
+    ``run`` is :func:`monitor.backtest.run.backtest` (a test passes its own); ``clock`` monotonic
+    seconds.
+    """
+
+    run: Callable[..., Any] = run_backtest
+    clock: Callable[[], float] = time.monotonic
+    _locks: dict[tuple[str, str | None, str], asyncio.Lock] = field(default_factory=dict)
+    _done: OrderedDict[Key, tuple[float, dict[str, Any]]] = field(default_factory=OrderedDict)
+    _running: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_RUNNING))
+
+    def cached(self, key: Key) -> dict[str, Any] | None:
+        """The document of ``key`` computed less than :data:`CACHE_TTL_S` ago, or None."""
+        entry = self._done.get(key)
+        if entry is None or self.clock() - entry[0] > CACHE_TTL_S:
+            return None
+        return entry[1]
+
+    async def document(self, key: Key, compute: Callable[[], Any]) -> dict[str, Any]:
+        """``key``'s document: from the cache, else computed by ``compute()`` (awaited), once even
+        when several callers ask at the same time."""
+        lock = self._locks.setdefault(key[:3], asyncio.Lock())
+        async with lock:
+            found = self.cached(key)
+            if found is not None:
+                return found
+            async with self._running:
+                document = backtest_document(await compute())
+            self._done[key] = (self.clock(), document)
+            self._done.move_to_end(key)
+            while len(self._done) > CACHE_ENTRIES:
+                self._done.popitem(last=False)
+            return document
+
+
+BACKTESTS = web.AppKey("backtests", Backtests)
+
+
+def _profile(request: web.Request, asked: str | None, environment: str | None) -> str:
+    """The profile named, else the environment's, else the settings' or the default; one the
+    daemon offers (never a path: the daemon would read any file it can)."""
+    settings = request.app[NOTIFIER].settings
+    defaults = request.app[ENVIRONMENTS].get(environment) if environment else None
+    name = asked or (defaults.profile if defaults else None) or settings.profile or DEFAULT_PROFILE
+    profiles = request.app[PROFILES]
+    if name not in profiles.available:
+        raise invalid(
+            "profile",
+            f"{name!r} is not available; use one of {', '.join(sorted(profiles.available))}",
+        )
+    return name
+
+
+async def get_backtest(request: web.Request) -> web.Response:
+    """``GET /api/v1/services/{service}/backtest?since=30d&until=now&environment=&profile=``."""
+    query = validated(BacktestQuery, dict(request.query))
+    service = request.match_info["service"]
+    if not (len(service) <= MAX_NAME and service.isprintable()):
+        raise invalid("service", f"at most {MAX_NAME} printable characters")
+    settings = request.app[NOTIFIER].settings
+    environment = query.environment or settings.environment
+    name = _profile(request, query.profile, environment)
+    source = request.app[SOURCE]
+    if not isinstance(source, PrometheusSource):
+        raise Problem(501, "Not implemented", "backtests read Prometheus; this monitor has another source")
+    try:
+        profile = request.app[PROFILES].get(name)
+    except ConfigError as exc:
+        raise invalid("profile", str(exc)) from None
+    span = query.span(datetime.now(UTC))
+
+    async def compute() -> Any:
+        return await request.app[BACKTESTS].run(
+            source, service, environment, span.start, span.end, profile, settings
+        )
+
+    key: Key = (service, environment, name, query.since, query.until)
+    try:
+        document = await request.app[BACKTESTS].document(key, compute)
+    except (InputError, ConfigError) as exc:
+        raise Problem(400, "Invalid request", redact_text(str(exc))) from None
+    except SourceError as exc:
+        raise Problem(502, "Prometheus unavailable", f"{redact_text(str(exc))}; retry shortly") from None
+    return web.Response(text=json.dumps(document), content_type="application/json")
+
+
+def add_backtest_route(app: web.Application) -> None:
+    """The route and its state on ``app`` (before it starts; a test may replace ``app[BACKTESTS]``)."""
+    app[BACKTESTS] = Backtests()
+    app.router.add_get(ROUTE, get_backtest)

@@ -1,0 +1,156 @@
+"""``GET /api/v1/services/{service}/backtest``: its parameters' validation, the document's shape, the
+read scope, and its bounds (one run per service at a time, results reused for a while).
+
+The computation is replaced by one returning a hand-built result (it would read days of
+Prometheus history); the application, its store and its authentication are the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from fakes.backtests import sample_backtest
+
+from monitor.api.backtest import BACKTESTS, CACHE_TTL_S, Backtests
+from monitor.backtest.result import Backtest
+from monitor.channels.notify import Notifier
+from monitor.config import Settings, TokenSpec
+from monitor.errors import SourceError
+from monitor.schema.backtest import BacktestDocument
+from monitor.sources.prometheus import PrometheusSource
+
+READER, INGESTER = "reader-secret-0123456789", "ingest-secret-0123456789"
+TOKENS = (TokenSpec("grafana", ("read",), READER), TokenSpec("collector", ("ingest",), INGESTER))
+URL = "/api/v1/services/checkout/backtest"
+
+
+class FakeRun:
+    """Stands in for monitor.backtest.run.backtest; ``gate``, when set, holds every run until opened."""
+
+    def __init__(self, result: Backtest | Exception | None = None) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.result = result or sample_backtest()
+        self.gate: asyncio.Event | None = None
+        self.started = asyncio.Event()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Backtest:
+        self.calls.append(args)
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+Opened = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+def open_app(open_client: Opened) -> Opened:
+    """``open_app(run, tokens=None, settings=Settings(), clock=None)``: a started client whose
+    backtests run ``run``; its Prometheus is never asked."""
+
+    def make(
+        run: FakeRun,
+        tokens: Sequence[TokenSpec] | None = None,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+    ) -> Awaitable[TestClient[Any, Any]]:
+        def prepare(app: web.Application) -> None:
+            app[BACKTESTS] = Backtests(run=run, clock=clock or Clock())
+
+        return open_client("http://127.0.0.1:9", tokens, Notifier(settings or Settings()), prepare)
+
+    return make
+
+
+async def test_answers_the_backtest_document(open_app: Opened) -> None:
+    run = FakeRun()
+    client = await open_app(run)
+    response = await client.get(URL, params={"since": "14d", "environment": "staging"})
+    assert response.status == 200
+    document = await response.json()
+    BacktestDocument.model_validate(document)
+    assert document["service"] == "checkout" and len(document["deploys"]) == 3
+    [(source, service, environment, since, until, profile, settings)] = run.calls
+    assert (service, environment, profile.name) == ("checkout", "staging", "otel-http")
+    assert (until - since).total_seconds() == 14 * 86400
+    assert isinstance(source, PrometheusSource) and isinstance(settings, Settings)
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"since": "120d"}, "since", "spans 120 days, more than 90"),
+        ({"since": "last week"}, "since", "is not a time"),
+        ({"since": "2d", "until": "now-3d"}, "until", "is not after since"),
+        ({"until": "now+1h"}, "until", "in the future"),
+        ({"profile": "/etc/passwd"}, "profile", "is not available; use one of"),
+        ({"environment": "\x00"}, "environment", "printable characters"),
+        ({"service": "checkout"}, "service", "unknown query parameter"),
+    ],
+)
+async def test_invalid_parameters_are_400_naming_them(
+    open_app: Opened, params: dict[str, str], field: str, words: str
+) -> None:
+    run = FakeRun()
+    client = await open_app(run)
+    response = await client.get(URL, params=params)
+    assert response.status == 400
+    problem = await response.json()
+    assert problem["field"] == field and words in problem["detail"]
+    assert run.calls == []
+
+
+async def test_needs_the_read_scope(open_app: Opened) -> None:
+    client = await open_app(FakeRun(), TOKENS)
+    assert (await client.get(URL)).status == 401
+    assert (await client.get(URL, headers={"Authorization": f"Bearer {INGESTER}"})).status == 403
+    assert (await client.get(URL, headers={"Authorization": f"Bearer {READER}"})).status == 200
+
+
+async def test_callers_at_once_share_one_run_and_its_result_for_a_while(open_app: Opened) -> None:
+    run, clock = FakeRun(), Clock()
+    run.gate = asyncio.Event()
+    client = await open_app(run, clock=clock)
+    first = asyncio.ensure_future(client.get(URL))
+    second = asyncio.ensure_future(client.get(URL))
+    await asyncio.wait_for(run.started.wait(), 10)  # one runs; the other waits on the service's lock
+    run.gate.set()
+    answers = [await (await first).json(), await (await second).json()]
+    assert answers[0] == answers[1] and len(run.calls) == 1
+    assert (await client.get(URL)).status == 200 and len(run.calls) == 1  # from the cache
+    await client.get(URL, params={"profile": "prometheus-http"})  # another profile: its own run
+    assert len(run.calls) == 2
+    clock.now_s += CACHE_TTL_S + 1
+    await client.get(URL)
+    assert len(run.calls) == 3
+
+
+async def test_prometheus_down_is_502(open_app: Opened) -> None:
+    down = SourceError("Prometheus http://admin:hunter2@prometheus:9090 refused the connection")
+    client = await open_app(FakeRun(down))
+    response = await client.get(URL)
+    assert response.status == 502
+    problem = await response.json()
+    assert "refused the connection; retry shortly" in problem["detail"] and "hunter2" not in problem["detail"]
+
+
+async def test_the_default_profile_is_the_environments(open_app: Opened) -> None:
+    run = FakeRun()
+    client = await open_app(run, settings=Settings(environment="production", profile="otel-http"))
+    assert (await client.get(URL)).status == 200
+    assert run.calls[0][2] == "production" and run.calls[0][5].name == "otel-http"
