@@ -178,6 +178,11 @@ class SimulatedHistory:
         """The deploys that regressed."""
         return tuple(d for d in self.deploys if d.regressed)
 
+    @property
+    def regressed_versions(self) -> frozenset[str]:
+        """The versions that carry a regression (the first version never does)."""
+        return frozenset(d.version for d in self.deploys if d.regressed)
+
     def serving(self, at: datetime) -> tuple[str, ...]:
         """The versions with a scrape interval that contains ``at`` (two during a canary phase)."""
         at_s, dt = at.timestamp(), self.spec.scrape_interval_s

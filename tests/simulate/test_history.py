@@ -1,5 +1,5 @@
 """The simulated history: determinism, the ground truth's shape, the traffic cycles, and a real
-Prometheus that sees each deploy's version change at its minute after the chunked backfill."""
+Prometheus that sees each deploy's version change at its minute after the day-by-day backfill."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from monitor.simulate.history import (
     simulate_history,
 )
 from monitor.simulate.history_prometheus import (
-    BLOCK_S,
+    CHUNK_S,
     backfill_history,
     history_into_prometheus,
     write_history_openmetrics,
@@ -122,9 +122,9 @@ def test_an_impossible_spec_says_what_to_change() -> None:
 def test_chunks_cover_aligned_blocks_and_carry_counters(tmp_path: Path) -> None:
     history = simulate_history(SMALL, END_S)
     paths, samples = write_history_openmetrics(history, tmp_path)
-    assert len(paths) == 3 * 12 + 1  # three days of two-hour blocks and the end's sample
+    assert len(paths) == 3 + 1  # three days and the end's sample
     assert samples == sum(v.timestamps_s.size for v in history.versions) * (2 * 17 + 2)
-    assert all(int(p.stem) % BLOCK_S == 0 for p in paths)
+    assert all(int(p.stem) % CHUNK_S == 0 for p in paths)
     first = next(v for v in history.versions)
     total = int(first.buckets.sum(axis=2)[:, 0].sum())
     name = f'http_server_request_duration_seconds_count{{service_name="{SMALL.service}",'

@@ -1,0 +1,165 @@
+"""``python -m bench.backtest``: simulate a 30-day history, backfill it into a real Prometheus,
+backtest it and score the backtest against the truth; print the table.
+
+The markdown report goes to stdout and ``bench/results/backtest.md``; one JSON object per true
+deploy (truth, discovery, replay, fixed-threshold verdict) to ``bench/results/backtest.jsonl``.
+Progress goes to stderr. ``--quick`` backtests the three-day history of the tests instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.backtest.fixed import FixedResult, judge_history
+from bench.backtest.report import MonitorRun, render
+from bench.backtest.score import score
+from bench.detection.client import RangeClient
+from bench.results import RESULTS_DIR, write_results
+from monitor.backtest.calibration import MAX_TRIALS
+from monitor.backtest.run import backtest
+from monitor.backtest.suggest import override_profile
+from monitor.config import Settings
+from monitor.profiles import Profile, load_profile
+from monitor.simulate.history import SMALL, HistorySpec, SimulatedHistory, simulate_history
+from monitor.simulate.history_prometheus import backfill_history
+from monitor.simulate.prometheus import PrometheusProcess
+from monitor.sources.prometheus import PrometheusSource
+
+QUERY_TIMEOUT_S = 60.0
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.backtest",
+        description="Backtest benchmark: a simulated month of one service, backtested and scored "
+        "against the truth.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the three-day history (3 deploys, 1 regression)"
+    )
+    parser.add_argument("--seed", type=int, help="the history's seed (default: that of the chosen history)")
+    parser.add_argument(
+        "--profile", default="otel-http", help="a built-in profile or a YAML path (otel-http)"
+    )
+    parser.add_argument("--environment", default="production", help="judge deploys as into this environment")
+    parser.add_argument(
+        "--max-trials", type=int, default=MAX_TRIALS, help=f"A/A runs per backtest at most ({MAX_TRIALS})"
+    )
+    parser.add_argument(
+        "--no-suggested", action="store_true", help="skip the second backtest with the suggested settings"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the OpenMetrics files, TSDB and Prometheus log here"
+    )
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where backtest.md/.jsonl go (bench/results)"
+    )
+    return parser.parse_args(argv)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _progress(label: str) -> Any:
+    shown = [-1]
+
+    def report(done: int, total: int, what: str) -> None:
+        tenth = 10 * done // max(total, 1)
+        if tenth != shown[0]:
+            shown[0] = tenth
+            _log(f"  {label}: {done}/{total} {what}")
+
+    return report
+
+
+async def _backtest(
+    url: str, history: SimulatedHistory, profile: Profile, label: str, args: argparse.Namespace
+) -> MonitorRun:
+    source = PrometheusSource(url, timeout_s=QUERY_TIMEOUT_S)
+    started = time.monotonic()
+    try:
+        result = await backtest(
+            source, history.spec.service, args.environment, history.span.start, history.span.end, profile,
+            Settings(), progress=_progress(label), max_trials=args.max_trials,
+        )  # fmt: skip
+    finally:
+        await source.close()
+    seconds = time.monotonic() - started
+    for warning in result.warnings:
+        _log(f"  {label}: {warning}")
+    return MonitorRun(label, score(history, result), seconds, result.suggestions)
+
+
+async def _judge(
+    url: str, history: SimulatedHistory, args: argparse.Namespace
+) -> tuple[list[MonitorRun], FixedResult, float]:
+    profile = load_profile(args.profile)
+    runs = [await _backtest(url, history, profile, f"monitor, {profile.name} as it ships", args)]
+    if not args.no_suggested and runs[0].suggestions:
+        calibrated = override_profile(profile, runs[0].suggestions)
+        label = f"monitor, {calibrated.name} (its suggestions, same history)"
+        runs.append(await _backtest(url, history, calibrated, label, args))
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        fixed = await judge_history(RangeClient(url, pool), history)
+    return runs, fixed, time.monotonic() - started
+
+
+def _rows(runs: Sequence[MonitorRun], fixed: FixedResult) -> Iterator[dict[str, Any]]:
+    fixed_by_version = {d.version: v for d, v in fixed.deploys}
+    for d in runs[0].score.deploys if runs else ():
+        t, f = d.truth, fixed_by_version[d.truth.version]
+        yield {
+            "number": t.number, "version": t.version, "start": t.start.isoformat(), "mode": str(t.mode),
+            "canary_share": t.canary_share, "regression": t.regression and str(t.regression),
+            "found": d.found, "found_mode": d.replay and str(d.replay.deploy.mode),
+            "replay": d.replay and str(d.replay.verdict), "minutes": d.minutes_to_verdict,
+            "fixed": str(f.status), "fixed_minute": f.minute,
+        }  # fmt: skip
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> int:
+    spec = SMALL if args.quick else HistorySpec()
+    if args.seed is not None:
+        spec = replace(spec, seed=args.seed)
+    times: dict[str, float] = {}
+    started = time.monotonic()
+    _log(f"simulating {spec.days:g} days of {spec.service} ...")
+    history = simulate_history(spec)
+    times["generate"] = time.monotonic() - started
+    _log("writing OpenMetrics and backfilling with promtool ...")
+    tsdb, samples = backfill_history(history, workdir)
+    times["backfill"] = time.monotonic() - started - times["generate"]
+    mark = time.monotonic()
+    with PrometheusProcess(tsdb, workdir=workdir) as prometheus:
+        times["start"] = time.monotonic() - mark
+        _log(f"Prometheus at {prometheus.url}; backtesting {history.span.start} .. {history.span.end}")
+        runs, fixed, times["fixed"] = asyncio.run(_judge(prometheus.url, history, args))
+    report = render(history, samples, times, runs, fixed)
+    print(report, end="")
+    written = write_results(args.results_dir, "backtest", report, _rows(runs, fixed))
+    _log(f"wrote {written} and backtest.jsonl in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; see the module docstring for its outputs."""
+    args = _parse(argv)
+    if args.workdir is not None:
+        return _run(args, args.workdir.resolve())
+    with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
+        return _run(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
