@@ -1,5 +1,6 @@
 """A backtest as one self-contained HTML page: a verdict timeline of the past deploys, the
-false-alarm rate of each check with its 95 % interval, and the effect each check would detect.
+false-alarm rate of each check with its 95 % interval, and each check's power curve
+(:mod:`monitor.backtest.render_power`).
 
 The deployment report's approach (:mod:`monitor.api.report_page`): rendered with Jinja2's
 autoescaping (service, version and check names come from the metrics' labels), every string
@@ -18,16 +19,21 @@ from functools import cache
 import jinja2
 
 from monitor.backtest.render_json import decided_after_s
+from monitor.backtest.render_power import HEIGHT as CURVE_HEIGHT
+from monitor.backtest.render_power import POWER_TICKS, power_curves
+from monitor.backtest.render_power import WIDTH as CURVE_WIDTH
 from monitor.backtest.render_text import minutes, number, percent, rate_with_interval
 from monitor.backtest.result import Backtest, CheckCalibration
-from monitor.charts import Scale, Tick, linear_domain, linear_ticks
+from monitor.charts import Scale, Tick, linear_ticks
 from monitor.htmlpage import CONTENT_SECURITY_POLICY, page_environment
+from monitor.profiles import Profile
 from monitor.timeparse import format_time
 
 PLOT_WIDTH = 640
 TIMELINE_HEIGHT = 60
-ROW_HEIGHT = 22  # one check per row in the rate and detectable-effect charts
-_TIME_TICKS = 6
+ROW_HEIGHT = 22  # one check per row in the false-alarm chart
+_TIME_TICKS = 8
+_TIME_STEPS_S = tuple(h * 3600 for h in (1, 2, 3, 6, 12, 24, 48, 7 * 24, 14 * 24, 28 * 24, 91 * 24))
 
 
 @dataclass(frozen=True)
@@ -71,42 +77,26 @@ class RateChart:
     height: float
 
 
-@dataclass(frozen=True)
-class EffectRow:
-    """One check's detectable effect (80 % power at the observed traffic)."""
-
-    y: float
-    label: str
-    x: float
-    text: str
-
-
-@dataclass(frozen=True)
-class EffectChart:
-    """Detectable effect by check: the smaller, the finer the check."""
-
-    rows: tuple[EffectRow, ...]
-    ticks: tuple[Tick, ...]
-    height: float
-
-
 def _seconds(moment: datetime) -> float:
     return moment.timestamp()
 
 
 def _time_ticks(scale: Scale) -> tuple[Tick, ...]:
-    """Evenly spread ticks labelled with the date (and the time when the range is short)."""
-    long_range = scale.high - scale.low > 3 * 86400
-    form = "%m-%d" if long_range else "%m-%d %H:%M"
-    step = (scale.high - scale.low) / _TIME_TICKS
-    return tuple(
-        Tick(scale(scale.low + i * step), datetime.fromtimestamp(scale.low + i * step, UTC).strftime(form))
-        for i in range(_TIME_TICKS + 1)
-    )
+    """Ticks at whole hours, days or weeks (UTC), at most :data:`_TIME_TICKS` of them; the date
+    alone when they are days apart."""
+    span_s = scale.high - scale.low
+    step_s = next((s for s in _TIME_STEPS_S if span_s / s <= _TIME_TICKS), _TIME_STEPS_S[-1])
+    form = "%m-%d" if step_s >= 86400 else "%m-%d %H:%M"
+    at_s = math.ceil(scale.low / step_s) * step_s
+    ticks = []
+    while at_s <= scale.high:
+        ticks.append(Tick(scale(at_s), datetime.fromtimestamp(at_s, UTC).strftime(form)))
+        at_s += step_s
+    return tuple(ticks)
 
 
 def timeline(backtest: Backtest) -> Timeline:
-    """Each past deploy placed over the backtest's range (at least two pixels wide)."""
+    """Each past deploy placed over the backtest's range (at least three pixels wide)."""
     scale = Scale(_seconds(backtest.span.start), _seconds(backtest.span.end), 0.0, PLOT_WIDTH)
     marks = []
     for deploy in backtest.deploys:
@@ -118,7 +108,7 @@ def timeline(backtest: Backtest) -> Timeline:
             f"{deploy.deploy.version} replacing {deploy.deploy.baseline_version}, "
             f"{format_time(deploy.deploy.start)}: {deploy.verdict.value}, {decided}"
         )
-        marks.append(TimelineMark(start, max(end, start + 2.0), deploy.verdict.value, label))
+        marks.append(TimelineMark(start, max(end, start + 3.0), deploy.verdict.value, label))
     return Timeline(tuple(marks), _time_ticks(scale))
 
 
@@ -150,22 +140,6 @@ def rate_chart(backtest: Backtest) -> RateChart | None:
     return RateChart(rows, ticks, scale(backtest.false_alarm_target), len(rows) * ROW_HEIGHT)
 
 
-def effect_chart(backtest: Backtest) -> EffectChart | None:
-    """Detectable effect per check (the first baseline's); None when no check has one."""
-    seen: dict[str, float] = {}
-    for c in backtest.calibration:
-        if c.detectable_effect is not None and math.isfinite(c.detectable_effect):
-            seen.setdefault(c.check, c.detectable_effect)
-    if not seen:
-        return None
-    scale = Scale(*linear_domain(list(seen.values()), include_zero=True), 0.0, PLOT_WIDTH)
-    rows = tuple(
-        EffectRow(y=(i + 0.5) * ROW_HEIGHT, label=name, x=scale(value), text=number(value))
-        for i, (name, value) in enumerate(seen.items())
-    )
-    return EffectChart(rows, tuple(linear_ticks(scale, number)), len(rows) * ROW_HEIGHT)
-
-
 @cache
 def _environment() -> jinja2.Environment:
     environment = page_environment("monitor.backtest")
@@ -176,8 +150,9 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def render_html(backtest: Backtest) -> str:
-    """The page, as one string of HTML."""
+def render_html(backtest: Backtest, profile: Profile) -> str:
+    """The page, as one string of HTML; ``profile`` is the one tested (its checks' kinds, units and
+    allowances draw the power curves)."""
     return (
         _environment()
         .get_template("backtest.html")
@@ -188,7 +163,10 @@ def render_html(backtest: Backtest) -> str:
             timeline_height=TIMELINE_HEIGHT,
             timeline=timeline(backtest),
             rates=rate_chart(backtest),
-            effects=effect_chart(backtest),
+            curves=power_curves(backtest, profile),
+            curve_width=CURVE_WIDTH,
+            curve_height=CURVE_HEIGHT,
+            power_ticks=POWER_TICKS,
             decided_after=lambda d: minutes(decided_after_s(d)),
             rate_text=rate_with_interval,
         )

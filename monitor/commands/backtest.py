@@ -43,10 +43,14 @@ BacktestRun = Callable[..., Awaitable[Backtest]]
 """:func:`monitor.backtest.run.backtest`, or a test's stand-in with its signature."""
 
 
-def _renderers() -> dict[str, Callable[[Backtest], str]]:
+def _renderers(profile: Profile) -> dict[str, Callable[[Backtest], str]]:
+    """Each ``--output``'s renderer; the page draws ``profile``'s checks' power curves."""
     from monitor.backtest.render_html import render_html  # Jinja2 only when a page is written
 
-    return {"text": render_text, "json": render_json, "csv": render_csv, "html": render_html}
+    def page(backtest: Backtest) -> str:
+        return render_html(backtest, profile)
+
+    return {"text": render_text, "json": render_json, "csv": render_csv, "html": page}
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def write_outputs(backtest: Backtest, directory: Path, profile: Profile) -> list
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     suffixes = {"text": "txt", "json": "json", "csv": "csv", "html": "html"}
-    for output, render in _renderers().items():
+    for output, render in _renderers(profile).items():
         path = directory / f"backtest.{suffixes[output]}"
         path.write_text(render(backtest) + ("" if output == "csv" else "\n"), encoding="utf-8")
         written.append(path)
@@ -158,7 +162,7 @@ def run_backtest(
             for path in write_outputs(backtest, plan.out, plan.profile):
                 print(f"monitor: wrote {path}", file=err)
         else:
-            print(_renderers()[plan.output](backtest), end="" if plan.output == "csv" else "\n")
+            print(_renderers(plan.profile)[plan.output](backtest), end="" if plan.output == "csv" else "\n")
     except MonitorError as exc:
         bar.close()
         print(f"monitor: error: {exc}", file=err)

@@ -10,6 +10,7 @@ import json
 import math
 import re
 from dataclasses import replace
+from itertools import pairwise
 
 import jsonschema
 import pytest
@@ -24,10 +25,13 @@ from monitor.backtest.render_html import (
     timeline,
 )
 from monitor.backtest.render_json import backtest_from_document, render_json
+from monitor.backtest.render_power import HEIGHT, WIDTH, power_curves
 from monitor.backtest.render_text import percent, render_text
+from monitor.profiles import load_profile
 from monitor.schema import backtest_schema, load
 from monitor.schema.backtest import BacktestDocument
 
+OTEL_HTTP = load_profile("otel-http")
 LEAKY = "Prometheus http://admin:hunter2@prometheus:9090 answered 503"
 
 
@@ -129,9 +133,10 @@ def test_json_has_no_infinity_and_redacts_free_text() -> None:
 
 
 def test_html_draws_the_three_charts() -> None:
-    page = render_html(sample_backtest())
-    for chart in ("timeline", "false-alarms", "power"):
+    page = render_html(sample_backtest(), OTEL_HTTP)
+    for chart in ("timeline", "false-alarms"):
         assert re.search(rf'<svg id="{chart}"', page), chart
+    assert page.count('<polyline class="power"') == 2  # http_error_ratio and http_latency
     timeline_svg = page[
         page.index('<svg id="timeline"') : page.index("</svg>", page.index('<svg id="timeline"'))
     ]
@@ -143,7 +148,7 @@ def test_html_draws_the_three_charts() -> None:
 
 def test_html_escapes_a_hostile_service_name_and_redacts() -> None:
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    page = render_html(sample_backtest(service=hostile, warnings=(LEAKY,)))
+    page = render_html(sample_backtest(service=hostile, warnings=(LEAKY,)), OTEL_HTTP)
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert "hunter2" not in page and "admin:***@prometheus" in page
@@ -167,3 +172,22 @@ def test_rate_chart_marks_checks_over_the_target() -> None:
     assert error_rate.low < error_rate.x < error_rate.high
     assert 0 < chart.target_x < error_rate.x  # 1 % is left of 2.5 %
     assert rate_chart(replace(sample_backtest(), calibration=())) is None
+
+
+def test_power_curves_pass_80_percent_at_the_detectable_effect_and_mark_the_allowance() -> None:
+    curves = {curve.check: curve for curve in power_curves(sample_backtest(), OTEL_HTTP)}
+    assert set(curves) == {"http_error_ratio", "http_latency"}  # the first baseline with an effect
+    error_ratio = curves["http_error_ratio"]
+    points = [tuple(map(float, p.split(","))) for p in error_ratio.points.split()]
+    assert points[0] == (0.0, pytest.approx(HEIGHT * (1 - OTEL_HTTP.alpha), abs=0.1))  # alpha at 1x
+    assert all(b[1] <= a[1] for a, b in pairwise(points))  # rising: y grows downwards
+    assert points[-1][0] == WIDTH
+    detectable, allowance = error_ratio.markers
+    assert (detectable.label, allowance.label) == ("80 % at 1.18x", "allowance 1.25x")
+    # The curve crosses 80 % where the detectable effect's marker stands.
+    crossing = next(x for x, y in points if y <= HEIGHT * 0.2)
+    assert abs(crossing - detectable.x) <= WIDTH / 40
+    assert "a change at its allowance (1.25x) 9" in error_ratio.note  # 9x %: above 80 %
+    latency = curves["http_latency"]  # detects 1.08x; its allowance is 1.05x
+    assert [m.label for m in latency.markers] == ["80 % at 1.08x", "allowance 1.05x"]
+    assert "finer than the check can see" in latency.note

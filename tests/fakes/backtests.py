@@ -86,7 +86,7 @@ def sample_backtest(service: str = "checkout", warnings: tuple[str, ...] = ()) -
     )
     calibration = (
         CheckCalibration("http_error_ratio", 120, 3, (0.0052, 0.0713), 1.18, "previous"),
-        CheckCalibration("http_latency", 120, 0, (0.0, 0.0303), 0.012, "previous"),
+        CheckCalibration("http_latency", 120, 0, (0.0, 0.0303), 1.08, "previous"),
         CheckCalibration("http_error_ratio", 40, 0, (0.0, 0.0881), None, "day"),
     )
     suggestions = (
