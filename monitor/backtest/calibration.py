@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from monitor.backtest.cache import CachedSource
 from monitor.backtest.discovery import Timeline
 from monitor.backtest.replay import Cadence, alarmed, request_for, run_looks
 from monitor.backtest.result import CheckCalibration
@@ -77,7 +78,8 @@ def plan_trials(
 
     Pseudo-deploys are a maximum duration apart inside each stretch, with room for the window
     before them and the analysis after; each baseline choice keeps those whose baseline window the
-    version also served alone, at most ``max_trials`` over all choices, evenly spread in time.
+    version also served alone, at most ``max_trials`` over all choices, evenly spread in time and
+    sharing pseudo-canary windows where they can.
     """
     length = timedelta(seconds=cadence.max_duration_s)
     warmup = timedelta(seconds=cadence.warmup_s)
@@ -89,20 +91,34 @@ def plan_trials(
                 (stretch.version, Window(t - length, t), Window(t + warmup, t + warmup + length))
             )
             t += length
-    per_choice = max(1, max_trials // max(1, len(baselines)))
-    trials: list[Trial] = []
+    usable: dict[str, list[Trial]] = {}
     for choice in baselines:
         offset_s = BaselineChoice(choice).offset_s
-        usable: list[Trial] = []
+        usable[choice] = []
         for version, before, canary in candidates:
             if offset_s is None:
-                usable.append(Trial(version, choice, canary, before))
+                usable[choice].append(Trial(version, choice, canary, before))
                 continue
             back = timedelta(seconds=offset_s)
             earlier = Window(canary.start - back, canary.end - back)
             if timeline.ran_alone(version, earlier):
-                usable.append(Trial(version, choice, canary, earlier))
-        trials.extend(_spread(usable, per_choice))
+                usable[choice].append(Trial(version, choice, canary, earlier))
+    # The scarcest choice picks first, evenly spread; the others prefer the same pseudo-canary
+    # windows, so runs of one window share its queries (run_trials) and the choices compare alike.
+    # The runs are shared among the choices that have any (a history shorter than a week has no week).
+    per_choice = max(1, max_trials // max(1, sum(1 for c in baselines if usable[c])))
+    trials: list[Trial] = []
+    taken: set[Window] = set()
+    for choice in sorted(baselines, key=lambda c: len(usable[c])):
+        pool = usable[choice]
+        shared = [t for t in pool if t.canary_window in taken]
+        if len(shared) >= per_choice:
+            picks = _spread(shared, per_choice)
+        else:
+            rest = [t for t in pool if t.canary_window not in taken]
+            picks = shared + _spread(rest, per_choice - len(shared))
+        taken.update(t.canary_window for t in picks)
+        trials.extend(sorted(picks, key=lambda t: t.canary_window.start))
     return trials
 
 
@@ -126,23 +142,35 @@ async def run_trials(
     concurrency: int = 4,
     done: Callable[[Trial], None] | None = None,
 ) -> list[TrialOutcome]:
-    """Replay every A/A run (``concurrency`` at once), calling ``done`` after each."""
+    """Replay every A/A run, ``concurrency`` pseudo-canary windows at once, calling ``done`` after each.
+
+    The runs of one pseudo-canary window (one per baseline choice) run one after the other through
+    one cache: the pseudo-canary's queries are asked once for all of them.
+    """
     gate = asyncio.Semaphore(concurrency)
+    groups: dict[Window, list[Trial]] = {}
+    for trial in trials:
+        groups.setdefault(trial.canary_window, []).append(trial)
 
-    async def one(trial: Trial) -> TrialOutcome:
-        request = request_for(
-            defaults, profile, cadence, service=service, environment=environment,
-            canary_version=trial.version, baseline_version=trial.version,
-            canary_window=trial.canary_window, baseline_window=trial.baseline_window,
-            baseline_choice=BaselineChoice(trial.baseline),
-        )  # fmt: skip
+    async def group(members: list[Trial]) -> list[TrialOutcome]:
+        cached = CachedSource(source)
+        outcomes: list[TrialOutcome] = []
         async with gate:
-            final, _ = await run_looks(request, source)
-        if done is not None:
-            done(trial)
-        return TrialOutcome(trial, final, frozenset(alarmed(final)))
+            for trial in members:
+                request = request_for(
+                    defaults, profile, cadence, service=service, environment=environment,
+                    canary_version=trial.version, baseline_version=trial.version,
+                    canary_window=trial.canary_window, baseline_window=trial.baseline_window,
+                    baseline_choice=BaselineChoice(trial.baseline),
+                )  # fmt: skip
+                final, _ = await run_looks(request, cached)
+                outcomes.append(TrialOutcome(trial, final, frozenset(alarmed(final))))
+                if done is not None:
+                    done(trial)
+        return outcomes
 
-    return list(await asyncio.gather(*(one(t) for t in trials)))
+    answers = await asyncio.gather(*(group(members) for members in groups.values()))
+    return [outcome for members in answers for outcome in members]
 
 
 def judged(result: CheckResult) -> bool:

@@ -26,7 +26,7 @@ from monitor.backtest.result import PastDeploy
 from monitor.errors import ConfigError
 from monitor.models import CheckPurpose, ComparisonKind, Signal, VersionWindow, Window
 from monitor.profiles import Profile
-from monitor.profiles.templates import render, selector
+from monitor.profiles.templates import is_plain_sum, render, selector
 from monitor.sources.base import MAX_POINTS
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def version_traffic_query(
     template = traffic_template(profile)
     label = profile.labels.version
     rendered = render(template, profile, selector(profile, service, None, matchers), step_s).strip()
-    if _is_plain_sum(rendered):
+    if is_plain_sum(rendered):
         return f"sum by ({label}) ({rendered[rendered.index('(') + 1 : -1]})"
     metric = _SELECTED_METRIC.search(template)
     if metric is None:
@@ -74,25 +74,6 @@ def version_traffic_query(
         )
     matched = selector(profile, service, None, matchers)
     return f"sum by ({label}) (increase({metric.group(1)}{{{matched}}}[{max(1, round(step_s))}s]))"
-
-
-def _is_plain_sum(expr: str) -> bool:
-    """Whether ``expr`` is ``sum(...)`` as a whole: no grouping, nothing after its parenthesis."""
-    if not re.match(r"sum\s*\(", expr):
-        return False
-    depth, quote = 0, ""
-    for index, char in enumerate(expr):
-        if quote:
-            quote = "" if char == quote and expr[index - 1] != "\\" else quote
-        elif char in "\"'`":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index == len(expr) - 1
-    return False
 
 
 def chunks(span: Window, step_s: float = STEP_S, max_points: int = MAX_POINTS) -> list[Window]:

@@ -142,9 +142,14 @@ def replayed_look(look: int, verdict: Verdict) -> ReplayedLook:
 
 
 async def run_looks(request: AnalysisRequest, source: MetricsSource) -> tuple[Verdict, list[Verdict]]:
-    """The final verdict of ``request`` replayed look by look, and every look's verdict."""
+    """The final verdict of ``request`` replayed look by look, and every look's verdict.
+
+    Through a :class:`CachedSource` (unless ``source`` is one already, shared by runs that read the
+    same windows): a fixed baseline window is read once, not at every look.
+    """
     looks: list[Verdict] = []
-    final = await analyze(request, CachedSource(source), on_look=looks.append)
+    cached = source if isinstance(source, CachedSource) else CachedSource(source)
+    final = await analyze(request, cached, on_look=looks.append)
     return final, looks
 
 

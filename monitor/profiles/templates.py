@@ -7,6 +7,7 @@ the engine judges. Both go through here.
 
 from __future__ import annotations
 
+import re
 from string import Template
 
 from monitor.profiles.model import Profile
@@ -37,3 +38,23 @@ def render(template: str, profile: Profile, matchers: str, window: float | str) 
     values = {"selector": matchers, "window": window_text}
     values.update(profile.labels.placeholders())
     return Template(template).substitute(values)
+
+
+def is_plain_sum(expr: str) -> bool:
+    """Whether ``expr`` is ``sum(...)`` as a whole (no ``by``/``without``, nothing after the parenthesis)."""
+    expr = expr.strip()
+    if not re.match(r"sum\s*\(", expr):
+        return False
+    depth, quote = 0, ""
+    for index, char in enumerate(expr):
+        if quote:
+            quote = "" if char == quote and expr[index - 1] != "\\" else quote
+        elif char in "\"'`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index == len(expr) - 1
+    return False

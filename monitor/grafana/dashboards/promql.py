@@ -66,29 +66,9 @@ def canary_share(check: CheckSpec, profile: Profile) -> str:
 
 def total(expr: str) -> str:
     """``expr`` summed into one series, as the engine totals every sample (unless it is a ``sum(...)``)."""
-    if _is_plain_sum(expr):
+    if templates.is_plain_sum(expr):
         return expr
     return f"sum({expr})"
-
-
-def _is_plain_sum(expr: str) -> bool:
-    """Whether ``expr`` is ``sum(...)`` as a whole (no ``by``/``without``, nothing after the parenthesis)."""
-    expr = expr.strip()
-    if not re.match(r"sum\s*\(", expr):
-        return False
-    depth, quote = 0, ""
-    for index, char in enumerate(expr):
-        if quote:
-            quote = "" if char == quote and expr[index - 1] != "\\" else quote
-        elif char in "\"'`":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index == len(expr) - 1
-    return False
 
 
 def buckets(check: CheckSpec, profile: Profile, matchers: str) -> str:
