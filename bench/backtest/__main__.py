@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -155,10 +156,10 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; see the module docstring for its outputs."""
     args = _parse(argv)
-    if args.workdir is not None:
-        return _run(args, args.workdir.resolve())
-    with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
-        return _run(args, Path(tmp))
+    with contextlib.ExitStack() as cleanup:
+        kept: Path | None = args.workdir
+        workdir = kept.resolve() if kept else Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
+        return _run(args, workdir)
 
 
 if __name__ == "__main__":
