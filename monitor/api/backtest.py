@@ -1,7 +1,8 @@
 """``GET /api/v1/services/{service}/backtest``: the daemon's backtest of a service, as the JSON
 document ``monitor backtest --output json`` prints (``monitor/schema/backtest.schema.json``).
 
-A backtest reads days of Prometheus history and replays hundreds of analyses: the route is bounded.
+A backtest reads days of Prometheus history and replays hundreds of analyses: the route is bounded,
+and runs each in a worker thread with an event loop (and a Prometheus connection) of its own.
 The range is at most 90 days (:class:`~monitor.api.queries.BacktestQuery`); one backtest runs at a
 time per service, environment and profile, and a caller who asks while it runs waits for it and gets
 its result; results are kept for :data:`CACHE_TTL_S`, so every dashboard opening the link within
@@ -26,6 +27,7 @@ from monitor.api.problems import Problem, invalid
 from monitor.api.queries import MAX_NAME, BacktestQuery
 from monitor.api.validation import validated
 from monitor.backtest.render_json import backtest_document
+from monitor.backtest.result import Backtest
 from monitor.backtest.run import backtest as run_backtest
 from monitor.errors import ConfigError, InputError, SourceError
 from monitor.profiles import DEFAULT_PROFILE
@@ -113,10 +115,20 @@ async def get_backtest(request: web.Request) -> web.Response:
         raise invalid("profile", str(exc)) from None
     span = query.span(datetime.now(UTC))
 
-    async def compute() -> Any:
-        return await request.app[BACKTESTS].run(
-            source, service, environment, span.start, span.end, profile, settings
-        )
+    run = request.app[BACKTESTS].run
+
+    async def own_loop() -> Backtest:
+        twin = source.twin()
+        try:
+            result: Backtest = await run(twin, service, environment, span.start, span.end, profile, settings)
+            return result
+        finally:
+            await twin.close()
+
+    async def compute() -> Backtest:
+        # In a thread with its own event loop: replaying hundreds of looks is CPU work that would
+        # otherwise hold this loop, and with it every long-poll and health check, for its duration.
+        return await asyncio.to_thread(asyncio.run, own_loop())
 
     key: Key = (service, environment, name, query.since, query.until)
     try:

@@ -14,6 +14,7 @@ every request; messages name the URL as :attr:`PrometheusSource.url` shows it, s
 from __future__ import annotations
 
 import asyncio
+import copy
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -70,8 +71,16 @@ class PrometheusSource:
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
+        self._concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
+
+    def twin(self) -> PrometheusSource:
+        """The same Prometheus, credentials and limits, not yet connected: for another event loop
+        (an HTTP session and a semaphore belong to the loop that first used them)."""
+        twin = copy.copy(self)
+        twin._session, twin._semaphore = None, asyncio.Semaphore(self._concurrency)
+        return twin
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:

@@ -7,6 +7,7 @@ Prometheus history); the application, its store and its authentication are the r
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from monitor.channels.notify import Notifier
 from monitor.config import Settings, TokenSpec
 from monitor.errors import SourceError
 from monitor.schema.backtest import BacktestDocument
+from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 
 READER, INGESTER = "reader-secret-0123456789", "ingest-secret-0123456789"
@@ -29,19 +31,20 @@ URL = "/api/v1/services/checkout/backtest"
 
 
 class FakeRun:
-    """Stands in for monitor.backtest.run.backtest; ``gate``, when set, holds every run until opened."""
+    """Stands in for monitor.backtest.run.backtest (called in the route's worker thread); ``gate``,
+    when set, holds every run until opened."""
 
     def __init__(self, result: Backtest | Exception | None = None) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.result = result or sample_backtest()
-        self.gate: asyncio.Event | None = None
-        self.started = asyncio.Event()
+        self.gate: threading.Event | None = None
+        self.started = threading.Event()
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Backtest:
         self.calls.append(args)
         self.started.set()
         if self.gate is not None:
-            await self.gate.wait()
+            self.gate.wait(10)  # in the backtest's own thread and loop: holding it holds no request
         if isinstance(self.result, Exception):
             raise self.result
         return self.result
@@ -124,11 +127,12 @@ async def test_needs_the_read_scope(open_app: Opened) -> None:
 
 async def test_callers_at_once_share_one_run_and_its_result_for_a_while(open_app: Opened) -> None:
     run, clock = FakeRun(), Clock()
-    run.gate = asyncio.Event()
+    run.gate = threading.Event()
     client = await open_app(run, clock=clock)
     first = asyncio.ensure_future(client.get(URL))
     second = asyncio.ensure_future(client.get(URL))
-    await asyncio.wait_for(run.started.wait(), 10)  # one runs; the other waits on the service's lock
+    assert await asyncio.to_thread(run.started.wait, 10)  # one runs; the other waits on the lock
+    assert (await client.get("/healthz")).status == 200  # the API answers while it runs
     run.gate.set()
     answers = [await (await first).json(), await (await second).json()]
     assert answers[0] == answers[1] and len(run.calls) == 1
@@ -154,3 +158,19 @@ async def test_the_default_profile_is_the_environments(open_app: Opened) -> None
     client = await open_app(run, settings=Settings(environment="production", profile="otel-http"))
     assert (await client.get(URL)).status == 200
     assert run.calls[0][2] == "production" and run.calls[0][5].name == "otel-http"
+
+
+async def test_a_real_backtest_of_a_simulated_canary(
+    prometheus: SimulatedPrometheus, open_client: Opened
+) -> None:
+    """The route with the library's backtest, in its worker thread, on the real Prometheus holding
+    the scenarios: errors_3x's canary (baseline and canary both serving) is found and fails."""
+    client = await open_client(prometheus.url, None)
+    response = await client.get("/api/v1/services/errors_3x/backtest", params={"since": "8h"})
+    assert response.status == 200, await response.text()
+    document = await response.json()
+    BacktestDocument.model_validate(document)
+    run = prometheus.runs["errors_3x"]
+    found = [(d["version"], d["baseline_version"], d["mode"]) for d in document["deploys"]]
+    assert found == [(run.scenario.canary_version, run.scenario.baseline_version, "canary")]
+    assert document["deploys"][0]["verdict"] == "fail"
