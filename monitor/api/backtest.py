@@ -55,6 +55,11 @@ class Backtests:
     _done: OrderedDict[Key, tuple[float, dict[str, Any]]] = field(default_factory=OrderedDict)
     _running: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_RUNNING))
 
+    @property
+    def locks(self) -> int:
+        """How many (service, environment, profile) locks are kept: those in use."""
+        return len(self._locks)
+
     def cached(self, key: Key) -> dict[str, Any] | None:
         """The document of ``key`` computed less than :data:`CACHE_TTL_S` ago, or None."""
         entry = self._done.get(key)
@@ -66,17 +71,23 @@ class Backtests:
         """``key``'s document: from the cache, else computed by ``compute()`` (awaited), once even
         when several callers ask at the same time."""
         lock = self._locks.setdefault(key[:3], asyncio.Lock())
-        async with lock:
-            found = self.cached(key)
-            if found is not None:
-                return found
-            async with self._running:
-                document = backtest_document(await compute())
-            self._done[key] = (self.clock(), document)
-            self._done.move_to_end(key)
-            while len(self._done) > CACHE_ENTRIES:
-                self._done.popitem(last=False)
-            return document
+        try:
+            async with lock:
+                found = self.cached(key)
+                if found is not None:
+                    return found
+                async with self._running:
+                    document = backtest_document(await compute())
+                self._done[key] = (self.clock(), document)
+                self._done.move_to_end(key)
+                while len(self._done) > CACHE_ENTRIES:
+                    self._done.popitem(last=False)
+                return document
+        finally:
+            # Locks of services nobody is asking about go, so a caller naming many cannot grow the
+            # table; one still waited on is kept by its waiter, who then finds the cached document.
+            if not lock.locked():
+                self._locks.pop(key[:3], None)
 
 
 BACKTESTS = web.AppKey("backtests", Backtests)

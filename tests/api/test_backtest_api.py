@@ -142,6 +142,7 @@ async def test_callers_at_once_share_one_run_and_its_result_for_a_while(open_app
     clock.now_s += CACHE_TTL_S + 1
     await client.get(URL)
     assert len(run.calls) == 3
+    assert client.app[BACKTESTS].locks == 0  # none kept once nobody asks
 
 
 async def test_prometheus_down_is_502(open_app: Opened) -> None:
