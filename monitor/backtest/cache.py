@@ -1,28 +1,39 @@
 """A metrics source that asks each distinct query once: a replay's looks repeat many of theirs.
 
 Before/after, the old version's window is the same at every look (``previous`` baseline), so each
-look would query it again; a replayed deploy or A/A run reads it once through this cache. Entries
-are kept for the life of the cache (one run), so memory stays bounded by one run's queries.
+look would query it again; a replayed deploy or A/A run reads it once through this cache. And each
+look's range queries (a samples check's points, canary mode's periods) cover the window from its
+fixed start to the look: in history, the points up to the window's longest end already exist, so
+the first look reads them all and every later look gets the prefix up to its own end, the very
+points Prometheus would have answered (a range query's points are at ``start + i * step``, whatever
+its end). Entries are kept for the life of the cache (one run, or the runs of one window), so memory
+stays bounded by their queries.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from monitor.models import Window
 from monitor.sources.base import InstantSample, MetricsSource, RangeSeries
+from monitor.sources.prometheus import choose_step_s
 
 T = TypeVar("T")
 
 
 class CachedSource:
-    """``source`` with its instant and range queries memoised by their arguments (errors are not kept)."""
+    """``source`` with its instant and range queries memoised by their arguments (errors are not kept).
 
-    def __init__(self, source: MetricsSource) -> None:
+    A range query whose window is at most ``longest_s`` long is read to ``start + longest_s`` once and
+    answered by its points up to the window's end.
+    """
+
+    def __init__(self, source: MetricsSource, longest_s: float | None = None) -> None:
         self._source = source
+        self._longest_s = longest_s
         self.url = source.url
         self._answers: dict[Hashable, asyncio.Future[object]] = {}
         self.hits = 0
@@ -49,7 +60,20 @@ class CachedSource:
         return await self._once(("instant", query, at), lambda: self._source.instant(query, at))
 
     async def range(self, query: str, window: Window, step_s: float) -> list[RangeSeries]:
-        """The source's answer, asked once per ``(query, window, step_s)``."""
+        """The source's answer, asked once per ``(query, window start, step_s)`` within ``longest_s``."""
+        longest_s = self._longest_s
+        if longest_s is not None and window.duration_s <= longest_s:
+            full = Window(window.start, window.start + timedelta(seconds=longest_s))
+            # A longer read with a coarser step (the point limit) would not have this window's points.
+            if choose_step_s(full.duration_s, step_s) == choose_step_s(window.duration_s, step_s):
+                series = await self._once(
+                    ("prefix", query, window.start, step_s), lambda: self._source.range(query, full, step_s)
+                )
+                end_s = window.end.timestamp() + 1e-6
+                prefixes = [
+                    RangeSeries(s.labels, tuple(p for p in s.points if p[0] <= end_s)) for s in series
+                ]
+                return [s for s in prefixes if s.points]  # as Prometheus: no series without a point
         return await self._once(
             ("range", query, window, step_s), lambda: self._source.range(query, window, step_s)
         )

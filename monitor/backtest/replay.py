@@ -148,7 +148,8 @@ async def run_looks(request: AnalysisRequest, source: MetricsSource) -> tuple[Ve
     same windows): a fixed baseline window is read once, not at every look.
     """
     looks: list[Verdict] = []
-    cached = source if isinstance(source, CachedSource) else CachedSource(source)
+    longest_s = request.canary_window.duration_s
+    cached = source if isinstance(source, CachedSource) else CachedSource(source, longest_s)
     final = await analyze(request, cached, on_look=looks.append)
     return final, looks
 
