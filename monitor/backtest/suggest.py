@@ -243,6 +243,12 @@ def override_text(
         "# Review each change below, then pass this file as --profile.",
     ]
     lines += [f"#   {s.check}: {s.reason}" for s in suggestions]
+    if calibrated.decision.min_duration_s != profile.decision.min_duration_s:
+        # deployment_request gives a registration its environment's minimum duration, not the profile's.
+        lines.append(
+            f"# decision.min_duration_s {calibrated.decision.min_duration_s:g} applies to monitor analyze; "
+            "for the daemon, set the environment's min_duration_s to it too"
+        )
     body = yaml.safe_dump(profile_document(calibrated), sort_keys=False, allow_unicode=True, width=120)
     return "\n".join(lines) + "\n" + body
 

@@ -115,6 +115,7 @@ def test_the_override_file_loads_back_as_the_profile_with_the_suggestions(tmp_pa
     path = write_override(tmp_path / "out" / "profile.yaml", text)
     assert text.startswith("# Profile prometheus-http-calibrated: prometheus-http with allowances")
     assert "#   http_error_ratio: raise" in text
+    assert "# decision.min_duration_s 1800 applies to monitor analyze; for the daemon" in text
     jsonschema.validate(yaml.safe_load(text), load("profile.schema.json"))
     loaded = load_profile(str(path))
     expected = override_profile(PROFILE, SUGGESTIONS)
