@@ -90,13 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ANALYZE_EXAMPLE,
         formatter_class=_HelpFormatter,
     )
-    analyze.add_argument(
-        "--prometheus-url", metavar="URL", type=url_type(),
-        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL; default: prometheus.url in --config)",
-    )  # fmt: skip
-    analyze.add_argument(
-        "--service", required=True, metavar="NAME", help="service name as labelled in the metrics"
-    )
+    _prometheus_and_service(analyze)
     analyze.add_argument("--canary-version", required=True, metavar="V", help="the new version")
     analyze.add_argument("--baseline-version", required=True, metavar="V", help="the version it replaces")
     analyze.add_argument("--start", required=True, metavar="TIME", help=f"canary window start: {TIME_HELP}")
@@ -115,14 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "before --start for as long (previous), over --start..--end a day or a week earlier (day, week), "
         "or auto: the profile's calibration, else previous (default: none)",
     )  # fmt: skip
-    analyze.add_argument(
-        "--profile", metavar="NAME|PATH",
-        help="built-in profile name or profile file (default: the config's profile, else otel-http)",
-    )  # fmt: skip
-    analyze.add_argument(
-        "--config", metavar="FILE",
-        help="settings YAML (environment, Prometheus timeouts, matchers) (default: none, built-in settings)",
-    )  # fmt: skip
+    _profile_and_config(analyze)
     analyze.add_argument(
         "--interval", metavar="DURATION",
         help="replay the daemon's looks every DURATION, e.g. 60s or 1m (default: one look at --end)",
@@ -312,13 +299,7 @@ def _add_backtest(commands: argparse._SubParsersAction[_Parser]) -> None:
         epilog=BACKTEST_EXAMPLE,
         formatter_class=_HelpFormatter,
     )
-    backtest.add_argument(
-        "--prometheus-url", metavar="URL", type=url_type(),
-        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL; default: prometheus.url in --config)",
-    )  # fmt: skip
-    backtest.add_argument(
-        "--service", required=True, metavar="NAME", help="service name as labelled in the metrics"
-    )
+    _prometheus_and_service(backtest)
     backtest.add_argument(
         "--environment", metavar="ENV", help="whose settings judge it (default: the config's environment)"
     )
@@ -329,14 +310,7 @@ def _add_backtest(commands: argparse._SubParsersAction[_Parser]) -> None:
     backtest.add_argument(
         "--until", metavar="TIME", default="now", help="end of the range, a TIME as --since"
     )
-    backtest.add_argument(
-        "--profile", metavar="NAME|PATH",
-        help="built-in profile name or profile file (default: the config's profile, else otel-http)",
-    )  # fmt: skip
-    backtest.add_argument(
-        "--config", metavar="FILE",
-        help="settings YAML (environment, Prometheus timeouts, matchers) (default: none, built-in settings)",
-    )  # fmt: skip
+    _profile_and_config(backtest)
     backtest.add_argument(
         "--output", choices=("text", "json", "csv", "html"), default="text",
         help="what goes to stdout: tables, the JSON document, every look as CSV, or the HTML page",
@@ -349,6 +323,29 @@ def _add_backtest(commands: argparse._SubParsersAction[_Parser]) -> None:
     backtest.add_argument(
         "--false-alarm-target", metavar="SHARE", default="0.01",
         help="the share of A/A runs a suggested setting may fail, e.g. 0.01 for 1 %%",
+    )  # fmt: skip
+
+
+def _prometheus_and_service(parser: argparse.ArgumentParser) -> None:
+    """The Prometheus to read and the service to judge: what analyze and backtest both take."""
+    parser.add_argument(
+        "--prometheus-url", metavar="URL", type=url_type(),
+        help="Prometheus base URL (env MONITOR_PROMETHEUS_URL; default: prometheus.url in --config)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--service", required=True, metavar="NAME", help="service name as labelled in the metrics"
+    )
+
+
+def _profile_and_config(parser: argparse.ArgumentParser) -> None:
+    """The profile and the settings file: what analyze and backtest both take."""
+    parser.add_argument(
+        "--profile", metavar="NAME|PATH",
+        help="built-in profile name or profile file (default: the config's profile, else otel-http)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help="settings YAML (environment, Prometheus timeouts, matchers) (default: none, built-in settings)",
     )  # fmt: skip
 
 
