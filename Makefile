@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv demo demo-up demo-down test test-fast lint typecheck rules pytest bench bench-traces fuzz probe fmt clean dist image screenshots
+.PHONY: setup system-deps venv demo demo-up demo-down test test-fast lint typecheck rules pytest bench bench-traces bench-backtest fuzz probe fmt clean dist image screenshots
 
 # The package version (pyproject.toml): the image's tag, and the chart's appVersion (helm/sync.py).
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
@@ -90,6 +90,10 @@ bench: setup
 
 bench-traces: setup
 	$(BIN)/python -m bench.traces
+
+# A simulated month backfilled into a real Prometheus, backtested and scored against its truth.
+bench-backtest: setup
+	$(BIN)/python -m bench.backtest
 
 # The sdist and the wheel, into dist/ (what `pip install` from the repository builds as well).
 dist: venv
