@@ -139,7 +139,7 @@ class Timeline:
     """When each version of a service served, minute by minute, over the range read.
 
     ``intervals`` maps each version to the stretches it served (idle gaps merged when no other
-    version came in between); ``alone`` are the stretches where exactly one version served;
+    version served in between); ``alone`` are the stretches where exactly one version served;
     ``deploys`` are the version changes found (:func:`find_deploys`).
     """
 
@@ -204,22 +204,32 @@ def read_timeline(
         runs = _runs(serving[version].to_numpy(dtype=bool))
         windows = [Window(_at(times[a]) - step, _at(times[b])) for a, b in runs]
         raw[str(version)] = [w for w in windows if w.duration_s >= min_serving_s]
-    intervals = {v: _merge_idle(v, ws, raw) for v, ws in raw.items() if ws}
+    intervals = {v: _merge_idle(v, ws, raw, min_serving_s) for v, ws in raw.items() if ws}
     kept = serving[[v for v in serving.columns if str(v) in intervals]]
     alone = _alone(kept, times, step_s)
     deploys = find_deploys(intervals, span, min_overlap_s=min_overlap_s, step_s=step_s)
     return Timeline(span, intervals, alone, tuple(deploys))
 
 
-def _merge_idle(version: str, windows: list[Window], raw: dict[str, list[Window]]) -> tuple[Window, ...]:
-    """``windows`` with idle gaps merged: a gap no other version started in is not a new deploy."""
-    others = sorted(w.start for v, ws in raw.items() if v != version for w in ws)
+def _merge_idle(
+    version: str, windows: list[Window], raw: dict[str, list[Window]], min_gap_s: float
+) -> tuple[Window, ...]:
+    """``windows`` with idle gaps merged: a gap while no other version served is not a new deploy.
+
+    Any other version serving during the gap (a rollback after a rolling update, a canary aborted
+    and retried) makes the version's return a deploy of its own. A gap shorter than ``min_gap_s``
+    is merged regardless: a quiet minute of a low-traffic version, not a change of version.
+    """
+    others = [w for v, ws in raw.items() if v != version for w in ws]
     merged: list[Window] = []
     for window in windows:
-        if merged and not any(merged[-1].end <= s <= window.start for s in others):
-            merged[-1] = Window(merged[-1].start, window.end)
-        else:
-            merged.append(window)
+        if merged:
+            gap = Window(merged[-1].end, window.start)
+            served = any(w.start < gap.end and w.end > gap.start for w in others)
+            if gap.duration_s < min_gap_s or not served:
+                merged[-1] = Window(merged[-1].start, window.end)
+                continue
+        merged.append(window)
     return tuple(merged)
 
 

@@ -69,6 +69,35 @@ def test_a_rollback_to_the_old_version_is_a_deploy_of_it() -> None:
     assert [(d.version, d.baseline_version) for d in timeline.deploys] == [("v2", "v1"), ("v1", "v2")]
 
 
+def test_a_rollback_after_a_rolling_update_is_a_deploy_of_the_old_version() -> None:
+    # v1 -> v2 through a 3-minute rolling update; 100 minutes later v1 rolls back in the same way.
+    # v2 served through v1's absence, so v1's return is a deploy of it, however v2 began.
+    timeline = read_timeline(_frame({"v1": [(0, 103), (200, 300)], "v2": [(100, 203)]}))
+    found = [(d.version, d.baseline_version, d.mode, d.start) for d in timeline.deploys]
+    assert found == [
+        ("v2", "v1", Mode.BEFORE_AFTER, _minute(99)),
+        ("v1", "v2", Mode.BEFORE_AFTER, _minute(199)),
+    ]
+    assert len(timeline.intervals["v1"]) == 2
+
+
+def test_an_aborted_canary_retried_later_is_two_deploys() -> None:
+    # v1 serves throughout; v2's canary runs 20 minutes and is aborted; two hours later it is retried.
+    timeline = read_timeline(_frame({"v1": [(0, 400)], "v2": [(100, 120), (260, 400)]}))
+    found = [(d.version, d.baseline_version, d.overlap) for d in timeline.deploys]
+    assert found == [
+        ("v2", "v1", Window(_minute(99), _minute(119))),
+        ("v2", "v1", Window(_minute(259), _minute(399))),
+    ]
+    assert timeline.deploys[0].end == _minute(119)
+
+
+def test_a_quiet_minute_of_the_old_version_beside_a_canary_is_no_deploy() -> None:
+    # Low traffic: v1 has no request in minute 150 while v2's canary serves; v1 did not come back.
+    timeline = read_timeline(_frame({"v1": [(0, 150), (151, 300)], "v2": [(100, 300)]}))
+    assert [(d.version, d.baseline_version) for d in timeline.deploys] == [("v2", "v1")]
+
+
 def test_a_rolling_update_of_minutes_is_a_switch_and_stray_minutes_are_ignored() -> None:
     # Both serve for 3 minutes (a rolling update); a pod of v9 answers for one minute.
     timeline = read_timeline(_frame({"v1": [(0, 103)], "v2": [(100, 200)], "v9": [(150, 151)]}))
