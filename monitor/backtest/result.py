@@ -81,6 +81,28 @@ class CheckCalibration:
 
 
 @dataclass(frozen=True)
+class AARun:
+    """One A/A run: ``version`` judged against itself, the pseudo-canary over ``canary_window``, the
+    pseudo-baseline chosen as ``baseline``.
+
+    ``verdict`` is the replay's final verdict and ``alarmed`` the regression checks that found a
+    regression at the deciding look. The run is a false alarm when the verdict is ``fail`` (a
+    critical check failed it); a non-critical check's alarm alone warns and does not fail it.
+    """
+
+    version: str
+    baseline: str
+    canary_window: Window
+    verdict: VerdictStatus
+    alarmed: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        """Whether the daemon would have failed this healthy run: a false alarm."""
+        return self.verdict is VerdictStatus.FAIL
+
+
+@dataclass(frozen=True)
 class Suggestion:
     """A setting for one check that would have kept false alarms at or under the target."""
 
@@ -104,3 +126,6 @@ class Backtest:
     suggestions: tuple[Suggestion, ...] = ()
     false_alarm_target: float = 0.01
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # Every A/A run's verdict, for false-alarm rates per run (``calibration`` counts per check, and
+    # one run may alarm on several checks). Not in the JSON document: a document read back has none.
+    aa_runs: tuple[AARun, ...] = ()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.backtest.calibration import MAX_TRIALS, calibrate, plan_trials, run_trials
+from monitor.backtest.calibration import MAX_TRIALS, TrialOutcome, calibrate, plan_trials, run_trials
 from monitor.backtest.discovery import (
     STEP_S,
     fetch_traffic,
@@ -21,7 +21,7 @@ from monitor.backtest.discovery import (
     version_traffic_query,
 )
 from monitor.backtest.replay import Cadence, deploy_windows, replay_deploy, request_for
-from monitor.backtest.result import Backtest, PastDeploy, ReplayedDeploy
+from monitor.backtest.result import AARun, Backtest, PastDeploy, ReplayedDeploy
 from monitor.backtest.suggest import DEFAULT_TARGET, suggest
 from monitor.engine.request import AnalysisRequest, RequestDefaults
 from monitor.errors import InputError
@@ -159,4 +159,17 @@ async def backtest(
         suggestions=suggestions,
         false_alarm_target=false_alarm_target,
         warnings=tuple(warnings),
+        aa_runs=tuple(map(_aa_run, outcomes)),
+    )
+
+
+def _aa_run(outcome: TrialOutcome) -> AARun:
+    """An A/A run's outcome as the result reports it."""
+    trial = outcome.trial
+    return AARun(
+        trial.version,
+        trial.baseline,
+        trial.canary_window,
+        outcome.verdict.status,
+        tuple(sorted(outcome.alarmed)),
     )
