@@ -4,6 +4,10 @@ backtest it and score the backtest against the truth; print the table.
 The markdown report goes to stdout and ``bench/results/backtest.md``; one JSON object per true
 deploy (truth, discovery, replay, fixed-threshold verdict) to ``bench/results/backtest.jsonl``.
 Progress goes to stderr. ``--quick`` backtests the three-day history of the tests instead.
+
+Backtests: the shipped profile over the whole history (the summary, per deploy and per check); then,
+out of sample, the shipped profile over the first half for its suggestions, and the shipped and the
+calibrated profile over the second half (``--no-suggested`` skips these three).
 """
 
 from __future__ import annotations
@@ -17,18 +21,22 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bench.backtest.fixed import FixedResult, judge_history
-from bench.backtest.report import MonitorRun, render
-from bench.backtest.score import score
+from bench.backtest.report import HeldOut, MonitorRun, render
+from bench.backtest.score import halves, score
 from bench.detection.client import RangeClient
 from bench.results import RESULTS_DIR, write_results
 from monitor.backtest.calibration import MAX_TRIALS
+from monitor.backtest.replay import Cadence
 from monitor.backtest.run import backtest
 from monitor.backtest.suggest import override_profile
 from monitor.config import Settings
+from monitor.engine.request import RequestDefaults, resolve_baseline
+from monitor.models import Window
 from monitor.profiles import Profile, load_profile
 from monitor.simulate.history import SMALL, HistorySpec, SimulatedHistory, simulate_history
 from monitor.simulate.history_prometheus import backfill_history
@@ -56,7 +64,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--max-trials", type=int, default=MAX_TRIALS, help=f"A/A runs per backtest at most ({MAX_TRIALS})"
     )
     parser.add_argument(
-        "--no-suggested", action="store_true", help="skip the second backtest with the suggested settings"
+        "--no-suggested",
+        action="store_true",
+        help="skip the held-out comparison (suggestions fitted on the first half, both profiles judged "
+        "on the second)",
     )
     parser.add_argument(
         "--workdir", type=Path, help="keep the OpenMetrics files, TSDB and Prometheus log here"
@@ -84,39 +95,55 @@ def _progress(label: str) -> Any:
 
 
 async def _backtest(
-    url: str, history: SimulatedHistory, profile: Profile, label: str, args: argparse.Namespace
+    url: str, history: SimulatedHistory, span: Window, profile: Profile, label: str, args: argparse.Namespace
 ) -> MonitorRun:
+    """Backtest ``profile`` over ``span`` of the history and score it against that span's true deploys."""
     source = PrometheusSource(url, timeout_s=QUERY_TIMEOUT_S)
+    settings = Settings()
     started = time.monotonic()
     try:
         result = await backtest(
-            source, history.spec.service, args.environment, history.span.start, history.span.end, profile,
-            Settings(), progress=_progress(label), max_trials=args.max_trials,
+            source, history.spec.service, args.environment, span.start, span.end, profile, settings,
+            progress=_progress(label), max_trials=args.max_trials,
         )  # fmt: skip
     finally:
         await source.close()
     seconds = time.monotonic() - started
     for warning in result.warnings:
         _log(f"  {label}: {warning}")
-    return MonitorRun(label, score(history, result), seconds, result.suggestions)
+    cadence = Cadence.of(RequestDefaults.from_settings(settings).environments, args.environment)
+    baseline = resolve_baseline(cadence.baseline, profile.baseline).value
+    return MonitorRun(label, score(history, result), seconds, result.suggestions, baseline)
+
+
+async def _held_out(
+    url: str, history: SimulatedHistory, profile: Profile, args: argparse.Namespace
+) -> HeldOut:
+    """Fit the suggestions on the first half; judge the shipped and the calibrated profile on the second."""
+    first, second = halves(history)
+    fit = await _backtest(url, history, first, profile, f"{profile.name}, first half (fit)", args)
+    runs = [await _backtest(url, history, second, profile, f"monitor, {profile.name} as it ships", args)]
+    if fit.suggestions:
+        calibrated = override_profile(profile, fit.suggestions)
+        label = f"monitor, {calibrated.name} (fitted on the first half)"
+        runs.append(await _backtest(url, history, second, calibrated, label, args))
+    return HeldOut(first, second, fit, tuple(runs))
 
 
 async def _judge(
     url: str, history: SimulatedHistory, args: argparse.Namespace
-) -> tuple[list[MonitorRun], FixedResult, float]:
+) -> tuple[list[MonitorRun], HeldOut | None, FixedResult, float]:
     profile = load_profile(args.profile)
-    runs = [await _backtest(url, history, profile, f"monitor, {profile.name} as it ships", args)]
-    if not args.no_suggested and runs[0].suggestions:
-        calibrated = override_profile(profile, runs[0].suggestions)
-        label = f"monitor, {calibrated.name} (its suggestions, same history)"
-        runs.append(await _backtest(url, history, calibrated, label, args))
+    label = f"monitor, {profile.name} as it ships"
+    runs = [await _backtest(url, history, history.span, profile, label, args)]
+    part = None if args.no_suggested else await _held_out(url, history, profile, args)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         fixed = await judge_history(RangeClient(url, pool), history)
-    return runs, fixed, time.monotonic() - started
+    return runs, part, fixed, time.monotonic() - started
 
 
-def _rows(runs: Sequence[MonitorRun], fixed: FixedResult) -> Iterator[dict[str, Any]]:
+def _rows(runs: Sequence[MonitorRun], fixed: FixedResult, mid: datetime) -> Iterator[dict[str, Any]]:
     fixed_by_version = {d.version: v for d, v in fixed.deploys}
     for d in runs[0].score.deploys if runs else ():
         t, f = d.truth, fixed_by_version[d.truth.version]
@@ -125,7 +152,7 @@ def _rows(runs: Sequence[MonitorRun], fixed: FixedResult) -> Iterator[dict[str, 
             "canary_share": t.canary_share, "regression": t.regression and str(t.regression),
             "found": d.found, "found_mode": d.replay and str(d.replay.deploy.mode),
             "replay": d.replay and str(d.replay.verdict), "minutes": d.minutes_to_verdict,
-            "fixed": str(f.status), "fixed_minute": f.minute,
+            "fixed": str(f.status), "fixed_minute": f.minute, "held_out": t.start >= mid,
         }  # fmt: skip
 
 
@@ -145,10 +172,11 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     with PrometheusProcess(tsdb, workdir=workdir) as prometheus:
         times["start"] = time.monotonic() - mark
         _log(f"Prometheus at {prometheus.url}; backtesting {history.span.start} .. {history.span.end}")
-        runs, fixed, times["fixed"] = asyncio.run(_judge(prometheus.url, history, args))
-    report = render(history, samples, times, runs, fixed)
+        runs, part, fixed, times["fixed"] = asyncio.run(_judge(prometheus.url, history, args))
+    report = render(history, samples, times, runs, fixed, part)
     print(report, end="")
-    written = write_results(args.results_dir, "backtest", report, _rows(runs, fixed))
+    rows = _rows(runs, fixed, halves(history)[1].start)
+    written = write_results(args.results_dir, "backtest", report, rows)
     _log(f"wrote {written} and backtest.jsonl in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -4,15 +4,21 @@ A true deploy is *found* when the backtest discovered a deploy of the same versi
 :data:`START_TOLERANCE_S` of the true start; its *mode* is right when a canary phase was found
 exactly for the canary deploys. A regression is *caught* when its replay failed; a healthy deploy
 whose replay failed is a *false alarm*. A discovered deploy that matches no true one is spurious.
+
+A/A false alarms are counted per run (:func:`aa_failed`): a run alarms when its verdict is ``fail``,
+whatever number of checks failed it. Runs of different baseline choices share pseudo-canary windows,
+so each choice gets its own rate; none is pooled with another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from monitor.backtest.result import Backtest, CheckCalibration, ReplayedDeploy
-from monitor.models import VerdictStatus
+from monitor.backtest.calibration import BASELINES
+from monitor.backtest.result import AARun, Backtest, CheckCalibration, ReplayedDeploy
+from monitor.models import VerdictStatus, Window
 from monitor.simulate.history import SimulatedDeploy, SimulatedHistory
 
 START_TOLERANCE_S = 120.0
@@ -52,11 +58,13 @@ class DeployScore:
 
 @dataclass(frozen=True)
 class BacktestScore:
-    """The backtest against the truth: per true deploy, the spurious finds, and the A/A calibration."""
+    """The backtest against the truth: per true deploy of its span, the spurious finds, and the A/A runs
+    (per check in ``calibration``, per run in ``aa_runs``)."""
 
     deploys: tuple[DeployScore, ...]
     spurious: tuple[ReplayedDeploy, ...]
     calibration: tuple[CheckCalibration, ...]
+    aa_runs: tuple[AARun, ...] = ()
 
     @property
     def found(self) -> int:
@@ -96,20 +104,48 @@ def _matches(replay: ReplayedDeploy, truth: SimulatedDeploy) -> bool:
 
 
 def score(history: SimulatedHistory, backtest: Backtest) -> BacktestScore:
-    """Match the backtest's replayed deploys to the history's true ones and score them."""
+    """Match the backtest's replayed deploys to the history's true ones inside the backtest's span and
+    score them (a backtest of half the history is scored on that half's deploys)."""
     unmatched = list(backtest.deploys)
     scores = []
     for truth in history.deploys:
+        if not backtest.span.start <= truth.start < backtest.span.end:
+            continue
         replay = next((r for r in unmatched if _matches(r, truth)), None)
         if replay is not None:
             unmatched.remove(replay)
         scores.append(DeployScore(truth, replay))
-    return BacktestScore(tuple(scores), tuple(unmatched), backtest.calibration)
+    return BacktestScore(tuple(scores), tuple(unmatched), backtest.calibration, backtest.aa_runs)
 
 
-def pooled_false_alarms(
-    calibration: Sequence[CheckCalibration], baseline: str | None = None
-) -> tuple[int, int]:
-    """False alarms and trials summed over checks (of one ``baseline`` choice when given)."""
-    chosen = [c for c in calibration if baseline is None or c.baseline == baseline]
-    return sum(c.false_alarms for c in chosen), sum(c.trials for c in chosen)
+def aa_failed(aa_runs: Sequence[AARun], baseline: str) -> tuple[int, int]:
+    """A/A runs with ``baseline`` that failed (a false alarm each), and how many ran."""
+    chosen = [r for r in aa_runs if r.baseline == baseline]
+    return sum(r.failed for r in chosen), len(chosen)
+
+
+def aa_baselines(aa_runs: Sequence[AARun]) -> tuple[str, ...]:
+    """The baseline choices the A/A runs used, in the calibration's order (previous, day, week)."""
+    used = {r.baseline for r in aa_runs}
+    return tuple(b for b in BASELINES if b in used)
+
+
+def split_point(history: SimulatedHistory) -> datetime:
+    """Where the history splits into a fitting half and a held-out half: halfway between the two deploys
+    around its middle (to the minute), so that no deploy's analysis straddles the split.
+
+    The history's middle itself when it has no deploy on one side.
+    """
+    span = history.span
+    middle = span.start + (span.end - span.start) / 2
+    before = [d.start for d in history.deploys if d.start < middle]
+    after = [d.start for d in history.deploys if d.start >= middle]
+    if before and after:
+        middle = max(before) + (min(after) - max(before)) / 2
+    return middle.replace(second=0, microsecond=0)
+
+
+def halves(history: SimulatedHistory) -> tuple[Window, Window]:
+    """The history's span cut at :func:`split_point`: the half to fit on, the half to evaluate on."""
+    mid = split_point(history)
+    return Window(history.span.start, mid), Window(mid, history.span.end)
