@@ -153,6 +153,10 @@ class Timeline:
         before = [w for w in self.intervals.get(version, ()) if w.start <= at]
         return max(before, key=lambda w: w.start).start if before else None
 
+    def served(self, version: str, window: Window) -> bool:
+        """Whether ``version`` served throughout ``window`` (alone or beside another version)."""
+        return any(w.start <= window.start and window.end <= w.end for w in self.intervals.get(version, ()))
+
     def ran_alone(self, version: str, window: Window) -> bool:
         """Whether ``version`` served alone throughout ``window``."""
         return any(
