@@ -31,11 +31,13 @@ from monitor.models import (
     CheckResult,
     Classification,
     ComparisonKind,
+    Direction,
     Verdict,
     Window,
 )
-from monitor.profiles import Profile
+from monitor.profiles import CheckSpec, Profile
 from monitor.sources.base import MetricsSource
+from monitor.stats.multiple import Claim, allocate, per_look_alpha
 from monitor.stats.power import detectable_from_interval, detectable_ratio, false_alarm_interval
 
 # The before/after baselines a calibration compares (monitor.models.BaselineChoice but auto).
@@ -79,21 +81,33 @@ def plan_trials(
 ) -> list[Trial]:
     """A/A runs spread evenly over the stretches where one version served alone (a pure function).
 
-    Pseudo-deploys are a maximum duration apart inside each stretch, with room for the window
-    before them and the analysis after; each baseline choice keeps those whose baseline window the
-    version also served alone, at most ``max_trials`` over all choices, evenly spread in time and
-    sharing pseudo-canary windows where they can.
+    Pseudo-deploys are ``2 * (max duration + warm-up)`` apart inside each stretch, so the window
+    before one (its ``previous`` baseline), its warm-up and its pseudo-canary never reach the next;
+    each baseline choice keeps those whose baseline window the version also served alone, at most
+    ``max_trials`` over all choices, evenly spread in time and sharing pseudo-canary windows where
+    they can. No two runs with different pseudo-canary windows read a common minute (a seasonal
+    baseline a day or a week back must not land on another run's windows either), so the runs of
+    one choice are independent as far as their data go. The runs of different choices on one
+    pseudo-canary window share it on purpose: the choices are then compared pair by pair
+    (:func:`monitor.backtest.suggest.chosen_baseline`).
+
+    Assumed, not corrected: runs on different windows are independent. Runs of one day share its
+    traffic pattern and incidents, which can cluster alarms and make the exact intervals of
+    :func:`calibrate` somewhat too narrow; the spacing keeps at most a dozen runs in a day.
     """
     length = timedelta(seconds=cadence.max_duration_s)
     warmup = timedelta(seconds=cadence.warmup_s)
+    step = 2 * (length + warmup)
     candidates: list[tuple[str, Window, Window]] = []  # (version, window before t, pseudo-canary)
-    for stretch in timeline.alone:
-        t = stretch.window.start + length
+    following = timeline.span.start  # the earliest the next pseudo-deploy may come, across stretches
+    for stretch in sorted(timeline.alone, key=lambda a: a.window.start):
+        t = max(stretch.window.start + length, following)
         while t + warmup + length <= stretch.window.end:
             candidates.append(
                 (stretch.version, Window(t - length, t), Window(t + warmup, t + warmup + length))
             )
-            t += length
+            following = t + step
+            t += step
     usable: dict[str, list[Trial]] = {}
     for choice in baselines:
         offset_s = BaselineChoice(choice).offset_s
@@ -113,16 +127,35 @@ def plan_trials(
     trials: list[Trial] = []
     taken: set[Window] = set()
     for choice in sorted(baselines, key=lambda c: len(usable[c])):
-        pool = usable[choice]
+        pool = [t for t in usable[choice] if not _collides(t, trials)]
         shared = [t for t in pool if t.canary_window in taken]
         if len(shared) >= per_choice:
             picks = _spread(shared, per_choice)
         else:
             rest = [t for t in pool if t.canary_window not in taken]
             picks = shared + _spread(rest, per_choice - len(shared))
-        taken.update(t.canary_window for t in picks)
-        trials.extend(sorted(picks, key=lambda t: t.canary_window.start))
+        kept: list[Trial] = []
+        for trial in sorted(picks, key=lambda t: t.canary_window.start):
+            if not _collides(trial, kept):  # a seasonal baseline on a run of its own choice
+                kept.append(trial)
+        taken.update(t.canary_window for t in kept)
+        trials.extend(kept)
     return trials
+
+
+def _overlap(a: Window, b: Window) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _collides(trial: Trial, others: Sequence[Trial]) -> bool:
+    """Whether ``trial`` would read a minute another run reads (the same pseudo-canary aside)."""
+    mine = (trial.canary_window, trial.baseline_window)
+    for other in others:
+        same_canary = other.canary_window == trial.canary_window
+        theirs = (other.baseline_window,) if same_canary else (other.canary_window, other.baseline_window)
+        if any(_overlap(a, b) for a in mine for b in theirs if not (same_canary and a == b)):
+            return True
+    return False
 
 
 def _spread(items: list[Trial], at_most: int) -> list[Trial]:
@@ -195,7 +228,8 @@ def calibrate(outcomes: Sequence[TrialOutcome], profile: Profile) -> tuple[Check
             if not results:
                 continue
             alarms = sum(1 for o in runs if spec.name in o.alarmed)
-            effects = [e for r in results if (e := detectable_effect(r, profile.alpha)) is not None]
+            level = last_look_level(profile, spec)
+            effects = [e for r in results if (e := detectable_effect(r, spec, level)) is not None]
             out.append(
                 CheckCalibration(
                     check=spec.name,
@@ -209,18 +243,44 @@ def calibrate(outcomes: Sequence[TrialOutcome], profile: Profile) -> tuple[Check
     return tuple(out)
 
 
-def detectable_effect(result: CheckResult, alpha: float) -> float | None:
+def last_look_level(profile: Profile, spec: CheckSpec) -> float:
+    """The level ``spec``'s test gets at the last of a run's looks when every check takes part.
+
+    The last look spends ``final_share`` of the run's alpha (:func:`per_look_alpha`, a run of
+    several looks), split over the checks by weight, critical ones first (:func:`allocate`).
+    Checks that sit a look out give their share back, so the level a run really used is at least
+    this: an effect detectable at it is, if anything, a little larger than the true one.
+    """
+    look_alpha = per_look_alpha(profile.alpha, 2, 2, profile.decision.final_share)
+    claims = {c.name: Claim(c.alpha_weight, c.critical, 0.0) for c in profile.checks}
+    return allocate(look_alpha, claims, profile.decision.critical_share).get(spec.name, look_alpha)
+
+
+def allowed_ratio(spec: CheckSpec) -> float:
+    """The ratio away from 1x a ratio check must pass to fail (a fall to 0.8x is 1.25x the other way)."""
+    if spec.direction is Direction.DECREASE:
+        return 1.0 / spec.lower_allowed if spec.lower_allowed > 0 else math.inf
+    return 1.0 + spec.allowed_effect
+
+
+def detectable_effect(result: CheckResult, spec: CheckSpec, level: float) -> float | None:
     """The effect ``result``'s check would catch with 80 % power at the data it saw.
 
-    Counts: from the baseline's rate and both exposures (:func:`detectable_ratio`). Distributions
-    (a ratio) and samples (a shift): from the half-width of the check's interval
-    (:func:`detectable_from_interval`), taken as a bound at the run's ``alpha``; the look's own level
-    is a share of it, so this overstates the effect a little (errs on the side of caution).
+    The check fails when its test at ``level`` (the look's share for it, :func:`last_look_level`)
+    rejects and its estimate is beyond its allowance, so the effect clears both by ``z_{0.8}``
+    standard errors. Counts: from the baseline's rate and both exposures (:func:`detectable_ratio`).
+    Distributions (a ratio) and samples (a shift, its allowance relative to the baseline's value):
+    from the half-width of the check's interval (:func:`detectable_from_interval`), read as a bound
+    at ``level``; an interval drawn at an early look's smaller level is wider, so this errs large.
     """
+    # A check of both directions spends half its level on each side.
+    side = level / 2.0 if spec.direction is Direction.EITHER else level
     if result.comparison is ComparisonKind.COUNTS:
         if result.baseline_value is None:
             return None
-        return detectable_ratio(result.baseline_value, result.canary_n, result.baseline_n, alpha)
+        return detectable_ratio(
+            result.baseline_value, result.canary_n, result.baseline_n, side, allowed_ratio=allowed_ratio(spec)
+        )
     if result.interval is None:
         return None
     low, high = result.interval
@@ -229,5 +289,10 @@ def detectable_effect(result: CheckResult, alpha: float) -> float | None:
     if result.comparison is ComparisonKind.DISTRIBUTION:
         if low <= 0 or high <= 0:
             return None
-        return math.exp(detectable_from_interval((math.log(high) - math.log(low)) / 2.0, alpha))
-    return detectable_from_interval((high - low) / 2.0, alpha)
+        allowed = math.log(allowed_ratio(spec))
+        return math.exp(
+            detectable_from_interval((math.log(high) - math.log(low)) / 2.0, side, allowed=allowed)
+        )
+    relative = 1.0 - spec.lower_allowed if spec.direction is Direction.DECREASE else spec.allowed_effect
+    margin = relative * abs(result.baseline_value) if result.baseline_value is not None else 0.0
+    return detectable_from_interval((high - low) / 2.0, side, allowed=margin)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from monitor.backtest.calibration import last_look_level
 from monitor.backtest.result import Backtest
 from monitor.charts import Scale, Tick, linear_ticks, polyline
 from monitor.judges.format import fmt_value
 from monitor.models import ComparisonKind, Direction
 from monitor.profiles import CheckSpec, Profile
-from monitor.stats.power_curve import power_at, ratio_power_at
+from monitor.stats.power_curve import past_allowance, power_at, ratio_power_at
 
 WIDTH, HEIGHT = 260, 110
 SAMPLES = 48  # points along each curve
@@ -64,23 +65,30 @@ def _ratio_curve(spec: CheckSpec, detectable: float, alpha: float) -> PowerCurve
     if not detectable > 1.0:
         return None
     allowance = _allowance_ratio(spec)
+    if allowance is not None and allowance >= detectable:
+        # An effect reckoned without the allowance (an older document): the check fails only past it.
+        detectable = math.exp(past_allowance(math.log(detectable), alpha, math.log(allowance)))
+    # The check fails only past its allowance too: the curve's standard error and threshold know it.
+    floor = allowance if allowance is not None else 1.0
     high = max(detectable, allowance or 1.0) * 1.25
     xs = Scale(1.0, high, 0.0, WIDTH)
     ratios = [1.0 + (high - 1.0) * i / (SAMPLES - 1) for i in range(SAMPLES)]
-    points = [(xs(r), _y(ratio_power_at(r, detectable, alpha))) for r in ratios]
+    points = [(xs(r), _y(ratio_power_at(r, detectable, alpha, allowed_ratio=floor))) for r in ratios]
     markers = [Marker(xs(detectable), f"80 % at {_ratio(detectable)}", "detectable")]
     note = f"catches a change of {_ratio(detectable)} 8 times in 10"
     if allowance is not None:
         markers.append(Marker(xs(allowance), f"allowance {_ratio(allowance)}", "allowance"))
-        chance = ratio_power_at(allowance, detectable, alpha)
+        chance = ratio_power_at(allowance, detectable, alpha, allowed_ratio=floor)
         note += f"; a change at its allowance ({_ratio(allowance)}) {chance:.0%} of the time"
-        if allowance < detectable:
+        if chance < 0.49:  # below the 50 % an allowance that binds gives: the test is the limit
             note += ": the allowance is finer than the check can see at this traffic"
     ticks = tuple(linear_ticks(xs, _ratio, count=4))
     return PowerCurve(spec.name, polyline(points), ticks, tuple(markers), note)
 
 
 def _shift_curve(spec: CheckSpec, detectable: float, alpha: float) -> PowerCurve | None:
+    # The allowance is relative to each run's baseline value, unknown here: the curve is the test's
+    # alone (steeper than the check's where the allowance binds; the 80 % point is the check's).
     if not detectable > 0.0:
         return None
     high = detectable * 2.0
@@ -95,7 +103,8 @@ def _shift_curve(spec: CheckSpec, detectable: float, alpha: float) -> PowerCurve
 
 
 def power_curves(backtest: Backtest, profile: Profile) -> tuple[PowerCurve, ...]:
-    """A curve per check of ``profile`` with a detectable effect (its first baseline choice's)."""
+    """A curve per check of ``profile`` with a detectable effect (its first baseline choice's), at the
+    level the check's test gets at a run's last look (:func:`last_look_level`), not the run's alpha."""
     specs = {spec.name: spec for spec in profile.checks}
     detectable: dict[str, float] = {}
     for calibration in backtest.calibration:
@@ -106,7 +115,7 @@ def power_curves(backtest: Backtest, profile: Profile) -> tuple[PowerCurve, ...]
     for name, effect in detectable.items():
         spec = specs[name]
         draw = _shift_curve if spec.comparison is ComparisonKind.SAMPLES else _ratio_curve
-        curve = draw(spec, effect, profile.alpha)
+        curve = draw(spec, effect, last_look_level(profile, spec))
         if curve is not None:
             curves.append(curve)
     return tuple(curves)

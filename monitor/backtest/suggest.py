@@ -1,11 +1,14 @@
 """Settings that would have kept false alarms at or under a target on a service's A/A runs, and the
 profile override file that carries them.
 
-Per regression check, from the A/A runs of the baseline choice that alarmed least: the excess of
+Per regression check, from the A/A runs of the one baseline choice the profile is to use (``previous``
+unless another alarmed significantly less on the same windows, :func:`chosen_baseline`): the excess of
 each run's effect over "no change", in the harmful direction and relative (the profile's own terms:
 ``allowed_effect`` for increases, ``allowed_decrease`` for checks of decreases). An allowance at or
 above the runs' upper ``1 - target`` quantile of that excess would have let at least that share of
-them through. The override file is the whole profile with those allowances, a new name, and the
+them through; an allowance is kept only when the runs show the false-alarm rate under the target
+(its exact one-sided 95 % bound), and no minimum duration is suggested (it defers passes, not
+alarms). The override file is the whole profile with those allowances, a new name, and the
 calibration as comments: a user reviews it and passes it as ``--profile``.
 """
 
@@ -23,10 +26,10 @@ import yaml
 
 from monitor.backtest.calibration import BASELINES, TrialOutcome, judged
 from monitor.backtest.result import CheckCalibration, Suggestion
-from monitor.models import CheckPurpose, CheckResult, ComparisonKind, Direction
+from monitor.models import CheckPurpose, CheckResult, ComparisonKind, Direction, Window
 from monitor.profiles import CheckSpec, Profile
 from monitor.profiles.model import DecisionPolicy, TrafficPolicy
-from monitor.stats.power import upper_quantile
+from monitor.stats.power import false_alarm_interval, upper_quantile
 
 DEFAULT_TARGET = 0.01
 
@@ -66,12 +69,55 @@ def _current(spec: CheckSpec) -> float:
     return spec.allowed_effect
 
 
-def _best_baseline(calibrations: Sequence[CheckCalibration], check: str) -> CheckCalibration | None:
-    """The check's calibration of the baseline choice with the lowest false-alarm rate (ties: the
-    order of :data:`BASELINES`, ``previous`` first)."""
-    order = list(BASELINES)
-    mine = [c for c in calibrations if c.check == check and c.trials > 0]
-    return min(mine, key=lambda c: (c.rate, order.index(c.baseline)), default=None)
+# How sure the paired comparison must be before a seasonal baseline replaces ``previous``, and how
+# sure the A/A runs must be that a rate is under the target before an allowance is kept (one-sided).
+SWITCH_ALPHA = 0.05
+KEEP_CONFIDENCE = 0.95
+
+
+def _run_alarmed(outcome: TrialOutcome, checks: frozenset[str]) -> bool:
+    return bool(outcome.alarmed & checks)
+
+
+def chosen_baseline(outcomes: Sequence[TrialOutcome], profile: Profile) -> str | None:
+    """The before/after baseline the profile should use: ``previous`` unless another choice alarmed
+    significantly less on the same pseudo-canary windows.
+
+    Point rates of a few dozen runs are noise (0 of 3 is not better than 1 of 60), so a choice is
+    compared with ``previous`` pair by pair on the windows both ran on: McNemar's exact test, a
+    one-sided binomial test at :data:`SWITCH_ALPHA` on the discordant pairs (windows where exactly
+    one of the two alarmed, on any regression check). Of the choices significantly better, the one
+    with the smallest p-value; None without any A/A run.
+    """
+    checks = frozenset(c.name for c in profile.checks if c.purpose is CheckPurpose.REGRESSION)
+    by_choice: dict[str, dict[Window, bool]] = {}
+    for o in outcomes:
+        by_choice.setdefault(o.trial.baseline, {})[o.trial.canary_window] = _run_alarmed(o, checks)
+    present = [c for c in BASELINES if c in by_choice]
+    if not present:
+        return None
+    default = "previous" if "previous" in by_choice else present[0]
+    from scipy.stats import binomtest  # scipy.stats costs a second to import: only a backtest needs it
+
+    best, best_p = default, SWITCH_ALPHA
+    for choice in present:
+        if choice == default:
+            continue
+        shared = by_choice[choice].keys() & by_choice[default].keys()
+        only_default = sum(1 for w in shared if by_choice[default][w] and not by_choice[choice][w])
+        only_choice = sum(1 for w in shared if by_choice[choice][w] and not by_choice[default][w])
+        if only_default + only_choice == 0:
+            continue
+        p = float(binomtest(only_default, only_default + only_choice, 0.5, alternative="greater").pvalue)
+        if p <= best_p:
+            best, best_p = choice, p
+    return best
+
+
+def runs_to_show(target: float, confidence: float = KEEP_CONFIDENCE) -> int:
+    """A/A runs that must all pass for the exact one-sided bound of their rate to reach ``target``:
+    the least ``n`` with ``(1 - target)^n <= 1 - confidence`` (299 for 1 % at 95 %)."""
+    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - target) - 1e-9)
 
 
 def suggest(
@@ -82,65 +128,68 @@ def suggest(
     *,
     max_duration_s: float | None = None,
 ) -> tuple[Suggestion, ...]:
-    """Per regression check: the allowance, minimum duration and baseline that would have kept its
-    false alarms at or under ``target`` on ``outcomes`` (a pure function)."""
+    """Per regression check: the allowance that would have kept its false alarms at or under
+    ``target`` on ``outcomes``, every check fitted on the one baseline the profile is to use
+    (:func:`chosen_baseline`) (a pure function).
+
+    No minimum duration is suggested (``min_duration_s`` is always None): a minimum duration only
+    holds back an early pass (:func:`monitor.judges.score.decide`), so it stops no alarm.
+    ``max_duration_s`` is accepted for callers of the earlier signature and unused.
+    """
+    del max_duration_s
+    baseline = chosen_baseline(outcomes, profile)
+    if baseline is None:
+        return ()
+    runs = [o for o in outcomes if o.trial.baseline == baseline]
     out: list[Suggestion] = []
     for spec in profile.checks:
         if spec.purpose is not CheckPurpose.REGRESSION:
             continue
-        best = _best_baseline(calibrations, spec.name)
-        if best is None:
+        mine = [c for c in calibrations if c.check == spec.name and c.baseline == baseline and c.trials > 0]
+        if not mine:
             continue
-        runs = [o for o in outcomes if o.trial.baseline == best.baseline]
         values = [
             x for o in runs for r in o.verdict.checks
             if r.name == spec.name and judged(r) and (x := excess(r, spec)) is not None
         ]  # fmt: skip
         if not values:
             continue
-        out.append(_suggestion(spec, best, values, runs, target, max_duration_s))
+        out.append(_suggestion(spec, mine[0], values, target))
     return tuple(out)
 
 
 def _suggestion(
-    spec: CheckSpec,
-    calibration: CheckCalibration,
-    values: list[float],
-    runs: list[TrialOutcome],
-    target: float,
-    max_duration_s: float | None,
+    spec: CheckSpec, calibration: CheckCalibration, values: list[float], target: float
 ) -> Suggestion:
     needed = _round_up(upper_quantile(values, 1.0 - target))
     current = _current(spec)
     term = "allowed_decrease" if spec.direction is Direction.DECREASE else "allowed_effect"
+    # The rate is shown under the target only when its exact one-sided upper bound is (the two-sided
+    # interval at 1 - 2 (1 - KEEP_CONFIDENCE) has that bound as its upper end).
+    upper = false_alarm_interval(calibration.false_alarms, calibration.trials, 2 * KEEP_CONFIDENCE - 1)[1]
     seen = (
         f"{calibration.false_alarms} of {calibration.trials} A/A runs alarmed with the "
-        f"{calibration.baseline} baseline; the {100 * (1 - target):g}th percentile of their effects "
+        f"{calibration.baseline} baseline (rate at most {100 * upper:.2g} % at "
+        f"{100 * KEEP_CONFIDENCE:g} %); the {100 * (1 - target):g}th percentile of their effects "
         f"is {needed:g}"
     )
     if len(values) < 1.0 / target:
         seen += f" (with {len(values)} runs, the largest seen: more history makes it sharper)"
-    min_duration = _min_duration(spec, runs, max_duration_s)
-    if calibration.rate <= target:
+    if upper <= target:
         allowance = current
         reason = f"keep {term} {current:g}: {seen}"
         if needed < current:
             reason += f"; it could be tightened to {needed:g} for earlier detection"
-    else:
+    elif calibration.rate > target:
         allowance = max(current, needed)
         reason = f"raise {term} from {current:g} to {allowance:g}: {seen}"
-    if min_duration is not None:
-        reason += f"; the alarms came early: a minimum duration of {min_duration:g} s defers them"
-    baseline = calibration.baseline
-    return Suggestion(spec.name, allowance, min_duration, baseline, reason)
-
-
-def _min_duration(spec: CheckSpec, runs: list[TrialOutcome], max_duration_s: float | None) -> float | None:
-    """A minimum duration past the early A/A alarms of ``spec``, when every alarm was an early one."""
-    alarms = [o.elapsed_s for o in runs if spec.name in o.alarmed]
-    if not alarms or max_duration_s is None or max(alarms) >= max_duration_s:
-        return None
-    return float(math.ceil((max(alarms) + 1.0) / 60.0) * 60.0)
+    else:
+        allowance = current
+        reason = (
+            f"keep {term} {current:g} for now, unproven: {calibration.trials} A/A runs cannot show a rate "
+            f"under {100 * target:g} %; need >= {runs_to_show(target)} with no alarm; {seen}"
+        )
+    return Suggestion(spec.name, allowance, None, calibration.baseline, reason)
 
 
 # --- the profile override file ---------------------------------------------------------------
@@ -198,7 +247,7 @@ def profile_document(profile: Profile) -> dict[str, Any]:
 
 
 def override_profile(profile: Profile, suggestions: Sequence[Suggestion], name: str | None = None) -> Profile:
-    """``profile`` with the suggested allowances and minimum duration, named ``name`` (default
+    """``profile`` with the suggested allowances and baseline, named ``name`` (default
     ``<profile>-calibrated``)."""
     by_check = {s.check: s for s in suggestions}
     checks = []
@@ -210,17 +259,12 @@ def override_profile(profile: Profile, suggestions: Sequence[Suggestion], name: 
             checks.append(dataclasses.replace(check, allowed_decrease=min(0.999, s.allowance)))
         else:
             checks.append(dataclasses.replace(check, allowed_effect=min(100.0, s.allowance)))
-    durations = [s.min_duration_s for s in suggestions if s.min_duration_s is not None]
-    decision = profile.decision
-    if durations:
-        decision = dataclasses.replace(decision, min_duration_s=max(decision.min_duration_s, *durations))
-    calibrated = dataclasses.replace(
-        profile, name=name or f"{profile.name}-calibrated", checks=tuple(checks), decision=decision
-    )
+    # A suggestion's min_duration_s is ignored: a minimum duration defers early passes, not alarms.
+    calibrated = dataclasses.replace(profile, name=name or f"{profile.name}-calibrated", checks=tuple(checks))
     baselines = [s.baseline for s in suggestions if s.baseline is not None]
     if baselines:
-        # The profile keeps one before/after baseline (used where a setting says auto): the one most
-        # checks alarmed least with.
+        # The profile keeps one before/after baseline (used where a setting says auto): suggest() fits
+        # every check on the same one (chosen_baseline); the most common guards hand-made lists.
         calibrated = dataclasses.replace(
             calibrated, baseline=max(dict.fromkeys(baselines), key=baselines.count)
         )
@@ -243,12 +287,6 @@ def override_text(
         "# Review each change below, then pass this file as --profile.",
     ]
     lines += [f"#   {s.check}: {s.reason}" for s in suggestions]
-    if calibrated.decision.min_duration_s != profile.decision.min_duration_s:
-        # deployment_request gives a registration its environment's minimum duration, not the profile's.
-        lines.append(
-            f"# decision.min_duration_s {calibrated.decision.min_duration_s:g} applies to monitor analyze; "
-            "for the daemon, set the environment's min_duration_s to it too"
-        )
     body = yaml.safe_dump(profile_document(calibrated), sort_keys=False, allow_unicode=True, width=120)
     return "\n".join(lines) + "\n" + body
 

@@ -14,6 +14,7 @@ from monitor.backtest.calibration import BASELINES, plan_trials
 from monitor.backtest.discovery import Timeline
 from monitor.backtest.replay import Cadence
 from monitor.models import VersionWindow, Window
+from monitor.simulate.history import SMALL, simulate_history
 from monitor.stats.power import (
     detectable_from_interval,
     detectable_ratio,
@@ -65,6 +66,19 @@ def test_an_interval_half_width_scales_to_the_effect_with_eighty_percent_power()
     assert detectable_from_interval(z_alpha * se, 0.01) == pytest.approx((z_alpha + z_power) * se)
 
 
+def test_an_allowance_beyond_the_test_s_reach_sets_the_detectable_effect() -> None:
+    z_alpha, z_power = float(ndtri(0.99)), float(ndtri(0.8))
+    assert detectable_from_interval(z_alpha * 0.05, 0.01, allowed=0.5) == pytest.approx(0.5 + z_power * 0.05)
+    # A finer allowance than the test's threshold changes nothing.
+    assert detectable_from_interval(z_alpha * 0.05, 0.01, allowed=0.01) == pytest.approx(
+        (z_alpha + z_power) * 0.05
+    )
+    # Counts: at high traffic the allowance binds, 1.25 * exp(z_power * se), above the bare test's ratio.
+    bare = detectable_ratio(0.01, 1e6, 1e6, 0.001)
+    allowed = detectable_ratio(0.01, 1e6, 1e6, 0.001, allowed_ratio=1.25)
+    assert bare is not None and allowed is not None and bare < 1.25 < allowed < 1.3
+
+
 def test_the_upper_quantile_is_an_observed_value_and_the_maximum_of_few() -> None:
     values = [float(v) for v in range(1, 201)]
     assert upper_quantile(values, 0.99) == 198.0
@@ -90,7 +104,8 @@ def test_a_a_runs_fit_inside_stretches_of_one_version_with_room_before_and_after
         assert timeline.ran_alone(t.version, Window(t.baseline_window.start, t.canary_window.end))
         assert t.canary_window.duration_s == 3600.0 and t.baseline_window.duration_s == 3600.0
         assert (t.canary_window.start - t.baseline_window.end).total_seconds() == CADENCE.warmup_s
-    assert len(trials) == 8
+    # Pseudo-deploys 2 x (1 h + 2 min) apart, the first an hour in: at 1:00, 3:04, 5:08 and 7:12.
+    assert len(trials) == 4
 
 
 def test_seasonal_a_a_runs_need_the_version_alone_a_day_or_a_week_earlier() -> None:
@@ -112,3 +127,30 @@ def test_the_number_of_a_a_runs_is_bounded_and_spread_over_the_range() -> None:
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(previous)]
     # Evenly spread over 30 days: about three days apart, not the first ten hours.
     assert min(gaps) > 2 * 86400 and math.isclose(max(gaps), min(gaps), rel_tol=0.2)
+
+
+def _intersects(a: Window, b: Window) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+@pytest.mark.parametrize("cadence", [CADENCE, Cadence(300.0, 60.0, 600.0, 1800.0)])
+def test_no_two_a_a_runs_of_the_small_history_read_a_common_minute(cadence: Cadence) -> None:
+    """The 3-day SMALL history: every run's pseudo-canary and baseline windows are apart from every
+    other run's (runs of several baseline choices on one pseudo-canary share it, and only it)."""
+    history = simulate_history(SMALL, end_unix_s=1_790_000_000)
+    alone = tuple(VersionWindow(v, w) for v, w in history.solo_windows())
+    timeline = Timeline(history.span, {}, alone, ())
+    trials = plan_trials(timeline, cadence, max_trials=3000)
+    assert {t.baseline for t in trials} >= {"previous", "day"} and len(trials) > 20
+    for a, b in itertools.combinations(trials, 2):
+        pairs = [(a.baseline_window, b.baseline_window)]
+        if a.canary_window != b.canary_window:
+            pairs += [
+                (a.canary_window, b.canary_window),
+                (a.canary_window, b.baseline_window),
+                (a.baseline_window, b.canary_window),
+            ]
+        assert not any(_intersects(x, y) for x, y in pairs), (a, b)
+    starts = sorted({t.canary_window.start for t in trials})
+    step_s = 2 * (cadence.max_duration_s + cadence.warmup_s)
+    assert min((b - a).total_seconds() for a, b in itertools.pairwise(starts)) >= step_s
