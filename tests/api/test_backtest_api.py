@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from fakes.backtests import sample_backtest
 
 from monitor.api.backtest import BACKTESTS, CACHE_TTL_S, Backtests
+from monitor.backtest.replay import BacktestStopped
 from monitor.backtest.result import Backtest
 from monitor.channels.notify import Notifier
 from monitor.config import Settings, TokenSpec
@@ -39,10 +40,19 @@ class FakeRun:
         self.result = result or sample_backtest()
         self.gate: threading.Event | None = None
         self.started = threading.Event()
+        self.until_stopped = False  # run until asked to stop, as a long backtest would
+        self.stopped = threading.Event()
 
-    async def __call__(self, *args: Any, **kwargs: Any) -> Backtest:
+    async def __call__(self, *args: Any, should_stop: Callable[[], bool], **kwargs: Any) -> Backtest:
         self.calls.append(args)
         self.started.set()
+        if self.until_stopped:
+            # The route's should_stop is its stop flag's is_set: wait on the flag itself.
+            flag: threading.Event = should_stop.__self__  # type: ignore[attr-defined]
+            flag.wait(10)
+            assert should_stop()
+            self.stopped.set()
+            raise BacktestStopped("stopped")
         if self.gate is not None:
             self.gate.wait(10)  # in the backtest's own thread and loop: holding it holds no request
         if isinstance(self.result, Exception):
@@ -143,6 +153,77 @@ async def test_callers_at_once_share_one_run_and_its_result_for_a_while(open_app
     await client.get(URL)
     assert len(run.calls) == 3
     assert client.app[BACKTESTS].locks == 0  # none kept once nobody asks
+
+
+async def test_a_caller_arriving_while_a_waiter_is_woken_joins_it_instead_of_running_again() -> None:
+    # The first run fails (nothing cached); the second caller, woken to run it again, is not yet
+    # running when a third arrives: the third must wait on the same lock, not start a run beside it.
+    backtests = Backtests(clock=Clock())
+    key = ("checkout", None, "otel-http", "30d", "now")
+    gates = [asyncio.Event(), asyncio.Event()]
+    entered = [asyncio.Event(), asyncio.Event()]
+    calls: list[int] = []
+
+    async def compute(stop: threading.Event) -> Backtest:
+        n = len(calls)
+        calls.append(n)
+        if n < len(gates):
+            entered[n].set()
+            await gates[n].wait()
+        if n == 0:
+            raise SourceError("Prometheus refused the connection")
+        return sample_backtest()
+
+    first = asyncio.ensure_future(backtests.document(key, compute))
+    await entered[0].wait()
+    second = asyncio.ensure_future(backtests.document(key, compute))
+    await asyncio.sleep(0)  # one turn of the loop: the second caller now waits on the lock
+    gates[0].set()
+    with pytest.raises(SourceError):
+        await first  # released: the second caller is woken, not yet holding the lock
+    third = asyncio.ensure_future(backtests.document(key, compute))
+    await entered[1].wait()
+    gates[1].set()
+    assert await second == await third
+    assert calls == [0, 1] and backtests.locks == 0
+
+
+async def test_a_caller_going_away_stops_its_backtests_thread() -> None:
+    backtests = Backtests(clock=Clock())
+    key = ("checkout", None, "otel-http", "30d", "now")
+    started, ended = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def blocking(stop: threading.Event) -> Backtest:
+        started.set()
+        seen.append(stop.wait(10))  # a backtest asking its flag between looks
+        ended.set()
+        raise BacktestStopped("stopped")
+
+    async def compute(stop: threading.Event) -> Backtest:
+        return await asyncio.to_thread(blocking, stop)
+
+    caller = asyncio.ensure_future(backtests.document(key, compute))
+    assert await asyncio.to_thread(started.wait, 10)
+    assert backtests.running == 1
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert await asyncio.to_thread(ended.wait, 10) and seen == [True]
+    assert backtests.running == 0 and backtests.locks == 0
+
+
+async def test_shutting_down_stops_a_running_backtest(open_app: Opened) -> None:
+    run = FakeRun()
+    run.until_stopped = True
+    client = await open_app(run)
+    pending = asyncio.ensure_future(client.get(URL))
+    assert await asyncio.to_thread(run.started.wait, 10)
+    await client.app.shutdown()  # the application's on_shutdown, as at exit
+    assert await asyncio.to_thread(run.stopped.wait, 10)
+    response = await pending
+    assert response.status == 503 and "shutting down" in (await response.json())["detail"]
+    assert client.app[BACKTESTS].running == 0
 
 
 async def test_prometheus_down_is_502(open_app: Opened) -> None:
