@@ -102,6 +102,10 @@ def baseline_window(choice: BaselineChoice, canary_window: Window, switched_at: 
     ``previous``: just before ``switched_at`` (the deploy), as long as the canary window. ``day``,
     ``week``: the canary window itself, 24 hours or 7 days earlier. :class:`InputError` for
     ``auto`` (resolve it first) and for a seasonal window that would reach past the switch.
+
+    Whether the old version served all of a seasonal window is not checked here: that needs the
+    version's traffic history, a query per registration; the backtest checks it
+    (:func:`monitor.backtest.replay.deploy_windows`) and says so where it did not.
     """
     if choice is BaselineChoice.AUTO:
         raise InputError("baseline auto must be resolved first (resolve_baseline)")
