@@ -108,8 +108,11 @@ class Suggestion:
 
     check: str
     allowance: float | None  # the relative or absolute allowance, in the profile's own terms
+    # Always None today: a minimum duration defers passes, not alarms (kept for the document's shape).
     min_duration_s: float | None
-    baseline: str | None  # "previous", "day", "week": the before/after baseline that alarmed least
+    # "previous", "day", "week": the profile's before/after baseline, which leaves "previous" only
+    # when another alarmed significantly less on the same windows (monitor.backtest.suggest)
+    baseline: str | None
     reason: str
 
 
