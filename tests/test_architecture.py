@@ -24,7 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "secretfile tracing stats cliargs pipes htmlpage",
         "settings logs",
         "profiles store",
-        "sources",
+        "sources probes",
         "judges otlp rollback",
         "checks own_metrics environments report grafana",
         "config",

@@ -32,6 +32,7 @@ MARKS: dict[str, tuple[str, str]] = {
         "runs the CLI in fresh interpreters to see their imports",
     ),
     "bench/test_logs_smoke.py": ("subprocess", "runs the log bench as a command"),
+    "probes/test_probe_tls.py": ("subprocess", "makes a self-signed certificate with openssl"),
     "backtest/test_backtest_cli.py::test_end_to_end_on_a_simulated_history": (
         "slow",
         "backfills three days of history and backtests them (about 40 s)",

@@ -1,0 +1,63 @@
+"""A real local HTTP server that fails on command, for the probe runner's tests (fixture ``target``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+
+
+@dataclass
+class Target:
+    """The server's address and what ``/flaky`` answers next (one status per request, then 200)."""
+
+    port: int
+    statuses: list[int] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    state = Target(port=0)
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "version": "1.4.2", "items": [{"id": 7}], "ready": True})
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="boom: database unavailable")
+
+    async def slow(request: web.Request) -> web.Response:
+        await state.release.wait()  # answers only at teardown: far beyond any probe's timeout
+        return web.Response(text="late")
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=f"you sent {request.headers.get('Authorization', '')}")
+
+    async def away(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://localhost:{state.port}/ok")
+
+    async def flaky(request: web.Request) -> web.Response:
+        code = state.statuses.pop(0) if state.statuses else 200
+        return web.Response(status=code, text=f"answer {code}")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/status/{code}", status)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/echo", echo)
+    app.router.add_get("/away", away)
+    app.router.add_get("/flaky", flaky)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.port = runner.addresses[0][1]
+    yield state
+    state.release.set()
+    await runner.cleanup()

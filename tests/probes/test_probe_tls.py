@@ -1,0 +1,66 @@
+"""HTTPS with a self-signed certificate (made here with ``openssl req -x509``): a TLS error, named."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from monitor.probes.runner import ErrorKind, ProbeRunner
+from monitor.probes.spec import ProbeSpec
+
+
+@pytest.fixture
+async def https_port(tmp_path: Path) -> AsyncIterator[int]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    yield runner.addresses[0][1]
+    await runner.cleanup()
+
+
+async def test_a_self_signed_certificate_is_a_named_tls_error(https_port: int) -> None:
+    spec = ProbeSpec(name="tls", url="https://127.0.0.1/", timeout_s=5.0)
+    async with aiohttp.ClientSession() as session:
+        result = await ProbeRunner(session).attempt(spec, f"https://127.0.0.1:{https_port}/ok")
+    assert not result.ok and result.error is ErrorKind.TLS and result.status is None
+    assert result.detail.startswith("TLS: certificate verify failed")
+    assert "self-signed" in result.detail or "self signed" in result.detail
