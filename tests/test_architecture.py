@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "errors",
-        "models yamlfile timeparse redact signing reportlinks retry envvars exitcodes charts",
+        "models yamlfile timeparse redact signing reportlinks retry envvars exitcodes charts slo",
         "secretfile tracing stats cliargs pipes htmlpage",
         "settings logs",
         "profiles store",
