@@ -33,6 +33,10 @@ Example ``--config`` file::
     report_links:                 # signed, expiring report links a browser opens (docs/security.md)
       key_file: /run/secrets/report-link-key   # at least 32 characters: openssl rand -hex 32
       lifetime_s: 604800          # how long a new link works (default 7 days)
+    probes:                       # smoke probes (docs/configuration.md); header values from files
+      - {name: health, url: "https://{service}.example.com/status", hosts: [cart.example.com],
+         headers: [{name: Authorization, value_file: /run/secrets/probe}], expect_status: [200, 204],
+         json_equals: {status: ok}, max_latency_s: 0.5, timeout_s: 5, interval_s: 10, count: 6, fail_after: 3}
 
 Environment variables (lower precedence than flags, higher than the file; all listed in
 :mod:`monitor.envvars`): ``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``,
@@ -64,6 +68,7 @@ from monitor.sources.configured import URL_VARIABLES, Sources
 
 if TYPE_CHECKING:
     from monitor.environments import EnvironmentDefaults
+    from monitor.probes.spec import ProbeSpec
     from monitor.settings.grafana import GrafanaSpec
     from monitor.settings.pager import PagerSpec
 
@@ -124,6 +129,8 @@ class Settings:
     # (its section gives the URL and credentials).
     logs_from: str = "receiver"
     traces_from: str = "receiver"
+    # Smoke probes (monitor/probes): their runner exists; judging them in verdicts comes next.
+    probes: tuple[ProbeSpec, ...] = ()
 
     @property
     def prometheus_url(self) -> str | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from monitor.config import (
     KEY_FILE_VARIABLE,
@@ -29,6 +29,7 @@ from monitor.config import (
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.envvars import env
 from monitor.models import BaselineChoice
+from monitor.probes.spec import JsonScalar, ProbeSpec, template_host, unknown_placeholders
 from monitor.profiles.model import Unproven
 from monitor.redact import redact_url
 from monitor.reportlinks import DEFAULT_LIFETIME_S, LinkKey, key_problem
@@ -138,6 +139,95 @@ class ReportLinksSection(Section):
     )
 
 
+class ProbeHeaderSection(Section):
+    """One header of a probe: its value is a secret, read from a file or a variable, never inline."""
+
+    name: Annotated[str, Field(min_length=1), Fix("name the header, e.g. Authorization")]
+    value_file: str | None = None
+    value_env: str | None = None
+
+
+HttpStatus = Annotated[int, Field(ge=100, le=599), Fix("write an HTTP status such as 200")]
+
+
+class ProbeSection(Section):
+    """One entry of ``probes:``: a smoke probe (docs/configuration.md, "Smoke probes")."""
+
+    name: Annotated[str, Field(min_length=1), Fix("name the probe")]
+    url: Annotated[str, Fix("write e.g. https://{service}.example.com/status")] = Field(
+        description="http(s); may hold {service}, {version} and {environment}"
+    )
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    headers: list[ProbeHeaderSection] = Field(default_factory=list)
+    expect_status: HttpStatus | Annotated[list[HttpStatus], Field(min_length=1)] = Field(
+        200, description="one status or a list"
+    )
+    body_contains: str | None = None
+    json_equals: dict[str, JsonScalar] = Field(
+        default_factory=dict, description="dotted paths (status, items.0.id) and the values they must hold"
+    )
+    json_exists: list[str] = Field(default_factory=list, description="dotted paths that must exist")
+    max_latency_s: float | None = Field(None, gt=0, le=300)
+    timeout_s: float = Field(5.0, gt=0, le=300, description="per attempt, redirects included")
+    interval_s: float = Field(10.0, ge=0, le=3600, description="between attempts")
+    count: int = Field(3, ge=1, le=1000, description="attempts per run")
+    fail_after: int = Field(3, ge=1, le=1000, description="consecutive failed attempts that fail the probe")
+    hosts: list[str] = Field(
+        default_factory=list, description="hosts the URL may name (default: the URL's own literal host)"
+    )
+    redirect_hosts: list[str] = Field(
+        default_factory=list, description="other hosts a redirect may lead to (default: none)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.url.lower().startswith(("http://", "https://")):
+            raise invalid(f"invalid {redact_url(self.url)!r}", "use an http:// or https:// URL", "url")
+        if unknown := unknown_placeholders(self.url):
+            raise invalid(
+                f"unknown placeholder {{{unknown[0]}}}", "use {service}, {version} or {environment}", "url"
+            )
+        if not self.hosts and "{" in template_host(self.url):
+            raise invalid(
+                "the URL's host is templated", "list the hosts it may name in hosts: [...]", "hosts"
+            )
+        if self.fail_after > self.count:
+            raise invalid(
+                f"fail_after {self.fail_after} is more than count {self.count}",
+                "lower fail_after or raise count",
+                "fail_after",
+            )
+        return self
+
+
+class SliSection(Section):
+    """``sli:`` of an SLO (Sloth's convention): PromQL of bad (``errors``) or ``good`` events and of
+    ``total`` events, each over a range written ``{{.window}}``."""
+
+    errors: str | None = Field(None, description="bad events, e.g. 5xx responses; or give good")
+    good: str | None = Field(None, description="good events; or give errors")
+    total: Annotated[str, Fix("add 'total: sum(rate(...[{{.window}}]))'")]
+
+
+class SloSection(Section):
+    """One entry of ``slos:``: an SLO, from which ``monitor slo generate`` writes Prometheus rules."""
+
+    name: Annotated[
+        str,
+        Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=63),
+        Fix("write lower-case letters, digits and dashes, e.g. checkout-availability"),
+    ]
+    service: Annotated[str, Field(min_length=1), Fix("name the service, e.g. 'service: checkout'")]
+    objective: Annotated[float, Field(gt=0, lt=1), Fix("write a ratio, e.g. 0.999 for 99.9 %")] = Field(
+        description="the share of events that must be good, e.g. 0.999"
+    )
+    window: Annotated[Literal["28d", "30d"], Fix("write 28d or 30d")] = Field(
+        "30d", description="the SLO's rolling window"
+    )
+    description: str = ""
+    sli: Annotated[SliSection, Fix("write 'sli: {errors: ..., total: ...}'")]
+
+
 class ConfigFile(Section):
     """The config file (``--config``, ``MONITOR_CONFIG``): every section is optional."""
 
@@ -168,6 +258,9 @@ class ConfigFile(Section):
     trace_url: str | None = Field(None, description="links to exemplar traces: a URL with {trace_id}")
     public_url: BaseUrl | None = Field(None, description="the monitor as users reach it (report links)")
     report_links: ReportLinksSection | None = None
+    probes: (
+        Annotated[list[ProbeSection], Fix("list entries with name and url (docs/configuration.md)")] | None
+    ) = None
     grafana: GrafanaSection | None = None
     pager: PagerSection | None = None
     rollback: RollbackSection | None = None
@@ -219,6 +312,7 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
         settle_s=config.settle_s,
         logs_from=config.logs_from,
         traces_from=config.traces_from,
+        probes=_probes(doc, path, config.probes or []),
     )
 
 
@@ -283,6 +377,40 @@ def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tupl
             )
         tokens.append(TokenSpec(name=section.name, scopes=tuple(section.scopes), secret=secret))
     return tuple(tokens)
+
+
+def _probes(doc: YamlDocument, path: Path, sections: list[ProbeSection]) -> tuple[ProbeSpec, ...]:
+    """The smoke probes; their header values (secrets) are read here."""
+    probes: list[ProbeSpec] = []
+    for index, section in enumerate(sections):
+        where = f"probes[{index}]"
+        if any(p.name == section.name for p in probes):
+            raise doc.error(f"{where}.name", f"a second probe named {section.name!r}", "give each a new name")
+        headers = tuple(
+            (h.name, read_secret(doc, f"{where}.headers[{i}]", h.model_dump(), path, prefix="value"))
+            for i, h in enumerate(section.headers)
+        )
+        status = section.expect_status
+        probes.append(
+            ProbeSpec(
+                name=section.name,
+                url=section.url,
+                method=section.method,
+                headers=headers,
+                expected_status=tuple(status) if isinstance(status, list) else (status,),
+                body_contains=section.body_contains,
+                json_equals=tuple(section.json_equals.items()),
+                json_exists=tuple(section.json_exists),
+                max_latency_s=section.max_latency_s,
+                timeout_s=section.timeout_s,
+                interval_s=section.interval_s,
+                count=section.count,
+                fail_after=section.fail_after,
+                hosts=tuple(section.hosts),
+                redirect_hosts=tuple(section.redirect_hosts),
+            )
+        )
+    return tuple(probes)
 
 
 def read_config_file(path: Path, environ: Mapping[str, str] | None = None) -> tuple[YamlDocument, Settings]:
