@@ -65,9 +65,11 @@ typecheck: venv
 pytest: setup
 	$(BIN)/pytest -q
 
+# The monitor's own alerts, then the SLOs' rules (monitor slo generate writes alert_rules/slo/).
 rules: system-deps
-	promtool check rules alert_rules/*.rules.yml
+	promtool check rules alert_rules/*.rules.yml alert_rules/slo/*.rules.yml
 	cd alert_rules/tests && promtool test rules *.test.yml
+	cd alert_rules/slo/tests && promtool test rules *.test.yml
 
 test: setup lint typecheck rules pytest
 

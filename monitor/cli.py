@@ -285,7 +285,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="like --dry-run, Grafana required; exit 1 when anything differs"
     )
     _add_backtest(commands)
+    _add_slo(commands)
     return parser
+
+
+def _add_slo(commands: argparse._SubParsersAction[_Parser]) -> None:
+    slo = commands.add_parser(
+        "slo",
+        help="service level objectives: generate their Prometheus rules and promtool tests",
+        description="Commands on the config's slos: section. Exit codes: 0 done, 3 error.",
+        epilog=SLO_EXAMPLE,
+        formatter_class=_HelpFormatter,
+    )
+    actions = slo.add_subparsers(dest="slo_command", required=True, parser_class=_Parser)
+    generate = actions.add_parser(
+        "generate",
+        help="write <slo>.slo.rules.yml and tests/<slo>.slo.test.yml for each SLO",
+        description="Recording rules of the error ratio over 5m to 3d and the SRE workbook's "
+        "multi-window multi-burn-rate alerts (page and ticket), with promtool unit tests beside them. "
+        "Reads no secret and asks no Prometheus. Exit codes: 0 written, 3 error.",
+        epilog=SLO_EXAMPLE,
+        formatter_class=_HelpFormatter,
+    )
+    generate.add_argument(
+        "--config", metavar="FILE", type=Path, default=_env_path("MONITOR_CONFIG"),
+        help="settings YAML with the slos: section (env MONITOR_CONFIG; required unless set)",
+    )  # fmt: skip
+    generate.add_argument(
+        "--out", metavar="DIR", type=Path, default=Path("alert_rules/slo"),
+        help="where the rule files go; their tests go into DIR/tests (default: alert_rules/slo)",
+    )  # fmt: skip
 
 
 def _add_backtest(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -367,6 +396,9 @@ REPORT_LINK_EXAMPLE = """example:
   monitor report-link --config monitor.yaml 7f9c2e4a-... --lifetime 24h
   MONITOR_REPORT_LINK_KEY_FILE=/run/secrets/report-link-key MONITOR_PUBLIC_URL=https://monitor.example.com \\
       monitor report-link --index"""
+SLO_EXAMPLE = """example:
+  monitor slo generate --config monitor.yaml --out alert_rules/slo
+  cd alert_rules/slo/tests && promtool test rules *.test.yml"""
 PROVISION_EXAMPLE = """example:
   monitor provision --config monitor.yaml --dry-run"""
 BACKTEST_EXAMPLE = """example:
@@ -435,6 +467,10 @@ def _run(args: argparse.Namespace) -> int:
         from monitor.commands.backtest import run_backtest
 
         return run_backtest(args)
+    if args.command == "slo":
+        from monitor.commands.slo import run_slo
+
+        return run_slo(args)
     return EXIT_ERROR  # pragma: no cover - argparse rejects unknown commands
 
 

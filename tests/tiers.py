@@ -25,6 +25,7 @@ MARKS: dict[str, tuple[str, str]] = {
     "helm/": ("slow", "renders the chart with Helm and builds the image's steps"),
     "fuzz/": ("slow", "hypothesis: 60 examples per parser"),
     "test_alert_rules.py": ("subprocess", "runs promtool"),
+    "slo/test_slo_promtool.py": ("subprocess", "runs promtool on freshly generated SLO rules"),
     "commands/test_cli_startup.py": ("subprocess", "runs the CLI in subprocesses"),
     "otlp/test_amplification.py": ("subprocess", "runs a daemon and measures its memory"),
     "commands/test_analyze_imports.py": (

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from monitor.probes.spec import ProbeSpec
     from monitor.settings.grafana import GrafanaSpec
     from monitor.settings.pager import PagerSpec
+    from monitor.slo.model import SLO
 
 Scope = Literal["read", "deploy", "ingest", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -131,6 +132,7 @@ class Settings:
     traces_from: str = "receiver"
     # Smoke probes (monitor/probes): their runner exists; judging them in verdicts comes next.
     probes: tuple[ProbeSpec, ...] = ()
+    slos: tuple[SLO, ...] = ()  # service level objectives: monitor slo generate writes their rules
 
     @property
     def prometheus_url(self) -> str | None:

@@ -39,6 +39,7 @@ from monitor.secretfile import read_secret
 from monitor.settings.base import BaseUrl, Fix, HttpUrl, Lax, Section, invalid, validate
 from monitor.settings.grafana import GrafanaSection, grafana_spec
 from monitor.settings.pager import PagerSection, pager_spec
+from monitor.slo.model import SLO, WINDOW_PLACEHOLDER
 from monitor.sources.configured import URL_VARIABLES, Sources
 from monitor.sources.spec import PrometheusSection, SourceSection, source_spec
 from monitor.yamlfile import YamlDocument, load_yaml_file
@@ -264,6 +265,9 @@ class ConfigFile(Section):
     grafana: GrafanaSection | None = None
     pager: PagerSection | None = None
     rollback: RollbackSection | None = None
+    slos: (
+        Annotated[list[SloSection], Fix("list entries with name, service, objective, window and sli")] | None
+    ) = Field(None, description="service level objectives: monitor slo generate writes their rules")
     settle_s: float = Field(40.0, ge=0, le=3600, description="a look waits this long for its data")
     logs_from: LogsFrom = Field(
         "receiver", description="where the daemon reads logs: the OTLP receiver or loki"
@@ -313,7 +317,52 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
         logs_from=config.logs_from,
         traces_from=config.traces_from,
         probes=_probes(doc, path, config.probes or []),
+        slos=_slos(doc, config.slos or []),
     )
+
+
+def _slos(doc: YamlDocument, sections: list[SloSection]) -> tuple[SLO, ...]:
+    """``slos:`` as :class:`~monitor.slo.SLO` values; the checks across fields name file:line."""
+    slos: list[SLO] = []
+    for index, section in enumerate(sections):
+        where = f"slos[{index}]"
+        if any(slo.name == section.name for slo in slos):
+            raise doc.error(f"{where}.name", f"{section.name!r} is named twice", "give each SLO its own name")
+        sli = section.sli
+        if (sli.errors is None) == (sli.good is None):
+            raise doc.error(
+                f"{where}.sli",
+                "give exactly one of errors and good",
+                "write errors (bad events, e.g. 5xx) or good, beside total",
+            )
+        for key in ("errors", "good", "total"):
+            query = getattr(sli, key)
+            if query is not None and WINDOW_PLACEHOLDER not in query:
+                raise doc.error(
+                    f"{where}.sli.{key}",
+                    f"no {WINDOW_PLACEHOLDER} in the query",
+                    f"write the range as [{WINDOW_PLACEHOLDER}], e.g. rate(x_total[{WINDOW_PLACEHOLDER}])",
+                )
+        slos.append(
+            SLO(
+                name=section.name,
+                service=section.service,
+                objective=section.objective,
+                window_days=int(section.window.removesuffix("d")),
+                total=sli.total,
+                errors=sli.errors,
+                good=sli.good,
+                description=section.description,
+            )
+        )
+    return tuple(slos)
+
+
+def read_slos(path: Path) -> tuple[SLO, ...]:
+    """The ``slos:`` of the config file at ``path``, validated with the rest of the file's shape
+    but without reading any secret (``monitor slo generate`` needs none)."""
+    doc = load_yaml_file(path)
+    return _slos(doc, validate(doc, ConfigFile).slos or [])
 
 
 def _profile_path(profile: str | None, config: Path) -> str | None:

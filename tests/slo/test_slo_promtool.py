@@ -1,0 +1,80 @@
+"""Freshly generated SLO rules pass ``promtool check rules`` and their generated unit tests, and the
+example's SLI queries record the error ratio of real-looking OpenTelemetry series."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from monitor.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "config" / "monitor.yaml"
+PROMTOOL = shutil.which("promtool")
+
+
+def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL is not None, "promtool comes with the Debian prometheus package: run make system-deps"
+    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_generated_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
+    assert main(["slo", "generate", "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 0
+    check = _promtool("check", "rules", "checkout-availability.slo.rules.yml", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS: 9 rules found" in check.stdout  # 7 recordings, a page and a ticket
+    run = _promtool("test", "rules", "checkout-availability.slo.test.yml", cwd=tmp_path / "tests")
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_generated_unit_tests_fail_when_the_page_threshold_is_wrong(tmp_path: Path) -> None:
+    """The 20x test is no tautology: a page threshold above 20x makes it fail."""
+    assert main(["slo", "generate", "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 0
+    rules = tmp_path / "checkout-availability.slo.rules.yml"
+    rules.write_text(rules.read_text().replace("> 14.4", "> 25").replace("> 6\n", "> 25\n"))
+    run = _promtool("test", "rules", "checkout-availability.slo.test.yml", cwd=tmp_path / "tests")
+    assert run.returncode != 0 and "ErrorBudgetBurn" in run.stdout + run.stderr
+
+
+def test_the_example_sli_records_the_share_of_5xx(tmp_path: Path) -> None:
+    """1,000 requests a minute, 20 of them 5xx: every recorded window reads 0.02 (20x the budget)."""
+    assert main(["slo", "generate", "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 0
+    metric = "http_server_request_duration_seconds_count"
+    labels = 'service_name="checkout", http_route="/pay"'
+    selector = '{service="checkout", slo="checkout-availability"}'
+    test = {
+        "rule_files": ["checkout-availability.slo.rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f'{metric}{{{labels}, http_response_status_code="200"}}',
+                        "values": "0+980x90",
+                    },
+                    {"series": f'{metric}{{{labels}, http_response_status_code="503"}}', "values": "0+20x90"},
+                    {
+                        "series": f'{metric}{{service_name="cart", http_response_status_code="500"}}',
+                        "values": "0+50x90",
+                    },
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": f"slo:sli_error:ratio_rate{window}{selector}",
+                        "eval_time": "80m",
+                        "exp_samples": [
+                            {"labels": f"slo:sli_error:ratio_rate{window}{selector}", "value": 0.02}
+                        ],
+                    }
+                    for window in ("5m", "30m", "1h")
+                ],
+            }
+        ],
+    }
+    (tmp_path / "sli.test.yml").write_text(yaml.safe_dump(test))
+    run = _promtool("test", "rules", "sli.test.yml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
