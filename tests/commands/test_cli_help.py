@@ -12,7 +12,7 @@ import pytest
 from monitor.cli import build_parser, main, package_version
 from monitor.commands.analyze import request_from_args
 
-COMMANDS = ("analyze", "serve", "gate", "provision", "backtest")
+COMMANDS = ("analyze", "serve", "gate", "provision", "backtest", "slo")
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
