@@ -164,9 +164,8 @@ async def test_each_report_shows_its_key_elements(
     _check_scenario(name, page)
 
 
-async def test_a_running_analysis_has_no_score_yet(reports: tuple[str, dict[str, str], Store]) -> None:
-    """A non-final verdict's score is not shown as a number that could read as a catastrophic 0."""
-    base, _, store = reports
+async def _one_running_look(store: Store) -> str:
+    """A deployment of the inconclusive scenario with one interim (running) look recorded; its id."""
     scenario = SCENARIOS["inconclusive"]
     deployment, _ = await store.register(_spec(scenario), actor="ci")
     await store.claim_due("running", lease_s=60)
@@ -175,8 +174,15 @@ async def test_a_running_analysis_has_no_score_yet(reports: tuple[str, dict[str,
                            json.dumps(verdict_document(verdict)))  # fmt: skip
     later = verdict.canary.window.end + timedelta(seconds=INTERVAL_S)
     await store.record_verdict(deployment.id, owner="running", verdict=stored, next_look_at=later)
+    return deployment.id
+
+
+async def test_a_running_analysis_has_no_score_yet(reports: tuple[str, dict[str, str], Store]) -> None:
+    """A non-final verdict's score is not shown as a number that could read as a catastrophic 0."""
+    base, _, store = reports
+    deployment_id = await _one_running_look(store)
     async with aiohttp.ClientSession() as session:
-        html = await (await session.get(f"{base}/api/v1/deployments/{deployment.id}/report")).text()
+        html = await (await session.get(f"{base}/api/v1/deployments/{deployment_id}/report")).text()
     page = parse(html)
     assert page.text_by_id["verdict"] == "RUNNING"
     assert page.text_by_id["score"] == "score pending"
@@ -187,17 +193,10 @@ async def test_a_cancelled_analysis_shows_its_last_look_without_a_score(
     reports: tuple[str, dict[str, str], Store],
 ) -> None:
     base, _, store = reports
-    scenario = SCENARIOS["inconclusive"]
-    deployment, _ = await store.register(_spec(scenario), actor="ci")
-    await store.claim_due("running", lease_s=60)
-    verdict = _verdict(scenario, deployment.id, 1, look_results(scenario, load_profile("otel-http"), 1))
-    stored = StoredVerdict(1, verdict.canary.window.end, "running", verdict.score, False,
-                           json.dumps(verdict_document(verdict)))  # fmt: skip
-    later = verdict.canary.window.end + timedelta(seconds=INTERVAL_S)
-    await store.record_verdict(deployment.id, owner="running", verdict=stored, next_look_at=later)
-    await store.cancel(deployment.id, actor="ci", reason="rolled forward by hand")
+    deployment_id = await _one_running_look(store)
+    await store.cancel(deployment_id, actor="ci", reason="rolled forward by hand")
     async with aiohttp.ClientSession() as session:
-        page = parse(await (await session.get(f"{base}/api/v1/deployments/{deployment.id}/report")).text())
+        page = parse(await (await session.get(f"{base}/api/v1/deployments/{deployment_id}/report")).text())
     assert page.text_by_id["verdict"] == "INCONCLUSIVE"
     assert page.text_by_id["score"] == "no score: inconclusive"
     assert "As of look 1" in page.text_by_id["as-of"]
