@@ -19,7 +19,7 @@ from monitor.api.backtest import add_backtest_route
 from monitor.api.bodies import read_json
 from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
 from monitor.api.compression import compressed_bodies
-from monitor.api.documents import deployment_document, deployment_verdict_document
+from monitor.api.documents import deployment_document
 from monitor.api.index_page import deployments_index
 from monitor.api.integrations import argo_verdict, flagger_hook
 from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, STORE, TRACE_URL, VERDICTS
@@ -123,9 +123,8 @@ async def report(request: web.Request) -> web.Response:
     """``GET /api/v1/deployments/{id}/report``: the HTML report an SRE reads."""
     store = request.app[STORE]
     deployment = await store.get(request.match_info["id"])
-    verdict = deployment_verdict_document(deployment, await store.latest_verdict(deployment.id))
     context = await report_context(request.app, deployment)
-    page = render_report(deployment, verdict, link_query=request.get(LINK_QUERY, ""), **context)
+    page = render_report(deployment, link_query=request.get(LINK_QUERY, ""), **context)
     response = web.Response(text=page, content_type="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
