@@ -25,9 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.api.keys import ENVIRONMENTS, NOTIFIER, PROFILES, SOURCE
+from monitor.api.keys import ENVIRONMENTS, NOTIFIER, SOURCE
 from monitor.api.problems import Problem, invalid
 from monitor.api.queries import MAX_NAME, BacktestQuery
+from monitor.api.registration import offered_profile
 from monitor.api.validation import validated
 from monitor.backtest.render_json import backtest_document
 from monitor.backtest.replay import BacktestStopped
@@ -140,18 +141,10 @@ BACKTESTS = web.AppKey("backtests", Backtests)
 
 
 def _profile(request: web.Request, asked: str | None, environment: str | None) -> str:
-    """The profile named, else the environment's, else the settings' or the default; one the
-    daemon offers (never a path: the daemon would read any file it can)."""
+    """The profile named, else the environment's, else the settings' or the default."""
     settings = request.app[NOTIFIER].settings
     defaults = request.app[ENVIRONMENTS].get(environment) if environment else None
-    name = asked or (defaults.profile if defaults else None) or settings.profile or DEFAULT_PROFILE
-    profiles = request.app[PROFILES]
-    if name not in profiles.available:
-        raise invalid(
-            "profile",
-            f"{name!r} is not available; use one of {', '.join(sorted(profiles.available))}",
-        )
-    return name
+    return asked or (defaults.profile if defaults else None) or settings.profile or DEFAULT_PROFILE
 
 
 async def get_backtest(request: web.Request) -> web.Response:
@@ -166,10 +159,7 @@ async def get_backtest(request: web.Request) -> web.Response:
     source = request.app[SOURCE]
     if not isinstance(source, PrometheusSource):
         raise Problem(501, "Not implemented", "backtests read Prometheus; this monitor has another source")
-    try:
-        profile = request.app[PROFILES].get(name)
-    except ConfigError as exc:
-        raise invalid("profile", str(exc)) from None
+    profile = offered_profile(request.app, name)
     span = query.span(datetime.now(UTC))
 
     run = request.app[BACKTESTS].run

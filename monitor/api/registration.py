@@ -1,5 +1,6 @@
 """A registration request made a deployment: the spec, its profile's checks and the request digest,
-shared by ``POST /api/v1/deployments`` and Argo Rollouts' web metric that registers on first call."""
+shared by ``POST /api/v1/deployments`` and Argo Rollouts' web metric that registers on first call
+(and the profile check by the backtest route)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from monitor.api.problems import invalid
 from monitor.api.requests import deployment_spec
 from monitor.errors import ConfigError
 from monitor.models import DeploymentSpec
+from monitor.profiles import Profile
 
 
 def request_digest(body: object) -> str:
@@ -21,21 +23,26 @@ def request_digest(body: object) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def offered_profile(app: web.Application, name: str) -> Profile:
+    """The profile ``name`` when the daemon offers it and it loads; a 400 naming ``profile`` otherwise."""
+    profiles = app[PROFILES]
+    allowed = profiles.available
+    if name not in allowed:
+        # Never a path from a caller: the daemon would read any file it can.
+        raise invalid(
+            "profile",
+            f"{name!r} is not available; use one of {', '.join(sorted(allowed))} "
+            "(other profiles are added under environments: in the daemon's config)",
+        )
+    try:
+        return profiles.get(name)
+    except ConfigError as exc:
+        raise invalid("profile", str(exc)) from None
+
+
 def registrable_spec(app: web.Application, body: object) -> DeploymentSpec:
     """The deployment ``body`` asks for, started now, with a profile the daemon offers and can load;
     a 400 naming the field otherwise."""
     spec = deployment_spec(body, datetime.now(UTC), app[ENVIRONMENTS])
-    profiles = app[PROFILES]
-    allowed = profiles.available
-    if spec.profile not in allowed:
-        # Never a path from a caller: the daemon would read any file it can.
-        raise invalid(
-            "profile",
-            f"{spec.profile!r} is not available; use one of {', '.join(sorted(allowed))} "
-            "(other profiles are added under environments: in the daemon's config)",
-        )
-    try:
-        profiles.get(spec.profile)
-    except ConfigError as exc:
-        raise invalid("profile", str(exc)) from None
+    offered_profile(app, spec.profile)
     return spec
