@@ -23,7 +23,6 @@ from monitor.store.migrate import upgrade
 from monitor.store.records import (
     AuditEvent,
     Delivery,
-    LookScore,
     Notification,
     OutboxItem,
     RefusedRow,
@@ -644,19 +643,6 @@ class Store:
         async with self._transaction() as connection:
             count, oldest = (await connection.execute(query)).one()
         return int(count), rows.aware(oldest) if oldest is not None else None
-
-    async def look_history(self, deployment_id: str) -> list[LookScore]:
-        """Every recorded look's verdict and score, oldest first (without the documents)."""
-        query = (
-            select(verdicts.c.look, verdicts.c.at, verdicts.c.status, verdicts.c.score)
-            .where(verdicts.c.deployment_id == deployment_id)
-            .order_by(verdicts.c.look)
-        )
-        async with self._transaction() as connection:
-            return [
-                LookScore(r.look, rows.aware(r.at), r.status, r.score)
-                for r in (await connection.execute(query)).all()
-            ]
 
     async def look_documents(self, deployment_id: str) -> list[StoredVerdict]:
         """Every recorded look's verdict with its document, oldest first: what the report charts."""

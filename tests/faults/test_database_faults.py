@@ -48,7 +48,7 @@ def _kick(name: str) -> str:
 
 async def _looks_once_and_one_final(store: Store, hooks: Hooks) -> None:
     [deployment] = await store.list_deployments()
-    looks = [v.look for v in await store.look_history(deployment.id)]
+    looks = [v.look for v in await store.look_documents(deployment.id)]
     assert looks == list(range(1, deployment.looks_done + 1))  # each look recorded once
     [final] = hooks.finals(deployment.id)
     assert final["verdict"] == deployment.status.value
