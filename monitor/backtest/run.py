@@ -172,9 +172,7 @@ async def backtest(
             concurrency=concurrency, done=lambda t: counter.step(f"A/A {t.version} ({t.baseline})"),
         )  # fmt: skip
         calibration = calibrate(outcomes, profile)
-        suggestions = suggest(
-            outcomes, calibration, profile, false_alarm_target, max_duration_s=cadence.max_duration_s
-        )
+        suggestions = suggest(outcomes, calibration, profile, false_alarm_target)
         return Backtest(
             service=service,
             environment=environment,

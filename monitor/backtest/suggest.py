@@ -125,8 +125,6 @@ def suggest(
     calibrations: Sequence[CheckCalibration],
     profile: Profile,
     target: float = DEFAULT_TARGET,
-    *,
-    max_duration_s: float | None = None,
 ) -> tuple[Suggestion, ...]:
     """Per regression check: the allowance that would have kept its false alarms at or under
     ``target`` on ``outcomes``, every check fitted on the one baseline the profile is to use
@@ -134,9 +132,7 @@ def suggest(
 
     No minimum duration is suggested (``min_duration_s`` is always None): a minimum duration only
     holds back an early pass (:func:`monitor.judges.score.decide`), so it stops no alarm.
-    ``max_duration_s`` is accepted for callers of the earlier signature and unused.
     """
-    del max_duration_s
     baseline = chosen_baseline(outcomes, profile)
     if baseline is None:
         return ()

@@ -88,7 +88,7 @@ def test_an_alarming_check_gets_the_allowance_its_a_a_effects_needed() -> None:
     assert (errors.trials, errors.false_alarms, errors.baseline) == (200, 5, "previous")
     assert errors.rate_interval[0] < 0.025 < errors.rate_interval[1]
     assert errors.detectable_effect is not None and 1.0 < errors.detectable_effect < 1.5
-    (suggestion,) = suggest(outcomes, calibration, PROFILE, 0.01, max_duration_s=3600.0)
+    (suggestion,) = suggest(outcomes, calibration, PROFILE, 0.01)
     # The 99th percentile of 200 effects is the 198th: 1 + 0.6 * 197 / 199 = 1.594 -> 0.60.
     assert suggestion.allowance == pytest.approx(0.60)
     assert suggestion.baseline == "previous" and suggestion.min_duration_s is None
@@ -137,7 +137,7 @@ def test_a_quiet_check_keeps_its_allowance_only_when_the_runs_show_the_target() 
 def test_early_alarms_suggest_no_minimum_duration() -> None:
     """A minimum duration holds back early passes only (monitor.judges.score): it stops no alarm."""
     outcomes = [_outcome(i, "previous", 1.3, alarmed=i < 5, minutes=20 if i < 5 else 60) for i in range(100)]
-    (suggestion,) = suggest(outcomes, calibrate(outcomes, PROFILE), PROFILE, 0.01, max_duration_s=3600.0)
+    (suggestion,) = suggest(outcomes, calibrate(outcomes, PROFILE), PROFILE, 0.01)
     assert suggestion.min_duration_s is None and "minimum duration" not in suggestion.reason
 
 
