@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.api.auth import ACTOR, INDEX_ROUTE, LINK_QUERY, auth_middleware
+from monitor.api.auth import ACTOR, LINK_QUERY, auth_middleware
 from monitor.api.backtest import add_backtest_route
 from monitor.api.bodies import read_json
 from monitor.api.compression import HANDLER_ARGS as COMPRESSION_HANDLER_ARGS
@@ -39,7 +39,7 @@ from monitor.errors import ConflictError, MonitorError, NotFoundError, StoreErro
 from monitor.own_metrics import EngineMetrics, MonitorMetrics
 from monitor.profiles.catalog import ProfileCatalog
 from monitor.redact import redact_text
-from monitor.reportlinks import signed_report_url
+from monitor.reportlinks import INDEX_PATH, signed_report_url
 from monitor.sources.base import MetricsSource
 from monitor.store import Store
 from monitor.timeparse import format_time
@@ -278,7 +278,7 @@ def create_app(
     app.cleanup_ctx.append(flusher)
     app.router.add_post("/api/v1/deployments", register)
     app.router.add_get("/api/v1/deployments", list_deployments)
-    app.router.add_get(INDEX_ROUTE, deployments_index)  # before {id}, which would take "index"
+    app.router.add_get(INDEX_PATH, deployments_index)  # before {id}, which would take "index"
     app.router.add_get("/api/v1/deployments/{id}", get_deployment)
     app.router.add_get("/api/v1/deployments/{id}/verdict", get_verdict)
     app.router.add_post("/api/v1/deployments/{id}/cancel", cancel)

@@ -48,7 +48,6 @@ ACTOR = web.RequestKey("actor", str)
 # deployment's other documents append it, so they open in the same browser too.
 LINK_QUERY = web.RequestKey("link_query", str)
 SIGNED_LINK_ACTOR = "signed-link"
-INDEX_ROUTE = INDEX_PATH
 # The GET routes a signed link of a deployment opens: its report and the documents it links to.
 SIGNED_ROUTES = frozenset(
     {
@@ -111,7 +110,7 @@ def _link_subject(request: web.Request) -> str | None:
     route = resource.canonical if resource is not None else ""
     if route in SIGNED_ROUTES:
         return request.match_info["id"]
-    return INDEX_SUBJECT if route == INDEX_ROUTE else None
+    return INDEX_SUBJECT if route == INDEX_PATH else None
 
 
 def _unauthorized(request: web.Request, detail: str) -> web.Response:
@@ -129,7 +128,7 @@ def _signed_link(request: web.Request, links: LinkKey, now_s: float) -> web.Resp
             403,
             "Forbidden",
             f"a signed link opens only GET of one deployment's report, verdict, events and document, or of "
-            f"{INDEX_ROUTE}; send Authorization: Bearer <token> for {request.method} {request.path}",
+            f"{INDEX_PATH}; send Authorization: Bearer <token> for {request.method} {request.path}",
         )
     expires = request.query.get(EXPIRES_PARAMETER, "")
     presented = request.query.get(SIGNATURE_PARAMETER, "")

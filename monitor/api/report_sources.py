@@ -10,10 +10,10 @@ whole window (:mod:`monitor.profiles.templates`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from monitor.api.report_format import parse_time
 from monitor.grafana.dashboards.common import UIDS
 from monitor.grafana.dashboards.detail import (
     DEPLOYMENT_VARIABLE,
@@ -31,7 +31,7 @@ _QUERY_FIELDS = ("events", "exposure", "buckets", "series")
 
 
 def _millis(moment: str) -> int:
-    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(parse_time(moment).timestamp() * 1000)
 
 
 def dashboard_url(

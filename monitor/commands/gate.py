@@ -23,6 +23,7 @@ from monitor.envvars import env
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.judges.format import fmt_duration
+from monitor.reportlinks import report_path
 from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status
 from monitor.timeparse import format_time, parse_duration_s, parse_time
 
@@ -121,7 +122,7 @@ def _worst(document: dict[str, Any]) -> str:
 async def _report_line(session: aiohttp.ClientSession, base: str, deployment_id: str) -> str:
     """``report: <url>``: a fresh signed link from the daemon, else the plain address (a daemon
     without the route, or unreachable now: the verdict is known, so the gate does not wait)."""
-    url = f"{base}/api/v1/deployments/{deployment_id}/report"
+    url = base + report_path(deployment_id)
     try:
         answer = await _call(session, "GET", f"{url}-link")
     except (Retry, MonitorError):

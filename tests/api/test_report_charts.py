@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from monitor.api import report_format
-from monitor.api.charts import Scale, band_path, linear_ticks, nice_step, ratio_domain, ratio_ticks
 from monitor.api.report_actions import banner
 from monitor.api.report_checks import (
     PLOT_HEIGHT,
@@ -22,6 +21,7 @@ from monitor.api.report_checks import (
 )
 from monitor.api.report_latency import HISTOGRAM_HEIGHT, histogram
 from monitor.api.report_sources import check_queries, dashboard_url
+from monitor.charts import Scale, band_path, linear_ticks, nice_step, ratio_domain, ratio_ticks
 from monitor.profiles import load_profile
 from monitor.store import AuditEvent, Notification
 

@@ -31,6 +31,7 @@ from monitor.grafana.dashboards.panels import (
 )
 from monitor.models import ComparisonKind
 from monitor.profiles import CheckSpec, Profile
+from monitor.reportlinks import EXPIRES_PARAMETER, SIGNATURE_PARAMETER, report_path
 
 STEM = "deployment-detail"
 # The report of the deployment these variables show: the report's link here sets both variables
@@ -41,8 +42,8 @@ MONITOR_URL_VARIABLE, DEPLOYMENT_VARIABLE = "monitor_url", "deployment"
 EXPIRES_VARIABLE, SIGNATURE_VARIABLE = "report_exp", "report_sig"
 DEFAULT_MONITOR_URL = "http://127.0.0.1:8080"
 REPORT_LINK = (
-    f"${{{MONITOR_URL_VARIABLE}}}/api/v1/deployments/${{{DEPLOYMENT_VARIABLE}}}/report"
-    f"?exp=${{{EXPIRES_VARIABLE}}}&sig=${{{SIGNATURE_VARIABLE}}}"
+    f"${{{MONITOR_URL_VARIABLE}}}{report_path(f'${{{DEPLOYMENT_VARIABLE}}}')}"
+    f"?{EXPIRES_PARAMETER}=${{{EXPIRES_VARIABLE}}}&{SIGNATURE_PARAMETER}=${{{SIGNATURE_VARIABLE}}}"
 )
 # The monitor's backtest of the service: how its profile judged the last 30 days (JSON, read scope).
 BACKTEST_LINK = f"${{{MONITOR_URL_VARIABLE}}}/api/v1/services/${{service}}/backtest?since=30d"
