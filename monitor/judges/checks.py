@@ -157,10 +157,8 @@ def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, a
     share = (c.effect or 0.0) / abs(base) if base else 0.0
     relative = f" ({share:+.0%})" if base else ""
     shift = fmt_value(c.effect, spec.unit)
-    # The samples judge's margin is symmetric: allowed_effect of the baseline either way.
-    beyond = (spec.direction is not Direction.DECREASE and share > spec.allowed_effect) or (
-        spec.direction is not Direction.INCREASE and share < -spec.allowed_effect
-    )
+    lower, upper = allowed_range(spec)
+    beyond = (upper is not None and 1 + share > upper) or (lower is not None and 1 + share < lower)
     if c.classification in (Classification.HIGH, Classification.LOW):
         words = "regressed"
     else:
