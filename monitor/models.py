@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -90,6 +90,15 @@ class BaselineChoice(StrEnum):
     def offset_s(self) -> float | None:
         """How far back a seasonal baseline lies; None for ``previous`` (and the unresolved ``auto``)."""
         return _SEASONAL_OFFSETS_S.get(self)
+
+    def earlier(self, window: Window) -> Window:
+        """``window`` a day (week) earlier: the same minutes, :attr:`offset_s` back (ValueError
+        for ``previous`` and ``auto``)."""
+        offset_s = self.offset_s
+        if offset_s is None:
+            raise ValueError(f"the {self.value} baseline is not a window earlier")
+        back = timedelta(seconds=offset_s)
+        return Window(window.start - back, window.end - back)
 
 
 _SEASONAL_OFFSETS_S = {BaselineChoice.DAY: 86400.0, BaselineChoice.WEEK: 7 * 86400.0}

@@ -110,14 +110,13 @@ def plan_trials(
             t += step
     usable: dict[str, list[Trial]] = {}
     for choice in baselines:
-        offset_s = BaselineChoice(choice).offset_s
+        seasonal = BaselineChoice(choice)
         usable[choice] = []
         for version, before, canary in candidates:
-            if offset_s is None:
+            if seasonal.offset_s is None:
                 usable[choice].append(Trial(version, choice, canary, before))
                 continue
-            back = timedelta(seconds=offset_s)
-            earlier = Window(canary.start - back, canary.end - back)
+            earlier = seasonal.earlier(canary)
             if timeline.ran_alone(version, earlier):
                 usable[choice].append(Trial(version, choice, canary, earlier))
     # The scarcest choice picks first, evenly spread; the others prefer the same pseudo-canary

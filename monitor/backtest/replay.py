@@ -185,10 +185,8 @@ def deploy_windows(
     problem: str | None = None
     notes: list[str] = []
     why = seasonal_problem(choice, plan, deploy.start)
-    offset_s = choice.offset_s
-    if why is None and offset_s is not None and served is not None:
-        back = timedelta(seconds=offset_s)
-        looked = Window(plan.start - back, (data_end or plan.end) - back)
+    if why is None and choice.offset_s is not None and served is not None:
+        looked = choice.earlier(Window(plan.start, data_end or plan.end))
         if not served(deploy.baseline_version, looked):
             why = (
                 f"{deploy.baseline_version} did not serve all of {looked.start:%Y-%m-%d %H:%M} to "

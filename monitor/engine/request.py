@@ -55,11 +55,10 @@ class AnalysisRequest:
     def windows_at(self, at: datetime) -> tuple[Window, Window]:
         """``(canary, baseline)`` windows as seen by a look at time ``at``."""
         canary = Window(self.canary_window.start, at)
-        offset_s = self.baseline_choice.offset_s if self.baseline_choice and self.baseline_window else None
-        if offset_s is not None:
+        choice = self.baseline_choice if self.baseline_window else None
+        if choice is not None and choice.offset_s is not None:
             # The same minutes a day (week) earlier: each look compares like time of day with like.
-            back = timedelta(seconds=offset_s)
-            return canary, Window(canary.start - back, canary.end - back)
+            return canary, choice.earlier(canary)
         return canary, (self.baseline_window or canary)
 
 
@@ -111,12 +110,10 @@ def baseline_window(choice: BaselineChoice, canary_window: Window, switched_at: 
         raise InputError("baseline auto must be resolved first (resolve_baseline)")
     if (problem := seasonal_problem(choice, canary_window, switched_at)) is not None:
         raise InputError(problem)
-    offset_s = choice.offset_s
-    if offset_s is None:
+    if choice.offset_s is None:
         length = timedelta(seconds=canary_window.duration_s)
         return Window(switched_at - length, switched_at)
-    back = timedelta(seconds=offset_s)
-    return Window(canary_window.start - back, canary_window.end - back)
+    return choice.earlier(canary_window)
 
 
 @dataclass(frozen=True)
