@@ -52,9 +52,7 @@ def _with_latest(row: Any) -> tuple[Deployment, StoredVerdict | None]:
     m = row._mapping
     verdict = None
     if m["document"] is not None:
-        verdict = StoredVerdict(
-            m["look"], rows.aware(m["at"]), m["verdict_status"], m["score"], m["final"], m["document"]
-        )
+        verdict = rows.stored_verdict(m, status="verdict_status")
     return rows.deployment(row), verdict
 
 
@@ -648,10 +646,7 @@ class Store:
         """Every recorded look's verdict with its document, oldest first: what the report charts."""
         query = select(verdicts).where(verdicts.c.deployment_id == deployment_id).order_by(verdicts.c.look)
         async with self._transaction() as connection:
-            return [
-                StoredVerdict(r.look, rows.aware(r.at), r.status, r.score, r.final, r.document)
-                for r in (await connection.execute(query)).all()
-            ]
+            return [rows.stored_verdict(r._mapping) for r in (await connection.execute(query)).all()]
 
     async def notifications(self, deployment_id: str) -> list[Notification]:
         """The deployment's outbox items (pages, rollbacks, webhooks) and how each delivery stands."""
@@ -708,10 +703,7 @@ class Store:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        m = row._mapping
-        return StoredVerdict(
-            m["look"], rows.aware(m["at"]), m["status"], m["score"], m["final"], m["document"]
-        )
+        return rows.stored_verdict(row._mapping)
 
     async def add_telemetry(self, items: Sequence[TelemetryRow]) -> list[RefusedRow]:
         """Store flushed aggregates in one transaction; return the rows the database refused.

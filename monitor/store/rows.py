@@ -7,14 +7,20 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, RowMapping
 
 from monitor.models import BaselineChoice, Deployment, DeploymentSpec, DeploymentStatus, Strategy
+from monitor.store.records import StoredVerdict
 
 
 def aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back without a zone; everything stored is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def stored_verdict(m: RowMapping, status: str = "status") -> StoredVerdict:
+    """A :class:`StoredVerdict` from a ``verdicts`` row's mapping (``status`` names its status column)."""
+    return StoredVerdict(m["look"], aware(m["at"]), m[status], m["score"], m["final"], m["document"])
 
 
 def spec_values(spec: DeploymentSpec) -> dict[str, Any]:
