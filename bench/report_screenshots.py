@@ -15,7 +15,6 @@ import json
 import math
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from monitor.models import (
 from monitor.profiles import Profile, load_profile
 from monitor.report import verdict_document
 from monitor.settings.grafana import GrafanaSpec
+from monitor.simulate.prometheus import free_port
 from monitor.store import OutboxItem, Store, StoredVerdict
 
 NAMES = ("fail", "pass", "inconclusive", "rollback")
@@ -240,13 +240,6 @@ def notifier() -> Notifier:
     """A notifier whose settings name a public URL and a Grafana: the report links both."""
     grafana = GrafanaSpec(url=GRAFANA_URL, token="unused")
     return Notifier(Settings(public_url=PUBLIC_URL, grafana=grafana, trace_url=TRACE_URL))
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager
