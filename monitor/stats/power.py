@@ -32,7 +32,8 @@ def false_alarm_interval(alarms: int, trials: int, confidence: float = 0.95) -> 
     return (float(ci.low), float(ci.high))
 
 
-def _z(p: float) -> float:
+def normal_quantile(p: float) -> float:
+    """The standard normal quantile: ``z_p`` with ``Phi(z_p) = p``."""
     return float(ndtri(p))
 
 
@@ -115,7 +116,7 @@ def detectable_ratio(
     """
     if rate <= 0 or canary_exposure <= 0 or baseline_exposure <= 0:
         return None
-    z_alpha, z_power = _z(1.0 - alpha), _z(power)
+    z_alpha, z_power = normal_quantile(1.0 - alpha), normal_quantile(power)
     threshold = math.log(max(1.0, allowed_ratio))
     ratio = following = 1.0
     for _ in range(200):
@@ -150,9 +151,9 @@ def detectable_from_interval(
     width is measured on: the log for ratios, the unit for shifts). ``alpha`` is the level the
     interval was drawn at (the check's share of the look's alpha).
     """
-    z_alpha = _z(1.0 - alpha)
+    z_alpha = normal_quantile(1.0 - alpha)
     se = half_width / z_alpha
-    return max(allowed, z_alpha * se) + _z(power) * se
+    return max(allowed, z_alpha * se) + normal_quantile(power) * se
 
 
 def upper_quantile(values: Sequence[float], share_below: float) -> float:

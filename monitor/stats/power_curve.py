@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-DESIGN_POWER = 0.8
+from monitor.stats.power import POWER as DESIGN_POWER
+from monitor.stats.power import detectable_from_interval, normal_quantile
+
 _NORMAL = NormalDist()
 
 
@@ -26,7 +28,7 @@ def standard_error(
     """
     if detectable <= 0 or not 0 < alpha < 1:
         raise ValueError(f"detectable must be positive and alpha in (0, 1), got {detectable}, {alpha}")
-    z_alpha, z_power = _NORMAL.inv_cdf(1.0 - alpha), _NORMAL.inv_cdf(design_power)
+    z_alpha, z_power = normal_quantile(1.0 - alpha), normal_quantile(design_power)
     se = detectable / (z_alpha + z_power)
     if z_alpha * se < allowed < detectable:
         se = (detectable - allowed) / z_power
@@ -46,7 +48,7 @@ def power_at(
     ``alpha`` rejects and its estimate exceeds ``allowed``: ``Phi((effect - max(allowed,
     z_{1-alpha} se)) / se)``. ``alpha`` is the level of the look's test, not the run's."""
     se = standard_error(detectable, alpha, allowed, design_power)
-    threshold = max(allowed, _NORMAL.inv_cdf(1.0 - alpha) * se)
+    threshold = max(allowed, normal_quantile(1.0 - alpha) * se)
     return _NORMAL.cdf((effect - threshold) / se)
 
 
@@ -67,4 +69,4 @@ def past_allowance(
     For effects reckoned without the allowance (documents written before it was counted).
     """
     se = standard_error(detectable, alpha, 0.0, design_power)
-    return max(allowed, _NORMAL.inv_cdf(1.0 - alpha) * se) + _NORMAL.inv_cdf(design_power) * se
+    return detectable_from_interval(normal_quantile(1.0 - alpha) * se, alpha, design_power, allowed=allowed)
