@@ -64,7 +64,8 @@ def version_traffic_query(
     """
     template = traffic_template(profile)
     label = profile.labels.version
-    rendered = render(template, profile, selector(profile, service, None, matchers), step_s).strip()
+    matched = selector(profile, service, None, matchers)
+    rendered = render(template, profile, matched, step_s).strip()
     if is_plain_sum(rendered):
         return f"sum by ({label}) ({rendered[rendered.index('(') + 1 : -1]})"
     metric = _SELECTED_METRIC.search(template)
@@ -72,7 +73,6 @@ def version_traffic_query(
         raise ConfigError(
             f"profile {profile.name}: its traffic query selects no metric with {{$selector}}: {template}"
         )
-    matched = selector(profile, service, None, matchers)
     return f"sum by ({label}) (increase({metric.group(1)}{{{matched}}}[{max(1, round(step_s))}s]))"
 
 
