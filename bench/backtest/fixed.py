@@ -52,10 +52,9 @@ class FixedResult:
 
 def _queries(service: str, version: str) -> dict[str, str]:
     sel = promql.selector(service, version)
-    one_minute = f"[{promql.RATE_WINDOW}]"
     return {
-        "success": promql.success_rate_percent(sel).replace(one_minute, f"[{RATE_WINDOW}]"),
-        "p99": promql.latency_quantile(0.99, sel).replace(one_minute, f"[{RATE_WINDOW}]"),
+        "success": promql.success_rate_percent(sel, RATE_WINDOW),
+        "p99": promql.latency_quantile(0.99, sel, RATE_WINDOW),
     }
 
 

@@ -18,9 +18,9 @@ def selector(service: str, version: str) -> str:
     return f'{SERVICE_LABEL}="{service}", {VERSION_LABEL}="{version}"'
 
 
-def latency_quantile(q: float, sel: str) -> str:
-    """The ``q``-quantile of request duration (seconds) over the last minute."""
-    return f"histogram_quantile({q:g}, sum by (le) (rate({HISTOGRAM}_bucket{{{sel}}}[{RATE_WINDOW}])))"
+def latency_quantile(q: float, sel: str, rate_window: str = RATE_WINDOW) -> str:
+    """The ``q``-quantile of request duration (seconds) over the last ``rate_window`` (a minute)."""
+    return f"histogram_quantile({q:g}, sum by (le) (rate({HISTOGRAM}_bucket{{{sel}}}[{rate_window}])))"
 
 
 def error_ratio(sel: str) -> str:
@@ -31,11 +31,11 @@ def error_ratio(sel: str) -> str:
     )
 
 
-def success_rate_percent(sel: str) -> str:
-    """Flagger's ``request-success-rate``: non-5xx requests per 100 over the last minute."""
+def success_rate_percent(sel: str, rate_window: str = RATE_WINDOW) -> str:
+    """Flagger's ``request-success-rate``: non-5xx requests per 100 over the last ``rate_window``."""
     return (
-        f'sum(rate({HISTOGRAM}_count{{{sel}, {STATUS_LABEL}!~"5.."}}[{RATE_WINDOW}])) '
-        f"/ sum(rate({HISTOGRAM}_count{{{sel}}}[{RATE_WINDOW}])) * 100"
+        f'sum(rate({HISTOGRAM}_count{{{sel}, {STATUS_LABEL}!~"5.."}}[{rate_window}])) '
+        f"/ sum(rate({HISTOGRAM}_count{{{sel}}}[{rate_window}])) * 100"
     )
 
 
