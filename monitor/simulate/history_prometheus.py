@@ -103,12 +103,10 @@ def backfill_history(
     return tsdb, samples
 
 
-def history_into_prometheus(
-    history: SimulatedHistory, workdir: Path, *, detach: bool = False
-) -> PrometheusProcess:
+def history_into_prometheus(history: SimulatedHistory, workdir: Path) -> PrometheusProcess:
     """Backfill ``history`` into ``workdir/tsdb`` and return a Prometheus over it, **not started**.
 
     Use it in a ``with`` block (or call ``start()`` and ``stop()``); see :class:`PrometheusProcess`.
     """
     tsdb, _samples = backfill_history(history, workdir)
-    return PrometheusProcess(tsdb, workdir=workdir, detach=detach)
+    return PrometheusProcess(tsdb, workdir=workdir)
