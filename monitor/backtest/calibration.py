@@ -198,7 +198,7 @@ async def run_trials(
                     canary_window=trial.canary_window, baseline_window=trial.baseline_window,
                     baseline_choice=BaselineChoice(trial.baseline),
                 )  # fmt: skip
-                final, _ = await run_looks(request, cached)
+                final, _, _ = await run_looks(request, cached)
                 outcomes.append(TrialOutcome(trial, final, frozenset(alarmed(final))))
                 if done is not None:
                     done(trial)

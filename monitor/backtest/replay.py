@@ -247,8 +247,9 @@ def check_stop() -> None:
 
 async def run_looks(
     request: AnalysisRequest, source: MetricsSource, *, data_end: datetime | None = None
-) -> tuple[Verdict, list[Verdict]]:
-    """The verdict of ``request`` replayed look by look, and every look's verdict.
+) -> tuple[Verdict, list[Verdict], int]:
+    """The verdict of ``request`` replayed look by look, every look's verdict, and how many looks the
+    daemon plans over the canary window.
 
     The looks are the daemon's, planned over the whole canary window (each spends the alpha its
     place in that plan gives it, the last one decides); those after ``data_end`` are not run, so a
@@ -272,7 +273,7 @@ async def run_looks(
         looks.append(verdict)
         if verdict.final:
             break
-    return looks[-1], looks
+    return looks[-1], looks, len(times)
 
 
 async def replay_deploy(
@@ -284,13 +285,12 @@ async def replay_deploy(
     """``deploy`` judged through the daemon's looks over ``request``'s windows, as far as the data
     of ``windows`` goes (``windows`` None: the whole canary window)."""
     data_end = windows.data_end if windows is not None else None
-    final, looks = await run_looks(request, source, data_end=data_end)
+    final, looks, planned = await run_looks(request, source, data_end=data_end)
     summary = final.summary
     if not final.final and windows is not None:
         summary = (
-            f"incomplete: {windows.cut}, after {len(looks)} of the daemon's "
-            f"{len(look_times(request.canary_window.start, request.canary_window.end, request.interval_s))}"
-            f" looks; the daemon would still have been looking ({final.summary})"
+            f"incomplete: {windows.cut}, after {len(looks)} of the daemon's {planned} looks; "
+            f"the daemon would still have been looking ({final.summary})"
         )
     return ReplayedDeploy(
         deploy=deploy,
