@@ -640,7 +640,7 @@ class Store:
         )
         async with self._transaction() as connection:
             count, oldest = (await connection.execute(query)).one()
-        return int(count), rows.aware(oldest) if oldest is not None else None
+        return int(count), rows.aware_or_none(oldest)
 
     async def look_documents(self, deployment_id: str) -> list[StoredVerdict]:
         """Every recorded look's verdict with its document, oldest first: what the report charts."""
@@ -657,13 +657,11 @@ class Store:
             .order_by(outbox.c.id)
         )  # fmt: skip
 
-        def aware(moment: datetime | None) -> datetime | None:
-            return None if moment is None else rows.aware(moment)
-
         async with self._transaction() as connection:
             return [
                 Notification(r.kind, r.idempotency_key, rows.aware(r.created_at), r.attempts,
-                             aware(r.delivered_at), aware(r.abandoned_at), r.last_error)
+                             rows.aware_or_none(r.delivered_at), rows.aware_or_none(r.abandoned_at),
+                             r.last_error)
                 for r in (await connection.execute(query)).all()
             ]  # fmt: skip
 

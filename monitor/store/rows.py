@@ -18,6 +18,11 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def aware_or_none(moment: datetime | None) -> datetime | None:
+    """:func:`aware` of a nullable column."""
+    return None if moment is None else aware(moment)
+
+
 def stored_verdict(m: RowMapping, status: str = "status") -> StoredVerdict:
     """A :class:`StoredVerdict` from a ``verdicts`` row's mapping (``status`` names its status column)."""
     return StoredVerdict(m["look"], aware(m["at"]), m[status], m["score"], m["final"], m["document"])
@@ -79,5 +84,5 @@ def deployment(row: Row[Any]) -> Deployment:
         created_at=aware(m["created_at"]),
         updated_at=aware(m["updated_at"]),
         looks_done=m["looks_done"],
-        next_look_at=aware(m["next_look_at"]) if m["next_look_at"] is not None else None,
+        next_look_at=aware_or_none(m["next_look_at"]),
     )
