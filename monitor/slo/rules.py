@@ -5,7 +5,11 @@ the error ratio over a long window *and* over a short one (a twelfth of it, so t
 after the burn stops) exceed ``factor`` times the error budget. A factor is the share of the whole
 budget spent in the long window, scaled to the SLO's window: 2 % of a 30-day budget in one hour is a
 burn of 0.02 * 720 h / 1 h = 14.4x. The recording rule names follow Sloth
-(``slo:sli_error:ratio_rate<window>``), labelled with ``service`` and ``slo``.
+(``slo:sli_error:ratio_rate<window>``), labelled with ``service`` and ``slo``. A third group records
+what a dashboard needs beside them, as Sloth's "meta" recordings do: the objective, the error budget
+and the SLO window in days as constant series, and the error ratio over the whole SLO window (the
+mean of the 5-minute ratio over it), from which the budget remaining is
+``1 - slo:sli_error:ratio_rate<N>d / slo:error_budget:ratio``.
 
 Everything here is pure: documents (dicts) in and YAML text out; ``monitor slo generate`` writes them.
 """
@@ -17,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from monitor.slo.model import SLO
+from monitor.slo.model import SLO, WINDOWS_DAYS
 
 # Every window an alert reads, short to long.
 RECORDED_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -53,9 +57,41 @@ def burn_factor(alert: BurnAlert, window_days: int) -> float:
     return round(alert.budget_share * window_days * 24 / _HOURS[alert.long_window], 4)
 
 
+OBJECTIVE_RECORD = "slo:objective:ratio"
+ERROR_BUDGET_RECORD = "slo:error_budget:ratio"
+PERIOD_DAYS_RECORD = "slo:time_period:days"
+
+
 def record_name(window: str) -> str:
     """The recorded error ratio over ``window``."""
     return f"slo:sli_error:ratio_rate{window}"
+
+
+def period_window(slo: SLO) -> str:
+    """The SLO's whole window as a Prometheus range: ``30d`` or ``28d``."""
+    return f"{slo.window_days}d"
+
+
+def period_ratio(matchers: str) -> str:
+    """The error ratio over the SLO's whole window, whichever of the supported windows it is.
+
+    A reader of many SLOs (a dashboard) does not know each one's window: the name is matched by a
+    regular expression over :data:`~monitor.slo.model.WINDOWS_DAYS`. ``matchers`` are further label
+    matchers, e.g. ``service="checkout", slo="checkout-availability"``.
+    """
+    names = "|".join(f"{days}d" for days in WINDOWS_DAYS)
+    return f'{{__name__=~"{record_name("")}({names})", {matchers}}}'
+
+
+def budget_remaining(matchers: str) -> str:
+    """PromQL of the share of the error budget left over the SLO's window (1: untouched, below 0:
+    overspent): ``1 - ratio over the window / budget``, one series per SLO."""
+    return f"1 - ({period_ratio(matchers)} / on(service, slo) {ERROR_BUDGET_RECORD}{{{matchers}}})"
+
+
+def burn_rate(window: str, matchers: str) -> str:
+    """PromQL of the burn rate over ``window``: the recorded error ratio over the error budget."""
+    return f"{record_name(window)}{{{matchers}}} / on(service, slo) {ERROR_BUDGET_RECORD}{{{matchers}}}"
 
 
 def _quote(value: str) -> str:
@@ -63,8 +99,12 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _matchers(slo: SLO) -> str:
+    return f"service={_quote(slo.service)}, slo={_quote(slo.name)}"
+
+
 def _selector(slo: SLO) -> str:
-    return "{" + f"service={_quote(slo.service)}, slo={_quote(slo.name)}" + "}"
+    return "{" + _matchers(slo) + "}"
 
 
 def _number(value: float) -> str:
@@ -117,8 +157,27 @@ def _alert(slo: SLO, severity: str) -> dict[str, Any]:
     }
 
 
+def _budget_records(slo: SLO, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The objective, the budget and the window as constant series, and the ratio over the window.
+
+    The window's ratio is the mean of the 5-minute ratio over it (Sloth's way): a rate over 30 days
+    of the SLI's own series would read a month of raw samples at every evaluation.
+    """
+    five_minutes = f"{record_name(RECORDED_WINDOWS[0])}{_selector(slo)}"
+    return [
+        {"record": OBJECTIVE_RECORD, "expr": f"vector({_number(slo.objective)})", "labels": labels},
+        {"record": ERROR_BUDGET_RECORD, "expr": f"vector({_number(slo.error_budget)})", "labels": labels},
+        {"record": PERIOD_DAYS_RECORD, "expr": f"vector({slo.window_days})", "labels": labels},
+        {
+            "record": record_name(period_window(slo)),
+            "expr": f"avg_over_time({five_minutes}[{period_window(slo)}])",
+            "labels": labels,
+        },
+    ]
+
+
 def rule_document(slo: SLO) -> dict[str, Any]:
-    """The rule file's document: one group of recording rules, one of alerts."""
+    """The rule file's document: the error ratios, the alerts, and the budget's series."""
     labels = {"service": slo.service, "slo": slo.name}
     records = [
         {"record": record_name(window), "expr": slo.error_ratio(window), "labels": labels}
@@ -128,6 +187,7 @@ def rule_document(slo: SLO) -> dict[str, Any]:
         "groups": [
             {"name": f"slo-{slo.name}-sli", "rules": records},
             {"name": f"slo-{slo.name}-alerts", "rules": [_alert(slo, "page"), _alert(slo, "ticket")]},
+            {"name": f"slo-{slo.name}-budget", "rules": _budget_records(slo, labels)},
         ]
     }
 
@@ -166,9 +226,34 @@ def _expected(slo: SLO, severity: str, burn_rate: float) -> dict[str, Any]:
     }
 
 
+def _budget_tests(slo: SLO, at: str, ratio: float) -> list[dict[str, Any]]:
+    """The budget's series at ``at`` while every recorded ratio reads ``ratio``: the objective, the
+    budget and the window as configured, the whole window's ratio the same, and the budget remaining
+    ``1 - ratio / budget``."""
+    expected = [
+        (f"{OBJECTIVE_RECORD}{_selector(slo)}", slo.objective),
+        (f"{ERROR_BUDGET_RECORD}{_selector(slo)}", slo.error_budget),
+        (f"{PERIOD_DAYS_RECORD}{_selector(slo)}", float(slo.window_days)),
+        (f"{record_name(period_window(slo))}{_selector(slo)}", ratio),
+    ]
+    tests = [
+        {"expr": series, "eval_time": at, "exp_samples": [{"labels": series, "value": value}]}
+        for series, value in expected
+    ]
+    remaining = round(1 - ratio / slo.error_budget, 12)
+    tests.append(
+        {
+            "expr": budget_remaining(_matchers(slo)),
+            "eval_time": at,
+            "exp_samples": [{"labels": _selector(slo), "value": remaining}],
+        }
+    )
+    return tests
+
+
 def unit_test_document(slo: SLO) -> dict[str, Any]:
     """promtool unit tests of the rule file: a 20x burn pages (after ``for``, not before) and
-    opens a ticket; a 0.5x burn, inside the budget, fires nothing.
+    opens a ticket; a 0.5x burn, inside the budget, fires nothing and leaves half the budget.
 
     The tests feed the recorded error ratios, not the SLI's own metrics: the generator cannot
     invent series for arbitrary PromQL, so they check the thresholds, windows, labels and
@@ -203,6 +288,7 @@ def unit_test_document(slo: SLO) -> dict[str, Any]:
                 "alert_rule_test": [
                     {"eval_time": f"{ticket_for + 5}m", "alertname": ALERT_NAME, "exp_alerts": []},
                 ],
+                "promql_expr_test": _budget_tests(slo, f"{ticket_for + 5}m", 0.5 * slo.error_budget),
             },
         ],
     }

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from monitor.slo import BURN_ALERTS, RECORDED_WINDOWS, SLO, burn_factor, rule_file, unit_test_file
-from monitor.slo.rules import rule_document, unit_test_document
+from monitor.slo.rules import budget_remaining, burn_rate, period_ratio, rule_document, unit_test_document
 
 ERRORS = (
     'sum(rate(http_server_request_duration_seconds_count{service_name="checkout", code=~"5.."}[{{.window}}]))'
@@ -87,6 +87,40 @@ def test_alerts_page_and_ticket_on_both_windows_with_labels_and_runbook() -> Non
     assert "14.4x over 1h and 5m, or 6x over 6h and 30m" in page["annotations"]["description"]
 
 
+def test_budget_group_records_objective_budget_window_and_the_whole_windows_ratio() -> None:
+    """Constant series a dashboard divides by, and the 28-day SLO's ratio over 28 days."""
+    selector = '{service="checkout", slo="checkout-availability"}'
+    for days in (30, 28):
+        group = rule_document(_slo(objective=0.995, window_days=days))["groups"][2]
+        assert group["name"] == "slo-checkout-availability-budget"
+        assert [(r["record"], r["expr"]) for r in group["rules"]] == [
+            ("slo:objective:ratio", "vector(0.995)"),
+            ("slo:error_budget:ratio", "vector(0.005)"),
+            ("slo:time_period:days", f"vector({days})"),
+            (
+                f"slo:sli_error:ratio_rate{days}d",
+                f"avg_over_time(slo:sli_error:ratio_rate5m{selector}[{days}d])",
+            ),
+        ]
+        assert all(
+            r["labels"] == {"service": "checkout", "slo": "checkout-availability"} for r in group["rules"]
+        )
+
+
+def test_budget_remaining_and_burn_rate_queries_read_any_supported_window() -> None:
+    matchers = 'service="$service", slo="$slo"'
+    assert (
+        period_ratio(matchers)
+        == '{__name__=~"slo:sli_error:ratio_rate(28d|30d)", service="$service", slo="$slo"}'
+    )
+    assert budget_remaining(matchers) == (
+        f"1 - ({period_ratio(matchers)} / on(service, slo) slo:error_budget:ratio{{{matchers}}})"
+    )
+    assert burn_rate("1h", matchers) == (
+        f"slo:sli_error:ratio_rate1h{{{matchers}}} / on(service, slo) slo:error_budget:ratio{{{matchers}}}"
+    )
+
+
 def test_label_values_are_quoted_as_promql_strings() -> None:
     rules = rule_document(_slo(service='we"ird\\svc'))["groups"][1]["rules"]
     assert 'service="we\\"ird\\\\svc"' in rules[0]["expr"]
@@ -104,6 +138,15 @@ def test_unit_tests_burn_at_20x_and_at_half_the_budget() -> None:
     assert [a["exp_labels"]["severity"] for a in both["exp_alerts"]] == ["page", "ticket"]
     assert "at 20.0x the sustainable rate" in paged["exp_alerts"][0]["exp_annotations"]["description"]
     assert slow["alert_rule_test"][0]["exp_alerts"] == []
+    # Half the budget's rate leaves half the budget; the constants read as configured.
+    checked = {t["expr"].split("{")[0]: t["exp_samples"][0]["value"] for t in slow["promql_expr_test"]}
+    assert checked == {
+        "slo:objective:ratio": 0.999,
+        "slo:error_budget:ratio": 0.001,
+        "slo:time_period:days": 30.0,
+        "slo:sli_error:ratio_rate30d": 0.0005,
+        "1 - (": 0.5,
+    }
 
 
 def test_the_files_are_yaml_of_the_documents_marked_generated() -> None:
