@@ -7,6 +7,7 @@ module boundary.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ class Signal(StrEnum):
     METRICS = "metrics"
     LOGS = "logs"
     TRACES = "traces"
+    PROBE = "probe"  # smoke probes: HTTP(S) requests the monitor itself makes to a version
 
 
 class ComparisonKind(StrEnum):
@@ -346,6 +348,70 @@ class Verdict:
         return self.status is not VerdictStatus.RUNNING
 
 
+# --- smoke probes ------------------------------------------------------------------------------
+
+JsonScalar = str | int | float | bool | None
+
+PROBE_PLACEHOLDERS = frozenset({"service", "version", "environment"})
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One smoke probe. ``url`` may hold ``{service}``, ``{version}`` and ``{environment}``.
+
+    ``headers`` hold secrets read from files: their values never appear in a repr, a result, a log
+    or the store. A probe is run against the new version and, when the URL renders to another
+    address for the old one (it names ``{version}``, or a blue/green preview serves the new one),
+    against the old version too, whose latencies its answers are then compared with.
+    """
+
+    name: str
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    expected_status: tuple[int, ...] = (200,)
+    body_contains: str | None = None
+    json_equals: tuple[tuple[str, JsonScalar], ...] = ()
+    json_exists: tuple[str, ...] = ()
+    max_latency_s: float | None = None
+    timeout_s: float = 5.0
+    interval_s: float = 10.0
+    count: int = 3
+    fail_after: int = 3  # consecutive failed attempts that fail the probe
+    hosts: tuple[str, ...] = ()  # the hosts the rendered URL may name; empty: the template's own host
+    redirect_hosts: tuple[str, ...] = ()  # other hosts a redirect may lead to
+    critical: bool = True  # a failed probe fails the run at once
+    # The slowdown of the new version's answers tolerated against the old version's (0.25: 25 %).
+    latency_allowed_effect: float = 0.25
+    services: tuple[str, ...] = ()  # the services it applies to; empty: every service
+    environments: tuple[str, ...] = ()  # the environments it applies to; empty: every one
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """The hosts this probe may request: ``hosts``, else the URL template's literal host."""
+        if self.hosts:
+            return frozenset(h.lower() for h in self.hosts)
+        host = template_host(self.url)
+        return frozenset({host.lower()}) if host and "{" not in host else frozenset()
+
+    def render(self, service: str, version: str, environment: str) -> str:
+        """The URL for one deployment."""
+        return self.url.format(service=service, version=version, environment=environment)
+
+    def applies_to(self, service: str, environment: str | None) -> bool:
+        """Whether this probe is run for a deployment of ``service`` in ``environment``."""
+        return (not self.services or service in self.services) and (
+            not self.environments or (environment or "") in self.environments
+        )
+
+
+def template_host(url: str) -> str:
+    """The host part of a URL template (placeholders left as they are; no port, no user info)."""
+    netloc = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    if netloc.startswith("["):
+        return netloc[1 : netloc.find("]")]
+    return re.sub(r":[0-9]*$", "", netloc)
+
+
 # --- deployments (the daemon's unit of work) -------------------------------------------------
 
 
@@ -392,6 +458,11 @@ class DeploymentSpec:
     # Before/after strategies only (a canary is judged beside its baseline); ``auto`` is resolved
     # when the analysis is built, against the profile's calibration.
     baseline: BaselineChoice = BaselineChoice.PREVIOUS
+    # Smoke probes run against the new version (headers are not kept here: they are the config's).
+    probes: tuple[ProbeSpec, ...] = ()
+    # Blue/green: where the new version answers before traffic is switched to it (its probes go
+    # there, and the verdict judges it before the switch).
+    preview_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,15 @@ Judging stays in the pure judges (:mod:`monitor.judges`); a kind only calls them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from monitor.judges.checks import error_result
 from monitor.logs.counts import LogData
 from monitor.models import CheckData, CheckResult, TraceData, Window
+from monitor.probes.result import ProbeResult
 from monitor.profiles.model import CheckSpec, Profile, TrafficPolicy
 from monitor.sources.base import MetricsSource
 
@@ -43,6 +46,27 @@ class Aggregates(Protocol):
         ...
 
 
+class ProbeAttempts(Protocol):
+    """The smoke probes' attempts made so far for one deployment (the store's, or one run's)."""
+
+    async def attempts(self, probe: str, role: str, until: datetime) -> Sequence[ProbeResult]:
+        """The attempts of ``probe`` against ``role`` (canary or baseline) started before
+        ``until``, oldest first; a ``MonitorError`` when they cannot be read."""
+        ...
+
+
+@dataclass(frozen=True)
+class AddedCheck:
+    """A check a profile does not list, added to a request: a smoke probe's or an SLO's.
+
+    ``subject`` is what its kind judges (a :class:`monitor.models.ProbeSpec`, an SLO); the kind
+    finds it in :attr:`Look.subjects` under the check's name.
+    """
+
+    spec: CheckSpec
+    subject: object
+
+
 @dataclass(frozen=True)
 class Look:
     """What a check kind may read at one look: the metrics source and, when sent, logs and traces."""
@@ -54,6 +78,9 @@ class Look:
     # Canary mode splits counts and histograms into periods of this length (None: one whole window).
     period_s: float | None
     aggregates: Aggregates | None = None
+    # What the added checks judge, by check name (AddedCheck.subject).
+    subjects: Mapping[str, object] = field(default_factory=dict)
+    probes: ProbeAttempts | None = None  # None: no probe was run for this analysis
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.checks.kind import CheckKind, Judging, Look, VersionQuery, judge_safely
+from monitor.checks.kind import CheckKind, Judging, Look, ProbeAttempts, VersionQuery, judge_safely
 from monitor.checks.metric import MetricPair
 from monitor.checks.registry import kind_for
 from monitor.engine.request import AnalysisRequest
@@ -75,6 +75,7 @@ def _look(
     request: AnalysisRequest,
     windows: tuple[Window, Window],
     snapshot: TelemetrySnapshot | MonitorError | None,
+    probes: ProbeAttempts | None = None,
 ) -> Look:
     profile = request.profile
     canary_sel = selector(profile, request.service, request.canary_version, request.extra_matchers)
@@ -84,7 +85,7 @@ def _look(
     aggregates = _LookAggregates(snapshot, period_s) if isinstance(snapshot, TelemetrySnapshot) else None
     return Look(
         source, profile, VersionQuery(canary_sel, windows[0]), VersionQuery(baseline_sel, windows[1]),
-        period_s, aggregates,
+        period_s, aggregates, request.subjects, probes,
     )  # fmt: skip
 
 
@@ -190,6 +191,23 @@ async def _window_hint(source: MetricsSource, service: str, match: str, window: 
     )
 
 
+# Signals read without the telemetry aggregates: metrics from their source, probes from their runs.
+_NOT_TELEMETRY = (Signal.METRICS, Signal.PROBE)
+
+
+def _decided_specs(request: AnalysisRequest) -> dict[str, CheckSpec]:
+    """The specs the decision reads. Before a blue/green switch (a preview) the new version may
+    have no traffic yet: only its probes are required, and its other checks count when they have
+    data (any that regresses still fails the run)."""
+    specs = {c.name: c for c in request.checks}
+    if request.preview_url is None:
+        return specs
+    return {
+        name: spec if spec.signal is Signal.PROBE else replace(spec, optional=True)
+        for name, spec in specs.items()
+    }
+
+
 def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:
     return Versions(
         request.service, request.environment or "", request.canary_version, windows[0],
@@ -201,8 +219,8 @@ async def _snapshot(
     telemetry: TelemetryReader | None, request: AnalysisRequest, windows: tuple[Window, Window]
 ) -> TelemetrySnapshot | MonitorError | None:
     """The look's log and trace aggregates, the error reading them, or None without telemetry."""
-    checks = request.profile.checks
-    if telemetry is None or all(s.signal is Signal.METRICS and s.from_spans is None for s in checks):
+    checks = request.checks
+    if telemetry is None or all(s.signal in _NOT_TELEMETRY and s.from_spans is None for s in checks):
         return None
     try:
         with tracer().start_as_current_span("read telemetry aggregates"):
@@ -214,12 +232,12 @@ async def _snapshot(
 def _checks_of_look(
     request: AnalysisRequest, snapshot: TelemetrySnapshot | MonitorError | None
 ) -> list[CheckSpec]:
-    """The profile's checks for this look: log and trace checks only when both versions sent that
+    """The request's checks for this look: log and trace checks only when both versions sent that
     signal (or, when reading that signal failed, to report the error)."""
     return [
         spec
-        for spec in request.profile.checks
-        if spec.signal is Signal.METRICS
+        for spec in request.checks
+        if spec.signal in _NOT_TELEMETRY
         or isinstance(snapshot, MonitorError)
         or (
             snapshot is not None
@@ -259,25 +277,29 @@ async def evaluate_look(
     last_look: bool,
     planned_looks: int | None = None,
     telemetry: TelemetryReader | None = None,
+    probes: ProbeAttempts | None = None,
 ) -> Verdict:
     """Evaluate the deployment as of ``at`` (the ``look``-th of ``planned_looks``, 1-based).
 
     The look spends its share of the run's alpha (:func:`monitor.stats.per_look_alpha`) over the
     checks that have data to use it (:func:`monitor.stats.allocate`). Log and trace checks take
     part only when ``telemetry`` has data of both versions: a service that sends none is judged
-    on its metrics alone, with the whole false-alarm budget.
+    on its metrics alone, with the whole false-alarm budget. Probe checks read ``probes``, the
+    attempts made so far (none: they error, naming the probe).
     """
     profile = request.profile
     windows = request.windows_at(at)
     snapshot = await _snapshot(telemetry, request, windows)
     checks = _checks_of_look(request, snapshot)
-    # Metric checks first, then logs and traces: the order of the verdict's checks.
+    # Metric checks first, then logs and traces, then probes: the order of the verdict's checks.
     metric_checks = [spec for spec in checks if spec.signal is Signal.METRICS]
+    probe_checks = [spec for spec in checks if spec.signal is Signal.PROBE]
     failed, aggregate_checks = _signal_errors(
-        snapshot, [spec for spec in checks if spec not in metric_checks]
+        snapshot, [spec for spec in checks if spec.signal not in _NOT_TELEMETRY]
     )
-    current = _look(source, request, windows, snapshot)
-    reads = list(await asyncio.gather(*(_read(spec, current) for spec in metric_checks + aggregate_checks)))
+    current = _look(source, request, windows, snapshot, probes)
+    read_specs = metric_checks + aggregate_checks + probe_checks
+    reads = list(await asyncio.gather(*(_read(spec, current) for spec in read_specs)))
     look_alpha = per_look_alpha(profile.alpha, look, planned_looks, profile.decision.final_share)
     # An early fail must be clear in size as well as in sign: the run could still go on, and the
     # first minutes' estimates are noisy. The last look decides on the estimate itself.
@@ -293,13 +315,18 @@ async def evaluate_look(
     elapsed_s = windows[0].duration_s
     decision = decide(
         results,
-        {c.name: c for c in profile.checks},
+        _decided_specs(request),
         profile.decision,
         last_look=last_look,
         elapsed_s=elapsed_s,
         harm=request.harm,
     )
     summary = decision.summary
+    if request.preview_url is not None and decision.status is not VerdictStatus.RUNNING:
+        summary += (
+            "; judged before the switch, at the preview address: its probes required, "
+            "the other checks where they had data"
+        )
     if missing and decision.status is VerdictStatus.INCONCLUSIVE:
         span = Window(min(w.start for w in windows), max(w.end for w in windows))
         summary += await _version_hint(source, request, missing, span)

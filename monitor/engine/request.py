@@ -14,10 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from monitor.checks.kind import AddedCheck
+from monitor.checks.probes import probe_checks
 from monitor.environments import Environments
 from monitor.errors import InputError
 from monitor.models import BaselineChoice, Deployment, Mode, Strategy, Window
-from monitor.profiles import Profile
+from monitor.probes.targets import deployment_targets
+from monitor.profiles import CheckSpec, Profile
 from monitor.profiles.model import HarmPolicy, TrafficPolicy
 
 if TYPE_CHECKING:  # only read, never built here: keeps the config's parsing off this import
@@ -32,7 +35,8 @@ class AnalysisRequest:
     before/after mode: the baseline version over its own window, fixed (``previous``, or a window
     given by hand) or, for a seasonal ``baseline_choice`` (``day``, ``week``), the canary's window
     as far back as the choice says, growing with it look by look. ``harm`` is what a pass must
-    rule out, from the environment.
+    rule out, from the environment. ``added`` are checks the profile does not list (smoke
+    probes', SLOs'); ``preview_url`` marks a blue/green deployment judged before its switch.
     """
 
     service: str
@@ -47,6 +51,18 @@ class AnalysisRequest:
     extra_matchers: tuple[tuple[str, str], ...] = ()
     harm: HarmPolicy = field(default_factory=HarmPolicy)
     baseline_choice: BaselineChoice | None = None
+    added: tuple[AddedCheck, ...] = ()
+    preview_url: str | None = None
+
+    @property
+    def checks(self) -> tuple[CheckSpec, ...]:
+        """Every check of the analysis: the profile's, then the added ones."""
+        return (*self.profile.checks, *(a.spec for a in self.added))
+
+    @property
+    def subjects(self) -> dict[str, object]:
+        """What each added check judges, by its name."""
+        return {a.spec.name: a.subject for a in self.added}
 
     @property
     def mode(self) -> Mode:
@@ -160,6 +176,8 @@ def build_request(
     deployment_id: str | None = None,
     labels: Iterable[tuple[str, str]] = (),
     baseline_choice: BaselineChoice | None = None,
+    added: tuple[AddedCheck, ...] = (),
+    preview_url: str | None = None,
 ) -> AnalysisRequest:
     """The request for one analysis; ``labels`` are a registration's (prefixed keys are skipped).
 
@@ -180,6 +198,8 @@ def build_request(
         extra_matchers=(*defaults.matchers, *((k, v) for k, v in labels if "/" not in k)),
         harm=defaults.environments.harm(environment),
         baseline_choice=baseline_choice,
+        added=added,
+        preview_url=preview_url,
     )
 
 
@@ -204,6 +224,8 @@ def deployment_request(
             choice = BaselineChoice.PREVIOUS
         baseline = baseline_window(choice, window, spec.started_at)
     decision = replace(profile.decision, min_duration_s=spec.min_duration_s)
+    # A probe whose old version answers at an address of its own gets its latency compared.
+    compared = [probe.name for probe in spec.probes if deployment_targets(probe, spec).baseline]
     return build_request(
         defaults or RequestDefaults(),
         replace(profile, decision=decision),
@@ -217,4 +239,6 @@ def deployment_request(
         deployment_id=deployment.id,
         labels=spec.labels,
         baseline_choice=choice,
+        added=probe_checks(spec.probes, compared),
+        preview_url=spec.preview_url,
     )

@@ -134,20 +134,26 @@ def judge_distribution(
     return replace(result_from(spec, c, message, evidence), histogram=bucket_counts(canary, baseline))
 
 
-def judge_samples(spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float) -> CheckResult:
+def judge_samples(
+    spec: CheckSpec, canary: SamplesData, baseline: SamplesData, alpha: float, *, batched: bool = True
+) -> CheckResult:
     """Judge a time-series check (gauges such as CPU or memory) by the Mann-Whitney shift.
 
     Points of a time series are autocorrelated; the test runs on batch means
     (:mod:`monitor.stats.autocorr`) so that neighbouring points do not count as independent.
+    ``batched=False`` is for raw observations that are independent already (probe answers).
     """
-    canary_batches, baseline_batches = batch_means(canary.values), batch_means(baseline.values)
+    if batched:
+        canary_batches, baseline_batches = batch_means(canary.values), batch_means(baseline.values)
+    else:
+        canary_batches, baseline_batches = canary.values, baseline.values
     c = compare_samples(
         list(canary_batches), list(baseline_batches), direction=spec.direction,
         confidence=1.0 - alpha, allowed_effect=spec.allowed_effect, min_points=int(spec.min_data),
     )  # fmt: skip
     if c.classification is Classification.NODATA:
         message = _nodata_message(spec, len(canary.values), len(baseline.values), "points")
-        if min(len(canary.values), len(baseline.values)) >= spec.min_data:
+        if batched and min(len(canary.values), len(baseline.values)) >= spec.min_data:
             message = (
                 f"too autocorrelated to judge: {len(canary_batches)} canary and {len(baseline_batches)} "
                 f"baseline independent batches, below the minimum of {spec.min_data:g}; use a longer window"

@@ -162,7 +162,10 @@ def decide(
         return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {first.name}: {first.message}")
     missing = [r for r in required if r.classification is Classification.NODATA]
     if not last_look:
-        settled = all(r.conclusive and r.classification is Classification.PASS for r in required)
+        # Nothing required (a preview without probes, say) settles nothing: no early pass on nothing.
+        settled = bool(required) and all(
+            r.conclusive and r.classification is Classification.PASS for r in required
+        )
         if policy.early_pass and settled and not missing and elapsed_s >= policy.min_duration_s:
             return Decision(
                 VerdictStatus.PASS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.probes.runner import ProbeResult
+from monitor.probes.result import ProbeResult
 
 
 @dataclass(frozen=True)

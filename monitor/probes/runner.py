@@ -8,51 +8,25 @@ the probe allows that host. Header values (secrets) never reach a result: they a
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import replace
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import aiohttp
 
-from monitor.probes.spec import ProbeSpec, json_path, url_host
+from monitor.models import ProbeSpec
+from monitor.probes.result import ErrorKind, ProbeResult
+from monitor.probes.spec import json_path, url_host
 from monitor.redact import redact_url
 
 BODY_HEAD_BYTES = 512
 _BODY_LIMIT_BYTES = 1 << 20  # enough for JSON assertions; a larger body is cut, not buffered whole
 _MAX_REDIRECTS = 5
-
-
-class ErrorKind(enum.StrEnum):
-    """Why an attempt got no answer to judge (or was not made)."""
-
-    TIMEOUT = "timeout"
-    TLS = "tls"
-    DNS = "dns"
-    CONNECTION_REFUSED = "connection_refused"
-    CONNECTION = "connection"
-    HOST_NOT_ALLOWED = "host_not_allowed"
-    REDIRECT_REFUSED = "redirect_refused"
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """One attempt: ok, or the answer's status, latency and body head with the assertion it failed,
-    or the error kind with a detail naming it (e.g. ``certificate verify failed``)."""
-
-    probe: str
-    url: str  # redacted
-    ok: bool
-    status: int | None = None
-    latency_s: float | None = None
-    body_head: str = ""
-    failed: str | None = None  # the assertion that failed, in words
-    error: ErrorKind | None = None
-    detail: str = ""
 
 
 class ProbeRunner:
@@ -62,8 +36,12 @@ class ProbeRunner:
         self._session = session
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def attempt(self, spec: ProbeSpec, url: str) -> ProbeResult:
-        """One attempt of ``spec`` at the rendered ``url``."""
+    async def attempt(self, spec: ProbeSpec, url: str, role: str = "canary") -> ProbeResult:
+        """One attempt of ``spec`` at the rendered ``url``, stamped with its start and ``role``."""
+        at = datetime.now(UTC)
+        return replace(await self._attempt(spec, url), at=at, role=role)
+
+    async def _attempt(self, spec: ProbeSpec, url: str) -> ProbeResult:
         shown = redact_url(url)
         if url_host(url) not in spec.allowed_hosts():
             return ProbeResult(
@@ -98,12 +76,13 @@ class ProbeRunner:
         spec: ProbeSpec,
         url: str,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        role: str = "canary",
     ) -> AsyncIterator[ProbeResult]:
         """``spec.count`` attempts, ``spec.interval_s`` apart."""
         for index in range(spec.count):
             if index:
                 await sleep(spec.interval_s)
-            yield await self.attempt(spec, url)
+            yield await self.attempt(spec, url, role)
 
     async def _follow(self, spec: ProbeSpec, url: str, shown: str, started: float) -> ProbeResult:
         headers = dict(spec.headers)

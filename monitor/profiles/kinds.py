@@ -16,6 +16,8 @@ from monitor.models import CheckPurpose, ComparisonKind, Signal
 from monitor.profiles.model import CheckSpec
 
 TRAFFIC = "traffic"
+PROBE_RULE = "probe"
+PROBE_LATENCY = "probe_latency"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ def register(key: str, signal: Signal, comparison: ComparisonKind, target: str) 
 
 
 def key_of(spec: CheckSpec) -> tuple[Signal, str]:
-    """The registry key of a check: its comparison for metrics, else its name."""
+    """The registry key of a check: its comparison for metrics and probes, else its name."""
+    if spec.signal is Signal.PROBE:  # named after the probe; the comparison says rule or latency
+        return spec.signal, PROBE_LATENCY if spec.comparison is ComparisonKind.SAMPLES else PROBE_RULE
     if spec.signal is not Signal.METRICS:
         return spec.signal, spec.name
     return spec.signal, TRAFFIC if spec.purpose is CheckPurpose.TRAFFIC else spec.comparison.value
@@ -57,9 +61,10 @@ def registration_of(spec: CheckSpec) -> Registration:
 def known_check_names(signal: Signal) -> dict[str, ComparisonKind]:
     """The names a profile may give checks of ``signal`` (logs, traces), each with its comparison.
 
-    Metric checks are named freely (their kind is their comparison): none are listed for them.
+    Metric checks are named freely (their kind is their comparison), and probe checks come from
+    the config's probes, never from a profile: none are listed for them.
     """
-    if signal is Signal.METRICS:
+    if signal in (Signal.METRICS, Signal.PROBE):
         return {}
     return {r.key: r.comparison for (s, _), r in _REGISTERED.items() if s is signal}
 
@@ -69,7 +74,7 @@ def registrations() -> tuple[Registration, ...]:
     return tuple(_REGISTERED.values())
 
 
-METRICS, LOGS, TRACES = Signal.METRICS, Signal.LOGS, Signal.TRACES
+METRICS, LOGS, TRACES, PROBE = Signal.METRICS, Signal.LOGS, Signal.TRACES, Signal.PROBE
 COUNTS, DISTRIBUTION, SAMPLES = ComparisonKind.COUNTS, ComparisonKind.DISTRIBUTION, ComparisonKind.SAMPLES
 
 register("counts", METRICS, COUNTS, "monitor.checks.counts:COUNTS")
@@ -83,3 +88,5 @@ register("trace_errors", TRACES, COUNTS, "monitor.checks.traces:ERRORS")
 register("trace_fanout", TRACES, COUNTS, "monitor.checks.traces:FANOUT")
 register("trace_exceptions", TRACES, COUNTS, "monitor.checks.traces:EXCEPTIONS")
 register("trace_operations", TRACES, COUNTS, "monitor.checks.traces:OPERATIONS")
+register(PROBE_RULE, PROBE, COUNTS, "monitor.checks.probes:RULE")
+register(PROBE_LATENCY, PROBE, SAMPLES, "monitor.checks.probes:LATENCY")

@@ -153,6 +153,13 @@ def _parse_check(doc: YamlDocument, raw: CheckSection, index: int, labels: Label
     path = f"checks[{index}]"
     name, comparison, purpose, signal = raw.name, raw.comparison, raw.purpose, raw.signal
     needed = ("exposure",) if purpose is CheckPurpose.TRAFFIC else _QUERY_FIELDS[comparison]
+    if signal is Signal.PROBE:
+        raise doc.error(
+            f"{path}.signal",
+            "probe checks are not defined in a profile",
+            "define smoke probes in the config's probes: section or the deployment's registration "
+            "(docs/configuration.md, Smoke probes); the verdict adds their checks",
+        )
     if signal is not Signal.METRICS:
         # Logs and traces come from the OTLP receiver's aggregates: the judge is named, not queried.
         known = known_check_names(signal)
