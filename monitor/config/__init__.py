@@ -130,8 +130,13 @@ class Settings:
     # (its section gives the URL and credentials).
     logs_from: str = "receiver"
     traces_from: str = "receiver"
-    # Smoke probes (monitor/probes): their runner exists; judging them in verdicts comes next.
+    # Smoke probes run against every deployment they apply to (ProbeSpec.applies_to), unless its
+    # registration names its own; judged in verdicts as probe checks.
     probes: tuple[ProbeSpec, ...] = ()
+    # Hosts a probe defined in a registration body (or a blue/green preview address) may target:
+    # a registration is an API call, so it may not send the daemon anywhere the config did not allow.
+    # An entry is a host name, or "*.suffix" for any host under suffix.
+    probe_hosts: tuple[str, ...] = ()
     slos: tuple[SLO, ...] = ()  # service level objectives: monitor slo generate writes their rules
 
     @property
