@@ -7,6 +7,10 @@ empty Grafana (everything ``create``), so a first look at what would be provisio
 access. On an error it says what was applied before it and what was not, so no half-provisioned
 state goes unreported; a rerun picks up where it stopped, since unchanged objects are not written
 again.
+
+The alert rules are the monitor's own (``--rules-dir``, ``alert_rules/*.rules.yml``) and the burn alerts
+of the config's ``slos:``, generated here from the config as ``monitor slo generate`` generates them
+(one source: the config; the files under ``alert_rules/slo/`` are the example's, for Prometheus).
 """
 
 from __future__ import annotations
@@ -32,24 +36,34 @@ from monitor.grafana.provision import (
     plan_against_empty,
     unreached,
 )
-from monitor.grafana.rules import load_rule_groups
+from monitor.grafana.rules import PromGroup, load_rule_groups, slo_rule_groups
 from monitor.settings.grafana import GrafanaSpec
+from monitor.slo.model import SLO
 
 
 def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _grafana_spec(config: Path | None) -> GrafanaSpec | None:
-    """The Grafana to provision; None when neither the config nor the variables name one."""
+def _grafana_spec(config: Path | None) -> tuple[GrafanaSpec | None, tuple[SLO, ...]]:
+    """The Grafana to provision (None when neither the config nor the variables name one) and the
+    config's SLOs."""
     settings = load_settings(config)  # MONITOR_GRAFANA_URL is applied there, over the file's grafana.url
     if settings.grafana is not None:
-        return settings.grafana
+        return settings.grafana, settings.slos
     # Without a grafana: section, the two variables alone name a Grafana to provision.
     url, token = env("MONITOR_GRAFANA_URL"), env("MONITOR_GRAFANA_TOKEN")
     if url and token:
-        return GrafanaSpec(url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"), token=token.strip())
-    return None
+        spec = GrafanaSpec(url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"), token=token.strip())
+        return spec, settings.slos
+    return None, settings.slos
+
+
+def _rule_groups(args: argparse.Namespace, slos: tuple[SLO, ...]) -> list[PromGroup]:
+    """The monitor's alert rules of ``--rules-dir``, then the SLOs' burn alerts; none with ``--no-rules``."""
+    if args.no_rules:
+        return []
+    return [*load_rule_groups(args.rules_dir), *slo_rule_groups(slos)]
 
 
 _NO_GRAFANA = (
@@ -65,10 +79,10 @@ def run_provision(args: argparse.Namespace) -> int:
     ``--dry-run`` plans against an empty Grafana when none is configured or none answers, saying so.
     """
     try:
-        spec = _grafana_spec(args.config)
+        spec, slos = _grafana_spec(args.config)
         if spec is None and not args.dry_run:
             raise ConfigError(f"no Grafana to provision: {_NO_GRAFANA}")
-        groups = [] if args.no_rules else load_rule_groups(args.rules_dir)
+        groups = _rule_groups(args, slos)
         desired = Desired(
             spec or GrafanaSpec(url="", token=""), build_dashboards(), groups,
             datasource_uid=args.datasource_uid, version=__version__,
