@@ -179,6 +179,16 @@ class ProbeSection(Section):
     redirect_hosts: list[str] = Field(
         default_factory=list, description="other hosts a redirect may lead to (default: none)"
     )
+    critical: bool = Field(True, description="a failed probe fails the verdict at once (false: a warning)")
+    latency_allowed_effect: float = Field(
+        0.25, ge=0, le=10, description="the new version's tolerated slowdown against the old one (0.25: 25 %)"
+    )
+    services: Annotated[list[str], Fix("list service names, e.g. [checkout]")] = Field(
+        default_factory=list, description="the services it applies to (default: every one)"
+    )
+    environments: Annotated[list[str], Fix("list environment names, e.g. [production]")] = Field(
+        default_factory=list, description="the environments it applies to (default: every one)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -428,6 +438,34 @@ def _tokens(doc: YamlDocument, path: Path, sections: list[TokenSection]) -> tupl
     return tuple(tokens)
 
 
+def probe_spec(section: ProbeSection, headers: tuple[tuple[str, str], ...] = ()) -> ProbeSpec:
+    """The :class:`~monitor.models.ProbeSpec` of a validated ``probes:`` entry (also the shape of a
+    registration's inline probe). ``headers`` are the header values already read (secrets): the
+    section names only where they are."""
+    status = section.expect_status
+    return ProbeSpec(
+        name=section.name,
+        url=section.url,
+        method=section.method,
+        headers=headers,
+        expected_status=tuple(status) if isinstance(status, list) else (status,),
+        body_contains=section.body_contains,
+        json_equals=tuple(section.json_equals.items()),
+        json_exists=tuple(section.json_exists),
+        max_latency_s=section.max_latency_s,
+        timeout_s=section.timeout_s,
+        interval_s=section.interval_s,
+        count=section.count,
+        fail_after=section.fail_after,
+        hosts=tuple(section.hosts),
+        redirect_hosts=tuple(section.redirect_hosts),
+        critical=section.critical,
+        latency_allowed_effect=section.latency_allowed_effect,
+        services=tuple(section.services),
+        environments=tuple(section.environments),
+    )
+
+
 def _probes(doc: YamlDocument, path: Path, sections: list[ProbeSection]) -> tuple[ProbeSpec, ...]:
     """The smoke probes; their header values (secrets) are read here."""
     probes: list[ProbeSpec] = []
@@ -439,26 +477,7 @@ def _probes(doc: YamlDocument, path: Path, sections: list[ProbeSection]) -> tupl
             (h.name, read_secret(doc, f"{where}.headers[{i}]", h.model_dump(), path, prefix="value"))
             for i, h in enumerate(section.headers)
         )
-        status = section.expect_status
-        probes.append(
-            ProbeSpec(
-                name=section.name,
-                url=section.url,
-                method=section.method,
-                headers=headers,
-                expected_status=tuple(status) if isinstance(status, list) else (status,),
-                body_contains=section.body_contains,
-                json_equals=tuple(section.json_equals.items()),
-                json_exists=tuple(section.json_exists),
-                max_latency_s=section.max_latency_s,
-                timeout_s=section.timeout_s,
-                interval_s=section.interval_s,
-                count=section.count,
-                fail_after=section.fail_after,
-                hosts=tuple(section.hosts),
-                redirect_hosts=tuple(section.redirect_hosts),
-            )
-        )
+        probes.append(probe_spec(section, headers))
     return tuple(probes)
 
 
