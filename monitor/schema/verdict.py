@@ -82,7 +82,7 @@ class Check(_Closed):
     """One check's result."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    signal: Literal["metrics", "logs", "traces"]
+    signal: Literal["metrics", "logs", "traces", "probe"]
     comparison: Literal["counts", "distribution", "samples"]
     purpose: Literal["regression", "traffic"] = "regression"
     classification: Literal["pass", "high", "low", "nodata", "error"]
