@@ -36,7 +36,9 @@ Example ``--config`` file::
     probes:                       # smoke probes (docs/configuration.md); header values from files
       - {name: health, url: "https://{service}.example.com/status", hosts: [cart.example.com],
          headers: [{name: Authorization, value_file: /run/secrets/probe}], expect_status: [200, 204],
-         json_equals: {status: ok}, max_latency_s: 0.5, timeout_s: 5, interval_s: 10, count: 6, fail_after: 3}
+         json_equals: {status: ok}, max_latency_s: 0.5, timeout_s: 5, interval_s: 10, count: 6, fail_after: 3,
+         critical: true, latency_allowed_effect: 0.25, services: [cart], environments: [production]}
+    probe_hosts: ["*.preview.example.com"]   # hosts a registration's own probes / preview may target
 
 Environment variables (lower precedence than flags, higher than the file; all listed in
 :mod:`monitor.envvars`): ``MONITOR_PROMETHEUS_URL``, ``MONITOR_LOKI_URL``, ``MONITOR_TEMPO_URL``,

@@ -11,8 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
+from monitor.checks.probes import check_name
 from monitor.config import (
     KEY_FILE_VARIABLE,
     SCOPES,
@@ -29,6 +30,7 @@ from monitor.config import (
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.envvars import env
 from monitor.models import BaselineChoice
+from monitor.probes.hosts import host_pattern_problem
 from monitor.probes.spec import JsonScalar, ProbeSpec, template_host, unknown_placeholders
 from monitor.profiles.model import Unproven
 from monitor.redact import redact_url
@@ -101,6 +103,19 @@ class EnvironmentSection(Section):
         "(previous, the default), the same window a day or a week earlier, or auto (a backtest's "
         "calibration in the profile, else previous)",
     )
+    slo_burn_limit: (
+        Annotated[
+            float,
+            Field(ge=1, le=1000),
+            Fix("write a burn rate such as 10 (ten times the sustainable rate), or off"),
+        ]
+        | Literal[False]
+        | None
+    ) = Field(
+        None,
+        description="the SLO error-budget burn rate a new version may not exceed (slo_burn checks); "
+        "off: the checks are informational (production 10, staging 14.4)",
+    )
 
 
 class WebhookSection(Section):
@@ -148,13 +163,29 @@ class ProbeHeaderSection(Section):
     value_env: str | None = None
 
 
+PROBE_NAME_PATTERN = r"^[a-z][a-z0-9_-]*$"
+
+
+def _host_pattern(value: str) -> str:
+    if (problem := host_pattern_problem(value)) is not None:
+        raise invalid(
+            problem, "write a host name (cart.example.com) or *. and a domain (*.preview.example.com)"
+        )
+    return value
+
+
+HostPattern = Annotated[str, AfterValidator(_host_pattern)]
 HttpStatus = Annotated[int, Field(ge=100, le=599), Fix("write an HTTP status such as 200")]
 
 
 class ProbeSection(Section):
     """One entry of ``probes:``: a smoke probe (docs/configuration.md, "Smoke probes")."""
 
-    name: Annotated[str, Field(min_length=1), Fix("name the probe")]
+    name: Annotated[
+        str,
+        Field(pattern=PROBE_NAME_PATTERN, max_length=63),
+        Fix("write lower-case letters, digits, - and _, starting with a letter, e.g. health"),
+    ] = Field(description="its checks are probe_<name> and probe_<name>_latency (- as _)")
     url: Annotated[str, Fix("write e.g. https://{service}.example.com/status")] = Field(
         description="http(s); may hold {service}, {version} and {environment}"
     )
@@ -272,6 +303,11 @@ class ConfigFile(Section):
     probes: (
         Annotated[list[ProbeSection], Fix("list entries with name and url (docs/configuration.md)")] | None
     ) = None
+    probe_hosts: Annotated[list[HostPattern], Fix("list hosts, e.g. [*.preview.example.com]")] | None = Field(
+        None,
+        description="hosts a registration's own probes and a blue/green preview may target "
+        "(*.domain: any host under it); default: none",
+    )
     grafana: GrafanaSection | None = None
     pager: PagerSection | None = None
     rollback: RollbackSection | None = None
@@ -327,6 +363,7 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
         logs_from=config.logs_from,
         traces_from=config.traces_from,
         probes=_probes(doc, path, config.probes or []),
+        probe_hosts=tuple(config.probe_hosts or []),
         slos=_slos(doc, config.slos or []),
     )
 
@@ -391,6 +428,8 @@ def _environments(path: Path, raw: dict[str, EnvironmentSection | None]) -> tupl
         given = (section or EnvironmentSection.model_validate({})).model_dump(
             exclude_none=True, exclude={"harm", "profile"}
         )
+        if given.get("slo_burn_limit") is False:  # off: the slo_burn checks only inform
+            given["slo_burn_limit"] = None
         if section is not None and section.profile is not None:
             given["profile"] = _profile_path(section.profile, path)
         if section is not None and section.harm is not None:
@@ -473,6 +512,14 @@ def _probes(doc: YamlDocument, path: Path, sections: list[ProbeSection]) -> tupl
         where = f"probes[{index}]"
         if any(p.name == section.name for p in probes):
             raise doc.error(f"{where}.name", f"a second probe named {section.name!r}", "give each a new name")
+        # "a-b" and "a_b" are both check probe_a_b: the verdict could not tell them apart.
+        spec = probe_spec(section)
+        if same := next((p for p in probes if check_name(p) == check_name(spec)), None):
+            raise doc.error(
+                f"{where}.name",
+                f"{section.name!r} and {same.name!r} are both check {check_name(spec)}",
+                "give names that differ in more than - and _",
+            )
         headers = tuple(
             (h.name, read_secret(doc, f"{where}.headers[{i}]", h.model_dump(), path, prefix="value"))
             for i, h in enumerate(section.headers)

@@ -7,9 +7,11 @@ Pure: names in, a yes or no out. A pattern is an exact host name (``checkout.exa
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Sequence
 
-__all__ = ["host_allowed"]
+__all__ = ["host_allowed", "host_pattern_problem"]
 
 
 def host_allowed(host: str, patterns: Sequence[str]) -> bool:
@@ -26,3 +28,27 @@ def host_allowed(host: str, patterns: Sequence[str]) -> bool:
         elif name == wanted:
             return True
     return False
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+
+
+def host_pattern_problem(pattern: str) -> str | None:
+    """What is wrong with ``pattern`` as a host rule (None: nothing): it must be a host name, an IP
+    address, or ``*.`` and a domain of at least two labels (``*.com`` would allow the world)."""
+    name = pattern.lower().rstrip(".")
+    if name.startswith("*."):
+        suffix = name[2:]
+        if not _HOST.match(suffix):
+            return f"{pattern!r} is not '*.' and a host name"
+        if "." not in suffix:
+            return f"{pattern!r} allows every host under a top-level name"
+        return None
+    if "*" in name:
+        return f"{pattern!r} has a '*' that is not a leading '*.'"
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return None if _HOST.match(name) else f"{pattern!r} is not a host name"
+    return None

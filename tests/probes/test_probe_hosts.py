@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.probes.hosts import host_allowed
+from monitor.probes.hosts import host_allowed, host_pattern_problem
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,22 @@ from monitor.probes.hosts import host_allowed
 )
 def test_host_allowed(host: str, patterns: list[str], allowed: bool) -> None:
     assert host_allowed(host, patterns) is allowed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("cart.example.com", None),
+        ("*.preview.example.com", None),
+        ("127.0.0.1", None),
+        ("::1", None),
+        ("localhost", None),
+        ("*.com", "'*.com' allows every host under a top-level name"),
+        ("a.*.example.com", "'a.*.example.com' has a '*' that is not a leading '*.'"),
+        ("*", "'*' has a '*' that is not a leading '*.'"),
+        ("cart.example.com/path", "'cart.example.com/path' is not a host name"),
+        ("*.-bad.example.com", "'*.-bad.example.com' is not '*.' and a host name"),
+    ],
+)
+def test_host_pattern_problem(pattern: str, problem: str | None) -> None:
+    assert host_pattern_problem(pattern) == problem

@@ -1,0 +1,97 @@
+"""probes: rules beyond the shape (names, check names, applicability) and probe_hosts, with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Settings, load_settings
+from monitor.errors import ConfigError
+from monitor.probes.hosts import host_allowed
+
+
+def _load(tmp_path: Path, text: str) -> Settings:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(text)
+    return load_settings(path, environ={})
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, text)
+    return str(caught.value).removeprefix(f"{tmp_path}/")
+
+
+def test_a_probe_reads_critical_effect_and_where_it_applies(tmp_path: Path) -> None:
+    settings = _load(
+        tmp_path,
+        "probe_hosts: [checkout.example.com, '*.preview.example.com']\n"
+        "probes:\n"
+        "  - name: health\n"
+        "    url: https://checkout.example.com/healthz\n"
+        "    critical: false\n"
+        "    latency_allowed_effect: 0.5\n"
+        "    services: [checkout]\n"
+        "    environments: [production]\n"
+        "  - {name: home-page, url: 'https://shop.example.com/'}\n",
+    )
+    health, home = settings.probes
+    assert health.critical is False and health.latency_allowed_effect == 0.5
+    assert health.applies_to("checkout", "production") and not health.applies_to("checkout", "staging")
+    assert not health.applies_to("cart", "production")
+    assert home.critical is True and home.latency_allowed_effect == 0.25
+    assert home.applies_to("cart", None)
+    assert settings.probe_hosts == ("checkout.example.com", "*.preview.example.com")
+    assert host_allowed("green.preview.example.com", settings.probe_hosts)
+    assert not host_allowed("shop.example.com", settings.probe_hosts)
+
+
+def test_no_probe_hosts_allow_nothing(tmp_path: Path) -> None:
+    assert _load(tmp_path, "settle_s: 30\n").probe_hosts == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "probes:\n  - {name: Health, url: 'http://x/'}\n",
+            "monitor.yaml:2: field 'probes[0].name': invalid 'Health'; write lower-case letters, digits, "
+            "- and _, starting with a letter, e.g. health",
+        ),
+        (
+            "probes:\n  - {name: 1st, url: 'http://x/'}\n",
+            "monitor.yaml:2: field 'probes[0].name': invalid '1st'",
+        ),
+        (
+            "probes:\n  - {name: a-b, url: 'http://x/'}\n  - {name: a_b, url: 'http://y/'}\n",
+            "monitor.yaml:3: field 'probes[1].name': 'a_b' and 'a-b' are both check probe_a_b; "
+            "give names that differ in more than - and _",
+        ),
+        (
+            "probes:\n  - name: a\n    url: http://x/\n    latency_allowed_effect: 11\n",
+            "monitor.yaml:4: field 'probes[0].latency_allowed_effect': 11 is out of range; "
+            "use a value in [0, 10]",
+        ),
+        (
+            "probes:\n  - name: a\n    url: http://x/\n    services: checkout\n",
+            "monitor.yaml:4: field 'probes[0].services'",
+        ),
+        (
+            "probe_hosts:\n  - cart.example.com\n  - '*.com'\n",
+            "monitor.yaml:3: field 'probe_hosts[1]': '*.com' allows every host under a top-level name; "
+            "write a host name (cart.example.com) or *. and a domain (*.preview.example.com)",
+        ),
+        (
+            "probe_hosts: ['preview-*.example.com']\n",
+            "monitor.yaml:1: field 'probe_hosts[0]': 'preview-*.example.com' has a '*' "
+            "that is not a leading '*.'",
+        ),
+        (
+            "probe_hosts: ['https://cart.example.com']\n",
+            "field 'probe_hosts[0]': 'https://cart.example.com' is not a host name",
+        ),
+    ],
+)
+def test_an_invalid_probe_setting_names_line_field_and_fix(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in _error(tmp_path, text)
