@@ -89,6 +89,12 @@ def budget_remaining(matchers: str) -> str:
     return f"1 - ({period_ratio(matchers)} / on(service, slo) {ERROR_BUDGET_RECORD}{{{matchers}}})"
 
 
+def burn_threshold(alert: BurnAlert, matchers: str) -> str:
+    """PromQL of the burn rate ``alert`` fires at for each SLO (:func:`burn_factor` of its window)."""
+    per_day = _number(alert.budget_share * 24)
+    return f"{PERIOD_DAYS_RECORD}{{{matchers}}} * {per_day} / {_number(_HOURS[alert.long_window])}"
+
+
 def burn_rate(window: str, matchers: str) -> str:
     """PromQL of the burn rate over ``window``: the recorded error ratio over the error budget."""
     return f"{record_name(window)}{{{matchers}}} / on(service, slo) {ERROR_BUDGET_RECORD}{{{matchers}}}"

@@ -2,7 +2,7 @@
 
 * the committed ``dashboards/*.json`` are what the code builds, and the CLI finds drift;
 * their structure: data-source variable everywhere, unique panel ids, a grid of 24 columns, refIds,
-  links between the three, annotation queries matching the daemon's tags;
+  links between them, annotation queries matching the daemon's tags;
 * the detail dashboard has panels for every Prometheus check of the default profile, rendered from
   the profile's templates as the engine renders them;
 * every PromQL expression and label-values variable runs on a real Prometheus: the simulated
@@ -53,7 +53,7 @@ BOARDS: dict[str, dict[str, Any]] = {
     stem: json.loads(render(model)) for stem, model in build_dashboards().items()
 }
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-STEMS = ("deployments", "deployment-detail", "monitor-health")
+STEMS = ("deployments", "deployment-detail", "monitor-health", "slo")
 # Grafana's built-in intervals, at values the simulated data (15 s scrapes) support.
 GLOBALS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
 LABEL_VALUES = re.compile(r"^label_values\((.+),\s*(\w+)\)$")
@@ -189,6 +189,7 @@ def test_dashboard_structure(stem: str) -> None:
             "deployments": "deploy-monitor-deployments",
             "deployment-detail": "deploy-monitor-detail",
             "monitor-health": "deploy-monitor-health",
+            "slo": "deploy-monitor-slo",
         }[stem]
     )
     assert "deploy-monitor" in board["tags"]
@@ -233,8 +234,8 @@ def test_panels_do_not_overlap() -> None:
                     taken[(x, y)] = panel["title"]
 
 
-def test_each_dashboard_links_to_the_other_two() -> None:
-    """The tag drop-down link of each dashboard lists the other two; the table rows open the detail."""
+def test_each_dashboard_links_to_the_others() -> None:
+    """The tag drop-down link of each dashboard lists the others; the table rows open the detail."""
     for stem, board in BOARDS.items():
         links = [link for link in board["links"] if link["type"] == "dashboards"]
         assert links, f"{stem} has no link to the other dashboards"
@@ -408,6 +409,9 @@ def _scenario_values(stem: str) -> tuple[dict[str, str], dict[str, str]]:
         # Multi-value variables become a regex, as Grafana formats them for =~.
         values = {"environment": "production|staging", "service": "errors_3x|aa|no_canary|median_25"}
         return values, {"environment": "production", "service": "errors_3x"}
+    if stem == "slo":  # the SLO recordings: see test_slo_dashboard.py for their values
+        values = {"service": "checkout", "slo": "checkout-availability"}
+        return values, values
     values = {"service": "errors_3x", "environment": "production", "version": "v2", "baseline": "v1"}
     return values, values
 

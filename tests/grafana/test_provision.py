@@ -132,7 +132,7 @@ def test_a_rerun_recreates_a_folder_that_disappeared(grafana: Any, tmp_path: Pat
     assert grafana.api("DELETE", "/api/folders/deploy-monitor?forceDeleteRules=true")[0] == 200
     assert grafana.dashboards == {} and grafana.alert_rules == {}
     assert _provision(config) == EXIT_PASS
-    assert len(grafana.dashboards) == 3 and len(grafana.alert_rules) == len(
+    assert len(grafana.dashboards) == len(build_dashboards()) and len(grafana.alert_rules) == len(
         [r for g in load_rule_groups(RULES) for r in g.rules]
     )
     assert grafana.violations == []
@@ -184,7 +184,7 @@ def test_a_folder_created_meanwhile_is_adopted_only_if_it_is_ours(
     changes = plan(client, desired)
     fake.api("POST", "/api/folders", {"uid": "deploy-monitor", "title": "Deploy monitor"})
     apply(changes)  # the same folder: adopted
-    assert len(fake.dashboards) == 3
+    assert len(fake.dashboards) == len(build_dashboards())
 
     other = make_grafana(folder_conflict_status=conflict_status)
     client, desired = _desired(other)
@@ -201,7 +201,7 @@ def test_5xx_answers_are_retried(grafana: Any) -> None:
     grafana.fail_next("GET", "/api/folders/deploy-monitor", 502)
     client, desired = _desired(grafana)
     apply(plan(client, desired))
-    assert len(grafana.dashboards) == 3
+    assert len(grafana.dashboards) == len(build_dashboards())
     grafana.fail_next("GET", "/api/health", 500, times=10)
     with pytest.raises(GrafanaError, match=r"did not answer .*HTTP 500.* after 4 attempts"):
         plan(client, desired)
@@ -331,7 +331,8 @@ def test_a_dry_run_with_no_grafana_configured_plans_every_object_as_create(
     # An empty Grafana has no default Prometheus: the rules' data source is shown as to be set.
     assert "the alert rules' data source reads <set grafana.datasource or --datasource-uid>" in out
     assert '"datasourceUid": "<set grafana.datasource or --datasource-uid>"' in out
-    assert f"{len(groups) + 4} of {len(groups) + 4} objects differ" in out
+    objects = 1 + len(build_dashboards()) + len(groups)  # the folder, the dashboards, the rule groups
+    assert f"{objects} of {objects} objects differ" in out
 
 
 def test_check_still_needs_a_grafana_that_answers(

@@ -129,6 +129,7 @@ def _queries_a(slo: SLO) -> dict[str, str]:
     return {rule["labels"]["severity"]: rule["data"][0]["model"]["expr"] for rule in body["rules"]}
 
 
+@pytest.mark.subprocess  # promtool
 @pytest.mark.parametrize(("errors_per_minute", "burn"), [(20, 20.0), (0.5, None)])
 def test_the_grafana_queries_fire_with_the_prometheus_alerts_at_the_same_burn_rate(
     tmp_path: Path, errors_per_minute: float, burn: float | None

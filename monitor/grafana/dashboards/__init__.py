@@ -1,8 +1,9 @@
 """Grafana dashboards as code (grafana-foundation-sdk), generated into the repository's ``dashboards/``.
 
-Three dashboards, tagged ``deploy-monitor`` and linked to each other: ``deployments`` (the fleet's
+Four dashboards, tagged ``deploy-monitor`` and linked to each other: ``deployments`` (the fleet's
 verdicts), ``deployment-detail`` (one canary against its baseline, a panel per check of the
-default profile) and ``monitor-health`` (the monitor itself). ``python -m monitor.grafana.dashboards``
+default profile), ``monitor-health`` (the monitor itself) and ``slo`` (one SLO's error budget and
+burn rates, from the SLO rules' recordings). ``python -m monitor.grafana.dashboards``
 writes them; ``--check`` fails when the committed files differ from what the code builds.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from monitor.grafana.dashboards import deployments, detail, health
+from monitor.grafana.dashboards import deployments, detail, health, slo
 from monitor.profiles import DEFAULT_PROFILE, Profile, load_profile
 
 REGENERATE = "python -m monitor.grafana.dashboards"
@@ -24,6 +25,7 @@ def build_dashboards(profile: Profile | None = None) -> dict[str, dict[str, obje
         deployments.STEM: deployments.build(),
         detail.STEM: detail.build(profile),
         health.STEM: health.build(),
+        slo.STEM: slo.build(),
     }
 
 

@@ -1,4 +1,4 @@
-"""What the three dashboards share: the data-source variable, links, annotations and the board builder.
+"""What the dashboards share: the data-source variable, links, annotations and the board builder.
 
 Every panel and query reads the data source chosen in the ``datasource`` variable, so one import
 works against any Prometheus; panels are numbered and placed in the order they are added.
@@ -16,13 +16,14 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
 TAG = "deploy-monitor"
-"""The tag of the three dashboards (their links list every dashboard carrying it) and of the
+"""The tag of the dashboards (their links list every dashboard carrying it) and of the
 annotations the daemon writes."""
 
 UIDS = {
     "deployments": "deploy-monitor-deployments",
     "deployment-detail": "deploy-monitor-detail",
     "monitor-health": "deploy-monitor-health",
+    "slo": "deploy-monitor-slo",
 }
 """Stable uids by file stem: links and bookmarks survive re-imports."""
 
