@@ -1,4 +1,5 @@
-"""Persistence: deployments, verdicts per look, the audit trail and the notification outbox.
+"""Persistence: deployments, verdicts per look, the audit trail, the notification outbox and the
+smoke probes' attempts.
 
 SQLAlchemy 2 (async), SQLite in WAL mode by default and PostgreSQL for several replicas; the
 schema comes from the Alembic migrations in ``migrations/``, applied by :meth:`Store.open`.
@@ -7,11 +8,14 @@ holds an unexpired lease, claimed with a conditional UPDATE that exactly one rep
 """
 
 from monitor.store.records import (
+    AttemptOutcome,
     AuditEvent,
     Delivery,
     LookScore,
     Notification,
     OutboxItem,
+    ProbeClaim,
+    ProbingDeployment,
     RefusedRow,
     StoredVerdict,
     TelemetryRow,
@@ -19,11 +23,14 @@ from monitor.store.records import (
 from monitor.store.repository import Store
 
 __all__ = [
+    "AttemptOutcome",
     "AuditEvent",
     "Delivery",
     "LookScore",
     "Notification",
     "OutboxItem",
+    "ProbeClaim",
+    "ProbingDeployment",
     "RefusedRow",
     "Store",
     "StoredVerdict",

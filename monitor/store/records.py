@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.models import Deployment
+
 
 @dataclass(frozen=True)
 class AuditEvent:
@@ -99,3 +101,49 @@ class RefusedRow:
 
     row: TelemetryRow
     reason: str
+
+
+@dataclass(frozen=True)
+class ProbeClaim:
+    """A probe attempt's row as claimed or seen: which attempt (``seq`` of ``probe`` against
+    ``role``), when its claim began, and whether its outcome is in.
+
+    ``id`` and ``started_at`` together are the claim: finishing or retaking it is conditional on
+    both, so a replica whose claim was retaken cannot overwrite the attempt made in its place.
+    """
+
+    id: int
+    deployment_id: str
+    probe: str
+    role: str
+    seq: int
+    started_at: datetime
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class ProbingDeployment:
+    """A non-final deployment with smoke probes, and the names of those whose headers are the
+    config's to re-attach (their values are never stored)."""
+
+    deployment: Deployment
+    config_probes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """A probe attempt's outcome as stored (the engine maps it to and from ``ProbeResult``):
+    ``ok``, or the answer's status, latency and body head with the assertion it failed, or the
+    error kind (``ErrorKind``'s value) with its detail. ``at`` is when its claim began."""
+
+    probe: str
+    role: str
+    url: str  # redacted
+    ok: bool
+    status: int | None = None
+    latency_s: float | None = None
+    body_head: str = ""
+    failed: str | None = None
+    error: str | None = None
+    detail: str = ""
+    at: datetime | None = None

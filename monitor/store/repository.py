@@ -20,16 +20,20 @@ from monitor.store.batches import insert_isolating, refused_as_data
 from monitor.store.dbfile import DatabaseFile
 from monitor.store.engine import create_engine
 from monitor.store.migrate import upgrade
+from monitor.store.probe_rows import config_probes
 from monitor.store.records import (
+    AttemptOutcome,
     AuditEvent,
     Delivery,
     Notification,
     OutboxItem,
+    ProbeClaim,
+    ProbingDeployment,
     RefusedRow,
     StoredVerdict,
     TelemetryRow,
 )
-from monitor.store.tables import deployments, events, outbox, telemetry, verdicts
+from monitor.store.tables import deployments, events, outbox, probe_attempts, telemetry, verdicts
 
 log = logging.getLogger(__name__)
 _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
@@ -73,6 +77,21 @@ def _held(deployment_id: str, owner: str, now: datetime) -> ColumnElement[bool]:
         deployments.c.lease_owner == owner,
         deployments.c.lease_expires_at >= now,
     )
+
+
+def _claim(row: Any) -> ProbeClaim:
+    return ProbeClaim(
+        row.id, row.deployment_id, row.probe, row.role, row.seq, rows.aware(row.started_at),
+        row.finished_at is not None,
+    )  # fmt: skip
+
+
+def _attempt(row: Any) -> AttemptOutcome:
+    return AttemptOutcome(
+        row.probe, row.role, row.url, bool(row.ok), status=row.status, latency_s=row.latency_s,
+        body_head=row.body_head, failed=row.failed, error=row.error, detail=row.detail,
+        at=rows.aware(row.started_at),
+    )  # fmt: skip
 
 
 _READ_ONLY_TRANSACTION = "25006"  # SQLSTATE read_only_sql_transaction
@@ -755,3 +774,108 @@ class Store:
                 TelemetryRow(r.kind, r.service, r.environment, r.version, rows.aware(r.minute), r.payload)
                 for r in (await connection.execute(query)).all()
             ]
+
+    # --- smoke probes' attempts ---------------------------------------------------------------
+
+    async def probing(self, limit: int = 500) -> list[ProbingDeployment]:
+        """The non-final deployments that have smoke probes, oldest registration first."""
+        query = (
+            select(deployments)
+            .where(deployments.c.status.in_(_ACTIVE), deployments.c.probes.is_not(None))
+            .order_by(deployments.c.created_at)
+            .limit(limit)
+        )
+        async with self._transaction() as connection:
+            found = (await connection.execute(query)).all()
+        return [ProbingDeployment(rows.deployment(r), config_probes(r._mapping["probes"])) for r in found]
+
+    async def probe_claims(self, deployment_id: str) -> list[ProbeClaim]:
+        """Every attempt row of the deployment, claimed or finished, by probe, role and ``seq``."""
+        query = (
+            select(probe_attempts.c.id, probe_attempts.c.deployment_id, probe_attempts.c.probe,
+                   probe_attempts.c.role, probe_attempts.c.seq, probe_attempts.c.started_at,
+                   probe_attempts.c.finished_at)
+            .where(probe_attempts.c.deployment_id == deployment_id)
+            .order_by(probe_attempts.c.probe, probe_attempts.c.role, probe_attempts.c.seq)
+        )  # fmt: skip
+        async with self._transaction() as connection:
+            return [_claim(r) for r in (await connection.execute(query)).all()]
+
+    async def claim_probe_attempt(
+        self, deployment_id: str, probe: str, role: str, seq: int, url: str
+    ) -> ProbeClaim | None:
+        """Claim attempt ``seq`` of ``probe`` against ``role`` (``url`` redacted); None when another
+        replica (or an earlier run of this one) has it, or the deployment is gone.
+
+        The claim is an INSERT under the attempt's unique key, which exactly one replica wins.
+        """
+        now = self._clock()
+        try:
+            async with self._writing() as connection:
+                row = (
+                    await connection.execute(
+                        insert(probe_attempts)
+                        .values(deployment_id=deployment_id, probe=probe, role=role, seq=seq,
+                                started_at=now, url=url, body_head="", detail="")
+                        .returning(probe_attempts.c.id)
+                    )
+                ).one()  # fmt: skip
+        except IntegrityError:
+            return None
+        return ProbeClaim(row.id, deployment_id, probe, role, seq, now)
+
+    async def retake_probe_attempt(self, claim: ProbeClaim, *, stale_before: datetime) -> ProbeClaim | None:
+        """Take over an abandoned claim (its replica died mid-attempt): unfinished, begun before
+        ``stale_before`` and still as seen in ``claim``; None when another replica was quicker."""
+        now = self._clock()
+        async with self._writing() as connection:
+            result = await connection.execute(
+                update(probe_attempts)
+                .where(
+                    probe_attempts.c.id == claim.id,
+                    probe_attempts.c.started_at == claim.started_at,
+                    probe_attempts.c.started_at < stale_before,
+                    probe_attempts.c.finished_at.is_(None),
+                )
+                .values(started_at=now)
+            )
+        return ProbeClaim(claim.id, claim.deployment_id, claim.probe, claim.role, claim.seq, now) if (
+            result.rowcount == 1
+        ) else None  # fmt: skip
+
+    async def finish_probe_attempt(self, claim: ProbeClaim, result: AttemptOutcome) -> bool:
+        """Record the outcome of a claimed attempt; False when the claim was retaken meanwhile."""
+        now = self._clock()
+        async with self._writing() as connection:
+            written = await connection.execute(
+                update(probe_attempts)
+                .where(
+                    probe_attempts.c.id == claim.id,
+                    probe_attempts.c.started_at == claim.started_at,
+                    probe_attempts.c.finished_at.is_(None),
+                )
+                .values(
+                    finished_at=now, ok=result.ok, status=result.status, latency_s=result.latency_s,
+                    url=result.url, body_head=result.body_head, failed=result.failed,
+                    error=result.error, detail=result.detail,
+                )
+            )  # fmt: skip
+        return bool(written.rowcount == 1)
+
+    async def probe_results(
+        self, deployment_id: str, probe: str, role: str, until: datetime
+    ) -> list[AttemptOutcome]:
+        """The finished attempts of ``probe`` against ``role`` begun before ``until``, oldest first."""
+        query = (
+            select(probe_attempts)
+            .where(
+                probe_attempts.c.deployment_id == deployment_id,
+                probe_attempts.c.probe == probe,
+                probe_attempts.c.role == role,
+                probe_attempts.c.started_at < until,
+                probe_attempts.c.finished_at.is_not(None),
+            )
+            .order_by(probe_attempts.c.seq)
+        )
+        async with self._transaction() as connection:
+            return [_attempt(r) for r in (await connection.execute(query)).all()]

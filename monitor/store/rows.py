@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, RowMapping
 
 from monitor.models import BaselineChoice, Deployment, DeploymentSpec, DeploymentStatus, Strategy
+from monitor.store.probe_rows import probes_from, probes_json
 from monitor.store.records import StoredVerdict
 
 
@@ -44,6 +45,8 @@ def spec_values(spec: DeploymentSpec) -> dict[str, Any]:
         "min_duration_s": spec.min_duration_s,
         "max_duration_s": spec.max_duration_s,
         "labels": dict(spec.labels),
+        "probes": probes_json(spec.probes),
+        "preview_url": spec.preview_url,
     }
 
 
@@ -55,6 +58,9 @@ def request_hash(spec: DeploymentSpec) -> str:
         # The default leaves the digest as it was before the field existed: a registration retried
         # with its idempotency key across an upgrade still matches.
         del values["baseline"]
+    for later in ("probes", "preview_url"):  # likewise: none leaves the digest as it was
+        if values[later] is None:
+            del values[later]
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
@@ -75,6 +81,8 @@ def deployment(row: Row[Any]) -> Deployment:
         min_duration_s=m["min_duration_s"],
         max_duration_s=m["max_duration_s"],
         labels=tuple(sorted((str(k), str(v)) for k, v in (m["labels"] or {}).items())),
+        probes=probes_from(m["probes"]),
+        preview_url=m["preview_url"],
     )
     return Deployment(
         id=m["id"],

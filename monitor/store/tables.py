@@ -49,6 +49,10 @@ deployments = Table(
     # A replica evaluates a deployment only while it holds an unexpired lease on it.
     Column("lease_owner", String(200)),
     Column("lease_expires_at", DateTime(timezone=True)),
+    # Smoke probes as JSON (monitor.store.probe_rows: definitions without header values) and a
+    # blue/green deployment's preview address; NULL for none (and for rows older than 0007).
+    Column("probes", Text),
+    Column("preview_url", Text),
     Index("ix_deployments_due", "status", "next_look_at"),
     Index("ix_deployments_service_env", "service", "environment"),
     Index("ix_deployments_updated_at", "updated_at"),
@@ -116,4 +120,28 @@ telemetry = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_telemetry_lookup", "kind", "service", "environment", "minute"),
+)
+
+# One row per smoke-probe attempt: inserted when a replica claims it (finished_at NULL), completed
+# with the outcome; the unique key makes a claim something exactly one replica can win.
+probe_attempts = Table(
+    "probe_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(36), ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False),
+    Column("probe", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("ok", Boolean),
+    Column("status", Integer),
+    Column("latency_s", Float),
+    Column("url", Text, nullable=False),  # redacted
+    Column("body_head", Text, nullable=False, server_default=""),
+    Column("failed", Text),
+    Column("error", String(50)),
+    Column("detail", Text, nullable=False, server_default=""),
+    UniqueConstraint("deployment_id", "probe", "role", "seq", name="uq_probe_attempts_seq"),
+    Index("ix_probe_attempts_deployment", "deployment_id"),
 )

@@ -1,0 +1,138 @@
+"""A deployment's smoke probes and their attempts in the store (SQLite and PostgreSQL): the probes
+round-trip without header values, an attempt is claimed by one replica only, an abandoned claim
+is retaken once, and the attempts go with their deployment."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from monitor.models import DeploymentSpec, DeploymentStatus, ProbeSpec, Strategy
+from monitor.store import AttemptOutcome, Store
+from monitor.store.migrate import downgrade
+
+HEALTH = ProbeSpec(
+    name="health",
+    url="https://{service}.example.com/healthz",
+    headers=(("Authorization", "Bearer s3cr3t-token-value"),),
+    expected_status=(200, 204),
+    json_equals=(("status", "ok"), ("ready", True)),
+    json_exists=("version",),
+    max_latency_s=0.5,
+    hosts=("checkout.example.com",),
+    count=4,
+    fail_after=2,
+    critical=False,
+)
+INLINE = ProbeSpec(name="login", url="https://preview.example.com/login", body_contains="Sign in")
+
+
+def _probed(spec: DeploymentSpec) -> DeploymentSpec:
+    return replace(
+        spec, strategy=Strategy.BLUEGREEN, probes=(HEALTH, INLINE), preview_url="https://green.example.com"
+    )
+
+
+async def test_probes_and_preview_round_trip_without_header_values(store: Store, spec: DeploymentSpec) -> None:
+    deployment, _ = await store.register(_probed(spec), actor="test")
+    read = (await store.get(deployment.id)).spec
+    assert read.probes == (replace(HEALTH, headers=()), INLINE)
+    assert read.preview_url == "https://green.example.com"
+    async with store._engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT probes FROM deployments"))).scalar_one()
+    assert "s3cr3t" not in stored and "Authorization" in stored  # the name is kept, never the value
+    [probing] = await store.probing()
+    assert probing.deployment.id == deployment.id
+    assert probing.config_probes == {"health"}  # registered with headers: the config's
+
+
+async def test_a_deployment_without_probes_is_not_probed(store: Store, spec: DeploymentSpec) -> None:
+    deployment, _ = await store.register(spec, actor="test")
+    assert (await store.get(deployment.id)).spec.probes == ()
+    assert await store.probing() == []
+
+
+async def test_an_attempt_is_claimed_once_finished_once_and_read_back(
+    store: Store, spec: DeploymentSpec, clock: Any
+) -> None:
+    deployment, _ = await store.register(_probed(spec), actor="test")
+    url = "https://checkout.example.com/healthz"
+    claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 0, url)
+    assert claim is not None and claim.seq == 0
+    # Another replica (or this one again) cannot take the same attempt.
+    assert await store.claim_probe_attempt(deployment.id, "health", "canary", 0, url) is None
+    # The same seq against the other role, or of another probe, is another attempt.
+    assert await store.claim_probe_attempt(deployment.id, "health", "baseline", 0, url) is not None
+    assert await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(hours=1)) == []
+    outcome = AttemptOutcome(
+        "health", "canary", url, False, status=503, latency_s=0.25, body_head="down", failed="status 503"
+    )
+    clock.advance(1)
+    assert await store.finish_probe_attempt(claim, outcome)
+    assert not await store.finish_probe_attempt(claim, outcome)  # finished already
+    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now)
+    assert read == replace(outcome, at=claim.started_at)
+    # Attempts begun at or after the look's time are not the look's.
+    assert await store.probe_results(deployment.id, "health", "canary", claim.started_at) == []
+    claims = await store.probe_claims(deployment.id)
+    assert [(c.role, c.seq, c.finished) for c in claims] == [("baseline", 0, False), ("canary", 0, True)]
+
+
+async def test_an_abandoned_claim_is_retaken_by_one_replica_and_the_old_claim_cannot_finish(
+    store: Store, spec: DeploymentSpec, clock: Any
+) -> None:
+    deployment, _ = await store.register(_probed(spec), actor="test")
+    first = await store.claim_probe_attempt(deployment.id, "health", "canary", 0, "https://x/")
+    assert first is not None
+    # Not stale yet: nobody may take it.
+    assert await store.retake_probe_attempt(first, stale_before=first.started_at) is None
+    clock.advance(60)
+    stale_before = clock.now - timedelta(seconds=30)
+    retaken = await store.retake_probe_attempt(first, stale_before=stale_before)
+    assert retaken is not None and retaken.started_at == clock.now
+    # A second replica that saw the same abandoned claim loses the compare-and-set.
+    assert await store.retake_probe_attempt(first, stale_before=stale_before) is None
+    late = AttemptOutcome("health", "canary", "https://x/", True, status=200)
+    assert not await store.finish_probe_attempt(first, late)  # the replica that stalled
+    assert await store.finish_probe_attempt(retaken, replace(late, latency_s=0.1))
+    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    assert read.latency_s == 0.1
+
+
+async def test_final_deployments_are_not_probed_and_their_attempts_go_with_them(
+    store: Store, spec: DeploymentSpec
+) -> None:
+    deployment, _ = await store.register(_probed(spec), actor="test")
+    assert await store.claim_probe_attempt(deployment.id, "health", "canary", 0, "https://x/")
+    await store.cancel(deployment.id, actor="test", reason="rolled back by hand")
+    assert await store.probing() == []
+    async with store._engine.begin() as connection:
+        await connection.execute(text("DELETE FROM deployments"))  # as retention would
+        left = (await connection.execute(text("SELECT count(*) FROM probe_attempts"))).scalar_one()
+    assert left == 0
+    gone = await store.claim_probe_attempt(deployment.id, "health", "canary", 1, "https://x/")
+    assert gone is None  # no deployment to attach it to
+
+
+async def test_the_upgrade_leaves_older_deployments_without_probes_and_keeps_their_history(
+    database_url: str, spec: DeploymentSpec
+) -> None:
+    store = await Store.open(database_url)
+    try:
+        deployment, _ = await store.register(spec, actor="test")
+        await store.add_event(deployment.id, "note", "sre", "switched at 10:00")
+        await downgrade(store._engine, "0006")  # as a database written by the previous release
+    finally:
+        await store.close()
+    reopened = await Store.open(database_url)
+    try:
+        upgraded = await reopened.get(deployment.id)
+        notes = [e.message for e in await reopened.events(deployment.id) if e.kind == "note"]
+        assert upgraded.status is DeploymentStatus.PENDING
+    finally:
+        await reopened.close()
+    assert (upgraded.spec.probes, upgraded.spec.preview_url) == ((), None)
+    assert notes == ["switched at 10:00"]  # no table copy, so no cascade
