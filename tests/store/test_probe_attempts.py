@@ -36,7 +36,9 @@ def _probed(spec: DeploymentSpec) -> DeploymentSpec:
     )
 
 
-async def test_probes_and_preview_round_trip_without_header_values(store: Store, spec: DeploymentSpec) -> None:
+async def test_probes_and_preview_round_trip_without_header_values(
+    store: Store, spec: DeploymentSpec
+) -> None:
     deployment, _ = await store.register(_probed(spec), actor="test")
     read = (await store.get(deployment.id)).spec
     assert read.probes == (replace(HEALTH, headers=()), INLINE)
