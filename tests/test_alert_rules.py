@@ -1,5 +1,9 @@
 """The alert rules: promtool checks them and runs their unit tests, every alert has its labels,
-annotations and a runbook section, and every metric they use is one the monitor exports."""
+annotations and a runbook section, and every metric they use is one the monitor exports.
+
+``alert_rules/*.rules.yml`` are the monitor's own alerts (critical or warning, one runbook section
+each); ``alert_rules/slo/`` holds the SLO rules ``monitor slo generate`` writes (recordings, and
+``ErrorBudgetBurn`` paging or opening a ticket, one runbook section for all), checked apart."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from monitor.own_metrics import EngineMetrics, MonitorMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = sorted((ROOT / "alert_rules").glob("*.rules.yml"))
+SLO_DIR = ROOT / "alert_rules" / "slo"
+SLO_RULES = sorted(SLO_DIR.glob("*.slo.rules.yml"))
 PROMTOOL = shutil.which("promtool")
 SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created")}
 
@@ -88,3 +94,53 @@ def test_promtool_tests_feed_each_counter_with_its_creation_time() -> None:
                 if re.match(r"monitor_[a-z_]+_total\{", name):
                     created = name.replace("_total{", "_created{", 1)
                     assert created in series, f"{path.name} test {number}: {name} without {created}"
+
+
+def _slo_rules() -> list[dict[str, object]]:
+    return [
+        rule
+        for path in SLO_RULES
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+
+
+def test_the_slo_files_pass_promtool_and_their_generated_unit_tests() -> None:
+    assert PROMTOOL is not None, "promtool comes with the Debian prometheus package: run make system-deps"
+    assert SLO_RULES, "alert_rules/slo/ holds the example's SLO rules"
+    check = subprocess.run([PROMTOOL, "check", "rules", *map(str, SLO_RULES)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = sorted((SLO_DIR / "tests").glob("*.slo.test.yml"))
+    assert [t.name.removesuffix(".slo.test.yml") for t in tests] == [
+        r.name.removesuffix(".slo.rules.yml") for r in SLO_RULES
+    ]
+    run = subprocess.run(
+        [PROMTOOL, "test", "rules", *(t.name for t in tests)],
+        cwd=tests[0].parent,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_slo_alerts_page_or_open_a_ticket_and_share_the_slo_burn_runbook() -> None:
+    """The SLO rules are recordings (no labels but service and slo) and ErrorBudgetBurn alerts with
+    a severity of their own (page/ticket, not the monitor's critical/warning)."""
+    runbooks = (ROOT / "docs" / "runbooks.md").read_text()
+    anchors = {
+        line[3:].strip().lower().replace(" ", "-") for line in runbooks.splitlines() if line.startswith("## ")
+    }
+    assert "slo-burn" in anchors
+    rules = _slo_rules()
+    alerts = [rule for rule in rules if "alert" in rule]
+    assert alerts and len(alerts) == 2 * len(SLO_RULES)
+    for rule in rules:
+        labels = rule["labels"]
+        assert isinstance(labels, dict) and {"service", "slo"} <= set(labels)
+        if "record" in rule:
+            assert set(labels) == {"service", "slo"} and "annotations" not in rule, rule["record"]
+            continue
+        assert rule["alert"] == "ErrorBudgetBurn" and labels["severity"] in ("page", "ticket")
+        annotations = rule["annotations"]
+        assert isinstance(annotations, dict) and {"summary", "description", "runbook_url"} <= set(annotations)
+        assert annotations["runbook_url"] == "docs/runbooks.md#slo-burn"

@@ -192,6 +192,9 @@ def test_generated_copies_match_alert_rules_and_dashboards() -> None:
     )
     copies = sorted(p.name for p in (CHART / "files" / "alert_rules").iterdir())
     assert copies == sorted(p.name for p in (ROOT / "alert_rules").glob("*.rules.yml"))
+    slo_copies = sorted(p.name for p in (CHART / "files" / "slo_rules").iterdir())
+    assert slo_copies == sorted(p.name for p in (ROOT / "alert_rules" / "slo").glob("*.slo.rules.yml"))
+    assert slo_copies, "the example's SLO rules are in the chart"
     dashboards = sorted(p.name for p in (CHART / "files" / "dashboards").iterdir())
     assert dashboards == sorted(p.name for p in (ROOT / "dashboards").glob("*.json"))
 
@@ -207,18 +210,22 @@ def test_sync_finds_and_repairs_drift(tmp_path: Path) -> None:
     (root / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "9.9.9"\n')
     rules = next((root / "alert_rules").glob("*.rules.yml"))
     rules.write_text(rules.read_text() + "# edited\n")
+    slo_rules = next((root / "alert_rules" / "slo").glob("*.slo.rules.yml"))
+    slo_rules.write_text(slo_rules.read_text() + "# regenerated\n")
     gone = next((root / "dashboards").glob("*.json"))
     gone.unlink()
 
     found = {(c.path.relative_to(chart).as_posix(), c.content is None) for c in sync.changes(root, chart)}
     assert found == {
         (f"files/alert_rules/{rules.name}", False),
+        (f"files/slo_rules/{slo_rules.name}", False),
         (f"files/dashboards/{gone.name}", True),
         ("Chart.yaml", False),
     }
     sync.apply(sync.changes(root, chart))
     assert sync.changes(root, chart) == []
     assert (chart / "files" / "alert_rules" / rules.name).read_text().endswith("# edited\n")
+    assert (chart / "files" / "slo_rules" / slo_rules.name).read_text().endswith("# regenerated\n")
     assert not (chart / "files" / "dashboards" / gone.name).exists()
     assert 'appVersion: "9.9.9"' in (chart / "Chart.yaml").read_text()
 
@@ -621,43 +628,108 @@ def test_schema_rejects_typos_and_unknown_values(
 RUNBOOKS = "https://git.example.com/platform/deploy-health-monitor/blob/main"
 
 
-def _alert_rule_groups() -> list[dict[str, Any]]:
+def _alert_rule_groups(
+    pattern: str = "*.rules.yml", directory: Path = ROOT / "alert_rules"
+) -> list[dict[str, Any]]:
     return [
         group
-        for path in sorted((ROOT / "alert_rules").glob("*.rules.yml"))
+        for path in sorted(directory.glob(pattern))
         for group in yaml.safe_load(path.read_text())["groups"]
     ]
 
 
+def _slo_rule_groups() -> list[dict[str, Any]]:
+    """The groups of alert_rules/slo/ (monitor slo generate's files for the example's SLOs)."""
+    return _alert_rule_groups("*.slo.rules.yml", ROOT / "alert_rules" / "slo")
+
+
+def _absolute_runbooks(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for group in groups:
+        for rule in group["rules"]:
+            if "runbook_url" in rule.get("annotations", {}):
+                rule["annotations"]["runbook_url"] = f"{RUNBOOKS}/{rule['annotations']['runbook_url']}"
+    return groups
+
+
+def _promtool_checks(groups: list[dict[str, Any]], tmp_path: Path) -> None:
+    """As Prometheus loads them: the re-serialized rules pass promtool."""
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool comes with the Debian prometheus package: run make system-deps"
+    extracted = tmp_path / "rule.yml"
+    extracted.write_text(yaml.safe_dump({"groups": groups}))
+    check = subprocess.run([promtool, "check", "rules", str(extracted)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_prometheus_rule_carries_exactly_the_alert_rules(chart: helm_python.Chart, tmp_path: Path) -> None:
-    """The groups of alert_rules/, each runbook_url made absolute under runbookBaseUrl."""
+    """The groups of alert_rules/, then those of alert_rules/slo/, each runbook_url made absolute."""
     assert not of_kind(render(chart, {}), "PrometheusRule")
     values = {"prometheusRule": {"enabled": True, "labels": {"release": "kps"}, "runbookBaseUrl": RUNBOOKS}}
     rule = one(render(chart, values), "PrometheusRule")
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert rule["metadata"]["labels"]["release"] == "kps"
-    expected = _alert_rule_groups()
-    for group in expected:
-        for alert in group["rules"]:
-            alert["annotations"]["runbook_url"] = f"{RUNBOOKS}/{alert['annotations']['runbook_url']}"
+    expected = _absolute_runbooks(_alert_rule_groups() + _slo_rule_groups())
     assert rule["spec"]["groups"] == expected
     assert set(rule["spec"]) == {"groups"}
-    # As Prometheus loads them: the re-serialized rules still pass promtool.
-    promtool = shutil.which("promtool")
-    assert promtool is not None, "promtool comes with the Debian prometheus package: run make system-deps"
-    extracted = tmp_path / "rule.yml"
-    extracted.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-    check = subprocess.run([promtool, "check", "rules", str(extracted)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout + check.stderr
+    _promtool_checks(rule["spec"]["groups"], tmp_path)
+
+
+def test_prometheus_rule_carries_the_slo_recordings_and_burn_alerts_unless_disabled(
+    chart: helm_python.Chart, tmp_path: Path
+) -> None:
+    """By default the SLO groups (ratios, alerts, budget) of alert_rules/slo/; ``sloRules.groups``
+    replaces them with a user's own; ``enabled: false`` leaves only the monitor's alerts."""
+    base = {"enabled": True, "runbookBaseUrl": RUNBOOKS}
+    names = [
+        g["name"] for g in one(render(chart, {"prometheusRule": base}), "PrometheusRule")["spec"]["groups"]
+    ]
+    slo_names = [g["name"] for g in _slo_rule_groups()]
+    assert slo_names == [
+        "slo-checkout-availability-sli",
+        "slo-checkout-availability-alerts",
+        "slo-checkout-availability-budget",
+    ]
+    assert names == [g["name"] for g in _alert_rule_groups()] + slo_names
+
+    off = one(render(chart, {"prometheusRule": {**base, "sloRules": {"enabled": False}}}), "PrometheusRule")
+    assert off["spec"]["groups"] == _absolute_runbooks(_alert_rule_groups())
+
+    own = [{"name": "slo-payments-alerts", "rules": [{
+        "alert": "ErrorBudgetBurn", "expr": "vector(1) > 2", "for": "2m",
+        "labels": {"severity": "page", "service": "payments", "slo": "payments"},
+        "annotations": {"summary": "s", "description": "d", "runbook_url": "docs/runbooks.md#slo-burn"},
+    }]}]  # fmt: skip
+    mine = one(render(chart, {"prometheusRule": {**base, "sloRules": {"groups": own}}}), "PrometheusRule")
+    assert mine["spec"]["groups"] == _absolute_runbooks(_alert_rule_groups()) + _absolute_runbooks(own)
+    _promtool_checks(mine["spec"]["groups"], tmp_path)
+    # A runbook_url that is already a link stays as it is.
+    own[0]["rules"][0]["annotations"]["runbook_url"] = "https://runbooks.example.com/slo"
+    linked = one(render(chart, {"prometheusRule": {**base, "sloRules": {"groups": own}}}), "PrometheusRule")
+    assert (
+        linked["spec"]["groups"][-1]["rules"][0]["annotations"]["runbook_url"]
+        == "https://runbooks.example.com/slo"
+    )
+    with pytest.raises(helm_python.HelmValuesError, match="name"):
+        chart.validate_schema({"prometheusRule": {**base, "sloRules": {"groups": [{"rules": []}]}}})
 
 
 def test_prometheus_rule_links_runbooks_absolutely_or_refuses(chart: helm_python.Chart) -> None:
     """A relative runbook_url is no link an on-call can open from a page: the base URL is required."""
     values = {"prometheusRule": {"enabled": True, "runbookBaseUrl": RUNBOOKS + "/"}}  # one slash, not two
+    slo_groups = {g["name"] for g in _slo_rule_groups()}
+    alerts = 0
     for group in one(render(chart, values), "PrometheusRule")["spec"]["groups"]:
         for alert in group["rules"]:
+            if "record" in alert:
+                assert "annotations" not in alert
+                continue
             url = alert["annotations"]["runbook_url"]
-            assert url == f"{RUNBOOKS}/docs/runbooks.md#{alert['alert'].lower()}", url
+            section = "slo-burn" if group["name"] in slo_groups else alert["alert"].lower()
+            assert url == f"{RUNBOOKS}/docs/runbooks.md#{section}", url
+            alerts += 1
+    assert alerts == sum(
+        1 for g in _alert_rule_groups() + _slo_rule_groups() for r in g["rules"] if "alert" in r
+    )
     # The rule lives in the template, not the schema: the template's message says what to set.
     with pytest.raises(helm_python.HelmRenderError, match=r"set prometheusRule\.runbookBaseUrl to where"):
         render(chart, {"prometheusRule": {"enabled": True}})
