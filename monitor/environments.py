@@ -30,6 +30,9 @@ class EnvironmentDefaults:
     harm: HarmPolicy = field(default_factory=HarmPolicy)
     # Before/after strategies: which window the old version is judged over (auto: the calibration's).
     baseline: BaselineChoice = BaselineChoice.PREVIOUS
+    # The burn rate of an SLO's error budget a new version may not exceed (the slo_burn checks);
+    # None: the checks are informational (shown, never failing).
+    slo_burn_limit: float | None = None
 
 
 BUILTIN = (
@@ -41,8 +44,10 @@ BUILTIN = (
         page=True,
         rollback=RollbackPolicy.SIGNAL,
         harm=HarmPolicy(unproven=Unproven.INCONCLUSIVE),
+        slo_burn_limit=10.0,
     ),
-    EnvironmentDefaults("staging", rollback=RollbackPolicy.SIGNAL),
+    # Staging fails a version that burns as fast as the SLO's fast-burn page (14.4x a 30-day budget).
+    EnvironmentDefaults("staging", rollback=RollbackPolicy.SIGNAL, slo_burn_limit=14.4),
     EnvironmentDefaults(
         "testing", warmup_s=30.0, interval_s=30.0, min_duration_s=300.0, max_duration_s=900.0
     ),
@@ -77,3 +82,9 @@ class Environments:
         """What a pass must rule out in ``name`` (an unknown or unnamed environment: warn only)."""
         env = self._by_name.get(name) if name else None
         return env.harm if env is not None else HarmPolicy()
+
+    def slo_burn_limit(self, name: str | None) -> float | None:
+        """The SLO burn rate a new version may not exceed in ``name``; None (an unknown or unnamed
+        environment too): the ``slo_burn`` checks are informational."""
+        env = self._by_name.get(name) if name else None
+        return env.slo_burn_limit if env is not None else None

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from string import Template
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
@@ -29,10 +30,13 @@ from monitor.config import (
 )
 from monitor.environments import BUILTIN, EnvironmentDefaults
 from monitor.envvars import env
-from monitor.models import BaselineChoice
-from monitor.probes.hosts import host_pattern_problem
-from monitor.probes.spec import JsonScalar, ProbeSpec, template_host, unknown_placeholders
+from monitor.errors import MonitorError
+from monitor.models import BaselineChoice, Signal
+from monitor.probes.hosts import host_pattern_problem, url_problem
+from monitor.probes.spec import JsonScalar, ProbeSpec
+from monitor.profiles import DEFAULT_PROFILE, load_profile
 from monitor.profiles.model import Unproven
+from monitor.profiles.templates import render, selector
 from monitor.redact import redact_url
 from monitor.reportlinks import DEFAULT_LIFETIME_S, LinkKey, key_problem
 from monitor.rollback.configured import RollbackPolicy
@@ -41,7 +45,7 @@ from monitor.secretfile import read_secret
 from monitor.settings.base import BaseUrl, Fix, HttpUrl, Lax, Section, invalid, validate
 from monitor.settings.grafana import GrafanaSection, grafana_spec
 from monitor.settings.pager import PagerSection, pager_spec
-from monitor.slo.model import SLO, WINDOW_PLACEHOLDER
+from monitor.slo.model import SLO, WINDOW_PLACEHOLDER, SliCheck
 from monitor.sources.configured import URL_VARIABLES, Sources
 from monitor.sources.spec import PrometheusSection, SourceSection, source_spec
 from monitor.yamlfile import YamlDocument, load_yaml_file
@@ -68,6 +72,10 @@ class HarmSection(Section):
 
 def _off(value: object) -> object:
     return RollbackPolicy.OFF.value if value is False else value  # YAML 1.1 reads an unquoted `off` as false
+
+
+def _burn_off(value: object) -> object:
+    return 0.0 if value is False else value  # `off` (YAML 1.1's false): no limit, as 0
 
 
 class EnvironmentSection(Section):
@@ -106,15 +114,17 @@ class EnvironmentSection(Section):
     slo_burn_limit: (
         Annotated[
             float,
-            Field(ge=1, le=1000),
+            BeforeValidator(_burn_off),
+            Field(ge=0, le=1000),
             Fix("write a burn rate such as 10 (ten times the sustainable rate), or off"),
+            # An unquoted off is YAML 1.1's false: editors must accept what the monitor accepts.
+            WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1000}, {"enum": [False]}]}),
         ]
-        | Literal[False]
         | None
     ) = Field(
         None,
         description="the SLO error-budget burn rate a new version may not exceed (slo_burn checks); "
-        "off: the checks are informational (production 10, staging 14.4)",
+        "off or 0: the checks are informational (built in: production 10, staging 14.4)",
     )
 
 
@@ -243,12 +253,15 @@ class ProbeSection(Section):
 
 
 class SliSection(Section):
-    """``sli:`` of an SLO (Sloth's convention): PromQL of bad (``errors``) or ``good`` events and of
-    ``total`` events, each over a range written ``{{.window}}``."""
+    """``sli:`` of an SLO: PromQL of bad (``errors``) or ``good`` events and of ``total`` events, each
+    over a range written ``{{.window}}`` (Sloth's convention); or a profile's counts ``check``."""
 
     errors: str | None = Field(None, description="bad events, e.g. 5xx responses; or give good")
     good: str | None = Field(None, description="good events; or give errors")
-    total: Annotated[str, Fix("add 'total: sum(rate(...[{{.window}}]))'")]
+    total: Annotated[str, Fix("add 'total: sum(rate(...[{{.window}}]))'")] | None = None
+    check: Annotated[str, Field(min_length=1), Fix("name a counts check, e.g. http_error_ratio")] | None = (
+        Field(None, description="a counts check of the SLO's profile: its events are the bad events")
+    )
 
 
 class SloSection(Section):
@@ -267,7 +280,12 @@ class SloSection(Section):
         "30d", description="the SLO's rolling window"
     )
     description: str = ""
-    sli: Annotated[SliSection, Fix("write 'sli: {errors: ..., total: ...}'")]
+    profile: ProfileName | None = Field(
+        None, description="whose check sli.check names (default: the config's profile, else otel-http)"
+    )
+    sli: Annotated[
+        SliSection, Fix("write 'sli: {errors: ..., total: ...}' or 'sli: {check: http_error_ratio}'")
+    ]
 
 
 class ConfigFile(Section):
@@ -364,41 +382,93 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
         traces_from=config.traces_from,
         probes=_probes(doc, path, config.probes or []),
         probe_hosts=tuple(config.probe_hosts or []),
-        slos=_slos(doc, config.slos or []),
+        slos=_slos(doc, path, config.slos or [], _profile_path(config.profile, path)),
     )
 
 
-def _slos(doc: YamlDocument, sections: list[SloSection]) -> tuple[SLO, ...]:
-    """``slos:`` as :class:`~monitor.slo.SLO` values; the checks across fields name file:line."""
+def _slos(
+    doc: YamlDocument, path: Path, sections: list[SloSection], default_profile: str | None
+) -> tuple[SLO, ...]:
+    """``slos:`` as :class:`~monitor.slo.SLO` values; the checks across fields name file:line.
+
+    An SLI given as a profile's check is resolved here, once: its profile is loaded (the SLO's
+    ``profile:``, else ``default_profile``, else otel-http) and its templates rendered for the
+    rules with the service's label matcher and ``{{.window}}``.
+    """
     slos: list[SLO] = []
     for index, section in enumerate(sections):
         where = f"slos[{index}]"
         if any(slo.name == section.name for slo in slos):
             raise doc.error(f"{where}.name", f"{section.name!r} is named twice", "give each SLO its own name")
-        sli = section.sli
-        if (sli.errors is None) == (sli.good is None):
-            raise doc.error(
-                f"{where}.sli",
-                "give exactly one of errors and good",
-                "write errors (bad events, e.g. 5xx) or good, beside total",
-            )
-        for key in ("errors", "good", "total"):
-            query = getattr(sli, key)
-            if query is not None and WINDOW_PLACEHOLDER not in query:
-                raise doc.error(
-                    f"{where}.sli.{key}",
-                    f"no {WINDOW_PLACEHOLDER} in the query",
-                    f"write the range as [{WINDOW_PLACEHOLDER}], e.g. rate(x_total[{WINDOW_PLACEHOLDER}])",
-                )
+        if section.sli.check is not None:
+            profile = _profile_path(section.profile, path) if section.profile else default_profile
+            sli = _sli_of_check(doc, where, section, profile or DEFAULT_PROFILE)
+        else:
+            sli = _sli_of_promql(doc, where, section)
+                **sli,
         slos.append(
             SLO(
                 name=section.name,
                 service=section.service,
                 objective=section.objective,
+def _sli_of_promql(doc: YamlDocument, where: str, section: SloSection) -> dict[str, Any]:
+    sli = section.sli
+    if section.profile is not None:
+        raise doc.error(
+            f"{where}.profile", "profile is for an SLI given as a check", "remove it, or use sli.check"
+        )
+    if (sli.errors is None) == (sli.good is None):
+        raise doc.error(
+            f"{where}.sli",
+            "give exactly one of errors and good",
+            "write errors (bad events, e.g. 5xx) or good, beside total; or check: <a counts check>",
+        )
+    if sli.total is None:
+        raise doc.error(f"{where}.sli", "no total", "add 'total: sum(rate(...[{{.window}}]))'")
+    for key in ("errors", "good", "total"):
+        query = getattr(sli, key)
+        if query is not None and WINDOW_PLACEHOLDER not in query:
+            raise doc.error(
+                f"{where}.sli.{key}",
+                f"no {WINDOW_PLACEHOLDER} in the query",
+                f"write the range as [{WINDOW_PLACEHOLDER}], e.g. rate(x_total[{WINDOW_PLACEHOLDER}])",
+            )
+    return {"errors": sli.errors, "good": sli.good, "total": sli.total}
+
+
+def _sli_of_check(doc: YamlDocument, where: str, section: SloSection, profile_name: str) -> dict[str, Any]:
+    """The SLO's fields of an SLI given as ``profile_name``'s counts check ``sli.check``."""
+    sli = section.sli
+    if any(q is not None for q in (sli.errors, sli.good, sli.total)):
+        raise doc.error(
+            f"{where}.sli", "check and PromQL are both given", "give either check or errors/good and total"
+        )
+    try:
+        profile = load_profile(profile_name)
+    except MonitorError as exc:
+        raise doc.error(f"{where}.profile", str(exc), "name a built-in profile or an existing file") from exc
+    counts = [c for c in profile.checks if c.signal is Signal.METRICS and c.events and c.exposure]
+    check = next((c for c in counts if c.name == sli.check), None)
+    if check is None or check.events is None or check.exposure is None:
+        names = ", ".join(c.name for c in counts) or "none"
+        raise doc.error(
+            f"{where}.sli.check",
+            f"profile {profile.name} has no counts check {sli.check!r} with events and exposure",
+            f"name one of: {names}",
+        )
+    # The profile's label names now; $selector and $window stay for the rules and the verdicts.
+    labels = profile.labels.placeholders()
+    events = Template(check.events).safe_substitute(labels)
+    exposure = Template(check.exposure).safe_substitute(labels)
+    service = selector(profile, section.service, None)
+    return {
+        "errors": render(events, profile, service, WINDOW_PLACEHOLDER),
+        "total": render(exposure, profile, service, WINDOW_PLACEHOLDER),
+        "from_check": SliCheck(profile_name, check.name, events, exposure),
+    }
+
+
                 window_days=int(section.window.removesuffix("d")),
-                total=sli.total,
-                errors=sli.errors,
-                good=sli.good,
                 description=section.description,
             )
         )
@@ -409,7 +479,8 @@ def read_slos(path: Path) -> tuple[SLO, ...]:
     """The ``slos:`` of the config file at ``path``, validated with the rest of the file's shape
     but without reading any secret (``monitor slo generate`` needs none)."""
     doc = load_yaml_file(path)
-    return _slos(doc, validate(doc, ConfigFile).slos or [])
+    config = validate(doc, ConfigFile)
+    return _slos(doc, path, config.slos or [], _profile_path(config.profile, path))
 
 
 def _profile_path(profile: str | None, config: Path) -> str | None:
@@ -428,7 +499,7 @@ def _environments(path: Path, raw: dict[str, EnvironmentSection | None]) -> tupl
         given = (section or EnvironmentSection.model_validate({})).model_dump(
             exclude_none=True, exclude={"harm", "profile"}
         )
-        if given.get("slo_burn_limit") is False:  # off: the slo_burn checks only inform
+        if given.get("slo_burn_limit") == 0:  # off: the slo_burn checks only inform
             given["slo_burn_limit"] = None
         if section is not None and section.profile is not None:
             given["profile"] = _profile_path(section.profile, path)

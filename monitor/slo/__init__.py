@@ -5,7 +5,7 @@ conventions); :mod:`monitor.slo.rules` turns one into recording rules, the Googl
 multi-window multi-burn-rate alerts and promtool unit tests for them (``monitor slo generate``).
 """
 
-from monitor.slo.model import SLO, WINDOW_PLACEHOLDER, WINDOWS_DAYS
+from monitor.slo.model import SLO, WINDOW_PLACEHOLDER, WINDOWS_DAYS, SliCheck
 from monitor.slo.rules import BURN_ALERTS, RECORDED_WINDOWS, BurnAlert, burn_factor, rule_file, unit_test_file
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "WINDOWS_DAYS",
     "WINDOW_PLACEHOLDER",
     "BurnAlert",
+    "SliCheck",
     "burn_factor",
     "rule_file",
     "unit_test_file",

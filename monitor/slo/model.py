@@ -12,11 +12,29 @@ WINDOWS_DAYS = (28, 30)
 
 
 @dataclass(frozen=True)
+class SliCheck:
+    """An SLI given as a profile's counts check (``sli: {check: http_error_ratio}``).
+
+    ``events`` (bad events) and ``exposure`` (all events) are the check's templates with the
+    profile's ``$<key>_label`` placeholders filled in and ``$selector`` and ``$window`` left for
+    whoever renders them: the rule generator's PromQL (the :class:`SLO`'s ``errors`` and ``total``)
+    or a verdict's ``slo_burn`` check, which counts each version's events as the check itself does.
+    """
+
+    profile: str  # the profile's name or path
+    check: str
+    events: str
+    exposure: str
+
+
+@dataclass(frozen=True)
 class SLO:
     """An SLO whose SLI is a ratio of events, as PromQL over a range of ``{{.window}}``.
 
     Exactly one of ``errors`` (bad events) and ``good`` is set; ``total`` counts every event. Each
-    query is an instant expression, e.g. ``sum(rate(x_total{code=~"5.."}[{{.window}}]))``.
+    query is an instant expression, e.g. ``sum(rate(x_total{code=~"5.."}[{{.window}}]))``. An SLI
+    given as a profile's check (``from_check``) has its templates rendered into ``errors`` and
+    ``total`` for the service (``increase`` rather than ``rate``: their ratio is the same).
     """
 
     name: str  # unique; a label value and a file name: lower case, digits and dashes
@@ -27,6 +45,7 @@ class SLO:
     errors: str | None = None
     good: str | None = None
     description: str = ""
+    from_check: SliCheck | None = None
 
     def __post_init__(self) -> None:
         # The config validates these with file:line; this guards callers that build an SLO directly.
