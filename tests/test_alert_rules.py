@@ -26,20 +26,21 @@ PROMTOOL = shutil.which("promtool")
 SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created")}
 
 
-def _alerts() -> list[dict[str, object]]:
+def _alerts(paths: list[Path] = RULES) -> list[dict[str, object]]:
+    """Every rule of ``paths`` (alerts and, in the SLO files, recordings)."""
     return [
         rule
-        for path in RULES
+        for path in paths
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
     ]
 
 
-def test_promtool_checks_and_unit_tests_pass() -> None:
+def _promtool_checks_and_tests(rules: list[Path], tests: list[Path]) -> None:
+    """``promtool check rules`` on ``rules``, then ``promtool test rules`` on ``tests`` in their folder."""
     assert PROMTOOL is not None, "promtool comes with the Debian prometheus package: run make system-deps"
-    check = subprocess.run([PROMTOOL, "check", "rules", *map(str, RULES)], capture_output=True, text=True)
+    check = subprocess.run([PROMTOOL, "check", "rules", *map(str, rules)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    tests = sorted((ROOT / "alert_rules" / "tests").glob("*.test.yml"))
     run = subprocess.run(
         [PROMTOOL, "test", "rules", *(t.name for t in tests)],
         cwd=tests[0].parent,
@@ -47,6 +48,10 @@ def test_promtool_checks_and_unit_tests_pass() -> None:
         text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_promtool_checks_and_unit_tests_pass() -> None:
+    _promtool_checks_and_tests(RULES, sorted((ROOT / "alert_rules" / "tests").glob("*.test.yml")))
 
 
 def test_every_alert_has_severity_annotations_and_a_runbook() -> None:
@@ -96,31 +101,13 @@ def test_promtool_tests_feed_each_counter_with_its_creation_time() -> None:
                     assert created in series, f"{path.name} test {number}: {name} without {created}"
 
 
-def _slo_rules() -> list[dict[str, object]]:
-    return [
-        rule
-        for path in SLO_RULES
-        for group in yaml.safe_load(path.read_text())["groups"]
-        for rule in group["rules"]
-    ]
-
-
 def test_the_slo_files_pass_promtool_and_their_generated_unit_tests() -> None:
-    assert PROMTOOL is not None, "promtool comes with the Debian prometheus package: run make system-deps"
     assert SLO_RULES, "alert_rules/slo/ holds the example's SLO rules"
-    check = subprocess.run([PROMTOOL, "check", "rules", *map(str, SLO_RULES)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout + check.stderr
     tests = sorted((SLO_DIR / "tests").glob("*.slo.test.yml"))
     assert [t.name.removesuffix(".slo.test.yml") for t in tests] == [
         r.name.removesuffix(".slo.rules.yml") for r in SLO_RULES
     ]
-    run = subprocess.run(
-        [PROMTOOL, "test", "rules", *(t.name for t in tests)],
-        cwd=tests[0].parent,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    _promtool_checks_and_tests(SLO_RULES, tests)
 
 
 def test_slo_alerts_page_or_open_a_ticket_and_share_the_slo_burn_runbook() -> None:
@@ -131,7 +118,7 @@ def test_slo_alerts_page_or_open_a_ticket_and_share_the_slo_burn_runbook() -> No
         line[3:].strip().lower().replace(" ", "-") for line in runbooks.splitlines() if line.startswith("## ")
     }
     assert "slo-burn" in anchors
-    rules = _slo_rules()
+    rules = _alerts(SLO_RULES)
     alerts = [rule for rule in rules if "alert" in rule]
     assert alerts and len(alerts) == 2 * len(SLO_RULES)
     for rule in rules:
