@@ -105,6 +105,13 @@ class EngineMetrics:
             ["service", "environment", "action", "outcome"],
             registry=r,
         )
+        self.probe_attempts = Counter(
+            "monitor_probe_attempts",
+            "Smoke-probe attempts, by outcome (ok, failed: answered but an assertion failed, or the "
+            "error kind: timeout, tls, dns, connection_refused, connection, ...).",
+            ["outcome"],
+            registry=r,
+        )
         self._rollback_actions: tuple[ScopedAction, ...] = ()
         for outcome in LOOK_OUTCOMES:
             self.evaluations.labels(outcome)

@@ -1,9 +1,9 @@
 """The engine in a process of its own, supervised by ``monitor serve``.
 
 Judging a look is CPU work. In the API's interpreter it would hold the GIL while pipelines wait
-for verdicts, so by default the daemon runs the scheduler and the outbox deliverer in a child
-process (started with ``spawn``, at a lower CPU priority) and keeps its own event loop for
-requests. The child shares nothing but the database, which already coordinates replicas.
+for verdicts, so by default the daemon runs the scheduler, the smoke probes' worker and the outbox
+deliverer in a child process (started with ``spawn``, at a lower CPU priority) and keeps its own
+event loop for requests. The child shares nothing but the database, which already coordinates replicas.
 
 * The child serves its metrics on a Unix socket; the API's ``/metrics`` relays them.
 * It dies with the API process (``PR_SET_PDEATHSIG`` on Linux): a replica killed with SIGKILL
@@ -33,6 +33,7 @@ from monitor.channels.notify import Notifier
 from monitor.channels.outbox import Deliverer
 from monitor.channels.registry import channels_for
 from monitor.config import Settings, load_settings
+from monitor.engine.probing import ProbeWorker
 from monitor.engine.request import RequestDefaults
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments
@@ -40,6 +41,7 @@ from monitor.errors import MonitorError
 from monitor.otlp.pulled import telemetry_reader
 from monitor.otlp.stored import StoredTelemetry
 from monitor.own_metrics import EngineMetrics
+from monitor.probes.runner import ProbeRunner
 from monitor.profiles.catalog import ProfileCatalog
 from monitor.sources.connect import prometheus_source
 from monitor.store import Store
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 # The API answers pipelines waiting on a verdict; the engine's work can wait a few milliseconds.
 ENGINE_NICENESS = 5
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+PROBE_CONCURRENCY = 8  # smoke-probe attempts in flight at once, over all deployments
 _PR_SET_PDEATHSIG = 1
 
 
@@ -82,11 +85,16 @@ async def run_engine(
     stop: asyncio.Event,
     metrics: EngineMetrics,
 ) -> None:
-    """Evaluate due deployments and deliver the outbox until ``stop`` is set."""
+    """Evaluate due deployments, make their probes' attempts and deliver the outbox until ``stop``."""
     store = await Store.open(options.database_url)
     source = prometheus_source(settings, options.prometheus_url)  # with the configured credentials
     deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
+    # One session for every probe attempt; each attempt has its probe's own timeout.
+    probe_session = aiohttp.ClientSession()
     try:
+        prober = ProbeWorker(
+            store, settings.probes, ProbeRunner(probe_session, PROBE_CONCURRENCY), metrics=metrics
+        )
         placement = scheduler_settings(options, settings)
         scheduler = Scheduler(
             store, source, profiles.get, placement, notifier=Notifier(settings), metrics=metrics,
@@ -94,8 +102,9 @@ async def run_engine(
                 settings.sources, settings.logs_from, settings.traces_from, StoredTelemetry(store)
             ),
         )  # fmt: skip
-        await asyncio.gather(scheduler.run(stop), deliverer.run(stop))
+        await asyncio.gather(scheduler.run(stop), deliverer.run(stop), prober.run(stop))
     finally:
+        await probe_session.close()
         await deliverer.close()
         await source.close()
         await store.close()

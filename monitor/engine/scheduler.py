@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.channels.notify import Notifier
 from monitor.engine.evaluate import evaluate_look
+from monitor.engine.probing import StoredProbeAttempts
 from monitor.engine.replay import look_times
 from monitor.engine.request import AnalysisRequest, RequestDefaults, deployment_request
 from monitor.errors import ConflictError, MonitorError
@@ -197,6 +198,8 @@ class Scheduler:
         times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
         now = self._clock()
         recorded = 0
+        # The probe workers' attempts, read per look from the store.
+        probes = StoredProbeAttempts(self._store, deployment.id) if deployment.spec.probes else None
         last_in_slice = deployment.looks_done + self._settings.max_looks_per_claim
         for look in range(deployment.looks_done + 1, min(len(times), last_in_slice) + 1):
             at = times[look - 1]
@@ -213,7 +216,7 @@ class Scheduler:
             with tracer().start_as_current_span("evaluate look", attributes=attributes) as span:
                 verdict = await evaluate_look(
                     self._source, request, at, look, last_look=last, planned_looks=len(times),
-                    telemetry=self._telemetry,
+                    telemetry=self._telemetry, probes=probes,
                 )  # fmt: skip
                 span.set_attribute("verdict", verdict.status.value)
             errors = blocking_errors(verdict, request.profile)
