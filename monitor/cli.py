@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     analyze.add_argument("--output", choices=("text", "json"), default="text", help="verdict format")
     analyze.add_argument(
+        "--probe", metavar="NAME|URL", action="append",
+        help="also run a smoke probe once, now (live even for a past window), and judge it; repeatable: "
+        "a configured probe's name, all (every configured probe for the service and environment), or "
+        "an http(s) URL probed 3 times 10 s apart, failing at 3 failures in a row (default: none)",
+    )  # fmt: skip
+    analyze.add_argument(
         "--loki-url", metavar="URL", default=env("MONITOR_LOKI_URL"),
         type=url_type("MONITOR_LOKI_URL"),
         help="also judge logs read from this Loki (env MONITOR_LOKI_URL; default: the config's, else none)",
@@ -384,7 +390,9 @@ ANALYZE_EXAMPLE = """example:
   monitor analyze --prometheus-url http://prometheus:9090 --service checkout \\
       --canary-version v2 --baseline-version v1 --start now-30m --end now --interval 1m
   monitor analyze --service checkout --canary-version v2 --baseline-version v1 \\
-      --start 2026-11-26T10:00:00Z --end 2026-11-26T10:30:00Z --output json"""
+      --start 2026-11-26T10:00:00Z --end 2026-11-26T10:30:00Z --output json
+  monitor analyze --config monitor.yaml --service checkout --canary-version v2 --baseline-version v1 \\
+      --start now-15m --end now --probe health --probe https://checkout.example.com/healthz"""
 SERVE_EXAMPLE = """example:
   monitor serve --listen 0.0.0.0:8080 --prometheus-url http://prometheus:9090 \\
       --database sqlite:///monitor.db --config monitor.yaml"""

@@ -1,4 +1,8 @@
-"""``monitor analyze``: one-shot analysis against Prometheus, exit code from the verdict."""
+"""``monitor analyze``: one-shot analysis against Prometheus, exit code from the verdict.
+
+With ``--probe``, smoke probes are run once, now, before the analysis (:mod:`monitor.probes.session`)
+and judged with it: live answers of the versions as they run now, even when the window is past.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,23 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from monitor.checks.probes import probe_checks
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
 from monitor.engine import AnalysisRequest, analyze
+from monitor.engine.evaluate import evaluate_look
+from monitor.engine.replay import look_times
 from monitor.engine.request import RequestDefaults, baseline_window, build_request, resolve_baseline
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
-from monitor.models import BaselineChoice, Classification, Verdict, VerdictStatus, Window
+from monitor.models import BaselineChoice, Classification, ProbeSpec, Verdict, VerdictStatus, Window
+from monitor.probes.hosts import url_problem
+from monitor.probes.targets import CANARY, ProbeTargets, probe_targets
 from monitor.profiles import load_profile
 from monitor.sources.connect import loki_source, prometheus_source, trace_source
 from monitor.sources.prometheus import PrometheusSource
@@ -24,11 +34,14 @@ from monitor.timeparse import format_time, parse_duration_s, parse_time
 
 if TYPE_CHECKING:
     from monitor.otlp.pulled import PulledTelemetry
+    from monitor.probes.session import Progress, RunAttempts
 
 MAX_WINDOW_S = 7 * 86400.0
 MIN_INTERVAL_S = 10.0
 MAX_LOOKS = 10_080  # one a minute for a week
 _FUTURE_SLACK = timedelta(seconds=60)
+ALL_PROBES = "all"
+INLINE_PREFIX = "smoke-"  # --probe URL is probe smoke-1, smoke-2, ... in the order given
 
 
 def exit_code(verdict: Verdict, optional: Collection[str] = ()) -> int:
@@ -119,6 +132,61 @@ def prometheus_url(flag: str | None, settings: Settings) -> str:
     return url
 
 
+def _inline_probe(url: str, number: int) -> ProbeSpec:
+    """``--probe URL``: a probe with the defaults (3 attempts 10 s apart, failing at 3 in a row),
+    which may request only the URL's own host."""
+    if (problem := url_problem(url)) is not None:
+        _, text, fix = problem
+        if problem[0] == "hosts":
+            fix = "write the host itself, or configure the probe with its hosts: in --config"
+        raise InputError(f"--probe {url}: {text}; {fix}")
+    return ProbeSpec(name=f"{INLINE_PREFIX}{number}", url=url)
+
+
+def probes_from_args(args: argparse.Namespace, settings: Settings) -> tuple[ProbeSpec, ...]:
+    """The probes ``--probe`` names: configured ones by name, ``all`` those that apply to the
+    service and environment, and inline ones by URL; each once, in the order given."""
+    chosen: dict[str, ProbeSpec] = {}
+    configured = {p.name: p for p in settings.probes}
+    inline = 0
+    for given in getattr(args, "probe", None) or []:
+        if given == ALL_PROBES:
+            applying = [p for p in settings.probes if p.applies_to(args.service, settings.environment)]
+            if not applying:
+                where = f" in {settings.environment}" if settings.environment else ""
+                raise InputError(
+                    f"--probe all: no configured probe applies to {args.service}{where}; "
+                    "add probes: to --config or name a URL"
+                )
+            chosen |= {p.name: p for p in applying}
+        elif "://" in given:
+            inline += 1
+            probe = _inline_probe(given, inline)
+            chosen[probe.name] = probe
+        elif given in configured:
+            chosen[given] = configured[given]
+        else:
+            names = ", ".join(configured) or "none configured"
+            raise InputError(
+                f"--probe {given}: no such probe (configured: {names}); name one, 'all', or an http(s) URL"
+            )
+    return tuple(chosen.values())
+
+
+def _probe_plan(
+    probes: tuple[ProbeSpec, ...], request: AnalysisRequest
+) -> tuple[tuple[ProbeSpec, ProbeTargets], ...]:
+    """Each probe with the addresses of the analysed versions (the old one's when it has its own)."""
+
+    def targets(probe: ProbeSpec) -> ProbeTargets:
+        return probe_targets(
+            probe, service=request.service, environment=request.environment,
+            version=request.canary_version, baseline_version=request.baseline_version,
+        )  # fmt: skip
+
+    return tuple((probe, targets(probe)) for probe in probes)
+
+
 def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, PrometheusSource, Settings]:
     """Validate the arguments into a request, its metrics source and the settings; raise MonitorError."""
     settings = load_settings(Path(args.config) if args.config else None)
@@ -149,6 +217,10 @@ def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, Promet
         environment=settings.environment,
         baseline_choice=choice,
     )
+    if probes := probes_from_args(args, settings):
+        # The latency of a probe whose old version answers at its own address is compared too.
+        compared = [probe.name for probe, targets in _probe_plan(probes, request) if targets.baseline]
+        request = replace(request, added=probe_checks(probes, compared))
     return request, prometheus_source(settings, url), settings  # with the configured credentials
 
 
@@ -165,10 +237,54 @@ def pull_sources(args: argparse.Namespace, settings: Settings) -> PulledTelemetr
     return PulledTelemetry(loki, traces)
 
 
+def _say_attempt(progress: Progress) -> None:
+    """``probe health: attempt 2 of 3: status 200 in 0.041 s`` on stderr, as each attempt ends."""
+    from monitor.judges.probes import describe
+
+    result = progress.result
+    role = "" if result.role == CANARY else f" ({result.role})"
+    line = f"probe {result.probe}{role}: attempt {progress.index} of {progress.count}: {describe(result)}"
+    print(line, file=sys.stderr, flush=True)
+
+
+async def run_request_probes(request: AnalysisRequest) -> RunAttempts:
+    """Run the probes of ``request``'s added checks once, now, with progress on stderr."""
+    import aiohttp
+
+    from monitor.probes.runner import ProbeRunner
+    from monitor.probes.session import run_probes
+
+    probes = {a.subject.name: a.subject for a in request.added if isinstance(a.subject, ProbeSpec)}
+    async with aiohttp.ClientSession() as session:
+        plan = _probe_plan(tuple(probes.values()), request)
+        return await run_probes(ProbeRunner(session), plan, on_attempt=_say_attempt)
+
+
+async def _with_probes(
+    request: AnalysisRequest, source: PrometheusSource, telemetry: PulledTelemetry | None
+) -> Verdict:
+    """:func:`monitor.engine.analyze` with the probes' attempts: look after look to the first final
+    verdict, every look seeing every attempt (made now, before the first)."""
+    probes = await run_request_probes(request)
+    times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
+    verdict: Verdict | None = None
+    for look, at in enumerate(times, start=1):
+        verdict = await evaluate_look(
+            source, request, at, look, last_look=look == len(times), planned_looks=len(times),
+            telemetry=telemetry, probes=probes,
+        )  # fmt: skip
+        if verdict.final:
+            break
+    assert verdict is not None
+    return verdict
+
+
 async def _analyze(
     request: AnalysisRequest, source: PrometheusSource, telemetry: PulledTelemetry | None = None
 ) -> Verdict:
     try:
+        if any(isinstance(a.subject, ProbeSpec) for a in request.added):
+            return await _with_probes(request, source, telemetry)
         return await analyze(request, source, telemetry=telemetry)
     finally:
         await source.close()

@@ -233,16 +233,9 @@ class ProbeSection(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if not self.url.lower().startswith(("http://", "https://")):
-            raise invalid(f"invalid {redact_url(self.url)!r}", "use an http:// or https:// URL", "url")
-        if unknown := unknown_placeholders(self.url):
-            raise invalid(
-                f"unknown placeholder {{{unknown[0]}}}", "use {service}, {version} or {environment}", "url"
-            )
-        if not self.hosts and "{" in template_host(self.url):
-            raise invalid(
-                "the URL's host is templated", "list the hosts it may name in hosts: [...]", "hosts"
-            )
+        if (problem := url_problem(self.url, self.hosts)) is not None:
+            field, text, fix = problem
+            raise invalid(text, fix, field)
         if self.fail_after > self.count:
             raise invalid(
                 f"fail_after {self.fail_after} is more than count {self.count}",
@@ -405,12 +398,19 @@ def _slos(
             sli = _sli_of_check(doc, where, section, profile or DEFAULT_PROFILE)
         else:
             sli = _sli_of_promql(doc, where, section)
-                **sli,
         slos.append(
             SLO(
                 name=section.name,
                 service=section.service,
                 objective=section.objective,
+                window_days=int(section.window.removesuffix("d")),
+                description=section.description,
+                **sli,
+            )
+        )
+    return tuple(slos)
+
+
 def _sli_of_promql(doc: YamlDocument, where: str, section: SloSection) -> dict[str, Any]:
     sli = section.sli
     if section.profile is not None:
@@ -466,13 +466,6 @@ def _sli_of_check(doc: YamlDocument, where: str, section: SloSection, profile_na
         "total": render(exposure, profile, service, WINDOW_PLACEHOLDER),
         "from_check": SliCheck(profile_name, check.name, events, exposure),
     }
-
-
-                window_days=int(section.window.removesuffix("d")),
-                description=section.description,
-            )
-        )
-    return tuple(slos)
 
 
 def read_slos(path: Path) -> tuple[SLO, ...]:

@@ -1,4 +1,5 @@
-"""Host rules of probes: which hosts a probe URL (or a blue/green preview) may name.
+"""Host rules of probes: which hosts a probe URL (or a blue/green preview) may name, and what a
+probe URL must be.
 
 Pure: names in, a yes or no out. A pattern is an exact host name (``checkout.example.com``) or
 ``*.suffix`` (``*.preview.example.com``), which matches any host strictly under ``suffix``, not
@@ -11,7 +12,10 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
-__all__ = ["host_allowed", "host_pattern_problem"]
+from monitor.probes.spec import template_host, unknown_placeholders
+from monitor.redact import redact_url
+
+__all__ = ["host_allowed", "host_pattern_problem", "url_problem"]
 
 
 def host_allowed(host: str, patterns: Sequence[str]) -> bool:
@@ -51,4 +55,16 @@ def host_pattern_problem(pattern: str) -> str | None:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:
         return None if _HOST.match(name) else f"{pattern!r} is not a host name"
+    return None
+
+
+def url_problem(url: str, hosts: Sequence[str] = ()) -> tuple[str, str, str] | None:
+    """What is wrong with a probe's URL template given its ``hosts`` (None: nothing), as ``(field,
+    problem, fix)``: not http(s), an unknown placeholder, or a templated host with no hosts listed."""
+    if not url.lower().startswith(("http://", "https://")):
+        return "url", f"invalid {redact_url(url)!r}", "use an http:// or https:// URL"
+    if unknown := unknown_placeholders(url):
+        return "url", f"unknown placeholder {{{unknown[0]}}}", "use {service}, {version} or {environment}"
+    if not hosts and "{" in template_host(url):
+        return "hosts", "the URL's host is templated", "list the hosts it may name in hosts: [...]"
     return None

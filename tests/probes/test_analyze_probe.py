@@ -1,0 +1,173 @@
+"""``monitor analyze --probe`` against a real Prometheus and a local HTTP server that fails on command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from probe_server import Target
+
+from monitor.cli import main
+from monitor.commands.analyze import probes_from_args
+from monitor.config import Settings, load_settings
+from monitor.errors import InputError
+from monitor.simulate import SimulatedPrometheus
+from monitor.timeparse import format_time
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(text)
+    return path
+
+
+def _args(prom: SimulatedPrometheus, config: Path, *extra: str) -> list[str]:
+    run = prom.runs["aa"]  # a healthy canary: only its probes can fail it
+    return [
+        "analyze", "--prometheus-url", prom.url, "--config", str(config), "--service", "aa",
+        "--canary-version", run.scenario.canary_version, "--baseline-version", run.scenario.baseline_version,
+        "--start", format_time(run.canary_window.start), "--end", format_time(run.canary_window.end), *extra,
+    ]  # fmt: skip
+
+
+def _probe(name: str, url: str, **fields: object) -> str:
+    extra = "".join(f", {key}: {json.dumps(value)}" for key, value in fields.items())
+    return f"  - {{name: {name}, url: '{url}', interval_s: 0{extra}}}\n"
+
+
+async def test_a_failing_probe_fails_the_verdict_with_its_evidence(
+    prometheus: SimulatedPrometheus, target: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, "probes:\n" + _probe("health", target.url("/status/500")))
+    code = await asyncio.to_thread(main, _args(prometheus, config, "--probe", "health"))
+    out, err = capsys.readouterr()
+    assert code == 1, out
+    assert out.startswith("verdict: FAIL")
+    assert "probe health failed 3 attempts in a row (fail_after 3): last status 500 in " in out
+    assert "probe_health      high    yes" in out
+    assert "last status 500 in " in out and ": status 500, expected 200" in out
+    for attempt in (1, 2, 3):
+        assert f"probe health: attempt {attempt} of 3: status 500 in " in err
+    # The verdict document keeps each failed attempt: its address, answer and the body's first bytes.
+    code = await asyncio.to_thread(main, _args(prometheus, config, "--probe", "health", "--output", "json"))
+    document = json.loads(capsys.readouterr().out)
+    assert (code, document["verdict"]) == (1, "fail")
+    (check,) = [c for c in document["checks"] if c["name"] == "probe_health"]
+    details = [e["detail"] for e in check["evidence"]]
+    assert len(details) == 3
+    assert all(f"{target.url('/status/500')}: status 500 in " in d for d in details), details
+    assert all(d.endswith("status 500, expected 200; body: boom: database unavailable") for d in details)
+
+
+async def test_a_healthy_probe_passes_beside_the_metrics(
+    prometheus: SimulatedPrometheus, target: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(
+        tmp_path, "probes:\n" + _probe("health", target.url("/ok"), json_equals={"status": "ok"}, count=4)
+    )
+    code = await asyncio.to_thread(main, _args(prometheus, config, "--probe", "all", "--output", "json"))
+    document = json.loads(capsys.readouterr().out)
+    assert (code, document["verdict"]) == (0, "pass"), document["summary"]
+    checks = {c["name"]: c for c in document["checks"]}
+    assert checks["probe_health"]["classification"] == "pass"
+    assert "answered as expected in 4 of 4 attempts" in checks["probe_health"]["message"]
+    assert "http_error_ratio" in checks  # the profile's checks are judged as without probes
+    assert "probe_health_latency" not in checks  # one address for both versions: nothing to compare
+
+
+async def test_a_probe_of_each_version_compares_their_answer_times(
+    prometheus: SimulatedPrometheus, target: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = target.url("/ok") + "?version={version}"  # each version at its own address
+    config = _config(tmp_path, "probes:\n" + _probe("health", url, count=6, latency_allowed_effect=9))
+    code = await asyncio.to_thread(main, _args(prometheus, config, "--probe", "health", "--output", "json"))
+    out, err = capsys.readouterr()
+    assert "probe health (baseline): attempt 6 of 6: status 200 in " in err
+    assert "probe health: attempt 6 of 6: status 200 in " in err
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    latency = checks["probe_health_latency"]
+    # Six answers of one local server each: the same distribution, so no slowdown of 10x is found.
+    assert latency["classification"] == "pass", latency["message"]
+    assert (code, checks["probe_health"]["classification"]) == (0, "pass")
+
+
+def _settings(tmp_path: Path, text: str) -> Settings:
+    return load_settings(_config(tmp_path, text), environ={})
+
+
+def _given(*probes: str, service: str = "checkout") -> argparse.Namespace:
+    return argparse.Namespace(probe=list(probes), service=service)
+
+
+def test_probe_arguments_name_configured_probes_all_or_urls(tmp_path: Path) -> None:
+    settings = _settings(
+        tmp_path,
+        "environment: production\nprobes:\n"
+        "  - {name: health, url: 'https://checkout.example.com/healthz', services: [checkout]}\n"
+        "  - {name: staging-only, url: 'https://s.example.com/', environments: [staging]}\n"
+        "  - {name: cart, url: 'https://cart.example.com/', services: [cart]}\n",
+    )
+    assert [p.name for p in probes_from_args(_given("all"), settings)] == ["health"]
+    assert [p.name for p in probes_from_args(_given("cart", "health", "all"), settings)] == ["cart", "health"]
+    first, second = probes_from_args(
+        _given("https://a.example.com/x?v={version}", "http://b:8080/"), settings
+    )
+    assert (first.name, second.name) == ("smoke-1", "smoke-2")
+    assert (first.count, first.interval_s, first.fail_after) == (3, 10.0, 3)
+    assert first.allowed_hosts() == {"a.example.com"} and second.allowed_hosts() == {"b"}
+    assert probes_from_args(_given(), settings) == ()
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            "helth",
+            "--probe helth: no such probe (configured: health, cart); name one, 'all', or an http(s) URL",
+        ),
+        (
+            "https://{service}.example.com/",
+            "--probe https://{service}.example.com/: the URL's host is templated",
+        ),
+        (
+            "https://a.example.com/{tenant}",
+            "unknown placeholder {tenant}; use {service}, {version} or {environment}",
+        ),
+        ("ftp://a.example.com/", "--probe ftp://a.example.com/: invalid 'ftp://a.example.com/'"),
+    ],
+)
+def test_a_wrong_probe_argument_says_what_to_write(tmp_path: Path, given: str, message: str) -> None:
+    settings = _settings(
+        tmp_path,
+        "probes:\n  - {name: health, url: 'https://h.example.com/'}\n"
+        "  - {name: cart, url: 'https://c.example.com/', services: [cart]}\n",
+    )
+    with pytest.raises(
+        InputError,
+    ) as caught:
+        probes_from_args(_given(given), settings)
+    assert message in str(caught.value)
+
+
+def test_all_with_no_probe_for_the_service_is_an_error(tmp_path: Path) -> None:
+    settings = _settings(
+        tmp_path, "probes:\n  - {name: cart, url: 'https://c.example.com/', services: [cart]}\n"
+    )
+    with pytest.raises(InputError, match="--probe all: no configured probe applies to checkout"):
+        probes_from_args(_given("all"), settings)
+
+
+def test_an_unknown_probe_exits_3_before_any_query(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
+        "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600", "--probe", "nope",
+    ]  # fmt: skip
+    assert main(args) == 3
+    assert (
+        "monitor: error: --probe nope: no such probe (configured: none configured)" in capsys.readouterr().err
+    )
