@@ -216,6 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
         "window a day or a week earlier (day, week), or auto (default: the environment's, else previous)",
     )  # fmt: skip
     gate.add_argument(
+        "--probe", metavar="NAME|URL", action="append",
+        help="a smoke probe of this deployment (repeatable): a probe configured in the daemon, or an "
+        "http(s) URL on a host the daemon's probe_hosts allows (default: the configured probes that "
+        "apply to the service and environment)",
+    )  # fmt: skip
+    gate.add_argument(
+        "--preview", metavar="URL",
+        help="bluegreen: where the new version answers before the switch; the verdict judges it there, "
+        "by its probes, so the switch waits for the gate (default: none, judged after the switch)",
+    )  # fmt: skip
+    gate.add_argument(
         "--started-at", metavar="TIME",
         help="when the deploy started: RFC 3339, Unix seconds, or now-5m (default: now)",
     )  # fmt: skip
@@ -399,6 +410,9 @@ SERVE_EXAMPLE = """example:
 GATE_EXAMPLE = """example:
   MONITOR_TOKEN=... monitor gate --url http://monitor:8080 --service checkout \\
       --environment production --version v2 --baseline-version v1 --idempotency-key "$BUILD_TAG"
+  monitor gate --service checkout --environment production --version v2 --baseline-version v1 \\
+      --strategy bluegreen --preview https://checkout-green.preview.example.com --probe health \\
+    && switch-traffic-to-green
 """
 REPORT_LINK_EXAMPLE = """example:
   monitor report-link --config monitor.yaml 7f9c2e4a-... --lifetime 24h

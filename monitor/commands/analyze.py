@@ -25,7 +25,7 @@ from monitor.engine.request import RequestDefaults, baseline_window, build_reque
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.models import BaselineChoice, Classification, ProbeSpec, Verdict, VerdictStatus, Window
-from monitor.probes.hosts import url_problem
+from monitor.probes.hosts import INLINE_PREFIX, inline_problem
 from monitor.probes.targets import CANARY, ProbeTargets, probe_targets
 from monitor.profiles import load_profile
 from monitor.sources.connect import loki_source, prometheus_source, trace_source
@@ -41,7 +41,6 @@ MIN_INTERVAL_S = 10.0
 MAX_LOOKS = 10_080  # one a minute for a week
 _FUTURE_SLACK = timedelta(seconds=60)
 ALL_PROBES = "all"
-INLINE_PREFIX = "smoke-"  # --probe URL is probe smoke-1, smoke-2, ... in the order given
 
 
 def exit_code(verdict: Verdict, optional: Collection[str] = ()) -> int:
@@ -135,11 +134,8 @@ def prometheus_url(flag: str | None, settings: Settings) -> str:
 def _inline_probe(url: str, number: int) -> ProbeSpec:
     """``--probe URL``: a probe with the defaults (3 attempts 10 s apart, failing at 3 in a row),
     which may request only the URL's own host."""
-    if (problem := url_problem(url)) is not None:
-        _, text, fix = problem
-        if problem[0] == "hosts":
-            fix = "write the host itself, or configure the probe with its hosts: in --config"
-        raise InputError(f"--probe {url}: {text}; {fix}")
+    if (problem := inline_problem(url)) is not None:
+        raise InputError(f"--probe {url}: {problem}")
     return ProbeSpec(name=f"{INLINE_PREFIX}{number}", url=url)
 
 

@@ -4,6 +4,11 @@ It prints a progress line per look, then the summary and the checks, and last th
 address (a signed, expiring link a browser opens, when the daemon has a report-link key), and
 exits 0/1/2/3 as ``monitor analyze`` does. Connection failures and 5xx answers are retried with backoff until
 ``--timeout``, so the gate rides out a daemon restart.
+
+``--probe`` names the deployment's smoke probes (configured names, or URLs sent as inline probes;
+without it the daemon runs the configured probes that apply), and ``--preview`` the address where
+the green side of a blue/green deployment answers before the switch: its verdict then judges the
+green side by its probes, so a pipeline switches traffic only when the gate exits 0.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from monitor.envvars import env
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.judges.format import fmt_duration
+from monitor.probes.hosts import INLINE_PREFIX, inline_problem
+from monitor.probes.spec import url_host
+from monitor.redact import redact_url
 from monitor.reportlinks import report_path
 from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status
 from monitor.timeparse import format_time, parse_duration_s, parse_time
@@ -68,6 +76,38 @@ async def _retrying(deadline: float, call: Any) -> dict[str, Any]:
     return result
 
 
+def _probes(given: list[str]) -> list[str | dict[str, str]]:
+    """``--probe`` as the body's ``probes``: configured names as they are, a URL as an inline probe
+    (``{"name": "smoke-1", "url": URL}``, the daemon's defaults for the rest)."""
+    probes: list[str | dict[str, str]] = []
+    inline = 0
+    for item in given:
+        if "://" not in item:
+            if item == "all":
+                raise InputError(
+                    "--probe all: leave --probe out and the daemon runs every configured probe that "
+                    "applies; or name them"
+                )
+            probes.append(item)
+            continue
+        if (problem := inline_problem(item)) is not None:
+            raise InputError(f"--probe {item}: {problem}")
+        inline += 1
+        probes.append({"name": f"{INLINE_PREFIX}{inline}", "url": item})
+    return probes
+
+
+def _preview(url: str, strategy: str) -> str:
+    if strategy != "bluegreen":
+        raise InputError(
+            f"--preview is the green side of a blue/green deployment; add --strategy bluegreen "
+            f"(not {strategy})"
+        )
+    if not url.lower().startswith(("http://", "https://")) or not url_host(url):
+        raise InputError(f"--preview {redact_url(url)}: use an http:// or https:// URL with a host")
+    return url
+
+
 def _registration(args: argparse.Namespace) -> dict[str, Any]:
     missing = [f for f in ("service", "environment", "version", "baseline_version") if not getattr(args, f)]
     if missing:
@@ -96,6 +136,10 @@ def _registration(args: argparse.Namespace) -> dict[str, Any]:
         labels[key] = value
     if labels:
         body["labels"] = labels
+    if getattr(args, "probe", None):  # else the configured probes that apply
+        body["probes"] = _probes(args.probe)
+    if getattr(args, "preview", None):
+        body["preview_url"] = _preview(args.preview, args.strategy)
     return body
 
 

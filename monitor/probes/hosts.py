@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from monitor.probes.spec import template_host, unknown_placeholders
 from monitor.redact import redact_url
 
-__all__ = ["host_allowed", "host_pattern_problem", "url_problem"]
+__all__ = ["INLINE_PREFIX", "host_allowed", "host_pattern_problem", "inline_problem", "url_problem"]
 
 
 def host_allowed(host: str, patterns: Sequence[str]) -> bool:
@@ -68,3 +68,17 @@ def url_problem(url: str, hosts: Sequence[str] = ()) -> tuple[str, str, str] | N
     if not hosts and "{" in template_host(url):
         return "hosts", "the URL's host is templated", "list the hosts it may name in hosts: [...]"
     return None
+
+
+INLINE_PREFIX = "smoke-"  # a probe given as a URL alone is smoke-1, smoke-2, ... in the order given
+
+
+def inline_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as a probe given by its URL alone (``--probe URL``), whose only
+    host is the URL's own, in words with the fix (None: nothing)."""
+    if (problem := url_problem(url)) is None:
+        return None
+    field, text, fix = problem
+    if field == "hosts":
+        fix = "write the host itself, or configure the probe with its hosts: in --config"
+    return f"{text}; {fix}"
