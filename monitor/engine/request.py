@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 
 from monitor.checks.kind import AddedCheck
 from monitor.checks.probes import probe_checks
+from monitor.checks.slo import slo_checks
 from monitor.environments import Environments
 from monitor.errors import InputError
 from monitor.models import BaselineChoice, Deployment, Mode, Strategy, Window
 from monitor.probes.targets import deployment_targets
 from monitor.profiles import CheckSpec, Profile
 from monitor.profiles.model import HarmPolicy, TrafficPolicy
+from monitor.slo.model import SLO
 
 if TYPE_CHECKING:  # only read, never built here: keeps the config's parsing off this import
     from monitor.config import Settings
@@ -138,12 +140,14 @@ class RequestDefaults:
 
     ``matchers`` go into every query before a deployment's own labels; ``expected_canary_share``
     replaces the profile's (``traffic:`` in the config); ``environments`` say what a pass must
-    rule out in each environment.
+    rule out in each environment; ``slos`` are the config's SLOs, a ``slo_burn`` check each for
+    the analyses of their service.
     """
 
     matchers: tuple[tuple[str, str], ...] = ()
     expected_canary_share: float | None = None
     environments: Environments = field(default_factory=Environments)
+    slos: tuple[SLO, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestDefaults:
@@ -152,6 +156,7 @@ class RequestDefaults:
             matchers=settings.matchers,
             expected_canary_share=settings.expected_canary_share,
             environments=Environments(settings.environments),
+            slos=settings.slos,
         )
 
     def profile(self, profile: Profile) -> Profile:
@@ -183,7 +188,9 @@ def build_request(
 
     ``baseline_choice`` names how ``baseline_window`` was chosen (:func:`baseline_window`), for the
     verdict document; a seasonal choice also makes the baseline window follow the canary's looks.
+    The service's SLOs add their ``slo_burn`` checks after ``added``, limited as the environment says.
     """
+    burn_limit = defaults.environments.slo_burn_limit(environment)
     return AnalysisRequest(
         service=service,
         canary_version=canary_version,
@@ -198,7 +205,7 @@ def build_request(
         extra_matchers=(*defaults.matchers, *((k, v) for k, v in labels if "/" not in k)),
         harm=defaults.environments.harm(environment),
         baseline_choice=baseline_choice,
-        added=added,
+        added=(*added, *slo_checks(defaults.slos, service, burn_limit)),
         preview_url=preview_url,
     )
 

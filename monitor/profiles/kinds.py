@@ -41,7 +41,10 @@ def register(key: str, signal: Signal, comparison: ComparisonKind, target: str) 
 
 
 def key_of(spec: CheckSpec) -> tuple[Signal, str]:
-    """The registry key of a check: its comparison for metrics and probes, else its name."""
+    """The registry key of a check: its explicit ``kind`` when set, its comparison for metrics and
+    probes, else its name."""
+    if spec.kind is not None:
+        return spec.signal, spec.kind
     if spec.signal is Signal.PROBE:  # named after the probe; the comparison says rule or latency
         return spec.signal, PROBE_LATENCY if spec.comparison is ComparisonKind.SAMPLES else PROBE_RULE
     if spec.signal is not Signal.METRICS:
@@ -90,3 +93,4 @@ register("trace_exceptions", TRACES, COUNTS, "monitor.checks.traces:EXCEPTIONS")
 register("trace_operations", TRACES, COUNTS, "monitor.checks.traces:OPERATIONS")
 register(PROBE_RULE, PROBE, COUNTS, "monitor.checks.probes:RULE")
 register(PROBE_LATENCY, PROBE, SAMPLES, "monitor.checks.probes:LATENCY")
+register("slo_burn", METRICS, COUNTS, "monitor.checks.slo:SLO_BURN")

@@ -53,6 +53,9 @@ class CheckSpec:
     allowed_decrease: float | None = None
     new_items: NewItems = NewItems.REGRESS
     from_spans: FromSpans | None = None
+    # The registered kind that fetches and judges it, when neither its comparison nor its name
+    # says (a check added to a request, such as an SLO's slo_burn; monitor.profiles.kinds.key_of).
+    kind: str | None = None
 
     @property
     def lower_allowed(self) -> float:
