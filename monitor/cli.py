@@ -403,7 +403,7 @@ ANALYZE_EXAMPLE = """example:
   monitor analyze --service checkout --canary-version v2 --baseline-version v1 \\
       --start 2026-11-26T10:00:00Z --end 2026-11-26T10:30:00Z --output json
   monitor analyze --config monitor.yaml --service checkout --canary-version v2 --baseline-version v1 \\
-      --start now-15m --end now --probe health --probe https://checkout.example.com/healthz"""
+      --start now-15m --end now --probe health --probe https://checkout.example.com/health"""
 SERVE_EXAMPLE = """example:
   monitor serve --listen 0.0.0.0:8080 --prometheus-url http://prometheus:9090 \\
       --database sqlite:///monitor.db --config monitor.yaml"""
