@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from monitor.slo.model import SLO, WINDOWS_DAYS
 
 # Every window an alert reads, short to long.
@@ -300,23 +298,25 @@ def unit_test_document(slo: SLO) -> dict[str, Any]:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (the PromQL) as literal blocks, readable in review; no anchors."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def _dump(document: dict[str, Any]) -> str:
-    return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+    """YAML of ``document``: multi-line strings (the PromQL) as literal blocks, readable in review;
+    no anchors.
+
+    PyYAML loads here, not with the module: a one-shot ``monitor analyze`` imports the SLO model
+    (through this package) and must not load file-reading libraries (tests/commands).
+    """
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    def literal(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, literal)
+    return HEADER + yaml.dump(document, Dumper=Dumper, sort_keys=False, width=10_000, allow_unicode=True)
 
 
 def rule_file(slo: SLO) -> str:
