@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from monitor.api.keys import ENVIRONMENTS, PROFILES
+from monitor.api.keys import ENVIRONMENTS, NOTIFIER, PROFILES
 from monitor.api.problems import invalid
+from monitor.api.registration_probes import ProbeOffer
 from monitor.api.requests import deployment_spec
 from monitor.errors import ConfigError
 from monitor.models import DeploymentSpec
@@ -19,7 +20,8 @@ from monitor.profiles import Profile
 
 
 def request_digest(body: object) -> str:
-    """The request as sent, canonically: what makes a retry with the same key the same request."""
+    """The request as sent, canonically: what makes a retry with the same key the same request
+    (its probes and preview address included: another probe list is another request)."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -41,8 +43,10 @@ def offered_profile(app: web.Application, name: str) -> Profile:
 
 
 def registrable_spec(app: web.Application, body: object) -> DeploymentSpec:
-    """The deployment ``body`` asks for, started now, with a profile the daemon offers and can load;
-    a 400 naming the field otherwise."""
-    spec = deployment_spec(body, datetime.now(UTC), app[ENVIRONMENTS])
+    """The deployment ``body`` asks for, started now, with a profile the daemon offers and can load
+    and the probes its config allows; a 400 naming the field otherwise."""
+    settings = app[NOTIFIER].settings
+    offer = ProbeOffer(settings.probes, settings.probe_hosts)
+    spec = deployment_spec(body, datetime.now(UTC), app[ENVIRONMENTS], offer)
     offered_profile(app, spec.profile)
     return spec

@@ -19,6 +19,12 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Validat
 
 from monitor.api.bodies import text_problem
 from monitor.api.problems import Problem, invalid
+from monitor.api.registration_probes import (
+    ProbeOffer,
+    checked_preview,
+    inline_probe_schema,
+    registration_probes,
+)
 from monitor.api.validation import Body, one_of, refuse, validated
 from monitor.engine.request import seasonal_problem
 from monitor.environments import Environments
@@ -161,6 +167,12 @@ class RegistrationBody(Body):
         description="Prometheus label names add query matchers; prefixed keys (rollback/feature-flag) "
         f"are metadata for rollback actions; at most {MAX_LABELS}",
     )
+    probes: list[Any] | None = Field(None, json_schema_extra=inline_probe_schema)
+    preview_url: Annotated[str, Field(min_length=1, max_length=2000), _text(2000)] | None = Field(
+        None,
+        description="bluegreen: where the new version answers before the switch; its probes go there "
+        "and the verdict judges it before traffic moves",
+    )
 
     @classmethod
     def range_problem(cls, field: str, value: Any) -> Problem | None:
@@ -222,10 +234,13 @@ def _between(field: str, value: float, low: float, high: float) -> float:
     return value
 
 
-def deployment_spec(body: object, now: datetime, environments: Environments) -> DeploymentSpec:
+def deployment_spec(
+    body: object, now: datetime, environments: Environments, offer: ProbeOffer | None = None
+) -> DeploymentSpec:
     """A :class:`DeploymentSpec` from a registration body; :class:`Problem` (400) when invalid.
 
-    Values the body leaves out come from the environment's defaults.
+    Values the body leaves out come from the environment's defaults; its probes from ``offer``, the
+    config's (:mod:`monitor.api.registration_probes`).
     """
     raw = validated(RegistrationBody, body, {"now": now, "environments": environments})
     defaults = environments.get(raw.environment)
@@ -255,6 +270,11 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
         analysed = Window(start, start + timedelta(seconds=max_duration_s))
         if (problem := seasonal_problem(baseline, analysed, started_at)) is not None:
             raise invalid("baseline", f"{problem} (warmup_s plus max_duration_s)")
+    offer = offer or ProbeOffer()
+    probes = registration_probes(
+        raw.probes, offer, service=raw.service, environment=raw.environment,
+        versions=(raw.version, raw.baseline_version),
+    )  # fmt: skip
     return DeploymentSpec(
         service=raw.service,
         environment=raw.environment,
@@ -269,4 +289,6 @@ def deployment_spec(body: object, now: datetime, environments: Environments) -> 
         max_duration_s=max_duration_s,
         labels=tuple(sorted(raw.labels.items())),
         baseline=baseline,
+        probes=probes,
+        preview_url=checked_preview(raw.preview_url, raw.strategy, probes, offer),
     )

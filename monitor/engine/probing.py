@@ -9,6 +9,10 @@ Restarts lose and repeat nothing: the next attempt is the one after the last sto
 left unfinished by a replica that died is retaken (compare-and-set) once it is older than the
 probe's timeout plus :data:`RETAKE_MARGIN_S`.
 
+A blue/green deployment's new version is probed at its preview address (the registration checked
+its host), which the probe may request besides its own hosts; the config's header values still go
+to the probe's own hosts only.
+
 Header values are secrets the store never holds. A probe registered from the config gets the
 config's headers back at run time, from the config probe of the same name, but only while that
 probe still sends its requests where it did (method, URL, hosts and redirect hosts): a secret goes
@@ -33,6 +37,7 @@ from monitor.models import Deployment, ProbeSpec
 from monitor.own_metrics import EngineMetrics
 from monitor.probes.result import ErrorKind, ProbeResult
 from monitor.probes.runner import ProbeRunner
+from monitor.probes.spec import url_host
 from monitor.probes.targets import deployment_targets
 from monitor.redact import redact_url
 from monitor.store import AttemptOutcome, ProbeClaim, ProbingDeployment, Store
@@ -111,6 +116,20 @@ def runnable(stored: ProbeSpec, from_config: bool, config: Mapping[str, ProbeSpe
     return _Run(stored, f"sent without its headers: {reason}")
 
 
+def at_address(run: _Run, url: str, preview_url: str | None) -> _Run:
+    """``run`` for the request to ``url``: a blue/green preview's host (checked at registration
+    against the probe's hosts or the config's ``probe_hosts``) may be requested too, but the
+    config's header values go only to the probe's own hosts."""
+    host = url_host(url)
+    if not preview_url or host != url_host(preview_url) or host in run.probe.allowed_hosts():
+        return run
+    probe = replace(run.probe, hosts=(*sorted(run.probe.allowed_hosts()), host))
+    if not probe.headers:
+        return replace(run, probe=probe)
+    note = f"sent without its headers: the preview's host {host} is not one of the probe's hosts"
+    return _Run(replace(probe, headers=()), run.without_headers or note)
+
+
 class ProbeWorker:
     """Makes the due probe attempts of every non-final deployment, sharing them with other replicas."""
 
@@ -177,7 +196,8 @@ class ProbeWorker:
                     continue
                 claim = await self._next(deployment, stored, role, url, claims.get((stored.name, role), []))
                 if claim is not None:
-                    task = asyncio.create_task(self._attempt(deployment, run, claim, url))
+                    at = at_address(run, url, deployment.spec.preview_url)
+                    task = asyncio.create_task(self._attempt(deployment, at, claim, url))
                     self._in_flight[key] = task
                     task.add_done_callback(self._done(key))
                     started += 1

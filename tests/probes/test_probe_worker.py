@@ -205,3 +205,25 @@ async def test_a_final_deployment_gets_no_more_attempts(
     assert await _rounds(worker, clock, 1) == [1]
     await store.cancel(deployment.id, actor="test", reason="rolled back")
     assert await _rounds(worker, clock, 2) == [0, 0]
+
+
+async def test_a_preview_is_probed_for_the_new_version_and_gets_no_header_outside_the_probes_hosts(
+    target: Target, store: Store, runner: ProbeRunner, clock: Clock
+) -> None:
+    configured = ProbeSpec(
+        "auth", target.url("/echo"), headers=(("Authorization", "Bearer preview-secret-42424242"),),
+        count=1, fail_after=1, body_contains="you sent Bearer",
+    )  # fmt: skip
+    preview = f"http://localhost:{target.port}"  # green, before the switch
+    spec = replace(_deployment(clock, configured), strategy=Strategy.BLUEGREEN, preview_url=preview)
+    deployment, _ = await store.register(spec, actor="test")
+    await _rounds(ProbeWorker(store, (configured,), runner, clock), clock, 1)
+    stored = StoredProbeAttempts(store, deployment.id)
+    [green] = await stored.attempts("auth", "canary", FAR)
+    [blue] = await stored.attempts("auth", "baseline", FAR)
+    assert green.url == f"{preview}/echo" and blue.url == target.url("/echo")
+    assert blue.ok and blue.body_head == "you sent ***"  # the probe's own host: the header is sent
+    assert not green.ok and green.body_head == "you sent "  # never to another host
+    assert green.failed is not None and "the preview's host localhost is not one of the probe's hosts" in (
+        green.failed
+    )

@@ -1,0 +1,168 @@
+"""A registration's smoke probes and blue/green preview address, checked against the daemon's config.
+
+``probes`` absent: the configured probes that apply to the service and environment; ``[]``: none;
+a list: configured probes by name and inline probe objects (the config's probe fields, without
+``headers``: a body never carries secrets). An inline probe may request only the hosts the config's
+``probe_hosts`` allows, for every version's rendered URL and every redirect. ``preview_url``
+(``strategy: bluegreen`` only) moves the new version's probes onto the preview's origin: its host
+must be one every probe may request already, or one ``probe_hosts`` allows. Every refusal is a 400
+naming the field (``probes[1].url``) and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from monitor.api.problems import Problem, invalid
+from monitor.checks.probes import check_name
+from monitor.config.file import ProbeSection, probe_spec
+from monitor.models import ProbeSpec, Strategy
+from monitor.probes.hosts import host_allowed
+from monitor.probes.spec import url_host
+from monitor.redact import redact_url
+
+_ADD_HOST = "add the host to probe_hosts: in the config"
+
+
+@dataclass(frozen=True)
+class ProbeOffer:
+    """What the daemon's config offers registrations: its probes (with their header values, which
+    a registration names but never sees) and the hosts a registration's own probes may request."""
+
+    probes: tuple[ProbeSpec, ...] = ()
+    hosts: tuple[str, ...] = ()
+
+    def names(self) -> str:
+        """The configured probes' names, for a refusal's fix."""
+        return ", ".join(p.name for p in self.probes) or "none are configured (probes: in the config)"
+
+
+def inline_probe_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema of ``probes``' items (``json_schema_extra``, built only when a schema is)."""
+    probe = ProbeSection.model_json_schema()
+    probe.pop("$defs", None)
+    probe["properties"].pop("headers", None)
+    probe["title"] = "InlineProbe"
+    probe["description"] = "a smoke probe of this deployment only: the config's probe fields but headers"
+    _exclusive_as_flag(probe)
+    schema.clear()
+    schema.update(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"anyOf": [{"type": "string"}, probe]}},
+                {"type": "null"},
+            ],
+            "default": None,
+            "description": "configured probe names and inline probes; absent: the configured probes "
+            "that apply to the service and environment; []: none",
+        }
+    )
+
+
+def _exclusive_as_flag(node: object) -> None:
+    """OpenAPI 3.0 (the API document's dialect) writes an exclusive bound as a flag on ``minimum``."""
+    if isinstance(node, list):
+        for item in node:
+            _exclusive_as_flag(item)
+    elif isinstance(node, dict):
+        if isinstance(node.get("exclusiveMinimum"), int | float):
+            node["minimum"], node["exclusiveMinimum"] = node["exclusiveMinimum"], True
+        for value in node.values():
+            _exclusive_as_flag(value)
+
+
+def _section_problem(error: Any, where: str) -> Problem:
+    """A pydantic error of an inline probe as a 400 naming its field."""
+    loc = [str(part) for part in error["loc"]]
+    ctx = error.get("ctx") or {}
+    if error["type"] == "config":  # the model's own check: its words and fix
+        field = ".".join([where, *loc, *([str(ctx["field"])] if ctx.get("field") else [])])
+        return invalid(field, f"{ctx['problem']}; {ctx['fix']}")
+    field = ".".join([where, *loc])
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(sorted(n for n in ProbeSection.model_fields if n != "headers"))
+        return invalid(field, f"unknown field {loc[-1]!r}; allowed: {allowed}")
+    if error["type"] == "missing":
+        return invalid(field, "required")
+    return invalid(field, f"invalid: {error['msg']}")
+
+
+def _inline(
+    item: dict[str, Any], where: str, offer: ProbeOffer, versions: Sequence[str], env: str, service: str
+) -> ProbeSpec:
+    if "headers" in item:
+        raise invalid(
+            f"{where}.headers",
+            "a registration cannot send header values (secrets); define the probe under probes: in "
+            "the config with value_file, and send its name",
+        )
+    try:
+        section = ProbeSection.model_validate(item)
+    except ValidationError as exc:
+        raise _section_problem(exc.errors(include_url=False)[0], where) from None
+    probe = probe_spec(section)
+    rendered = {url_host(probe.render(service, v, env)): v for v in versions}
+    for host, version in rendered.items():
+        if host not in probe.allowed_hosts():
+            raise invalid(
+                f"{where}.hosts",
+                f"the URL names host {host!r} for version {version}, which hosts does not list; add it",
+            )
+    # Every host the probe may ever request, its own and its redirects', within probe_hosts.
+    for field, hosts in (("url", sorted(probe.allowed_hosts())), ("redirect_hosts", probe.redirect_hosts)):
+        for host in hosts:
+            if not host_allowed(host, offer.hosts):
+                raise invalid(f"{where}.{field}", f"host {host!r} is not one probes may target; {_ADD_HOST}")
+    return probe
+
+
+def registration_probes(
+    raw: list[Any] | None, offer: ProbeOffer, *, service: str, environment: str, versions: Sequence[str]
+) -> tuple[ProbeSpec, ...]:
+    """The probes a registration asks for (see the module); :class:`Problem` (400) when unfit."""
+    if raw is None:
+        return tuple(p for p in offer.probes if p.applies_to(service, environment))
+    configured = {p.name: p for p in offer.probes}
+    probes: list[ProbeSpec] = []
+    for index, item in enumerate(raw):
+        where = f"probes[{index}]"
+        if isinstance(item, str):
+            if item not in configured:
+                raise invalid(where, f"no configured probe {item!r}; configured: {offer.names()}")
+            probe = configured[item]
+        elif isinstance(item, dict):
+            probe = _inline(item, where, offer, versions, environment, service)
+        else:
+            raise invalid(where, "must be a configured probe's name or a probe object")
+        if any(check_name(p) == check_name(probe) for p in probes):
+            raise invalid(where, f"a second probe named {probe.name!r} (or its check's name); name it anew")
+        probes.append(probe)
+    return tuple(probes)
+
+
+def checked_preview(
+    preview_url: str | None, strategy: Strategy, probes: Sequence[ProbeSpec], offer: ProbeOffer
+) -> str | None:
+    """The preview address when it fits the deployment (see the module); :class:`Problem` otherwise."""
+    if preview_url is None:
+        return None
+    if strategy is not Strategy.BLUEGREEN:
+        raise invalid("preview_url", "only a bluegreen deployment has a preview; set strategy: bluegreen")
+    parts = urlsplit(preview_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid("preview_url", f"invalid {redact_url(preview_url)!r}; use an http:// or https:// URL")
+    if not probes:
+        raise invalid(
+            "preview_url",
+            "a preview is judged by its probes, and there are none: name or send some in probes, or "
+            "configure probes that apply to this service",
+        )
+    host = parts.hostname.lower()
+    if not (all(host in p.allowed_hosts() for p in probes) or host_allowed(host, offer.hosts)):
+        raise invalid("preview_url", f"host {host!r} is not one the probes may target; {_ADD_HOST}")
+    return preview_url

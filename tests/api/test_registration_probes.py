@@ -1,0 +1,167 @@
+"""A registration's smoke probes and blue/green preview: the config's by default or by name, inline
+ones within probe_hosts, a preview only for bluegreen with probes and an allowed host; every refusal
+names the field and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from monitor.api.keys import STORE
+from monitor.api.problems import Problem
+from monitor.api.registration_probes import ProbeOffer
+from monitor.api.requests import deployment_spec
+from monitor.channels.notify import Notifier
+from monitor.config import Settings
+from monitor.environments import Environments
+from monitor.models import ProbeSpec
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+ENVIRONMENTS = Environments()
+BODY = {"service": "checkout", "environment": "production", "version": "v2", "baseline_version": "v1"}
+SECRET = "Bearer config-secret-abcdef123456"
+HEALTH = ProbeSpec(
+    "health", "https://{service}.example.com/healthz", headers=(("Authorization", SECRET),),
+    hosts=("checkout.example.com", "cart.example.com"),
+)  # fmt: skip
+CART_ONLY = ProbeSpec("cart-login", "https://cart.example.com/login", services=("cart",))
+OFFER = ProbeOffer((HEALTH, CART_ONLY), ("*.preview.example.com", "status.example.com"))
+INLINE = {"name": "login", "url": "https://status.example.com/{service}/login", "body_contains": "Sign in"}
+
+
+def _spec(**fields: Any) -> Any:
+    return deployment_spec({**BODY, **fields}, NOW, ENVIRONMENTS, OFFER)
+
+
+def _refused(**fields: Any) -> Problem:
+    with pytest.raises(Problem) as caught:
+        _spec(**fields)
+    assert caught.value.status == 400
+    return caught.value
+
+
+def test_without_probes_the_configured_ones_that_apply_are_run() -> None:
+    assert _spec().probes == (HEALTH,)  # cart-login is for cart only
+    assert deployment_spec({**BODY, "service": "cart"}, NOW, ENVIRONMENTS, OFFER).probes == (
+        HEALTH,
+        CART_ONLY,
+    )
+    assert _spec(probes=[]).probes == ()
+
+
+def test_probes_by_name_and_inline() -> None:
+    spec = _spec(probes=["cart-login", INLINE])
+    assert [p.name for p in spec.probes] == ["cart-login", "login"]
+    login = spec.probes[1]
+    assert login.url == INLINE["url"] and login.body_contains == "Sign in" and login.headers == ()
+
+
+@pytest.mark.parametrize(
+    ("probes", "field", "words"),
+    [
+        (["nope"], "probes[0]", "no configured probe 'nope'; configured: health, cart-login"),
+        ([42], "probes[0]", "must be a configured probe's name or a probe object"),
+        (["health", "health"], "probes[1]", "a second probe named 'health'"),
+        ([{**INLINE, "url": "https://evil.example.net/x"}], "probes[0].url", "add the host to probe_hosts:"),
+        ([{**INLINE, "redirect_hosts": ["evil.example.net"]}], "probes[0].redirect_hosts", "probe_hosts"),
+        (
+            [{**INLINE, "headers": [{"name": "X", "value_file": "/etc/shadow"}]}],
+            "probes[0].headers",
+            "secrets",
+        ),
+        ([{**INLINE, "url": "ftp://status.example.com/"}], "probes[0].url", "use an http:// or https:// URL"),
+        (
+            [{**INLINE, "count": 2, "fail_after": 3}],
+            "probes[0].fail_after",
+            "lower fail_after or raise count",
+        ),
+        ([{**INLINE, "colour": "red"}], "probes[0].colour", "unknown field 'colour'"),
+        ([{"url": "https://status.example.com/"}], "probes[0].name", "required"),
+        ("health", "probes", "invalid"),
+    ],
+)
+def test_unfit_probes_are_refused_naming_the_field(probes: object, field: str, words: str) -> None:
+    problem = _refused(probes=probes)
+    assert problem.field == field and words in problem.detail, problem.detail
+
+
+def test_an_inline_probe_with_a_templated_host_names_every_version_s_host_within_probe_hosts() -> None:
+    versioned = {
+        "name": "v",
+        "url": "https://{version}.preview.example.com/",
+        "hosts": ["v2.preview.example.com"],
+    }
+    problem = _refused(probes=[versioned])  # the baseline's v1.preview.example.com is not in its hosts
+    assert problem.field == "probes[0].hosts" and "'v1.preview.example.com' for version v1" in problem.detail
+    both = {**versioned, "hosts": ["v2.preview.example.com", "v1.preview.example.com"]}
+    assert _spec(probes=[both]).probes[0].hosts == tuple(both["hosts"])
+    elsewhere = {
+        **both,
+        "url": "https://{version}.example.org/",
+        "hosts": ["v2.example.org", "v1.example.org"],
+    }
+    assert _refused(probes=[elsewhere]).field == "probes[0].url"
+
+
+def test_a_preview_needs_bluegreen_probes_and_an_allowed_host() -> None:
+    preview = "https://checkout-green.preview.example.com"
+    spec = _spec(strategy="bluegreen", preview_url=preview)
+    assert spec.preview_url == preview and spec.probes == (HEALTH,)
+    # A host every probe may request is allowed without probe_hosts.
+    assert _spec(strategy="bluegreen", preview_url="https://cart.example.com").preview_url
+    refusals: list[tuple[dict[str, Any], str]] = [
+        ({"preview_url": preview}, "only a bluegreen deployment has a preview"),
+        ({"strategy": "bluegreen", "preview_url": preview, "probes": []}, "judged by its probes"),
+        (
+            {"strategy": "bluegreen", "preview_url": "https://evil.example.net"},
+            "add the host to probe_hosts:",
+        ),
+        ({"strategy": "bluegreen", "preview_url": "file:///etc/passwd"}, "use an http:// or https:// URL"),
+    ]
+    for fields, words in refusals:
+        problem = _refused(**fields)
+        assert problem.field == "preview_url" and words in problem.detail, problem.detail
+
+
+def test_without_probe_hosts_no_inline_probe_is_allowed() -> None:
+    with pytest.raises(Problem, match="add the host to probe_hosts"):
+        deployment_spec({**BODY, "probes": [INLINE]}, NOW, ENVIRONMENTS, ProbeOffer((HEALTH,)))
+
+
+async def test_the_api_registers_probes_without_storing_secrets_and_the_key_covers_them(
+    open_client: Callable[..., Awaitable[Any]],
+) -> None:
+    settings = replace(Settings(), probes=(HEALTH,), probe_hosts=OFFER.hosts)
+    client = await open_client("http://127.0.0.1:1", None, Notifier(settings))
+    body = {
+        **BODY,
+        "strategy": "bluegreen",
+        "preview_url": "https://g.preview.example.com",
+        "probes": ["health", INLINE],
+    }
+    answer = await client.post("/api/v1/deployments", json=body, headers={"Idempotency-Key": "build-9"})
+    assert answer.status == 201, await answer.text()
+    deployment_id = (await answer.json())["id"]
+    stored = await client.app[STORE].get(deployment_id)
+    assert [p.name for p in stored.spec.probes] == ["health", "login"]
+    assert stored.spec.preview_url == "https://g.preview.example.com"
+    async with client.app[STORE]._engine.connect() as connection:
+        column = (await connection.execute(text("SELECT probes FROM deployments"))).scalar_one()
+    assert SECRET not in column
+    # The same key with other probes is another request.
+    again = await client.post(
+        "/api/v1/deployments", json={**body, "probes": ["health"]}, headers={"Idempotency-Key": "build-9"}
+    )
+    assert again.status == 409
+    refused = await client.post("/api/v1/deployments", json={**BODY, "probes": ["nope"]})
+    problem = await refused.json()
+    assert (
+        refused.status == 400
+        and problem["field"] == "probes[0]"
+        and "configured: health" in problem["detail"]
+    )
