@@ -12,7 +12,16 @@ import math
 from typing import Any
 
 from monitor.judges.format import fmt_ratio, fmt_value
-from monitor.models import Bound, BucketCounts, CheckResult, ComparisonKind, Evidence, Verdict, VersionWindow
+from monitor.models import (
+    Bound,
+    BucketCounts,
+    CheckResult,
+    ComparisonKind,
+    Evidence,
+    Signal,
+    Verdict,
+    VersionWindow,
+)
 from monitor.redact import redact_text
 from monitor.timeparse import format_time
 
@@ -162,6 +171,9 @@ def render_text(verdict: Verdict) -> str:
     lines.append("")
     for r in verdict.checks:
         lines.append(f"- {r.name}: {redact_text(r.message)}")
+        if r.signal is Signal.PROBE:  # each attempt shown: when, where, and what answered
+            lines.extend(f"    {e.label}: {redact_text(e.detail)}" for e in r.evidence if e.detail)
+            continue
         quantiles = [e for e in r.evidence if e.unit]
         if quantiles:
             pairs = (
