@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from monitor.models import Deployment, DeploymentStatus, Verdict, VerdictStatus, VersionWindow, Window
+from monitor.redact import redact_url
 from monitor.report import verdict_document
 from monitor.store import StoredVerdict
 from monitor.timeparse import format_time
@@ -31,6 +32,8 @@ def deployment_document(deployment: Deployment) -> dict[str, Any]:
         "min_duration_s": spec.min_duration_s,
         "max_duration_s": spec.max_duration_s,
         "labels": dict(spec.labels),
+        "probes": [{"name": p.name, "method": p.method, "url": redact_url(p.url)} for p in spec.probes],
+        "preview_url": None if spec.preview_url is None else redact_url(spec.preview_url),
         "status": deployment.status.value,
         "status_reason": deployment.status_reason,
         "looks_done": deployment.looks_done,

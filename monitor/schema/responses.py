@@ -36,6 +36,14 @@ class Links(_Closed):
     cancel: str
 
 
+class Probe(_Closed):
+    """A smoke probe of the deployment (its full definition is the config's, or the registration's)."""
+
+    name: str = Field(min_length=1)
+    method: str = Field(min_length=1)
+    url: str = Field(min_length=1, description="the URL template, with {service}, {version}, {environment}")
+
+
 class Deployment(_Closed):
     """A registered deployment: what the registration said (with its environment's defaults
     filled in), and how far its analysis is."""
@@ -57,6 +65,10 @@ class Deployment(_Closed):
     min_duration_s: float = Field(ge=0)
     max_duration_s: float = Field(gt=0)
     labels: dict[str, str]
+    probes: list[Probe] = Field(description="the smoke probes run against it; empty: none")
+    preview_url: str | None = Field(
+        description="bluegreen: where the new version is probed before the switch; null: no preview"
+    )
     status: DeploymentStatus
     status_reason: str = Field(
         description="why the status is what it is, or what a look waits on; may be empty"

@@ -146,7 +146,13 @@ async def test_the_api_registers_probes_without_storing_secrets_and_the_key_cove
     }
     answer = await client.post("/api/v1/deployments", json=body, headers={"Idempotency-Key": "build-9"})
     assert answer.status == 201, await answer.text()
-    deployment_id = (await answer.json())["id"]
+    document = await answer.json()
+    deployment_id = document["id"]
+    assert [(p["name"], p["url"]) for p in document["probes"]] == [
+        ("health", HEALTH.url),
+        ("login", INLINE["url"]),
+    ]
+    assert document["preview_url"] == "https://g.preview.example.com"
     stored = await client.app[STORE].get(deployment_id)
     assert [p.name for p in stored.spec.probes] == ["health", "login"]
     assert stored.spec.preview_url == "https://g.preview.example.com"
