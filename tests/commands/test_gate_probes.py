@@ -1,22 +1,30 @@
 """``monitor gate --probe/--preview``: what the registration body carries, and the flags it refuses.
 
-The daemon here is a small recording HTTP server (the API's registration side is tested with the
-API): it keeps the body POSTed and answers a final verdict at once.
+First against a small recording HTTP server (it keeps the body POSTed and answers a final verdict at
+once), then against the daemon's API over a real store: what it registers, and what it refuses.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from monitor.api.app import create_app
+from monitor.channels.notify import Notifier
 from monitor.cli import build_parser
 from monitor.commands.gate import _gate, run_gate
-from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL
+from monitor.config import Settings, TokenSpec
+from monitor.errors import InputError
+from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_UNDECIDED
+from monitor.models import ProbeSpec
+from monitor.sources.prometheus import PrometheusSource
+from monitor.store import Store
 
 
 @pytest.fixture
@@ -108,3 +116,59 @@ def test_a_wrong_probe_or_preview_is_refused_before_registering(
     # Nothing listens on the discard port: a refusal must come before any request.
     assert run_gate(_args("http://127.0.0.1:9", *extra)) == EXIT_ERROR
     assert message in capsys.readouterr().err
+
+
+HEALTH = ProbeSpec(name="health", url="https://checkout.example.com/health", headers=(("X-Key", "s3cret"),))
+TOKEN = "t" * 32
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
+    """The daemon's API over a real SQLite store, offering the probe health and preview hosts (no engine:
+    a registration stays pending)."""
+    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+    source = PrometheusSource("http://127.0.0.1:9")
+    settings = Settings(probes=(HEALTH,), probe_hosts=("*.preview.example.com",))
+    app = create_app(store, source, [TokenSpec("ci", ("read", "deploy"), TOKEN)], notifier=Notifier(settings))
+    server = TestServer(app)
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/"), store
+    await server.close()
+    await source.close()
+    await store.close()
+
+
+async def test_the_daemon_registers_the_gates_probes_and_preview(
+    api: tuple[str, Store], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, store = api
+    (tmp_path / "token").write_text(TOKEN)
+    args = _args(
+        url, "--token-file", str(tmp_path / "token"), "--timeout", "1s", "--strategy", "bluegreen",
+        "--preview", "https://green.preview.example.com", "--probe", "health",
+        "--probe", "https://green.preview.example.com/ready",
+    )  # fmt: skip
+    assert await _gate(args) == EXIT_UNDECIDED  # no engine here: no verdict within --timeout
+    deployment_id = capsys.readouterr().out.split()[2].rstrip(":")
+    spec = (await store.get(deployment_id)).spec
+    assert spec.preview_url == "https://green.preview.example.com"
+    health, smoke = spec.probes
+    assert (health.name, health.url) == ("health", HEALTH.url)
+    assert all(value != "s3cret" for _, value in health.headers)  # a header value is never stored
+    assert (smoke.name, smoke.url, smoke.count, smoke.fail_after) == (
+        "smoke-1", "https://green.preview.example.com/ready", 3, 3,
+    )  # fmt: skip
+
+
+async def test_the_daemon_refuses_a_probe_host_it_does_not_allow(
+    api: tuple[str, Store], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = api
+    (tmp_path / "token").write_text(TOKEN)
+    args = _args(url, "--token-file", str(tmp_path / "token"), "--probe", "http://169.254.169.254/latest")
+    with pytest.raises(InputError) as caught:
+        await _gate(args)
+    assert str(caught.value).endswith(
+        "HTTP 400: probes[0].url: host '169.254.169.254' is not one probes may target; "
+        "add the host to probe_hosts: in the config"
+    )
