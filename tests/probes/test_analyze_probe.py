@@ -48,7 +48,12 @@ async def test_a_failing_probe_fails_the_verdict_with_its_evidence(
     assert out.startswith("verdict: FAIL")
     assert "probe health failed 3 attempts in a row (fail_after 3): last status 500 in " in out
     assert "probe_health      high    yes" in out
-    assert "last status 500 in " in out and ": status 500, expected 200" in out
+    # Each failed attempt is a line of evidence: its address, answer, assertion and the body's head.
+    evidence = [line for line in out.splitlines() if line.startswith("    canary ")]
+    assert len(evidence) == 3, out
+    for line in evidence:
+        assert f": {target.url('/status/500')}: status 500 in " in line
+        assert line.endswith(": status 500, expected 200; body: boom: database unavailable")
     for attempt in (1, 2, 3):
         assert f"probe health: attempt {attempt} of 3: status 500 in " in err
     # The verdict document keeps each failed attempt: its address, answer and the body's first bytes.
