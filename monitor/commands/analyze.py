@@ -19,8 +19,6 @@ from monitor.checks.probes import probe_checks
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
 from monitor.engine import AnalysisRequest, analyze
-from monitor.engine.evaluate import evaluate_look
-from monitor.engine.replay import look_times
 from monitor.engine.request import RequestDefaults, baseline_window, build_request, resolve_baseline
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
@@ -256,32 +254,17 @@ async def run_request_probes(request: AnalysisRequest) -> RunAttempts:
         return await run_probes(ProbeRunner(session), plan, on_attempt=_say_attempt)
 
 
-async def _with_probes(
-    request: AnalysisRequest, source: PrometheusSource, telemetry: PulledTelemetry | None
-) -> Verdict:
-    """:func:`monitor.engine.analyze` with the probes' attempts: look after look to the first final
-    verdict, every look seeing every attempt (made now, before the first)."""
-    probes = await run_request_probes(request)
-    times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
-    verdict: Verdict | None = None
-    for look, at in enumerate(times, start=1):
-        verdict = await evaluate_look(
-            source, request, at, look, last_look=look == len(times), planned_looks=len(times),
-            telemetry=telemetry, probes=probes,
-        )  # fmt: skip
-        if verdict.final:
-            break
-    assert verdict is not None
-    return verdict
-
-
 async def _analyze(
     request: AnalysisRequest, source: PrometheusSource, telemetry: PulledTelemetry | None = None
 ) -> Verdict:
     try:
-        if any(isinstance(a.subject, ProbeSpec) for a in request.added):
-            return await _with_probes(request, source, telemetry)
-        return await analyze(request, source, telemetry=telemetry)
+        # The probes run now, before the first look; every look sees every attempt (RunAttempts).
+        probes = (
+            await run_request_probes(request)
+            if any(isinstance(a.subject, ProbeSpec) for a in request.added)
+            else None
+        )
+        return await analyze(request, source, telemetry=telemetry, probes=probes)
     finally:
         await source.close()
 

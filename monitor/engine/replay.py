@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from monitor.checks.kind import ProbeAttempts
 from monitor.engine.evaluate import evaluate_look
 from monitor.engine.request import AnalysisRequest
 from monitor.models import Verdict
@@ -31,14 +32,18 @@ async def analyze(
     source: MetricsSource,
     on_look: Callable[[Verdict], None] | None = None,
     telemetry: TelemetryReader | None = None,
+    probes: ProbeAttempts | None = None,
 ) -> Verdict:
-    """Evaluate look after look, stopping at the first final verdict (always final at the end)."""
+    """Evaluate look after look, stopping at the first final verdict (always final at the end).
+
+    ``probes`` are the attempts of the request's probes (each look sees those started before it).
+    """
     times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
     verdict: Verdict | None = None
     for look, at in enumerate(times, start=1):
         verdict = await evaluate_look(
             source, request, at, look, last_look=look == len(times), planned_looks=len(times),
-            telemetry=telemetry,
+            telemetry=telemetry, probes=probes,
         )  # fmt: skip
         if on_look is not None:
             on_look(verdict)
