@@ -176,7 +176,12 @@ class ProbeWorker:
         """Start every due attempt not in flight; return how many were started."""
         started = 0
         for probing in await self._store.probing():
-            started += await self._deployment(probing)
+            try:
+                started += await self._deployment(probing)
+            except MonitorError:
+                raise  # the store: the poll is retried as a whole
+            except Exception:  # one deployment's trouble (a bug) never stops the others' probes
+                log.exception("deployment %s: its probes could not be run", probing.deployment.id)
         return started
 
     async def _deployment(self, probing: ProbingDeployment) -> int:

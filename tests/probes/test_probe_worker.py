@@ -227,3 +227,14 @@ async def test_a_preview_is_probed_for_the_new_version_and_gets_no_header_outsid
     assert green.failed is not None and "the preview's host localhost is not one of the probe's hosts" in (
         green.failed
     )
+
+
+async def test_a_deployment_whose_probe_cannot_be_run_does_not_stop_the_others(
+    target: Target, store: Store, runner: ProbeRunner, clock: Clock
+) -> None:
+    broken = ProbeSpec("broken", target.url("/ok?team={team}"), count=1, fail_after=1)  # not renderable
+    await store.register(_deployment(clock, broken), actor="test")
+    fine = ProbeSpec("ok", target.url("/ok"), count=1, fail_after=1)
+    other, _ = await store.register(replace(_deployment(clock, fine), service="cart"), actor="test")
+    assert await _rounds(ProbeWorker(store, (), runner, clock), clock, 1) == [1]
+    assert len(await StoredProbeAttempts(store, other.id).attempts("ok", "canary", FAR)) == 1
