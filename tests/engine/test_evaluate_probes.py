@@ -65,14 +65,16 @@ def _attempt(minute: float, ok: bool) -> ProbeResult:
     )  # fmt: skip
 
 
-def _request(*, preview: bool, probes: Sequence[ProbeSpec] = (PROBE,)) -> AnalysisRequest:
+def _request(
+    *, preview: bool, probes: Sequence[ProbeSpec] = (PROBE,), compared: Sequence[str] = ()
+) -> AnalysisRequest:
     profile = load_profile("otel-http")
     window = Window(T0, T0 + timedelta(minutes=30))
     return build_request(
         RequestDefaults(), replace(profile, decision=replace(profile.decision, min_duration_s=300)),
         service="checkout", canary_version="v2", baseline_version="v1", canary_window=window,
         baseline_window=Window(T0 - timedelta(minutes=30), T0) if preview else None,
-        environment="production", added=probe_checks(probes),
+        environment="production", added=probe_checks(probes, compared),
         preview_url="https://checkout-preview.example.com" if preview else None,
     )  # fmt: skip
 
@@ -138,3 +140,14 @@ async def test_a_preview_without_probes_has_nothing_to_pass_on() -> None:
     assert early.status is VerdictStatus.RUNNING
     verdict = await _look(_request(preview=True, probes=()), 30, None, last=True)
     assert verdict.status is VerdictStatus.INCONCLUSIVE, verdict.summary
+
+
+async def test_an_unsettled_latency_comparison_does_not_hold_a_preview_back() -> None:
+    """Three answers a side can never make the rank test conclusive (p >= 1/20): the comparison is
+    shown, but the preview passes on its probe once every attempt answered."""
+    canary = [_attempt(m, True) for m in (0.0, 0.2, 0.4)]
+    baseline = [replace(a, role="baseline", latency_s=0.02) for a in canary]
+    verdict = await _look(_request(preview=True, compared=[PROBE.name]), 6, Attempts(canary + baseline))
+    assert verdict.status is VerdictStatus.PASS, verdict.summary
+    latency = next(c for c in verdict.checks if c.name == "probe_health_latency")
+    assert not latency.conclusive and latency.canary_n == 3 and latency.baseline_n == 3
