@@ -1,8 +1,14 @@
 """One probe attempt over aiohttp, bounded, to a typed result; and a series of attempts.
 
 Bounds: each attempt has the probe's timeout (redirects included), a semaphore caps the attempts in
-flight, a URL must name one of the probe's hosts, and a redirect to another host is followed only when
-the probe allows that host. Header values (secrets) never reach a result: they are masked in the body.
+flight, a URL must name one of the probe's hosts, a redirect to another host is followed only when
+the probe allows that host, and the body is read up to :data:`BODY_LIMIT_BYTES`. Whatever the answer
+(a broken ``Location``, a body nested beyond the parser), an attempt ends as a result, never an
+exception.
+
+Header values (secrets) go only to the attempt's own origin (scheme, host and port): a redirect
+elsewhere, an https->http downgrade included, is followed without them. They never reach a result:
+they are masked in the body's head and in an assertion's words.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
@@ -25,7 +31,7 @@ from monitor.probes.spec import json_path, url_host
 from monitor.redact import redact_url
 
 BODY_HEAD_BYTES = 512
-_BODY_LIMIT_BYTES = 1 << 20  # enough for JSON assertions; a larger body is cut, not buffered whole
+BODY_LIMIT_BYTES = 1 << 20  # enough for JSON assertions; a larger body is cut, not buffered whole
 _MAX_REDIRECTS = 5
 
 
@@ -43,13 +49,19 @@ class ProbeRunner:
 
     async def _attempt(self, spec: ProbeSpec, url: str) -> ProbeResult:
         shown = redact_url(url)
-        if url_host(url) not in spec.allowed_hosts():
+        try:
+            host = url_host(url)
+        except ValueError:
+            return ProbeResult(
+                spec.name, shown, False, error=ErrorKind.CONNECTION, detail="invalid URL: it cannot be parsed"
+            )
+        if host not in spec.allowed_hosts():
             return ProbeResult(
                 spec.name,
                 shown,
                 False,
                 error=ErrorKind.HOST_NOT_ALLOWED,
-                detail=f"host {url_host(url)!r} is not one of the probe's hosts",
+                detail=f"host {host!r} is not one of the probe's hosts",
             )
         async with self._slots:
             started = time.monotonic()
@@ -70,6 +82,15 @@ class ProbeRunner:
                 return ProbeResult(
                     spec.name, shown, False, latency_s=time.monotonic() - started, error=kind, detail=detail
                 )
+            except ValueError as exc:  # a URL or an answer the client could not handle (no secret in it)
+                return ProbeResult(
+                    spec.name,
+                    shown,
+                    False,
+                    latency_s=time.monotonic() - started,
+                    error=ErrorKind.CONNECTION,
+                    detail=f"invalid request or answer ({type(exc).__name__})",
+                )
 
     async def series(
         self,
@@ -85,18 +106,20 @@ class ProbeRunner:
             yield await self.attempt(spec, url, role)
 
     async def _follow(self, spec: ProbeSpec, url: str, shown: str, started: float) -> ProbeResult:
-        headers = dict(spec.headers)
         secrets = [value for _, value in spec.headers if value]
+        own = _origin(url)
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
+            # The headers carry secrets: they go to the attempt's own origin only, never where a
+            # redirect leads elsewhere (another host, port, or http after https).
+            headers = dict(spec.headers) if _origin(current) == own else {}
             async with self._session.request(
                 spec.method, current, headers=headers, allow_redirects=False
             ) as response:
                 location = response.headers.get("Location")
                 if response.status in (301, 302, 303, 307, 308) and location:
-                    target = urljoin(current, location)
-                    host = url_host(target)
-                    if host != url_host(current) and host not in {h.lower() for h in spec.redirect_hosts}:
+                    refused, target = _redirect(spec, current, location)
+                    if refused is not None:
                         return ProbeResult(
                             spec.name,
                             shown,
@@ -104,13 +127,17 @@ class ProbeRunner:
                             status=response.status,
                             latency_s=time.monotonic() - started,
                             error=ErrorKind.REDIRECT_REFUSED,
-                            detail=f"redirect to host {host!r}, which the probe does not allow",
+                            detail=refused,
                         )
                     current = target
                     continue
-                body = await response.content.read(_BODY_LIMIT_BYTES)
+                body = await _read_body(response.content)
                 latency_s = time.monotonic() - started
                 failed = _assertion_failed(spec, response.status, latency_s, body)
+                if failed is not None:
+                    failed = _mask(failed, secrets)
+                    if spec.headers and not headers:
+                        failed += " (sent without its headers: a redirect left the probe's origin)"
                 return ProbeResult(
                     spec.name,
                     shown,
@@ -130,11 +157,49 @@ class ProbeRunner:
         )
 
 
-def _head(body: bytes, secrets: list[str]) -> str:
-    """The body's first bytes as text, any header secret masked (an echoing server must not leak it)."""
-    text = body.decode("utf-8", "replace")
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of ``url``, the port made explicit (http://x is http://x:80)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _redirect(spec: ProbeSpec, current: str, location: str) -> tuple[str | None, str]:
+    """``(why it is refused, None when it is not; the absolute target)`` of a redirect to ``location``."""
+    try:
+        target = urljoin(current, location)
+        scheme, host, _ = _origin(target)
+    except ValueError:  # e.g. "http://[oops": the server's words, not ours to crash on
+        return "redirect to an invalid address (its Location cannot be parsed)", ""
+    if scheme not in ("http", "https"):
+        return f"redirect to a non-HTTP address ({scheme}:), which a probe never follows", ""
+    if host != url_host(current) and host not in {h.lower() for h in spec.redirect_hosts}:
+        return f"redirect to host {host!r}, which the probe does not allow", ""
+    return None, target
+
+
+async def _read_body(content: aiohttp.StreamReader) -> bytes:
+    """The body up to :data:`BODY_LIMIT_BYTES`, however many pieces it arrives in (``read(n)``
+    alone returns what has arrived so far: a body sent in two pieces would be judged by its first)."""
+    body = bytearray()
+    async for chunk in content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) >= BODY_LIMIT_BYTES:
+            del body[BODY_LIMIT_BYTES:]
+            break
+    return bytes(body)
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    """``text`` with every header secret masked (an echoing server must not leak them)."""
     for secret in secrets:
         text = text.replace(secret, "***")
+    return text
+
+
+def _head(body: bytes, secrets: list[str]) -> str:
+    """The body's first bytes as text, any header secret masked (an echoing server must not leak it)."""
+    text = _mask(body.decode("utf-8", "replace"), secrets)
     return text.encode("utf-8")[:BODY_HEAD_BYTES].decode("utf-8", "ignore")
 
 
@@ -151,6 +216,8 @@ def _assertion_failed(spec: ProbeSpec, status: int, latency_s: float, body: byte
             document = json.loads(body)
         except ValueError:
             return "body is not JSON"
+        except RecursionError:  # a hostile or broken body must fail the attempt, not the runner
+            return "body is JSON nested too deeply to read"
         for path in spec.json_exists:
             if not json_path(document, path)[0]:
                 return f"JSON path {path!r} does not exist"
@@ -166,6 +233,8 @@ def _assertion_failed(spec: ProbeSpec, status: int, latency_s: float, body: byte
 
 def _classify(exc: aiohttp.ClientError) -> tuple[ErrorKind, str]:
     """The error kind of a failed request and a detail naming it (no URL, no header)."""
+    if isinstance(exc, aiohttp.InvalidURL):  # its words hold the URL, which may hold a token
+        return ErrorKind.CONNECTION, "invalid URL: the client cannot request it"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return ErrorKind.TLS, f"TLS: certificate verify failed ({exc.certificate_error})"
     if isinstance(exc, aiohttp.ClientSSLError):
