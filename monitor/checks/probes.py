@@ -19,6 +19,10 @@ from monitor.probes.result import ProbeResult
 from monitor.probes.targets import BASELINE, CANARY
 from monitor.profiles import CheckSpec
 
+# Answers a side before answer times are compared: at 5 and 5 the rank test can reach p = 0.004
+# (the exact minimum is 1/252), below a look's usual level; at 3 and 3 it never could (1/20).
+LATENCY_MIN_ANSWERS = 5.0
+
 
 def check_name(probe: ProbeSpec) -> str:
     """The verdict's name of ``probe``'s check: ``probe_<name>``, lower case, ``-`` and ``.`` as ``_``."""
@@ -51,7 +55,8 @@ def probe_checks(probes: Sequence[ProbeSpec], compared: Sequence[str] = ()) -> t
             latency = CheckSpec(
                 name=latency_check_name(probe), comparison=ComparisonKind.SAMPLES, signal=Signal.PROBE,
                 description=f"probe {probe.name}'s answer time", direction=Direction.INCREASE,
-                allowed_effect=probe.latency_allowed_effect, min_data=2.0, unit="s", optional=True,
+                allowed_effect=probe.latency_allowed_effect, min_data=LATENCY_MIN_ANSWERS, unit="s",
+                optional=True,
             )  # fmt: skip
             added.append(AddedCheck(latency, probe))
     names = [a.spec.name for a in added]
@@ -112,9 +117,9 @@ class ProbeLatency:
 
     async def fetch(self, spec: CheckSpec, look: Look) -> LatencyData:
         """Both versions' attempts started before the look."""
-        _, canary = await _attempts(spec, look, CANARY)
+        probe, canary = await _attempts(spec, look, CANARY)
         _, baseline = await _attempts(spec, look, BASELINE)
-        return LatencyData(latency_data(canary), latency_data(baseline))
+        return LatencyData(latency_data(canary, probe), latency_data(baseline, probe))
 
     def min_p(self, spec: CheckSpec, data: LatencyData) -> float:
         """See :func:`monitor.judges.probes.latency_min_p`."""

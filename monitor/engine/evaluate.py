@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -195,17 +195,13 @@ async def _window_hint(source: MetricsSource, service: str, match: str, window: 
 _NOT_TELEMETRY = (Signal.METRICS, Signal.PROBE)
 
 
-def _decided_specs(request: AnalysisRequest) -> dict[str, CheckSpec]:
-    """The specs the decision reads. Before a blue/green switch (a preview) the new version may
-    have no traffic yet: only its probes are required, and its other checks count when they have
-    data (any that regresses still fails the run)."""
-    specs = {c.name: c for c in request.checks}
+def _unneeded(request: AnalysisRequest) -> frozenset[str]:
+    """Checks whose lack of data does not count. Before a blue/green switch (a preview) the new
+    version may have no traffic yet: only its probes are awaited, and its other checks count
+    when they have data (a regression, or an error reading them, still counts)."""
     if request.preview_url is None:
-        return specs
-    return {
-        name: spec if spec.signal is Signal.PROBE else replace(spec, optional=True)
-        for name, spec in specs.items()
-    }
+        return frozenset()
+    return frozenset(spec.name for spec in request.checks if spec.signal is not Signal.PROBE)
 
 
 def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:
@@ -315,17 +311,18 @@ async def evaluate_look(
     elapsed_s = windows[0].duration_s
     decision = decide(
         results,
-        _decided_specs(request),
+        {c.name: c for c in request.checks},
         profile.decision,
         last_look=last_look,
         elapsed_s=elapsed_s,
         harm=request.harm,
+        unneeded=_unneeded(request),
     )
     summary = decision.summary
     if request.preview_url is not None and decision.status is not VerdictStatus.RUNNING:
         summary += (
-            "; judged before the switch, at the preview address: its probes required, "
-            "the other checks where they had data"
+            "; judged before the switch, at the preview address: its probes awaited, "
+            "the other checks counted where they had data"
         )
     if missing and decision.status is VerdictStatus.INCONCLUSIVE:
         span = Window(min(w.start for w in windows), max(w.end for w in windows))

@@ -9,7 +9,6 @@ latency against the old version's, when both were probed, is a samples compariso
 from __future__ import annotations
 
 from collections.abc import Sequence
-from math import comb
 
 from monitor.judges.checks import judge_samples, result_from
 from monitor.judges.format import fmt_duration
@@ -23,8 +22,9 @@ from monitor.models import (
     SamplesData,
 )
 from monitor.probes.judge import judge_attempts
-from monitor.probes.result import ProbeResult
+from monitor.probes.result import ErrorKind, ProbeResult
 from monitor.profiles import CheckSpec
+from monitor.stats import compare_samples
 from monitor.timeparse import format_time
 
 EVIDENCE_ATTEMPTS = 5  # the failed run's last attempts shown; the count says how many there were
@@ -67,6 +67,19 @@ def judge_probe(spec: CheckSpec, probe: ProbeSpec, attempts: Sequence[ProbeResul
             f"last {describe(last)}"
         )
         return result_from(spec, comparison, message, tuple(_evidence(a) for a in run[-EVIDENCE_ATTEMPTS:]))
+    trailing = _trailing_failures(attempts)
+    if made >= probe.count and trailing:
+        # Not a failure by the rule, but the probe ended failing: what answers now is broken, so
+        # this is no pass either (a green side that broke after its first answer must not be
+        # switched to).
+        comparison = Comparison.nodata(ComparisonKind.COUNTS, 0.0, float(made), None, share)
+        message = (
+            f"probe {probe.name} ended failing: its last {len(trailing)} of {made} attempts failed "
+            f"(fewer than fail_after {probe.fail_after}), last {describe(trailing[-1])}; not a pass"
+        )
+        return result_from(
+            spec, comparison, message, tuple(_evidence(a) for a in trailing[-EVIDENCE_ATTEMPTS:])
+        )
     if made >= probe.count:
         comparison = Comparison(
             ComparisonKind.COUNTS, Classification.PASS, None, None, None, None, share, 0.0, float(made),
@@ -85,21 +98,40 @@ def judge_probe(spec: CheckSpec, probe: ProbeSpec, attempts: Sequence[ProbeResul
     return result_from(spec, comparison, message)
 
 
-def latency_data(attempts: Sequence[ProbeResult]) -> SamplesData:
-    """The latencies of the attempts answered as expected (a failed answer's time says little)."""
-    return SamplesData(tuple(a.latency_s for a in attempts if a.ok and a.latency_s is not None))
+def _trailing_failures(attempts: Sequence[ProbeResult]) -> list[ProbeResult]:
+    """The failed attempts at the end, after the last success."""
+    run: list[ProbeResult] = []
+    for attempt in attempts:
+        run = [] if attempt.ok else [*run, attempt]
+    return run
+
+
+def latency_data(attempts: Sequence[ProbeResult], probe: ProbeSpec) -> SamplesData:
+    """The answer times to compare: every answer with an expected status (one that failed a body
+    or latency assertion still took the time it took), and a timeout as the timeout itself (a
+    lower bound, the slowest of all). A wrong status says little of speed (a fast 500), and a
+    connection that failed has no answer time."""
+    times: list[float] = []
+    for a in attempts:
+        if a.status is not None and a.status in probe.expected_status and a.latency_s is not None:
+            times.append(a.latency_s)
+        elif a.error is ErrorKind.TIMEOUT:
+            times.append(max(a.latency_s or 0.0, probe.timeout_s))
+    return SamplesData(tuple(times))
 
 
 def latency_min_p(spec: CheckSpec, canary: SamplesData, baseline: SamplesData) -> float:
-    """The smallest one-sided p-value of the rank test on these counts of answers.
-
-    Attempts are independent requests, not a series: no batching, so the exact Mann-Whitney
-    minimum ``1 / C(n + m, n)`` applies (3 attempts each: 0.05, never decisive at 0.01).
+    """The smallest one-sided p-value the rank test (:func:`monitor.stats.compare_samples`, a
+    normal approximation) can give on these numbers of answers: its p-value for two samples that do
+    not overlap at all. 1 below ``min_data`` answers a side.
     """
     n, m = len(canary.values), len(baseline.values)
     if not spec.decisive or min(n, m) < spec.min_data:
         return 1.0
-    return 1.0 / comb(n + m, n)
+    apart = compare_samples(
+        [float(m + i) for i in range(n)], [float(i) for i in range(m)], direction=spec.direction, min_points=1
+    )
+    return apart.p_value if apart.p_value is not None else 1.0
 
 
 def judge_probe_latency(

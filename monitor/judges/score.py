@@ -8,7 +8,8 @@ Rules, in order:
 3. a required check that errored (backend failure) makes the run ``inconclusive``: never
    ``pass``;
 4. before the last look the run is ``running``, unless early pass is on, the minimum duration
-   has passed and every required check is conclusively within tolerance;
+   has passed, no weighted check regressed (an optional one included: the last look would call
+   the run marginal) and every required check is conclusively within tolerance;
 5. at the last look, a required check without enough data makes the run ``inconclusive``;
    otherwise the score decides: ``pass`` at or above ``pass_score``, else ``marginal``;
 6. a pass states what it rules out: each required critical counts or distribution check's
@@ -25,7 +26,7 @@ check's missing data does make a run inconclusive.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.judges.format import fmt_duration, fmt_ratio
@@ -139,8 +140,14 @@ def decide(
     last_look: bool,
     elapsed_s: float,
     harm: HarmPolicy | None = None,
+    unneeded: Collection[str] = (),
 ) -> Decision:
-    """Apply the rules of this module's docstring to the results of one look."""
+    """Apply the rules of this module's docstring to the results of one look.
+
+    ``unneeded`` names checks whose lack of data neither holds a verdict back nor makes it
+    inconclusive (a blue/green preview's metric checks, before any traffic reaches it); their
+    errors and regressions count as any check's.
+    """
     harm = harm or HarmPolicy()
     score = score_of(results)
     regression = [r for r in results if r.purpose is CheckPurpose.REGRESSION]
@@ -160,11 +167,16 @@ def decide(
     if errors:
         first = errors[0]
         return Decision(VerdictStatus.INCONCLUSIVE, score, f"inconclusive: {first.name}: {first.message}")
-    missing = [r for r in required if r.classification is Classification.NODATA]
+    awaited = [r for r in required if not (r.name in unneeded and r.classification is Classification.NODATA)]
+    missing = [r for r in awaited if r.classification is Classification.NODATA]
     if not last_look:
-        # Nothing required (a preview without probes, say) settles nothing: no early pass on nothing.
-        settled = bool(required) and all(
-            r.conclusive and r.classification is Classification.PASS for r in required
+        # Nothing awaited (a preview without probes, say) settles nothing: no early pass on nothing.
+        # A check that regressed, even an optional one, holds an early pass back: the last look
+        # would call the run marginal, and an early pass must not say less than it would.
+        settled = (
+            bool(awaited)
+            and not any_bad
+            and all(r.conclusive and r.classification is Classification.PASS for r in awaited)
         )
         if policy.early_pass and settled and not missing and elapsed_s >= policy.min_duration_s:
             return Decision(

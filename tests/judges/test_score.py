@@ -200,3 +200,39 @@ def test_a_canary_without_errors_is_told_how_long_until_its_floor_rules_harm_out
     bound = Bound(math.inf, 1.0, "", 0.95, floor_growth=growth)
     assert minutes_needed(bound, 2.0, 600) == pytest.approx(10 * (growth - 1))
     assert floor_growth(CountsData(3, 5_000), 0.0005, 0.05) == math.inf  # 0.06%: above the floor
+
+
+def _settled(**classes: Classification) -> list[CheckResult]:
+    """Every check conclusive (the early-pass condition), with ``classes`` overriding."""
+    return [replace(r, conclusive=True) for r in _results(**classes)]
+
+
+def test_an_optional_check_that_regressed_holds_an_early_pass_back() -> None:
+    """cpu (optional, weight 1) high: score 83, above marginal; the last look would say marginal,
+    so an early look must not say pass."""
+    results = _settled(cpu=Classification.HIGH)
+    early = decide(results, SPECS, POLICY, last_look=False, elapsed_s=900)
+    assert early.status is VerdictStatus.RUNNING
+    assert decide(results, SPECS, POLICY, last_look=True, elapsed_s=1200).status is VerdictStatus.MARGINAL
+    assert decide(_settled(), SPECS, POLICY, last_look=False, elapsed_s=900).status is VerdictStatus.PASS
+
+
+def test_unneeded_checks_without_data_hold_nothing_back_but_their_errors_count() -> None:
+    """A blue/green preview before its switch: the metric checks have no traffic to judge."""
+    unneeded = {"latency", "traffic"}
+    results = _settled(latency=Classification.NODATA, traffic=Classification.NODATA)
+    early = decide(results, SPECS, POLICY, last_look=False, elapsed_s=900, unneeded=unneeded)
+    assert early.status is VerdictStatus.PASS
+    assert decide(results, SPECS, POLICY, last_look=False, elapsed_s=900).status is VerdictStatus.RUNNING
+    errored = _settled(latency=Classification.ERROR, traffic=Classification.NODATA)
+    final = decide(errored, SPECS, POLICY, last_look=True, elapsed_s=1200, unneeded=unneeded)
+    assert final.status is VerdictStatus.INCONCLUSIVE and "latency" in final.summary
+
+
+def test_nothing_awaited_is_never_an_early_pass() -> None:
+    specs = {"errors": SPECS["errors"]}
+    results = [replace(_result("errors", Classification.NODATA), conclusive=True)]
+    early = decide(results, specs, POLICY, last_look=False, elapsed_s=900, unneeded={"errors"})
+    assert early.status is VerdictStatus.RUNNING
+    final = decide(results, specs, POLICY, last_look=True, elapsed_s=1200, unneeded={"errors"})
+    assert final.status is VerdictStatus.INCONCLUSIVE
