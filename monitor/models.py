@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import quote
 
 
 class Signal(StrEnum):
@@ -394,14 +395,67 @@ class ProbeSpec:
         return frozenset({host.lower()}) if host and "{" not in host else frozenset()
 
     def render(self, service: str, version: str, environment: str) -> str:
-        """The URL for one deployment."""
-        return self.url.format(service=service, version=version, environment=environment)
+        """The URL for one deployment, each value percent-encoded (:func:`template_value`).
+
+        Never raises on a template that passed :func:`template_problem` (as the config and the
+        API check every probe URL); :class:`ValueError` naming the problem otherwise.
+        """
+        if (problem := template_problem(self.url)) is not None:
+            raise ValueError(f"probe {self.name}: url: {'; '.join(problem)}")
+        values = {"service": service, "version": version, "environment": environment}
+        # "{{" and "}}" are literal braces, as in str.format (whose format specs are refused).
+        return _TEMPLATE_TOKEN.sub(
+            lambda m: template_value(values[m[1]]) if m[1] is not None else m[0][0], self.url
+        )
 
     def applies_to(self, service: str, environment: str | None) -> bool:
         """Whether this probe is run for a deployment of ``service`` in ``environment``."""
         return (not self.services or service in self.services) and (
             not self.environments or (environment or "") in self.environments
         )
+
+
+# A literal brace written twice, a placeholder, or a lone brace (which no valid template has).
+_TEMPLATE_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+def template_fields(url: str) -> list[str]:
+    """What each placeholder of ``url`` holds between its braces, in order (``version``,
+    ``version:>9``, ``team``); literal ``{{``/``}}`` and lone braces are not placeholders."""
+    return [m[1] for m in _TEMPLATE_TOKEN.finditer(url) if m[1] is not None]
+
+
+def template_problem(url: str) -> tuple[str, str] | None:
+    """What keeps ``url`` from being a probe URL template, as ``(problem, fix)`` (None: nothing).
+
+    A placeholder is exactly ``{service}``, ``{version}`` or ``{environment}``: no format spec or
+    conversion (``{version:>999999999}`` would build a gigabyte URL, ``{version!r}`` quotes it).
+    """
+    for match in _TEMPLATE_TOKEN.finditer(url):
+        token, name = match[0], match[1]
+        if name is None:
+            if token in ("{{", "}}"):
+                continue
+            return f"a lone {token!r}", f"write {token * 2} for a literal brace"
+        if name in PROBE_PLACEHOLDERS:
+            continue
+        base = re.split(r"[!:.\[]", name, maxsplit=1)[0]
+        if base in PROBE_PLACEHOLDERS:
+            return f"placeholder {token} has a format spec, conversion or index", f"write {{{base}}}"
+        return f"unknown placeholder {token}", "use {service}, {version} or {environment}"
+    return None
+
+
+def template_value(value: str) -> str:
+    """``value`` as it goes into a probe URL: percent-encoded whole, so a registration's version
+    ``../../admin?`` stays one path segment and cannot steer a probe (and its header secrets) to
+    another path, query or host."""
+    quoted = quote(value, safe="")
+    if quoted and not quoted.strip("."):
+        # "." and ".." stay as they are under quote() and are dot segments the client resolves
+        # (even written %2E): encoded twice, the server reads a segment "%2E%2E", not "go up".
+        return quoted.replace(".", "%252E")
+    return quoted
 
 
 def template_host(url: str) -> str:

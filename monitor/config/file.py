@@ -33,7 +33,7 @@ from monitor.envvars import env
 from monitor.errors import MonitorError
 from monitor.models import BaselineChoice, Signal
 from monitor.probes.hosts import host_pattern_problem, url_problem
-from monitor.probes.spec import JsonScalar, ProbeSpec
+from monitor.probes.spec import JsonScalar, ProbeSpec, template_host, template_problem
 from monitor.profiles import DEFAULT_PROFILE, load_profile
 from monitor.profiles.model import Unproven
 from monitor.profiles.templates import render, selector
@@ -185,6 +185,18 @@ def _host_pattern(value: str) -> str:
 
 
 HostPattern = Annotated[str, AfterValidator(_host_pattern)]
+
+
+def _probe_host(value: str) -> str:
+    # A probe's hosts are compared exactly with the host it requests: a pattern would never match.
+    if "*" in value:
+        raise invalid(f"{value!r} is a pattern; a probe's hosts are host names", "list each host")
+    if (problem := host_pattern_problem(value)) is not None:
+        raise invalid(problem, "write a host name, e.g. cart.example.com (no scheme, port or path)")
+    return value
+
+
+ProbeHost = Annotated[str, AfterValidator(_probe_host)]
 HttpStatus = Annotated[int, Field(ge=100, le=599), Fix("write an HTTP status such as 200")]
 
 
@@ -214,10 +226,10 @@ class ProbeSection(Section):
     interval_s: float = Field(10.0, ge=0, le=3600, description="between attempts")
     count: int = Field(3, ge=1, le=1000, description="attempts per run")
     fail_after: int = Field(3, ge=1, le=1000, description="consecutive failed attempts that fail the probe")
-    hosts: list[str] = Field(
+    hosts: list[ProbeHost] = Field(
         default_factory=list, description="hosts the URL may name (default: the URL's own literal host)"
     )
-    redirect_hosts: list[str] = Field(
+    redirect_hosts: list[ProbeHost] = Field(
         default_factory=list, description="other hosts a redirect may lead to (default: none)"
     )
     critical: bool = Field(True, description="a failed probe fails the verdict at once (false: a warning)")
@@ -233,9 +245,18 @@ class ProbeSection(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if (template := template_problem(self.url)) is not None:
+            raise invalid(*template, "url")
         if (problem := url_problem(self.url, self.hosts)) is not None:
             field, text, fix = problem
             raise invalid(text, fix, field)
+        host = template_host(self.url).lower()
+        # Every attempt at a host hosts does not list fails as host_not_allowed: a typo would fail
+        # a good deploy, so it is refused here.
+        if self.hosts and "{" not in host and host not in {h.lower() for h in self.hosts}:
+            raise invalid(
+                f"the URL's host {host!r} is not among hosts", "add it to hosts, or correct the URL", "hosts"
+            )
         if self.fail_after > self.count:
             raise invalid(
                 f"fail_after {self.fail_after} is more than count {self.count}",

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-import string
 from urllib.parse import urlsplit
 
-from monitor.models import PROBE_PLACEHOLDERS, JsonScalar, ProbeSpec, template_host
+from monitor.models import (
+    PROBE_PLACEHOLDERS,
+    JsonScalar,
+    ProbeSpec,
+    template_fields,
+    template_host,
+    template_problem,
+)
 
-__all__ = ["JsonScalar", "ProbeSpec", "json_path", "template_host", "unknown_placeholders", "url_host"]
+__all__ = [
+    "JsonScalar",
+    "ProbeSpec",
+    "json_path",
+    "template_host",
+    "template_problem",
+    "unknown_placeholders",
+    "url_host",
+]
 
 
 def unknown_placeholders(url: str) -> list[str]:
-    """The placeholders of ``url`` other than service, version and environment (``[]``: none)."""
-    names = [name for _, name, _, _ in string.Formatter().parse(url) if name is not None]
-    return sorted({n for n in names if n not in PROBE_PLACEHOLDERS})
+    """The placeholders of ``url`` other than exactly service, version and environment (``[]``:
+    none), as written between the braces: a format spec or conversion makes one unknown
+    (``version:>9``, ``version!r``). Never raises; :func:`template_problem` also names lone braces."""
+    return sorted({name for name in template_fields(url) if name not in PROBE_PLACEHOLDERS})
 
 
 def url_host(url: str) -> str:

@@ -81,6 +81,22 @@ def test_probes_by_name_and_inline() -> None:
             "lower fail_after or raise count",
         ),
         ([{**INLINE, "colour": "red"}], "probes[0].colour", "unknown field 'colour'"),
+        (
+            [{**INLINE, "url": "https://status.example.com/{version:>999999999}"}],
+            "probes[0].url",
+            "placeholder {version:>999999999} has a format spec, conversion or index; write {version}",
+        ),
+        ([{**INLINE, "url": "https://status.example.com/{version!r}"}], "probes[0].url", "format spec"),
+        (
+            [{**INLINE, "hosts": ["*.example.com"]}],
+            "probes[0].hosts.0",
+            "is a pattern; a probe's hosts are host names; list each host",
+        ),
+        (
+            [{**INLINE, "hosts": ["status.example.org"]}],
+            "probes[0].hosts",
+            "the URL's host 'status.example.com' is not among hosts",
+        ),
         ([{"url": "https://status.example.com/"}], "probes[0].name", "required"),
         ("health", "probes", "invalid"),
     ],
@@ -106,6 +122,12 @@ def test_an_inline_probe_with_a_templated_host_names_every_version_s_host_within
         "hosts": ["v2.example.org", "v1.example.org"],
     }
     assert _refused(probes=[elsewhere]).field == "probes[0].url"
+
+
+def test_a_registrations_version_is_one_path_segment_of_an_inline_probes_url() -> None:
+    spec = _spec(version="../../admin?", probes=[{**INLINE, "url": "https://status.example.com/{version}/x"}])
+    rendered = spec.probes[0].render(spec.service, spec.version, spec.environment or "")
+    assert rendered == "https://status.example.com/..%2F..%2Fadmin%3F/x"
 
 
 def test_a_preview_needs_bluegreen_probes_and_an_allowed_host() -> None:

@@ -91,7 +91,55 @@ def test_no_probe_hosts_allow_nothing(tmp_path: Path) -> None:
             "probe_hosts: ['https://cart.example.com']\n",
             "field 'probe_hosts[0]': 'https://cart.example.com' is not a host name",
         ),
+        (
+            "probes:\n  - name: a\n    url: 'http://x/{version:>999999999}'\n",
+            "monitor.yaml:3: field 'probes[0].url': placeholder {version:>999999999} has a format spec, "
+            "conversion or index; write {version}",
+        ),
+        (
+            "probes:\n  - {name: a, url: 'http://x/{version!r}'}\n",
+            "monitor.yaml:2: field 'probes[0].url': placeholder {version!r} has a format spec",
+        ),
+        (
+            "probes:\n  - {name: a, url: 'http://x/{version:d}'}\n",
+            "monitor.yaml:2: field 'probes[0].url': placeholder {version:d} has a format spec",
+        ),
+        (
+            "probes:\n  - {name: a, url: 'http://x/{service'}\n",
+            "monitor.yaml:2: field 'probes[0].url': a lone '{'; write {{ for a literal brace",
+        ),
+        (
+            "probes:\n  - name: a\n    url: 'https://{service}.example.com/'\n    hosts:\n"
+            "      - cart.example.com\n      - '*.example.com'\n",
+            "monitor.yaml:6: field 'probes[0].hosts[1]': '*.example.com' is a pattern; a probe's hosts are "
+            "host names; list each host",
+        ),
+        (
+            "probes:\n  - name: a\n    url: 'https://cart.example.com/'\n"
+            "    redirect_hosts: ['https://login.example.com']\n",
+            "monitor.yaml:4: field 'probes[0].redirect_hosts[0]': 'https://login.example.com' is not a host "
+            "name; write a host name",
+        ),
+        (
+            "probes:\n  - name: a\n    url: 'https://checkout.example.com/health'\n"
+            "    hosts: [checkout.exmaple.com]\n",
+            "monitor.yaml:4: field 'probes[0].hosts': the URL's host 'checkout.example.com' is not among "
+            "hosts; add it to hosts, or correct the URL",
+        ),
     ],
 )
 def test_an_invalid_probe_setting_names_line_field_and_fix(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in _error(tmp_path, text)
+
+
+def test_hosts_naming_the_urls_literal_host_or_a_templated_one_are_accepted(tmp_path: Path) -> None:
+    literal, templated = _load(
+        tmp_path,
+        "probes:\n"
+        "  - name: a\n"
+        "    url: 'https://Checkout.example.com/'\n"
+        "    hosts: [checkout.example.com, cdn.example.com]\n"
+        "  - {name: b, url: 'https://{service}.example.com/{{x}}', hosts: [cart.example.com]}\n",
+    ).probes
+    assert literal.allowed_hosts() == {"checkout.example.com", "cdn.example.com"}
+    assert templated.render("cart", "v1", "") == "https://cart.example.com/{x}"
