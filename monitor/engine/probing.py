@@ -10,8 +10,8 @@ left unfinished by a replica that died is retaken (compare-and-set) once it is o
 probe's timeout plus :data:`RETAKE_MARGIN_S`.
 
 A blue/green deployment's new version is probed at its preview address (the registration checked
-its host), which the probe may request besides its own hosts; the config's header values still go
-to the probe's own hosts only.
+its host), which the probe may request besides its own hosts; the config's header values go to
+the preview only when its whole origin (scheme, host and port) is the probe's own.
 
 Header values are secrets the store never holds. A probe registered from the config gets the
 config's headers back at run time, from the config probe of the same name, but only while that
@@ -37,7 +37,7 @@ from monitor.models import Deployment, ProbeSpec
 from monitor.own_metrics import EngineMetrics
 from monitor.probes.result import ErrorKind, ProbeResult
 from monitor.probes.runner import ProbeRunner
-from monitor.probes.spec import url_host
+from monitor.probes.spec import url_origin
 from monitor.probes.targets import deployment_targets
 from monitor.redact import redact_url
 from monitor.store import AttemptOutcome, ProbeClaim, ProbingDeployment, Store
@@ -116,17 +116,30 @@ def runnable(stored: ProbeSpec, from_config: bool, config: Mapping[str, ProbeSpe
     return _Run(stored, f"sent without its headers: {reason}")
 
 
-def at_address(run: _Run, url: str, preview_url: str | None) -> _Run:
+def at_address(run: _Run, url: str, preview_url: str | None, own_url: str) -> _Run:
     """``run`` for the request to ``url``: a blue/green preview's host (checked at registration
     against the probe's hosts or the config's ``probe_hosts``) may be requested too, but the
-    config's header values go only to the probe's own hosts."""
-    host = url_host(url)
-    if not preview_url or host != url_host(preview_url) or host in run.probe.allowed_hosts():
-        return run
-    probe = replace(run.probe, hosts=(*sorted(run.probe.allowed_hosts()), host))
+    config's header values go to the preview only when its whole origin is the probe's own: one of
+    the probe's hosts, with the scheme and port of ``own_url`` (the new version's address without
+    the preview). Another port may be another service; http after https is a downgrade."""
+    if not preview_url or url_origin(url) != url_origin(preview_url):
+        return run  # the probe's own address
+    scheme, host, port = url_origin(url)
+    probe = run.probe
+    if host not in probe.allowed_hosts():
+        probe = replace(probe, hosts=(*sorted(probe.allowed_hosts()), host))
     if not probe.headers:
         return replace(run, probe=probe)
-    note = f"sent without its headers: the preview's host {host} is not one of the probe's hosts"
+    own_scheme, _, own_port = url_origin(own_url)
+    if host in run.probe.allowed_hosts() and (scheme, port) == (own_scheme, own_port):
+        return replace(run, probe=probe)
+    if host not in run.probe.allowed_hosts():
+        note = f"sent without its headers: the preview's host {host} is not one of the probe's hosts"
+    else:
+        note = (
+            f"sent without its headers: the preview's origin {scheme}://{host}:{port} is not the "
+            f"probe's own ({own_scheme}, port {own_port})"
+        )
     return _Run(replace(probe, headers=()), run.without_headers or note)
 
 
@@ -186,6 +199,7 @@ class ProbeWorker:
 
     async def _deployment(self, probing: ProbingDeployment) -> int:
         deployment = probing.deployment
+        spec = deployment.spec
         claims: dict[tuple[str, str], list[ProbeClaim]] = {}
         for seen in await self._store.probe_claims(deployment.id):
             claims.setdefault((seen.probe, seen.role), []).append(seen)
@@ -201,7 +215,8 @@ class ProbeWorker:
                     continue
                 claim = await self._next(deployment, stored, role, url, claims.get((stored.name, role), []))
                 if claim is not None:
-                    at = at_address(run, url, deployment.spec.preview_url)
+                    own = stored.render(spec.service, spec.version, spec.environment or "")
+                    at = at_address(run, url, spec.preview_url, own)
                     task = asyncio.create_task(self._attempt(deployment, at, claim, url))
                     self._in_flight[key] = task
                     task.add_done_callback(self._done(key))

@@ -21,13 +21,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 
 from monitor.models import ProbeSpec
 from monitor.probes.result import ErrorKind, ProbeResult
-from monitor.probes.spec import json_path, url_host
+from monitor.probes.spec import json_path, url_host, url_origin
 from monitor.redact import redact_url
 
 BODY_HEAD_BYTES = 512
@@ -107,12 +107,12 @@ class ProbeRunner:
 
     async def _follow(self, spec: ProbeSpec, url: str, shown: str, started: float) -> ProbeResult:
         secrets = [value for _, value in spec.headers if value]
-        own = _origin(url)
+        own = url_origin(url)
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
             # The headers carry secrets: they go to the attempt's own origin only, never where a
             # redirect leads elsewhere (another host, port, or http after https).
-            headers = dict(spec.headers) if _origin(current) == own else {}
+            headers = dict(spec.headers) if url_origin(current) == own else {}
             async with self._session.request(
                 spec.method, current, headers=headers, allow_redirects=False
             ) as response:
@@ -157,18 +157,11 @@ class ProbeRunner:
         )
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """``(scheme, host, port)`` of ``url``, the port made explicit (http://x is http://x:80)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
-
-
 def _redirect(spec: ProbeSpec, current: str, location: str) -> tuple[str | None, str]:
     """``(why it is refused, None when it is not; the absolute target)`` of a redirect to ``location``."""
     try:
         target = urljoin(current, location)
-        scheme, host, _ = _origin(target)
+        scheme, host, _ = url_origin(target)
     except ValueError:  # e.g. "http://[oops": the server's words, not ours to crash on
         return "redirect to an invalid address (its Location cannot be parsed)", ""
     if scheme not in ("http", "https"):

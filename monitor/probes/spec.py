@@ -21,6 +21,7 @@ __all__ = [
     "template_problem",
     "unknown_placeholders",
     "url_host",
+    "url_origin",
 ]
 
 
@@ -34,6 +35,14 @@ def unknown_placeholders(url: str) -> list[str]:
 def url_host(url: str) -> str:
     """The lower-cased host of a rendered URL (empty when it has none)."""
     return (urlsplit(url).hostname or "").lower()
+
+
+def url_origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of a rendered URL, lower-cased, the port made explicit
+    (``http://x`` is ``http://x:80``): where a probe's header secrets may go is decided on it."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def json_path(document: object, path: str) -> tuple[bool, object]:

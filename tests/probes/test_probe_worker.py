@@ -11,13 +11,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from probe_server import Target
 
-from monitor.engine.probing import RETAKE_MARGIN_S, ProbeWorker, StoredProbeAttempts
+from monitor.engine.probing import RETAKE_MARGIN_S, ProbeWorker, StoredProbeAttempts, at_address, runnable
 from monitor.models import DeploymentSpec, ProbeSpec, Strategy
 from monitor.own_metrics import EngineMetrics
 from monitor.probes.result import ErrorKind
 from monitor.probes.runner import ProbeRunner
+from monitor.probes.spec import url_host
 from monitor.store import Store
 
 FAR = datetime(2100, 1, 1, tzinfo=UTC)  # "every attempt so far"
@@ -238,3 +240,57 @@ async def test_a_deployment_whose_probe_cannot_be_run_does_not_stop_the_others(
     other, _ = await store.register(replace(_deployment(clock, fine), service="cart"), actor="test")
     assert await _rounds(ProbeWorker(store, (), runner, clock), clock, 1) == [1]
     assert len(await StoredProbeAttempts(store, other.id).attempts("ok", "canary", FAR)) == 1
+
+
+@pytest.fixture
+async def other_port() -> AsyncIterator[int]:
+    """A second echoing server on the same host, another port: another service, perhaps."""
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=f"you sent {request.headers.get('Authorization', '')}")
+
+    app = web.Application()
+    app.router.add_get("/echo", echo)
+    server = web.AppRunner(app)
+    await server.setup()
+    await web.TCPSite(server, "127.0.0.1", 0).start()
+    yield server.addresses[0][1]
+    await server.cleanup()
+
+
+async def test_a_preview_on_the_probes_host_but_another_port_gets_no_header(
+    target: Target, other_port: int, store: Store, runner: ProbeRunner, clock: Clock
+) -> None:
+    configured = ProbeSpec(
+        "auth", target.url("/echo"), headers=(("Authorization", "Bearer port-secret-31313131"),),
+        count=1, fail_after=1, body_contains="you sent Bearer",
+    )  # fmt: skip
+    preview = f"http://127.0.0.1:{other_port}"  # the probe's host, not its origin
+    spec = replace(_deployment(clock, configured), strategy=Strategy.BLUEGREEN, preview_url=preview)
+    deployment, _ = await store.register(spec, actor="test")
+    await _rounds(ProbeWorker(store, (configured,), runner, clock), clock, 1)
+    [green] = await StoredProbeAttempts(store, deployment.id).attempts("auth", "canary", FAR)
+    assert green.url == f"{preview}/echo" and not green.ok and green.body_head == "you sent "
+    origin = f"http://127.0.0.1:{other_port} is not the probe's own (http, port {target.port})"
+    assert f"sent without its headers: the preview's origin {origin}" in (green.failed or "")
+
+
+@pytest.mark.parametrize(
+    ("preview", "headers_sent"),
+    [
+        ("https://checkout.example.com", True),  # the probe's own origin
+        ("https://checkout.example.com:443", True),
+        ("http://checkout.example.com", False),  # a downgrade
+        ("https://checkout.example.com:8443", False),
+        ("https://green.example.com", False),  # not one of its hosts
+    ],
+)
+def test_the_configs_headers_go_to_a_preview_only_on_the_probes_own_origin(
+    preview: str, headers_sent: bool
+) -> None:
+    probe = ProbeSpec("auth", "https://checkout.example.com/health", headers=(("Authorization", "x-secret"),))
+    url = f"{preview}/health"
+    at = at_address(runnable(probe, False, {}), url, preview, probe.url)
+    assert bool(at.probe.headers) is headers_sent
+    assert url_host(url) in at.probe.allowed_hosts()  # the preview is requested either way
+    assert (at.without_headers is None) is headers_sent
