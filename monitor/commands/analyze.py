@@ -1,7 +1,9 @@
 """``monitor analyze``: one-shot analysis against Prometheus, exit code from the verdict.
 
 With ``--probe``, smoke probes are run once, now, before the analysis (:mod:`monitor.probes.session`)
-and judged with it: live answers of the versions as they run now, even when the window is past.
+and judged with it: live answers of the versions as they run now, even when the window is past (a
+warning on stderr says so when it ended over :data:`PROBES_STALE_AFTER` ago). Ctrl-C ends the run
+with :data:`EXIT_INTERRUPTED` and one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from monitor.engine import AnalysisRequest, analyze
 from monitor.engine.request import RequestDefaults, baseline_window, build_request, resolve_baseline
 from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
-from monitor.models import BaselineChoice, Classification, ProbeSpec, Verdict, VerdictStatus, Window
+from monitor.models import (
+    BaselineChoice,
+    Classification,
+    ProbeSpec,
+    Verdict,
+    VerdictStatus,
+    Window,
+    template_fields,
+    template_problem,
+)
 from monitor.probes.hosts import INLINE_PREFIX, inline_problem
 from monitor.probes.targets import CANARY, ProbeTargets, probe_targets
 from monitor.profiles import load_profile
@@ -39,6 +50,10 @@ MIN_INTERVAL_S = 10.0
 MAX_LOOKS = 10_080  # one a minute for a week
 _FUTURE_SLACK = timedelta(seconds=60)
 ALL_PROBES = "all"
+# Probes answer for what runs when they are made: a window that ended longer ago than this may have
+# been served by something else.
+PROBES_STALE_AFTER = timedelta(minutes=10)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command ended by Ctrl-C
 
 
 def exit_code(verdict: Verdict, optional: Collection[str] = ()) -> int:
@@ -132,6 +147,8 @@ def prometheus_url(flag: str | None, settings: Settings) -> str:
 def _inline_probe(url: str, number: int) -> ProbeSpec:
     """``--probe URL``: a probe with the defaults (3 attempts 10 s apart, failing at 3 in a row),
     which may request only the URL's own host."""
+    if (template := template_problem(url)) is not None:
+        raise InputError(f"--probe {url}: {'; '.join(template)}")
     if (problem := inline_problem(url)) is not None:
         raise InputError(f"--probe {url}: {problem}")
     return ProbeSpec(name=f"{INLINE_PREFIX}{number}", url=url)
@@ -218,6 +235,27 @@ def request_from_args(args: argparse.Namespace) -> tuple[AnalysisRequest, Promet
     return request, prometheus_source(settings, url), settings  # with the configured credentials
 
 
+def probe_warnings(request: AnalysisRequest, now: datetime) -> list[str]:
+    """Warning lines for probes run now over a window that ended more than
+    :data:`PROBES_STALE_AFTER` before ``now``: they judge what answers now, and a URL without
+    ``{version}`` may reach another version than the one analysed."""
+    probes = [a.subject for a in request.added if isinstance(a.subject, ProbeSpec)]
+    ago_s = (now - request.canary_window.end).total_seconds()
+    if not probes or ago_s <= PROBES_STALE_AFTER.total_seconds():
+        return []
+    lines = [
+        f"monitor: warning: --end is {ago_s / 60:.0f} minutes ago: the probes run now, against what "
+        "answers now, not during the analysed window"
+    ]
+    lines += [
+        f"monitor: warning: probe {probe.name}'s URL has no {{version}}: it may reach another version "
+        f"than {request.canary_version}, the one analysed"
+        for probe in probes
+        if "version" not in template_fields(probe.url)
+    ]
+    return lines
+
+
 def pull_sources(args: argparse.Namespace, settings: Settings) -> PulledTelemetry | None:
     """Loki and Tempo (or Jaeger) to read logs and traces from: the flags' URLs, else the config's."""
     loki = loki_source(settings, getattr(args, "loki_url", None), args.loki_selector)
@@ -275,7 +313,12 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     try:
         request, source, settings = request_from_args(args)
+        for line in probe_warnings(request, datetime.now(UTC)):
+            print(line, file=sys.stderr, flush=True)
         verdict = asyncio.run(_analyze(request, source, pull_sources(args, settings)))
+    except KeyboardInterrupt:  # Ctrl-C (during the probes' run, say): asyncio.run has cleaned up
+        print("monitor: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except MonitorError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
