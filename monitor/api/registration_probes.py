@@ -153,7 +153,11 @@ def checked_preview(
         return None
     if strategy is not Strategy.BLUEGREEN:
         raise invalid("preview_url", "only a bluegreen deployment has a preview; set strategy: bluegreen")
-    parts = urlsplit(preview_url)
+    try:
+        parts = urlsplit(preview_url)
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+    except ValueError:  # "http://[oops": the client's words, a 400 not a 500
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise invalid("preview_url", f"invalid {redact_url(preview_url)!r}; use an http:// or https:// URL")
     if not probes:

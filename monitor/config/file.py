@@ -33,7 +33,7 @@ from monitor.envvars import env
 from monitor.errors import MonitorError
 from monitor.models import BaselineChoice, Signal
 from monitor.probes.hosts import host_pattern_problem, url_problem
-from monitor.probes.spec import JsonScalar, ProbeSpec, template_host, template_problem
+from monitor.probes.spec import JsonScalar, ProbeSpec, template_host, template_problem, url_origin
 from monitor.profiles import DEFAULT_PROFILE, load_profile
 from monitor.profiles.model import Unproven
 from monitor.profiles.templates import render, selector
@@ -247,6 +247,14 @@ class ProbeSection(Section):
     def _consistent(self) -> Self:
         if (template := template_problem(self.url)) is not None:
             raise invalid(*template, "url")
+        try:  # rendered with stand-in values: what the client will be given must parse
+            url_origin(ProbeSpec(self.name, self.url).render("s", "v", "e"))
+        except ValueError:
+            raise invalid(
+                f"{redact_url(self.url)!r} cannot be parsed as a URL",
+                "write scheme://host[:port]/path, the host in [] only when an IPv6 address",
+                "url",
+            ) from None
         if (problem := url_problem(self.url, self.hosts)) is not None:
             field, text, fix = problem
             raise invalid(text, fix, field)

@@ -87,6 +87,7 @@ def test_probes_by_name_and_inline() -> None:
             "placeholder {version:>999999999} has a format spec, conversion or index; write {version}",
         ),
         ([{**INLINE, "url": "https://status.example.com/{version!r}"}], "probes[0].url", "format spec"),
+        ([{**INLINE, "url": "https://[oops/"}], "probes[0].url", "'https://[oops/' cannot be parsed"),
         (
             [{**INLINE, "hosts": ["*.example.com"]}],
             "probes[0].hosts.0",
@@ -144,6 +145,8 @@ def test_a_preview_needs_bluegreen_probes_and_an_allowed_host() -> None:
             "add the host to probe_hosts:",
         ),
         ({"strategy": "bluegreen", "preview_url": "file:///etc/passwd"}, "use an http:// or https:// URL"),
+        ({"strategy": "bluegreen", "preview_url": "http://[oops"}, "invalid 'http://[oops'"),
+        ({"strategy": "bluegreen", "preview_url": "https://a.preview.example.com:99999"}, "invalid"),
     ]
     for fields, words in refusals:
         problem = _refused(**fields)

@@ -105,6 +105,11 @@ def test_no_probe_hosts_allow_nothing(tmp_path: Path) -> None:
             "monitor.yaml:2: field 'probes[0].url': placeholder {version:d} has a format spec",
         ),
         (
+            "probes:\n  - {name: a, url: 'http://x:{version}/'}\n",
+            "monitor.yaml:2: field 'probes[0].url': 'http://x:{version}/' cannot be parsed as a URL; "
+            "write scheme://host[:port]/path",
+        ),
+        (
             "probes:\n  - {name: a, url: 'http://x/{service'}\n",
             "monitor.yaml:2: field 'probes[0].url': a lone '{'; write {{ for a literal brace",
         ),
