@@ -69,28 +69,14 @@ class ProbeRunner:
                 async with asyncio.timeout(spec.timeout_s):
                     return await self._follow(spec, url, shown, started)
             except TimeoutError:
-                return ProbeResult(
-                    spec.name,
-                    shown,
-                    False,
-                    latency_s=time.monotonic() - started,
-                    error=ErrorKind.TIMEOUT,
-                    detail=f"no answer within {spec.timeout_s:g} s",
-                )
+                kind, detail = ErrorKind.TIMEOUT, f"no answer within {spec.timeout_s:g} s"
             except aiohttp.ClientError as exc:
                 kind, detail = _classify(exc)
-                return ProbeResult(
-                    spec.name, shown, False, latency_s=time.monotonic() - started, error=kind, detail=detail
-                )
             except ValueError as exc:  # a URL or an answer the client could not handle (no secret in it)
-                return ProbeResult(
-                    spec.name,
-                    shown,
-                    False,
-                    latency_s=time.monotonic() - started,
-                    error=ErrorKind.CONNECTION,
-                    detail=f"invalid request or answer ({type(exc).__name__})",
-                )
+                kind, detail = ErrorKind.CONNECTION, f"invalid request or answer ({type(exc).__name__})"
+            return ProbeResult(
+                spec.name, shown, False, latency_s=time.monotonic() - started, error=kind, detail=detail
+            )
 
     async def series(
         self,

@@ -7,31 +7,16 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp import web
+from probe_server import Target
 
 from monitor.cli import build_parser
 from monitor.commands.analyze import EXIT_INTERRUPTED, probe_warnings, request_from_args
 from monitor.timeparse import format_time
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def health() -> AsyncIterator[str]:
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", ok)
-    server = web.AppRunner(app)
-    await server.setup()
-    await web.TCPSite(server, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{server.addresses[0][1]}"
-    await server.cleanup()
 
 
 def _argv(end: datetime, *probes: str) -> list[str]:
@@ -62,10 +47,10 @@ def test_probes_over_a_window_past_ten_minutes_warn_what_they_judge() -> None:
 
 
 @pytest.mark.subprocess
-async def test_ctrl_c_during_the_probes_run_exits_130_with_one_line(health: str) -> None:
+async def test_ctrl_c_during_the_probes_run_exits_130_with_one_line(target: Target) -> None:
     end = datetime.now(UTC) - timedelta(hours=1)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor", *_argv(end, f"{health}/health"),
+        sys.executable, "-m", "monitor", *_argv(end, target.url("/ok")),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
