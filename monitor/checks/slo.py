@@ -6,10 +6,20 @@ total events over its own window are read from the SLO's SLI:
 
 * a PromQL SLI (Sloth's convention) is evaluated at the window's end with ``{{.window}}`` the
   window's length in seconds and the version's label matchers added to every selector
-  (:func:`inject_matchers`). Sloth's SLIs are *rates* (events per second), so the counts are the
-  rates times the window's seconds; a ``good`` SLI's bad events are ``total - good``;
+  (:func:`monitor.slo.promql.inject_matchers`). Sloth's SLIs are *rates* (events per second):
+  ``rate(x[w])`` over a window of ``w`` seconds is ``increase(x[w]) / w``, so the counts are the
+  rates times ``w``. An SLI written with a counting function (``increase``, ``delta``,
+  ``count_over_time``, ``sum_over_time``) is already a count, which ``w`` would multiply once more;
+  the config refuses it when it is read. A ``good`` SLI's bad events are ``total - good``;
 * an SLI given as a profile's counts check is counted as that check counts (its events and
-  exposure templates, :func:`monitor.checks.counts.fetch_counts`).
+  exposure templates, :func:`monitor.checks.counts.fetch_counts`), the version's matchers written
+  in the labels of the SLO's profile (``service_name`` in otel-http, ``service`` in
+  prometheus-http), which need not be the analysis's.
+
+Each check is optional: an SLI whose series carry no version label has no data for either
+version, and that must not make every deploy of the service inconclusive. It is still critical
+where the environment has a limit, and a critical check that regresses fails the run whether or
+not it is optional (:func:`monitor.judges.score.decide`).
 
 The judge is :func:`monitor.judges.slo.judge_slo_burn`.
 """
@@ -17,7 +27,6 @@ The judge is :func:`monitor.judges.slo.judge_slo_burn`.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +38,7 @@ from monitor.judges.slo import judge_slo_burn, slo_burn_min_p
 from monitor.models import CheckResult, ComparisonKind, CountsData, Signal
 from monitor.profiles import CheckSpec
 from monitor.slo.model import SLO, WINDOW_PLACEHOLDER
+from monitor.slo.promql import bare_metric, inject_matchers, rename_labels
 
 KIND = "slo_burn"
 
@@ -49,8 +59,9 @@ class BurnSubject:
 def slo_checks(slos: Sequence[SLO], service: str, limit: float | None) -> tuple[AddedCheck, ...]:
     """The ``slo_burn`` checks of ``service``'s SLOs among ``slos``.
 
-    With a ``limit`` each is critical: a new version burning beyond it fails the run. Without one
-    (lower environments) each only informs: weight 0, optional, never failing.
+    Each is optional (no data holds no verdict back). With a ``limit`` each is critical: a new
+    version burning beyond it fails the run. Without one (lower environments) each only informs:
+    weight 0, never failing.
     """
     added: list[AddedCheck] = []
     for slo in slos:
@@ -60,92 +71,17 @@ def slo_checks(slos: Sequence[SLO], service: str, limit: float | None) -> tuple[
             name=check_name(slo), comparison=ComparisonKind.COUNTS, signal=Signal.METRICS, kind=KIND,
             description=f"error budget burn of SLO {slo.name} ({slo.objective:g} over {slo.window_days}d)",
             critical=limit is not None, weight=1.0 if limit is not None else 0.0,
-            optional=limit is None, unit="ratio",
+            optional=True, unit="ratio",
         )  # fmt: skip
         added.append(AddedCheck(spec, BurnSubject(slo, limit)))
     return tuple(added)
 
 
-# PromQL words that are not metric names where a selector could stand.
-_KEYWORDS = frozenset((
-    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
-    "offset", "atan2", "inf", "nan", "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count",
-    "count_values", "bottomk", "topk", "quantile",
-))  # fmt: skip
-# Their parenthesised lists hold label names, not selectors.
-_LABEL_LISTS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
-_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_NUMBER = re.compile(r"[0-9.](?:[eE][+-]|[0-9A-Za-z_.])*")
-
-
-def _skip_string(query: str, start: int) -> int:
-    """The index just after the string literal opening at ``start``."""
-    quote, index = query[start], start + 1
-    while index < len(query) and query[index] != quote:
-        index += 2 if query[index] == "\\" and quote != "`" else 1
-    return index + 1
-
-
-def bare_metric(query: str) -> str | None:
-    """The first metric selected by name alone (``x_total`` rather than ``x_total{}``), or None.
-
-    A scan, not a parser: outside string literals, label matchers (``{...}``) and ranges
-    (``[...]``), a name that is no keyword, no function (followed by ``(``), no label list's
-    member and no number selects a metric; followed by ``{`` it has braces.
-    """
-    index, in_labels = 0, False
-    while index < len(query):
-        char = query[index]
-        if char in "\"'`":
-            index = _skip_string(query, index)
-        elif char in "{[":
-            close = "}" if char == "{" else "]"
-            while index < len(query) and query[index] != close:
-                index = _skip_string(query, index) if query[index] in "\"'`" else index + 1
-            index += 1
-        elif char == ")":
-            in_labels, index = False, index + 1
-        elif number := _NUMBER.match(query, index):  # 0.5, 1e-3, 0x1f, a duration such as 5m
-            index = number.end()
-        elif match := _NAME.match(query, index):
-            name, index = match.group(), match.end()
-            following = query[index:].lstrip()
-            if name in _LABEL_LISTS:
-                in_labels = True
-            elif not (in_labels or name in _KEYWORDS or following.startswith(("(", "{"))):
-                return name
-        else:
-            index += 1
-    return None
-
-
-def inject_matchers(query: str, matchers: str) -> str:
-    """``query`` with ``matchers`` (``a="1", b="2"``) added to every selector's ``{...}``.
-
-    PromQL writes ``{`` only to open a selector's label matchers, outside string literals: each
-    is followed by ``matchers``, and a comma when the selector had matchers of its own.
-    """
-    out: list[str] = []
-    index = 0
-    while index < len(query):
-        char = query[index]
-        if char in "\"'`":
-            end = _skip_string(query, index)
-            out.append(query[index:end])
-            index = end
-            continue
-        out.append(char)
-        index += 1
-        if char == "{" and matchers:
-            empty = query[index:].lstrip().startswith("}")
-            out.append(matchers if empty else matchers + ", ")
-    return "".join(out)
-
-
 def version_query(slo: SLO, query: str, version: VersionQuery) -> str:
     """``query`` of ``slo``'s SLI for one version: over its window, selecting its series.
 
-    :class:`InputError` naming the SLO and the fix when a metric is selected without braces.
+    :class:`InputError` naming the SLO and the fix when a metric is selected without braces (the
+    config refuses it when read: this guards SLOs built otherwise).
     """
     if (name := bare_metric(query)) is not None:
         raise InputError(
@@ -157,7 +93,10 @@ def version_query(slo: SLO, query: str, version: VersionQuery) -> str:
 
 
 async def _promql_counts(slo: SLO, look: Look, version: VersionQuery) -> CountsData:
-    """Bad and total events of one version from a PromQL SLI: rates times the window's seconds."""
+    """Bad and total events of one version from a PromQL SLI: rates times the window's seconds.
+
+    ``rate(x[w]) * w = increase(x[w])``: events over the window, whatever the scrape interval.
+    """
     bad_or_good = slo.errors if slo.errors is not None else slo.good
     assert bad_or_good is not None  # an SLO has one of them
     queries = (version_query(slo, slo.total, version), version_query(slo, bad_or_good, version))
@@ -170,24 +109,54 @@ async def _promql_counts(slo: SLO, look: Look, version: VersionQuery) -> CountsD
     return CountsData(bad, events)
 
 
+def _version_label(slo: SLO, look: Look) -> str:
+    """The label telling the versions apart in ``slo``'s SLI: its profile's, else the analysis's."""
+    return slo.from_check.version_label if slo.from_check is not None else look.profile.labels.version
+
+
+def sli_matchers(slo: SLO, look: Look, version: VersionQuery) -> VersionQuery:
+    """``version`` selected in the labels of ``slo``'s profile when its SLI is a profile's check.
+
+    The look's matchers are written in the analysis profile's label names (``service_name`` in
+    otel-http); an SLI from prometheus-http's check reads ``service`` and ``version``.
+    """
+    sli = slo.from_check
+    if sli is None:
+        return version
+    labels = look.profile.labels
+    names = {labels.service: sli.service_label, labels.version: sli.version_label}
+    if all(old == new for old, new in names.items()):
+        return version
+    try:
+        return VersionQuery(rename_labels(version.matchers, names), version.window)
+    except ValueError as exc:
+        raise MonitorError(f"SLO {slo.name}: {exc}") from exc
+
+
 async def _check_counts(slo: SLO, look: Look, version: VersionQuery) -> CountsData:
     """Bad and total events of one version as the SLO's profile check counts them."""
     sli = slo.from_check
     assert sli is not None
     spec = CheckSpec(sli.check, ComparisonKind.COUNTS, events=sli.events, exposure=sli.exposure)
-    fetched = await fetch_counts(spec, look, version)
+    fetched = await fetch_counts(spec, look, sli_matchers(slo, look, version))
     assert isinstance(fetched.data, CountsData)
     return fetched.data
 
 
 @dataclass(frozen=True)
 class BurnData:
-    """Both versions' bad (events) and total (exposure) events of the SLO, over their windows."""
+    """Both versions' bad (events) and total (exposure) events of the SLO, over their windows.
+
+    ``same_window``: both versions were observed over one window (canary mode), so a burn both
+    share may be one incident; ``version_label`` is the label that tells the versions apart.
+    """
 
     subject: BurnSubject
     canary: CountsData
     baseline: CountsData
     windows_s: tuple[float, float]  # canary, baseline
+    same_window: bool = False
+    version_label: str = ""
 
 
 class SloBurn:
@@ -203,7 +172,8 @@ class SloBurn:
             count(subject.slo, look, look.canary), count(subject.slo, look, look.baseline)
         )
         windows = (look.canary.window.duration_s, look.baseline.window.duration_s)
-        return BurnData(subject, canary, baseline, windows)
+        same = look.canary.window == look.baseline.window
+        return BurnData(subject, canary, baseline, windows, same, _version_label(subject.slo, look))
 
     def min_p(self, spec: CheckSpec, data: BurnData) -> float:
         """See :func:`monitor.judges.slo.slo_burn_min_p`."""
@@ -213,8 +183,9 @@ class SloBurn:
         """See :func:`monitor.judges.slo.judge_slo_burn`."""
         subject = data.subject
         return judge_slo_burn(
-            spec, subject.slo, subject.limit, data.canary, data.baseline, judging.alpha, data.windows_s
-        )
+            spec, subject.slo, subject.limit, data.canary, data.baseline, judging.alpha, data.windows_s,
+            same_window=data.same_window, version_label=data.version_label,
+        )  # fmt: skip
 
 
 SLO_BURN = SloBurn()

@@ -46,6 +46,7 @@ from monitor.settings.base import BaseUrl, Fix, HttpUrl, Lax, Section, invalid, 
 from monitor.settings.grafana import GrafanaSection, grafana_spec
 from monitor.settings.pager import PagerSection, pager_spec
 from monitor.slo.model import SLO, WINDOW_PLACEHOLDER, SliCheck
+from monitor.slo.promql import bare_metric, counting_function
 from monitor.sources.configured import URL_VARIABLES, Sources
 from monitor.sources.spec import PrometheusSection, SourceSection, source_spec
 from monitor.yamlfile import YamlDocument, load_yaml_file
@@ -124,7 +125,7 @@ class EnvironmentSection(Section):
     ) = Field(
         None,
         description="the SLO error-budget burn rate a new version may not exceed (slo_burn checks); "
-        "off or 0: the checks are informational (built in: production 10, staging 14.4)",
+        "off or 0: the checks are informational (built in: production 10; other environments off)",
     )
 
 
@@ -404,21 +405,24 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
         traces_from=config.traces_from,
         probes=_probes(doc, path, config.probes or []),
         probe_hosts=tuple(config.probe_hosts or []),
-        slos=_slos(doc, path, config.slos or [], _profile_path(config.profile, path)),
+        slos=_slos(doc, path, config, _environments(path, config.environments or {})),
     )
 
 
 def _slos(
-    doc: YamlDocument, path: Path, sections: list[SloSection], default_profile: str | None
+    doc: YamlDocument, path: Path, config: ConfigFile, environments: tuple[EnvironmentDefaults, ...]
 ) -> tuple[SLO, ...]:
-    """``slos:`` as :class:`~monitor.slo.SLO` values; the checks across fields name file:line.
+    """``config.slos`` as :class:`~monitor.slo.SLO` values; the checks across fields name file:line.
 
     An SLI given as a profile's check is resolved here, once: its profile is loaded (the SLO's
-    ``profile:``, else ``default_profile``, else otel-http) and its templates rendered for the
-    rules with the service's label matcher and ``{{.window}}``.
+    ``profile:``, else the config's, else otel-http) and its templates rendered for the rules with
+    the service's label matcher and ``{{.window}}``. A limit of an environment (built in or
+    configured) that would allow every request to fail is refused with the SLO.
     """
+    default_profile = _profile_path(config.profile, path)
+    limits = {env.name: env.slo_burn_limit for env in (*BUILTIN, *environments)}
     slos: list[SLO] = []
-    for index, section in enumerate(sections):
+    for index, section in enumerate(config.slos or []):
         where = f"slos[{index}]"
         if any(slo.name == section.name for slo in slos):
             raise doc.error(f"{where}.name", f"{section.name!r} is named twice", "give each SLO its own name")
@@ -437,7 +441,30 @@ def _slos(
                 **sli,
             )
         )
+        _check_limits(doc, where, slos[-1], limits, configured={env.name for env in environments})
     return tuple(slos)
+
+
+def _check_limits(
+    doc: YamlDocument, where: str, slo: SLO, limits: dict[str, float | None], configured: set[str]
+) -> None:
+    """Refuse a burn-rate limit that allows every request to fail: ``limit x budget >= 1``.
+
+    A burn of ``limit`` is an error ratio of ``limit x (1 - objective)``; at 1 or more no version
+    could ever exceed it, and its ``slo_burn`` check would pass whatever the new version does.
+    """
+    for name, limit in sorted(limits.items()):
+        if limit is None or limit * slo.error_budget < 1:
+            continue
+        field = f"environments.{name}.slo_burn_limit"
+        given = field if name in configured else f"the built-in {field}"
+        raise doc.error(
+            f"{where}.objective",
+            f"objective {slo.objective:g} (error budget {slo.error_budget:g}) with {given} {limit:g}: "
+            f"a burn of {limit:g}x is an error ratio of {limit * slo.error_budget:g}, which allows "
+            "every request to fail",
+            f"raise the objective above {1 - 1 / limit:g}, or lower {field} below {1 / slo.error_budget:g}",
+        )
 
 
 def _sli_of_promql(doc: YamlDocument, where: str, section: SloSection) -> dict[str, Any]:
@@ -456,13 +483,33 @@ def _sli_of_promql(doc: YamlDocument, where: str, section: SloSection) -> dict[s
         raise doc.error(f"{where}.sli", "no total", "add 'total: sum(rate(...[{{.window}}]))'")
     for key in ("errors", "good", "total"):
         query = getattr(sli, key)
-        if query is not None and WINDOW_PLACEHOLDER not in query:
-            raise doc.error(
-                f"{where}.sli.{key}",
-                f"no {WINDOW_PLACEHOLDER} in the query",
-                f"write the range as [{WINDOW_PLACEHOLDER}], e.g. rate(x_total[{WINDOW_PLACEHOLDER}])",
-            )
+        if query is not None:
+            _check_promql(doc, f"{where}.sli.{key}", query)
     return {"errors": sli.errors, "good": sli.good, "total": sli.total}
+
+
+def _check_promql(doc: YamlDocument, field: str, query: str) -> None:
+    """A PromQL SLI is a rate over ``{{.window}}`` (a verdict multiplies it by the window's seconds)
+    whose every metric has braces (a verdict adds each version's labels into them)."""
+    if WINDOW_PLACEHOLDER not in query:
+        raise doc.error(
+            field,
+            f"no {WINDOW_PLACEHOLDER} in the query",
+            f"write the range as [{WINDOW_PLACEHOLDER}], e.g. rate(x_total[{WINDOW_PLACEHOLDER}])",
+        )
+    if (function := counting_function(query)) is not None:
+        raise doc.error(
+            field,
+            f"{function}(...) counts events over the window, but an SLI is read as events a second "
+            "(a verdict multiplies it by the window's seconds, counting every event hundreds of times)",
+            f"write rate(...[{WINDOW_PLACEHOLDER}]) (Sloth's convention)",
+        )
+    if (name := bare_metric(query)) is not None:
+        raise doc.error(
+            field,
+            f"{name} is selected without braces, so a verdict cannot add each version's labels",
+            f'write {name}{{}} (or give its matchers, {name}{{code=~"5.."}})',
+        )
 
 
 def _sli_of_check(doc: YamlDocument, where: str, section: SloSection, profile_name: str) -> dict[str, Any]:
@@ -493,7 +540,9 @@ def _sli_of_check(doc: YamlDocument, where: str, section: SloSection, profile_na
     return {
         "errors": render(events, profile, service, WINDOW_PLACEHOLDER),
         "total": render(exposure, profile, service, WINDOW_PLACEHOLDER),
-        "from_check": SliCheck(profile_name, check.name, events, exposure),
+        "from_check": SliCheck(
+            profile_name, check.name, events, exposure, profile.labels.service, profile.labels.version
+        ),
     }
 
 
@@ -502,7 +551,7 @@ def read_slos(path: Path) -> tuple[SLO, ...]:
     but without reading any secret (``monitor slo generate`` needs none)."""
     doc = load_yaml_file(path)
     config = validate(doc, ConfigFile)
-    return _slos(doc, path, config.slos or [], _profile_path(config.profile, path))
+    return _slos(doc, path, config, _environments(path, config.environments or {}))
 
 
 def _profile_path(profile: str | None, config: Path) -> str | None:

@@ -11,10 +11,24 @@ the exact (Clopper-Pearson) one-sided bounds at the level ``alpha`` the look all
 
 ``L > t`` exactly when the binomial test of ``p <= t`` rejects at ``alpha``
 (``P(X >= k | n, t) < alpha``, the p-value reported): the check regresses (``high``). ``U <= t``
-rules the limit out: a conclusive pass. Otherwise it passes, not yet conclusively. A baseline
-whose own ``L`` exceeds ``t`` burns too: the check still fails (the new version does burn the
-budget) but says it is a shared incident, not caused by this deploy. Without a limit (lower
-environments) the check only informs: a conclusive pass whatever the burn, its numbers shown.
+rules the limit out: a conclusive pass. Otherwise it passes, not yet conclusively.
+
+A failing check whose baseline burns too (its own ``L_b > t``) still fails: the new version does
+burn the budget. What it says of the old version depends on what the two windows allow:
+
+* one window for both (canary mode), and the new version *not significantly worse*: the exact
+  conditional rate-ratio test of the counts comparison (:func:`monitor.stats.counts.counts_test`,
+  the canary's share of the ``k_c + k_b`` bad events, binomial with
+  ``theta = rho n_c / (rho n_c + n_b)``) does not reject ``rho <= 1`` at the same ``alpha``. Then the
+  burn is a shared incident, not caused by this deploy. A canary burning 20x more than a baseline
+  that burns too is significantly worse: the deploy adds its own burn, and no excuse is made;
+* one window each (before/after): the old version's burn was in its own, earlier window, so it
+  says nothing about what else burns now: "the old version burnt beyond the limit too, in its own
+  earlier window", and nothing excused.
+
+Without a limit (lower environments) the check only informs: a conclusive pass whatever the burn,
+its numbers shown. Without events of the new version it has no data; the likely cause, when the
+service has traffic, is an SLI whose series carry no version label, which the message names.
 """
 
 from __future__ import annotations
@@ -26,10 +40,12 @@ from monitor.judges.format import fmt_duration, fmt_p
 from monitor.models import CheckResult, Classification, Comparison, CountsData, Evidence
 from monitor.profiles import CheckSpec
 from monitor.slo.model import SLO
+from monitor.stats.counts import counts_test
 from monitor.stats.exact import binom_sf
 from monitor.stats.special import betaincinv
 
 SHARED_INCIDENT = "a shared incident: both versions burn, not caused by this deploy"
+EARLIER_BURN = "the old version burnt beyond the limit too, in its own earlier window"
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,21 @@ def _x(burn_rate: float) -> str:
     return f"{burn_rate:.3g}x"
 
 
+def _old_burns_too(
+    canary: CountsData, baseline: CountsData, old_burn: float, alpha: float, same_window: bool
+) -> str:
+    """What the message says of an old version burning beyond the limit too (module docstring)."""
+    if not same_window:
+        return f"; {EARLIER_BURN} ({_x(old_burn)})"
+    p_worse = counts_test(canary, baseline).p_value(1.0)
+    if p_worse >= alpha:
+        return f"; the old version burns too ({_x(old_burn)}): {SHARED_INCIDENT}"
+    return (
+        f"; the old version burns too ({_x(old_burn)}), but the new one significantly more "
+        f"(p={fmt_p(p_worse)}): not only a shared incident"
+    )
+
+
 def judge_slo_burn(
     spec: CheckSpec,
     slo: SLO,
@@ -85,9 +116,14 @@ def judge_slo_burn(
     baseline: CountsData,
     alpha: float,
     windows_s: tuple[float, float],
+    *,
+    same_window: bool = False,
+    version_label: str = "",
 ) -> CheckResult:
     """The burn of ``slo``'s budget by the new version (``canary``) against ``limit``, with the
-    old version's beside it; ``windows_s`` are the versions' windows (canary, baseline), in seconds.
+    old version's beside it; ``windows_s`` are the versions' windows (canary, baseline), in seconds,
+    ``same_window`` whether they are one window (canary mode), ``version_label`` the label telling
+    the versions apart in the SLI's series (named when there are no events).
 
     See the module's docstring. The result's values are the error ratios, its effect the canary's
     burn rate and its interval that burn's bounds (each one-sided at ``alpha``).
@@ -113,11 +149,18 @@ def judge_slo_burn(
     label = f"SLO {slo.name}"
     if c.total < max(1.0, spec.min_data):
         comparison = Comparison.nodata(spec.comparison, b.total, c.total)
-        return result_from(
-            spec, comparison, f"{label}: no events of the new version to judge its burn", evidence
+        cause = (
+            f"; if the service had traffic, its SLI's series may carry no version label {version_label!r}"
+            " (each version is selected by it)"
+            if version_label
+            else ""
         )
+        message = f"{label}: no events of the new version to judge its burn{cause}"
+        return result_from(spec, comparison, message, evidence)
     burn, interval = c.ratio / budget, (c.lower / budget, c.upper / budget)
-    old = f"; the old version burns at {_x(b.ratio / budget)}" if b.total else "; the old version had no events"
+    old = "; the old version had no events"
+    if b.total:
+        old = f"; the old version burns at {_x(b.ratio / budget)}"
     if limit is None:
         comparison = Comparison(
             spec.comparison,
@@ -143,7 +186,7 @@ def judge_slo_burn(
         at_least = f"at least {_x(c.lower / budget)} at {confidence} (p={fmt_p(p_value)})"
         words = f"{at_least}, beyond the limit {_x(limit)}"
         if b.total and b.lower > t:  # the old version's own bound is beyond the limit too
-            old = f"; the old version burns too ({_x(b.ratio / budget)}): {SHARED_INCIDENT}"
+            old = _old_burns_too(canary, baseline, b.ratio / budget, alpha, same_window)
     elif c.upper <= t:
         classification, conclusive = Classification.PASS, True
         words = f"at most {_x(c.upper / budget)} at {confidence}, within the limit {_x(limit)}"

@@ -19,12 +19,16 @@ class SliCheck:
     profile's ``$<key>_label`` placeholders filled in and ``$selector`` and ``$window`` left for
     whoever renders them: the rule generator's PromQL (the :class:`SLO`'s ``errors`` and ``total``)
     or a verdict's ``slo_burn`` check, which counts each version's events as the check itself does.
+    ``service_label`` and ``version_label`` are the profile's names of the two labels: a verdict's
+    version matchers are written in them, whichever profile the analysis itself uses.
     """
 
     profile: str  # the profile's name or path
     check: str
     events: str
     exposure: str
+    service_label: str = "service_name"
+    version_label: str = "service_version"
 
 
 @dataclass(frozen=True)

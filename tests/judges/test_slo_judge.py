@@ -25,9 +25,21 @@ WINDOWS = (1800.0, 1800.0)
 
 
 def _judge(
-    canary: tuple[float, float], baseline: tuple[float, float], limit: float | None = 10.0
+    canary: tuple[float, float],
+    baseline: tuple[float, float],
+    limit: float | None = 10.0,
+    same_window: bool = True,
 ) -> CheckResult:
-    return judge_slo_burn(SPEC, SLO_999, limit, CountsData(*canary), CountsData(*baseline), ALPHA, WINDOWS)
+    return judge_slo_burn(
+        SPEC,
+        SLO_999,
+        limit,
+        CountsData(*canary),
+        CountsData(*baseline),
+        ALPHA,
+        WINDOWS,
+        same_window=same_window,
+    )
 
 
 def test_the_bounds_are_clopper_pearsons() -> None:
@@ -56,8 +68,9 @@ def test_a_5_percent_error_ratio_burns_50x_beyond_a_10x_limit() -> None:
 
 
 def test_both_versions_burning_is_a_shared_incident_that_still_fails() -> None:
-    """The old version's 60 of 1,000 has its own L = Beta(60, 941).ppf(0.01) = 0.044 > t too."""
-    assert beta.ppf(ALPHA, 60, 941) > 0.01
+    """The old version's 60 of 1,000 has its own L = Beta(60, 941).ppf(0.01) = 0.044 > t too, over
+    the same window, and the new version is not significantly worse: P(X >= 50 | 110, 1/2) > alpha."""
+    assert beta.ppf(ALPHA, 60, 941) > 0.01 and binom.sf(49, 110, 0.5) > ALPHA
     result = _judge((50, 1000), (60, 1000))
     assert result.classification is Classification.HIGH
     assert f"the old version burns too (60x): {SHARED_INCIDENT}" in result.message
@@ -65,6 +78,26 @@ def test_both_versions_burning_is_a_shared_incident_that_still_fails() -> None:
     decision = decide([result], {SPEC.name: SPEC}, DecisionPolicy(), last_look=False, elapsed_s=1800)
     assert decision.status is VerdictStatus.FAIL
     assert "shared incident: both versions burn, not caused by this deploy" in decision.summary
+
+
+def test_a_canary_burning_significantly_more_than_a_burning_baseline_is_no_shared_incident() -> None:
+    """Canary 400 of 1,000 (400x), baseline 20 of 1,000 (20x; its L = Beta(20, 981).ppf(0.01) =
+    0.011 > t). Both burn, but the rate-ratio test of the canary's share of the 420 bad events,
+    P(X >= 400 | 420, 1/2), is far below alpha: the deploy adds a burn of its own."""
+    assert beta.ppf(ALPHA, 20, 981) > 0.01 and binom.sf(399, 420, 0.5) < ALPHA
+    result = _judge((400, 1000), (20, 1000))
+    assert result.classification is Classification.HIGH
+    assert SHARED_INCIDENT not in result.message
+    assert "the old version burns too (20x), but the new one significantly more" in result.message
+
+
+def test_a_burning_baseline_in_its_own_earlier_window_excuses_nothing() -> None:
+    """Before/after: the same counts as the shared incident above, but the old version's window
+    was earlier, so its burn says nothing about now."""
+    result = _judge((50, 1000), (60, 1000), same_window=False)
+    assert result.classification is Classification.HIGH
+    assert SHARED_INCIDENT not in result.message
+    assert "; the old version burnt beyond the limit too, in its own earlier window (60x)" in result.message
 
 
 def test_an_old_version_burning_without_proof_is_no_shared_incident() -> None:
@@ -91,6 +124,10 @@ def test_a_burn_neither_proven_nor_ruled_out_passes_not_yet_conclusively() -> No
 
 def test_no_events_is_nodata_and_no_limit_only_informs() -> None:
     assert _judge((0, 0), (5, 1000)).classification is Classification.NODATA
+    unlabelled = judge_slo_burn(
+        SPEC, SLO_999, 10.0, CountsData(0, 0), CountsData(0, 0), ALPHA, WINDOWS, version_label="version"
+    )
+    assert "its SLI's series may carry no version label 'version'" in unlabelled.message
     informational = _judge((50, 1000), (1, 1000), limit=None)
     assert informational.classification is Classification.PASS and informational.conclusive
     assert informational.p_value is None

@@ -21,7 +21,7 @@ slos:
     objective: 0.999
     sli:
       errors: sum(rate(x_total{code=~"5.."}[{{.window}}]))
-      total: sum(rate(x_total[{{.window}}]))
+      total: sum(rate(x_total{}[{{.window}}]))
 """
 
 
@@ -39,7 +39,7 @@ def test_the_section_becomes_slos_with_a_30_day_default(tmp_path: Path) -> None:
         objective=0.999,
         window_days=30,
         errors='sum(rate(x_total{code=~"5.."}[{{.window}}]))',
-        total="sum(rate(x_total[{{.window}}]))",
+        total="sum(rate(x_total{}[{{.window}}]))",
     )
     assert read_slos(path) == (expected,)
     assert load_settings(path, environ={}).slos == (expected,)
@@ -83,6 +83,22 @@ def test_the_example_has_one_slo_on_the_otel_http_metrics() -> None:
             r":5: field 'slos\[0\].sli': give exactly one of errors and good",
         ),
         ("    service: checkout\n", "", r":2: field 'slos\[0\].service': missing; name the service"),
+        # A count over the window is no rate: the verdict would multiply it by the window's seconds.
+        (
+            "sum(rate(x_total{}",
+            "sum(increase(x_total{}",
+            r":7: field 'slos\[0\].sli.total': increase\(...\) counts events.*"
+            r"write rate\(...\[\{\{.window\}\}\]\) \(Sloth's convention\)",
+        ),
+        ("rate(x_total{code", "count_over_time(x_total{code", r":6: 'slos\[0\].sli.errors': count_over_time"),
+        ("sum(rate(x_total{}", "sum(Sum_Over_Time(x_total{}", r":7: .*Sum_Over_Time\(...\) counts events"),
+        ("sum(rate(x_total{}", "sum(delta(x_total{}", r":7: .*delta\(...\) counts events"),
+        # A bare metric is refused when the config is read, not only when a verdict runs.
+        (
+            "x_total{}[",
+            "x_total[",
+            r":7: field 'slos\[0\].sli.total': x_total is selected without braces.*write x_total\{\}",
+        ),
     ],
 )
 def test_errors_name_the_line_the_field_and_the_fix(tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -98,6 +114,54 @@ def test_errors_name_the_line_the_field_and_the_fix(tmp_path: Path, old: str, ne
 def test_an_sli_of_good_events_is_as_valid(tmp_path: Path) -> None:
     (slo,) = read_slos(_write(tmp_path, SLO_YAML.replace("      errors:", "      good:")))
     assert (slo.good, slo.errors) == ('sum(rate(x_total{code=~"5.."}[{{.window}}]))', None)
+
+
+def test_counting_words_in_strings_comments_or_metric_names_are_no_counting_functions(tmp_path: Path) -> None:
+    text = SLO_YAML.replace(
+        '      errors: sum(rate(x_total{code=~"5.."}[{{.window}}]))',
+        "      errors: |\n"
+        "        # not increase(x[5m]): a rate, as every SLI\n"
+        '        sum(rate(increase_total{path="/increase(", code=~"5.."}[{{.window}}])) BY (code)',
+    )
+    (slo,) = read_slos(_write(tmp_path, text))
+    assert slo.errors is not None and "increase_total" in slo.errors
+
+
+@pytest.mark.parametrize(
+    ("environments", "objective", "message"),
+    [
+        # Production's built-in 10x of a 90 % objective is an error ratio of 10 x 0.1 = 1.
+        (
+            "",
+            "0.9",
+            r":4: field 'slos\[0\].objective': objective 0.9 \(error budget 0.1\) with the built-in "
+            r"environments.production.slo_burn_limit 10: .* allows every request to fail; raise the "
+            r"objective above 0.9, or lower environments.production.slo_burn_limit below 10",
+        ),
+        # A configured 250x of a 99.5 % objective: 250 x 0.005 = 1.25.
+        (
+            "environments:\n  canary-lab: {slo_burn_limit: 250}\n",
+            "0.995",
+            r"objective 0.995 \(error budget 0.005\) with environments.canary-lab.slo_burn_limit 250: "
+            r"a burn of 250x is an error ratio of 1.25",
+        ),
+    ],
+)
+def test_a_limit_that_allows_every_request_to_fail_is_refused(
+    tmp_path: Path, environments: str, objective: str, message: str
+) -> None:
+    path = _write(tmp_path, environments + SLO_YAML.replace("0.999", objective))
+    with pytest.raises(ConfigError, match=message):
+        read_slos(path)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, environ={})
+
+
+def test_a_limit_just_short_of_every_request_is_accepted(tmp_path: Path) -> None:
+    """9.99 x 0.1 = 0.999 < 1: the check can still fail a version whose every request fails."""
+    text = "environments:\n  production: {slo_burn_limit: 9.99}\n" + SLO_YAML.replace("0.999", "0.9")
+    (slo,) = read_slos(_write(tmp_path, text))
+    assert slo.error_budget == 0.1
 
 
 def test_two_slos_of_one_name_are_refused(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ def test_a_check_sli_renders_the_profiles_templates_for_the_service(tmp_path: Pa
         "http_error_ratio",
         f'sum(increase({count}{{$selector, http_response_status_code=~"5.."}}[$window]))',
         f"sum(increase({count}{{$selector}}[$window]))",
+        "service_name",
+        "service_version",
     )
 
 
@@ -53,6 +55,8 @@ def test_the_slo_profile_wins_over_the_configs(tmp_path: Path) -> None:
     (slo,) = read_slos(_write(tmp_path, text))
     assert slo.from_check is not None and slo.from_check.profile == "prometheus-http"
     assert slo.total == 'sum(increase(http_requests_total{service="checkout"}[{{.window}}]))'
+    # A verdict selects the versions in this profile's labels, whatever the analysis's profile.
+    assert (slo.from_check.service_label, slo.from_check.version_label) == ("service", "version")
 
 
 @pytest.mark.parametrize(
@@ -115,11 +119,12 @@ def test_generate_writes_rules_of_a_check_sli_that_promtool_accepts(tmp_path: Pa
         assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_environments_limit_the_burn_production_10_staging_14_4_others_none(tmp_path: Path) -> None:
+def test_environments_limit_the_burn_production_10_lower_ones_inform(tmp_path: Path) -> None:
+    """Production is strict, lower environments inform: only production has a built-in limit."""
     built_in = Environments()
     assert [built_in.slo_burn_limit(n) for n in ("production", "staging", "testing", "development")] == [
         10.0,
-        14.4,
+        None,
         None,
         None,
     ]
@@ -133,7 +138,9 @@ def test_environments_limit_the_burn_production_10_staging_14_4_others_none(tmp_
     assert configured.slo_burn_limit("production") is None  # off: informational
     assert configured.slo_burn_limit("testing") == 6.0
     assert configured.slo_burn_limit("edge") is None
-    assert configured.slo_burn_limit("staging") == 14.4  # the built-in's, other fields overridden
+    assert configured.slo_burn_limit("staging") is None  # the built-in's, other fields overridden
+    config = _write(tmp_path, "environments:\n  staging: {slo_burn_limit: 14.4, page: true}\n")
+    assert Environments(load_settings(config, environ={}).environments).slo_burn_limit("staging") == 14.4
 
 
 def test_a_burn_limit_that_is_not_a_number_names_the_fix(tmp_path: Path) -> None:
