@@ -142,6 +142,12 @@ def test_probe_arguments_name_configured_probes_all_or_urls(tmp_path: Path) -> N
             "unknown placeholder {tenant}; use {service}, {version} or {environment}",
         ),
         ("ftp://a.example.com/", "--probe ftp://a.example.com/: invalid 'ftp://a.example.com/'"),
+        (
+            "https://a.example.com/{version!r}",
+            "--probe https://a.example.com/{version!r}: placeholder {version!r} has a format spec, "
+            "conversion or index; write {version}",
+        ),
+        ("https://a.example.com/{version", "a lone '{'; write {{ for a literal brace"),
     ],
 )
 def test_a_wrong_probe_argument_says_what_to_write(tmp_path: Path, given: str, message: str) -> None:
