@@ -7,19 +7,29 @@ budget spent in the long window, scaled to the SLO's window: 2 % of a 30-day bud
 burn of 0.02 * 720 h / 1 h = 14.4x. The recording rule names follow Sloth
 (``slo:sli_error:ratio_rate<window>``), labelled with ``service`` and ``slo``. A third group records
 what a dashboard needs beside them, as Sloth's "meta" recordings do: the objective, the error budget
-and the SLO window in days as constant series, and the error ratio over the whole SLO window (the
-mean of the 5-minute ratio over it), from which the budget remaining is
-``1 - slo:sli_error:ratio_rate<N>d / slo:error_budget:ratio``.
+and the SLO window in days as constant series, and the error ratio over the whole SLO window, from
+which the budget remaining is ``1 - slo:sli_error:ratio_rate<N>d / slo:error_budget:ratio``.
+
+The whole window's ratio is not the mean of the 5-minute ratios: a traffic-free 5 minutes has the
+ratio 0/0 (NaN, which would make the mean NaN) and a quiet 5 minutes would weigh as much as a busy
+one. The bad and all events a second over 5 minutes are recorded apart (``slo:sli_error:rate5m``,
+``slo:sli_total:rate5m``, sampled every evaluation interval ``dt``), and the window's ratio is
+
+    sum_over_time(error rate[N d]) / sum_over_time(total rate[N d])
+      = sum_i e_i dt / sum_i n_i dt  ~=  (bad events in the window) / (all events in the window),
+
+each 5 minutes weighing by its traffic, quiet ones by nothing (dt cancels out).
 
 Everything here is pure: documents (dicts) in and YAML text out; ``monitor slo generate`` writes them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.slo.model import SLO, WINDOWS_DAYS
+from monitor.slo.model import SLO, WINDOW_PLACEHOLDER, WINDOWS_DAYS
 
 # Every window an alert reads, short to long.
 RECORDED_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -63,6 +73,12 @@ PERIOD_DAYS_RECORD = "slo:time_period:days"
 def record_name(window: str) -> str:
     """The recorded error ratio over ``window``."""
     return f"slo:sli_error:ratio_rate{window}"
+
+
+# Bad and all events a second over RATE_WINDOW, recorded apart: the whole window's ratio sums them.
+RATE_WINDOW = "5m"
+ERROR_RATE_RECORD = f"slo:sli_error:rate{RATE_WINDOW}"
+TOTAL_RATE_RECORD = f"slo:sli_total:rate{RATE_WINDOW}"
 
 
 def period_window(slo: SLO) -> str:
@@ -161,22 +177,59 @@ def _alert(slo: SLO, severity: str) -> dict[str, Any]:
     }
 
 
-def _budget_records(slo: SLO, labels: dict[str, str]) -> list[dict[str, Any]]:
-    """The objective, the budget and the window as constant series, and the ratio over the window.
+def _per_second(slo: SLO, query: str) -> str:
+    """``query`` over :data:`RATE_WINDOW` as events a second.
 
-    The window's ratio is the mean of the 5-minute ratio over it (Sloth's way): a rate over 30 days
-    of the SLI's own series would read a month of raw samples at every evaluation.
+    A PromQL SLI is a rate already (the config refuses counting functions); a profile check's
+    templates count events over the window (``increase``), so they are divided by its seconds.
     """
-    five_minutes = f"{record_name(RECORDED_WINDOWS[0])}{_selector(slo)}"
+    expr = query.replace(WINDOW_PLACEHOLDER, RATE_WINDOW)
+    return f"({expr}) / {_RATE_WINDOW_S}" if slo.from_check is not None else expr
+
+
+_RATE_WINDOW_S = 300  # RATE_WINDOW's seconds
+
+
+def _rates(slo: SLO) -> tuple[str, str]:
+    """PromQL of the bad and of all events a second over :data:`RATE_WINDOW`.
+
+    No bad event at all often means no bad series at all (no 5xx yet): the errors' query is then
+    empty, and ``or (total) * 0`` records the zero it is, so the window's sum counts those minutes'
+    traffic. A good-events SLI whose good series is empty had only bad events: all of them.
+    """
+    total = _per_second(slo, slo.total)
+    if slo.errors is not None:
+        errors = _per_second(slo, slo.errors)
+        return f"({errors})\nor\n({total}) * 0", total
+    assert slo.good is not None  # an SLO has errors or good
+    return f"(({total}) - ({_per_second(slo, slo.good)}))\nor\n({total})", total
+
+
+def period_ratio_expr(slo: SLO) -> str:
+    """PromQL of the error ratio over the SLO's whole window, from the recorded 5-minute rates."""
+    sums = [
+        f"sum_over_time({record}{_selector(slo)}[{period_window(slo)}])"
+        for record in (ERROR_RATE_RECORD, TOTAL_RATE_RECORD)
+    ]
+    return "\n/\n".join(sums)
+
+
+def _budget_records(slo: SLO, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The objective, the budget and the window as constant series, the bad and all events a second
+    over 5 minutes, and the ratio over the window from them (the module's docstring).
+
+    Summing the 5-minute rates, not a rate over 30 days of the SLI's own series: that would read a
+    month of raw samples at every evaluation. The rates come first: a group's rules are evaluated
+    in order, so the ratio reads this evaluation's.
+    """
+    errors, total = _rates(slo)
     return [
         {"record": OBJECTIVE_RECORD, "expr": f"vector({_number(slo.objective)})", "labels": labels},
         {"record": ERROR_BUDGET_RECORD, "expr": f"vector({_number(slo.error_budget)})", "labels": labels},
         {"record": PERIOD_DAYS_RECORD, "expr": f"vector({slo.window_days})", "labels": labels},
-        {
-            "record": record_name(period_window(slo)),
-            "expr": f"avg_over_time({five_minutes}[{period_window(slo)}])",
-            "labels": labels,
-        },
+        {"record": ERROR_RATE_RECORD, "expr": errors, "labels": labels},
+        {"record": TOTAL_RATE_RECORD, "expr": total, "labels": labels},
+        {"record": record_name(period_window(slo)), "expr": period_ratio_expr(slo), "labels": labels},
     ]
 
 
@@ -230,21 +283,57 @@ def _expected(slo: SLO, severity: str, burn_rate: float) -> dict[str, Any]:
     }
 
 
-def _budget_tests(slo: SLO, at: str, ratio: float) -> list[dict[str, Any]]:
-    """The budget's series at ``at`` while every recorded ratio reads ``ratio``: the objective, the
-    budget and the window as configured, the whole window's ratio the same, and the budget remaining
-    ``1 - ratio / budget``."""
+# The 5-minute rates the budget tests feed, one sample a minute (a promtool series: value x repeats):
+# 10 minutes busy, 5 without any traffic, then quiet. The quiet minutes fail ten times as often.
+_BUSY_PER_S, _BUSY_MINUTES, _IDLE_MINUTES, _QUIET_PER_S = 1000, 10, 5, 10
+_QUIET_RATIO_FACTOR = 10
+
+
+def _traffic(slo: SLO, ratio: float, minutes: int) -> tuple[list[dict[str, str]], float]:
+    """Input series of the recorded bad and all events a second, once a minute over ``minutes``
+    (from 0): busy minutes failing at ``ratio``, traffic-free ones, then quiet ones failing at ten
+    times ``ratio``; and the ratio over the window at the end of them, as bad over all events.
+
+    The mean of the per-minute ratios would be NaN (0/0 in the traffic-free minutes) and, without
+    them, far above: each quiet minute would weigh as much as a busy one.
+    """
+    quiet = minutes + 1 - _BUSY_MINUTES - _IDLE_MINUTES  # samples at 0..minutes
+    # (bad, all) a second and for how many samples; the bad as written into the test, so that the
+    # expectation is worked out from the very values Prometheus reads.
+    spans = [
+        (float(_number(_BUSY_PER_S * ratio)), float(_BUSY_PER_S), _BUSY_MINUTES),
+        (0.0, 0.0, _IDLE_MINUTES),
+        (float(_number(_QUIET_PER_S * ratio * _QUIET_RATIO_FACTOR)), float(_QUIET_PER_S), quiet),
+    ]
+
+    def values(column: int) -> str:  # promtool's "a x n": a, n more times
+        return " ".join(f"{_number(span[column])}x{span[2] - 1}" for span in spans)
+
+    series = [
+        {"series": f"{ERROR_RATE_RECORD}{_selector(slo)}", "values": values(0)},
+        {"series": f"{TOTAL_RATE_RECORD}{_selector(slo)}", "values": values(1)},
+    ]
+    errors = [e for e, _, count in spans for _ in range(count)]
+    totals = [n for _, n, count in spans for _ in range(count)]
+    # Prometheus sums with compensation (Kahan): fsum is as exact.
+    return series, math.fsum(errors) / math.fsum(totals)
+
+
+def _budget_tests(slo: SLO, at: str, window_ratio: float) -> list[dict[str, Any]]:
+    """The budget's series at ``at``: the objective, the budget and the window as configured, the
+    whole window's ratio ``window_ratio`` (bad over all events fed), and the budget remaining
+    ``1 - window_ratio / budget``."""
     expected = [
         (f"{OBJECTIVE_RECORD}{_selector(slo)}", slo.objective),
         (f"{ERROR_BUDGET_RECORD}{_selector(slo)}", slo.error_budget),
         (f"{PERIOD_DAYS_RECORD}{_selector(slo)}", float(slo.window_days)),
-        (f"{record_name(period_window(slo))}{_selector(slo)}", ratio),
+        (f"{record_name(period_window(slo))}{_selector(slo)}", window_ratio),
     ]
     tests = [
         {"expr": series, "eval_time": at, "exp_samples": [{"labels": series, "value": value}]}
         for series, value in expected
     ]
-    remaining = round(1 - ratio / slo.error_budget, 12)
+    remaining = 1 - window_ratio / slo.error_budget  # as Prometheus computes it: compared exactly
     tests.append(
         {
             "expr": budget_remaining(_matchers(slo)),
@@ -257,14 +346,17 @@ def _budget_tests(slo: SLO, at: str, ratio: float) -> list[dict[str, Any]]:
 
 def unit_test_document(slo: SLO) -> dict[str, Any]:
     """promtool unit tests of the rule file: a 20x burn pages (after ``for``, not before) and
-    opens a ticket; a 0.5x burn, inside the budget, fires nothing and leaves half the budget.
+    opens a ticket; a 0.5x burn, inside the budget, fires nothing, and the budget left is worked out
+    from the bad and all events fed (busy, traffic-free and quiet minutes: :func:`_traffic`).
 
-    The tests feed the recorded error ratios, not the SLI's own metrics: the generator cannot
-    invent series for arbitrary PromQL, so they check the thresholds, windows, labels and
-    annotations, and ``promtool check rules`` checks the SLI queries' syntax.
+    The tests feed the recorded error ratios and rates, not the SLI's own metrics: the generator
+    cannot invent series for arbitrary PromQL, so they check the thresholds, windows, labels,
+    annotations and the window's ratio, and ``promtool check rules`` checks the SLI queries' syntax.
     """
     page_for, ticket_for = _minutes(FOR["page"]), _minutes(FOR["ticket"])
     span = ticket_for + 10
+    budget_at = ticket_for + 5
+    traffic, window_ratio = _traffic(slo, 0.5 * slo.error_budget, budget_at)
     return {
         "rule_files": [f"../{rule_file_name(slo)}"],
         "evaluation_interval": "1m",
@@ -288,11 +380,11 @@ def unit_test_document(slo: SLO) -> dict[str, Any]:
             },
             {
                 "interval": "1m",
-                "input_series": _burning(slo, 0.5, span),
+                "input_series": [*_burning(slo, 0.5, span), *traffic],
                 "alert_rule_test": [
-                    {"eval_time": f"{ticket_for + 5}m", "alertname": ALERT_NAME, "exp_alerts": []},
+                    {"eval_time": f"{budget_at}m", "alertname": ALERT_NAME, "exp_alerts": []},
                 ],
-                "promql_expr_test": _budget_tests(slo, f"{ticket_for + 5}m", 0.5 * slo.error_budget),
+                "promql_expr_test": _budget_tests(slo, f"{budget_at}m", window_ratio),
             },
         ],
     }

@@ -25,7 +25,7 @@ def test_generated_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path
     assert main(["slo", "generate", "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 0
     check = _promtool("check", "rules", "checkout-availability.slo.rules.yml", cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 13 rules found" in check.stdout  # 7 ratios, a page, a ticket, 4 budget series
+    assert "SUCCESS: 15 rules found" in check.stdout  # 7 ratios, a page, a ticket, 6 budget series
     run = _promtool("test", "rules", "checkout-availability.slo.test.yml", cwd=tmp_path / "tests")
     assert run.returncode == 0, run.stdout + run.stderr
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from monitor.slo import BURN_ALERTS, RECORDED_WINDOWS, SLO, burn_factor, rule_file, unit_test_file
+from monitor.slo import BURN_ALERTS, RECORDED_WINDOWS, SLO, SliCheck, burn_factor, rule_file, unit_test_file
 from monitor.slo.rules import budget_remaining, burn_rate, period_ratio, rule_document, unit_test_document
 
 ERRORS = (
     'sum(rate(http_server_request_duration_seconds_count{service_name="checkout", code=~"5.."}[{{.window}}]))'
 )
 TOTAL = 'sum(rate(http_server_request_duration_seconds_count{service_name="checkout"}[{{.window}}]))'
+WINDOW = "{{.window}}"
 
 
 def _slo(**changes: object) -> SLO:
@@ -98,8 +99,15 @@ def test_budget_group_records_objective_budget_window_and_the_whole_windows_rati
             ("slo:error_budget:ratio", "vector(0.005)"),
             ("slo:time_period:days", f"vector({days})"),
             (
+                "slo:sli_error:rate5m",
+                f"({ERRORS.replace(WINDOW, '5m')})\nor\n({TOTAL.replace(WINDOW, '5m')}) * 0",
+            ),
+            ("slo:sli_total:rate5m", TOTAL.replace(WINDOW, "5m")),
+            # Bad over all events in the window, not the mean of the 5-minute ratios (NaN when idle).
+            (
                 f"slo:sli_error:ratio_rate{days}d",
-                f"avg_over_time(slo:sli_error:ratio_rate5m{selector}[{days}d])",
+                f"sum_over_time(slo:sli_error:rate5m{selector}[{days}d])\n/\n"
+                f"sum_over_time(slo:sli_total:rate5m{selector}[{days}d])",
             ),
         ]
         assert all(
@@ -126,26 +134,37 @@ def test_label_values_are_quoted_as_promql_strings() -> None:
     assert 'service="we\\"ird\\\\svc"' in rules[0]["expr"]
 
 
-def test_unit_tests_burn_at_20x_and_at_half_the_budget() -> None:
+def test_unit_tests_burn_at_20x_and_sum_busy_idle_and_quiet_minutes_for_the_budget() -> None:
     doc = unit_test_document(_slo())
     assert doc["rule_files"] == ["../checkout-availability.slo.rules.yml"]
     fast, slow = doc["tests"]
     assert {s["values"] for s in fast["input_series"]} == {"0.02x25"}
-    assert {s["values"] for s in slow["input_series"]} == {"0.0005x25"}
+    ratios = [s for s in slow["input_series"] if "ratio_rate" in s["series"]]
+    assert {s["values"] for s in ratios} == {"0.0005x25"}
+    # The 5-minute rates the window's ratio sums: 10 busy minutes at 0.05 %, 5 idle, 6 quiet at 0.5 %.
+    rates = {
+        s["series"].split("{")[0]: s["values"]
+        for s in slow["input_series"]
+        if "ratio_rate" not in s["series"]
+    }
+    assert rates == {"slo:sli_error:rate5m": "0.5x9 0x4 0.05x5", "slo:sli_total:rate5m": "1000x9 0x4 10x5"}
     before, paged, both = fast["alert_rule_test"]
     assert before["exp_alerts"] == [] and before["eval_time"] == "1m"  # pending inside `for: 2m`
     assert [a["exp_labels"]["severity"] for a in paged["exp_alerts"]] == ["page"]
     assert [a["exp_labels"]["severity"] for a in both["exp_alerts"]] == ["page", "ticket"]
     assert "at 20.0x the sustainable rate" in paged["exp_alerts"][0]["exp_annotations"]["description"]
     assert slow["alert_rule_test"][0]["exp_alerts"] == []
-    # Half the budget's rate leaves half the budget; the constants read as configured.
+    # Bad over all events: (10 x 0.5 + 6 x 0.05) / (10 x 1000 + 6 x 10) = 5.3 / 10,060 = 0.000527,
+    # 0.527x the budget, which leaves 0.473 of it. The mean of the ratios would be NaN (0/0 idle)
+    # or, idle minutes left out, (10 x 0.0005 + 6 x 0.005) / 16 = 0.0021875: overspent. The constants
+    # read as configured.
     checked = {t["expr"].split("{")[0]: t["exp_samples"][0]["value"] for t in slow["promql_expr_test"]}
     assert checked == {
         "slo:objective:ratio": 0.999,
         "slo:error_budget:ratio": 0.001,
         "slo:time_period:days": 30.0,
-        "slo:sli_error:ratio_rate30d": 0.0005,
-        "1 - (": 0.5,
+        "slo:sli_error:ratio_rate30d": pytest.approx(5.3 / 10_060, rel=1e-12),
+        "1 - (": pytest.approx(1 - 5.3 / 10_060 / 0.001, rel=1e-12),
     }
 
 
@@ -173,3 +192,18 @@ def test_the_files_are_yaml_of_the_documents_marked_generated() -> None:
 def test_an_slo_built_directly_is_checked(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("{", r"\{").replace("(", r"\(")):
         _slo(**changes)
+
+
+def test_the_recorded_rates_are_events_a_second_whatever_the_sli() -> None:
+    """A good-events SLI's bad events a second are total - good (all of them when no good series);
+    a profile check's templates count events over 5 minutes (increase): divided by its 300 s."""
+    good = TOTAL.replace("checkout", "good")
+    rules = rule_document(_slo(errors=None, good=good))["groups"][2]["rules"]
+    errors = next(r for r in rules if r["record"] == "slo:sli_error:rate5m")
+    five = TOTAL.replace(WINDOW, "5m")
+    assert errors["expr"] == f"(({five}) - ({good.replace(WINDOW, '5m')}))\nor\n({five})"
+    counted = 'sum(increase(c{service_name="checkout"}[{{.window}}]))'
+    check = SliCheck("otel-http", "http_error_ratio", "unused", "unused")
+    rules = rule_document(_slo(errors=counted, total=counted, from_check=check))["groups"][2]["rules"]
+    total = next(r for r in rules if r["record"] == "slo:sli_total:rate5m")
+    assert total["expr"] == '(sum(increase(c{service_name="checkout"}[5m]))) / 300'
