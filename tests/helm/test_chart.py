@@ -662,13 +662,14 @@ def _promtool_checks(groups: list[dict[str, Any]], tmp_path: Path) -> None:
 
 
 def test_prometheus_rule_carries_exactly_the_alert_rules(chart: helm_python.Chart, tmp_path: Path) -> None:
-    """The groups of alert_rules/, then those of alert_rules/slo/, each runbook_url made absolute."""
+    """The groups of alert_rules/, each runbook_url made absolute; no SLO's unless asked for: the
+    example's checkout SLO must not page on an install's own checkout service."""
     assert not of_kind(render(chart, {}), "PrometheusRule")
     values = {"prometheusRule": {"enabled": True, "labels": {"release": "kps"}, "runbookBaseUrl": RUNBOOKS}}
     rule = one(render(chart, values), "PrometheusRule")
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert rule["metadata"]["labels"]["release"] == "kps"
-    expected = _absolute_runbooks(_alert_rule_groups() + _slo_rule_groups())
+    expected = _absolute_runbooks(_alert_rule_groups())
     assert rule["spec"]["groups"] == expected
     assert set(rule["spec"]) == {"groups"}
     _promtool_checks(rule["spec"]["groups"], tmp_path)
@@ -677,11 +678,13 @@ def test_prometheus_rule_carries_exactly_the_alert_rules(chart: helm_python.Char
 def test_prometheus_rule_carries_the_slo_recordings_and_burn_alerts_unless_disabled(
     chart: helm_python.Chart, tmp_path: Path
 ) -> None:
-    """By default the SLO groups (ratios, alerts, budget) of alert_rules/slo/; ``sloRules.groups``
-    replaces them with a user's own; ``enabled: false`` leaves only the monitor's alerts."""
+    """Off by default; enabled, the SLO groups (ratios, alerts, budget) of alert_rules/slo/, or
+    ``sloRules.groups``, a user's own, in their place; ``enabled: false`` leaves only the monitor's
+    alerts, whatever ``groups`` holds."""
     base = {"enabled": True, "runbookBaseUrl": RUNBOOKS}
+    on = {**base, "sloRules": {"enabled": True}}
     names = [
-        g["name"] for g in one(render(chart, {"prometheusRule": base}), "PrometheusRule")["spec"]["groups"]
+        g["name"] for g in one(render(chart, {"prometheusRule": on}), "PrometheusRule")["spec"]["groups"]
     ]
     slo_names = [g["name"] for g in _slo_rule_groups()]
     assert slo_names == [
@@ -693,18 +696,28 @@ def test_prometheus_rule_carries_the_slo_recordings_and_burn_alerts_unless_disab
 
     off = one(render(chart, {"prometheusRule": {**base, "sloRules": {"enabled": False}}}), "PrometheusRule")
     assert off["spec"]["groups"] == _absolute_runbooks(_alert_rule_groups())
+    default = one(render(chart, {"prometheusRule": base}), "PrometheusRule")
+    assert default["spec"]["groups"] == off["spec"]["groups"]
 
     own = [{"name": "slo-payments-alerts", "rules": [{
         "alert": "ErrorBudgetBurn", "expr": "vector(1) > 2", "for": "2m",
         "labels": {"severity": "page", "service": "payments", "slo": "payments"},
         "annotations": {"summary": "s", "description": "d", "runbook_url": "docs/runbooks.md#slo-burn"},
     }]}]  # fmt: skip
-    mine = one(render(chart, {"prometheusRule": {**base, "sloRules": {"groups": own}}}), "PrometheusRule")
+    mine = one(
+        render(chart, {"prometheusRule": {**base, "sloRules": {"enabled": True, "groups": own}}}),
+        "PrometheusRule",
+    )
     assert mine["spec"]["groups"] == _absolute_runbooks(_alert_rule_groups()) + _absolute_runbooks(own)
+    unasked = {"prometheusRule": {**base, "sloRules": {"enabled": False, "groups": own}}}
+    assert one(render(chart, unasked), "PrometheusRule")["spec"]["groups"] == off["spec"]["groups"]
     _promtool_checks(mine["spec"]["groups"], tmp_path)
     # A runbook_url that is already a link stays as it is.
     own[0]["rules"][0]["annotations"]["runbook_url"] = "https://runbooks.example.com/slo"
-    linked = one(render(chart, {"prometheusRule": {**base, "sloRules": {"groups": own}}}), "PrometheusRule")
+    linked = one(
+        render(chart, {"prometheusRule": {**base, "sloRules": {"enabled": True, "groups": own}}}),
+        "PrometheusRule",
+    )
     assert (
         linked["spec"]["groups"][-1]["rules"][0]["annotations"]["runbook_url"]
         == "https://runbooks.example.com/slo"
@@ -715,7 +728,10 @@ def test_prometheus_rule_carries_the_slo_recordings_and_burn_alerts_unless_disab
 
 def test_prometheus_rule_links_runbooks_absolutely_or_refuses(chart: helm_python.Chart) -> None:
     """A relative runbook_url is no link an on-call can open from a page: the base URL is required."""
-    values = {"prometheusRule": {"enabled": True, "runbookBaseUrl": RUNBOOKS + "/"}}  # one slash, not two
+    # One slash, not two; the SLO groups too.
+    values = {
+        "prometheusRule": {"enabled": True, "runbookBaseUrl": RUNBOOKS + "/", "sloRules": {"enabled": True}}
+    }
     slo_groups = {g["name"] for g in _slo_rule_groups()}
     alerts = 0
     for group in one(render(chart, values), "PrometheusRule")["spec"]["groups"]:
