@@ -9,17 +9,14 @@ reads exists, as it would in production, and the numbers it shows can be worked 
 from __future__ import annotations
 
 import json
-import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from metrics_exporter import query, scraping_config, serve_metrics
 
 from monitor.grafana.dashboards import build_dashboards, render
 from monitor.simulate import PrometheusProcess
@@ -103,40 +100,14 @@ def _slo(service: str, objective: float, window_days: int) -> SLO:
 SLOS = (_slo("checkout", 0.999, 30), _slo("cart", 0.99, 28))
 
 
-class _Exporter(BaseHTTPRequestHandler):
-    """Counters that grow with the wall clock at each service's rate (from an hour back, so no
-    counter starts at zero)."""
-
-    started = time.time() - 3600
-
-    def do_GET(self) -> None:
-        elapsed = time.time() - self.started
-        lines = ["# TYPE http_requests_total counter"]
-        for s in SERVICES:
-            total = s.per_s * elapsed
-            lines.append(
-                f'http_requests_total{{service="{s.name}",code="200"}} {total * (1 - s.error_share)!r}'
-            )
-            lines.append(f'http_requests_total{{service="{s.name}",code="500"}} {total * s.error_share!r}')
-        body = ("\n".join(lines) + "\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def _query(url: str, expr: str) -> list[JSON]:
-    with urllib.request.urlopen(
-        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}), timeout=10
-    ) as r:
-        answer: JSON = json.loads(r.read())
-    assert answer["status"] == "success", answer
-    result: list[JSON] = answer["data"]["result"]
-    return result
+def _exposition(elapsed_s: float) -> list[str]:
+    """Counters that grow with the wall clock at each service's rate."""
+    lines = ["# TYPE http_requests_total counter"]
+    for s in SERVICES:
+        total = s.per_s * elapsed_s
+        lines.append(f'http_requests_total{{service="{s.name}",code="200"}} {total * (1 - s.error_share)!r}')
+        lines.append(f'http_requests_total{{service="{s.name}",code="500"}} {total * s.error_share!r}')
+    return lines
 
 
 def _substitute(expr: str, service: str, slo: str = "") -> str:
@@ -153,31 +124,22 @@ def slo_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         path = workdir / rule_file_name(slo)
         path.write_text(rule_file(slo), encoding="utf-8")
         rule_paths.append(str(path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": rule_paths,
-        "scrape_configs": [
-            {"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{server.server_address[1]}"]}]}
-        ],
-    }
-    try:
-        with PrometheusProcess(workdir / "tsdb", workdir=workdir, config_yaml=json.dumps(config)) as process:
-            remaining = _exprs("Error budget remaining")["A"]
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                ready = all(_query(process.url, _substitute(remaining, s.name)) for s in SERVICES)
-                if ready and _query(process.url, 'ALERTS{alertname="ErrorBudgetBurn", service="cart"}'):
-                    break
-                time.sleep(0.5)
-            else:
-                pytest.fail(f"the SLO recordings did not appear within 60 s; see {process.log_path}")
-            yield process.url
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        serve_metrics(_exposition) as target,
+        PrometheusProcess(
+            workdir / "tsdb", workdir=workdir, config_yaml=scraping_config(target, rule_paths)
+        ) as process,
+    ):
+        remaining = _exprs("Error budget remaining")["A"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready = all(query(process.url, _substitute(remaining, s.name)) for s in SERVICES)
+            if ready and query(process.url, 'ALERTS{alertname="ErrorBudgetBurn", service="cart"}'):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the SLO recordings did not appear within 60 s; see {process.log_path}")
+        yield process.url
 
 
 @pytest.mark.prometheus
@@ -192,33 +154,33 @@ def test_budget_remaining_is_one_minus_the_windows_error_ratio_over_the_budget(s
     remaining = _exprs("Error budget remaining")["A"]
     assert _exprs("Error budget remaining over the SLO window")["A"] == remaining
     for service, expected_remaining, expected_burn in (("checkout", 0.5, 0.5), ("cart", -2.0, 3.0)):
-        (sample,) = _query(slo_prometheus, _substitute(remaining, service))
+        (sample,) = query(slo_prometheus, _substitute(remaining, service))
         assert sample["metric"] == {"service": service, "slo": f"{service}-availability"}
         assert float(sample["value"][1]) == pytest.approx(expected_remaining, abs=1e-6)
-        (burn,) = _query(slo_prometheus, _substitute(_exprs("Burn rate (1h)")["A"], service))
+        (burn,) = query(slo_prometheus, _substitute(_exprs("Burn rate (1h)")["A"], service))
         assert float(burn["value"][1]) == pytest.approx(expected_burn, rel=1e-6)
 
 
 @pytest.mark.prometheus
 def test_the_constants_and_every_window_read_as_configured(slo_prometheus: str) -> None:
     for slo, service in zip(SLOS, SERVICES, strict=True):
-        (objective,) = _query(slo_prometheus, _substitute(_exprs("Objective")["A"], slo.service))
+        (objective,) = query(slo_prometheus, _substitute(_exprs("Objective")["A"], slo.service))
         assert float(objective["value"][1]) == pytest.approx(slo.objective)
-        (days,) = _query(slo_prometheus, _substitute(_exprs("SLO window")["A"], slo.service))
+        (days,) = query(slo_prometheus, _substitute(_exprs("SLO window")["A"], slo.service))
         assert float(days["value"][1]) == slo.window_days
         burn = _exprs("Burn rate by window")
         for window in RECORDED_WINDOWS:
-            (rate,) = _query(slo_prometheus, _substitute(burn[window], slo.service))
+            (rate,) = query(slo_prometheus, _substitute(burn[window], slo.service))
             assert float(rate["value"][1]) == pytest.approx(service.error_share / slo.error_budget, rel=1e-6)
         for alert in BURN_ALERTS:
-            (line,) = _query(
+            (line,) = query(
                 slo_prometheus, _substitute(burn[f"{alert.severity}-{alert.long_window}"], slo.service)
             )
             # The line sits where that SLO's alert fires: 14.4x for 30 days, 13.44x for 28.
             assert float(line["value"][1]) == pytest.approx(burn_factor(alert, slo.window_days), rel=1e-3)
         ratios = _exprs("SLI error ratio")
         for ref, expr in ratios.items():
-            (sample,) = _query(slo_prometheus, _substitute(expr, slo.service))
+            (sample,) = query(slo_prometheus, _substitute(expr, slo.service))
             wanted = slo.error_budget if ref == "budget" else service.error_share
             assert float(sample["value"][1]) == pytest.approx(wanted, rel=1e-6), ref
 
@@ -228,15 +190,15 @@ def test_the_alerts_table_shows_the_carts_slow_burn_and_the_variables_list_both(
     """cart burns at 3x, above its ticket's 2.8x (28 days: 10 % of the budget in a day) and below its
     page's 13.44x: one ticket, pending through its ``for``. checkout, at 0.5x, has none."""
     alerts = _exprs("ErrorBudgetBurn alerts of the service")["A"]
-    rows = [r["metric"] for r in _query(slo_prometheus, _substitute(alerts, "cart"))]
+    rows = [r["metric"] for r in query(slo_prometheus, _substitute(alerts, "cart"))]
     assert [(r["slo"], r["severity"], r["alertstate"]) for r in rows] == [
         ("cart-availability", "ticket", "pending")
     ]
-    assert _query(slo_prometheus, _substitute(alerts, "checkout")) == []
+    assert query(slo_prometheus, _substitute(alerts, "checkout")) == []
     variables = {v["name"]: v["query"] for v in BOARD["templating"]["list"] if v["type"] == "query"}
-    services = _query(slo_prometheus, variables["service"].removeprefix("label_values(").split(",")[0])
+    services = query(slo_prometheus, variables["service"].removeprefix("label_values(").split(",")[0])
     assert {r["metric"]["service"] for r in services} == {"checkout", "cart"}
-    slos = _query(
+    slos = query(
         slo_prometheus, _substitute(variables["slo"].removeprefix("label_values(").split(",")[0], "cart")
     )
     assert {r["metric"]["slo"] for r in slos} == {"cart-availability"}

@@ -19,17 +19,14 @@ the few minutes scraped (a ratio of rates needs only two samples of each series)
 from __future__ import annotations
 
 import json
-import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from metrics_exporter import query, scraping_config, serve_metrics
 
 from monitor.cli import main
 from monitor.simulate import PrometheusProcess
@@ -70,47 +67,22 @@ slos:
 """
 
 
-class _Exporter(BaseHTTPRequestHandler):
-    started = time.time() - 3600
-
-    def do_GET(self) -> None:
-        elapsed = time.time() - self.started
-        lines = [
-            "# TYPE http_server_request_duration_seconds histogram",
-        ]
-        for v in VERSIONS:
-            total = PER_S * elapsed
-            labels = f'service_name="{v.service}",service_version="{v.version}"'
-            for code, share in (("200", 1 - v.error_share), ("500", v.error_share)):
-                series = f'{labels},http_response_status_code="{code}"'
-                count = total * share
-                for le in BUCKETS:
-                    below = count if le > 0.05 else 0.0
-                    lines.append(
-                        f'http_server_request_duration_seconds_bucket{{{series},le="{le}"}} {below!r}'
-                    )
-                lines.append(f'http_server_request_duration_seconds_bucket{{{series},le="+Inf"}} {count!r}')
-                lines.append(f"{COUNT}{{{series}}} {count!r}")
-                lines.append(f"http_server_request_duration_seconds_sum{{{series}}} {count * 0.075!r}")
-        body = ("\n".join(lines) + "\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def _query(url: str, expr: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(
-        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}), timeout=10
-    ) as r:
-        answer: dict[str, Any] = json.loads(r.read())
-    assert answer["status"] == "success", answer
-    result: list[dict[str, Any]] = answer["data"]["result"]
-    return result
+def _exposition(elapsed_s: float) -> list[str]:
+    """Every version's histogram after ``elapsed_s`` seconds of traffic."""
+    lines = ["# TYPE http_server_request_duration_seconds histogram"]
+    for v in VERSIONS:
+        total = PER_S * elapsed_s
+        labels = f'service_name="{v.service}",service_version="{v.version}"'
+        for code, share in (("200", 1 - v.error_share), ("500", v.error_share)):
+            series = f'{labels},http_response_status_code="{code}"'
+            count = total * share
+            for le in BUCKETS:
+                below = count if le > 0.05 else 0.0
+                lines.append(f'http_server_request_duration_seconds_bucket{{{series},le="{le}"}} {below!r}')
+            lines.append(f'http_server_request_duration_seconds_bucket{{{series},le="+Inf"}} {count!r}')
+            lines.append(f"{COUNT}{{{series}}} {count!r}")
+            lines.append(f"http_server_request_duration_seconds_sum{{{series}}} {count * 0.075!r}")
+    return lines
 
 
 @pytest.fixture
@@ -121,25 +93,15 @@ def burning(tmp_path: Path) -> Iterator[tuple[str, Path, float]]:
     config.write_text(CONFIG, encoding="utf-8")
     rules = tmp_path / "rules"
     assert main(["slo", "generate", "--config", str(config), "--out", str(rules)]) == 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    prometheus_config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(p) for p in sorted(rules.glob("*.slo.rules.yml"))],
-        "scrape_configs": [
-            {"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{server.server_address[1]}"]}]}
-        ],
-    }
+    rule_files = [str(p) for p in sorted(rules.glob("*.slo.rules.yml"))]
     workdir = tmp_path / "prometheus"
-    try:
-        with PrometheusProcess(
-            workdir / "tsdb", workdir=workdir, config_yaml=json.dumps(prometheus_config)
-        ) as process:
-            yield process.url, config, time.time()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        serve_metrics(_exposition) as target,
+        PrometheusProcess(
+            workdir / "tsdb", workdir=workdir, config_yaml=scraping_config(target, rule_files)
+        ) as process,
+    ):
+        yield process.url, config, time.time()
 
 
 def _analyze(
@@ -166,11 +128,11 @@ def test_a_burn_fires_the_page_and_fails_the_verdicts_slo_burn(
     deadline = time.monotonic() + 240  # the page's for: 2m after the first evaluations, and slack
     services: set[str] = set()
     while time.monotonic() < deadline and services != {"checkout", "cart"}:
-        services = {a["metric"]["service"] for a in _query(url, firing)}
+        services = {a["metric"]["service"] for a in query(url, firing)}
         time.sleep(2)
-    assert services == {"checkout", "cart"}, _query(url, "ALERTS")
+    assert services == {"checkout", "cart"}, query(url, "ALERTS")
     # Not a tautology: the slow-burn ticket, whose for is 15m, is pending, not firing, by now.
-    ticket = _query(url, 'ALERTS{alertname="ErrorBudgetBurn", severity="ticket"}')
+    ticket = query(url, 'ALERTS{alertname="ErrorBudgetBurn", severity="ticket"}')
     assert {a["metric"]["alertstate"] for a in ticket} == {"pending"}
 
     start_s = started_s + 5  # from the first scrapes on
