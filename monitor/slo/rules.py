@@ -194,15 +194,16 @@ def _rates(slo: SLO) -> tuple[str, str]:
     """PromQL of the bad and of all events a second over :data:`RATE_WINDOW`.
 
     No bad event at all often means no bad series at all (no 5xx yet): the errors' query is then
-    empty, and ``or (total) * 0`` records the zero it is, so the window's sum counts those minutes'
-    traffic. A good-events SLI whose good series is empty had only bad events: all of them.
+    empty, and ``or on() (total) * 0`` records the zero it is, so the window's sum counts those
+    minutes' traffic (``on()``: only when the errors' query is wholly empty). A good-events SLI whose
+    good series is empty had only bad events: all of them.
     """
     total = _per_second(slo, slo.total)
     if slo.errors is not None:
         errors = _per_second(slo, slo.errors)
-        return f"({errors})\nor\n({total}) * 0", total
+        return f"({errors})\nor on()\n({total}) * 0", total
     assert slo.good is not None  # an SLO has errors or good
-    return f"(({total}) - ({_per_second(slo, slo.good)}))\nor\n({total})", total
+    return f"(({total}) - ({_per_second(slo, slo.good)}))\nor on()\n({total})", total
 
 
 def period_ratio_expr(slo: SLO) -> str:

@@ -100,7 +100,7 @@ def test_budget_group_records_objective_budget_window_and_the_whole_windows_rati
             ("slo:time_period:days", f"vector({days})"),
             (
                 "slo:sli_error:rate5m",
-                f"({ERRORS.replace(WINDOW, '5m')})\nor\n({TOTAL.replace(WINDOW, '5m')}) * 0",
+                f"({ERRORS.replace(WINDOW, '5m')})\nor on()\n({TOTAL.replace(WINDOW, '5m')}) * 0",
             ),
             ("slo:sli_total:rate5m", TOTAL.replace(WINDOW, "5m")),
             # Bad over all events in the window, not the mean of the 5-minute ratios (NaN when idle).
@@ -201,7 +201,7 @@ def test_the_recorded_rates_are_events_a_second_whatever_the_sli() -> None:
     rules = rule_document(_slo(errors=None, good=good))["groups"][2]["rules"]
     errors = next(r for r in rules if r["record"] == "slo:sli_error:rate5m")
     five = TOTAL.replace(WINDOW, "5m")
-    assert errors["expr"] == f"(({five}) - ({good.replace(WINDOW, '5m')}))\nor\n({five})"
+    assert errors["expr"] == f"(({five}) - ({good.replace(WINDOW, '5m')}))\nor on()\n({five})"
     counted = 'sum(increase(c{service_name="checkout"}[{{.window}}]))'
     check = SliCheck("otel-http", "http_error_ratio", "unused", "unused")
     rules = rule_document(_slo(errors=counted, total=counted, from_check=check))["groups"][2]["rules"]
