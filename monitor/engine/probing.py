@@ -7,7 +7,10 @@ one replica wins), makes it and records its outcome; the attempts of one probe a
 one after another, so a worker that was down catches up one attempt per poll, never in a burst.
 Restarts lose and repeat nothing: the next attempt is the one after the last stored, and a claim
 left unfinished by a replica that died is retaken (compare-and-set) once it is older than the
-probe's timeout plus :data:`RETAKE_MARGIN_S`.
+probe's timeout plus :data:`RETAKE_MARGIN_S`. A claim is made only while one of the worker's slots
+(no more than the runner's) is free, so its request starts as it is stamped: a claim queued behind
+others would age towards a retake and its request be sent twice. Claims are stamped and judged with
+the replicas' own clocks: the margin absorbs clocks (NTP-kept) seconds apart.
 
 A blue/green deployment's new version is probed at its preview address (the registration checked
 its host), which the probe may request besides its own hosts; the config's header values go to
@@ -40,7 +43,7 @@ from monitor.probes.runner import ProbeRunner
 from monitor.probes.spec import url_origin
 from monitor.probes.targets import deployment_targets
 from monitor.redact import redact_url
-from monitor.store import AttemptOutcome, ProbeClaim, ProbingDeployment, Store
+from monitor.store import AttemptOutcome, ProbeClaim, ProbeProgress, ProbingDeployment, Store
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +158,15 @@ class ProbeWorker:
         *,
         poll_s: float = 1.0,
         metrics: EngineMetrics | None = None,
+        slots: int = 8,
     ) -> None:
-        """``probes`` are the config's (with their header values): what a stored probe's headers come from."""
+        """``probes`` are the config's (with their header values): what a stored probe's headers
+        come from. ``slots``: the attempts in flight at once, at most the runner's concurrency."""
         self._store, self._runner, self._clock = store, runner, clock
         self._config = {p.name: p for p in probes}
         self._poll_s = poll_s
         self._metrics = metrics
+        self._slots = slots
         self._in_flight: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._warned: set[tuple[str, str]] = set()
 
@@ -186,23 +192,28 @@ class ProbeWorker:
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def run_once(self) -> int:
-        """Start every due attempt not in flight; return how many were started."""
+        """Start every due attempt not in flight, while a slot is free; return how many were started.
+
+        Two queries a poll whatever the number of deployments: the deployments, then how far each
+        of their probes has got; a probe whose attempts are all made costs nothing more.
+        """
+        found = await self._store.probing()
+        progress = await self._store.probe_progress([p.deployment.id for p in found])
         started = 0
-        for probing in await self._store.probing():
+        for probing in found:
             try:
-                started += await self._deployment(probing)
+                started += await self._deployment(probing, progress)
             except MonitorError:
                 raise  # the store: the poll is retried as a whole
             except Exception:  # one deployment's trouble (a bug) never stops the others' probes
                 log.exception("deployment %s: its probes could not be run", probing.deployment.id)
         return started
 
-    async def _deployment(self, probing: ProbingDeployment) -> int:
+    async def _deployment(
+        self, probing: ProbingDeployment, progress: Mapping[tuple[str, str, str], ProbeProgress]
+    ) -> int:
         deployment = probing.deployment
         spec = deployment.spec
-        claims: dict[tuple[str, str], list[ProbeClaim]] = {}
-        for seen in await self._store.probe_claims(deployment.id):
-            claims.setdefault((seen.probe, seen.role), []).append(seen)
         started = 0
         for stored in deployment.spec.probes:
             run = runnable(stored, stored.name in probing.config_probes, self._config)
@@ -213,7 +224,11 @@ class ProbeWorker:
                 key = (deployment.id, stored.name, role)
                 if key in self._in_flight:
                     continue
-                claim = await self._next(deployment, stored, role, url, claims.get((stored.name, role), []))
+                # A claim is made only with a slot free, so its request starts as it is stamped:
+                # one queued behind others would age towards a retake, and be sent twice.
+                if len(self._in_flight) >= self._slots:
+                    return started
+                claim = await self._next(deployment, stored, role, url, progress.get(key))
                 if claim is not None:
                     own = stored.render(spec.service, spec.version, spec.environment or "")
                     at = at_address(run, url, spec.preview_url, own)
@@ -230,18 +245,20 @@ class ProbeWorker:
         return forget
 
     async def _next(
-        self, deployment: Deployment, probe: ProbeSpec, role: str, url: str, claims: list[ProbeClaim]
+        self, deployment: Deployment, probe: ProbeSpec, role: str, url: str, progress: ProbeProgress | None
     ) -> ProbeClaim | None:
         """The attempt to make now: an abandoned claim retaken, else the next due one claimed."""
         now = self._clock()
-        unfinished = [c for c in claims if not c.finished]
-        if unfinished:
+        if progress is not None and progress.oldest_unfinished_at is not None:
             stale_before = now - timedelta(seconds=probe.timeout_s + RETAKE_MARGIN_S)
-            oldest = unfinished[0]
-            if oldest.started_at >= stale_before:
+            if progress.oldest_unfinished_at >= stale_before:
                 return None  # another replica is making it
-            return await self._store.retake_probe_attempt(oldest, stale_before=stale_before)
-        seq = max((c.seq for c in claims), default=-1) + 1
+            claims = await self._store.probe_claims(deployment.id)  # rare: a replica died mid-attempt
+            unfinished = [c for c in claims if (c.probe, c.role) == (probe.name, role) and not c.finished]
+            if not unfinished:
+                return None  # finished meanwhile
+            return await self._store.retake_probe_attempt(unfinished[0], stale_before=stale_before)
+        seq = 0 if progress is None else progress.last_seq + 1
         due = deployment.spec.started_at + timedelta(seconds=seq * probe.interval_s)
         if seq >= probe.count or due > now:
             return None
@@ -262,8 +279,9 @@ class ProbeWorker:
                 )  # fmt: skip
             if not await self._store.finish_probe_attempt(claim, outcome_of(result)):
                 log.warning(
-                    "deployment %s: probe %s attempt %d against %s was retaken by another replica; "
-                    "its outcome is theirs", deployment.id, claim.probe, claim.seq + 1, claim.role,
+                    "deployment %s: probe %s attempt %d against %s was retaken by another replica "
+                    "(its outcome is theirs) or its deployment deleted",
+                    deployment.id, claim.probe, claim.seq + 1, claim.role,
                 )  # fmt: skip
         except MonitorError as exc:  # the store failed: the claim is retaken once stale
             log.warning("deployment %s: probe %s: %s", deployment.id, claim.probe, exc)

@@ -42,6 +42,7 @@ from monitor.otlp.pulled import telemetry_reader
 from monitor.otlp.stored import StoredTelemetry
 from monitor.own_metrics import EngineMetrics
 from monitor.probes.runner import ProbeRunner
+from monitor.probes.session import probe_session
 from monitor.profiles.catalog import ProfileCatalog
 from monitor.sources.connect import prometheus_source
 from monitor.store import Store
@@ -89,12 +90,12 @@ async def run_engine(
     store = await Store.open(options.database_url)
     source = prometheus_source(settings, options.prometheus_url)  # with the configured credentials
     deliverer = Deliverer(store, channels=channels_for(settings, store, metrics), metrics=metrics)
-    # One session for every probe attempt; each attempt has its probe's own timeout.
-    probe_session = aiohttp.ClientSession()
+    probe_client = probe_session()  # one for every attempt, without cookies
     try:
         prober = ProbeWorker(
-            store, settings.probes, ProbeRunner(probe_session, PROBE_CONCURRENCY), metrics=metrics
-        )
+            store, settings.probes, ProbeRunner(probe_client, PROBE_CONCURRENCY), metrics=metrics,
+            slots=PROBE_CONCURRENCY,
+        )  # fmt: skip
         placement = scheduler_settings(options, settings)
         scheduler = Scheduler(
             store, source, profiles.get, placement, notifier=Notifier(settings), metrics=metrics,
@@ -104,7 +105,7 @@ async def run_engine(
         )  # fmt: skip
         await asyncio.gather(scheduler.run(stop), deliverer.run(stop), prober.run(stop))
     finally:
-        await probe_session.close()
+        await probe_client.close()
         await deliverer.close()
         await source.close()
         await store.close()

@@ -17,12 +17,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiohttp
+
 from monitor.models import ProbeSpec
 from monitor.probes.result import ProbeResult
 from monitor.probes.runner import ProbeRunner
 from monitor.probes.targets import ProbeTargets
 
-__all__ = ["Progress", "RunAttempts", "run_probes"]
+__all__ = ["Progress", "RunAttempts", "probe_session", "run_probes"]
+
+
+def probe_session() -> aiohttp.ClientSession:
+    """The HTTP session probe attempts share (the daemon's worker, ``analyze --probe``): it keeps no
+    cookie, so what one deployment's (or version's) answer sets is never sent with the next
+    attempt, which must be judged on its own. Each attempt brings its probe's own timeout."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
 
 
 class RunAttempts:

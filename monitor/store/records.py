@@ -122,6 +122,20 @@ class ProbeClaim:
 
 
 @dataclass(frozen=True)
+class ProbeProgress:
+    """How far the attempts of one probe against one role of a deployment have got, in one row of
+    a grouped query: the highest ``seq`` claimed, how many claims are unfinished and when the
+    oldest of those began (None: none is)."""
+
+    deployment_id: str
+    probe: str
+    role: str
+    last_seq: int
+    unfinished: int
+    oldest_unfinished_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ProbingDeployment:
     """A non-final deployment with smoke probes, and the names of those whose headers are the
     config's to re-attach (their values are never stored)."""

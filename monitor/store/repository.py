@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.errors import ConflictError, NotFoundError, StoreError
@@ -28,6 +28,7 @@ from monitor.store.records import (
     Notification,
     OutboxItem,
     ProbeClaim,
+    ProbeProgress,
     ProbingDeployment,
     RefusedRow,
     StoredVerdict,
@@ -37,6 +38,7 @@ from monitor.store.tables import deployments, events, outbox, probe_attempts, te
 
 log = logging.getLogger(__name__)
 _ACTIVE = (DeploymentStatus.PENDING.value, DeploymentStatus.RUNNING.value)
+_CAP_LOG_EVERY = timedelta(minutes=1)
 
 
 _LATEST = verdicts.alias("latest")
@@ -106,6 +108,7 @@ class Store:
         self._listeners: list[Callable[[str], None]] = []
         self._file = DatabaseFile.of(engine.url)
         self._file_lost_logged = False
+        self._probing_cap_logged: datetime | None = None
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(deployment_id)`` after this process commits a change to a deployment.
@@ -776,18 +779,59 @@ class Store:
             ]
 
     # --- smoke probes' attempts ---------------------------------------------------------------
+    #
+    # Claims are stamped with this process's clock and judged stale by another replica's: a
+    # claim is retaken only once older than its probe's timeout plus a 30 s margin, so clocks
+    # kept within seconds of each other (NTP) cannot make a live claim look abandoned.
 
     async def probing(self, limit: int = 500) -> list[ProbingDeployment]:
-        """The non-final deployments that have smoke probes, oldest registration first."""
+        """The non-final deployments that have smoke probes, oldest registration first, at most
+        ``limit`` (the rest wait for a later poll; a warning says so, at most once a minute)."""
         query = (
             select(deployments)
             .where(deployments.c.status.in_(_ACTIVE), deployments.c.probes.is_not(None))
             .order_by(deployments.c.created_at)
-            .limit(limit)
+            .limit(limit + 1)
         )
         async with self._transaction() as connection:
             found = (await connection.execute(query)).all()
-        return [ProbingDeployment(rows.deployment(r), config_probes(r._mapping["probes"])) for r in found]
+        if len(found) > limit:
+            now = self._clock()
+            if self._probing_cap_logged is None or now - self._probing_cap_logged >= _CAP_LOG_EVERY:
+                self._probing_cap_logged = now
+                log.warning(
+                    "more than %d deployments have smoke probes: only the %d oldest are probed this "
+                    "poll; finish or cancel old deployments", limit, limit,
+                )  # fmt: skip
+        kept = found[:limit]
+        return [ProbingDeployment(rows.deployment(r), config_probes(r._mapping["probes"])) for r in kept]
+
+    async def probe_progress(
+        self, deployment_ids: Sequence[str]
+    ) -> dict[tuple[str, str, str], ProbeProgress]:
+        """How far each probe and role of ``deployment_ids`` has got, by ``(deployment_id, probe,
+        role)``: one grouped query for every deployment (a pair with no attempt yet is absent)."""
+        if not deployment_ids:
+            return {}
+        open_ = probe_attempts.c.finished_at.is_(None)
+        query = (
+            select(
+                probe_attempts.c.deployment_id, probe_attempts.c.probe, probe_attempts.c.role,
+                func.max(probe_attempts.c.seq).label("last_seq"),
+                func.count(probe_attempts.c.id).filter(open_).label("unfinished"),
+                func.min(probe_attempts.c.started_at).filter(open_).label("oldest_unfinished_at"),
+            )
+            .where(probe_attempts.c.deployment_id.in_(deployment_ids))
+            .group_by(probe_attempts.c.deployment_id, probe_attempts.c.probe, probe_attempts.c.role)
+        )  # fmt: skip
+        async with self._transaction() as connection:
+            found = (await connection.execute(query)).all()
+        progress = [
+            ProbeProgress(r.deployment_id, r.probe, r.role, r.last_seq, r.unfinished,
+                          rows.aware_or_none(r.oldest_unfinished_at))
+            for r in found
+        ]  # fmt: skip
+        return {(p.deployment_id, p.probe, p.role): p for p in progress}
 
     async def probe_claims(self, deployment_id: str) -> list[ProbeClaim]:
         """Every attempt row of the deployment, claimed or finished, by probe, role and ``seq``."""
@@ -816,7 +860,7 @@ class Store:
                     await connection.execute(
                         insert(probe_attempts)
                         .values(deployment_id=deployment_id, probe=probe, role=role, seq=seq,
-                                started_at=now, url=url, body_head="", detail="")
+                                started_at=now, url=_storable(url), body_head="", detail="")
                         .returning(probe_attempts.c.id)
                     )
                 ).one()  # fmt: skip
@@ -844,8 +888,40 @@ class Store:
         ) else None  # fmt: skip
 
     async def finish_probe_attempt(self, claim: ProbeClaim, result: AttemptOutcome) -> bool:
-        """Record the outcome of a claimed attempt; False when the claim was retaken meanwhile."""
-        now = self._clock()
+        """Record the outcome of a claimed attempt; False when the claim was retaken meanwhile (or
+        its deployment deleted).
+
+        NUL bytes are left out of the text (PostgreSQL refuses them). Should the database still
+        refuse the outcome as data, the attempt is recorded as failed, saying its answer could not
+        be stored: a claim never finished would be retaken, and its request sent, again and again.
+        """
+        values: dict[str, Any] = {
+            "ok": result.ok, "status": result.status, "latency_s": result.latency_s,
+            "url": _storable(result.url), "body_head": _storable(result.body_head),
+            "failed": None if result.failed is None else _storable(result.failed),
+            "error": result.error, "detail": _storable(result.detail),
+        }  # fmt: skip
+        try:
+            return await self._finish(claim, values)
+        except (StoreError, StatementError, UnicodeError) as exc:
+            cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+            if cause is None or not refused_as_data(cause):
+                raise  # the database is down: the claim is retaken once stale
+            log.warning(
+                "deployment %s: probe %s attempt %d: its outcome was refused (%s); recorded as failed",
+                claim.deployment_id, claim.probe, claim.seq + 1, type(cause).__name__,
+            )  # fmt: skip
+        unstorable = f"the answer could not be stored ({type(cause).__name__}); its text is left out"
+        return await self._finish(
+            claim,
+            {
+                "ok": False, "status": result.status, "latency_s": result.latency_s, "body_head": "",
+                "failed": None if result.error is not None else unstorable, "error": result.error,
+                "detail": unstorable if result.error is not None else "",
+            },
+        )  # fmt: skip
+
+    async def _finish(self, claim: ProbeClaim, values: dict[str, Any]) -> bool:
         async with self._writing() as connection:
             written = await connection.execute(
                 update(probe_attempts)
@@ -854,28 +930,30 @@ class Store:
                     probe_attempts.c.started_at == claim.started_at,
                     probe_attempts.c.finished_at.is_(None),
                 )
-                .values(
-                    finished_at=now, ok=result.ok, status=result.status, latency_s=result.latency_s,
-                    url=result.url, body_head=result.body_head, failed=result.failed,
-                    error=result.error, detail=result.detail,
-                )
-            )  # fmt: skip
+                .values(finished_at=self._clock(), **values)
+            )
         return bool(written.rowcount == 1)
 
     async def probe_results(
         self, deployment_id: str, probe: str, role: str, until: datetime
     ) -> list[AttemptOutcome]:
-        """The finished attempts of ``probe`` against ``role`` begun before ``until``, oldest first."""
+        """The attempts of ``probe`` against ``role`` finished before ``until``, oldest first: a look
+        sees the same attempts however late it is evaluated (one still in flight at its time is
+        the next look's)."""
         query = (
             select(probe_attempts)
             .where(
                 probe_attempts.c.deployment_id == deployment_id,
                 probe_attempts.c.probe == probe,
                 probe_attempts.c.role == role,
-                probe_attempts.c.started_at < until,
-                probe_attempts.c.finished_at.is_not(None),
+                probe_attempts.c.finished_at < until,
             )
             .order_by(probe_attempts.c.seq)
         )
         async with self._transaction() as connection:
             return [_attempt(r) for r in (await connection.execute(query)).all()]
+
+
+def _storable(text: str) -> str:
+    """``text`` without NUL bytes, which PostgreSQL's text refuses (a binary answer's head has them)."""
+    return text.replace("\x00", "")

@@ -42,6 +42,15 @@ async def target() -> AsyncIterator[Target]:
     async def away(request: web.Request) -> web.Response:
         raise web.HTTPFound(f"http://localhost:{state.port}/ok")
 
+    async def binary(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", content_type="image/png")
+
+    async def cookie(request: web.Request) -> web.Response:
+        # Sets a session cookie and says which cookie it was sent: what a client jar would replay.
+        answer = web.Response(text=f"cookie sent: {request.headers.get('Cookie', 'none')}")
+        answer.set_cookie("session", "from-the-previous-attempt")
+        return answer
+
     async def flaky(request: web.Request) -> web.Response:
         code = state.statuses.pop(0) if state.statuses else 200
         return web.Response(status=code, text=f"answer {code}")
@@ -53,6 +62,8 @@ async def target() -> AsyncIterator[Target]:
     app.router.add_get("/echo", echo)
     app.router.add_get("/away", away)
     app.router.add_get("/flaky", flaky)
+    app.router.add_get("/binary", binary)
+    app.router.add_get("/cookie", cookie)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -10,7 +10,7 @@ import pytest
 from probe_server import Target
 
 from monitor.probes.runner import ProbeRunner
-from monitor.probes.session import Progress, RunAttempts, run_probes
+from monitor.probes.session import Progress, RunAttempts, probe_session, run_probes
 from monitor.probes.spec import ProbeSpec
 from monitor.probes.targets import BASELINE, CANARY, ProbeTargets
 
@@ -78,3 +78,20 @@ async def test_the_series_wait_their_interval(target: Target, runner: ProbeRunne
 
 async def test_an_empty_run_has_no_attempts() -> None:
     assert await RunAttempts().attempts("health", CANARY, datetime.now(UTC)) == ()
+
+
+async def test_the_probe_session_never_sends_a_cookie_an_earlier_answer_set(target: Target) -> None:
+    # localhost, not an IP address: aiohttp's jar keeps no cookie of an IP host in any case.
+    probe = _spec("cookie", url=target.url("/cookie", host="localhost"), hosts=("localhost",))
+    async with probe_session() as session:
+        runner = ProbeRunner(session)
+        first = await runner.attempt(probe, probe.url)
+        second = await runner.attempt(probe, probe.url)
+    assert first.ok and second.ok
+    assert (first.body_head, second.body_head) == ("cookie sent: none", "cookie sent: none")
+    # The test can fail: a plain session replays the cookie.
+    async with aiohttp.ClientSession() as plain:
+        runner = ProbeRunner(plain)
+        await runner.attempt(probe, probe.url)
+        replayed = await runner.attempt(probe, probe.url)
+    assert replayed.body_head == "cookie sent: session=from-the-previous-attempt"

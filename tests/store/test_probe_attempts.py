@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from monitor.models import DeploymentSpec, DeploymentStatus, ProbeSpec, Strategy
@@ -75,10 +76,10 @@ async def test_an_attempt_is_claimed_once_finished_once_and_read_back(
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, outcome)
     assert not await store.finish_probe_attempt(claim, outcome)  # finished already
-    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now)
+    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
     assert read == replace(outcome, at=claim.started_at)
-    # Attempts begun at or after the look's time are not the look's.
-    assert await store.probe_results(deployment.id, "health", "canary", claim.started_at) == []
+    # Attempts finished at or after the look's time are not the look's.
+    assert await store.probe_results(deployment.id, "health", "canary", clock.now) == []
     claims = await store.probe_claims(deployment.id)
     assert [(c.role, c.seq, c.finished) for c in claims] == [("baseline", 0, False), ("canary", 0, True)]
 
@@ -138,3 +139,106 @@ async def test_the_upgrade_leaves_older_deployments_without_probes_and_keeps_the
         await reopened.close()
     assert (upgraded.spec.probes, upgraded.spec.preview_url) == ((), None)
     assert notes == ["switched at 10:00"]  # no table copy, so no cascade
+
+
+async def test_nul_bytes_are_left_out_of_an_outcome_and_the_attempt_is_finished(
+    store: Store, spec: DeploymentSpec, clock: Any
+) -> None:
+    # A binary answer's head has NUL bytes, which PostgreSQL's text refuses: left out, not retaken.
+    deployment, _ = await store.register(_probed(spec), actor="test")
+    claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 0, "https://x/\x00a")
+    assert claim is not None
+    outcome = AttemptOutcome(
+        "health", "canary", "https://x/\x00a", False, status=200, body_head="\x89PNG\x00\x00IHDR",
+        failed="body lacks \x00ok",
+    )  # fmt: skip
+    clock.advance(1)
+    assert await store.finish_probe_attempt(claim, outcome)
+    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    assert (read.url, read.body_head, read.failed) == ("https://x/a", "\x89PNGIHDR", "body lacks ok")
+    errored = await store.claim_probe_attempt(deployment.id, "health", "canary", 1, "https://x/")
+    assert errored is not None
+    broken = AttemptOutcome(
+        "health", "canary", "https://x/", False, error="connection", detail="reset\x00 by peer"
+    )
+    assert await store.finish_probe_attempt(errored, broken)
+    claims = await store.probe_claims(deployment.id)
+    assert all(c.finished for c in claims)
+
+
+async def test_an_outcome_the_database_refuses_is_recorded_as_failed_not_left_to_be_retaken(
+    store: Store, spec: DeploymentSpec, clock: Any
+) -> None:
+    deployment, _ = await store.register(_probed(spec), actor="test")
+    claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 0, "https://x/")
+    assert claim is not None
+    # A lone surrogate cannot be encoded by either driver: the database (or driver) refuses it.
+    outcome = AttemptOutcome(
+        "health", "canary", "https://x/", True, status=200, latency_s=0.2, body_head="\ud800"
+    )
+    clock.advance(1)
+    assert await store.finish_probe_attempt(claim, outcome)
+    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    assert not read.ok and (read.status, read.latency_s, read.body_head) == (200, 0.2, "")
+    assert read.failed is not None and read.failed.startswith("the answer could not be stored (")
+    [seen] = await store.probe_claims(deployment.id)
+    assert seen.finished  # nothing left for another replica to retake
+
+
+async def test_a_look_sees_the_attempts_finished_before_it_not_those_begun_before_it(
+    store: Store, spec: DeploymentSpec, clock: Any
+) -> None:
+    deployment, _ = await store.register(_probed(spec), actor="test")
+    claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 0, "https://x/")
+    assert claim is not None
+    clock.advance(5)
+    look = clock.now  # the look is due while the attempt is in flight
+    clock.advance(3)
+    assert await store.finish_probe_attempt(claim, AttemptOutcome("health", "canary", "https://x/", True))
+    # Evaluated now (after the attempt ended), the look still sees what it would have seen on time.
+    assert await store.probe_results(deployment.id, "health", "canary", look) == []
+    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    assert read.at == claim.started_at
+
+
+async def test_progress_is_one_row_per_probe_and_role_of_every_deployment_asked(
+    store: Store, spec: DeploymentSpec, clock: Any
+) -> None:
+    first, _ = await store.register(_probed(spec), actor="test")
+    second, _ = await store.register(replace(_probed(spec), service="cart"), actor="test")
+    done = AttemptOutcome("health", "canary", "https://x/", True)
+    for seq in range(3):
+        claim = await store.claim_probe_attempt(first.id, "health", "canary", seq, "https://x/")
+        assert claim is not None
+        clock.advance(1)
+        if seq < 2:
+            assert await store.finish_probe_attempt(claim, done)
+    open_since = clock.now - timedelta(seconds=1)
+    baseline = await store.claim_probe_attempt(first.id, "health", "baseline", 0, "https://x/")
+    assert baseline is not None and await store.finish_probe_attempt(baseline, done)
+    assert await store.claim_probe_attempt(second.id, "login", "canary", 0, "https://x/")
+    progress = await store.probe_progress([first.id, second.id])
+    assert {k: (p.last_seq, p.unfinished, p.oldest_unfinished_at) for k, p in progress.items()} == {
+        (first.id, "health", "canary"): (2, 1, open_since),
+        (first.id, "health", "baseline"): (0, 0, None),
+        (second.id, "login", "canary"): (0, 1, clock.now),
+    }
+    assert set(await store.probe_progress([second.id])) == {(second.id, "login", "canary")}
+    assert await store.probe_progress([]) == {}
+
+
+async def test_past_the_cap_the_oldest_deployments_are_probed_and_a_warning_says_so_once_a_minute(
+    store: Store, spec: DeploymentSpec, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    registered = []
+    for service in ("checkout", "cart", "search"):  # one active deployment per service
+        registered.append((await store.register(replace(_probed(spec), service=service), actor="test"))[0])
+        clock.advance(1)
+    assert [p.deployment.id for p in await store.probing(limit=3)] == [d.id for d in registered]
+    assert "only the" not in caplog.text
+    assert [p.deployment.id for p in await store.probing(limit=2)] == [d.id for d in registered[:2]]
+    await store.probing(limit=2)
+    assert caplog.text.count("more than 2 deployments have smoke probes") == 1
+    clock.advance(61)
+    await store.probing(limit=2)
+    assert caplog.text.count("more than 2 deployments have smoke probes") == 2
