@@ -5,8 +5,10 @@ a list: configured probes by name and inline probe objects (the config's probe f
 ``headers``: a body never carries secrets). An inline probe may request only the hosts the config's
 ``probe_hosts`` allows, for every version's rendered URL and every redirect. ``preview_url``
 (``strategy: bluegreen`` only) moves the new version's probes onto the preview's origin: its host
-must be one every probe may request already, or one ``probe_hosts`` allows. Every refusal is a 400
-naming the field (``probes[1].url``) and the fix.
+must be one every probe may request already, or one ``probe_hosts`` allows, and it must be https
+when a probe's URL is https or a probe carries header values. A configured probe named in the body
+must apply to the service and environment, and its URL must name one of its hosts for every
+version. Every refusal is a 400 naming the field (``probes[1].url``) and the fix.
 """
 
 from __future__ import annotations
@@ -92,6 +94,42 @@ def _section_problem(error: Any, where: str) -> Problem:
     return invalid(field, f"invalid: {error['msg']}")
 
 
+def _unlisted_host(
+    probe: ProbeSpec, versions: Sequence[str], env: str, service: str
+) -> tuple[str, str] | None:
+    """The first host (and the version naming it) of ``probe``'s URL rendered for ``versions``
+    that its hosts do not list: the runner would refuse every attempt there."""
+    for version in versions:
+        host = url_host(probe.render(service, version, env))
+        if host not in probe.allowed_hosts():
+            return host, version
+    return None
+
+
+def _configured(probe: ProbeSpec, where: str, versions: Sequence[str], env: str, service: str) -> ProbeSpec:
+    """A configured probe named in the body, when it may probe this deployment: its scope (services,
+    environments) includes it and its URL names one of its hosts for every version."""
+    if not probe.applies_to(service, env):
+        scope = "; ".join(
+            f"{field}: {', '.join(values)}"
+            for field, values in (("services", probe.services), ("environments", probe.environments))
+            if values
+        )
+        raise invalid(
+            where,
+            f"the configured probe {probe.name!r} is not for service {service!r} in environment "
+            f"{env!r} ({scope}); name another probe, or widen its scope in the config",
+        )
+    if (unlisted := _unlisted_host(probe, versions, env, service)) is not None:
+        host, version = unlisted
+        raise invalid(
+            where,
+            f"the configured probe {probe.name!r} names host {host!r} for version {version}, which "
+            "its hosts do not list; add it to the probe's hosts in the config, or name another probe",
+        )
+    return probe
+
+
 def _inline(
     item: dict[str, Any], where: str, offer: ProbeOffer, versions: Sequence[str], env: str, service: str
 ) -> ProbeSpec:
@@ -106,13 +144,12 @@ def _inline(
     except ValidationError as exc:
         raise _section_problem(exc.errors(include_url=False)[0], where) from None
     probe = probe_spec(section)
-    rendered = {url_host(probe.render(service, v, env)): v for v in versions}
-    for host, version in rendered.items():
-        if host not in probe.allowed_hosts():
-            raise invalid(
-                f"{where}.hosts",
-                f"the URL names host {host!r} for version {version}, which hosts does not list; add it",
-            )
+    if (unlisted := _unlisted_host(probe, versions, env, service)) is not None:
+        host, version = unlisted
+        raise invalid(
+            f"{where}.hosts",
+            f"the URL names host {host!r} for version {version}, which hosts does not list; add it",
+        )
     # Every host the probe may ever request, its own and its redirects', within probe_hosts.
     for field, hosts in (("url", sorted(probe.allowed_hosts())), ("redirect_hosts", probe.redirect_hosts)):
         for host in hosts:
@@ -134,7 +171,7 @@ def registration_probes(
         if isinstance(item, str):
             if item not in configured:
                 raise invalid(where, f"no configured probe {item!r}; configured: {offer.names()}")
-            probe = configured[item]
+            probe = _configured(configured[item], where, versions, environment, service)
         elif isinstance(item, dict):
             probe = _inline(item, where, offer, versions, environment, service)
         else:
@@ -169,4 +206,25 @@ def checked_preview(
     host = parts.hostname.lower()
     if not (all(host in p.allowed_hosts() for p in probes) or host_allowed(host, offer.hosts)):
         raise invalid("preview_url", f"host {host!r} is not one the probes may target; {_ADD_HOST}")
+    if parts.scheme == "http":
+        _plain_http_preview(probes)
     return preview_url
+
+
+def _plain_http_preview(probes: Sequence[ProbeSpec]) -> None:
+    """Refuse an http:// preview for probes that need https: one whose own URL is https (the green
+    side would be judged over a channel the live one never uses), or one carrying header values
+    (secrets, which a preview gets over https only)."""
+    for probe in probes:
+        if urlsplit(probe.url).scheme.lower() == "https":
+            raise invalid(
+                "preview_url",
+                f"probe {probe.name!r} requests https but the preview is plain http; use the "
+                "preview's https:// address",
+            )
+        if probe.headers:
+            raise invalid(
+                "preview_url",
+                f"probe {probe.name!r} sends header values, which never go over plain http to a "
+                "preview; use the preview's https:// address",
+            )

@@ -55,7 +55,7 @@ def test_without_probes_the_configured_ones_that_apply_are_run() -> None:
 
 
 def test_probes_by_name_and_inline() -> None:
-    spec = _spec(probes=["cart-login", INLINE])
+    spec = _spec(service="cart", probes=["cart-login", INLINE])
     assert [p.name for p in spec.probes] == ["cart-login", "login"]
     login = spec.probes[1]
     assert login.url == INLINE["url"] and login.body_contains == "Sign in" and login.headers == ()
@@ -196,3 +196,38 @@ async def test_the_api_registers_probes_without_storing_secrets_and_the_key_cove
         and problem["field"] == "probes[0]"
         and "configured: health" in problem["detail"]
     )
+
+
+def test_a_named_probe_must_be_for_the_deployment_and_name_its_own_hosts() -> None:
+    # cart-login is scoped to the cart service: naming it does not stretch its scope.
+    problem = _refused(probes=["health", "cart-login"])
+    assert problem.field == "probes[1]"
+    assert "not for service 'checkout' in environment 'production' (services: cart)" in problem.detail
+    assert "widen its scope in the config" in problem.detail
+    # health's URL names {service}.example.com; search.example.com is not among its hosts.
+    problem = _refused(service="search", probes=["health"])
+    assert problem.field == "probes[0]"
+    assert "names host 'search.example.com' for version v2" in problem.detail
+    assert "add it to the probe's hosts in the config" in problem.detail
+    assert _spec(service="cart", probes=["health", "cart-login"]).probes == (HEALTH, CART_ONLY)
+
+
+def test_a_plain_http_preview_is_refused_for_https_probes_and_probes_with_headers() -> None:
+    bluegreen = {"strategy": "bluegreen", "preview_url": "http://checkout-green.preview.example.com"}
+    problem = _refused(**bluegreen)  # health is https (and carries a header)
+    assert problem.field == "preview_url"
+    assert "probe 'health' requests https but the preview is plain http" in problem.detail
+    assert "use the preview's https:// address" in problem.detail
+    plain = {**INLINE, "url": "http://status.example.com/{service}/login"}
+    assert _spec(**bluegreen, probes=[plain]).preview_url == bluegreen["preview_url"]
+    secret_over_http = ProbeSpec(
+        "legacy", "http://checkout.example.com/", headers=(("Authorization", SECRET),),
+        hosts=("checkout.example.com",),
+    )  # fmt: skip
+    offer = ProbeOffer((secret_over_http,), OFFER.hosts)
+    with pytest.raises(Problem) as caught:
+        deployment_spec({**BODY, **bluegreen}, NOW, ENVIRONMENTS, offer)
+    assert caught.value.field == "preview_url" and "sends header values" in caught.value.detail
+    assert SECRET not in caught.value.detail
+    https = {**bluegreen, "preview_url": "https://checkout-green.preview.example.com"}
+    assert deployment_spec({**BODY, **https}, NOW, ENVIRONMENTS, offer).preview_url
