@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.probes.hosts import host_allowed, host_pattern_problem
+from monitor.probes.hosts import host_allowed, host_pattern_problem, inline_problem
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,27 @@ def test_host_allowed(host: str, patterns: list[str], allowed: bool) -> None:
 )
 def test_host_pattern_problem(pattern: str, problem: str | None) -> None:
     assert host_pattern_problem(pattern) == problem
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        # The config's own wording (monitor.models.template_problem), not "unknown placeholder".
+        (
+            "https://status.example.com/{version:>9}",
+            "placeholder {version:>9} has a format spec, conversion or index; write {version}",
+        ),
+        ("https://status.example.com/{version!r}", "has a format spec, conversion or index; write {version}"),
+        ("https://status.example.com/a}b", "a lone '}'; write }} for a literal brace"),
+        ("https://status.example.com/{", "a lone '{'; write {{ for a literal brace"),
+        ("https://{service}.example.com/", "the URL's host is templated; write the host itself"),
+        ("ftp://status.example.com/", "use an http:// or https:// URL"),
+    ],
+)
+def test_a_probe_given_by_its_url_alone_reads_as_the_configs(url: str, words: str) -> None:
+    problem = inline_problem(url)
+    assert problem is not None and words in problem, problem
+
+
+def test_a_fit_url_alone_has_no_problem() -> None:
+    assert inline_problem("https://status.example.com/{service}/{version}?env={environment}") is None
