@@ -5,6 +5,7 @@ body's first bytes)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.api.report_page import render_report
@@ -90,9 +91,15 @@ def test_the_text_shows_each_failed_attempt() -> None:
     assert "hunter2" not in text
 
 
-def test_the_report_page_lists_the_attempts_that_failed_the_probe() -> None:
-    verdict = _verdict()
+def _page(verdict: Verdict, raw_detail: str | None = None) -> str:
+    """The report page of ``verdict``; ``raw_detail``: every evidence detail as written there, as a
+    document stored before its details were redacted would hold them."""
     document = render_json(verdict)
+    if raw_detail is not None:
+        parsed = json.loads(document)
+        for evidence in parsed["checks"][0]["evidence"]:
+            evidence["detail"] = raw_detail
+        document = json.dumps(parsed)
     spec = DeploymentSpec(
         service="checkout", environment="production", version="v2", baseline_version="v1",
         strategy=Strategy.CANARY, started_at=T0, profile="otel-http", warmup_s=0, interval_s=60,
@@ -100,7 +107,11 @@ def test_the_report_page_lists_the_attempts_that_failed_the_probe() -> None:
     )  # fmt: skip
     deployment = Deployment("d-1", spec, DeploymentStatus.FAIL, "verdict fail", T0, T0, looks_done=1)
     looks = [StoredVerdict(1, T0 + timedelta(minutes=1), "fail", 0.0, True, document)]
-    page = render_report(deployment, json.loads(document), [], [], looks=looks)
+    return render_report(deployment, json.loads(document), [], [], looks=looks)
+
+
+def test_the_report_page_lists_the_attempts_that_failed_the_probe() -> None:
+    page = _page(_verdict())
     section = page[page.index('id="check-probe_health"') :]
     section = section[: section.index("</section>")]
     assert "<th>attempt</th><th>answer time</th><th>what happened</th>" in section
@@ -108,3 +119,22 @@ def test_the_report_page_lists_the_attempts_that_failed_the_probe() -> None:
     assert "status 503, expected 200; body: boom: database unavailable" in section
     assert "no answer within 5 s" in section and "certificate verify failed" in section
     assert "hunter2" not in page
+
+
+def test_a_token_in_a_failed_answers_body_is_masked_in_the_document_text_and_page() -> None:
+    # The body's first bytes are the server's words: a redirect page may quote a signed URL.
+    body = "moved: see https://auth.example.com/cb?access_token=bodysecret-4f2a&next=/home"
+    attempts = [
+        ProbeResult(
+            "health", URL, False, 302, 0.1, body, "status 302, expected 200", at=T0 + timedelta(seconds=s)
+        )
+        for s in (0, 10, 20)
+    ]
+    [added] = probe_checks([PROBE])
+    verdict = replace(_verdict(), checks=(judge_probe(added.spec, PROBE, attempts),))
+    document = render_json(verdict)
+    assert "bodysecret" not in document and "bodysecret" not in render_text(verdict)
+    # The page masks it itself, whatever the stored document holds.
+    page = _page(verdict, raw_detail=f"{URL}: status 302; body: {body}")
+    assert "bodysecret" not in page and "hunter2" not in page
+    assert "body: moved: see https://auth.example.com/cb?access_token=***&amp;next=/home" in page
