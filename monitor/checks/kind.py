@@ -50,7 +50,7 @@ class ProbeAttempts(Protocol):
     """The smoke probes' attempts made so far for one deployment (the store's, or one run's)."""
 
     async def attempts(self, probe: str, role: str, until: datetime) -> Sequence[ProbeResult]:
-        """The attempts of ``probe`` against ``role`` (canary or baseline) started before
+        """The attempts of ``probe`` against ``role`` (canary or baseline) finished before
         ``until``, oldest first; a ``MonitorError`` when they cannot be read."""
         ...
 

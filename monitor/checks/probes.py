@@ -91,7 +91,7 @@ class ProbeRule:
     """Failed at ``fail_after`` failed attempts in a row (:func:`monitor.judges.probes.judge_probe`)."""
 
     async def fetch(self, spec: CheckSpec, look: Look) -> ProbeRuleData:
-        """The new version's attempts started before the look."""
+        """The new version's attempts finished before the look."""
         probe, attempts = await _attempts(spec, look, CANARY)
         return ProbeRuleData(probe, tuple(attempts))
 
@@ -116,7 +116,7 @@ class ProbeLatency:
     """The new version's answer times against the old one's, by the rank test on raw attempts."""
 
     async def fetch(self, spec: CheckSpec, look: Look) -> LatencyData:
-        """Both versions' attempts started before the look."""
+        """Both versions' attempts finished before the look."""
         probe, canary = await _attempts(spec, look, CANARY)
         _, baseline = await _attempts(spec, look, BASELINE)
         return LatencyData(latency_data(canary, probe), latency_data(baseline, probe))

@@ -281,13 +281,11 @@ def _say_attempt(progress: Progress) -> None:
 
 async def run_request_probes(request: AnalysisRequest) -> RunAttempts:
     """Run the probes of ``request``'s added checks once, now, with progress on stderr."""
-    import aiohttp
-
     from monitor.probes.runner import ProbeRunner
-    from monitor.probes.session import run_probes
+    from monitor.probes.session import probe_session, run_probes
 
     probes = {a.subject.name: a.subject for a in request.added if isinstance(a.subject, ProbeSpec)}
-    async with aiohttp.ClientSession() as session:
+    async with probe_session() as session:
         plan = _probe_plan(tuple(probes.values()), request)
         return await run_probes(ProbeRunner(session), plan, on_attempt=_say_attempt)
 
