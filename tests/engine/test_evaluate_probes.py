@@ -1,13 +1,14 @@
 """Probe checks in a look: a failing probe fails the run at once; a blue/green preview passes on
 its probes before any traffic; no probe, no pass.
 
-The metrics source here holds no series at all, which is what Prometheus answers for a green
-side that has had no traffic yet (the preview case); the probes' attempts are given in memory.
+The metrics come from a real Prometheus holding no series of this service, which is what it
+answers for a green side that has had no traffic yet (the preview case); the probes' attempts are
+given in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -19,28 +20,11 @@ from monitor.engine.request import AnalysisRequest, RequestDefaults, build_reque
 from monitor.models import Classification, ProbeSpec, Verdict, VerdictStatus, Window
 from monitor.probes.result import ProbeResult
 from monitor.profiles import load_profile
-from monitor.sources.base import InstantSample, RangeSeries
+from monitor.simulate import SimulatedPrometheus
+from monitor.sources.prometheus import PrometheusSource
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 PROBE = ProbeSpec("health", "https://checkout-preview.example.com/healthz", count=3, fail_after=3)
-
-
-class NoSeries:
-    """A metrics source with no series: every query answers empty, as Prometheus does."""
-
-    url = "http://prometheus.invalid"
-
-    async def instant(self, query: str, at: datetime) -> list[InstantSample]:
-        return []
-
-    async def range(self, query: str, window: Window, step_s: float) -> list[RangeSeries]:
-        return []
-
-    async def label_values(self, label: str, match: str, window: Window) -> list[str]:
-        return []
-
-    async def close(self) -> None:
-        return None
 
 
 class Attempts:
@@ -79,40 +63,44 @@ def _request(
     )  # fmt: skip
 
 
+@pytest.fixture
+async def source(prometheus: SimulatedPrometheus) -> AsyncIterator[PrometheusSource]:
+    client = PrometheusSource(prometheus.url)
+    yield client
+    await client.close()
+
+
 async def _look(
-    request: AnalysisRequest, minutes: float, attempts: Attempts | None, last: bool = False
+    source: PrometheusSource,
+    request: AnalysisRequest,
+    minutes: float,
+    attempts: Attempts | None,
+    last: bool = False,
 ) -> Verdict:
-    return await evaluate_look(
-        NoSeries(),
-        request,
-        T0 + timedelta(minutes=minutes),
-        1,
-        last_look=last,
-        planned_looks=30,
-        probes=attempts,
-    )
+    at = T0 + timedelta(minutes=minutes)
+    return await evaluate_look(source, request, at, 1, last_look=last, planned_looks=30, probes=attempts)
 
 
-async def test_a_probe_failing_three_times_in_a_row_fails_the_run_at_once() -> None:
+async def test_a_probe_failing_three_times_in_a_row_fails_the_run_at_once(source: PrometheusSource) -> None:
     attempts = Attempts([_attempt(0.0, False), _attempt(0.2, False), _attempt(0.4, False)])
-    verdict = await _look(_request(preview=False), 1, attempts)
+    verdict = await _look(source, _request(preview=False), 1, attempts)
     assert verdict.status is VerdictStatus.FAIL
     assert "probe_health" in verdict.summary and "failed 3 attempts in a row" in verdict.summary
     probe = next(c for c in verdict.checks if c.name == "probe_health")
     assert probe.classification is Classification.HIGH and len(probe.evidence) == 3
 
 
-async def test_attempts_after_the_look_are_not_seen_by_it() -> None:
+async def test_attempts_after_the_look_are_not_seen_by_it(source: PrometheusSource) -> None:
     attempts = Attempts([_attempt(0.0, False), _attempt(0.2, False), _attempt(5.0, False)])
-    verdict = await _look(_request(preview=False), 1, attempts)
+    verdict = await _look(source, _request(preview=False), 1, attempts)
     assert verdict.status is VerdictStatus.RUNNING
     probe = next(c for c in verdict.checks if c.name == "probe_health")
     assert probe.classification is Classification.NODATA and "2 of 3 attempts made" in probe.message
 
 
-async def test_a_preview_passes_on_its_probes_before_any_traffic() -> None:
+async def test_a_preview_passes_on_its_probes_before_any_traffic(source: PrometheusSource) -> None:
     attempts = Attempts([_attempt(0.0, True), _attempt(0.2, True), _attempt(0.4, True)])
-    verdict = await _look(_request(preview=True), 6, attempts)
+    verdict = await _look(source, _request(preview=True), 6, attempts)
     # The metric checks have no data (no traffic before the switch) and are not required.
     assert verdict.status is VerdictStatus.PASS, verdict.summary
     assert "judged before the switch" in verdict.summary
@@ -120,34 +108,38 @@ async def test_a_preview_passes_on_its_probes_before_any_traffic() -> None:
     assert metrics and all(c.classification is Classification.NODATA for c in metrics)
 
 
-async def test_a_preview_waits_for_its_probes_and_for_the_minimum_duration() -> None:
+async def test_a_preview_waits_for_its_probes_and_for_the_minimum_duration(source: PrometheusSource) -> None:
     attempts = Attempts([_attempt(0.0, True), _attempt(0.2, True), _attempt(0.4, True)])
-    early = await _look(_request(preview=True), 2, attempts)  # min_duration_s is 300
+    early = await _look(source, _request(preview=True), 2, attempts)  # min_duration_s is 300
     assert early.status is VerdictStatus.RUNNING
-    partial = await _look(_request(preview=True), 6, Attempts(attempts.results[:2]))
+    partial = await _look(source, _request(preview=True), 6, Attempts(attempts.results[:2]))
     assert partial.status is VerdictStatus.RUNNING
 
 
 @pytest.mark.parametrize("attempts", [None, Attempts([])])
-async def test_a_preview_whose_probes_did_not_run_is_never_a_pass(attempts: Attempts | None) -> None:
-    verdict = await _look(_request(preview=True), 30, attempts, last=True)
+async def test_a_preview_whose_probes_did_not_run_is_never_a_pass(
+    source: PrometheusSource, attempts: Attempts | None
+) -> None:
+    verdict = await _look(source, _request(preview=True), 30, attempts, last=True)
     assert verdict.status is VerdictStatus.INCONCLUSIVE, verdict.summary
     assert "probe_health" in verdict.summary
 
 
-async def test_a_preview_without_probes_has_nothing_to_pass_on() -> None:
-    early = await _look(_request(preview=True, probes=()), 10, None)
+async def test_a_preview_without_probes_has_nothing_to_pass_on(source: PrometheusSource) -> None:
+    early = await _look(source, _request(preview=True, probes=()), 10, None)
     assert early.status is VerdictStatus.RUNNING
-    verdict = await _look(_request(preview=True, probes=()), 30, None, last=True)
+    verdict = await _look(source, _request(preview=True, probes=()), 30, None, last=True)
     assert verdict.status is VerdictStatus.INCONCLUSIVE, verdict.summary
 
 
-async def test_an_unsettled_latency_comparison_does_not_hold_a_preview_back() -> None:
+async def test_an_unsettled_latency_comparison_does_not_hold_a_preview_back(source: PrometheusSource) -> None:
     """Three answers a side can never make the rank test conclusive (p >= 1/20): the comparison is
     shown, but the preview passes on its probe once every attempt answered."""
     canary = [_attempt(m, True) for m in (0.0, 0.2, 0.4)]
     baseline = [replace(a, role="baseline", latency_s=0.02) for a in canary]
-    verdict = await _look(_request(preview=True, compared=[PROBE.name]), 6, Attempts(canary + baseline))
+    verdict = await _look(
+        source, _request(preview=True, compared=[PROBE.name]), 6, Attempts(canary + baseline)
+    )
     assert verdict.status is VerdictStatus.PASS, verdict.summary
     latency = next(c for c in verdict.checks if c.name == "probe_health_latency")
     assert not latency.conclusive and latency.canary_n == 3 and latency.baseline_n == 3

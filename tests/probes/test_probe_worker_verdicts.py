@@ -1,8 +1,8 @@
 """The daemon end to end for probes: a registration (the API's body validation), the probe worker
 against a real local HTTP server, and the scheduler judging the looks from the stored attempts.
 
-The metrics source holds no series at all (what Prometheus answers for a version without traffic),
-so the verdicts stand on the probes; the clock is moved by hand, ten seconds a step.
+The metrics come from a real Prometheus that holds no series of this service (a version without
+traffic), so the verdicts stand on the probes; the clock is moved by hand, ten seconds a step.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from monitor.api.requests import deployment_spec
 from monitor.engine.probing import ProbeWorker
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments
-from monitor.models import DeploymentStatus, Window
+from monitor.models import DeploymentStatus
 from monitor.probes.runner import ProbeRunner
 from monitor.profiles import load_profile
-from monitor.sources.base import InstantSample, RangeSeries
+from monitor.simulate import SimulatedPrometheus
+from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
 
 
@@ -37,24 +38,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class NoTraffic:
-    """A metrics source with no series: every query answers empty, as Prometheus does."""
-
-    url = "http://prometheus.invalid"
-
-    async def instant(self, query: str, at: datetime) -> list[InstantSample]:
-        return []
-
-    async def range(self, query: str, window: Window, step_s: float) -> list[RangeSeries]:
-        return []
-
-    async def label_values(self, label: str, match: str, window: Window) -> list[str]:
-        return []
-
-    async def close(self) -> None:
-        return None
 
 
 @dataclass
@@ -79,13 +62,15 @@ class Daemon:
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+async def daemon(tmp_path: Path, prometheus: SimulatedPrometheus) -> AsyncIterator[Daemon]:
     clock = Clock()
     store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}", clock=clock)
+    source = PrometheusSource(prometheus.url)
     async with aiohttp.ClientSession() as session:
         worker = ProbeWorker(store, (), ProbeRunner(session, 4), clock)
-        scheduler = Scheduler(store, NoTraffic(), load_profile, SchedulerSettings(owner="replica-a"), clock)
+        scheduler = Scheduler(store, source, load_profile, SchedulerSettings(owner="replica-a"), clock)
         yield Daemon(store, worker, scheduler, clock)
+    await source.close()
     await store.close()
 
 
