@@ -912,12 +912,14 @@ class Store:
                 claim.deployment_id, claim.probe, claim.seq + 1, type(cause).__name__,
             )  # fmt: skip
         unstorable = f"the answer could not be stored ({type(cause).__name__}); its text is left out"
+        # The outcome stands (a good answer stays good); only its text is dropped, and said so.
+        failed_text = result.failed is not None and result.error is None
         return await self._finish(
             claim,
             {
-                "ok": False, "status": result.status, "latency_s": result.latency_s, "body_head": "",
-                "failed": None if result.error is not None else unstorable, "error": result.error,
-                "detail": unstorable if result.error is not None else "",
+                "ok": result.ok, "status": result.status, "latency_s": result.latency_s, "url": "",
+                "body_head": "", "failed": unstorable if failed_text else None, "error": result.error,
+                "detail": "" if failed_text else unstorable,
             },
         )  # fmt: skip
 

@@ -166,7 +166,7 @@ async def test_nul_bytes_are_left_out_of_an_outcome_and_the_attempt_is_finished(
     assert all(c.finished for c in claims)
 
 
-async def test_an_outcome_the_database_refuses_is_recorded_as_failed_not_left_to_be_retaken(
+async def test_an_outcome_the_database_refuses_is_recorded_without_its_text_not_left_to_be_retaken(
     store: Store, spec: DeploymentSpec, clock: Any
 ) -> None:
     deployment, _ = await store.register(_probed(spec), actor="test")
@@ -179,10 +179,23 @@ async def test_an_outcome_the_database_refuses_is_recorded_as_failed_not_left_to
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, outcome)
     [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
-    assert not read.ok and (read.status, read.latency_s, read.body_head) == (200, 0.2, "")
-    assert read.failed is not None and read.failed.startswith("the answer could not be stored (")
+    # A good answer stays good: only the text the database refused is dropped, and said so.
+    assert read.ok and (read.status, read.latency_s, read.body_head) == (200, 0.2, "")
+    assert read.failed is None and read.detail.startswith("the answer could not be stored (")
     [seen] = await store.probe_claims(deployment.id)
     assert seen.finished  # nothing left for another replica to retake
+    # A failed answer stays failed, with the note in place of the assertion it failed.
+    claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 1, "https://x/")
+    assert claim is not None
+    bad = AttemptOutcome(
+        "health", "canary", "https://x/", False, status=500, latency_s=0.1, body_head="\ud800",
+        failed="status 500, expected 200",
+    )  # fmt: skip
+    clock.advance(1)
+    assert await store.finish_probe_attempt(claim, bad)
+    _, second = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    assert not second.ok and second.failed is not None
+    assert second.failed.startswith("the answer could not be stored (")
 
 
 async def test_a_look_sees_the_attempts_finished_before_it_not_those_begun_before_it(
