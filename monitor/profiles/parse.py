@@ -11,7 +11,7 @@ from __future__ import annotations
 from string import Template
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, WithJsonSchema, model_validator
 
 from monitor.models import CheckPurpose, ComparisonKind, Direction, Signal
 from monitor.profiles.kinds import known_check_names
@@ -42,7 +42,18 @@ class CheckSection(Section):
 
     name: Annotated[str, Field(pattern=_NAME), Fix("use lower_snake_case, e.g. http_error_ratio")]
     comparison: Annotated[ComparisonKind, Lax]
-    signal: Annotated[Signal, Lax] = Signal.METRICS
+    # Probe checks come from the config's probes, never from a profile: the schema (what editors
+    # accept) leaves the value out, and the parser refuses it with the fix.
+    signal: Annotated[
+        Signal,
+        Lax,
+        WithJsonSchema(
+            {
+                "enum": [s.value for s in Signal if s is not Signal.PROBE],
+                "description": "the telemetry it reads",
+            }
+        ),
+    ] = Signal.METRICS
     purpose: Annotated[CheckPurpose, Lax] = CheckPurpose.REGRESSION
     description: str | None = None
     events: str | None = Field(None, description=f"counts: the events, {_QUERY}")

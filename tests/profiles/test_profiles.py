@@ -88,6 +88,7 @@ def test_custom_profile_with_own_label_names(tmp_path: Path) -> None:
             "[0.0, 0.999]",
         ),
         (("    critical: true", "    new_items: fail"), 10, "checks[0].new_items", "regress, evidence"),
+        (("    critical: true", "    signal: probe"), 10, "checks[0].signal", "config's probes: section"),
     ],
 )
 def test_invalid_fields_are_named_with_their_line(
