@@ -47,11 +47,18 @@ class Aggregates(Protocol):
 
 
 class ProbeAttempts(Protocol):
-    """The smoke probes' attempts made so far for one deployment (the store's, or one run's)."""
+    """The smoke probes' attempts made so far for one deployment (the store's, or one run's).
+
+    One exception to "finished before ``until``": a one-off run's attempts
+    (:class:`monitor.probes.session.RunAttempts`, ``analyze --probe``) are made now, after the
+    analysed window may have ended; they are live and the only ones there are, so every look sees
+    all of them, whatever ``until``.
+    """
 
     async def attempts(self, probe: str, role: str, until: datetime) -> Sequence[ProbeResult]:
         """The attempts of ``probe`` against ``role`` (canary or baseline) finished before
-        ``until``, oldest first; a ``MonitorError`` when they cannot be read."""
+        ``until`` (a one-off run's: all of them, see the class), oldest first; a ``MonitorError``
+        when they cannot be read."""
         ...
 
 
@@ -65,6 +72,9 @@ class AddedCheck:
 
     spec: CheckSpec
     subject: object
+    # Whether its lack of data holds a verdict back (an SLO's series may carry no version label:
+    # then it is not judged, while an error reading it still makes the run inconclusive).
+    awaited: bool = True
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,10 @@ class BurnSubject:
 def slo_checks(slos: Sequence[SLO], service: str, limit: float | None) -> tuple[AddedCheck, ...]:
     """The ``slo_burn`` checks of ``service``'s SLOs among ``slos``.
 
-    Each is optional (no data holds no verdict back). With a ``limit`` each is critical: a new
-    version burning beyond it fails the run. Without one (lower environments) each only informs:
-    weight 0, never failing.
+    Each is required but not awaited: no data holds no verdict back (the SLI's series may carry no
+    version label), while an error reading it makes the run inconclusive, as any backend failure
+    must. With a ``limit`` each is critical: a new version burning beyond it fails the run. Without
+    one (lower environments) each only informs: weight 0, never failing.
     """
     added: list[AddedCheck] = []
     for slo in slos:
@@ -71,9 +72,9 @@ def slo_checks(slos: Sequence[SLO], service: str, limit: float | None) -> tuple[
             name=check_name(slo), comparison=ComparisonKind.COUNTS, signal=Signal.METRICS, kind=KIND,
             description=f"error budget burn of SLO {slo.name} ({slo.objective:g} over {slo.window_days}d)",
             critical=limit is not None, weight=1.0 if limit is not None else 0.0,
-            optional=True, unit="ratio",
+            unit="ratio",
         )  # fmt: skip
-        added.append(AddedCheck(spec, BurnSubject(slo, limit)))
+        added.append(AddedCheck(spec, BurnSubject(slo, limit), awaited=False))
     return tuple(added)
 
 

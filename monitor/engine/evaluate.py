@@ -196,12 +196,16 @@ _NOT_TELEMETRY = (Signal.METRICS, Signal.PROBE)
 
 
 def _unneeded(request: AnalysisRequest) -> frozenset[str]:
-    """Checks whose lack of data does not count. Before a blue/green switch (a preview) the new
-    version may have no traffic yet: only its probes are awaited, and its other checks count
-    when they have data (a regression, or an error reading them, still counts)."""
-    if request.preview_url is None:
-        return frozenset()
-    return frozenset(spec.name for spec in request.checks if spec.signal is not Signal.PROBE)
+    """Checks whose lack of data does not count (an error reading them still does).
+
+    Added checks that are not awaited (an SLO's burn: its series may not tell the versions
+    apart). Before a blue/green switch (a preview) the new version may have no traffic yet: only
+    its probes are awaited, and its other checks count when they have data.
+    """
+    unneeded = {a.spec.name for a in request.added if not a.awaited}
+    if request.preview_url is not None:
+        unneeded |= {spec.name for spec in request.checks if spec.signal is not Signal.PROBE}
+    return frozenset(unneeded)
 
 
 def _versions(request: AnalysisRequest, windows: tuple[Window, Window]) -> Versions:

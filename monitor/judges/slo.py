@@ -33,7 +33,7 @@ service has traffic, is an SLI whose series carry no version label, which the me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.judges.checks import result_from
 from monitor.judges.format import fmt_duration, fmt_p
@@ -108,6 +108,14 @@ def _old_burns_too(
     )
 
 
+def _published(
+    spec: CheckSpec, comparison: Comparison, message: str, evidence: tuple[Evidence, ...], limit: float | None
+) -> CheckResult:
+    """The result, its allowance the burn limit: the effect is a burn rate, not a ratio of the two
+    versions, so the comparison's default tolerance would misread it (a report would draw 1x)."""
+    return replace(result_from(spec, comparison, message, evidence), allowed=(None, limit) if limit else None)
+
+
 def judge_slo_burn(
     spec: CheckSpec,
     slo: SLO,
@@ -156,7 +164,7 @@ def judge_slo_burn(
             else ""
         )
         message = f"{label}: no events of the new version to judge its burn{cause}"
-        return result_from(spec, comparison, message, evidence)
+        return _published(spec, comparison, message, evidence, limit)
     burn, interval = c.ratio / budget, (c.lower / budget, c.upper / budget)
     old = "; the old version had no events"
     if b.total:
@@ -177,7 +185,7 @@ def judge_slo_burn(
         message = (
             f"{label}: the new version burns the error budget at {_x(burn)}{old}; no limit: informational"
         )
-        return result_from(spec, comparison, message, evidence)
+        return _published(spec, comparison, message, evidence, limit)
     t = _threshold(slo, limit)
     p_value = binom_sf(c.bad, c.total, t) if t < 1.0 else 1.0
     confidence = f"{(1 - alpha) * 100:.4g}%"
@@ -206,4 +214,4 @@ def judge_slo_burn(
         conclusive,
     )
     message = f"{label}: the new version burns the error budget at {_x(burn)}, {words}{old}"
-    return result_from(spec, comparison, message, evidence)
+    return _published(spec, comparison, message, evidence, limit)

@@ -12,6 +12,7 @@ from monitor.checks.slo import SLO_BURN, BurnSubject, check_name, slo_checks
 from monitor.engine.request import RequestDefaults, build_request
 from monitor.errors import InputError
 from monitor.judges import decide
+from monitor.judges.checks import error_result
 from monitor.models import (
     CheckResult,
     Classification,
@@ -183,16 +184,17 @@ def test_requests_get_their_services_slo_checks_limited_by_environment() -> None
             baseline_version="v1", canary_window=window, environment=environment,
         )  # fmt: skip
         return {
-            a.spec.name: (a.spec.critical, a.spec.weight, a.spec.optional)
+            a.spec.name: (a.spec.critical, a.spec.weight, a.awaited)
             for a in request.added
-            if a.spec.kind == "slo_burn"
+            if a.spec.kind == "slo_burn" and not a.spec.optional
         }
 
-    # Optional everywhere (no data holds nothing back), critical where there is a limit.
-    assert checks("production") == {"slo_burn_checkout_availability": (True, 1.0, True)}
-    assert checks("development") == {"slo_burn_checkout_availability": (False, 0.0, True)}
+    # Required (an error counts) but never awaited (no data holds nothing back) everywhere;
+    # critical where there is a limit.
+    assert checks("production") == {"slo_burn_checkout_availability": (True, 1.0, False)}
+    assert checks("development") == {"slo_burn_checkout_availability": (False, 0.0, False)}
     # Lower environments inform: staging has no limit of its own.
-    assert checks("staging") == {"slo_burn_checkout_availability": (False, 0.0, True)}
+    assert checks("staging") == {"slo_burn_checkout_availability": (False, 0.0, False)}
     (added,) = slo_checks((SLOTH,), "checkout", 10.0)
     assert kind_for(added.spec) is SLO_BURN
     assert slo_checks((SLOTH,), "search", 10.0) == ()
@@ -231,7 +233,8 @@ async def test_a_check_sli_selects_the_versions_in_its_own_profiles_labels() -> 
 
 async def test_no_series_of_the_new_version_names_the_version_label_and_holds_nothing_back() -> None:
     """SLI series without the version label: no events for either version. The check has no data
-    and says why it may be; optional, it leaves the verdict to the other checks."""
+    and says why it may be; not awaited, it leaves the verdict to the other checks. An error
+    reading it is another matter: a failing backend never gives a pass."""
     source = Rates({("v2", True): 0.0, ("v2", False): 0.0, ("v1", True): 0.0, ("v1", False): 0.0})
     (added,) = slo_checks((SLOTH,), "checkout", 10.0)
     data = await SLO_BURN.fetch(added.spec, _look(source, SLOTH))
@@ -246,8 +249,16 @@ async def test_no_series_of_the_new_version_names_the_version_label_and_holds_no
         added.spec.name: added.spec,
         "http_error_ratio": CheckSpec("http_error_ratio", ComparisonKind.COUNTS),
     }
-    decision = decide([passing, result], specs, DecisionPolicy(), last_look=True, elapsed_s=1800)
+    unneeded = {a.spec.name for a in (added,) if not a.awaited}
+    decision = decide(
+        [passing, result], specs, DecisionPolicy(), last_look=True, elapsed_s=1800, unneeded=unneeded
+    )
     assert decision.status is VerdictStatus.PASS, decision.summary
+    errored = error_result(added.spec, "Prometheus refused the query")
+    failing_backend = decide(
+        [passing, errored], specs, DecisionPolicy(), last_look=True, elapsed_s=1800, unneeded=unneeded
+    )
+    assert failing_backend.status is VerdictStatus.INCONCLUSIVE, failing_backend.summary
 
 
 async def test_before_after_windows_are_not_the_same_window() -> None:

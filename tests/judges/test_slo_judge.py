@@ -142,3 +142,14 @@ def test_min_p_is_every_event_failing() -> None:
     # A limit beyond 1000x a 0.1 % budget allows any error ratio: nothing to find.
     assert slo_burn_min_p(SPEC, SLO_999, 1000.0, CountsData(0, 3)) == 1.0
     assert math.isclose(slo_burn_min_p(SPEC, SLO_999, 10.0, CountsData(0, 1)), 0.01)
+
+
+def test_the_published_allowance_is_the_burn_limit() -> None:
+    """The effect is a burn rate: a report reads it against the limit, not the 1x of two versions."""
+    from monitor.api.report_checks import State, state
+    from monitor.report import _check
+
+    settled = _judge((2, 10_000), (3, 10_000))  # 0.2x, ruled below the 10x limit
+    assert settled.allowed == (None, 10.0)
+    assert state(_check(settled)) == State("pass", "pass (0.20x, allowed 10.00x)")
+    assert _judge((50, 1000), (1, 1000), limit=None).allowed is None  # informational: no allowance
