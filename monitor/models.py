@@ -377,7 +377,7 @@ class ProbeSpec:
     max_latency_s: float | None = None
     timeout_s: float = 5.0
     interval_s: float = 10.0
-    count: int = 3
+    count: int = 5  # enough answers a side for the latency comparison (LATENCY_MIN_ANSWERS)
     fail_after: int = 3  # consecutive failed attempts that fail the probe
     hosts: tuple[str, ...] = ()  # the hosts the rendered URL may name; empty: the template's own host
     redirect_hosts: tuple[str, ...] = ()  # other hosts a redirect may lead to

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from monitor.api.problems import Problem, invalid
-from monitor.checks.probes import check_name
+from monitor.checks.probes import check_name_clash
 from monitor.config.file import ProbeSection, probe_spec
 from monitor.models import ProbeSpec, Strategy
 from monitor.probes.hosts import host_allowed
@@ -176,8 +176,13 @@ def registration_probes(
             probe = _inline(item, where, offer, versions, environment, service)
         else:
             raise invalid(where, "must be a configured probe's name or a probe object")
-        if any(check_name(p) == check_name(probe) for p in probes):
-            raise invalid(where, f"a second probe named {probe.name!r} (or its check's name); name it anew")
+        if clash := check_name_clash(probe, probes):
+            same, name = clash
+            raise invalid(
+                where,
+                f"probes {probe.name!r} and {same.name!r} both make check {name}; rename one (names must "
+                "differ in more than - and _, and none may be another's name with _latency added)",
+            )
         probes.append(probe)
     return tuple(probes)
 

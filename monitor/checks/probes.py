@@ -18,6 +18,7 @@ from monitor.models import CheckResult, ComparisonKind, Direction, ProbeSpec, Sa
 from monitor.probes.result import ProbeResult
 from monitor.probes.targets import BASELINE, CANARY
 from monitor.profiles import CheckSpec
+from monitor.redact import redact_url
 
 # Answers a side before answer times are compared: at 5 and 5 the rank test can reach p = 0.004
 # (the exact minimum is 1/252), below a look's usual level; at 3 and 3 it never could (1/20).
@@ -34,6 +35,19 @@ def latency_check_name(probe: ProbeSpec) -> str:
     return check_name(probe) + "_latency"
 
 
+def check_name_clash(probe: ProbeSpec, others: Sequence[ProbeSpec]) -> tuple[ProbeSpec, str] | None:
+    """The first of ``others`` with which ``probe`` would share a check's name, and that name (None:
+    none): ``a-b`` and ``a_b`` are both ``probe_a_b``; ``health``'s latency comparison and a probe
+    ``health_latency`` (or ``health-latency``) are both ``probe_health_latency``."""
+    for other in others:
+        mine = {check_name(probe), latency_check_name(probe)}
+        theirs = {check_name(other), latency_check_name(other)}
+        # Two latency names are equal only when the rule names are: the rule clash is named.
+        if shared := sorted(mine & theirs):
+            return other, shared[0]
+    return None
+
+
 def probe_checks(probes: Sequence[ProbeSpec], compared: Sequence[str] = ()) -> tuple[AddedCheck, ...]:
     """The checks of ``probes``: each probe's rule, and a latency comparison for those named in
     ``compared`` (probed against the old version at its own address too).
@@ -41,14 +55,15 @@ def probe_checks(probes: Sequence[ProbeSpec], compared: Sequence[str] = ()) -> t
     The comparison is optional: a few attempts rarely settle it either way, so it never holds a
     verdict back, but a clear slowdown still counts against the run's score like any regression.
 
-    :class:`InputError` when two probes would give checks the same name.
+    :class:`InputError` when two probes would give checks the same name (``a-b`` and ``a_b``, or
+    ``health`` compared and ``health_latency``): :func:`check_name_clash` refuses them earlier.
     """
     added: list[AddedCheck] = []
     for probe in probes:
         rule = CheckSpec(
             name=check_name(probe), comparison=ComparisonKind.COUNTS, signal=Signal.PROBE,
-            description=f"smoke probe {probe.name}: {probe.method} {probe.url}", critical=probe.critical,
-            min_data=float(probe.count), unit="ratio",
+            description=f"smoke probe {probe.name}: {probe.method} {redact_url(probe.url)}",
+            critical=probe.critical, min_data=float(probe.count), unit="ratio",
         )  # fmt: skip
         added.append(AddedCheck(rule, probe))
         if probe.name in compared:
@@ -61,7 +76,7 @@ def probe_checks(probes: Sequence[ProbeSpec], compared: Sequence[str] = ()) -> t
             added.append(AddedCheck(latency, probe))
     names = [a.spec.name for a in added]
     if twice := sorted({n for n in names if names.count(n) > 1}):
-        raise InputError(f"two probes make the check {twice[0]}: give them names that differ in letters")
+        raise InputError(f"two probes make the check {twice[0]}: rename one")
     return tuple(added)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.checks.probes import probe_checks
+from monitor.checks.probes import check_name_clash, probe_checks
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
 from monitor.engine import AnalysisRequest, analyze
@@ -32,11 +33,11 @@ from monitor.models import (
     VerdictStatus,
     Window,
     template_fields,
-    template_problem,
 )
 from monitor.probes.hosts import INLINE_PREFIX, inline_problem
 from monitor.probes.targets import CANARY, ProbeTargets, probe_targets
 from monitor.profiles import load_profile
+from monitor.redact import redact_url
 from monitor.sources.connect import loki_source, prometheus_source, trace_source
 from monitor.sources.prometheus import PrometheusSource
 from monitor.timeparse import format_time, parse_duration_s, parse_time
@@ -144,14 +145,18 @@ def prometheus_url(flag: str | None, settings: Settings) -> str:
     return url
 
 
-def _inline_probe(url: str, number: int) -> ProbeSpec:
-    """``--probe URL``: a probe with the defaults (3 attempts 10 s apart, failing at 3 in a row),
-    which may request only the URL's own host."""
-    if (template := template_problem(url)) is not None:
-        raise InputError(f"--probe {url}: {'; '.join(template)}")
+def _inline_probe(url: str, name: str) -> ProbeSpec:
+    """``--probe URL``: a probe with the defaults (5 attempts 10 s apart, failing at 3 in a row),
+    which may request only the URL's own host. :class:`InputError` (the URL shown redacted) when
+    the URL is unfit, before anything runs."""
     if (problem := inline_problem(url)) is not None:
-        raise InputError(f"--probe {url}: {problem}")
-    return ProbeSpec(name=f"{INLINE_PREFIX}{number}", url=url)
+        raise InputError(f"--probe {redact_url(url)}: {problem}")
+    return ProbeSpec(name=name, url=url)
+
+
+def _taken(name: str, probes: Sequence[ProbeSpec]) -> bool:
+    """Whether a probe called ``name`` would share a name or a check's name with one of ``probes``."""
+    return check_name_clash(ProbeSpec(name=name, url="http://localhost/"), probes) is not None
 
 
 def probes_from_args(args: argparse.Namespace, settings: Settings) -> tuple[ProbeSpec, ...]:
@@ -171,8 +176,10 @@ def probes_from_args(args: argparse.Namespace, settings: Settings) -> tuple[Prob
                 )
             chosen |= {p.name: p for p in applying}
         elif "://" in given:
-            inline += 1
-            probe = _inline_probe(given, inline)
+            # smoke-1, smoke-2, ...: a number whose name (or check) no configured probe has, so an
+            # inline probe never replaces one named with --probe beside it.
+            inline = next(n for n in count(inline + 1) if not _taken(f"{INLINE_PREFIX}{n}", settings.probes))
+            probe = _inline_probe(given, f"{INLINE_PREFIX}{inline}")
             chosen[probe.name] = probe
         elif given in configured:
             chosen[given] = configured[given]
@@ -325,7 +332,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             f"monitor: error: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr
         )
         return EXIT_ERROR
-    optional = {spec.name for spec in request.profile.checks if spec.optional}
+    optional = {spec.name for spec in request.checks if spec.optional}
     # The code comes from the verdict about to be printed, and is returned even when nobody reads
     # it (stdout closed by `| head -1`): a closed pipe is not news about the deployment.
     code = exit_code(verdict, optional)

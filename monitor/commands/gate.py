@@ -29,7 +29,7 @@ from monitor.errors import InputError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 from monitor.judges.format import fmt_duration
 from monitor.probes.hosts import INLINE_PREFIX, inline_problem
-from monitor.probes.spec import url_host
+from monitor.probes.spec import PARSE_FIX, url_origin
 from monitor.redact import redact_url
 from monitor.reportlinks import report_path
 from monitor.retry import Retry, RetryPolicy, retry_after_s, retry_async, retryable_status
@@ -91,7 +91,7 @@ def _probes(given: list[str]) -> list[str | dict[str, str]]:
             probes.append(item)
             continue
         if (problem := inline_problem(item)) is not None:
-            raise InputError(f"--probe {item}: {problem}")
+            raise InputError(f"--probe {redact_url(item)}: {problem}")
         inline += 1
         probes.append({"name": f"{INLINE_PREFIX}{inline}", "url": item})
     return probes
@@ -103,7 +103,13 @@ def _preview(url: str, strategy: str) -> str:
             f"--preview is the green side of a blue/green deployment; add --strategy bluegreen "
             f"(not {strategy})"
         )
-    if not url.lower().startswith(("http://", "https://")) or not url_host(url):
+    if not url.lower().startswith(("http://", "https://")):
+        raise InputError(f"--preview {redact_url(url)}: use an http:// or https:// URL with a host")
+    try:  # "http://[oops/": a typo to fix, not a traceback
+        host = url_origin(url)[1]
+    except ValueError:
+        raise InputError(f"--preview {redact_url(url)}: it cannot be parsed as a URL; {PARSE_FIX}") from None
+    if not host:
         raise InputError(f"--preview {redact_url(url)}: use an http:// or https:// URL with a host")
     return url
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from monitor.checks.probes import check_name
+from monitor.checks.probes import check_name_clash
 from monitor.config import (
     KEY_FILE_VARIABLE,
     SCOPES,
@@ -33,7 +33,7 @@ from monitor.envvars import env
 from monitor.errors import MonitorError
 from monitor.models import BaselineChoice, Signal
 from monitor.probes.hosts import host_pattern_problem, url_problem
-from monitor.probes.spec import JsonScalar, ProbeSpec, template_host, template_problem, url_origin
+from monitor.probes.spec import JsonScalar, ProbeSpec, parse_problem, template_host, template_problem
 from monitor.profiles import DEFAULT_PROFILE, load_profile
 from monitor.profiles.model import Unproven
 from monitor.profiles.templates import render, selector
@@ -225,7 +225,7 @@ class ProbeSection(Section):
     max_latency_s: float | None = Field(None, gt=0, le=300)
     timeout_s: float = Field(5.0, gt=0, le=300, description="per attempt, redirects included")
     interval_s: float = Field(10.0, ge=0, le=3600, description="between attempts")
-    count: int = Field(3, ge=1, le=1000, description="attempts per run")
+    count: int = Field(5, ge=1, le=1000, description="attempts per run (the latency comparison needs 5)")
     fail_after: int = Field(3, ge=1, le=1000, description="consecutive failed attempts that fail the probe")
     hosts: list[ProbeHost] = Field(
         default_factory=list, description="hosts the URL may name (default: the URL's own literal host)"
@@ -248,14 +248,8 @@ class ProbeSection(Section):
     def _consistent(self) -> Self:
         if (template := template_problem(self.url)) is not None:
             raise invalid(*template, "url")
-        try:  # rendered with stand-in values: what the client will be given must parse
-            url_origin(ProbeSpec(self.name, self.url).render("s", "v", "e"))
-        except ValueError:
-            raise invalid(
-                f"{redact_url(self.url)!r} cannot be parsed as a URL",
-                "write scheme://host[:port]/path, the host in [] only when an IPv6 address",
-                "url",
-            ) from None
+        if (unparsed := parse_problem(self.url)) is not None:  # what the client will be given must parse
+            raise invalid(*unparsed, "url")
         if (problem := url_problem(self.url, self.hosts)) is not None:
             field, text, fix = problem
             raise invalid(text, fix, field)
@@ -654,13 +648,15 @@ def _probes(doc: YamlDocument, path: Path, sections: list[ProbeSection]) -> tupl
         where = f"probes[{index}]"
         if any(p.name == section.name for p in probes):
             raise doc.error(f"{where}.name", f"a second probe named {section.name!r}", "give each a new name")
-        # "a-b" and "a_b" are both check probe_a_b: the verdict could not tell them apart.
-        spec = probe_spec(section)
-        if same := next((p for p in probes if check_name(p) == check_name(spec)), None):
+        # "a-b" and "a_b" are both check probe_a_b, "health"'s latency comparison and a probe
+        # "health_latency" both probe_health_latency: the verdict could not tell them apart.
+        if clash := check_name_clash(probe_spec(section), probes):
+            same, name = clash
             raise doc.error(
                 f"{where}.name",
-                f"{section.name!r} and {same.name!r} are both check {check_name(spec)}",
-                "give names that differ in more than - and _",
+                f"{section.name!r} and {same.name!r} both make check {name}",
+                f"rename {section.name!r}: names must differ in more than - and _, and none may be "
+                "another's name with _latency added",
             )
         headers = tuple(
             (h.name, read_secret(doc, f"{where}.headers[{i}]", h.model_dump(), path, prefix="value"))

@@ -36,7 +36,9 @@ async def analyze(
 ) -> Verdict:
     """Evaluate look after look, stopping at the first final verdict (always final at the end).
 
-    ``probes`` are the attempts of the request's probes (each look sees those finished before it).
+    ``probes`` are the attempts of the request's probes: each look sees those finished before it,
+    except a one-off run's live attempts (``analyze --probe``), which every look sees whole
+    (:class:`~monitor.checks.kind.ProbeAttempts`).
     """
     times = look_times(request.canary_window.start, request.canary_window.end, request.interval_s)
     verdict: Verdict | None = None

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +42,7 @@ from monitor.models import (
 from monitor.otlp.stored import receiver_telemetry
 from monitor.otlp.views import TelemetryReader
 from monitor.own_metrics import EngineMetrics
-from monitor.profiles import Profile
+from monitor.profiles import CheckSpec, Profile
 from monitor.report import render_json
 from monitor.sources.base import MetricsSource
 from monitor.store import OutboxItem, Store, StoredVerdict
@@ -78,9 +78,13 @@ class SchedulerSettings:
     retry_s: float = 15.0
 
 
-def blocking_errors(verdict: Verdict, profile: Profile) -> list[CheckResult]:
-    """The required checks that errored: they keep a look from counting (optional ones never do)."""
-    optional = {spec.name for spec in profile.checks if spec.optional}
+def blocking_errors(verdict: Verdict, checks: Sequence[CheckSpec]) -> list[CheckResult]:
+    """The required checks that errored: they keep a look from counting (optional ones never do).
+
+    ``checks`` are every check of the request (:attr:`AnalysisRequest.checks`): the profile's and
+    the added probe and SLO checks, whose optional ones (a probe's latency comparison, an slo_burn
+    query Prometheus rejects) must not hold a look back either."""
+    optional = {spec.name for spec in checks if spec.optional}
     return [c for c in verdict.checks if c.classification is Classification.ERROR and c.name not in optional]
 
 
@@ -219,7 +223,7 @@ class Scheduler:
                     telemetry=self._telemetry, probes=probes,
                 )  # fmt: skip
                 span.set_attribute("verdict", verdict.status.value)
-            errors = blocking_errors(verdict, request.profile)
+            errors = blocking_errors(verdict, request.checks)
             grace_ends = at + timedelta(seconds=self._settings.settle_s + self._settings.retry_grace_s)
             # A fail stands on its own checks; anything else waits for the erroring ones a while.
             retry = bool(errors) and verdict.status is not VerdictStatus.FAIL and now < grace_ends

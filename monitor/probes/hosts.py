@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
-from monitor.probes.spec import template_host, template_problem, unknown_placeholders
+from monitor.probes.spec import parse_problem, template_host, template_problem, unknown_placeholders
 from monitor.redact import redact_url
 
 __all__ = ["INLINE_PREFIX", "host_allowed", "host_pattern_problem", "inline_problem", "url_problem"]
@@ -76,11 +76,13 @@ INLINE_PREFIX = "smoke-"  # a probe given as a URL alone is smoke-1, smoke-2, ..
 def inline_problem(url: str) -> str | None:
     """What is wrong with ``url`` as a probe given by its URL alone (``--probe URL``), whose only
     host is the URL's own, in words with the fix (None: nothing). The template is checked first,
-    as the config's is, so a format spec or a lone brace reads the same wherever it is given."""
+    as the config's is, so a format spec or a lone brace reads the same wherever it is given; and
+    its origin must parse (``http://[oops/x`` is a typo to fix, not three failed attempts)."""
     if (template := template_problem(url)) is not None:
         return "; ".join(template)
     if (problem := url_problem(url)) is None:
-        return None
+        unparsed = parse_problem(url)
+        return None if unparsed is None else "; ".join(unparsed)
     field, text, fix = problem
     if field == "hosts":
         fix = "write the host itself, or configure the probe with its hosts: in --config"

@@ -8,7 +8,8 @@ exception.
 
 Header values (secrets) go only to the attempt's own origin (scheme, host and port): a redirect
 elsewhere, an https->http downgrade included, is followed without them. They never reach a result:
-they are masked in the body's head and in an assertion's words.
+they are masked in the body's head and in an assertion's words. A URL never reaches a result's
+``detail`` with its query token: every detail goes through :func:`~monitor.redact.redact_text`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import aiohttp
 from monitor.models import ProbeSpec
 from monitor.probes.result import ErrorKind, ProbeResult
 from monitor.probes.spec import json_path, url_host, url_origin
-from monitor.redact import redact_url
+from monitor.redact import redact_text, redact_url
 
 BODY_HEAD_BYTES = 512
 BODY_LIMIT_BYTES = 1 << 20  # enough for JSON assertions; a larger body is cut, not buffered whole
@@ -45,7 +46,9 @@ class ProbeRunner:
     async def attempt(self, spec: ProbeSpec, url: str, role: str = "canary") -> ProbeResult:
         """One attempt of ``spec`` at the rendered ``url``, stamped with its start and ``role``."""
         at = datetime.now(UTC)
-        return replace(await self._attempt(spec, url), at=at, role=role)
+        result = await self._attempt(spec, url)
+        # The detail is stored, logged and printed: whatever URL the client's words hold is masked.
+        return replace(result, at=at, role=role, detail=redact_text(result.detail))
 
     async def _attempt(self, spec: ProbeSpec, url: str) -> ProbeResult:
         shown = redact_url(url)
@@ -226,6 +229,8 @@ def _classify(exc: aiohttp.ClientError) -> tuple[ErrorKind, str]:
         return ErrorKind.CONNECTION_REFUSED, f"connection refused ({exc.host}:{exc.port})"
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return ErrorKind.TIMEOUT, "timeout"
+    if isinstance(exc, aiohttp.ClientResponseError):  # str(exc) holds the whole URL, its token too
+        return ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc.status}, {exc.message}"
     if isinstance(getattr(exc, "os_error", None), ssl.SSLError):
         return ErrorKind.TLS, f"TLS: {exc}"
     return ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc}"

@@ -35,7 +35,13 @@ def probe_session() -> aiohttp.ClientSession:
 
 
 class RunAttempts:
-    """The attempts of one run, by probe and role; every look sees all of them."""
+    """The attempts of one run, by probe and role; every look sees all of them.
+
+    This is the one :class:`~monitor.checks.kind.ProbeAttempts` that does not apply ``until``: the
+    run is made now, once, for an analysis whose window may be past, so its live attempts are the
+    only ones any look could see (the protocol states the exception; ``analyze`` warns when the
+    window ended long ago).
+    """
 
     def __init__(self) -> None:
         self._attempts: dict[tuple[str, str], list[ProbeResult]] = {}
@@ -46,7 +52,7 @@ class RunAttempts:
 
     async def attempts(self, probe: str, role: str, until: datetime) -> Sequence[ProbeResult]:
         """Every attempt of ``probe`` against ``role``, oldest first, whatever ``until`` (see the
-        module's docstring)."""
+        class)."""
         return tuple(self._attempts.get((probe, role), ()))
 
 

@@ -12,11 +12,14 @@ from monitor.models import (
     template_host,
     template_problem,
 )
+from monitor.redact import redact_url
 
 __all__ = [
+    "PARSE_FIX",
     "JsonScalar",
     "ProbeSpec",
     "json_path",
+    "parse_problem",
     "template_host",
     "template_problem",
     "unknown_placeholders",
@@ -43,6 +46,20 @@ def url_origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+PARSE_FIX = "write scheme://host[:port]/path, the host in [] only when an IPv6 address"
+
+
+def parse_problem(url: str) -> tuple[str, str] | None:
+    """``(problem, fix)`` when ``url``, a template rendered with stand-in values, cannot be parsed as
+    a URL's origin (``http://[oops/``, a port that is no number); None when it can. The template
+    itself must have passed :func:`template_problem`. The problem shows ``url`` redacted."""
+    try:
+        url_origin(ProbeSpec("probe", url).render("s", "v", "e"))
+    except ValueError:
+        return f"{redact_url(url)!r} cannot be parsed as a URL", PARSE_FIX
+    return None
 
 
 def json_path(document: object, path: str) -> tuple[bool, object]:

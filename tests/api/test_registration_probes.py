@@ -66,7 +66,12 @@ def test_probes_by_name_and_inline() -> None:
     [
         (["nope"], "probes[0]", "no configured probe 'nope'; configured: health, cart-login"),
         ([42], "probes[0]", "must be a configured probe's name or a probe object"),
-        (["health", "health"], "probes[1]", "a second probe named 'health'"),
+        (["health", "health"], "probes[1]", "probes 'health' and 'health' both make check probe_health"),
+        (
+            [INLINE, {**INLINE, "name": "login_latency"}],
+            "probes[1]",
+            "probes 'login_latency' and 'login' both make check probe_login_latency; rename one",
+        ),
         ([{**INLINE, "url": "https://evil.example.net/x"}], "probes[0].url", "add the host to probe_hosts:"),
         ([{**INLINE, "redirect_hosts": ["evil.example.net"]}], "probes[0].redirect_hosts", "probe_hosts"),
         (

@@ -108,6 +108,23 @@ async def test_without_probe_flags_the_body_leaves_them_to_the_daemon(
             "unknown placeholder {build}; use {service}, {version} or {environment}",
         ),
         (("--probe", "all"), "--probe all: leave --probe out and the daemon runs every configured probe"),
+        (
+            ("--strategy", "bluegreen", "--preview", "http://[oops/?token=typed-token-88"),
+            "monitor: error: --preview http://[oops/?token=***: it cannot be parsed as a URL; write "
+            "scheme://host[:port]/path, the host in [] only when an IPv6 address\n",
+        ),
+        (
+            ("--strategy", "bluegreen", "--preview", "https://green.example.com:99999/"),
+            "--preview https://green.example.com:99999/: it cannot be parsed as a URL",
+        ),
+        (
+            ("--probe", "http://[oops/x?token=typed-token-88"),
+            "--probe http://[oops/x?token=***: 'http://[oops/x?token=***' cannot be parsed as a URL",
+        ),
+        (
+            ("--probe", "https://{service}.example.com/healthz?token=typed-token-88"),
+            "--probe https://{service}.example.com/healthz?token=***: the URL's host is templated",
+        ),
     ],
 )
 def test_a_wrong_probe_or_preview_is_refused_before_registering(
@@ -115,7 +132,9 @@ def test_a_wrong_probe_or_preview_is_refused_before_registering(
 ) -> None:
     # Nothing listens on the discard port: a refusal must come before any request.
     assert run_gate(_args("http://127.0.0.1:9", *extra)) == EXIT_ERROR
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "typed-token-88" not in err
+    assert len(err.splitlines()) == 1, err  # one line, never a traceback
 
 
 HEALTH = ProbeSpec(name="health", url="https://checkout.example.com/health", headers=(("X-Key", "s3cret"),))
@@ -156,7 +175,7 @@ async def test_the_daemon_registers_the_gates_probes_and_preview(
     assert (health.name, health.url) == ("health", HEALTH.url)
     assert all(value != "s3cret" for _, value in health.headers)  # a header value is never stored
     assert (smoke.name, smoke.url, smoke.count, smoke.fail_after) == (
-        "smoke-1", "https://green.preview.example.com/ready", 3, 3,
+        "smoke-1", "https://green.preview.example.com/ready", 5, 3,
     )  # fmt: skip
 
 

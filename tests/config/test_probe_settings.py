@@ -65,8 +65,18 @@ def test_no_probe_hosts_allow_nothing(tmp_path: Path) -> None:
         ),
         (
             "probes:\n  - {name: a-b, url: 'http://x/'}\n  - {name: a_b, url: 'http://y/'}\n",
-            "monitor.yaml:3: field 'probes[1].name': 'a_b' and 'a-b' are both check probe_a_b; "
-            "give names that differ in more than - and _",
+            "monitor.yaml:3: field 'probes[1].name': 'a_b' and 'a-b' both make check probe_a_b; "
+            "rename 'a_b': names must differ in more than - and _, and none may be another's name "
+            "with _latency added",
+        ),
+        (
+            "probes:\n  - {name: health, url: 'http://x/'}\n  - {name: health-latency, url: 'http://y/'}\n",
+            "monitor.yaml:3: field 'probes[1].name': 'health-latency' and 'health' both make check "
+            "probe_health_latency; rename 'health-latency'",
+        ),
+        (
+            "probes:\n  - {name: health_latency, url: 'http://x/'}\n  - {name: health, url: 'http://y/'}\n",
+            "field 'probes[1].name': 'health' and 'health_latency' both make check probe_health_latency",
         ),
         (
             "probes:\n  - name: a\n    url: http://x/\n    latency_allowed_effect: 11\n",

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from probe_server import Target
 
+from monitor.checks.kind import Look
+from monitor.checks.probes import LatencyData, ProbeLatency
 from monitor.cli import main
 from monitor.commands.analyze import probes_from_args
 from monitor.config import Settings, load_settings
-from monitor.errors import InputError
+from monitor.errors import InputError, MonitorError
+from monitor.profiles import CheckSpec
 from monitor.simulate import SimulatedPrometheus
 from monitor.timeparse import format_time
 
@@ -41,7 +44,7 @@ def _probe(name: str, url: str, **fields: object) -> str:
 async def test_a_failing_probe_fails_the_verdict_with_its_evidence(
     prometheus: SimulatedPrometheus, target: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config(tmp_path, "probes:\n" + _probe("health", target.url("/status/500")))
+    config = _config(tmp_path, "probes:\n" + _probe("health", target.url("/status/500"), count=3))
     code = await asyncio.to_thread(main, _args(prometheus, config, "--probe", "health"))
     out, err = capsys.readouterr()
     assert code == 1, out
@@ -99,6 +102,29 @@ async def test_a_probe_of_each_version_compares_their_answer_times(
     assert (code, checks["probe_health"]["classification"]) == (0, "pass")
 
 
+async def test_an_optional_probe_check_that_errors_is_a_warning_not_the_exit_code(
+    prometheus: SimulatedPrometheus,
+    target: Target,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(self: ProbeLatency, spec: CheckSpec, look: Look) -> LatencyData:
+        raise MonitorError("the attempts could not be read")
+
+    monkeypatch.setattr(ProbeLatency, "fetch", broken)
+    url = target.url("/ok") + "?version={version}"
+    config = _config(tmp_path, "probes:\n" + _probe("health", url, count=5))
+    code = await asyncio.to_thread(main, _args(prometheus, config, "--probe", "health", "--output", "json"))
+    out, err = capsys.readouterr()
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["probe_health_latency"]["classification"] == "error"
+    # The added latency comparison is optional: its error is a warning and never makes exit 3.
+    assert "monitor: warning: probe_health_latency: the attempts could not be read" in err
+    assert "monitor: error:" not in err
+    assert code == 0, out
+
+
 def _settings(tmp_path: Path, text: str) -> Settings:
     return load_settings(_config(tmp_path, text), environ={})
 
@@ -121,7 +147,8 @@ def test_probe_arguments_name_configured_probes_all_or_urls(tmp_path: Path) -> N
         _given("https://a.example.com/x?v={version}", "http://b:8080/"), settings
     )
     assert (first.name, second.name) == ("smoke-1", "smoke-2")
-    assert (first.count, first.interval_s, first.fail_after) == (3, 10.0, 3)
+    # 5 attempts: the 5 answers a side the latency comparison needs; failing still at 3 in a row.
+    assert (first.count, first.interval_s, first.fail_after) == (5, 10.0, 3)
     assert first.allowed_hosts() == {"a.example.com"} and second.allowed_hosts() == {"b"}
     assert probes_from_args(_given(), settings) == ()
 
@@ -148,6 +175,13 @@ def test_probe_arguments_name_configured_probes_all_or_urls(tmp_path: Path) -> N
             "conversion or index; write {version}",
         ),
         ("https://a.example.com/{version", "a lone '{'; write {{ for a literal brace"),
+        (
+            "http://[oops/x?token=typed-token-77",
+            "--probe http://[oops/x?token=***: 'http://[oops/x?token=***' cannot be parsed as a URL; "
+            "write scheme://host[:port]/path",
+        ),
+        ("http://a.example.com:99999/", "'http://a.example.com:99999/' cannot be parsed as a URL"),
+        ("ftp://a.example.com/?token=typed-token-77", "--probe ftp://a.example.com/?token=***: invalid"),
     ],
 )
 def test_a_wrong_probe_argument_says_what_to_write(tmp_path: Path, given: str, message: str) -> None:
@@ -161,6 +195,23 @@ def test_a_wrong_probe_argument_says_what_to_write(tmp_path: Path, given: str, m
     ) as caught:
         probes_from_args(_given(given), settings)
     assert message in str(caught.value)
+    assert "typed-token-77" not in str(caught.value)
+
+
+def test_an_inline_probe_never_takes_a_configured_probe_s_name(tmp_path: Path) -> None:
+    settings = _settings(
+        tmp_path,
+        "probes:\n  - {name: smoke-1, url: 'https://one.example.com/'}\n"
+        "  - {name: smoke_2, url: 'https://two.example.com/'}\n"
+        "  - {name: smoke-3_latency, url: 'https://three.example.com/'}\n",
+    )
+    chosen = probes_from_args(_given("smoke-1", "https://a.example.com/", "https://b.example.com/"), settings)
+    # smoke-2 would be check probe_smoke_2 as smoke_2 is, and smoke-3's latency check smoke-3_latency's.
+    assert [(p.name, p.url) for p in chosen] == [
+        ("smoke-1", "https://one.example.com/"),
+        ("smoke-4", "https://a.example.com/"),
+        ("smoke-5", "https://b.example.com/"),
+    ]
 
 
 def test_all_with_no_probe_for_the_service_is_an_error(tmp_path: Path) -> None:
@@ -182,3 +233,19 @@ def test_an_unknown_probe_exits_3_before_any_query(
     assert (
         "monitor: error: --probe nope: no such probe (configured: none configured)" in capsys.readouterr().err
     )
+
+
+def test_a_probe_url_that_cannot_be_parsed_exits_3_before_any_attempt(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = [
+        "analyze", "--prometheus-url", "http://127.0.0.1:9", "--service", "s", "--canary-version", "v2",
+        "--baseline-version", "v1", "--start", "1700000000", "--end", "1700000600",
+        "--probe", "http://[oops/x",
+    ]  # fmt: skip
+    assert main(args) == 3
+    err = capsys.readouterr().err
+    assert err == (
+        "monitor: error: --probe http://[oops/x: 'http://[oops/x' cannot be parsed as a URL; write "
+        "scheme://host[:port]/path, the host in [] only when an IPv6 address\n"
+    )  # one line, and no attempt was made (no progress line)

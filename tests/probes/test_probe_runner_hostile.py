@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from monitor.probes import runner as runner_module
 from monitor.probes.result import ErrorKind
 from monitor.probes.runner import ProbeRunner
 from monitor.probes.spec import ProbeSpec
@@ -55,12 +56,17 @@ async def _app(servers: Servers) -> web.Application:
     async def away(request: web.Request) -> web.Response:
         raise web.HTTPFound(request.query["to"])
 
+    async def huge_header(request: web.Request) -> web.Response:
+        # Beyond the client's 8190-byte header limit: it refuses the answer with ClientResponseError.
+        return web.Response(text="ok", headers={"X-Huge": "a" * 9000})
+
     app = web.Application()
     app.router.add_get("/pieces", pieces)
     app.router.add_get("/bad-location", bad_location)
     app.router.add_get("/nested", nested)
     app.router.add_get("/echo", echo)
     app.router.add_get("/away", away)
+    app.router.add_get("/huge-header", huge_header)
     return app
 
 
@@ -171,3 +177,25 @@ async def test_a_json_assertion_never_prints_a_header_secret(servers: Servers, r
     assert not result.ok and servers.seen == [("/echo", SECRET)]
     assert result.failed == "JSON path 'token' is '***', expected 'something else'"
     assert "hostile-test-secret" not in repr(result)
+
+
+async def test_an_answer_the_client_refuses_leaves_the_url_token_out_of_the_detail(
+    servers: Servers, runner: ProbeRunner
+) -> None:
+    url = f"http://127.0.0.1:{servers.http}/huge-header?token=query-token-5a4b3c"
+    result = await runner.attempt(_spec(), url)
+    assert not result.ok and result.error is ErrorKind.CONNECTION
+    assert result.detail.startswith("ClientResponseError: 400, Got more than 8190 bytes"), result.detail
+    assert "query-token-5a4b3c" not in result.detail and "huge-header" not in result.detail
+    assert "query-token-5a4b3c" not in result.url
+
+
+async def test_every_detail_leaves_the_runner_with_its_urls_masked(
+    runner: ProbeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def classify(exc: aiohttp.ClientError) -> tuple[ErrorKind, str]:
+        return ErrorKind.CONNECTION, "refused at http://127.0.0.1:9/x?token=classified-token-1&a=2"
+
+    monkeypatch.setattr(runner_module, "_classify", classify)
+    result = await runner.attempt(_spec(), "http://127.0.0.1:9/x")  # port 9: nothing listens
+    assert result.detail == "refused at http://127.0.0.1:9/x?token=***&a=2"

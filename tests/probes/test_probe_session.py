@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 from probe_server import Target
 
+from monitor.probes.result import ProbeResult
 from monitor.probes.runner import ProbeRunner
 from monitor.probes.session import Progress, RunAttempts, probe_session, run_probes
 from monitor.probes.spec import ProbeSpec
@@ -95,3 +96,12 @@ async def test_the_probe_session_never_sends_a_cookie_an_earlier_answer_set(targ
         await runner.attempt(probe, probe.url)
         replayed = await runner.attempt(probe, probe.url)
     assert replayed.body_head == "cookie sent: session=from-the-previous-attempt"
+
+
+async def test_a_run_s_attempts_are_seen_whole_by_a_look_over_a_past_window() -> None:
+    # The documented exception to "finished before until": the run is made after the window.
+    attempts = RunAttempts()
+    made = ProbeResult("health", "http://127.0.0.1/ok", True, status=200, at=datetime.now(UTC), role=CANARY)
+    attempts.add(made)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    assert await attempts.attempts("health", CANARY, an_hour_ago) == (made,)

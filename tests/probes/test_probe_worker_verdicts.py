@@ -21,12 +21,15 @@ from probe_server import Target
 from monitor.api.registration_probes import ProbeOffer
 from monitor.api.report_page import render_report
 from monitor.api.requests import deployment_spec
+from monitor.checks.kind import Look
+from monitor.checks.probes import LatencyData, ProbeLatency
 from monitor.engine.probing import ProbeWorker
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.environments import Environments
+from monitor.errors import MonitorError
 from monitor.models import DeploymentStatus
 from monitor.probes.runner import ProbeRunner
-from monitor.profiles import load_profile
+from monitor.profiles import CheckSpec, load_profile
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
 from monitor.store import Store
@@ -147,3 +150,30 @@ async def test_a_bluegreen_preview_whose_green_side_answers_passes_before_any_tr
     assert checks["probe_health_latency"]["classification"] == "pass"
     assert checks["probe_health_latency"]["canary"]["n"] == 10
     assert all(c["classification"] == "nodata" for c in checks.values() if c["signal"] == "metrics")
+
+
+async def test_an_optional_probe_check_that_errors_never_holds_a_look_back(
+    target: Target, daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The latency comparison is an added check, not the profile's: optional all the same."""
+
+    async def broken(self: ProbeLatency, spec: CheckSpec, look: Look) -> LatencyData:
+        raise MonitorError("the attempts could not be read")
+
+    monkeypatch.setattr(ProbeLatency, "fetch", broken)
+    probe = {"name": "health", "url": target.url("/ok") + "?v={version}", "interval_s": 10}
+    deployment, _ = await daemon.store.register(
+        _registered(target, daemon.clock, probes=[probe]), actor="test"
+    )
+    for _ in range(8):  # past the first look (a minute in), probing every ten seconds
+        await daemon.worker.run_once()
+        await daemon.worker.drain(10.0)
+        await daemon.scheduler.run_once()
+        daemon.clock.now += timedelta(seconds=10)
+    current = await daemon.store.get(deployment.id)
+    assert current.looks_done >= 1 and "cannot be judged" not in current.status_reason, current.status_reason
+    stored = await daemon.store.latest_verdict(deployment.id)
+    assert stored is not None
+    checks = {c["name"]: c for c in _verdict(stored.document_json)["checks"]}
+    assert checks["probe_health_latency"]["classification"] == "error"
+    assert checks["probe_health"]["classification"] == "pass"
