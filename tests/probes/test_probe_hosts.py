@@ -62,6 +62,10 @@ def test_host_pattern_problem(pattern: str, problem: str | None) -> None:
         ("https://status.example.com/{", "a lone '{'; write {{ for a literal brace"),
         ("https://{service}.example.com/", "the URL's host is templated; write the host itself"),
         ("ftp://status.example.com/", "use an http:// or https:// URL"),
+        # What the client could never request: refused as input, not made into failed attempts.
+        ("http://[oops/x", "'http://[oops/x' cannot be parsed as a URL; write scheme://host[:port]/path"),
+        ("http://status.example.com:99999/", "cannot be parsed as a URL"),
+        ("http://[oops/{version}?token=t0k3n", "'http://[oops/{version}?token=***' cannot be parsed"),
     ],
 )
 def test_a_probe_given_by_its_url_alone_reads_as_the_configs(url: str, words: str) -> None:
