@@ -234,11 +234,26 @@ def _budget_records(slo: SLO, labels: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def ratio_expr(slo: SLO, window: str) -> str:
+    """PromQL of the error ratio over ``window``, recorded as ``slo:sli_error:ratio_rate<window>``.
+
+    A service that never failed has no bad series at all (no 5xx yet): errors over total is then
+    empty, and the service would vanish from a dashboard's pickers, its burn rate read nothing
+    instead of 0. As in :func:`_rates`, ``or on()`` (only when the ratio is wholly empty) records the
+    ratio it is: 0, or 1 for a good-events SLI without good series. Only while there is traffic
+    (``total > 0``): without events there is no ratio, and a made-up 0 would read as a healthy
+    service.
+    """
+    traffic = f"(({slo.total.replace(WINDOW_PLACEHOLDER, window)}) > 0) * 0"
+    fallback = traffic if slo.errors is not None else f"{traffic} + 1"
+    return f"{slo.error_ratio(window)}\nor on()\n{fallback}"
+
+
 def rule_document(slo: SLO) -> dict[str, Any]:
     """The rule file's document: the error ratios, the alerts, and the budget's series."""
     labels = {"service": slo.service, "slo": slo.name}
     records = [
-        {"record": record_name(window), "expr": slo.error_ratio(window), "labels": labels}
+        {"record": record_name(window), "expr": ratio_expr(slo, window), "labels": labels}
         for window in RECORDED_WINDOWS
     ]
     return {

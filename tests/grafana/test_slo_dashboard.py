@@ -2,8 +2,9 @@
 that evaluates the generated SLO rules over live series.
 
 The Prometheus here scrapes a small exporter of request counters every second and evaluates the
-rules ``monitor slo generate`` writes for two SLOs every second, so every recording the dashboard
-reads exists, as it would in production, and the numbers it shows can be worked out by hand.
+rules ``monitor slo generate`` writes for four SLOs every second, so every recording the dashboard
+reads exists, as it would in production, and the numbers it shows can be worked out by hand. One
+service never failed (it has no 5xx series at all) and one has no traffic (its counter stands still).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def test_the_committed_file_is_what_the_code_builds_with_its_uid_and_variables()
     variables = {v["name"]: v.get("query") for v in BOARD["templating"]["list"]}
     assert variables == {
         "datasource": "prometheus",
-        "service": "label_values(slo:sli_error:ratio_rate5m, service)",
-        "slo": 'label_values(slo:sli_error:ratio_rate5m{service="$service"}, slo)',
+        "service": "label_values(slo:objective:ratio, service)",
+        "slo": 'label_values(slo:objective:ratio{service="$service"}, slo)',
     }
     listed = (ROOT / "dashboards" / "README.md").read_text(encoding="utf-8")
     assert "`slo.json` | `deploy-monitor-slo`" in listed
@@ -82,7 +83,14 @@ class Service:
     error_share: float
 
 
-SERVICES = (Service("checkout", 2000 / 60, 0.0005), Service("cart", 1000 / 60, 0.03))
+# search never failed: it serves no 5xx series at all, as a service that has not failed since it
+# started. ledger (IDLE) has a request counter that stands still: no traffic over any window.
+SERVICES = (
+    Service("checkout", 2000 / 60, 0.0005),
+    Service("cart", 1000 / 60, 0.03),
+    Service("search", 500 / 60, 0.0),
+)
+IDLE = Service("ledger", 0.0, 0.0)
 
 
 def _slo(service: str, objective: float, window_days: int) -> SLO:
@@ -97,16 +105,18 @@ def _slo(service: str, objective: float, window_days: int) -> SLO:
     )
 
 
-SLOS = (_slo("checkout", 0.999, 30), _slo("cart", 0.99, 28))
+SLOS = (_slo("checkout", 0.999, 30), _slo("cart", 0.99, 28), _slo("search", 0.999, 30))
+IDLE_SLO = _slo(IDLE.name, 0.999, 30)
 
 
 def _exposition(elapsed_s: float) -> list[str]:
     """Counters that grow with the wall clock at each service's rate."""
     lines = ["# TYPE http_requests_total counter"]
-    for s in SERVICES:
+    for s in (*SERVICES, IDLE):
         total = s.per_s * elapsed_s
         lines.append(f'http_requests_total{{service="{s.name}",code="200"}} {total * (1 - s.error_share)!r}')
-        lines.append(f'http_requests_total{{service="{s.name}",code="500"}} {total * s.error_share!r}')
+        if s.error_share:  # a service that never failed has no series of errors
+            lines.append(f'http_requests_total{{service="{s.name}",code="500"}} {total * s.error_share!r}')
     return lines
 
 
@@ -116,11 +126,11 @@ def _substitute(expr: str, service: str, slo: str = "") -> str:
 
 @pytest.fixture(scope="module")
 def slo_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Prometheus scraping the exporter and evaluating the two SLOs' rules, once every second;
+    """A Prometheus scraping the exporter and evaluating the SLOs' rules, once every second;
     yields its URL once every series the dashboard reads exists (and the cart's ticket is pending)."""
     workdir = tmp_path_factory.mktemp("slo-prometheus")
     rule_paths = []
-    for slo in SLOS:
+    for slo in (*SLOS, IDLE_SLO):
         path = workdir / rule_file_name(slo)
         path.write_text(rule_file(slo), encoding="utf-8")
         rule_paths.append(str(path))
@@ -148,17 +158,18 @@ def test_budget_remaining_is_one_minus_the_windows_error_ratio_over_the_budget(s
 
     checkout: 1 request in 2,000 fails (0.0005) against a 99.9 % objective (budget 0.001):
     1 - 0.0005 / 0.001 = 0.5, half the budget left. cart: 3 in 100 fail (0.03) against 99 % (budget
-    0.01) over 28 days: 1 - 0.03 / 0.01 = -2, the budget overspent twice over. The 1-hour burn rate
-    is the ratio over the budget: 0.5x and 3x.
+    0.01) over 28 days: 1 - 0.03 / 0.01 = -2, the budget overspent twice over. search never failed:
+    the whole budget is left. The 1-hour burn rate is the ratio over the budget: 0.5x, 3x and 0x.
     """
     remaining = _exprs("Error budget remaining")["A"]
     assert _exprs("Error budget remaining over the SLO window")["A"] == remaining
-    for service, expected_remaining, expected_burn in (("checkout", 0.5, 0.5), ("cart", -2.0, 3.0)):
+    expected = (("checkout", 0.5, 0.5), ("cart", -2.0, 3.0), ("search", 1.0, 0.0))
+    for service, expected_remaining, expected_burn in expected:
         (sample,) = query(slo_prometheus, _substitute(remaining, service))
         assert sample["metric"] == {"service": service, "slo": f"{service}-availability"}
         assert float(sample["value"][1]) == pytest.approx(expected_remaining, abs=1e-6)
         (burn,) = query(slo_prometheus, _substitute(_exprs("Burn rate (1h)")["A"], service))
-        assert float(burn["value"][1]) == pytest.approx(expected_burn, rel=1e-6)
+        assert float(burn["value"][1]) == pytest.approx(expected_burn, rel=1e-6, abs=1e-12)
 
 
 @pytest.mark.prometheus
@@ -171,7 +182,8 @@ def test_the_constants_and_every_window_read_as_configured(slo_prometheus: str) 
         burn = _exprs("Burn rate by window")
         for window in RECORDED_WINDOWS:
             (rate,) = query(slo_prometheus, _substitute(burn[window], slo.service))
-            assert float(rate["value"][1]) == pytest.approx(service.error_share / slo.error_budget, rel=1e-6)
+            wanted_burn = service.error_share / slo.error_budget
+            assert float(rate["value"][1]) == pytest.approx(wanted_burn, rel=1e-6, abs=1e-12), window
         for alert in BURN_ALERTS:
             (line,) = query(
                 slo_prometheus, _substitute(burn[f"{alert.severity}-{alert.long_window}"], slo.service)
@@ -182,7 +194,7 @@ def test_the_constants_and_every_window_read_as_configured(slo_prometheus: str) 
         for ref, expr in ratios.items():
             (sample,) = query(slo_prometheus, _substitute(expr, slo.service))
             wanted = slo.error_budget if ref == "budget" else service.error_share
-            assert float(sample["value"][1]) == pytest.approx(wanted, rel=1e-6), ref
+            assert float(sample["value"][1]) == pytest.approx(wanted, rel=1e-6, abs=1e-12), ref
 
 
 @pytest.mark.prometheus
@@ -195,10 +207,43 @@ def test_the_alerts_table_shows_the_carts_slow_burn_and_the_variables_list_both(
         ("cart-availability", "ticket", "pending")
     ]
     assert query(slo_prometheus, _substitute(alerts, "checkout")) == []
-    variables = {v["name"]: v["query"] for v in BOARD["templating"]["list"] if v["type"] == "query"}
-    services = query(slo_prometheus, variables["service"].removeprefix("label_values(").split(",")[0])
-    assert {r["metric"]["service"] for r in services} == {"checkout", "cart"}
-    slos = query(
-        slo_prometheus, _substitute(variables["slo"].removeprefix("label_values(").split(",")[0], "cart")
-    )
-    assert {r["metric"]["slo"] for r in slos} == {"cart-availability"}
+    assert query(slo_prometheus, _substitute(alerts, "search")) == []
+    assert _listed_services(slo_prometheus) >= {"checkout", "cart"}
+    assert _listed_slos(slo_prometheus, "cart") == {"cart-availability"}
+
+
+def _variable_series(name: str) -> str:
+    """The series selector of the dashboard's ``label_values(<selector>, <label>)`` variable."""
+    variables = {v["name"]: str(v["query"]) for v in BOARD["templating"]["list"] if v["type"] == "query"}
+    selector, _ = variables[name].removeprefix("label_values(").rsplit(",", 1)
+    return selector
+
+
+def _listed_services(url: str) -> set[str]:
+    return {r["metric"]["service"] for r in query(url, _variable_series("service"))}
+
+
+def _listed_slos(url: str, service: str) -> set[str]:
+    return {r["metric"]["slo"] for r in query(url, _substitute(_variable_series("slo"), service))}
+
+
+@pytest.mark.prometheus
+def test_a_service_that_never_failed_is_listed_and_burns_at_zero(slo_prometheus: str) -> None:
+    """search serves requests but no series of errors (none failed yet): the pickers list it and
+    every burn rate and error ratio reads 0, not nothing. ledger's counter stands still: listed too
+    (its SLO exists), but with no traffic there is no ratio to show, rather than a made-up 0."""
+    assert _listed_services(slo_prometheus) == {"checkout", "cart", "search", "ledger"}
+    assert _listed_slos(slo_prometheus, "search") == {"search-availability"}
+    assert _listed_slos(slo_prometheus, "ledger") == {"ledger-availability"}
+    burn = _exprs("Burn rate by window")
+    for window in RECORDED_WINDOWS:
+        (rate,) = query(slo_prometheus, _substitute(burn[window], "search"))
+        assert rate["metric"] == {"service": "search", "slo": "search-availability"}
+        assert float(rate["value"][1]) == 0.0, window
+        assert query(slo_prometheus, _substitute(burn[window], "ledger")) == [], window
+    (one_hour,) = query(slo_prometheus, _substitute(_exprs("Burn rate (1h)")["A"], "search"))
+    assert float(one_hour["value"][1]) == 0.0
+    for ref, expr in _exprs("SLI error ratio").items():
+        if ref != "budget":
+            (sample,) = query(slo_prometheus, _substitute(expr, "search"))
+            assert float(sample["value"][1]) == 0.0, ref

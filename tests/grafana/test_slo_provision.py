@@ -31,7 +31,7 @@ from monitor.grafana.rules import (
     slo_rule_groups,
 )
 from monitor.slo import SLO
-from monitor.slo.rules import rule_document, rule_file, rule_file_name
+from monitor.slo.rules import ratio_expr, rule_document, rule_file, rule_file_name
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alert_rules"
@@ -104,7 +104,7 @@ def test_recorded_series_are_replaced_by_their_expressions_only_when_labels_matc
     records = recordings(rule_document(CHECKOUT))
     selector = '{service="checkout", slo="checkout-availability"}'
     inlined = inline_recordings("X", f"slo:sli_error:ratio_rate1h{selector} / 0.001 > 2", records)
-    assert inlined == f"(\n{CHECKOUT.error_ratio('1h')}\n) / 0.001 > 2"
+    assert inlined == f"(\n{ratio_expr(CHECKOUT, '1h')}\n) / 0.001 > 2"
     untouched = 'up{job="x"} == 0'
     assert inline_recordings("X", untouched, records) == untouched
     other_service = 'slo:sli_error:ratio_rate1h{service="cart", slo="checkout-availability"}'

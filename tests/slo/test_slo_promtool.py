@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from monitor.cli import main
+from monitor.slo import RECORDED_WINDOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config" / "monitor.yaml"
@@ -77,4 +78,52 @@ def test_the_example_sli_records_the_share_of_5xx(tmp_path: Path) -> None:
     }
     (tmp_path / "sli.test.yml").write_text(yaml.safe_dump(test))
     run = _promtool("test", "rules", "sli.test.yml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _ratio_tests(series: list[dict[str, str]], expected: float | None) -> dict[str, object]:
+    """A promtool test group: ``series`` fed once a minute, every recorded window's ratio at 80m
+    reading ``expected`` (None: no sample at all)."""
+    selector = '{service="checkout", slo="checkout-availability"}'
+    return {
+        "interval": "1m",
+        "input_series": series,
+        "promql_expr_test": [
+            {
+                "expr": f"slo:sli_error:ratio_rate{window}{selector}",
+                "eval_time": "80m",
+                "exp_samples": [
+                    {"labels": f"slo:sli_error:ratio_rate{window}{selector}", "value": value}
+                    for value in ([] if expected is None else [expected])
+                ],
+            }
+            for window in RECORDED_WINDOWS
+        ],
+    }
+
+
+def test_a_service_that_never_failed_records_ratio_zero_and_one_without_traffic_none(tmp_path: Path) -> None:
+    """checkout answered every request without a 5xx, so there is no series of errors at all:
+    every window reads 0 (not nothing, which would hide the service and its burn rate). With a
+    counter that stands still, or no series, there is no ratio to record (no traffic is no zero)."""
+    assert main(["slo", "generate", "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 0
+    metric = "http_server_request_duration_seconds_count"
+    ok = f'{metric}{{service_name="checkout", http_route="/pay", http_response_status_code="200"}}'
+    busy_cart = f'{metric}{{service_name="cart", http_response_status_code="500"}}'
+    serving, standing, cart = (
+        {"series": ok, "values": "0+1000x90"},
+        {"series": ok, "values": "5000x90"},
+        {"series": busy_cart, "values": "0+50x90"},
+    )
+    test = {
+        "rule_files": ["checkout-availability.slo.rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            _ratio_tests([serving, cart], 0),
+            _ratio_tests([standing], None),
+            _ratio_tests([cart], None),
+        ],
+    }
+    (tmp_path / "quiet.test.yml").write_text(yaml.safe_dump(test))
+    run = _promtool("test", "rules", "quiet.test.yml", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr

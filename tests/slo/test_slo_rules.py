@@ -49,13 +49,15 @@ def test_every_window_an_alert_reads_is_recorded() -> None:
 
 
 def test_recording_rules_substitute_each_window_into_errors_over_total() -> None:
+    """Errors over total; with no error series at all (a service that never failed) 0 while there
+    is traffic, so the ratio is there for the dashboard and the alerts read 0, not nothing."""
     records = rule_document(_slo())["groups"][0]["rules"]
     assert [r["record"] for r in records] == [f"slo:sli_error:ratio_rate{w}" for w in RECORDED_WINDOWS]
     first = records[0]
+    total = '(sum(rate(http_server_request_duration_seconds_count{service_name="checkout"}[5m])))'
     assert first["expr"] == (
         '(sum(rate(http_server_request_duration_seconds_count{service_name="checkout", code=~"5.."}[5m])))'
-        "\n/\n"
-        '(sum(rate(http_server_request_duration_seconds_count{service_name="checkout"}[5m])))'
+        f"\n/\n{total}\nor on()\n({total} > 0) * 0"
     )
     assert first["labels"] == {"service": "checkout", "slo": "checkout-availability"}
     assert all("{{.window}}" not in r["expr"] for r in records)
@@ -66,6 +68,10 @@ def test_a_good_events_sli_records_one_minus_good_over_total() -> None:
     assert slo.error_ratio("1h").startswith(
         '1 - (\n  (sum(rate(http_server_request_duration_seconds_count{service_name="good"}[1h])))'
     )
+    # No good series at all while there is traffic: every event was bad.
+    (one_hour,) = [r for r in rule_document(slo)["groups"][0]["rules"] if r["record"].endswith("rate1h")]
+    total = f"({TOTAL.replace(WINDOW, '1h')})"
+    assert one_hour["expr"] == f"{slo.error_ratio('1h')}\nor on()\n({total} > 0) * 0 + 1"
 
 
 def test_alerts_page_and_ticket_on_both_windows_with_labels_and_runbook() -> None:

@@ -2,7 +2,8 @@
 
 It reads the series the SLO rules record (:mod:`monitor.slo.rules`, ``monitor slo generate``, the
 chart's PrometheusRule): the error ratios ``slo:sli_error:ratio_rate<w>``, the constant
-``slo:error_budget:ratio`` and ``slo:time_period:days``, and the ratio over the whole SLO window. So
+``slo:objective:ratio`` (the pickers' list of SLOs), ``slo:error_budget:ratio`` and
+``slo:time_period:days``, and the ratio over the whole SLO window. So
 it shows any SLO whose rules Prometheus evaluates, whatever its SLI, objective or window, and the
 alert thresholds are drawn per SLO (a 28-day SLO's page fires at 13.44x, a 30-day one's at 14.4x).
 """
@@ -54,7 +55,9 @@ def build() -> dict[str, object]:
         "ratio. From the recording rules of monitor slo generate.",
         "now-7d",
     )
-    source = record_name(RECORDED_WINDOWS[0])
+    # The constant objective lists every SLO whose rules Prometheus evaluates, traffic or not; an
+    # error ratio would drop a service the moment its SLI has no series to divide.
+    source = OBJECTIVE_RECORD
     board.variable(label_values_variable("service", "Service", f"label_values({source}, service)"))
     board.variable(label_values_variable("slo", "SLO", f'label_values({source}{{service="$service"}}, slo)'))
     board.row("Error budget")
