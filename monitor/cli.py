@@ -307,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_slo(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from monitor.commands.slo import DEFAULT_OUT  # the command's one default (a light module)
+
     slo = commands.add_parser(
         "slo",
         help="service level objectives: generate their Prometheus rules and promtool tests",
@@ -329,8 +331,8 @@ def _add_slo(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="settings YAML with the slos: section (env MONITOR_CONFIG; required unless set)",
     )  # fmt: skip
     generate.add_argument(
-        "--out", metavar="DIR", type=Path, default=Path("alert_rules/slo"),
-        help="where the rule files go; their tests go into DIR/tests (default: alert_rules/slo)",
+        "--out", metavar="DIR", type=Path, default=DEFAULT_OUT,
+        help="where the rule files go; their tests go into DIR/tests",
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.commands import slo as slo_command
 from monitor.config import load_settings
 from monitor.config.file import read_slos
 from monitor.errors import ConfigError
@@ -185,6 +186,24 @@ def test_generate_writes_the_rules_and_their_tests(
         f"wrote {out}/checkout-availability.slo.rules.yml",
         f"wrote {out}/tests/checkout-availability.slo.test.yml",
     ]
+
+
+def test_generate_without_out_writes_into_the_commands_one_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI's --out default is monitor.commands.slo.DEFAULT_OUT, not a copy of it: moving the
+    constant moves where the files go, and --help shows it."""
+    config = _write(tmp_path, SLO_YAML)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(slo_command, "DEFAULT_OUT", Path("elsewhere/slo"))
+    assert main(["slo", "generate", "--config", str(config)]) == 0
+    assert (tmp_path / "elsewhere" / "slo" / "checkout-availability.slo.rules.yml").is_file()
+    assert (tmp_path / "elsewhere" / "slo" / "tests" / "checkout-availability.slo.test.yml").is_file()
+    assert not (tmp_path / "alert_rules").exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["slo", "generate", "--help"])
+    assert "(default: elsewhere/slo)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_generate_without_slos_or_config_is_exit_3(
