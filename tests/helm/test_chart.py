@@ -678,11 +678,11 @@ def test_prometheus_rule_carries_exactly_the_alert_rules(chart: helm_python.Char
 def test_prometheus_rule_carries_the_slo_recordings_and_burn_alerts_unless_disabled(
     chart: helm_python.Chart, tmp_path: Path
 ) -> None:
-    """Off by default; enabled, the SLO groups (ratios, alerts, budget) of alert_rules/slo/, or
-    ``sloRules.groups``, a user's own, in their place; ``enabled: false`` leaves only the monitor's
-    alerts, whatever ``groups`` holds."""
+    """Off by default; enabled, ``sloRules.groups``, a user's own, or, asked for by
+    ``exampleCopies``, the SLO groups (ratios, alerts, budget) of alert_rules/slo/; ``enabled:
+    false`` leaves only the monitor's alerts, whatever ``groups`` holds."""
     base = {"enabled": True, "runbookBaseUrl": RUNBOOKS}
-    on = {**base, "sloRules": {"enabled": True}}
+    on = {**base, "sloRules": {"enabled": True, "exampleCopies": True}}
     names = [
         g["name"] for g in one(render(chart, {"prometheusRule": on}), "PrometheusRule")["spec"]["groups"]
     ]
@@ -726,12 +726,32 @@ def test_prometheus_rule_carries_the_slo_recordings_and_burn_alerts_unless_disab
         chart.validate_schema({"prometheusRule": {**base, "sloRules": {"groups": [{"rules": []}]}}})
 
 
+@pytest.mark.parametrize(
+    "slo_rules", [{"enabled": True}, {"enabled": True, "groups": [], "exampleCopies": False}]
+)
+def test_slo_rules_enabled_without_groups_fails_instead_of_installing_the_examples(
+    chart: helm_python.Chart, slo_rules: dict[str, Any]
+) -> None:
+    """Enabled with no groups of one's own would install the example's checkout SLO, which could
+    page on a real checkout service: rendering fails, naming the value and the two ways out."""
+    values = {"prometheusRule": {"enabled": True, "runbookBaseUrl": RUNBOOKS, "sloRules": slo_rules}}
+    chart.validate_schema(values)  # the schema lets it through: the template says what to set
+    with pytest.raises(helm_python.HelmRenderError) as failure:
+        render(chart, values)
+    message = str(failure.value)
+    assert "prometheusRule.sloRules.groups is empty" in message
+    assert "monitor slo generate" in message and "prometheusRule.sloRules.exampleCopies: true" in message
+    # exampleCopies alone, without enabled, installs nothing.
+    copies_only = {"enabled": True, "runbookBaseUrl": RUNBOOKS, "sloRules": {"exampleCopies": True}}
+    groups = one(render(chart, {"prometheusRule": copies_only}), "PrometheusRule")["spec"]["groups"]
+    assert groups == _absolute_runbooks(_alert_rule_groups())
+
+
 def test_prometheus_rule_links_runbooks_absolutely_or_refuses(chart: helm_python.Chart) -> None:
     """A relative runbook_url is no link an on-call can open from a page: the base URL is required."""
     # One slash, not two; the SLO groups too.
-    values = {
-        "prometheusRule": {"enabled": True, "runbookBaseUrl": RUNBOOKS + "/", "sloRules": {"enabled": True}}
-    }
+    copies = {"enabled": True, "exampleCopies": True}
+    values = {"prometheusRule": {"enabled": True, "runbookBaseUrl": RUNBOOKS + "/", "sloRules": copies}}
     slo_groups = {g["name"] for g in _slo_rule_groups()}
     alerts = 0
     for group in one(render(chart, values), "PrometheusRule")["spec"]["groups"]:
