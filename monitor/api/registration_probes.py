@@ -1,10 +1,13 @@
 """A registration's smoke probes and blue/green preview address, checked against the daemon's config.
 
-``probes`` absent: the configured probes that apply to the service and environment; ``[]``: none;
-a list: configured probes by name and inline probe objects (the config's probe fields, without
-``headers``: a body never carries secrets). An inline probe may request only the hosts the config's
-``probe_hosts`` allows, for every version's rendered URL and every redirect. ``preview_url``
-(``strategy: bluegreen`` only) moves the new version's probes onto the preview's origin: its host
+``probes`` absent: the configured probes that apply to the service and environment, less those
+whose URL renders a host their ``hosts`` do not list (skipped with a warning: every attempt would
+be refused); ``[]``: none; a list: configured probes by name and inline probe objects (the config's
+probe fields, without ``headers``, a body never carrying secrets, nor ``services`` and
+``environments``, which a probe of one deployment has no use for). An inline probe may request only
+the hosts the config's ``probe_hosts`` allows, for every version's rendered URL and every redirect,
+and its URL carries no user info (``user:password@``). ``preview_url`` (``strategy: bluegreen``
+only) moves the new version's probes onto the preview's origin: it carries no user info, its host
 must be one every probe may request already, or one ``probe_hosts`` allows, and it must be https
 when a probe's URL is https or a probe carries header values. A configured probe named in the body
 must apply to the service and environment, and its URL must name one of its hosts for every
@@ -13,6 +16,7 @@ version. Every refusal is a 400 naming the field (``probes[1].url``) and the fix
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +25,30 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from monitor.api.problems import Problem, invalid
-from monitor.checks.probes import check_name_clash
+from monitor.checks.probes import check_name, latency_check_name
 from monitor.config.file import ProbeSection, probe_spec
 from monitor.models import ProbeSpec, Strategy
 from monitor.probes.hosts import host_allowed
 from monitor.probes.spec import url_host
 from monitor.redact import redact_url
 
+log = logging.getLogger(__name__)
+
 _ADD_HOST = "add the host to probe_hosts: in the config"
+# The config's probe fields an inline probe may not have, and the fix of each.
+_NOT_INLINE = {
+    "headers": "a registration cannot send header values (secrets); define the probe under probes: in "
+    "the config with value_file, and send its name",
+    **{
+        field: "an inline probe is this deployment's alone, so it has no scope; leave it out (to scope a "
+        "probe, define it under probes: in the config and send its name)"
+        for field in ("services", "environments")
+    },
+}
+_NO_USERINFO = (
+    "user info (user:password@) would be stored and shown with the deployment; leave it out: "
+    "credentials go in a configured probe's headers (value_file), and the body names that probe"
+)
 
 
 @dataclass(frozen=True)
@@ -44,11 +64,13 @@ class ProbeOffer:
         return ", ".join(p.name for p in self.probes) or "none are configured (probes: in the config)"
 
 
-def inline_probe_schema(schema: dict[str, Any]) -> None:
-    """The JSON Schema of ``probes``' items (``json_schema_extra``, built only when a schema is)."""
+def inline_probe_schema(schema: dict[str, Any], max_items: int) -> None:
+    """The JSON Schema of ``probes``, at most ``max_items`` of them (for ``json_schema_extra``,
+    built only when a schema is)."""
     probe = ProbeSection.model_json_schema()
     probe.pop("$defs", None)
-    probe["properties"].pop("headers", None)
+    for field in _NOT_INLINE:
+        probe["properties"].pop(field, None)
     probe["title"] = "InlineProbe"
     probe["description"] = "a smoke probe of this deployment only: the config's probe fields but headers"
     _exclusive_as_flag(probe)
@@ -56,12 +78,16 @@ def inline_probe_schema(schema: dict[str, Any]) -> None:
     schema.update(
         {
             "anyOf": [
-                {"type": "array", "items": {"anyOf": [{"type": "string"}, probe]}},
+                {
+                    "type": "array",
+                    "items": {"anyOf": [{"type": "string"}, probe]},
+                    "maxItems": max_items,
+                },
                 {"type": "null"},
             ],
             "default": None,
-            "description": "configured probe names and inline probes; absent: the configured probes "
-            "that apply to the service and environment; []: none",
+            "description": f"configured probe names and inline probes, at most {max_items}; absent: "
+            "the configured probes that apply to the service and environment; []: none",
         }
     )
 
@@ -87,7 +113,7 @@ def _section_problem(error: Any, where: str) -> Problem:
         return invalid(field, f"{ctx['problem']}; {ctx['fix']}")
     field = ".".join([where, *loc])
     if error["type"] == "extra_forbidden":
-        allowed = ", ".join(sorted(n for n in ProbeSection.model_fields if n != "headers"))
+        allowed = ", ".join(sorted(n for n in ProbeSection.model_fields if n not in _NOT_INLINE))
         return invalid(field, f"unknown field {loc[-1]!r}; allowed: {allowed}")
     if error["type"] == "missing":
         return invalid(field, "required")
@@ -104,6 +130,40 @@ def _unlisted_host(
         if host not in probe.allowed_hosts():
             return host, version
     return None
+
+
+def _has_userinfo(url: str) -> bool:
+    """Whether ``url`` (a template or an address) names a user before its host (``u:secret@h``);
+    never raises, so it is asked before the URL is parsed."""
+    netloc = url.split("://", 1)[-1]
+    for end in "/?#":
+        netloc = netloc.split(end, 1)[0]
+    return "@" in netloc
+
+
+def applying_probes(
+    probes: Sequence[ProbeSpec], *, service: str, environment: str, versions: Sequence[str]
+) -> tuple[tuple[ProbeSpec, ...], tuple[str, ...]]:
+    """The probes of ``probes`` that apply to a deployment (their ``services``, ``environments``)
+    and whose URL names one of their hosts for every version; and why each probe in scope but
+    left out for its host was, in words with the fix. Such a probe would end every attempt
+    ``host_not_allowed`` and fail a good deploy; its host depends on the service, so the config
+    cannot refuse it when it is read."""
+    kept: list[ProbeSpec] = []
+    skipped: list[str] = []
+    for probe in probes:
+        if not probe.applies_to(service, environment):
+            continue
+        if (unlisted := _unlisted_host(probe, versions, environment, service)) is None:
+            kept.append(probe)
+            continue
+        host, version = unlisted
+        skipped.append(
+            f"probe {probe.name!r} left out: its URL names host {host!r} for {service} version "
+            f"{version}, which its hosts do not list; add the host to its hosts in the config, or "
+            "narrow its services"
+        )
+    return tuple(kept), tuple(skipped)
 
 
 def _configured(probe: ProbeSpec, where: str, versions: Sequence[str], env: str, service: str) -> ProbeSpec:
@@ -133,12 +193,11 @@ def _configured(probe: ProbeSpec, where: str, versions: Sequence[str], env: str,
 def _inline(
     item: dict[str, Any], where: str, offer: ProbeOffer, versions: Sequence[str], env: str, service: str
 ) -> ProbeSpec:
-    if "headers" in item:
-        raise invalid(
-            f"{where}.headers",
-            "a registration cannot send header values (secrets); define the probe under probes: in "
-            "the config with value_file, and send its name",
-        )
+    for field, fix in _NOT_INLINE.items():
+        if field in item:
+            raise invalid(f"{where}.{field}", fix)
+    if isinstance(url := item.get("url"), str) and _has_userinfo(url):
+        raise invalid(f"{where}.url", _NO_USERINFO)
     try:
         section = ProbeSection.model_validate(item)
     except ValidationError as exc:
@@ -163,9 +222,16 @@ def registration_probes(
 ) -> tuple[ProbeSpec, ...]:
     """The probes a registration asks for (see the module); :class:`Problem` (400) when unfit."""
     if raw is None:
-        return tuple(p for p in offer.probes if p.applies_to(service, environment))
+        probes, skipped = applying_probes(
+            offer.probes, service=service, environment=environment, versions=versions
+        )
+        for reason in skipped:  # a 400 would refuse every registration of the service
+            log.warning("registration of %s in %s: %s", service, environment, reason)
+        return probes
     configured = {p.name: p for p in offer.probes}
-    probes: list[ProbeSpec] = []
+    chosen: list[ProbeSpec] = []
+    # Each check name made so far and its probe: a set, not a scan of the earlier probes.
+    made: dict[str, ProbeSpec] = {}
     for index, item in enumerate(raw):
         where = f"probes[{index}]"
         if isinstance(item, str):
@@ -176,15 +242,17 @@ def registration_probes(
             probe = _inline(item, where, offer, versions, environment, service)
         else:
             raise invalid(where, "must be a configured probe's name or a probe object")
-        if clash := check_name_clash(probe, probes):
-            same, name = clash
-            raise invalid(
-                where,
-                f"probes {probe.name!r} and {same.name!r} both make check {name}; rename one (names must "
-                "differ in more than - and _, and none may be another's name with _latency added)",
-            )
-        probes.append(probe)
-    return tuple(probes)
+        names = (check_name(probe), latency_check_name(probe))
+        for name in names:
+            if (same := made.get(name)) is not None:
+                raise invalid(
+                    where,
+                    f"probes {probe.name!r} and {same.name!r} both make check {name}; rename one (names "
+                    "must differ in more than - and _, and none may be another's name with _latency added)",
+                )
+        made |= dict.fromkeys(names, probe)
+        chosen.append(probe)
+    return tuple(chosen)
 
 
 def checked_preview(
@@ -202,6 +270,8 @@ def checked_preview(
         parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise invalid("preview_url", f"invalid {redact_url(preview_url)!r}; use an http:// or https:// URL")
+    if "@" in parts.netloc:
+        raise invalid("preview_url", _NO_USERINFO)
     if not probes:
         raise invalid(
             "preview_url",

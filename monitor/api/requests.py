@@ -35,6 +35,9 @@ from monitor.timeparse import parse_time
 MAX_DURATION_S = 7 * 86400.0
 MAX_START_OFFSET = timedelta(days=365)  # a deployment that started longer ago (or later) is a mistake
 MAX_LABELS = 20
+# Smoke probes a registration may list: each is a series of attempts for the daemon to make and
+# store, and a few judge a deployment (5,000 would be millions of attempts).
+MAX_PROBES = 20
 MAX_LABEL_KEY, MAX_LABEL_VALUE = 100, 200
 MAX_REASON = 500  # characters of a cancel's reason kept
 
@@ -108,6 +111,20 @@ def _labels(value: object) -> object:
     return value
 
 
+def _probe_list(value: object) -> object:
+    # Counted before any item is read: a huge list costs nothing more than its refusal.
+    if isinstance(value, list) and len(value) > MAX_PROBES:
+        raise refuse(
+            f"at most {MAX_PROBES} probes, got {len(value)}; send fewer (a few smoke probes judge a "
+            "deployment), or leave probes out to run the configured ones"
+        )
+    return value
+
+
+def _probes_schema(schema: dict[str, Any]) -> None:
+    inline_probe_schema(schema, MAX_PROBES)
+
+
 Text = Annotated[str, Field(min_length=1, max_length=200), _text(200)]
 Seconds = Annotated[float, BeforeValidator(_number_of_seconds)]
 
@@ -167,7 +184,9 @@ class RegistrationBody(Body):
         description="Prometheus label names add query matchers; prefixed keys (rollback/feature-flag) "
         f"are metadata for rollback actions; at most {MAX_LABELS}",
     )
-    probes: list[Any] | None = Field(None, json_schema_extra=inline_probe_schema)
+    probes: Annotated[list[Any], BeforeValidator(_probe_list)] | None = Field(
+        None, json_schema_extra=_probes_schema
+    )
     preview_url: Annotated[str, Field(min_length=1, max_length=2000), _text(2000)] | None = Field(
         None,
         description="bluegreen: where the new version answers before the switch; its probes go there "

@@ -18,6 +18,7 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from monitor.api.registration_probes import applying_probes
 from monitor.checks.probes import check_name_clash, probe_checks
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
@@ -161,17 +162,26 @@ def _taken(name: str, probes: Sequence[ProbeSpec]) -> bool:
 
 def probes_from_args(args: argparse.Namespace, settings: Settings) -> tuple[ProbeSpec, ...]:
     """The probes ``--probe`` names: configured ones by name, ``all`` those that apply to the
-    service and environment, and inline ones by URL; each once, in the order given."""
+    service and environment, and inline ones by URL; each once, in the order given.
+
+    ``all`` leaves out, with a warning on stderr, a probe whose URL names a host its ``hosts`` do
+    not list for one of the versions (every attempt would be refused), as the daemon does."""
     chosen: dict[str, ProbeSpec] = {}
     configured = {p.name: p for p in settings.probes}
     inline = 0
     for given in getattr(args, "probe", None) or []:
         if given == ALL_PROBES:
-            applying = [p for p in settings.probes if p.applies_to(args.service, settings.environment)]
+            applying, skipped = applying_probes(
+                settings.probes, service=args.service, environment=settings.environment or "",
+                versions=(args.canary_version, args.baseline_version),
+            )  # fmt: skip
+            for reason in skipped:
+                print(f"monitor: warning: --probe all: {reason}", file=sys.stderr, flush=True)
             if not applying:
                 where = f" in {settings.environment}" if settings.environment else ""
+                left_out = " (the ones in scope are left out, as warned)" if skipped else ""
                 raise InputError(
-                    f"--probe all: no configured probe applies to {args.service}{where}; "
+                    f"--probe all: no configured probe applies to {args.service}{where}{left_out}; "
                     "add probes: to --config or name a URL"
                 )
             chosen |= {p.name: p for p in applying}

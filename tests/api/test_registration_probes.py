@@ -4,6 +4,8 @@ names the field and the fix."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,8 +16,8 @@ from sqlalchemy import text
 
 from monitor.api.keys import STORE
 from monitor.api.problems import Problem
-from monitor.api.registration_probes import ProbeOffer
-from monitor.api.requests import deployment_spec
+from monitor.api.registration_probes import ProbeOffer, registration_probes
+from monitor.api.requests import MAX_PROBES, RegistrationBody, deployment_spec
 from monitor.channels.notify import Notifier
 from monitor.config import Settings
 from monitor.environments import Environments
@@ -104,12 +106,51 @@ def test_probes_by_name_and_inline() -> None:
             "the URL's host 'status.example.com' is not among hosts",
         ),
         ([{"url": "https://status.example.com/"}], "probes[0].name", "required"),
+        ([{**INLINE, "services": ["checkout"]}], "probes[0].services", "leave it out (to scope a probe"),
+        ([{**INLINE, "environments": ["staging"]}], "probes[0].environments", "it has no scope"),
+        (
+            [{**INLINE, "url": "https://ci:hunter2@status.example.com/{service}"}],
+            "probes[0].url",
+            "user info (user:password@) would be stored and shown with the deployment; leave it out: "
+            "credentials go in a configured probe's headers (value_file)",
+        ),
+        ([{**INLINE, "url": "https://ci@status.example.com/"}], "probes[0].url", "user info"),
+        (["health"] * (MAX_PROBES + 1), "probes", f"at most {MAX_PROBES} probes, got 21; send fewer"),
         ("health", "probes", "invalid"),
     ],
 )
 def test_unfit_probes_are_refused_naming_the_field(probes: object, field: str, words: str) -> None:
     problem = _refused(probes=probes)
     assert problem.field == field and words in problem.detail, problem.detail
+    assert "hunter2" not in problem.detail
+
+
+def test_the_probe_limit_admits_its_own_count() -> None:
+    many = [{**INLINE, "name": f"login-{n}"} for n in range(MAX_PROBES)]
+    assert len(_spec(probes=many).probes) == MAX_PROBES
+    assert _refused(probes=[*many, "health"]).field == "probes"
+
+
+def test_check_names_are_checked_in_linear_time() -> None:
+    # Below the body's limit this cannot be reached, but no list makes the check quadratic: 1,500
+    # probes compared pairwise took 3 s, 1,500 set look-ups take milliseconds.
+    count = 1500
+    offer = ProbeOffer(tuple(ProbeSpec(f"p{n}", "https://checkout.example.com/") for n in range(count)))
+    started = time.perf_counter()
+    probes = registration_probes(
+        [f"p{n}" for n in range(count)], offer, service="checkout", environment="production",
+        versions=("v2", "v1"),
+    )  # fmt: skip
+    assert len(probes) == count
+    assert time.perf_counter() - started < 1.0
+
+
+def test_the_inline_schema_lists_neither_headers_nor_a_scope_and_caps_the_list() -> None:
+    schema = RegistrationBody.model_json_schema()["properties"]["probes"]
+    array = schema["anyOf"][0]
+    assert array["maxItems"] == MAX_PROBES
+    inline = array["items"]["anyOf"][1]["properties"]
+    assert "url" in inline and not {"headers", "services", "environments"} & inline.keys()
 
 
 def test_an_inline_probe_with_a_templated_host_names_every_version_s_host_within_probe_hosts() -> None:
@@ -134,6 +175,33 @@ def test_a_registrations_version_is_one_path_segment_of_an_inline_probes_url() -
     spec = _spec(version="../../admin?", probes=[{**INLINE, "url": "https://status.example.com/{version}/x"}])
     rendered = spec.probes[0].render(spec.service, spec.version, spec.environment or "")
     assert rendered == "https://status.example.com/..%2F..%2Fadmin%3F/x"
+
+
+def test_without_probes_a_configured_probe_naming_a_host_it_does_not_list_is_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # health's URL is https://{service}.example.com/: for search, a host its hosts do not list.
+    # Every attempt would end host_not_allowed and the critical probe would fail a good deploy.
+    with caplog.at_level(logging.WARNING, logger="monitor.api.registration_probes"):
+        spec = _spec(service="search")
+    assert spec.probes == ()
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "registration of search in production: probe 'health' left out: its URL names host "
+        "'search.example.com' for search version v2, which its hosts do not list; add the host to "
+        "its hosts in the config, or narrow its services"
+    )
+    assert SECRET not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="monitor.api.registration_probes"):
+        assert _spec().probes == (HEALTH,)  # checkout.example.com is listed: kept, no warning
+    assert caplog.records == []
+
+
+def test_a_preview_with_user_info_is_refused_without_echoing_it() -> None:
+    problem = _refused(strategy="bluegreen", preview_url="https://ci:hunter2@g.preview.example.com")
+    assert problem.field == "preview_url" and "user info (user:password@)" in problem.detail
+    assert "hunter2" not in problem.detail
 
 
 def test_a_preview_needs_bluegreen_probes_and_an_allowed_host() -> None:
@@ -201,6 +269,12 @@ async def test_the_api_registers_probes_without_storing_secrets_and_the_key_cove
         and problem["field"] == "probes[0]"
         and "configured: health" in problem["detail"]
     )
+    # Thousands of inline probes in one body are refused whole, by their count.
+    flood = [{**INLINE, "name": f"p{n}"} for n in range(5000)]
+    refused = await client.post("/api/v1/deployments", json={**BODY, "probes": flood})
+    problem = await refused.json()
+    assert (refused.status, problem["field"]) == (400, "probes")
+    assert "at most 20 probes, got 5000" in problem["detail"]
 
 
 def test_a_named_probe_must_be_for_the_deployment_and_name_its_own_hosts() -> None:

@@ -130,7 +130,7 @@ def _settings(tmp_path: Path, text: str) -> Settings:
 
 
 def _given(*probes: str, service: str = "checkout") -> argparse.Namespace:
-    return argparse.Namespace(probe=list(probes), service=service)
+    return argparse.Namespace(probe=list(probes), service=service, canary_version="v2", baseline_version="v1")
 
 
 def test_probe_arguments_name_configured_probes_all_or_urls(tmp_path: Path) -> None:
@@ -220,6 +220,35 @@ def test_all_with_no_probe_for_the_service_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="--probe all: no configured probe applies to checkout"):
         probes_from_args(_given("all"), settings)
+
+
+def test_all_leaves_out_a_probe_whose_url_names_a_host_it_does_not_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings(
+        tmp_path,
+        "probes:\n"
+        "  - {name: health, url: 'https://{service}.example.com/', hosts: [checkout.example.com]}\n"
+        "  - {name: status, url: 'https://status.example.com/{service}'}\n",
+    )
+    assert [p.name for p in probes_from_args(_given("all"), settings)] == ["health", "status"]
+    assert capsys.readouterr().err == ""
+    # For search, health's URL names search.example.com: every attempt would be refused.
+    assert [p.name for p in probes_from_args(_given("all", service="search"), settings)] == ["status"]
+    assert capsys.readouterr().err == (
+        "monitor: warning: --probe all: probe 'health' left out: its URL names host "
+        "'search.example.com' for search version v2, which its hosts do not list; add the host to its "
+        "hosts in the config, or narrow its services\n"
+    )
+    only_health = _settings(
+        tmp_path,
+        "probes:\n  - {name: health, url: 'https://{service}.example.com/', hosts: [checkout.example.com]}\n",
+    )
+    with pytest.raises(
+        InputError, match=r"no configured probe applies to search \(the ones in scope are left"
+    ):
+        probes_from_args(_given("all", service="search"), only_health)
+    assert "probe 'health' left out" in capsys.readouterr().err
 
 
 def test_an_unknown_probe_exits_3_before_any_query(
