@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 from monitor.cli import main
-from monitor.slo import RECORDED_WINDOWS
+from monitor.slo import RECORDED_WINDOWS, SLO
+from monitor.slo.rules import rule_file, rule_file_name
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config" / "monitor.yaml"
@@ -126,4 +127,31 @@ def test_a_service_that_never_failed_records_ratio_zero_and_one_without_traffic_
     }
     (tmp_path / "quiet.test.yml").write_text(yaml.safe_dump(test))
     run = _promtool("test", "rules", "quiet.test.yml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_good_events_sli_without_good_series_records_ratio_one(tmp_path: Path) -> None:
+    """The mirror image: a good-events SLI whose good series does not exist had only bad events
+    while there was traffic (ratio 1), and none without traffic."""
+    metric, window = "http_server_request_duration_seconds_count", "{{.window}}"
+    slo = SLO(
+        name="checkout-availability",
+        service="checkout",
+        objective=0.999,
+        window_days=30,
+        good=f'sum(rate({metric}{{service_name="checkout", http_response_status_code=~"2.."}}[{window}]))',
+        total=f'sum(rate({metric}{{service_name="checkout"}}[{window}]))',
+    )
+    (tmp_path / rule_file_name(slo)).write_text(rule_file(slo))
+    failing = {"series": f'{metric}{{service_name="checkout", http_response_status_code="503"}}'}
+    test = {
+        "rule_files": [rule_file_name(slo)],
+        "evaluation_interval": "1m",
+        "tests": [
+            _ratio_tests([{**failing, "values": "0+20x90"}], 1),
+            _ratio_tests([{**failing, "values": "20x90"}], None),
+        ],
+    }
+    (tmp_path / "good.test.yml").write_text(yaml.safe_dump(test))
+    run = _promtool("test", "rules", "good.test.yml", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
