@@ -103,7 +103,7 @@ def _ratio_tests(series: list[dict[str, str]], expected: float | None) -> dict[s
     }
 
 
-def test_a_service_that_never_failed_records_ratio_zero_and_one_without_traffic_none(tmp_path: Path) -> None:
+def test_a_service_that_never_failed_records_ratio_zero_and_none_without_traffic(tmp_path: Path) -> None:
     """checkout answered every request without a 5xx, so there is no series of errors at all:
     every window reads 0 (not nothing, which would hide the service and its burn rate). With a
     counter that stands still, or no series, there is no ratio to record (no traffic is no zero)."""
