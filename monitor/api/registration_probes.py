@@ -29,7 +29,7 @@ from monitor.checks.probes import check_name, latency_check_name
 from monitor.config.file import ProbeSection, probe_spec
 from monitor.models import ProbeSpec, Strategy
 from monitor.probes.hosts import host_allowed
-from monitor.probes.spec import url_host
+from monitor.probes.scope import applying_probes, unlisted_host
 from monitor.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -120,18 +120,6 @@ def _section_problem(error: Any, where: str) -> Problem:
     return invalid(field, f"invalid: {error['msg']}")
 
 
-def _unlisted_host(
-    probe: ProbeSpec, versions: Sequence[str], env: str, service: str
-) -> tuple[str, str] | None:
-    """The first host (and the version naming it) of ``probe``'s URL rendered for ``versions``
-    that its hosts do not list: the runner would refuse every attempt there."""
-    for version in versions:
-        host = url_host(probe.render(service, version, env))
-        if host not in probe.allowed_hosts():
-            return host, version
-    return None
-
-
 def _has_userinfo(url: str) -> bool:
     """Whether ``url`` (a template or an address) names a user before its host (``u:secret@h``);
     never raises, so it is asked before the URL is parsed."""
@@ -139,31 +127,6 @@ def _has_userinfo(url: str) -> bool:
     for end in "/?#":
         netloc = netloc.split(end, 1)[0]
     return "@" in netloc
-
-
-def applying_probes(
-    probes: Sequence[ProbeSpec], *, service: str, environment: str, versions: Sequence[str]
-) -> tuple[tuple[ProbeSpec, ...], tuple[str, ...]]:
-    """The probes of ``probes`` that apply to a deployment (their ``services``, ``environments``)
-    and whose URL names one of their hosts for every version; and why each probe in scope but
-    left out for its host was, in words with the fix. Such a probe would end every attempt
-    ``host_not_allowed`` and fail a good deploy; its host depends on the service, so the config
-    cannot refuse it when it is read."""
-    kept: list[ProbeSpec] = []
-    skipped: list[str] = []
-    for probe in probes:
-        if not probe.applies_to(service, environment):
-            continue
-        if (unlisted := _unlisted_host(probe, versions, environment, service)) is None:
-            kept.append(probe)
-            continue
-        host, version = unlisted
-        skipped.append(
-            f"probe {probe.name!r} left out: its URL names host {host!r} for {service} version "
-            f"{version}, which its hosts do not list; add the host to its hosts in the config, or "
-            "narrow its services"
-        )
-    return tuple(kept), tuple(skipped)
 
 
 def _configured(probe: ProbeSpec, where: str, versions: Sequence[str], env: str, service: str) -> ProbeSpec:
@@ -180,7 +143,7 @@ def _configured(probe: ProbeSpec, where: str, versions: Sequence[str], env: str,
             f"the configured probe {probe.name!r} is not for service {service!r} in environment "
             f"{env!r} ({scope}); name another probe, or widen its scope in the config",
         )
-    if (unlisted := _unlisted_host(probe, versions, env, service)) is not None:
+    if (unlisted := unlisted_host(probe, versions, env, service)) is not None:
         host, version = unlisted
         raise invalid(
             where,
@@ -203,7 +166,7 @@ def _inline(
     except ValidationError as exc:
         raise _section_problem(exc.errors(include_url=False)[0], where) from None
     probe = probe_spec(section)
-    if (unlisted := _unlisted_host(probe, versions, env, service)) is not None:
+    if (unlisted := unlisted_host(probe, versions, env, service)) is not None:
         host, version = unlisted
         raise invalid(
             f"{where}.hosts",

@@ -8,6 +8,7 @@ Neither is in a profile: :func:`probe_checks` adds them to a request for the dep
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,7 +76,7 @@ def probe_checks(probes: Sequence[ProbeSpec], compared: Sequence[str] = ()) -> t
             )  # fmt: skip
             added.append(AddedCheck(latency, probe))
     names = [a.spec.name for a in added]
-    if twice := sorted({n for n in names if names.count(n) > 1}):
+    if twice := sorted(n for n, times in Counter(names).items() if times > 1):
         raise InputError(f"two probes make the check {twice[0]}: rename one")
     return tuple(added)
 

@@ -18,7 +18,6 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.api.registration_probes import applying_probes
 from monitor.checks.probes import check_name_clash, probe_checks
 from monitor.cliargs import check_url
 from monitor.config import Settings, load_settings
@@ -36,6 +35,7 @@ from monitor.models import (
     template_fields,
 )
 from monitor.probes.hosts import INLINE_PREFIX, inline_problem
+from monitor.probes.scope import applying_probes
 from monitor.probes.targets import CANARY, ProbeTargets, probe_targets
 from monitor.profiles import load_profile
 from monitor.redact import redact_url
