@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.probes.judge import judge_attempts
-from monitor.probes.runner import ErrorKind, ProbeResult
+from monitor.probes.result import ErrorKind, ProbeResult
 from monitor.probes.spec import json_path, template_host, unknown_placeholders
 
 

@@ -11,7 +11,8 @@ import pytest
 from probe_server import Target
 
 from monitor.probes.judge import judge_attempts
-from monitor.probes.runner import BODY_HEAD_BYTES, ErrorKind, ProbeRunner
+from monitor.probes.result import ErrorKind
+from monitor.probes.runner import BODY_HEAD_BYTES, ProbeRunner
 from monitor.probes.spec import ProbeSpec
 
 

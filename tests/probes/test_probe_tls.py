@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from monitor.probes.runner import ErrorKind, ProbeRunner
+from monitor.probes.result import ErrorKind
+from monitor.probes.runner import ProbeRunner
 from monitor.probes.spec import ProbeSpec
 
 

@@ -5,14 +5,14 @@ and retaken from a replica that died; header secrets come from the config, never
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from probe_server import Target
+from worker_fixtures import Clock
 
 from monitor.engine.probing import RETAKE_MARGIN_S, ProbeWorker, StoredProbeAttempts, at_address, runnable
 from monitor.models import DeploymentSpec, ProbeSpec, Strategy
@@ -23,29 +23,6 @@ from monitor.probes.spec import url_host
 from monitor.store import Store
 
 FAR = datetime(2100, 1, 1, tzinfo=UTC)  # "every attempt so far"
-
-
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 12, 6, 10, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}", clock=clock)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

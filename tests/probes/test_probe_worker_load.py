@@ -6,15 +6,14 @@ deployment was deleted says so."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 from probe_server import Target
 from sqlalchemy import text
+from worker_fixtures import Clock
 
 from monitor.engine.probing import RETAKE_MARGIN_S, ProbeWorker, StoredProbeAttempts
 from monitor.models import DeploymentSpec, ProbeSpec, Strategy
@@ -22,29 +21,6 @@ from monitor.probes.runner import ProbeRunner
 from monitor.store import Store
 
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}", clock=clock)
-    yield opened
-    await opened.close()
 
 
 def _deployment(clock: Clock, *probes: ProbeSpec, service: str = "checkout") -> DeploymentSpec:
