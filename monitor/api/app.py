@@ -26,7 +26,7 @@ from monitor.api.keys import ENVIRONMENTS, METRICS, NOTIFIER, PROFILES, SOURCE, 
 from monitor.api.otlp import RECEIVER, Receiver, flusher, receive_logs, receive_traces
 from monitor.api.problems import Problem, invalid, problem_middleware
 from monitor.api.queries import ListQuery, VerdictQuery, unknown_parameters
-from monitor.api.registration import registrable_spec, request_digest
+from monitor.api.registration import note_left_out_probes, registrable_spec, request_digest
 from monitor.api.report_data import report_context
 from monitor.api.report_page import CONTENT_SECURITY_POLICY, render_report
 from monitor.api.requests import MAX_REASON, CancelBody
@@ -75,6 +75,9 @@ async def register(request: web.Request) -> web.Response:
         )
     except ConflictError as exc:
         raise Problem(409, "Conflict", str(exc), "Idempotency-Key") from None
+    await note_left_out_probes(
+        request.app, body, deployment, created=created, actor=request.get(ACTOR, "anonymous")
+    )
     location = f"/api/v1/deployments/{deployment.id}"
     return _json(deployment_document(deployment), 201 if created else 200, {"Location": location})
 

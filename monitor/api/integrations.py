@@ -34,7 +34,7 @@ from monitor.api.bodies import read_json
 from monitor.api.keys import NOTIFIER, STORE, VERDICTS
 from monitor.api.problems import Problem
 from monitor.api.queries import ArgoQuery
-from monitor.api.registration import registrable_spec, request_digest
+from monitor.api.registration import note_left_out_probes, registrable_spec, request_digest
 from monitor.api.requests import FlaggerPayload
 from monitor.api.validation import validated
 from monitor.models import Deployment
@@ -98,13 +98,12 @@ async def _registered(request: web.Request, query: ArgoQuery) -> tuple[Deploymen
     newest = found[0].id if found else None
     seen = [query.service, spec.environment, query.version, query.baseline_version, newest]
     key = "argo-rollouts:" + request_digest(seen)
-    return await store.register(
-        spec,
-        actor=request.get(ACTOR, "anonymous"),
-        idempotency_key=key,
-        request_digest=key,
-        notify=request.app[NOTIFIER].registered,
+    actor = request.get(ACTOR, "anonymous")
+    deployment, created = await store.register(
+        spec, actor=actor, idempotency_key=key, request_digest=key, notify=request.app[NOTIFIER].registered
     )
+    await note_left_out_probes(request.app, body, deployment, created=created, actor=actor)
+    return deployment, created
 
 
 async def argo_verdict(request: web.Request) -> web.Response:

@@ -295,3 +295,24 @@ def test_a_plain_http_preview_is_refused_for_https_probes_and_probes_with_header
     assert SECRET not in caught.value.detail
     https = {**bluegreen, "preview_url": "https://checkout-green.preview.example.com"}
     assert deployment_spec({**BODY, **https}, NOW, ENVIRONMENTS, offer).preview_url
+
+
+async def test_a_configured_probe_left_out_is_said_in_the_deployments_audit_trail(
+    open_client: Callable[..., Awaitable[Any]],
+) -> None:
+    """health's URL names search.example.com for the search service, which its hosts do not list:
+    a search deployment that names no probes runs without it, and its trail says so (the log alone
+    is not where an SRE reading the deployment looks)."""
+    settings = replace(Settings(), probes=(HEALTH,), probe_hosts=OFFER.hosts)
+    client = await open_client("http://127.0.0.1:1", None, Notifier(settings))
+    answer = await client.post("/api/v1/deployments", json={**BODY, "service": "search"})
+    assert answer.status == 201, await answer.text()
+    deployment_id = (await answer.json())["id"]
+    events = await client.app[STORE].events(deployment_id)
+    (left_out,) = [e for e in events if e.kind == "probes_left_out"]
+    assert "probe 'health' left out: its URL names host 'search.example.com'" in left_out.message
+    assert SECRET not in left_out.message
+    # A checkout deployment gets health, and nothing is said.
+    answer = await client.post("/api/v1/deployments", json=BODY)
+    events = await client.app[STORE].events((await answer.json())["id"])
+    assert not [e for e in events if e.kind == "probes_left_out"]
