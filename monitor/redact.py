@@ -1,4 +1,5 @@
-"""Secrets masked out of URLs before they are shown: user info and credential-like query parameters.
+"""Secrets masked out of URLs before they are shown: user info and credential-like query parameters;
+and out of the bodies a probe shows (:func:`redact_body`).
 
 Requests go to the real URL; whatever is shown (logged, answered by ``/readyz``, written into a
 verdict document, a report page or a webhook payload) goes through :func:`redact_url`, or through
@@ -26,6 +27,11 @@ SECRET_PARAMETERS = frozenset(
 )  # fmt: skip
 # A parameter named with one of these words holds a credential too (``X-Plex-Token``, ``db_password``).
 _SECRET_WORDS = ("token", "secret", "passw", "signature", "apikey", "api_key", "api-key", "credential")
+
+# ``name=value`` and JSON ``"name": "value"`` pairs in a body (a form, a query string, a JSON document);
+# the name is checked with is_secret_parameter, the value masked up to its end.
+_FORM_PAIR = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>[^&\s\"'<>;,]+)")
+_JSON_PAIR = re.compile(r'"(?P<name>[^"\\]{1,64})"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"')
 
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:)?//(?P<netloc>[^/?#]*)(?P<rest>.*)$", re.S)
 # A URL inside free text ends at white space, a quote or an angle bracket (``URL('...')``, ``<...>``),
@@ -81,3 +87,20 @@ def redact_text(text: str) -> str:
     if "://" not in text:
         return text
     return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
+
+
+def _masked_pair(match: re.Match[str]) -> str:
+    if not match["value"] or not is_secret_parameter(match["name"]):
+        return match.group()
+    start, end = match.span("value")
+    return match.string[match.start() : start] + MASK + match.string[end : match.end()]
+
+
+def redact_body(text: str) -> str:
+    """``text`` (the first bytes of an answer a probe shows as evidence) with credentials masked: the
+    URLs in it (:func:`redact_text`), ``token=...`` pairs and JSON ``"access_token": "..."`` members,
+    by the names :func:`is_secret_parameter` knows. A health endpoint that echoes a session or a
+    token must not publish it in a verdict, a report or a webhook."""
+    text = redact_text(text)
+    text = _JSON_PAIR.sub(_masked_pair, text)
+    return _FORM_PAIR.sub(_masked_pair, text)

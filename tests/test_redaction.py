@@ -25,7 +25,7 @@ from monitor.engine import AnalysisRequest, analyze
 from monitor.engine.scheduler import Scheduler, SchedulerSettings
 from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, Strategy
 from monitor.profiles import load_profile
-from monitor.redact import redact_text, redact_url
+from monitor.redact import redact_body, redact_text, redact_url
 from monitor.report import render_json, render_text
 from monitor.simulate import SimulatedPrometheus
 from monitor.sources.prometheus import PrometheusSource
@@ -182,3 +182,18 @@ async def test_the_verdict_of_monitor_analyze_shows_no_secret(prometheus: Simula
     for text in (render_json(verdict), render_text(verdict)):
         assert SHOWN_URL in text
         assert PASSWORD not in text and TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ('{"status":"ok","access_token":"abc.def","n":1}', '{"status":"ok","access_token":"***","n":1}'),
+        ('{"password": "p\\"q", "user": "bob"}', '{"password": "***", "user": "bob"}'),
+        ("session=xyz&a=1 token=t0k; X-Plex-Token=9", "session=***&a=1 token=***; X-Plex-Token=***"),
+        ("see https://h/x?token=abc and https://u:pw@h/", "see https://h/x?token=*** and https://u:***@h/"),
+        ('{"status": "ok", "monkey": "banana"}', '{"status": "ok", "monkey": "banana"}'),
+    ],
+)
+def test_redact_body_masks_credentials_an_answer_echoes(body: str, shown: str) -> None:
+    """What a probe shows of an answer: tokens a health endpoint echoes are masked, the rest kept."""
+    assert redact_body(body) == shown

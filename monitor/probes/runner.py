@@ -29,7 +29,7 @@ import aiohttp
 from monitor.models import ProbeSpec
 from monitor.probes.result import ErrorKind, ProbeResult
 from monitor.probes.spec import json_path, url_host, url_origin
-from monitor.redact import redact_text, redact_url
+from monitor.redact import redact_body, redact_text, redact_url
 
 BODY_HEAD_BYTES = 512
 BODY_LIMIT_BYTES = 1 << 20  # enough for JSON assertions; a larger body is cut, not buffered whole
@@ -180,8 +180,9 @@ def _mask(text: str, secrets: list[str]) -> str:
 
 
 def _head(body: bytes, secrets: list[str]) -> str:
-    """The body's first bytes as text, any header secret masked (an echoing server must not leak it)."""
-    text = _mask(body.decode("utf-8", "replace"), secrets)
+    """The body's first bytes as text, any header secret and credential-like value masked (an
+    echoing server must not leak it)."""
+    text = redact_body(_mask(body.decode("utf-8", "replace"), secrets))
     return text.encode("utf-8")[:BODY_HEAD_BYTES].decode("utf-8", "ignore")
 
 

@@ -36,6 +36,10 @@ async def target() -> AsyncIterator[Target]:
         await state.release.wait()  # answers only at teardown: far beyond any probe's timeout
         return web.Response(text="late")
 
+    async def session(request: web.Request) -> web.Response:
+        # A health endpoint that echoes a session token of its own (not the probe's header).
+        return web.json_response({"status": "ok", "session_token": "live-abc123"})
+
     async def echo(request: web.Request) -> web.Response:
         return web.Response(text=f"you sent {request.headers.get('Authorization', '')}")
 
@@ -60,6 +64,7 @@ async def target() -> AsyncIterator[Target]:
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/slow", slow)
     app.router.add_get("/echo", echo)
+    app.router.add_get("/session", session)
     app.router.add_get("/away", away)
     app.router.add_get("/flaky", flaky)
     app.router.add_get("/binary", binary)

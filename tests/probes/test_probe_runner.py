@@ -101,6 +101,16 @@ async def test_a_header_secret_is_sent_but_never_in_the_result(target: Target, r
     assert result.body_head == "you sent ***"
 
 
+async def test_a_token_the_answer_echoes_is_masked_in_its_body_head(
+    target: Target, runner: ProbeRunner
+) -> None:
+    """The assertions read the whole answer; the evidence shows it with the token masked."""
+    result = await runner.attempt(_spec(json_equals=(("status", "ok"),)), target.url("/session"))
+    assert result.ok
+    assert "live-abc123" not in result.body_head
+    assert result.body_head == '{"status": "ok", "session_token": "***"}'
+
+
 async def test_a_redirect_to_another_host_is_refused(target: Target, runner: ProbeRunner) -> None:
     result = await runner.attempt(_spec(), target.url("/away"))
     assert not result.ok and result.status == 302 and result.error is ErrorKind.REDIRECT_REFUSED
