@@ -372,6 +372,7 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
     config = validate(doc, ConfigFile)
     prometheus = config.prometheus or PrometheusSection.model_validate({})
     share = config.traffic.expected_canary_share if config.traffic else None
+    environments = _environments(path, config.environments or {})
     return Settings(
         sources=Sources(
             source_spec(doc, path, "prometheus", config.prometheus),
@@ -387,7 +388,7 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
         expected_canary_share=share,
         matchers=tuple(sorted((config.matchers or {}).items())),
         tokens=_tokens(doc, path, config.tokens or []),
-        environments=_environments(path, config.environments or {}),
+        environments=environments,
         webhooks=tuple(_webhook(doc, path, f"webhooks[{i}]", w) for i, w in enumerate(config.webhooks or [])),
         public_url=config.public_url,
         report_links=_report_links(doc, path, config.report_links, environ),
@@ -399,7 +400,7 @@ def _from_file(doc: YamlDocument, path: Path, environ: Mapping[str, str] | None)
         traces_from=config.traces_from,
         probes=_probes(doc, path, config.probes or []),
         probe_hosts=tuple(config.probe_hosts or []),
-        slos=_slos(doc, path, config, _environments(path, config.environments or {})),
+        slos=_slos(doc, path, config, environments),
     )
 
 
