@@ -875,12 +875,7 @@ class Store:
         async with self._writing() as connection:
             result = await connection.execute(
                 update(probe_attempts)
-                .where(
-                    probe_attempts.c.id == claim.id,
-                    probe_attempts.c.started_at == claim.started_at,
-                    probe_attempts.c.started_at < stale_before,
-                    probe_attempts.c.finished_at.is_(None),
-                )
+                .where(*_unchanged(claim), probe_attempts.c.started_at < stale_before)
                 .values(started_at=now)
             )
         return ProbeClaim(claim.id, claim.deployment_id, claim.probe, claim.role, claim.seq, now) if (
@@ -926,13 +921,7 @@ class Store:
     async def _finish(self, claim: ProbeClaim, values: dict[str, Any]) -> bool:
         async with self._writing() as connection:
             written = await connection.execute(
-                update(probe_attempts)
-                .where(
-                    probe_attempts.c.id == claim.id,
-                    probe_attempts.c.started_at == claim.started_at,
-                    probe_attempts.c.finished_at.is_(None),
-                )
-                .values(finished_at=self._clock(), **values)
+                update(probe_attempts).where(*_unchanged(claim)).values(finished_at=self._clock(), **values)
             )
         return bool(written.rowcount == 1)
 
@@ -954,6 +943,16 @@ class Store:
         )
         async with self._transaction() as connection:
             return [_attempt(r) for r in (await connection.execute(query)).all()]
+
+
+def _unchanged(claim: ProbeClaim) -> tuple[ColumnElement[bool], ...]:
+    """The compare-and-set of a claim's update: its attempt still unfinished and stamped as
+    ``claim`` saw it (a retake restamps it, so the replica it was taken from writes nothing)."""
+    return (
+        probe_attempts.c.id == claim.id,
+        probe_attempts.c.started_at == claim.started_at,
+        probe_attempts.c.finished_at.is_(None),
+    )
 
 
 def _storable(text: str) -> str:
