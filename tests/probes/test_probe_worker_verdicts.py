@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 from probe_server import Target
+from worker_fixtures import Clock
 
 from monitor.api.registration_probes import ProbeOffer
 from monitor.api.report_page import render_report
@@ -36,14 +35,6 @@ from monitor.store import Store
 
 
 @dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 12, 6, 10, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
 class Daemon:
     store: Store
     worker: ProbeWorker
@@ -58,23 +49,20 @@ class Daemon:
             await self.scheduler.run_once()
             if (await self.store.get(deployment_id)).status.final:
                 return
-            self.clock.now += timedelta(seconds=10)
+            self.clock.advance(10)
         latest = await self.store.latest_verdict(deployment_id)
         summary = latest.document_json if latest else "no look"
         raise AssertionError(f"no final verdict after {steps} steps: {summary}")
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path, prometheus: SimulatedPrometheus) -> AsyncIterator[Daemon]:
-    clock = Clock()
-    store = await Store.open(f"sqlite:///{tmp_path / 'monitor.db'}", clock=clock)
+async def daemon(store: Store, clock: Clock, prometheus: SimulatedPrometheus) -> AsyncIterator[Daemon]:
     source = PrometheusSource(prometheus.url)
     async with aiohttp.ClientSession() as session:
         worker = ProbeWorker(store, (), ProbeRunner(session, 4), clock)
         scheduler = Scheduler(store, source, load_profile, SchedulerSettings(owner="replica-a"), clock)
         yield Daemon(store, worker, scheduler, clock)
     await source.close()
-    await store.close()
 
 
 def _registered(target: Target, clock: Clock, **fields: Any) -> Any:
@@ -169,7 +157,7 @@ async def test_an_optional_probe_check_that_errors_never_holds_a_look_back(
         await daemon.worker.run_once()
         await daemon.worker.drain(10.0)
         await daemon.scheduler.run_once()
-        daemon.clock.now += timedelta(seconds=10)
+        daemon.clock.advance(10)
     current = await daemon.store.get(deployment.id)
     assert current.looks_done >= 1 and "cannot be judged" not in current.status_reason, current.status_reason
     stored = await daemon.store.latest_verdict(deployment.id)
