@@ -651,7 +651,8 @@ def _probes(doc: YamlDocument, path: Path, sections: list[ProbeSection]) -> tupl
             raise doc.error(f"{where}.name", f"a second probe named {section.name!r}", "give each a new name")
         # "a-b" and "a_b" are both check probe_a_b, "health"'s latency comparison and a probe
         # "health_latency" both probe_health_latency: the verdict could not tell them apart.
-        if clash := check_name_clash(probe_spec(section), probes):
+        probe = probe_spec(section)  # its header values are read only once it is known to fit
+        if clash := check_name_clash(probe, probes):
             same, name = clash
             raise doc.error(
                 f"{where}.name",
@@ -663,7 +664,7 @@ def _probes(doc: YamlDocument, path: Path, sections: list[ProbeSection]) -> tupl
             (h.name, read_secret(doc, f"{where}.headers[{i}]", h.model_dump(), path, prefix="value"))
             for i, h in enumerate(section.headers)
         )
-        probes.append(probe_spec(section, headers))
+        probes.append(replace(probe, headers=headers))
     return tuple(probes)
 
 
