@@ -27,8 +27,8 @@ from monitor.engine.request import (
     RequestDefaults,
     baseline_window,
     build_request,
+    choose_baseline,
     resolve_baseline,
-    seasonal_problem,
 )
 from monitor.environments import EnvironmentDefaults, Environments
 from monitor.errors import InputError, MonitorError
@@ -180,30 +180,32 @@ def deploy_windows(
     )  # fmt: skip
     if Window(start, data_end or plan.end).duration_s < cadence.interval_s:
         return f"the time it served after the {cadence.warmup_s:g} s warm-up is shorter than one look"
-    named = cadence.baseline is not BaselineChoice.AUTO
-    choice = resolve_baseline(cadence.baseline, calibrated)
+
+    def unserved(choice: BaselineChoice) -> str | None:
+        if choice.offset_s is None or served is None:
+            return None
+        looked = choice.earlier(Window(plan.start, data_end or plan.end))
+        if served(deploy.baseline_version, looked):
+            return None
+        return (
+            f"{deploy.baseline_version} did not serve all of {looked.start:%Y-%m-%d %H:%M} to "
+            f"{looked.end:%Y-%m-%d %H:%M} UTC, the {choice.value} baseline's window"
+        )
+
+    choice, why = choose_baseline(cadence.baseline, calibrated, plan, deploy.start, unserved)
     problem: str | None = None
     notes: list[str] = []
-    why = seasonal_problem(choice, plan, deploy.start)
-    if why is None and choice.offset_s is not None and served is not None:
-        looked = choice.earlier(Window(plan.start, data_end or plan.end))
-        if not served(deploy.baseline_version, looked):
-            why = (
-                f"{deploy.baseline_version} did not serve all of {looked.start:%Y-%m-%d %H:%M} to "
-                f"{looked.end:%Y-%m-%d %H:%M} UTC, the {choice.value} baseline's window"
-            )
-    if why is not None:
-        if named:
-            # The daemon refuses a named seasonal baseline it cannot serve, or compares with another
-            # time of day where the old version did not serve: no verdict to replay.
-            problem = f"the environment's {choice.value} baseline cannot serve it: {why}"
-            notes.append(f"{deploy.version} at {deploy.start.isoformat()} inconclusive: {problem}")
-        else:
-            notes.append(
-                f"{deploy.version} at {deploy.start.isoformat()}: the calibrated {choice.value} baseline "
-                f"cannot serve it ({why}); compared with the previous window instead"
-            )
-            choice = BaselineChoice.PREVIOUS
+    if why is not None and cadence.baseline is not BaselineChoice.AUTO:
+        # The daemon refuses a named seasonal baseline it cannot serve, or compares with another
+        # time of day where the old version did not serve: no verdict to replay.
+        problem = f"the environment's {choice.value} baseline cannot serve it: {why}"
+        notes.append(f"{deploy.version} at {deploy.start.isoformat()} inconclusive: {problem}")
+    elif why is not None:
+        calibrated_choice = resolve_baseline(cadence.baseline, calibrated)
+        notes.append(
+            f"{deploy.version} at {deploy.start.isoformat()}: the calibrated {calibrated_choice.value} "
+            f"baseline cannot serve it ({why}); compared with the previous window instead"
+        )
     if problem is not None:
         return DeployWindows(plan, None, choice, data_end, cut, problem, tuple(notes))
     baseline = baseline_window(choice, plan, deploy.start)

@@ -9,7 +9,7 @@ drift apart: the same config judges a deployment the same way in both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -111,6 +111,29 @@ def seasonal_problem(choice: BaselineChoice, canary_window: Window, switched_at:
         if choice is BaselineChoice.DAY
         else "the week baseline needs the analysis to end within 7 days of the switch; shorten it"
     )
+
+
+def choose_baseline(
+    setting: BaselineChoice,
+    suggestion: str | None,
+    canary_window: Window,
+    switched_at: datetime,
+    unserved: Callable[[BaselineChoice], str | None] | None = None,
+) -> tuple[BaselineChoice, str | None]:
+    """The baseline the daemon compares with for a registration's ``setting``, and why the one
+    ``setting`` resolves to (:func:`resolve_baseline`) cannot serve ``canary_window`` (None: it can).
+
+    Why not: :func:`seasonal_problem`, else what ``unserved`` says of the choice (the backtest knows
+    whether the old version served the earlier window). ``auto`` then falls back to ``previous``;
+    a choice named by hand is kept, and its caller refuses it.
+    """
+    choice = resolve_baseline(setting, suggestion)
+    why = seasonal_problem(choice, canary_window, switched_at)
+    if why is None and unserved is not None:
+        why = unserved(choice)
+    if why is not None and setting is BaselineChoice.AUTO:
+        return BaselineChoice.PREVIOUS, why
+    return choice, why
 
 
 def baseline_window(choice: BaselineChoice, canary_window: Window, switched_at: datetime) -> Window:
@@ -224,11 +247,9 @@ def deployment_request(
     window = Window(start, start + timedelta(seconds=spec.max_duration_s))
     baseline, choice = None, None
     if spec.strategy is not Strategy.CANARY:
-        choice = resolve_baseline(spec.baseline, profile.baseline)
-        if spec.baseline is BaselineChoice.AUTO and seasonal_problem(choice, window, spec.started_at):
-            # A registration asking for a seasonal baseline by name was refused when too long;
-            # one that left it to the calibration gets the plain window instead.
-            choice = BaselineChoice.PREVIOUS
+        # A registration asking for a seasonal baseline by name was refused when too long; one
+        # that left it to the calibration gets the plain window instead.
+        choice, _ = choose_baseline(spec.baseline, profile.baseline, window, spec.started_at)
         baseline = baseline_window(choice, window, spec.started_at)
     decision = replace(profile.decision, min_duration_s=spec.min_duration_s)
     # A probe whose old version answers at an address of its own gets its latency compared.
