@@ -32,13 +32,13 @@ from numpy.typing import NDArray
 
 from monitor.models import Mode, Window
 from monitor.simulate.scenario import (
-    CPU_S_PER_REQUEST,
-    MEMORY_BYTES,
     OTEL_BUCKETS_S,
+    Draw,
     Regression,
     Scenario,
     VersionData,
     _bucket_probs,
+    draw_version,
 )
 
 DAY_S = 86_400
@@ -372,23 +372,9 @@ def _version_data(
     tail_mean = 1.0 - change.tail_fraction + change.tail_fraction * change.tail_factor
     mean_s = spec.latency_median_s * factor * math.exp(spec.latency_sigma**2 / 2.0) * tail_mean
 
-    requests = rng.poisson(rps * dt)
-    errors = rng.binomial(requests, min(1.0, spec.error_ratio * change.error_factor))
-    by_code = (requests - errors, errors)
-    buckets = np.stack([rng.multinomial(n, probs) for n in by_code], axis=1)
-    latency_sum = np.stack([n * mean_s for n in by_code], axis=1)
-    noise = np.clip(1.0 + 0.05 * rng.standard_normal(requests.shape), 0.0, None)
-    cpu = requests * CPU_S_PER_REQUEST * change.cpu_factor * noise
-    memory = MEMORY_BYTES * change.memory_factor + 1e6 * rng.standard_normal(timestamps.shape)
-    return VersionData(
-        version=version,
-        upper_bounds_s=(*OTEL_BUCKETS_S, math.inf),
-        timestamps_s=timestamps,
-        buckets=buckets.astype(np.int64),
-        latency_sum_s=latency_sum.astype(np.float64),
-        cpu_s=cpu.astype(np.float64),
-        memory_bytes=np.rint(memory).astype(np.int64),
-    )
+    error_chance = min(1.0, spec.error_ratio * change.error_factor)
+    draw = Draw(rps * dt, error_chance, probs, mean_s, change)
+    return draw_version(rng, version, (*OTEL_BUCKETS_S, math.inf), timestamps, draw)
 
 
 def _window(start_s: int, end_s: int) -> Window:

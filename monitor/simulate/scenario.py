@@ -217,22 +217,49 @@ def _generate(sc: Scenario, canary: bool, first_s: int, last_s: int, start_s: in
     tail_mean = 1.0 - reg.tail_fraction + reg.tail_fraction * reg.tail_factor
     mean_s = median_s * math.exp(sc.latency_sigma**2 / 2.0) * tail_mean
 
-    requests = rng.poisson(rps * dt)
     error_ratio = np.full(mid_s.shape, sc.error_ratio)
     if sc.shared_error_burst is not None:
         lo, hi, burst = sc.shared_error_burst
         offset_s = mid_s - window_start_s
         error_ratio = np.where((offset_s >= lo) & (offset_s < hi), burst, error_ratio)
-    errors = rng.binomial(requests, error_ratio * reg.error_factor)
+    version = sc.canary_version if canary else sc.baseline_version
+    draw = Draw(rps * dt, error_ratio * reg.error_factor, probs, mean_s, reg)
+    return draw_version(rng, version, sc.upper_bounds_s, timestamps, draw)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """What a version's scrapes are drawn from: the expected requests per scrape, the chance of an
+    error (per scrape or one for all), the latency buckets' probabilities per scrape, the mean
+    latency per scrape, and the version's behaviour (its CPU and memory factors)."""
+
+    expected_requests: NDArray[np.float64]
+    error_chance: NDArray[np.float64] | float
+    probs: NDArray[np.float64]
+    mean_s: NDArray[np.float64]
+    change: Regression
+
+
+def draw_version(
+    rng: np.random.Generator,
+    version: str,
+    upper_bounds_s: tuple[float, ...],
+    timestamps: NDArray[np.int64],
+    draw: Draw,
+) -> VersionData:
+    """One version's series drawn from ``draw``: requests, errors, latency buckets and sums, CPU and
+    memory, in that order from ``rng`` (the order keeps seeded runs reproducible)."""
+    requests = rng.poisson(draw.expected_requests)
+    errors = rng.binomial(requests, draw.error_chance)
     by_code = (requests - errors, errors)
-    buckets = np.stack([rng.multinomial(n, probs) for n in by_code], axis=1)
-    latency_sum = np.stack([n * mean_s for n in by_code], axis=1)
+    buckets = np.stack([rng.multinomial(n, draw.probs) for n in by_code], axis=1)
+    latency_sum = np.stack([n * draw.mean_s for n in by_code], axis=1)
     noise = np.clip(1.0 + 0.05 * rng.standard_normal(requests.shape), 0.0, None)
-    cpu = requests * CPU_S_PER_REQUEST * reg.cpu_factor * noise
-    memory = MEMORY_BYTES * reg.memory_factor + 1e6 * rng.standard_normal(timestamps.shape)
+    cpu = requests * CPU_S_PER_REQUEST * draw.change.cpu_factor * noise
+    memory = MEMORY_BYTES * draw.change.memory_factor + 1e6 * rng.standard_normal(timestamps.shape)
     return VersionData(
-        version=sc.canary_version if canary else sc.baseline_version,
-        upper_bounds_s=sc.upper_bounds_s,
+        version=version,
+        upper_bounds_s=upper_bounds_s,
         timestamps_s=timestamps,
         buckets=buckets.astype(np.int64),
         latency_sum_s=latency_sum.astype(np.float64),
