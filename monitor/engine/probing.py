@@ -38,12 +38,12 @@ from monitor.errors import MonitorError
 from monitor.judges.probes import describe
 from monitor.models import Deployment, ProbeSpec
 from monitor.own_metrics import EngineMetrics
-from monitor.probes.result import ErrorKind, ProbeResult
+from monitor.probes.result import ProbeResult
 from monitor.probes.runner import ProbeRunner
 from monitor.probes.spec import url_origin
 from monitor.probes.targets import deployment_targets
 from monitor.redact import redact_url
-from monitor.store import AttemptOutcome, ProbeClaim, ProbeProgress, ProbingDeployment, Store
+from monitor.store import ProbeClaim, ProbeProgress, ProbingDeployment, Store
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +58,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def outcome_of(result: ProbeResult) -> AttemptOutcome:
-    """A runner's result as the store keeps it."""
-    return AttemptOutcome(
-        result.probe, result.role, result.url, result.ok, status=result.status, latency_s=result.latency_s,
-        body_head=result.body_head, failed=result.failed,
-        error=None if result.error is None else result.error.value, detail=result.detail, at=result.at,
-    )  # fmt: skip
-
-
-def result_of(outcome: AttemptOutcome) -> ProbeResult:
-    """A stored attempt as the probe checks read it."""
-    return ProbeResult(
-        outcome.probe, outcome.url, outcome.ok, status=outcome.status, latency_s=outcome.latency_s,
-        body_head=outcome.body_head, failed=outcome.failed,
-        error=None if outcome.error is None else ErrorKind(outcome.error), detail=outcome.detail,
-        at=outcome.at, role=outcome.role,
-    )  # fmt: skip
-
-
 class StoredProbeAttempts:
     """The attempts the probe workers stored for one deployment (finished ones only: an attempt in
     flight counts at the next look)."""
@@ -86,8 +67,7 @@ class StoredProbeAttempts:
 
     async def attempts(self, probe: str, role: str, until: datetime) -> Sequence[ProbeResult]:
         """See :class:`monitor.checks.kind.ProbeAttempts`."""
-        outcomes = await self._store.probe_results(self._deployment_id, probe, role, until)
-        return [result_of(o) for o in outcomes]
+        return await self._store.probe_results(self._deployment_id, probe, role, until)
 
 
 def _same_destination(configured: ProbeSpec, stored: ProbeSpec) -> bool:
@@ -277,7 +257,7 @@ class ProbeWorker:
                     "deployment %s: probe %s attempt %d against %s failed: %s: %s", deployment.id,
                     claim.probe, claim.seq + 1, claim.role, result.url, describe(result),
                 )  # fmt: skip
-            if not await self._store.finish_probe_attempt(claim, outcome_of(result)):
+            if not await self._store.finish_probe_attempt(claim, result):
                 log.warning(
                     "deployment %s: probe %s attempt %d against %s was retaken by another replica "
                     "(its outcome is theirs) or its deployment deleted",

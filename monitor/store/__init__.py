@@ -8,7 +8,6 @@ holds an unexpired lease, claimed with a conditional UPDATE that exactly one rep
 """
 
 from monitor.store.records import (
-    AttemptOutcome,
     AuditEvent,
     Delivery,
     LookScore,
@@ -24,7 +23,6 @@ from monitor.store.records import (
 from monitor.store.repository import Store
 
 __all__ = [
-    "AttemptOutcome",
     "AuditEvent",
     "Delivery",
     "LookScore",

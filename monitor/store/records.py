@@ -142,22 +142,3 @@ class ProbingDeployment:
 
     deployment: Deployment
     config_probes: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class AttemptOutcome:
-    """A probe attempt's outcome as stored (the engine maps it to and from ``ProbeResult``):
-    ``ok``, or the answer's status, latency and body head with the assertion it failed, or the
-    error kind (``ErrorKind``'s value) with its detail. ``at`` is when its claim began."""
-
-    probe: str
-    role: str
-    url: str  # redacted
-    ok: bool
-    status: int | None = None
-    latency_s: float | None = None
-    body_head: str = ""
-    failed: str | None = None
-    error: str | None = None
-    detail: str = ""
-    at: datetime | None = None

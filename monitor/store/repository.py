@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.errors import ConflictError, NotFoundError, StoreError
-from monitor.models import Deployment, DeploymentSpec, DeploymentStatus
+from monitor.models import Deployment, DeploymentSpec, DeploymentStatus, ErrorKind, ProbeResult
 from monitor.store import rows
 from monitor.store.batches import insert_isolating, refused_as_data
 from monitor.store.dbfile import DatabaseFile
@@ -22,7 +22,6 @@ from monitor.store.engine import create_engine
 from monitor.store.migrate import upgrade
 from monitor.store.probe_rows import config_probes
 from monitor.store.records import (
-    AttemptOutcome,
     AuditEvent,
     Delivery,
     Notification,
@@ -88,11 +87,11 @@ def _claim(row: Any) -> ProbeClaim:
     )  # fmt: skip
 
 
-def _attempt(row: Any) -> AttemptOutcome:
-    return AttemptOutcome(
-        row.probe, row.role, row.url, bool(row.ok), status=row.status, latency_s=row.latency_s,
-        body_head=row.body_head, failed=row.failed, error=row.error, detail=row.detail,
-        at=rows.aware(row.started_at),
+def _attempt(row: Any) -> ProbeResult:
+    return ProbeResult(
+        row.probe, row.url, bool(row.ok), status=row.status, latency_s=row.latency_s,
+        body_head=row.body_head, failed=row.failed, error=None if row.error is None else ErrorKind(row.error),
+        detail=row.detail, at=rows.aware(row.started_at), role=row.role,
     )  # fmt: skip
 
 
@@ -882,7 +881,7 @@ class Store:
             result.rowcount == 1
         ) else None  # fmt: skip
 
-    async def finish_probe_attempt(self, claim: ProbeClaim, result: AttemptOutcome) -> bool:
+    async def finish_probe_attempt(self, claim: ProbeClaim, result: ProbeResult) -> bool:
         """Record the outcome of a claimed attempt; False when the claim was retaken meanwhile (or
         its deployment deleted).
 
@@ -890,11 +889,12 @@ class Store:
         refuse the outcome as data, the attempt is recorded as failed, saying its answer could not
         be stored: a claim never finished would be retaken, and its request sent, again and again.
         """
+        error = None if result.error is None else result.error.value
         values: dict[str, Any] = {
             "ok": result.ok, "status": result.status, "latency_s": result.latency_s,
             "url": _storable(result.url), "body_head": _storable(result.body_head),
             "failed": None if result.failed is None else _storable(result.failed),
-            "error": result.error, "detail": _storable(result.detail),
+            "error": error, "detail": _storable(result.detail),
         }  # fmt: skip
         try:
             return await self._finish(claim, values)
@@ -913,7 +913,7 @@ class Store:
             claim,
             {
                 "ok": result.ok, "status": result.status, "latency_s": result.latency_s, "url": "",
-                "body_head": "", "failed": unstorable if failed_text else None, "error": result.error,
+                "body_head": "", "failed": unstorable if failed_text else None, "error": error,
                 "detail": "" if failed_text else unstorable,
             },
         )  # fmt: skip
@@ -927,7 +927,7 @@ class Store:
 
     async def probe_results(
         self, deployment_id: str, probe: str, role: str, until: datetime
-    ) -> list[AttemptOutcome]:
+    ) -> list[ProbeResult]:
         """The attempts of ``probe`` against ``role`` finished before ``until``, oldest first: a look
         sees the same attempts however late it is evaluated (one still in flight at its time is
         the next look's)."""

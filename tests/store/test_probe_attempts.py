@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from monitor.models import DeploymentSpec, DeploymentStatus, ProbeSpec, Strategy
-from monitor.store import AttemptOutcome, Store
+from monitor.models import DeploymentSpec, DeploymentStatus, ErrorKind, ProbeResult, ProbeSpec, Strategy
+from monitor.store import Store
 from monitor.store.migrate import downgrade
 
 HEALTH = ProbeSpec(
@@ -70,8 +70,8 @@ async def test_an_attempt_is_claimed_once_finished_once_and_read_back(
     # The same seq against the other role, or of another probe, is another attempt.
     assert await store.claim_probe_attempt(deployment.id, "health", "baseline", 0, url) is not None
     assert await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(hours=1)) == []
-    outcome = AttemptOutcome(
-        "health", "canary", url, False, status=503, latency_s=0.25, body_head="down", failed="status 503"
+    outcome = ProbeResult(
+        "health", url, False, status=503, latency_s=0.25, body_head="down", failed="status 503"
     )
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, outcome)
@@ -98,7 +98,7 @@ async def test_an_abandoned_claim_is_retaken_by_one_replica_and_the_old_claim_ca
     assert retaken is not None and retaken.started_at == clock.now
     # A second replica that saw the same abandoned claim loses the compare-and-set.
     assert await store.retake_probe_attempt(first, stale_before=stale_before) is None
-    late = AttemptOutcome("health", "canary", "https://x/", True, status=200)
+    late = ProbeResult("health", "https://x/", True, status=200)
     assert not await store.finish_probe_attempt(first, late)  # the replica that stalled
     assert await store.finish_probe_attempt(retaken, replace(late, latency_s=0.1))
     [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
@@ -148,8 +148,8 @@ async def test_nul_bytes_are_left_out_of_an_outcome_and_the_attempt_is_finished(
     deployment, _ = await store.register(_probed(spec), actor="test")
     claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 0, "https://x/\x00a")
     assert claim is not None
-    outcome = AttemptOutcome(
-        "health", "canary", "https://x/\x00a", False, status=200, body_head="\x89PNG\x00\x00IHDR",
+    outcome = ProbeResult(
+        "health", "https://x/\x00a", False, status=200, body_head="\x89PNG\x00\x00IHDR",
         failed="body lacks \x00ok",
     )  # fmt: skip
     clock.advance(1)
@@ -158,8 +158,8 @@ async def test_nul_bytes_are_left_out_of_an_outcome_and_the_attempt_is_finished(
     assert (read.url, read.body_head, read.failed) == ("https://x/a", "\x89PNGIHDR", "body lacks ok")
     errored = await store.claim_probe_attempt(deployment.id, "health", "canary", 1, "https://x/")
     assert errored is not None
-    broken = AttemptOutcome(
-        "health", "canary", "https://x/", False, error="connection", detail="reset\x00 by peer"
+    broken = ProbeResult(
+        "health", "https://x/", False, error=ErrorKind.CONNECTION, detail="reset\x00 by peer"
     )
     assert await store.finish_probe_attempt(errored, broken)
     claims = await store.probe_claims(deployment.id)
@@ -173,9 +173,7 @@ async def test_an_outcome_the_database_refuses_is_recorded_without_its_text_not_
     claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 0, "https://x/")
     assert claim is not None
     # A lone surrogate cannot be encoded by either driver: the database (or driver) refuses it.
-    outcome = AttemptOutcome(
-        "health", "canary", "https://x/", True, status=200, latency_s=0.2, body_head="\ud800"
-    )
+    outcome = ProbeResult("health", "https://x/", True, status=200, latency_s=0.2, body_head="\ud800")
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, outcome)
     [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
@@ -187,8 +185,8 @@ async def test_an_outcome_the_database_refuses_is_recorded_without_its_text_not_
     # A failed answer stays failed, with the note in place of the assertion it failed.
     claim = await store.claim_probe_attempt(deployment.id, "health", "canary", 1, "https://x/")
     assert claim is not None
-    bad = AttemptOutcome(
-        "health", "canary", "https://x/", False, status=500, latency_s=0.1, body_head="\ud800",
+    bad = ProbeResult(
+        "health", "https://x/", False, status=500, latency_s=0.1, body_head="\ud800",
         failed="status 500, expected 200",
     )  # fmt: skip
     clock.advance(1)
@@ -207,7 +205,7 @@ async def test_a_look_sees_the_attempts_finished_before_it_not_those_begun_befor
     clock.advance(5)
     look = clock.now  # the look is due while the attempt is in flight
     clock.advance(3)
-    assert await store.finish_probe_attempt(claim, AttemptOutcome("health", "canary", "https://x/", True))
+    assert await store.finish_probe_attempt(claim, ProbeResult("health", "https://x/", True))
     # Evaluated now (after the attempt ended), the look still sees what it would have seen on time.
     assert await store.probe_results(deployment.id, "health", "canary", look) == []
     [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
@@ -219,7 +217,7 @@ async def test_progress_is_one_row_per_probe_and_role_of_every_deployment_asked(
 ) -> None:
     first, _ = await store.register(_probed(spec), actor="test")
     second, _ = await store.register(replace(_probed(spec), service="cart"), actor="test")
-    done = AttemptOutcome("health", "canary", "https://x/", True)
+    done = ProbeResult("health", "https://x/", True)
     for seq in range(3):
         claim = await store.claim_probe_attempt(first.id, "health", "canary", seq, "https://x/")
         assert claim is not None
