@@ -34,7 +34,7 @@ def _looks(at: datetime, statuses: list[VerdictStatus], effect: float) -> tuple[
             checks=(
                 (
                     "http_error_ratio",
-                    "high" if status is VerdictStatus.FAIL else "pass",
+                    _classification(status),
                     effect,
                     effect * 0.9,
                     effect * 1.1,
