@@ -37,6 +37,11 @@ def _probed(spec: DeploymentSpec) -> DeploymentSpec:
     )
 
 
+async def _finished(store: Store, deployment_id: str, clock: Any) -> list[ProbeResult]:
+    """The canary's ``health`` attempts finished by now (a look a second from now sees them)."""
+    return await store.probe_results(deployment_id, "health", "canary", clock.now + timedelta(seconds=1))
+
+
 async def test_probes_and_preview_round_trip_without_header_values(
     store: Store, spec: DeploymentSpec
 ) -> None:
@@ -76,7 +81,7 @@ async def test_an_attempt_is_claimed_once_finished_once_and_read_back(
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, outcome)
     assert not await store.finish_probe_attempt(claim, outcome)  # finished already
-    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    [read] = await _finished(store, deployment.id, clock)
     assert read == replace(outcome, at=claim.started_at)
     # Attempts finished at or after the look's time are not the look's.
     assert await store.probe_results(deployment.id, "health", "canary", clock.now) == []
@@ -101,7 +106,7 @@ async def test_an_abandoned_claim_is_retaken_by_one_replica_and_the_old_claim_ca
     late = ProbeResult("health", "https://x/", True, status=200)
     assert not await store.finish_probe_attempt(first, late)  # the replica that stalled
     assert await store.finish_probe_attempt(retaken, replace(late, latency_s=0.1))
-    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    [read] = await _finished(store, deployment.id, clock)
     assert read.latency_s == 0.1
 
 
@@ -154,7 +159,7 @@ async def test_nul_bytes_are_left_out_of_an_outcome_and_the_attempt_is_finished(
     )  # fmt: skip
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, outcome)
-    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    [read] = await _finished(store, deployment.id, clock)
     assert (read.url, read.body_head, read.failed) == ("https://x/a", "\x89PNGIHDR", "body lacks ok")
     errored = await store.claim_probe_attempt(deployment.id, "health", "canary", 1, "https://x/")
     assert errored is not None
@@ -176,7 +181,7 @@ async def test_an_outcome_the_database_refuses_is_recorded_without_its_text_not_
     outcome = ProbeResult("health", "https://x/", True, status=200, latency_s=0.2, body_head="\ud800")
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, outcome)
-    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    [read] = await _finished(store, deployment.id, clock)
     # A good answer stays good: only the text the database refused is dropped, and said so.
     assert read.ok and (read.status, read.latency_s, read.body_head) == (200, 0.2, "")
     assert read.failed is None and read.detail.startswith("the answer could not be stored (")
@@ -191,7 +196,7 @@ async def test_an_outcome_the_database_refuses_is_recorded_without_its_text_not_
     )  # fmt: skip
     clock.advance(1)
     assert await store.finish_probe_attempt(claim, bad)
-    _, second = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    _, second = await _finished(store, deployment.id, clock)
     assert not second.ok and second.failed is not None
     assert second.failed.startswith("the answer could not be stored (")
 
@@ -208,7 +213,7 @@ async def test_a_look_sees_the_attempts_finished_before_it_not_those_begun_befor
     assert await store.finish_probe_attempt(claim, ProbeResult("health", "https://x/", True))
     # Evaluated now (after the attempt ended), the look still sees what it would have seen on time.
     assert await store.probe_results(deployment.id, "health", "canary", look) == []
-    [read] = await store.probe_results(deployment.id, "health", "canary", clock.now + timedelta(seconds=1))
+    [read] = await _finished(store, deployment.id, clock)
     assert read.at == claim.started_at
 
 
