@@ -1,10 +1,14 @@
-"""A real local HTTP server that fails on command, for the probe runner's tests (fixture ``target``)."""
+"""A real local HTTP server that fails on command, for the probe runner's tests (fixture ``target``),
+and a self-signed certificate for their HTTPS servers (:func:`self_signed_context`)."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -20,6 +24,19 @@ class Target:
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
+
+
+def self_signed_context(directory: Path) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for ``127.0.0.1`` (made with ``openssl``)."""
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from probe_server import self_signed_context
 
 from monitor.probes import runner as runner_module
 from monitor.probes.result import ErrorKind
@@ -70,18 +69,6 @@ async def _app(servers: Servers) -> web.Application:
     return app
 
 
-def _tls_context(tmp_path: Path) -> ssl.SSLContext:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
-
-
 @pytest.fixture
 async def servers(tmp_path: Path) -> AsyncIterator[Servers]:
     state = Servers()
@@ -89,7 +76,7 @@ async def servers(tmp_path: Path) -> AsyncIterator[Servers]:
     for server in (plain, secure, other):
         await server.setup()
     await web.TCPSite(plain, "127.0.0.1", 0).start()
-    await web.TCPSite(secure, "127.0.0.1", 0, ssl_context=_tls_context(tmp_path)).start()
+    await web.TCPSite(secure, "127.0.0.1", 0, ssl_context=self_signed_context(tmp_path)).start()
     await web.TCPSite(other, "127.0.0.1", 0).start()
     state.http, state.https, state.other = (s.addresses[0][1] for s in (plain, secure, other))
     yield state

@@ -1,15 +1,14 @@
-"""HTTPS with a self-signed certificate (made here with ``openssl req -x509``): a TLS error, named."""
+"""HTTPS with a self-signed certificate (``openssl req -x509``): a TLS error, named."""
 
 from __future__ import annotations
 
-import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+from probe_server import self_signed_context
 
 from monitor.probes.result import ErrorKind
 from monitor.probes.runner import ProbeRunner
@@ -18,32 +17,7 @@ from monitor.probes.spec import ProbeSpec
 
 @pytest.fixture
 async def https_port(tmp_path: Path) -> AsyncIterator[int]:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context = self_signed_context(tmp_path)
 
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="ok")
