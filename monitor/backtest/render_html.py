@@ -18,7 +18,6 @@ from functools import cache
 
 import jinja2
 
-from monitor.backtest.render_json import decided_after_s
 from monitor.backtest.render_power import HEIGHT as CURVE_HEIGHT
 from monitor.backtest.render_power import POWER_TICKS, power_curves
 from monitor.backtest.render_power import WIDTH as CURVE_WIDTH
@@ -102,7 +101,7 @@ def timeline(backtest: Backtest) -> Timeline:
     for deploy in backtest.deploys:
         start = scale(_seconds(deploy.canary_window.start))
         end = scale(_seconds(deploy.decided_at or deploy.canary_window.end))
-        after = minutes(decided_after_s(deploy))
+        after = minutes(deploy.decided_after_s)
         decided = f"decided after {after}" if after else "undecided"
         label = (
             f"{deploy.deploy.version} replacing {deploy.deploy.baseline_version}, "
@@ -167,7 +166,7 @@ def render_html(backtest: Backtest, profile: Profile) -> str:
             curve_width=CURVE_WIDTH,
             curve_height=CURVE_HEIGHT,
             power_ticks=POWER_TICKS,
-            decided_after=lambda d: minutes(decided_after_s(d)),
+            decided_after=lambda d: minutes(d.decided_after_s),
             rate_text=rate_with_interval,
         )
     )

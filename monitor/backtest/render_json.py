@@ -40,13 +40,6 @@ def _window(window: Window | None) -> dict[str, str] | None:
     return {"start": format_time(window.start), "end": format_time(window.end)}
 
 
-def decided_after_s(deploy: ReplayedDeploy) -> float | None:
-    """Seconds from the start of the replayed canary window to the look that decided, if one did."""
-    if deploy.decided_at is None:
-        return None
-    return (deploy.decided_at - deploy.canary_window.start).total_seconds()
-
-
 def _look(look: ReplayedLook) -> dict[str, Any]:
     return {
         "look": look.look,
@@ -79,7 +72,7 @@ def _deploy(replayed: ReplayedDeploy) -> dict[str, Any]:
         "baseline_window": _window(replayed.baseline_window),
         "verdict": replayed.verdict.value,
         "decided_at": format_time(replayed.decided_at) if replayed.decided_at else None,
-        "decided_after_s": decided_after_s(replayed),
+        "decided_after_s": replayed.decided_after_s,
         "summary": redact_text(replayed.summary),
         "looks": [_look(look) for look in replayed.looks],
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from monitor.backtest.render_json import decided_after_s
 from monitor.backtest.result import Backtest, CheckCalibration, Suggestion
 from monitor.redact import redact_text
 from monitor.timeparse import format_time
@@ -66,7 +65,7 @@ def _deploys(backtest: Backtest) -> list[str]:
             d.deploy.baseline_version,
             d.mode.value,
             d.verdict.value,
-            minutes(decided_after_s(d)) or "undecided",
+            minutes(d.decided_after_s) or "undecided",
             str(len(d.looks)),
         )
         for d in backtest.deploys

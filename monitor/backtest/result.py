@@ -57,6 +57,13 @@ class ReplayedDeploy:
     looks: tuple[ReplayedLook, ...]
     summary: str
 
+    @property
+    def decided_after_s(self) -> float | None:
+        """Seconds from the start of the canary window to the look that decided, if one did."""
+        if self.decided_at is None:
+            return None
+        return (self.decided_at - self.canary_window.start).total_seconds()
+
 
 @dataclass(frozen=True)
 class CheckCalibration:
