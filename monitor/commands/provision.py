@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from monitor import __version__
 from monitor.cliargs import check_url
-from monitor.config import load_settings
+from monitor.config import Settings, load_settings
 from monitor.envvars import env
 from monitor.errors import ConfigError, MonitorError
 from monitor.exitcodes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
@@ -45,18 +44,15 @@ def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _grafana_spec(config: Path | None) -> tuple[GrafanaSpec | None, tuple[SLO, ...]]:
-    """The Grafana to provision (None when neither the config nor the variables name one) and the
-    config's SLOs."""
-    settings = load_settings(config)  # MONITOR_GRAFANA_URL is applied there, over the file's grafana.url
-    if settings.grafana is not None:
-        return settings.grafana, settings.slos
+def _grafana_spec(settings: Settings) -> GrafanaSpec | None:
+    """The Grafana to provision; None when neither the config nor the variables name one."""
+    if settings.grafana is not None:  # MONITOR_GRAFANA_URL is applied there, over the file's grafana.url
+        return settings.grafana
     # Without a grafana: section, the two variables alone name a Grafana to provision.
     url, token = env("MONITOR_GRAFANA_URL"), env("MONITOR_GRAFANA_TOKEN")
     if url and token:
-        spec = GrafanaSpec(url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"), token=token.strip())
-        return spec, settings.slos
-    return None, settings.slos
+        return GrafanaSpec(url=check_url(url, "MONITOR_GRAFANA_URL").rstrip("/"), token=token.strip())
+    return None
 
 
 def _rule_groups(args: argparse.Namespace, slos: tuple[SLO, ...]) -> list[PromGroup]:
@@ -79,10 +75,11 @@ def run_provision(args: argparse.Namespace) -> int:
     ``--dry-run`` plans against an empty Grafana when none is configured or none answers, saying so.
     """
     try:
-        spec, slos = _grafana_spec(args.config)
+        settings = load_settings(args.config)
+        spec = _grafana_spec(settings)
         if spec is None and not args.dry_run:
             raise ConfigError(f"no Grafana to provision: {_NO_GRAFANA}")
-        groups = _rule_groups(args, slos)
+        groups = _rule_groups(args, settings.slos)
         desired = Desired(
             spec or GrafanaSpec(url="", token=""), build_dashboards(), groups,
             datasource_uid=args.datasource_uid, version=__version__,
