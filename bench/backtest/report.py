@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
-
 from bench.backtest.fixed import WINDOW_MIN, FixedResult
 from bench.backtest.score import BacktestScore, DeployScore, aa_baselines, aa_failed
 from bench.detection.outcome import Status
 from monitor.backtest.result import Suggestion
 from monitor.models import Window
 from monitor.simulate.history import SimulatedHistory
+from monitor.stats.power import false_alarm_interval
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def rate_with_interval(events: int, trials: int) -> str:
     """``events/trials = rate [95 % exact interval]``, or a dash without trials."""
     if trials == 0:
         return "–"
-    low, high = binomtest(events, trials).proportion_ci(method="exact")
+    low, high = false_alarm_interval(events, trials)
     return f"{events}/{trials} = {pct(events / trials)} [{pct(low)}, {pct(high)}]"
 
 
