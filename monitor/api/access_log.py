@@ -10,6 +10,8 @@ old browser or another site's page may still send one.)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiohttp.web_log import AccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
@@ -24,8 +26,7 @@ class RedactingAccessLogger(AccessLogger):
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         """Log ``request`` with its credential parameters masked."""
-        secret = {name: "***" for name in request.query if is_secret_parameter(name)}
-        if secret:
+        if secret := _masks(request.query):
             request = request.clone(rel_url=request.rel_url.update_query(secret))
         referer = request.headers.get("Referer")
         if referer and (masked := _masked(referer)) != referer:
@@ -35,11 +36,16 @@ class RedactingAccessLogger(AccessLogger):
         super().log(request, response, time)
 
 
+def _masks(names: Iterable[str]) -> dict[str, str]:
+    """The query update that masks the credential parameters among ``names``."""
+    return {name: "***" for name in names if is_secret_parameter(name)}
+
+
 def _masked(address: str) -> str:
     """``address`` with its credential parameters as ``***`` (unparsable: all of its query)."""
     try:
         url = URL(address)
-        secret = {name: "***" for name in url.query if is_secret_parameter(name)}
+        secret = _masks(url.query)
         return str(url.update_query(secret)) if secret else address
     except ValueError:
         return address.partition("?")[0] + ("?***" if "?" in address else "")
